@@ -1,0 +1,9 @@
+//! The Ollama Turbo Agent domain: everything the Lambdas, the runner and `ota` share.
+//!
+//! The core is plain types and pure functions; I/O lives behind the small traits in
+//! [`ports`], implemented for AWS in the `ota-aws` crate and locally by `ota`.
+
+pub mod ids;
+pub mod metrics;
+pub mod ports;
+pub mod webhook;

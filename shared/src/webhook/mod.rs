@@ -1,0 +1,9 @@
+//! GitHub webhook intake: signature, normalization into an [`envelope::Envelope`], and
+//! the edge logic that decides the HTTP answer.
+
+pub mod envelope;
+pub mod intake;
+pub mod payload;
+pub mod secrets;
+pub mod signature;
+pub mod telemetry;
