@@ -1,1 +1,23 @@
-//! placeholder
+//! Test support shared by every end-to-end test: AWS served by a local moto server, real
+//! GitHub payloads, signed deliveries shaped as Lambda Function URL events, and log
+//! capture. Fakes live here, at the network edge, never in the code under test.
+
+pub mod aws;
+pub mod delivery;
+pub mod fixtures;
+pub mod logs;
+pub mod webhook;
+
+/// A name no other test in this run (or an earlier run against the same moto) uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}

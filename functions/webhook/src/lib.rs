@@ -1,9 +1,12 @@
 //! The webhook Lambda behind a Function URL: hands each request to the shared intake
 //! and turns its receipt into an HTTP answer, a log line and an EMF metrics line.
 
+use aws_config::SdkConfig;
 use lambda_http::{Body, Request, Response};
+use ota_aws::{SecretsManagerSecret, SqsEventQueue};
 use shared::ports::{EventQueue, SecretSource};
-use shared::webhook::intake::{DEFAULT_MAX_BODY_BYTES, Intake};
+use shared::webhook::intake::{AppIdentity, DEFAULT_MAX_BODY_BYTES, Intake};
+use shared::webhook::secrets::{DEFAULT_MIN_REFRESH_INTERVAL, WebhookSecrets};
 use shared::webhook::telemetry;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,6 +56,23 @@ impl Settings {
             max_body_bytes,
         })
     }
+}
+
+/// The intake as the function runs it: SQS for the queue, Secrets Manager for the secret.
+pub type WebhookIntake = Intake<SqsEventQueue, SecretsManagerSecret>;
+
+pub fn build_intake(settings: &Settings, aws: &SdkConfig) -> WebhookIntake {
+    let queue = SqsEventQueue::new(aws_sdk_sqs::Client::new(aws), &settings.queue_url);
+    let secret = SecretsManagerSecret::new(
+        aws_sdk_secretsmanager::Client::new(aws),
+        &settings.secret_arn,
+    );
+    Intake::new(
+        queue,
+        WebhookSecrets::new(secret, DEFAULT_MIN_REFRESH_INTERVAL),
+        AppIdentity::from_slug(settings.app_slug.as_deref()),
+    )
+    .with_max_body_bytes(settings.max_body_bytes)
 }
 
 /// One HTTP request, start to answer. Never fails: every problem is an HTTP status.

@@ -10,10 +10,7 @@ use serde::de::{IgnoredAny, SeqAccess, Visitor};
 /// Why a payload could not be normalized. The message names the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
-    #[error(
-        "payload is not valid JSON for a `{event}` event{}: {detail}",
-        at(path)
-    )]
+    #[error("`{event}` payload is invalid{}: {detail}", at(path))]
     Malformed {
         event: EventName,
         /// Where in the document, e.g. `pull_request.head.sha`; `None` at the top level.
@@ -40,7 +37,7 @@ pub fn normalize(
         let path = err.path().to_string();
         PayloadError::Malformed {
             event,
-            path: (path != ".").then_some(path),
+            path: (path != "." && path != "?").then_some(path),
             detail: err.into_inner().to_string(),
         }
     })?;
