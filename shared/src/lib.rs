@@ -3,7 +3,10 @@
 //! The core is plain types and pure functions; I/O lives behind the small traits in
 //! [`ports`], implemented for AWS in the `ota-aws` crate and locally by `ota`.
 
+pub mod command;
+pub mod config;
 pub mod ids;
+pub mod job;
 pub mod metrics;
 pub mod ports;
 pub mod webhook;

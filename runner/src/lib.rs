@@ -1,0 +1,1 @@
+//! The runner: the agent that does one job against a repository with an Ollama model.
