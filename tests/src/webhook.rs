@@ -30,11 +30,15 @@ impl WebhookHarness {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_with_secret(SECRET, adjust).await
+    }
+
+    pub async fn start_with_secret(secret: &str, adjust: impl FnOnce(&mut Settings)) -> Self {
         let config = aws::config().await;
         let sqs = aws_sdk_sqs::Client::new(&config);
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
         let queue_url = aws::fifo_queue(&sqs, &crate::unique("intake")).await;
-        let secret_arn = aws::secret(&secrets, &crate::unique("webhook-secret"), SECRET).await;
+        let secret_arn = aws::secret(&secrets, &crate::unique("webhook-secret"), secret).await;
         let mut settings = Settings {
             queue_url,
             secret_arn,

@@ -32,21 +32,34 @@ pub fn normalize(
     delivery: DeliveryId,
     json: &[u8],
 ) -> Result<Envelope, PayloadError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let raw: RawPayload = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        PayloadError::Malformed {
-            event,
-            path: (path != "." && path != "?").then_some(path),
-            detail: err.into_inner().to_string(),
-        }
-    })?;
-    deserializer.end().map_err(|err| PayloadError::Malformed {
-        event,
-        path: None,
-        detail: err.to_string(),
-    })?;
+    // The fast path parses without tracking where it is; only a payload that fails is
+    // parsed again, with the path, so that the error can name the field.
+    let raw: RawPayload = match serde_json::from_slice(json) {
+        Ok(raw) => raw,
+        Err(_) => return Err(locate_error(event, json)),
+    };
     raw.into_envelope(event, delivery)
+}
+
+fn locate_error(event: EventName, json: &[u8]) -> PayloadError {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let result = serde_path_to_error::deserialize::<_, RawPayload>(&mut deserializer)
+        .map_err(|err| {
+            let path = err.path().to_string();
+            let path = (path != "." && path != "?").then_some(path);
+            (path, err.into_inner().to_string())
+        })
+        .and_then(|_| deserializer.end().map_err(|err| (None, err.to_string())));
+    let (path, detail) = match result {
+        Err(located) => located,
+        // Unreachable in practice: the same bytes failed a moment ago.
+        Ok(()) => (None, "the payload could not be parsed".to_owned()),
+    };
+    PayloadError::Malformed {
+        event,
+        path,
+        detail,
+    }
 }
 
 fn at(path: &Option<String>) -> String {
