@@ -5,8 +5,12 @@
 
 pub mod command;
 pub mod config;
+pub mod github;
 pub mod ids;
 pub mod job;
 pub mod metrics;
+pub mod policy;
 pub mod ports;
+pub mod store;
 pub mod webhook;
+pub mod workflow;

@@ -1,1 +1,23 @@
 //! Commands users write in comments (`/ollama ...`, `/approve`, ...): the pure parser and the help text.
+//!
+//! [`parse_comment`] turns a comment body into data, one [`ParsedCommand`] per line
+//! addressed to the bot, each with its own `Result`; handlers decide what to do with it.
+//! [`help_text`] and [`command_errors_comment`] are the only places that word replies
+//! about commands. Nothing here does I/O.
+
+mod error;
+mod parser;
+mod reply;
+mod scan;
+mod suggest;
+mod tasks;
+mod types;
+
+pub use error::CommandError;
+pub use parser::parse_comment;
+pub use reply::{HELP_COMMAND, command_errors_comment, help_text};
+pub use tasks::{KnownTasks, TaskInfo};
+pub use types::{Command, CommandKind, JobRef, ParsedCommand, TaskName};
+
+#[cfg(test)]
+mod tests;

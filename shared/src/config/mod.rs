@@ -1,1 +1,124 @@
 //! `.ollama-turbo.yml`: the per-repository configuration, its defaults, validation and JSON Schema.
+//!
+//! [`RepoConfig::parse`] turns the file's text into a checked configuration, or into
+//! [`ConfigErrors`] that list every problem with its line, column and field;
+//! [`config_errors_comment`] renders them for a pull-request comment or a check run.
+//! A repository without the file uses [`RepoConfig::default`], which is what an empty
+//! file parses to. Nothing here does I/O: fetching the file from the default branch
+//! happens at the edges.
+//!
+//! The user reference is `docs/config.md`; editors complete and check the file with
+//! `docs/ollama-turbo.schema.json`, which a test keeps in step with the types here.
+//!
+//! Parsing runs in two steps: `yaml` reads the text into the `raw` types (syntax, types
+//! and unknown keys; the first such error stops it), then `resolve` checks values and
+//! references between keys, layers the defaults, and reports all problems at once.
+
+mod branch;
+mod check;
+mod cron;
+mod duration;
+mod error;
+pub mod limits;
+mod model;
+mod raw;
+mod report;
+mod resolve;
+mod resolve_triggers;
+mod suggest;
+mod task;
+mod yaml;
+
+#[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+pub use branch::BranchPattern;
+pub use cron::CronSchedule;
+pub use duration::format_duration;
+pub use error::{ConfigErrors, Position, Problem, ProblemKind};
+pub use model::{
+    Approval, CheckSuiteTrigger, CommentTrigger, OutputMode, PrAction, PrOpenedTrigger,
+    PushTrigger, ScheduleTrigger, Triggers,
+};
+pub use report::config_errors_comment;
+pub use task::{
+    BuiltinTask, MAX_TASK_NAME_CHARS, RESERVED_TASK_NAMES, TaskConfig, TaskName, TaskNameError,
+};
+
+use limits::{CURRENT_VERSION, MAX_FILE_BYTES};
+
+/// Where the file lives, at the root of the repository's default branch.
+pub const CONFIG_FILE_NAME: &str = ".ollama-turbo.yml";
+
+/// A repository's checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoConfig {
+    /// Always [`limits::CURRENT_VERSION`]: other versions are rejected.
+    pub version: u32,
+    pub triggers: Triggers,
+    pub approval: Approval,
+    pub output: OutputMode,
+    /// Built-in and custom tasks; read through [`RepoConfig::task`].
+    tasks: BTreeMap<TaskName, TaskConfig>,
+}
+
+impl Default for RepoConfig {
+    /// The configuration of a repository without the file.
+    fn default() -> Self {
+        Self {
+            version: CURRENT_VERSION,
+            triggers: Triggers::default(),
+            approval: Approval::default(),
+            output: OutputMode::default(),
+            tasks: resolve::builtin_tasks(),
+        }
+    }
+}
+
+impl RepoConfig {
+    /// Parses and checks the text of a `.ollama-turbo.yml`.
+    pub fn parse(text: &str) -> Result<Self, ConfigErrors> {
+        if text.len() > MAX_FILE_BYTES {
+            return Err(too_large(text.len()));
+        }
+        let raw = yaml::parse_raw(text).map_err(|problem| ConfigErrors::new(vec![problem]))?;
+        resolve::resolve(raw).map_err(ConfigErrors::new)
+    }
+
+    /// [`RepoConfig::parse`] for the file's bytes as fetched: checks the size before
+    /// anything else, then that the bytes are UTF-8.
+    pub fn parse_bytes(bytes: &[u8]) -> Result<Self, ConfigErrors> {
+        if bytes.len() > MAX_FILE_BYTES {
+            return Err(too_large(bytes.len()));
+        }
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| ConfigErrors::new(vec![Problem::whole_file(ProblemKind::NotUtf8)]))?;
+        Self::parse(text)
+    }
+
+    /// The task called `name`, built-in or custom, with every setting resolved.
+    pub fn task(&self, name: &str) -> Option<&TaskConfig> {
+        self.tasks.get(name)
+    }
+
+    /// Every task name, built-in and custom, in alphabetical order.
+    pub fn task_names(&self) -> impl Iterator<Item = &TaskName> {
+        self.tasks.keys()
+    }
+
+    /// Every task, in alphabetical order of name.
+    pub fn tasks(&self) -> impl Iterator<Item = &TaskConfig> {
+        self.tasks.values()
+    }
+}
+
+fn too_large(size: usize) -> ConfigErrors {
+    ConfigErrors::new(vec![Problem::whole_file(ProblemKind::TooLarge {
+        size,
+        limit: MAX_FILE_BYTES,
+    })])
+}

@@ -1,1 +1,27 @@
-//! The job: its id, the one lifecycle (states and allowed transitions), named errors and the retry policy shared by both engines.
+//! The job: its id, the one lifecycle (states and allowed transitions), named errors and
+//! the retry policy shared by both engines.
+//!
+//! Step Functions (`statemachine/job.asl.json`) and `ota serve`'s in-process orchestrator
+//! both take their rules from here: which moves are allowed ([`JobStatus`]), which errors
+//! are retried ([`TRANSIENT_ERRORS`], [`RetryPolicy`]), how long each wait lasts
+//! ([`Timeouts`]). Everything here is pure; stores and engines live elsewhere.
+
+mod error;
+mod id;
+mod record;
+mod retry;
+mod status;
+mod wait;
+
+pub use error::{JobError, STATES_TIMEOUT, TRANSIENT_ERRORS, status_after_error};
+pub use id::{
+    BRANCH_PREFIX, JOB_ID_HEX_LEN, JOB_ID_LEN, JOB_ID_PREFIX, JOB_ID_SHORT_LEN, JobId, JobIdError,
+    JobRef, MAX_BRANCH_TASK_LEN,
+};
+pub use record::{Approval, ErrorReport, JobRecord, JobRequest, JobResult, TokenUsage, Trigger};
+pub use retry::{
+    APPROVAL_TIMEOUT, BACKOFF_RATE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, Jitter, MAX_RETRIES,
+    MAX_RETRY_DELAY, MAX_RUNTIME, RETRY_INTERVAL, RetryPolicy, Timeouts, TimeoutsError,
+};
+pub use status::{JobStatus, TransitionError};
+pub use wait::{TaskToken, Wait};

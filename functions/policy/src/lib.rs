@@ -1,0 +1,83 @@
+//! The policy Lambda: takes batches of normalized events from the intake queue and hands
+//! each to the policy stage, reporting failed messages one by one so a bad message
+//! neither fails nor repeats the others.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use shared::github::GitHub;
+use shared::policy::stage::{PolicyStage, StageError, Store};
+use shared::webhook::envelope::{ENVELOPE_VERSION, Envelope};
+use shared::workflow::Workflow;
+use std::collections::HashSet;
+use tracing::Instrument;
+
+/// Processes a batch. On a FIFO queue, once a message of a repository fails, the later
+/// messages of that repository in the batch are returned unprocessed too, so that its
+/// events are never handled out of order. A message that keeps failing ends in the
+/// queue's dead-letter queue after its `maxReceiveCount`.
+pub async fn handle_batch<G: GitHub, S: Store, W: Workflow>(
+    stage: &PolicyStage<G, S, W>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    let mut failed_groups = HashSet::new();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let group = message.attributes.get("MessageGroupId").cloned();
+        if group.as_ref().is_some_and(|group| failed_groups.contains(group)) {
+            response.add_failure(id);
+            continue;
+        }
+        if process(stage, &message).await.is_err() {
+            response.add_failure(id);
+            failed_groups.extend(group);
+        }
+    }
+    response
+}
+
+/// Why a message failed, already logged.
+struct Failed;
+
+async fn process<G: GitHub, S: Store, W: Workflow>(
+    stage: &PolicyStage<G, S, W>,
+    message: &SqsMessage,
+) -> Result<(), Failed> {
+    let message_id = message.message_id.as_deref().unwrap_or("");
+    let envelope = decode(message).map_err(|problem| {
+        tracing::error!(message_id, error = %problem, "undecodable intake message");
+        Failed
+    })?;
+    let span = tracing::info_span!(
+        "event",
+        delivery = %envelope.delivery,
+        event = %envelope.event,
+        action = envelope.action.as_deref(),
+        installation = envelope.installation.map(|id| id.0),
+        repo = envelope.repository.as_ref().map(|repo| repo.full_name.as_str()),
+    );
+    async {
+        stage.handle(&envelope).await.map_err(|err: StageError| {
+            if err.is_transient() {
+                tracing::warn!(error = %err, "event will be retried");
+            } else {
+                tracing::error!(error = %err, "event failed");
+            }
+            Failed
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+fn decode(message: &SqsMessage) -> Result<Envelope, String> {
+    let body = message.body.as_deref().ok_or("message has no body")?;
+    let envelope: Envelope =
+        serde_json::from_str(body).map_err(|err| format!("not an envelope: {err}"))?;
+    if envelope.version != ENVELOPE_VERSION {
+        return Err(format!(
+            "envelope version {} is not {ENVELOPE_VERSION}",
+            envelope.version
+        ));
+    }
+    Ok(envelope)
+}

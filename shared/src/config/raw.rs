@@ -1,0 +1,188 @@
+//! The file as written: serde types that mirror `.ollama-turbo.yml` key for key.
+//!
+//! Every key is optional (`None` means "not written", so built-in defaults can be
+//! layered under what the file sets), unknown keys are rejected, and values the
+//! validation step checks carry their position ([`Spanned`]). A key with an empty value
+//! (`model:`) counts as not written.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use super::model::PrAction;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub version: Option<Spanned<i64>>,
+    pub automation: Option<RawAutomation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawAutomation {
+    pub triggers: Option<RawTriggers>,
+    pub defaults: Option<RawDefaults>,
+    pub tasks: Option<Entries<Spanned<String>, Option<RawTask>>>,
+    pub approval: Option<RawApproval>,
+    pub output: Option<RawOutput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawTriggers {
+    pub comment: Option<Spanned<RawCommentTrigger>>,
+    pub pr_opened: Option<Spanned<RawPrOpened>>,
+    pub push: Option<Spanned<RawPush>>,
+    pub check_suite: Option<Spanned<RawCheckSuite>>,
+    pub schedule: Option<Spanned<RawSchedule>>,
+}
+
+/// A list of task names, with the position of the list and of each name.
+pub(super) type RawTaskList = Spanned<Vec<Spanned<String>>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawCommentTrigger {
+    pub enabled: Option<Spanned<bool>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawPrOpened {
+    pub enabled: Option<Spanned<bool>>,
+    pub actions: Option<Spanned<Vec<PrAction>>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawPush {
+    pub enabled: Option<Spanned<bool>>,
+    pub branches: Option<Spanned<Vec<Spanned<String>>>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawCheckSuite {
+    pub enabled: Option<Spanned<bool>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawSchedule {
+    pub enabled: Option<Spanned<bool>>,
+    pub cron: Option<Spanned<String>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub model: Option<Spanned<String>>,
+    pub max_tokens: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawTask {
+    pub description: Option<Spanned<String>>,
+    pub prompt: Option<Spanned<String>>,
+    pub command: Option<Spanned<String>>,
+    pub model: Option<Spanned<String>>,
+    pub max_tokens: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+    pub auto_fix: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawApproval {
+    pub required: Option<Spanned<bool>>,
+    pub maintainers_only: Option<Spanned<bool>>,
+    pub allow_self_approval: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawOutput {
+    pub open_pr: Option<Spanned<bool>>,
+    pub push_direct: Option<Spanned<bool>>,
+}
+
+/// A `timeout` as written: a number (seconds) or text (`30m`), parsed by validation so
+/// that a bad one is reported with the others instead of stopping the parse.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum RawDuration {
+    Seconds(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+
+        impl Visitor<'_> for DurationVisitor {
+            type Value = RawDuration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration like `30m`, `90s`, `1h30m` or a number of seconds")
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(v))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Seconds(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_string()))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration::Text(v.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+/// A mapping read as a list of entries in file order. Unlike a `BTreeMap`, the keys may be
+/// [`Spanned`] (which has no `Ord`), so each task name keeps its position. Duplicate keys
+/// are rejected by the YAML layer before they get here.
+#[derive(Debug)]
+pub(super) struct Entries<K, V>(pub Vec<(K, V)>);
+
+impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for Entries<K, V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor<K, V>(PhantomData<(K, V)>);
+
+        impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<K, V> {
+            type Value = Entries<K, V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key()? {
+                    entries.push((key, map.next_value()?));
+                }
+                Ok(Entries(entries))
+            }
+        }
+
+        deserializer.deserialize_map(EntriesVisitor(PhantomData))
+    }
+}

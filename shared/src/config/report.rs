@@ -1,0 +1,33 @@
+//! The message users read when their `.ollama-turbo.yml` is invalid: Markdown for a
+//! pull-request comment or a check run's output.
+
+use super::CONFIG_FILE_NAME;
+use super::error::ConfigErrors;
+
+/// Lists each problem as `line N, column C, field X: reason` with what to do about it.
+pub fn config_errors_comment(errors: &ConfigErrors) -> String {
+    let problems = errors.problems();
+    let count = match problems.len() {
+        1 => "a problem".to_owned(),
+        n => format!("{n} problems"),
+    };
+    let mut out = format!("**`{CONFIG_FILE_NAME}` has {count}**, so nothing was started.\n\n");
+    for problem in problems {
+        out.push_str(&format!("- {}", problem.place()));
+        if !problem.field.is_empty() {
+            out.push_str(&format!(", field `{}`", problem.field));
+        }
+        out.push_str(&format!(": {}", problem.kind));
+        if let Some(hint) = problem.kind.hint() {
+            out.push_str(&format!(" — {hint}"));
+        }
+        out.push('\n');
+    }
+    out.push_str(
+        "\nFix the file on the default branch and try again. Every key is described in \
+         `docs/config.md` of Ollama Turbo Agent; editors check the file as you type with its \
+         JSON Schema, `docs/ollama-turbo.schema.json`. `/ollama help` lists the commands and \
+         tasks.\n",
+    );
+    out
+}

@@ -1,0 +1,231 @@
+//! `automation.triggers`, checked: each trigger's switch, its task list (every name must
+//! be a task) and its own settings (pull request actions, branches, cron).
+//!
+//! A trigger section that is written is on unless it says `enabled: false`; one that is
+//! left out is off, except `comment`, which is on by default.
+
+use serde_saphyr::{Location, Spanned};
+
+use super::branch::BranchPattern;
+use super::check::Checker;
+use super::cron::CronSchedule;
+use super::error::backticked;
+use super::limits::MAX_BRANCH_PATTERNS;
+use super::model::{
+    CheckSuiteTrigger, CommentTrigger, PrAction, PrOpenedTrigger, PushTrigger, ScheduleTrigger,
+    Triggers,
+};
+use super::raw::{RawTaskList, RawTriggers};
+use super::resolve::Tasks;
+use super::suggest::did_you_mean;
+use super::task::TaskName;
+
+/// Where the triggers live, the start of every field path reported here.
+const FIELD: &str = "automation.triggers";
+
+fn enabled(value: Option<Spanned<bool>>) -> bool {
+    value.is_none_or(|v| v.value)
+}
+
+impl Checker {
+    pub(super) fn triggers(&mut self, raw: RawTriggers, tasks: &Tasks) -> Triggers {
+        let mut triggers = Triggers::default();
+        if let Some(section) = raw.comment {
+            let field = format!("{FIELD}.comment");
+            let comment = section.value;
+            triggers.comment = CommentTrigger {
+                enabled: enabled(comment.enabled),
+                tasks: comment
+                    .tasks
+                    .map(|list| self.task_list(&list, &field, tasks)),
+            };
+        }
+        if let Some(section) = raw.pr_opened {
+            let field = format!("{FIELD}.pr_opened");
+            let pr = section.value;
+            let mut actions = PrAction::ALL.to_vec();
+            if let Some(list) = pr.actions {
+                if list.value.is_empty() {
+                    self.invalid(
+                        &list.referenced,
+                        &format!("{field}.actions"),
+                        "lists no actions",
+                        Some("list some of `opened`, `synchronize`, `reopened`, or leave the key out for all three"),
+                    );
+                }
+                actions.clear();
+                for action in list.value {
+                    if !actions.contains(&action) {
+                        actions.push(action);
+                    }
+                }
+            }
+            let enabled = enabled(pr.enabled);
+            triggers.pr_opened = PrOpenedTrigger {
+                enabled,
+                actions,
+                tasks: self.trigger_tasks(
+                    pr.tasks,
+                    enabled,
+                    &section.referenced,
+                    &field,
+                    tasks,
+                    "review",
+                ),
+            };
+        }
+        if let Some(section) = raw.push {
+            let field = format!("{FIELD}.push");
+            let push = section.value;
+            let enabled = enabled(push.enabled);
+            triggers.push = PushTrigger {
+                enabled,
+                branches: push
+                    .branches
+                    .map(|list| self.branches(list, &field))
+                    .unwrap_or_default(),
+                tasks: self.trigger_tasks(
+                    push.tasks,
+                    enabled,
+                    &section.referenced,
+                    &field,
+                    tasks,
+                    "test",
+                ),
+            };
+        }
+        if let Some(section) = raw.check_suite {
+            let field = format!("{FIELD}.check_suite");
+            let suite = section.value;
+            let enabled = enabled(suite.enabled);
+            triggers.check_suite = CheckSuiteTrigger {
+                enabled,
+                tasks: self.trigger_tasks(
+                    suite.tasks,
+                    enabled,
+                    &section.referenced,
+                    &field,
+                    tasks,
+                    "fix",
+                ),
+            };
+        }
+        if let Some(section) = raw.schedule {
+            let field = format!("{FIELD}.schedule");
+            let schedule = section.value;
+            let enabled = enabled(schedule.enabled);
+            let cron = match schedule.cron {
+                Some(cron) => match CronSchedule::parse(&cron.value) {
+                    Ok(parsed) => Some(parsed),
+                    Err(message) => {
+                        self.invalid(&cron.referenced, &format!("{field}.cron"), message, None);
+                        None
+                    }
+                },
+                None => {
+                    if enabled {
+                        self.invalid(
+                            &section.referenced,
+                            &field,
+                            "`schedule` is on but has no `cron`",
+                            Some("add `cron: \"0 3 * * 1\"` (minute hour day-of-month month day-of-week)"),
+                        );
+                    }
+                    None
+                }
+            };
+            triggers.schedule = ScheduleTrigger {
+                enabled,
+                cron,
+                tasks: self.trigger_tasks(
+                    schedule.tasks,
+                    enabled,
+                    &section.referenced,
+                    &field,
+                    tasks,
+                    "docs",
+                ),
+            };
+        }
+        triggers
+    }
+
+    /// A trigger's `tasks`, which must name at least one task when the trigger is on.
+    fn trigger_tasks(
+        &mut self,
+        list: Option<RawTaskList>,
+        enabled: bool,
+        section: &Location,
+        field: &str,
+        tasks: &Tasks,
+        example: &str,
+    ) -> Vec<TaskName> {
+        let at = list.as_ref().map_or(*section, |list| list.referenced);
+        let written = list.as_ref().is_some_and(|list| !list.value.is_empty());
+        let names = list
+            .map(|list| self.task_list(&list, field, tasks))
+            .unwrap_or_default();
+        // A list of names that are all wrong is reported name by name already.
+        if enabled && !written {
+            let trigger = field.rsplit('.').next().unwrap_or(field);
+            self.invalid(
+                &at,
+                &format!("{field}.tasks"),
+                format!("`{trigger}` is on but lists no tasks"),
+                Some(&format!(
+                    "add `tasks: [{example}]`, or `enabled: false` to turn it off"
+                )),
+            );
+        }
+        names
+    }
+
+    /// Task names that must each be a task of this repository; duplicates are dropped.
+    fn task_list(&mut self, list: &RawTaskList, field: &str, tasks: &Tasks) -> Vec<TaskName> {
+        let mut names: Vec<TaskName> = Vec::new();
+        for (index, name) in list.value.iter().enumerate() {
+            match tasks.get_key_value(name.value.as_str()) {
+                Some((known, _)) if !names.contains(known) => names.push(known.clone()),
+                Some(_) => {}
+                None => {
+                    let known: Vec<&str> = tasks.keys().map(TaskName::as_str).collect();
+                    let hint = match did_you_mean(&name.value, known.iter().copied()) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!("the tasks are {}", backticked(&known)),
+                    };
+                    self.invalid(
+                        &name.referenced,
+                        &format!("{field}.tasks[{index}]"),
+                        format!("there is no task `{}`", name.value),
+                        Some(&hint),
+                    );
+                }
+            }
+        }
+        names
+    }
+
+    fn branches(&mut self, list: Spanned<Vec<Spanned<String>>>, field: &str) -> Vec<BranchPattern> {
+        if list.value.len() > MAX_BRANCH_PATTERNS {
+            self.invalid(
+                &list.referenced,
+                &format!("{field}.branches"),
+                format!("more than {MAX_BRANCH_PATTERNS} branch patterns"),
+                Some("use wildcards, like `release/*`"),
+            );
+        }
+        let mut patterns = Vec::new();
+        for (index, branch) in list.value.iter().enumerate() {
+            match BranchPattern::parse(&branch.value) {
+                Ok(pattern) => patterns.push(pattern),
+                Err(message) => self.invalid(
+                    &branch.referenced,
+                    &format!("{field}.branches[{index}]"),
+                    message,
+                    None,
+                ),
+            }
+        }
+        patterns
+    }
+}

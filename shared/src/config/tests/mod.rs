@@ -1,0 +1,387 @@
+//! Parsing `.ollama-turbo.yml` files from strings: valid files and what they resolve to.
+//! Error cases are in [`errors`], limits and hostile YAML in [`hostile`].
+
+mod errors;
+mod hostile;
+
+use std::time::Duration;
+
+use super::*;
+
+/// The user reference, included so that its YAML examples are tested as files: every one
+/// must be valid, and the first is the complete example.
+const CONFIG_DOC: &str = include_str!("../../../../docs/config.md");
+
+pub(super) fn parse(text: &str) -> RepoConfig {
+    match RepoConfig::parse(text) {
+        Ok(config) => config,
+        Err(errors) => panic!("expected a valid file, got: {errors}\n---\n{text}"),
+    }
+}
+
+pub(super) fn problems(text: &str) -> Vec<Problem> {
+    match RepoConfig::parse(text) {
+        Ok(config) => panic!("expected problems, got {config:?}\n---\n{text}"),
+        Err(errors) => errors.problems().to_vec(),
+    }
+}
+
+/// The only problem in `text`, as `(line, field)`, with its message.
+pub(super) fn one(text: &str) -> ((u64, String), String) {
+    let found = problems(text);
+    assert_eq!(found.len(), 1, "expected one problem: {found:#?}");
+    let problem = &found[0];
+    let line = problem.position.map_or(0, |p| p.line);
+    ((line, problem.field.clone()), problem.to_string())
+}
+
+/// `(line, field)` of each problem, in file order.
+pub(super) fn places(text: &str) -> Vec<(u64, String)> {
+    problems(text)
+        .iter()
+        .map(|p| (p.position.map_or(0, |p| p.line), p.field.clone()))
+        .collect()
+}
+
+pub(super) fn place(line: u64, field: &str) -> (u64, String) {
+    (line, field.to_owned())
+}
+
+fn names(list: &[TaskName]) -> Vec<String> {
+    list.iter().map(ToString::to_string).collect()
+}
+
+/// The YAML blocks of a Markdown text.
+fn yaml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```yaml") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn an_empty_file_is_the_default() {
+    for text in [
+        "",
+        "\n",
+        "# only a comment\n",
+        "---\n",
+        "---\n...\n",
+        "automation:\n",
+    ] {
+        assert_eq!(parse(text), RepoConfig::default(), "{text:?}");
+    }
+}
+
+#[test]
+fn the_default_has_the_builtin_tasks_and_comments_on() {
+    let config = RepoConfig::default();
+    assert_eq!(config.version, 1);
+    let listed: Vec<&str> = config.task_names().map(TaskName::as_str).collect();
+    assert_eq!(listed, ["docs", "fix", "refactor", "review", "test"]);
+    let refactor = config.task("refactor").expect("built-in");
+    assert_eq!(refactor.builtin, Some(BuiltinTask::Refactor));
+    assert_eq!(refactor.model, "qwen3-coder:30b");
+    assert_eq!(refactor.max_tokens, 16_384);
+    assert_eq!(refactor.timeout, Duration::from_secs(30 * 60));
+    assert!(refactor.auto_fix);
+    assert_eq!(refactor.command, None);
+    assert_eq!(
+        config.task("review").map(|t| t.timeout.as_secs()),
+        Some(15 * 60)
+    );
+    assert!(config.task("review").is_some_and(|t| !t.changes_code()));
+    assert_eq!(config.task("lint"), None);
+    assert!(config.triggers.comment.allows("refactor"));
+    assert!(!config.triggers.pr_opened.enabled);
+    assert!(!config.triggers.push.enabled);
+    assert!(!config.triggers.check_suite.enabled);
+    assert!(!config.triggers.schedule.enabled);
+    assert_eq!(config.approval, Approval::default());
+    assert!(!config.approval.required && !config.approval.maintainers_only);
+    assert!(!config.approval.allow_self_approval);
+    assert_eq!(config.output, OutputMode::PullRequest);
+}
+
+#[test]
+fn the_complete_example_in_the_docs_resolves_as_described() {
+    let blocks = yaml_blocks(CONFIG_DOC);
+    let config = parse(&blocks[0]);
+    let t = &config.triggers;
+    assert!(t.comment.allows("lint") && !t.comment.allows("nothing"));
+    assert_eq!(names(t.pr_opened.tasks_for(PrAction::Opened)), ["review"]);
+    assert!(t.pr_opened.tasks_for(PrAction::Reopened).is_empty());
+    assert_eq!(names(t.push.tasks_for("release/2.0", "main")), ["fix"]);
+    assert!(t.push.tasks_for("feature/x", "main").is_empty());
+    assert!(!t.check_suite.enabled && t.check_suite.tasks_for_rerequested().is_empty());
+    assert!(!t.schedule.enabled);
+    assert_eq!(
+        t.schedule.cron.as_ref().map(CronSchedule::as_str),
+        Some("0 3 * * 1")
+    );
+
+    let refactor = config.task("refactor").expect("built-in");
+    assert_eq!(refactor.command.as_deref(), Some("cargo test --workspace"));
+    assert_eq!(refactor.max_tokens, 32_768);
+    assert_eq!(refactor.timeout, Duration::from_secs(45 * 60));
+    assert_eq!(refactor.description, BuiltinTask::Refactor.description());
+    let review = config.task("review").expect("built-in");
+    assert_eq!(review.model, "gpt-oss:20b");
+    assert!(
+        review
+            .prompt
+            .as_deref()
+            .is_some_and(|p| p.starts_with("Point out"))
+    );
+    assert_eq!(
+        review.timeout,
+        Duration::from_secs(30 * 60),
+        "from automation.defaults"
+    );
+    let lint = config.task("lint").expect("custom");
+    assert_eq!(lint.builtin, None);
+    assert_eq!(lint.description, "Fix clippy warnings");
+    assert!(
+        lint.prompt
+            .as_deref()
+            .is_some_and(|p| p.ends_with("behaviour.\n"))
+    );
+    assert_eq!(lint.timeout, Duration::from_secs(20 * 60));
+    assert!(lint.auto_fix && lint.changes_code());
+    assert_eq!(lint.model, "qwen3-coder:30b");
+    assert_eq!(config.task_names().count(), 6);
+
+    assert!(config.approval.required && config.approval.maintainers_only);
+    assert_eq!(config.output, OutputMode::PullRequest);
+}
+
+#[test]
+fn every_yaml_example_in_the_docs_is_a_valid_file() {
+    let blocks = yaml_blocks(CONFIG_DOC);
+    assert!(blocks.len() >= 6, "found {} yaml blocks", blocks.len());
+    for block in blocks {
+        parse(&block);
+    }
+}
+
+#[test]
+fn a_builtin_entry_changes_only_the_keys_it_sets() {
+    let config = parse(
+        "\
+automation:
+  tasks:
+    test:
+      command: npm test
+    docs:
+",
+    );
+    let test = config.task("test").expect("built-in");
+    assert_eq!(test.command.as_deref(), Some("npm test"));
+    assert_eq!(
+        test,
+        &TaskConfig {
+            command: Some("npm test".to_owned()),
+            ..TaskConfig::builtin(BuiltinTask::Test)
+        }
+    );
+    assert_eq!(
+        config.task("docs"),
+        Some(&TaskConfig::builtin(BuiltinTask::Docs))
+    );
+}
+
+#[test]
+fn task_keys_win_over_defaults_which_win_over_builtins() {
+    let config = parse(
+        "\
+automation:
+  defaults:
+    model: llama3.1:8b
+    max_tokens: 4096
+    timeout: 10m
+  tasks:
+    fix:
+      model: qwen3-coder:30b
+      timeout: 90
+    notes:
+      prompt: Write release notes.
+",
+    );
+    let fix = config.task("fix").expect("built-in");
+    assert_eq!(
+        (fix.model.as_str(), fix.max_tokens, fix.timeout.as_secs()),
+        ("qwen3-coder:30b", 4096, 90)
+    );
+    let review = config.task("review").expect("built-in");
+    assert_eq!(
+        (review.model.as_str(), review.timeout.as_secs()),
+        ("llama3.1:8b", 600)
+    );
+    let notes = config.task("notes").expect("custom");
+    assert_eq!(
+        (
+            notes.model.as_str(),
+            notes.max_tokens,
+            notes.timeout.as_secs()
+        ),
+        ("llama3.1:8b", 4096, 600)
+    );
+    assert_eq!(notes.description, "Write release notes.");
+    assert!(!notes.auto_fix);
+}
+
+#[test]
+fn durations_take_seconds_or_units() {
+    for (written, seconds) in [
+        ("90", 90),
+        ("\"90\"", 90),
+        ("90s", 90),
+        ("30m", 1800),
+        ("1h30m", 5400),
+        ("6h", 21_600),
+    ] {
+        let config = parse(&format!(
+            "automation:\n  tasks:\n    fix:\n      timeout: {written}\n"
+        ));
+        assert_eq!(
+            config.task("fix").map(|t| t.timeout.as_secs()),
+            Some(seconds),
+            "{written}"
+        );
+    }
+}
+
+#[test]
+fn output_modes() {
+    let mode = |text: &str| parse(text).output;
+    assert_eq!(
+        mode("automation:\n  output:\n    push_direct: true\n"),
+        OutputMode::PushDirect
+    );
+    assert_eq!(
+        mode("automation:\n  output:\n    push_direct: true\n    open_pr: false\n"),
+        OutputMode::PushDirect
+    );
+    assert_eq!(
+        mode("automation:\n  output:\n    open_pr: false\n"),
+        OutputMode::BranchOnly
+    );
+    assert_eq!(
+        mode("automation:\n  output:\n    open_pr: true\n"),
+        OutputMode::PullRequest
+    );
+}
+
+#[test]
+fn triggers_written_are_on_unless_disabled() {
+    let config = parse(
+        "\
+automation:
+  triggers:
+    comment:
+      enabled: false
+    push:
+      tasks: [test, test]
+    check_suite:
+      tasks: [fix]
+    pr_opened:
+      enabled: false
+",
+    );
+    let t = &config.triggers;
+    assert!(!t.comment.enabled && !t.comment.allows("test"));
+    assert!(t.push.enabled && t.push.branches.is_empty());
+    assert_eq!(
+        names(t.push.tasks_for("main", "main")),
+        ["test"],
+        "deduplicated"
+    );
+    assert_eq!(names(t.check_suite.tasks_for_rerequested()), ["fix"]);
+    assert!(!t.pr_opened.enabled, "off, so no tasks needed");
+}
+
+#[test]
+fn approval_keys() {
+    let config = parse(
+        "automation:\n  approval:\n    required: true\n    maintainers_only: false\n    allow_self_approval: true\n",
+    );
+    assert_eq!(
+        config.approval,
+        Approval {
+            required: true,
+            maintainers_only: false,
+            allow_self_approval: true
+        }
+    );
+}
+
+#[test]
+fn parse_bytes_checks_size_and_encoding_first() {
+    assert_eq!(
+        RepoConfig::parse_bytes(b"version: 1\n"),
+        Ok(RepoConfig::default())
+    );
+    let errors = RepoConfig::parse_bytes(b"version: \xff\n").expect_err("not UTF-8");
+    assert_eq!(errors.problems()[0].kind, ProblemKind::NotUtf8);
+    let huge = vec![b'\xff'; limits::MAX_FILE_BYTES + 1];
+    let errors = RepoConfig::parse_bytes(&huge).expect_err("too large");
+    assert!(matches!(
+        errors.problems()[0].kind,
+        ProblemKind::TooLarge { .. }
+    ));
+}
+
+#[test]
+fn the_error_example_in_the_docs_is_what_the_bot_says() {
+    let section = CONFIG_DOC
+        .split("## When the file is wrong")
+        .nth(1)
+        .expect("the docs have the section");
+    let example = section
+        .split("```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the section has an example file");
+    let errors = RepoConfig::parse(example).expect_err("the example is invalid");
+    let comment = config_errors_comment(&errors);
+    let listed: Vec<&str> = comment
+        .lines()
+        .filter(|line| line.starts_with("- "))
+        .collect();
+    assert_eq!(listed.len(), 3);
+    for line in listed {
+        assert!(
+            section.contains(&format!("> {line}\n")),
+            "docs lack: {line}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_value_counts_as_not_written() {
+    let config = parse(
+        "\
+automation:
+  triggers:
+  tasks:
+    fix:
+      model:
+      timeout:
+  approval:
+",
+    );
+    assert_eq!(config, RepoConfig::default());
+}

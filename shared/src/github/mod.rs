@@ -1,0 +1,250 @@
+//! The narrow GitHub API the project uses, as a port. The implementation (App JWT,
+//! per-repository installation tokens, retries) lives in the `ota-github` crate; tests
+//! point it at a fake GitHub server.
+
+use crate::ids::{CommitSha, InstallationId, RepoFullName};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::time::Duration;
+
+/// A user's role on a repository, from `GET /repos/{repo}/collaborators/{user}/permission`
+/// (`role_name`). Ordered: a higher role includes the lower ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    None,
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+}
+
+impl Permission {
+    /// Reads GitHub's `role_name` (or the coarser `permission`); custom roles count as
+    /// what they are based on only when GitHub says so, otherwise as `read`.
+    pub fn from_role(role: &str) -> Self {
+        match role {
+            "admin" => Self::Admin,
+            "maintain" => Self::Maintain,
+            "write" | "push" => Self::Write,
+            "triage" => Self::Triage,
+            "read" | "pull" => Self::Read,
+            "none" | "" => Self::None,
+            _ => Self::Read,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Read => "read",
+            Self::Triage => "triage",
+            Self::Write => "write",
+            Self::Maintain => "maintain",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// A pull request's state as the policy stage needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestInfo {
+    pub number: u64,
+    pub head_sha: CommitSha,
+    pub head_ref: String,
+    pub base_ref: String,
+    /// The head lives in another repository than the base.
+    pub from_fork: bool,
+    pub state: String,
+}
+
+/// Where a reaction goes: reviews themselves take none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionTarget {
+    IssueComment(u64),
+    ReviewComment(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaction {
+    /// 👀: seen, working on it.
+    Eyes,
+    /// 👎: refused.
+    ThumbsDown,
+    /// 🚀: done.
+    Rocket,
+    Confused,
+}
+
+impl Reaction {
+    /// The `content` GitHub's reactions API takes.
+    pub fn content(self) -> &'static str {
+        match self {
+            Self::Eyes => "eyes",
+            Self::ThumbsDown => "-1",
+            Self::Rocket => "rocket",
+            Self::Confused => "confused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Queued,
+    InProgress,
+    Completed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckConclusion {
+    Success,
+    Failure,
+    Neutral,
+    Cancelled,
+    TimedOut,
+    ActionRequired,
+    Skipped,
+}
+
+/// The text of a check run. GitHub caps `summary` and `text` at 65,535 characters each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckOutput {
+    pub title: String,
+    pub summary: String,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCheckRun {
+    pub name: String,
+    pub head_sha: CommitSha,
+    /// The job id, so a "Re-run" click finds its job.
+    pub external_id: String,
+    pub status: CheckStatus,
+    pub details_url: Option<String>,
+    pub output: Option<CheckOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckRunUpdate {
+    pub status: Option<CheckStatus>,
+    pub conclusion: Option<CheckConclusion>,
+    pub output: Option<CheckOutput>,
+    pub details_url: Option<String>,
+}
+
+/// Why a GitHub call failed, classified so callers know whether to try again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GitHubError {
+    /// Primary or secondary rate limit; `retry_after` from `retry-after` or
+    /// `x-ratelimit-reset`.
+    #[error("GitHub rate limit reached{}", retry_hint(.retry_after))]
+    RateLimited { retry_after: Option<Duration> },
+    /// 5xx, a timeout or a connection failure.
+    #[error("GitHub is unavailable: {0}")]
+    Unavailable(String),
+    /// The App's credentials were refused, or a token could not be minted.
+    #[error("GitHub refused the App's credentials: {0}")]
+    Unauthorized(String),
+    #[error("not found on GitHub: {0}")]
+    NotFound(String),
+    /// The App lacks a permission, or the resource is locked.
+    #[error("GitHub refused: {0}")]
+    Forbidden(String),
+    /// GitHub rejected the request itself (422 and other 4xx).
+    #[error("GitHub rejected the request: {0}")]
+    Rejected(String),
+}
+
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    retry_after
+        .map(|after| format!(" (retry in {}s)", after.as_secs()))
+        .unwrap_or_default()
+}
+
+impl GitHubError {
+    /// Worth trying again later: the same request may well succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited { .. } | Self::Unavailable(_))
+    }
+}
+
+/// One installation's view of one repository: every call is made with an installation
+/// token scoped to that repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepoScope {
+    pub installation: InstallationId,
+    pub repo: RepoFullName,
+}
+
+/// What the policy and report stages ask of GitHub.
+pub trait GitHub: Send + Sync {
+    /// The user's role on the repository; [`Permission::None`] for a non-collaborator.
+    fn permission(
+        &self,
+        scope: &RepoScope,
+        login: &str,
+    ) -> impl Future<Output = Result<Permission, GitHubError>> + Send;
+
+    /// A text file at `git_ref` (the default branch when empty); `None` when it does not
+    /// exist.
+    fn file(
+        &self,
+        scope: &RepoScope,
+        path: &str,
+        git_ref: &str,
+    ) -> impl Future<Output = Result<Option<String>, GitHubError>> + Send;
+
+    /// The commit a branch points at now (`GET /repos/{repo}/branches/{branch}`).
+    fn branch_head(
+        &self,
+        scope: &RepoScope,
+        branch: &str,
+    ) -> impl Future<Output = Result<CommitSha, GitHubError>> + Send;
+
+    fn pull_request(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+    ) -> impl Future<Output = Result<PullRequestInfo, GitHubError>> + Send;
+
+    fn react(
+        &self,
+        scope: &RepoScope,
+        target: ReactionTarget,
+        reaction: Reaction,
+    ) -> impl Future<Output = Result<(), GitHubError>> + Send;
+
+    /// Posts a comment on an issue or pull request and returns its id. `marker` is a
+    /// unique key for this comment (e.g. `job:<id>:accepted`): if a retry follows a
+    /// failure that happened after GitHub created the comment, the implementation finds
+    /// the comment by its marker instead of posting it twice.
+    fn comment(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
+
+    fn create_check_run(
+        &self,
+        scope: &RepoScope,
+        check: &NewCheckRun,
+    ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
+
+    fn update_check_run(
+        &self,
+        scope: &RepoScope,
+        check_run_id: u64,
+        update: &CheckRunUpdate,
+    ) -> impl Future<Output = Result<(), GitHubError>> + Send;
+}
+
+/// The hidden line that carries a comment's marker in its body.
+pub fn marker_line(marker: &str) -> String {
+    format!("<!-- ollama-turbo-agent:{marker} -->")
+}

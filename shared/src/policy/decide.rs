@@ -1,0 +1,213 @@
+//! The rules, as pure functions: may this request run, does it need an approval, may
+//! this person approve, cancel or retry that job. Everything they need is passed in;
+//! the policy stage gathers it (permissions from GitHub, config, installation policy).
+
+use super::installation::{InstallationPolicy, TriggerKind};
+use crate::config::RepoConfig;
+use crate::github::Permission;
+use crate::ids::CommitSha;
+use crate::job::{JobRecord, JobStatus};
+use crate::webhook::envelope::AccountKind;
+
+/// Someone, or something, asking for a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRequest<'a> {
+    pub trigger: TriggerKind,
+    pub task: &'a str,
+    pub requester: &'a str,
+    pub requester_kind: AccountKind,
+    /// The requester's role on the repository, as GitHub says.
+    pub permission: Permission,
+    /// The code the job would run on comes from a fork.
+    pub from_fork: bool,
+}
+
+/// Why a job must wait for `/approve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalReason {
+    /// `automation.approval.required` in the repository's config.
+    Config,
+    /// The installation policy requires it.
+    Policy(String),
+    /// The pull request's head is in a fork: its code is untrusted.
+    Fork,
+    /// The requester's role is below the one that may start jobs directly.
+    Permission { has: Permission, needs: Permission },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunDecision {
+    /// Run, after an approval if `approval` lists reasons.
+    Run {
+        approval: Vec<ApprovalReason>,
+    },
+    Denied(Denial),
+}
+
+/// Why a request is refused outright.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    #[error("requests from bots are not accepted")]
+    Bot,
+    #[error("the repository's `.ollama-turbo.yml` does not let comments start `{task}`")]
+    TaskNotEnabled { task: String },
+    #[error("the installation policy `{policy}` does not allow `{trigger}` triggers")]
+    TriggerNotAllowed {
+        policy: String,
+        trigger: &'static str,
+    },
+    #[error(
+        "the installation policy `{policy}` does not list @{user} among the users who may start jobs"
+    )]
+    UserNotAllowed { policy: String, user: String },
+}
+
+/// The role needed to start jobs without approval, and to approve them.
+pub fn approver_role(config: &RepoConfig) -> Permission {
+    if config.approval.maintainers_only {
+        Permission::Maintain
+    } else {
+        Permission::Write
+    }
+}
+
+pub fn decide_run(
+    request: &RunRequest<'_>,
+    config: &RepoConfig,
+    policy: Option<&InstallationPolicy>,
+) -> RunDecision {
+    if request.requester_kind == AccountKind::Bot && request.trigger == TriggerKind::Comment {
+        return RunDecision::Denied(Denial::Bot);
+    }
+    if request.trigger == TriggerKind::Comment && !config.triggers.comment.allows(request.task) {
+        return RunDecision::Denied(Denial::TaskNotEnabled {
+            task: request.task.to_owned(),
+        });
+    }
+    if let Some(policy) = policy {
+        if let Some(triggers) = &policy.allowed_triggers
+            && !triggers.contains(&request.trigger)
+        {
+            return RunDecision::Denied(Denial::TriggerNotAllowed {
+                policy: policy.name.clone(),
+                trigger: request.trigger.as_str(),
+            });
+        }
+        if let Some(users) = &policy.allowed_users
+            && request.trigger == TriggerKind::Comment
+            && !users
+                .iter()
+                .any(|user| user.eq_ignore_ascii_case(request.requester))
+        {
+            return RunDecision::Denied(Denial::UserNotAllowed {
+                policy: policy.name.clone(),
+                user: request.requester.to_owned(),
+            });
+        }
+    }
+
+    let mut approval = Vec::new();
+    if config.approval.required {
+        approval.push(ApprovalReason::Config);
+    }
+    if let Some(policy) = policy.filter(|policy| policy.require_approval == Some(true)) {
+        approval.push(ApprovalReason::Policy(policy.name.clone()));
+    }
+    if request.from_fork {
+        approval.push(ApprovalReason::Fork);
+    }
+    let needs = approver_role(config);
+    if request.trigger == TriggerKind::Comment && request.permission < needs {
+        approval.push(ApprovalReason::Permission {
+            has: request.permission,
+            needs,
+        });
+    }
+    RunDecision::Run { approval }
+}
+
+/// Why an `/approve` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalRefusal {
+    #[error("approving needs the {needs} role on this repository; @{approver} has {has}")]
+    Permission {
+        approver: String,
+        has: Permission,
+        needs: Permission,
+    },
+    #[error("@{0} asked for this job and cannot approve it too")]
+    SelfApproval(String),
+    #[error("job `{job}` is not waiting for an approval (it is {status})")]
+    NotWaiting { job: String, status: JobStatus },
+    #[error(
+        "new commits were pushed since the approval was asked for (it was for {pinned}, the head is now {current}); ask for the job again"
+    )]
+    HeadMoved { pinned: String, current: String },
+    #[error("bots cannot approve jobs")]
+    Bot,
+}
+
+/// May `approver` approve `job` now? `current_head` is the pull request's head as GitHub
+/// reports it now, for jobs on pull requests.
+pub fn decide_approval(
+    approver: &str,
+    approver_kind: AccountKind,
+    permission: Permission,
+    job: &JobRecord,
+    current_head: Option<&CommitSha>,
+    config: &RepoConfig,
+) -> Result<(), ApprovalRefusal> {
+    if approver_kind == AccountKind::Bot {
+        return Err(ApprovalRefusal::Bot);
+    }
+    if job.status != JobStatus::AwaitingApproval {
+        return Err(ApprovalRefusal::NotWaiting {
+            job: job.id.to_string(),
+            status: job.status,
+        });
+    }
+    let needs = approver_role(config);
+    if permission < needs {
+        return Err(ApprovalRefusal::Permission {
+            approver: approver.to_owned(),
+            has: permission,
+            needs,
+        });
+    }
+    if approver.eq_ignore_ascii_case(&job.requester) && !config.approval.allow_self_approval {
+        return Err(ApprovalRefusal::SelfApproval(approver.to_owned()));
+    }
+    if let (Some(pinned), Some(current)) = (&job.approval.pinned_head, current_head)
+        && pinned != current
+    {
+        return Err(ApprovalRefusal::HeadMoved {
+            pinned: short_sha(pinned),
+            current: short_sha(current),
+        });
+    }
+    Ok(())
+}
+
+/// `/cancel` and `/retry`: the requester, or anyone who may start jobs directly.
+pub fn may_manage(
+    actor: &str,
+    permission: Permission,
+    job: &JobRecord,
+    config: &RepoConfig,
+) -> bool {
+    actor.eq_ignore_ascii_case(&job.requester) || permission >= approver_role(config)
+}
+
+pub fn short_sha(sha: &CommitSha) -> String {
+    sha.as_str().chars().take(7).collect()
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

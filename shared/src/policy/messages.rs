@@ -1,0 +1,177 @@
+//! Every comment the policy stage writes, each built by one named function so the
+//! wording is easy to find and is checked by tests. User errors say what to do and point
+//! at `/ollama help`.
+
+use super::decide::{ApprovalReason, ApprovalRefusal, Denial, short_sha};
+use crate::github::Permission;
+use crate::job::{JobRecord, JobStatus};
+
+const HELP_POINTER: &str = "Comment `/ollama help` to see what I can do.";
+
+/// The check run's name: the product, then the task.
+pub fn check_run_name(task: &str) -> String {
+    format!("Ollama Turbo Agent · {task}")
+}
+
+/// A job waits for `/approve`: why, and who may give it.
+pub fn approval_requested_comment(
+    job: &JobRecord,
+    reasons: &[ApprovalReason],
+    approver_role: Permission,
+    self_approval_allowed: bool,
+) -> String {
+    let mut text = format!(
+        "Job `{}` (`{}`) for @{} needs an approval before it runs:\n\n",
+        job.id, job.task, job.requester
+    );
+    for reason in reasons {
+        let line = match reason {
+            ApprovalReason::Config => {
+                "this repository's `.ollama-turbo.yml` requires an approval for every job".to_owned()
+            }
+            ApprovalReason::Policy(name) => {
+                format!("the installation policy `{name}` requires an approval for every job")
+            }
+            ApprovalReason::Fork => {
+                "the pull request's code comes from a fork, so it is not trusted yet".to_owned()
+            }
+            ApprovalReason::Permission { has, needs } => format!(
+                "@{} has the {has} role here; starting jobs directly takes {needs}",
+                job.requester
+            ),
+        };
+        text.push_str(&format!("- {line}\n"));
+    }
+    let who = if self_approval_allowed {
+        format!("Anyone with the {approver_role} role or higher")
+    } else {
+        format!(
+            "Anyone with the {approver_role} role or higher, other than @{},",
+            job.requester
+        )
+    };
+    text.push_str(&format!(
+        "\n{who} can approve it with `/approve {}`, or stop it with `/cancel {}`.",
+        job.id, job.id
+    ));
+    if let Some(head) = &job.approval.pinned_head {
+        text.push_str(&format!(
+            " The approval applies to commit {}; new commits need a new request.",
+            short_sha(head)
+        ));
+    }
+    text
+}
+
+pub fn denied_comment(login: &str, denial: &Denial) -> String {
+    format!("@{login}, I can't run that: {denial}. {HELP_POINTER}")
+}
+
+pub fn rate_limited_comment(login: &str, scope: &str, limit: u32, retry_in_minutes: u64) -> String {
+    format!(
+        "@{login}, {scope} reached the limit of {limit} jobs per hour. Try again in about {} minute{}.",
+        retry_in_minutes.max(1),
+        if retry_in_minutes > 1 { "s" } else { "" }
+    )
+}
+
+pub fn approved_comment(job: &JobRecord, approver: &str) -> String {
+    format!(
+        "@{approver} approved job `{}` (`{}`); it is starting.",
+        job.id, job.task
+    )
+}
+
+pub fn approval_refused_comment(login: &str, refusal: &ApprovalRefusal) -> String {
+    format!("@{login}, that approval does not count: {refusal}. {HELP_POINTER}")
+}
+
+pub fn approval_window_over_comment(login: &str, job: &JobRecord) -> String {
+    format!(
+        "@{login}, job `{}` is no longer waiting for an approval (it is {}). Ask for it again with `/ollama {}`.",
+        job.id, job.status, job.task
+    )
+}
+
+pub fn approval_invalidated_comment(job: &JobRecord, new_head: &str) -> String {
+    format!(
+        "New commits were pushed (head is now {}), so the pending approval of job `{}` (`{}`) no longer applies and the job will not run. Ask again with `/ollama {}`.",
+        new_head.chars().take(7).collect::<String>(),
+        job.id,
+        job.task,
+        job.task
+    )
+}
+
+pub fn cancelled_comment(job: &JobRecord, by: &str) -> String {
+    format!("@{by} cancelled job `{}` (`{}`).", job.id, job.task)
+}
+
+pub fn not_cancellable_comment(login: &str, job: &JobRecord) -> String {
+    format!(
+        "@{login}, job `{}` has already finished ({}); there is nothing to cancel.",
+        job.id, job.status
+    )
+}
+
+pub fn not_retryable_comment(login: &str, job: &JobRecord) -> String {
+    let why = match job.status {
+        JobStatus::Succeeded => "it succeeded".to_owned(),
+        status => format!("it is still {status}"),
+    };
+    format!(
+        "@{login}, job `{}` can't be retried: {why}. Only failed, cancelled, expired or dead-lettered jobs can.",
+        job.id
+    )
+}
+
+pub fn not_allowed_to_manage_comment(login: &str, action: &str, job: &JobRecord, needs: Permission) -> String {
+    format!(
+        "@{login}, only @{} (who asked for job `{}`) or someone with the {needs} role can {action} it.",
+        job.requester, job.id
+    )
+}
+
+pub fn job_not_found_comment(login: &str, reference: Option<&str>, wanted: &str) -> String {
+    match reference {
+        Some(reference) => format!(
+            "@{login}, I found no job `{reference}` on this thread. `/ollama status` lists them; {}",
+            lowercase_first(HELP_POINTER)
+        ),
+        None => format!(
+            "@{login}, there is no job {wanted} on this thread. `/ollama status` lists them; {}",
+            lowercase_first(HELP_POINTER)
+        ),
+    }
+}
+
+pub fn ambiguous_job_comment(login: &str, reference: &str, matches: &[&JobRecord]) -> String {
+    let ids: Vec<String> = matches.iter().map(|job| format!("`{}`", job.id)).collect();
+    format!(
+        "@{login}, `{reference}` matches several jobs ({}); use more of the id.",
+        ids.join(", ")
+    )
+}
+
+/// `/ollama status`: the thread's jobs, newest first.
+pub fn status_comment(jobs: &[JobRecord]) -> String {
+    if jobs.is_empty() {
+        return format!("No jobs on this thread yet. {HELP_POINTER}");
+    }
+    let mut text = String::from("| job | task | status | asked by |\n| --- | --- | --- | --- |\n");
+    for job in jobs {
+        text.push_str(&format!(
+            "| `{}` | `{}` | {} | @{} |\n",
+            job.id, job.task, job.status, job.requester
+        ));
+    }
+    text
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,13 @@
+//! Who may trigger what: installation policies, permission rules, approvals and rate
+//! limits, decided by pure functions over plain data.
+
+mod decide;
+mod installation;
+pub mod messages;
+pub mod stage;
+
+pub use decide::{
+    ApprovalReason, ApprovalRefusal, Denial, RunDecision, RunRequest, approver_role,
+    decide_approval, decide_run, may_manage, short_sha,
+};
+pub use installation::{InstallationPolicy, TriggerKind, matching_policy};

@@ -1,0 +1,273 @@
+//! Events other than comments: installations coming and going, and the triggers a
+//! repository's config sets up (pull requests, pushes, "Re-run" on a check).
+
+use super::run::{Ask, Target, ThreadRef};
+use super::{PolicyStage, StageError, Store, default_branch, scope_of};
+use crate::config::{PrAction, RepoConfig, TaskName};
+use crate::github::{GitHub, Permission, RepoScope};
+use crate::ids::RepoFullName;
+use crate::job::{JobId, JobStatus};
+use crate::policy::TriggerKind;
+use crate::store::InstallationRecord;
+use crate::webhook::envelope::{CheckRun, CheckSuite, Envelope, Installation, PullRequest, Push};
+use crate::workflow::Workflow;
+
+/// How many of a pull request's jobs are checked for stale approvals on a push.
+const PENDING_JOBS: usize = 100;
+
+impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
+    pub(super) async fn installation_changed(
+        &self,
+        envelope: &Envelope,
+        installation: &Installation,
+    ) -> Result<(), StageError> {
+        let Some(id) = envelope.installation else {
+            return Ok(());
+        };
+        let names = |repos: &[crate::webhook::envelope::InstalledRepository]| -> Vec<RepoFullName> {
+            repos.iter().map(|repo| repo.full_name.clone()).collect()
+        };
+        match envelope.action.as_deref() {
+            Some("deleted") => {
+                self.store.remove_installation(id).await?;
+                tracing::info!(installation = id.0, "installation removed");
+                return Ok(());
+            }
+            Some(action @ ("created" | "suspend" | "unsuspend" | "new_permissions_accepted")) => {
+                let account = installation
+                    .account
+                    .as_ref()
+                    .map_or_else(|| envelope.sender.login.clone(), |account| account.login.clone());
+                let record = InstallationRecord {
+                    id,
+                    account,
+                    repository_selection: installation.repository_selection.clone(),
+                    suspended: action == "suspend",
+                    updated_at_ms: (self.clock)(),
+                };
+                self.store.upsert_installation(&record).await?;
+            }
+            _ => {}
+        }
+        self.store
+            .add_repositories(id, &names(&installation.repositories_added))
+            .await?;
+        self.store
+            .remove_repositories(id, &names(&installation.repositories_removed))
+            .await?;
+        if installation.repositories_truncated {
+            tracing::warn!(
+                installation = id.0,
+                "more repositories changed than the event carries; the list is partial"
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) async fn pull_request_changed(
+        &self,
+        envelope: &Envelope,
+        pr: &PullRequest,
+    ) -> Result<(), StageError> {
+        let Some(scope) = scope_of(envelope) else {
+            return Ok(());
+        };
+        let action = match envelope.action.as_deref() {
+            Some("opened") => PrAction::Opened,
+            Some("synchronize") => {
+                self.invalidate_stale_approvals(&scope, pr).await?;
+                PrAction::Synchronize
+            }
+            Some("reopened") => PrAction::Reopened,
+            _ => return Ok(()),
+        };
+        let Some(config) = self.config_or_log(envelope, &scope).await? else {
+            return Ok(());
+        };
+        let tasks = config.triggers.pr_opened.tasks_for(action).to_vec();
+        let thread = ThreadRef {
+            number: pr.number,
+            on_pull_request: true,
+            comment: None,
+        };
+        let target = Target {
+            commit: pr.refs.head_sha.clone(),
+            git_ref: pr.refs.head_ref.clone(),
+            from_fork: pr.refs.from_fork,
+            thread: Some(thread),
+        };
+        self.run_tasks(envelope, &scope, &config, TriggerKind::PrOpened, &tasks, target)
+            .await
+    }
+
+    pub(super) async fn pushed(&self, envelope: &Envelope, push: &Push) -> Result<(), StageError> {
+        let Some(scope) = scope_of(envelope) else {
+            return Ok(());
+        };
+        let Some(branch) = push.git_ref.strip_prefix("refs/heads/") else {
+            return Ok(()); // tags
+        };
+        if push.deleted {
+            return Ok(());
+        }
+        let Some(config) = self.config_or_log(envelope, &scope).await? else {
+            return Ok(());
+        };
+        let tasks = config
+            .triggers
+            .push
+            .tasks_for(branch, &default_branch(envelope))
+            .to_vec();
+        let target = Target {
+            commit: push.after.clone(),
+            git_ref: branch.to_owned(),
+            from_fork: false,
+            thread: None,
+        };
+        self.run_tasks(envelope, &scope, &config, TriggerKind::Push, &tasks, target)
+            .await
+    }
+
+    pub(super) async fn check_suite_rerequested(
+        &self,
+        envelope: &Envelope,
+        suite: &CheckSuite,
+    ) -> Result<(), StageError> {
+        let Some(scope) = scope_of(envelope) else {
+            return Ok(());
+        };
+        let Some(config) = self.config_or_log(envelope, &scope).await? else {
+            return Ok(());
+        };
+        let tasks = config.triggers.check_suite.tasks_for_rerequested().to_vec();
+        let thread = suite.pull_requests.first().map(|number| ThreadRef {
+            number: *number,
+            on_pull_request: true,
+            comment: None,
+        });
+        let target = Target {
+            commit: suite.head_sha.clone(),
+            git_ref: suite.head_branch.clone().unwrap_or_default(),
+            from_fork: false,
+            thread,
+        };
+        self.run_tasks(envelope, &scope, &config, TriggerKind::CheckSuite, &tasks, target)
+            .await
+    }
+
+    /// "Re-run" on one of the App's check runs runs its job again.
+    pub(super) async fn check_run_rerequested(
+        &self,
+        envelope: &Envelope,
+        run: &CheckRun,
+    ) -> Result<(), StageError> {
+        let Some(scope) = scope_of(envelope) else {
+            return Ok(());
+        };
+        let Some(old) = run.external_id.as_deref().and_then(|id| JobId::parse(id).ok()) else {
+            return Ok(()); // not one of ours
+        };
+        let Some(old) = self.store.job(&old).await? else {
+            return Ok(());
+        };
+        let Some(config) = self.config_or_log(envelope, &scope).await? else {
+            return Ok(());
+        };
+        let permission = self
+            .github
+            .permission(&scope, &envelope.sender.login)
+            .await?;
+        let thread = run.pull_requests.first().map(|number| ThreadRef {
+            number: *number,
+            on_pull_request: true,
+            comment: None,
+        });
+        let ask = Ask {
+            job: JobId::for_trigger(&envelope.delivery, 0),
+            // Judged like a comment: whoever clicks must be allowed to start jobs.
+            trigger: TriggerKind::Comment,
+            task: old.task.clone(),
+            params: old.params.clone(),
+            permission,
+            command: format!("re-run of {}", old.id),
+        };
+        let target = Target {
+            commit: run.head_sha.clone(),
+            git_ref: old.git_ref.clone(),
+            from_fork: false,
+            thread,
+        };
+        self.run_on(envelope, &scope, &config, ask, target).await
+    }
+
+    async fn run_tasks(
+        &self,
+        envelope: &Envelope,
+        scope: &RepoScope,
+        config: &RepoConfig,
+        trigger: TriggerKind,
+        tasks: &[TaskName],
+        target: Target,
+    ) -> Result<(), StageError> {
+        for (index, task) in tasks.iter().enumerate() {
+            let ask = Ask {
+                job: JobId::for_trigger(&envelope.delivery, index),
+                trigger,
+                task: task.as_str().to_owned(),
+                params: String::new(),
+                // Triggers are not judged by the sender's role; forks need approval.
+                permission: Permission::None,
+                command: trigger.as_str().to_owned(),
+            };
+            self.run_on(envelope, scope, config, ask, target.clone())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The config for a trigger; an invalid one only logs (nobody asked, so nobody to
+    /// tell), and nothing runs.
+    async fn config_or_log(
+        &self,
+        envelope: &Envelope,
+        scope: &RepoScope,
+    ) -> Result<Option<RepoConfig>, StageError> {
+        match self.load_config(scope, &default_branch(envelope)).await? {
+            Ok(config) => Ok(Some(config)),
+            Err(errors) => {
+                tracing::warn!(
+                    delivery = %envelope.delivery,
+                    repo = %scope.repo,
+                    problems = errors.problems().len(),
+                    "invalid .ollama-turbo.yml; trigger ignored"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// New commits on a pull request void the approvals still pending for it.
+    async fn invalidate_stale_approvals(
+        &self,
+        scope: &RepoScope,
+        pr: &PullRequest,
+    ) -> Result<(), StageError> {
+        let jobs = self
+            .store
+            .jobs_for_thread(&scope.repo, pr.number, PENDING_JOBS)
+            .await?;
+        for job in jobs {
+            let stale = job.status == JobStatus::AwaitingApproval
+                && job
+                    .approval
+                    .pinned_head
+                    .as_ref()
+                    .is_some_and(|pinned| *pinned != pr.refs.head_sha);
+            if stale {
+                self.invalidate_approval(scope, job, pr.refs.head_sha.as_str())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

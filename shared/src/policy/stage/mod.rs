@@ -1,0 +1,149 @@
+//! The policy stage: one normalized event in, the decisions carried out. It parses
+//! commands, loads `.ollama-turbo.yml` from the default branch, checks permissions,
+//! installation policies and rate limits, records jobs and starts their workflows, and
+//! answers on GitHub. Handlers are grouped by area, as in the files below.
+//!
+//! Every step is safe to repeat: a message processed twice (a redelivery, or a retry
+//! after a transient error) finds its job by id, its comments by marker, its execution
+//! by name, and does only what is missing.
+
+mod comment;
+mod events;
+mod manage;
+mod run;
+
+use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig};
+use crate::github::{GitHub, GitHubError, RepoScope};
+use crate::store::{AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError};
+use crate::webhook::envelope::{Envelope, Subject};
+use crate::workflow::{Workflow, WorkflowError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Every record the stage reads and writes.
+pub trait Store: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter {}
+impl<T: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter> Store for T {}
+
+/// Jobs one user may start per hour in one installation, unless a policy says otherwise.
+pub const DEFAULT_USER_JOBS_PER_HOUR: u32 = 20;
+/// Jobs one installation may start per hour, unless a policy says otherwise: a GPU runs a
+/// handful of agents at a time, so more than this would only queue up.
+pub const DEFAULT_INSTALLATION_JOBS_PER_HOUR: u32 = 200;
+
+pub struct PolicyStage<G, S, W> {
+    pub github: G,
+    pub store: S,
+    pub workflow: W,
+    /// Unix milliseconds now; a function so that tests of time windows can set it.
+    pub clock: fn() -> u64,
+}
+
+/// Why an event could not be processed (yet). The caller retries transient errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
+    /// Something this event needs has not happened yet (e.g. the workflow has not reached
+    /// its approval wait); trying again later will work.
+    #[error("not ready: {0}")]
+    NotReady(String),
+}
+
+impl StageError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::GitHub(err) => err.is_transient(),
+            Self::Store(err) => err.is_transient(),
+            Self::Workflow(err) => err.is_transient(),
+            Self::NotReady(_) => true,
+        }
+    }
+}
+
+pub fn system_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
+    pub fn new(github: G, store: S, workflow: W) -> Self {
+        Self {
+            github,
+            store,
+            workflow,
+            clock: system_clock,
+        }
+    }
+
+    /// Processes one event. `Ok` means done (including "nothing to do"); an error means
+    /// the event should be processed again later if it is transient.
+    pub async fn handle(&self, envelope: &Envelope) -> Result<(), StageError> {
+        match &envelope.subject {
+            Subject::Installation(installation) => {
+                self.installation_changed(envelope, installation).await
+            }
+            Subject::Comment(comment) => self.comment_created(envelope, comment).await,
+            Subject::PullRequest(pr) => self.pull_request_changed(envelope, pr).await,
+            Subject::Push(push) => self.pushed(envelope, push).await,
+            Subject::CheckSuite(suite) => self.check_suite_rerequested(envelope, suite).await,
+            Subject::CheckRun(run) => self.check_run_rerequested(envelope, run).await,
+            Subject::Issue(_) | Subject::Ping { .. } => Ok(()),
+        }
+    }
+
+    /// The repository's configuration from its default branch — never from a pull
+    /// request's head, which must not be able to loosen the rules that judge it.
+    async fn load_config(
+        &self,
+        scope: &RepoScope,
+        default_branch: &str,
+    ) -> Result<Result<RepoConfig, ConfigErrors>, StageError> {
+        let text = self.github.file(scope, CONFIG_FILE_NAME, default_branch).await?;
+        Ok(match text {
+            None => Ok(RepoConfig::default()),
+            Some(text) => RepoConfig::parse(&text),
+        })
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StageError> {
+        tracing::info!(
+            installation = entry.installation.0,
+            repo = entry.repo.as_ref().map(|repo| repo.as_str()),
+            delivery = %entry.delivery,
+            actor = %entry.actor,
+            command = %entry.command,
+            decision = %entry.decision,
+            reason = %entry.reason,
+            policy = entry.policy.as_deref(),
+            job = entry.job.as_ref().map(|job| job.as_str()),
+            "policy decision"
+        );
+        self.store.append(&entry).await?;
+        Ok(())
+    }
+}
+
+/// The repository an event is about, as seen by its installation.
+fn scope_of(envelope: &Envelope) -> Option<RepoScope> {
+    Some(RepoScope {
+        installation: envelope.installation?,
+        repo: envelope.repository.as_ref()?.full_name.clone(),
+    })
+}
+
+fn default_branch(envelope: &Envelope) -> String {
+    envelope
+        .repository
+        .as_ref()
+        .and_then(|repo| repo.default_branch.clone())
+        .unwrap_or_default()
+}
+
+/// A marker unique to one comment the stage may write while processing one delivery.
+fn marker(envelope: &Envelope, what: &str) -> String {
+    format!("delivery:{}:{what}", envelope.delivery)
+}
