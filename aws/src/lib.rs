@@ -1,11 +1,18 @@
-//! AWS implementations of the ports in `shared::ports`: SQS for the event queue, Secrets
-//! Manager for secrets. Kept out of `shared` so the domain compiles without the SDKs.
+//! AWS implementations of the ports in `shared`: SQS for the event queue, Secrets
+//! Manager for secrets, DynamoDB for the stores, Step Functions for the job's workflow.
+//! Kept out of `shared` so the domain compiles without the SDKs.
 
+mod dynamo;
+mod ecs;
 mod secrets_manager;
 mod sqs;
+mod step_functions;
 
+pub use dynamo::DynamoStore;
+pub use ecs::{EcsLauncher, RunnerLogs, RunnerTasks, console_log_url};
 pub use secrets_manager::SecretsManagerSecret;
 pub use sqs::SqsEventQueue;
+pub use step_functions::{START_REQUEST_FIELD, StateMachineArnError, StepFunctionsWorkflow};
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};

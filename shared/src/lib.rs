@@ -5,12 +5,15 @@
 
 pub mod command;
 pub mod config;
+pub mod dispatch;
 pub mod github;
 pub mod ids;
 pub mod job;
+pub mod launcher;
 pub mod metrics;
 pub mod policy;
 pub mod ports;
+pub mod report;
 pub mod store;
 pub mod webhook;
 pub mod workflow;

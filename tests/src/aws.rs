@@ -119,3 +119,161 @@ pub fn closed_port() -> u16 {
     drop(listener);
     port
 }
+
+/// Creates the store's table as `docs/storage.md` (and `template.yaml`) define it: `PK`/`SK`
+/// strings, the `GSI1` jobs-by-thread index projecting everything, TTL on `expires_at`.
+/// Returns the table's name.
+pub async fn jobs_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute definition")
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .expect("key schema element")
+    };
+    let thread_index = GlobalSecondaryIndex::builder()
+        .index_name("GSI1")
+        .key_schema(key("GSI1PK", KeyType::Hash))
+        .key_schema(key("GSI1SK", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index");
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("PK"))
+        .attribute_definitions(attribute("SK"))
+        .attribute_definitions(attribute("GSI1PK"))
+        .attribute_definitions(attribute("GSI1SK"))
+        .key_schema(key("PK", KeyType::Hash))
+        .key_schema(key("SK", KeyType::Range))
+        .global_secondary_indexes(thread_index)
+        .send()
+        .await
+        .expect("create table in moto");
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .expect("ttl specification"),
+        )
+        .send()
+        .await
+        .expect("enable TTL in moto");
+    name.to_owned()
+}
+
+/// The role ARN state machines are created with; moto checks its shape only.
+pub const STATE_MACHINE_ROLE: &str = "arn:aws:iam::123456789012:role/ota-test-state-machine";
+
+/// Makes moto run state machine definitions (by default it only records executions).
+/// Global to the moto process and harmless to repeat.
+pub fn execute_state_machines() {
+    use std::io::{Read, Write};
+    let endpoint = moto_endpoint();
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let body = r#"{"stepfunctions":{"execute_state_machine":true}}"#;
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to moto");
+    write!(
+        stream,
+        "POST /moto-api/config HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send moto config");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("read moto answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 2") || answer.starts_with("HTTP/1.0 2"),
+        "moto refused the config: {answer}"
+    );
+}
+
+/// A state machine whose one task sends `{"job": <$.job>, "token": <task token>}` to an SQS
+/// queue and waits for the token (`sqs:sendMessage.waitForTaskToken`, as the job's
+/// approval and dispatch waits do), then passes the task's output on and succeeds.
+/// Returns the state machine's ARN and the queue's URL, where the token arrives.
+pub async fn task_token_state_machine(
+    sfn: &aws_sdk_sfn::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String) {
+    execute_state_machines();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue in moto")
+        .queue_url
+        .expect("queue url");
+    let definition = serde_json::json!({
+        "StartAt": "WaitForToken",
+        "States": {
+            "WaitForToken": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": queue_url,
+                    "MessageBody": {"job.$": "$.job", "token.$": "$$.Task.Token"}
+                },
+                "Next": "Done"
+            },
+            "Done": {"Type": "Pass", "End": true}
+        }
+    });
+    let arn = sfn
+        .create_state_machine()
+        .name(name)
+        .role_arn(STATE_MACHINE_ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .expect("create state machine in moto")
+        .state_machine_arn;
+    (arn, queue_url)
+}
+
+/// A state machine that only waits (an hour), for tests of starting and stopping: moto
+/// stops it cleanly (`ABORTED`), which it does not do for a task state (see
+/// `tests/tests/step_functions.rs`). Returns its ARN.
+pub async fn waiting_state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> String {
+    execute_state_machines();
+    let definition = serde_json::json!({
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Wait", "Seconds": 3_600, "Next": "Done"},
+            "Done": {"Type": "Pass", "End": true}
+        }
+    });
+    sfn.create_state_machine()
+        .name(name)
+        .role_arn(STATE_MACHINE_ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .expect("create state machine in moto")
+        .state_machine_arn
+}

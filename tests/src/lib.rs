@@ -2,11 +2,16 @@
 //! GitHub payloads, signed deliveries shaped as Lambda Function URL events, and log
 //! capture. Fakes live here, at the network edge, never in the code under test.
 
+pub mod agent_harness;
 pub mod aws;
 pub mod delivery;
+pub mod fake_github;
+pub mod fake_ollama;
 pub mod fixtures;
 pub mod logs;
+pub mod policy;
 pub mod webhook;
+pub mod workflow;
 
 /// A name no other test in this run (or an earlier run against the same moto) uses.
 pub fn unique(prefix: &str) -> String {

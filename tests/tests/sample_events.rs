@@ -21,12 +21,24 @@ async fn webhook_sample_events_get_the_documented_answers() {
     let dir = root().join("events/webhook");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .expect("events/webhook")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     files.sort();
-    let mut listed: Vec<String> = expected.iter().map(|(file, _)| (*file).to_owned()).collect();
+    let mut listed: Vec<String> = expected
+        .iter()
+        .map(|(file, _)| (*file).to_owned())
+        .collect();
     listed.sort();
-    assert_eq!(files, listed, "every sample event has an expected answer here");
+    assert_eq!(
+        files, listed,
+        "every sample event has an expected answer here"
+    );
 
     for (file, status) in expected {
         let text = std::fs::read_to_string(dir.join(file)).expect("sample event");
@@ -41,5 +53,9 @@ async fn webhook_sample_events_get_the_documented_answers() {
         .map(|message| serde_json::from_str(&message.body).expect("envelope"))
         .collect();
     assert_eq!(queued.len(), 3);
-    assert!(queued.iter().all(|envelope| envelope.installation.is_some()));
+    assert!(
+        queued
+            .iter()
+            .all(|envelope| envelope.installation.is_some())
+    );
 }

@@ -2,6 +2,10 @@
 //! each to the policy stage, reporting failed messages one by one so a bad message
 //! neither fails nor repeats the others.
 
+mod settings;
+
+pub use settings::{Settings, Stage, build_stage};
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, StageError, Store};
@@ -23,7 +27,10 @@ pub async fn handle_batch<G: GitHub, S: Store, W: Workflow>(
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
         let group = message.attributes.get("MessageGroupId").cloned();
-        if group.as_ref().is_some_and(|group| failed_groups.contains(group)) {
+        if group
+            .as_ref()
+            .is_some_and(|group| failed_groups.contains(group))
+        {
             response.add_failure(id);
             continue;
         }

@@ -94,7 +94,6 @@ impl KnownTasks {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

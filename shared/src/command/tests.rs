@@ -116,7 +116,12 @@ fn command_words_ignore_case_and_text_keeps_it() {
             (1, run("refactor", "The Auth Module")),
             (2, Ok(Command::Help)),
             (3, Ok(Command::Approve { job: None })),
-            (4, Ok(Command::Cancel { job: job("j7c4a6f78") })),
+            (
+                4,
+                Ok(Command::Cancel {
+                    job: job("j7c4a6f78")
+                })
+            ),
         ]
     );
 }

@@ -145,7 +145,7 @@ pub struct ScheduleTrigger {
 }
 
 /// `automation.approval`: whether a job waits for `/approve`, and from whom.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Approval {
     /// Every job waits for an `/approve` comment before it runs.
     pub required: bool,
@@ -156,15 +156,6 @@ pub struct Approval {
     pub allow_self_approval: bool,
 }
 
-impl Default for Approval {
-    fn default() -> Self {
-        Self {
-            required: false,
-            maintainers_only: false,
-            allow_self_approval: false,
-        }
-    }
-}
 
 /// `automation.output`: where a task's commits go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

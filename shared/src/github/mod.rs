@@ -242,6 +242,24 @@ pub trait GitHub: Send + Sync {
         check_run_id: u64,
         update: &CheckRunUpdate,
     ) -> impl Future<Output = Result<(), GitHubError>> + Send;
+
+    /// Adds labels to an issue or pull request; GitHub creates a label the repository
+    /// does not have yet. Adding a label it already carries is harmless.
+    fn add_labels(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        labels: &[&str],
+    ) -> impl Future<Output = Result<(), GitHubError>> + Send;
+
+    /// Removes a label from an issue or pull request. Removing one it does not carry is
+    /// not an error, so the call is harmless to repeat.
+    fn remove_label(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        label: &str,
+    ) -> impl Future<Output = Result<(), GitHubError>> + Send;
 }
 
 /// The hidden line that carries a comment's marker in its body.

@@ -60,7 +60,15 @@ pub enum Denial {
         "the installation policy `{policy}` does not list @{user} among the users who may start jobs"
     )]
     UserNotAllowed { policy: String, user: String },
+    #[error(
+        "asking for a job takes at least the {MIN_REQUEST_ROLE} role on this repository, and @{user} has {has}; a maintainer can ask for it instead"
+    )]
+    Permission { user: String, has: Permission },
 }
+
+/// The least role that may ask for a job at all (it then waits for an approval unless
+/// the role is also [`approver_role`]): read-only users and strangers cannot queue work.
+pub const MIN_REQUEST_ROLE: Permission = Permission::Triage;
 
 /// The role needed to start jobs without approval, and to approve them.
 pub fn approver_role(config: &RepoConfig) -> Permission {
@@ -78,6 +86,12 @@ pub fn decide_run(
 ) -> RunDecision {
     if request.requester_kind == AccountKind::Bot && request.trigger == TriggerKind::Comment {
         return RunDecision::Denied(Denial::Bot);
+    }
+    if request.trigger == TriggerKind::Comment && request.permission < MIN_REQUEST_ROLE {
+        return RunDecision::Denied(Denial::Permission {
+            user: request.requester.to_owned(),
+            has: request.permission,
+        });
     }
     if request.trigger == TriggerKind::Comment && !config.triggers.comment.allows(request.task) {
         return RunDecision::Denied(Denial::TaskNotEnabled {

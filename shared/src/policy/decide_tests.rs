@@ -70,13 +70,26 @@ fn a_writer_runs_without_approval() {
 }
 
 #[test]
-fn a_reader_or_a_fork_needs_approval_from_a_writer() {
-    let decision = decide_run(&request(Permission::Read), &RepoConfig::default(), None);
+fn read_only_users_are_denied() {
+    for permission in [Permission::None, Permission::Read] {
+        assert_eq!(
+            decide_run(&request(permission), &RepoConfig::default(), None),
+            RunDecision::Denied(Denial::Permission {
+                user: "octocat".to_owned(),
+                has: permission
+            })
+        );
+    }
+}
+
+#[test]
+fn a_triager_or_a_fork_needs_approval_from_a_writer() {
+    let decision = decide_run(&request(Permission::Triage), &RepoConfig::default(), None);
     assert_eq!(
         decision,
         RunDecision::Run {
             approval: vec![ApprovalReason::Permission {
-                has: Permission::Read,
+                has: Permission::Triage,
                 needs: Permission::Write
             }]
         }

@@ -27,7 +27,8 @@ pub fn approval_requested_comment(
     for reason in reasons {
         let line = match reason {
             ApprovalReason::Config => {
-                "this repository's `.ollama-turbo.yml` requires an approval for every job".to_owned()
+                "this repository's `.ollama-turbo.yml` requires an approval for every job"
+                    .to_owned()
             }
             ApprovalReason::Policy(name) => {
                 format!("the installation policy `{name}` requires an approval for every job")
@@ -125,7 +126,12 @@ pub fn not_retryable_comment(login: &str, job: &JobRecord) -> String {
     )
 }
 
-pub fn not_allowed_to_manage_comment(login: &str, action: &str, job: &JobRecord, needs: Permission) -> String {
+pub fn not_allowed_to_manage_comment(
+    login: &str,
+    action: &str,
+    job: &JobRecord,
+    needs: Permission,
+) -> String {
     format!(
         "@{login}, only @{} (who asked for job `{}`) or someone with the {needs} role can {action} it.",
         job.requester, job.id

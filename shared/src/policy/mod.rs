@@ -7,7 +7,7 @@ pub mod messages;
 pub mod stage;
 
 pub use decide::{
-    ApprovalReason, ApprovalRefusal, Denial, RunDecision, RunRequest, approver_role,
-    decide_approval, decide_run, may_manage, short_sha,
+    ApprovalReason, ApprovalRefusal, Denial, MIN_REQUEST_ROLE, RunDecision, RunRequest,
+    approver_role, decide_approval, decide_run, may_manage, short_sha,
 };
 pub use installation::{InstallationPolicy, TriggerKind, matching_policy};

@@ -77,7 +77,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                         actor: envelope.sender.login.clone(),
                         command: "comment".to_owned(),
                         decision: "invalid_config".to_owned(),
-                        reason: format!("{} problem(s) in .ollama-turbo.yml", errors.problems().len()),
+                        reason: format!(
+                            "{} problem(s) in .ollama-turbo.yml",
+                            errors.problems().len()
+                        ),
                         policy: None,
                         job: None,
                     })
@@ -104,7 +107,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 index,
                 source,
             };
-            self.carry_out(&context, command, &tasks, &mut commenter).await?;
+            self.carry_out(&context, command, &tasks, &mut commenter)
+                .await?;
         }
         Ok(())
     }
@@ -117,7 +121,11 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         commenter: &mut Commenter,
     ) -> Result<(), StageError> {
         let CommandContext {
-            envelope, scope, thread, index, ..
+            envelope,
+            scope,
+            thread,
+            index,
+            ..
         } = *context;
         match command {
             Command::Help => {

@@ -34,10 +34,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 return Ok(());
             }
             Some(action @ ("created" | "suspend" | "unsuspend" | "new_permissions_accepted")) => {
-                let account = installation
-                    .account
-                    .as_ref()
-                    .map_or_else(|| envelope.sender.login.clone(), |account| account.login.clone());
+                let account = installation.account.as_ref().map_or_else(
+                    || envelope.sender.login.clone(),
+                    |account| account.login.clone(),
+                );
                 let record = InstallationRecord {
                     id,
                     account,
@@ -96,8 +96,15 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             from_fork: pr.refs.from_fork,
             thread: Some(thread),
         };
-        self.run_tasks(envelope, &scope, &config, TriggerKind::PrOpened, &tasks, target)
-            .await
+        self.run_tasks(
+            envelope,
+            &scope,
+            &config,
+            TriggerKind::PrOpened,
+            &tasks,
+            target,
+        )
+        .await
     }
 
     pub(super) async fn pushed(&self, envelope: &Envelope, push: &Push) -> Result<(), StageError> {
@@ -151,8 +158,15 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             from_fork: false,
             thread,
         };
-        self.run_tasks(envelope, &scope, &config, TriggerKind::CheckSuite, &tasks, target)
-            .await
+        self.run_tasks(
+            envelope,
+            &scope,
+            &config,
+            TriggerKind::CheckSuite,
+            &tasks,
+            target,
+        )
+        .await
     }
 
     /// "Re-run" on one of the App's check runs runs its job again.
@@ -164,7 +178,11 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let Some(scope) = scope_of(envelope) else {
             return Ok(());
         };
-        let Some(old) = run.external_id.as_deref().and_then(|id| JobId::parse(id).ok()) else {
+        let Some(old) = run
+            .external_id
+            .as_deref()
+            .and_then(|id| JobId::parse(id).ok())
+        else {
             return Ok(()); // not one of ours
         };
         let Some(old) = self.store.job(&old).await? else {

@@ -26,7 +26,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
     ) -> Result<(), StageError> {
-        let CommandContext { envelope, scope, config, thread, index, .. } = *context;
+        let CommandContext {
+            envelope,
+            scope,
+            config,
+            thread,
+            index,
+            ..
+        } = *context;
         let login = &envelope.sender.login;
         let Some(mut job) = self
             .find_job(context, reference, "waiting for an approval", |job| {
@@ -38,7 +45,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         };
         let permission = commenter.permission(&self.github, scope, login).await?;
         let current_head = match &job.trigger {
-            Trigger::Comment { on_pull_request: true, number, .. } | Trigger::PullRequest { number } => {
+            Trigger::Comment {
+                on_pull_request: true,
+                number,
+                ..
+            }
+            | Trigger::PullRequest { number } => {
                 Some(self.github.pull_request(scope, *number).await?.head_sha)
             }
             _ => None,
@@ -57,13 +69,16 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 ApprovalRefusal::NotWaiting { .. } => approval_window_over_comment(login, &job),
                 ApprovalRefusal::HeadMoved { .. } => {
                     if let Some(head) = &current_head {
-                        self.invalidate_approval(scope, job.clone(), head.as_str()).await?;
+                        self.invalidate_approval(scope, job.clone(), head.as_str())
+                            .await?;
                     }
                     approval_refused_comment(login, &refusal)
                 }
                 _ => approval_refused_comment(login, &refusal),
             };
-            self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+            self.github
+                .comment(scope, thread.number, &reply_marker, &reply)
+                .await?;
             return self
                 .audit(self.entry(context, "denied", refusal.to_string(), Some(job.id)))
                 .await;
@@ -74,18 +89,27 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .task_token(&job.id, Wait::Approval)
             .await?
             .ok_or_else(|| {
-                StageError::NotReady(format!("job {} has not reached its approval wait yet", job.id))
+                StageError::NotReady(format!(
+                    "job {} has not reached its approval wait yet",
+                    job.id
+                ))
             })?;
         job.approval.approved_by = Some(login.clone());
         job.approval.approved_at_ms = Some((self.clock)());
-        match self.store.update_job(&job, JobStatus::AwaitingApproval).await {
+        match self
+            .store
+            .update_job(&job, JobStatus::AwaitingApproval)
+            .await
+        {
             Ok(()) => {}
             // The workflow moved on (expired, cancelled) or another approval won.
             Err(StoreError::Conflict { .. }) => {
                 let current = self.store.job(&job.id).await?.unwrap_or(job);
                 if current.approval.approved_by.is_none() {
                     let reply = approval_window_over_comment(login, &current);
-                    self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+                    self.github
+                        .comment(scope, thread.number, &reply_marker, &reply)
+                        .await?;
                 }
                 return Ok(());
             }
@@ -99,7 +123,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             Ok(()) => {}
             Err(WorkflowError::TokenExpired) => {
                 let reply = approval_window_over_comment(login, &job);
-                self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+                self.github
+                    .comment(scope, thread.number, &reply_marker, &reply)
+                    .await?;
                 return Ok(());
             }
             Err(err) => return Err(err.into()),
@@ -123,10 +149,19 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
     ) -> Result<(), StageError> {
-        let CommandContext { envelope, scope, config, thread, index, .. } = *context;
+        let CommandContext {
+            envelope,
+            scope,
+            config,
+            thread,
+            index,
+            ..
+        } = *context;
         let login = &envelope.sender.login;
         let Some(job) = self
-            .find_job(context, reference, "that can be cancelled", |job| !job.status.is_terminal())
+            .find_job(context, reference, "that can be cancelled", |job| {
+                !job.status.is_terminal()
+            })
             .await?
         else {
             return Ok(());
@@ -134,15 +169,24 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let reply_marker = format!("delivery:{}:{index}:cancel", envelope.delivery);
         if job.status.is_terminal() {
             let reply = not_cancellable_comment(login, &job);
-            self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+            self.github
+                .comment(scope, thread.number, &reply_marker, &reply)
+                .await?;
             return Ok(());
         }
         let permission = commenter.permission(&self.github, scope, login).await?;
         if !may_manage(login, permission, &job, config) {
             let reply = not_allowed_to_manage_comment(login, "cancel", &job, approver_role(config));
-            self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+            self.github
+                .comment(scope, thread.number, &reply_marker, &reply)
+                .await?;
             return self
-                .audit(self.entry(context, "denied", "not allowed to cancel".to_owned(), Some(job.id)))
+                .audit(self.entry(
+                    context,
+                    "denied",
+                    "not allowed to cancel".to_owned(),
+                    Some(job.id),
+                ))
                 .await;
         }
         self.workflow
@@ -181,7 +225,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
     ) -> Result<(), StageError> {
-        let CommandContext { envelope, scope, config, thread, index, source } = *context;
+        let CommandContext {
+            envelope,
+            scope,
+            config,
+            thread,
+            index,
+            source,
+        } = *context;
         let login = &envelope.sender.login;
         let Some(old) = self
             .find_job(context, reference, "to retry", |job| retryable(job.status))
@@ -192,13 +243,17 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let reply_marker = format!("delivery:{}:{index}:retry", envelope.delivery);
         if !retryable(old.status) {
             let reply = not_retryable_comment(login, &old);
-            self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+            self.github
+                .comment(scope, thread.number, &reply_marker, &reply)
+                .await?;
             return Ok(());
         }
         let permission = commenter.permission(&self.github, scope, login).await?;
         if !may_manage(login, permission, &old, config) {
             let reply = not_allowed_to_manage_comment(login, "retry", &old, approver_role(config));
-            self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+            self.github
+                .comment(scope, thread.number, &reply_marker, &reply)
+                .await?;
             return Ok(());
         }
         let ask = Ask {
@@ -250,14 +305,18 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             match self.store.update_job(&moved, expected).await {
                 Ok(()) => return Ok(moved),
                 Err(StoreError::Conflict { .. }) => {
-                    job = self.store.job(&job.id).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("job {} vanished", job.id))
-                    })?;
+                    job =
+                        self.store.job(&job.id).await?.ok_or_else(|| {
+                            StoreError::Corrupt(format!("job {} vanished", job.id))
+                        })?;
                 }
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(StageError::NotReady(format!("job {} kept changing", job.id)))
+        Err(StageError::NotReady(format!(
+            "job {} kept changing",
+            job.id
+        )))
     }
 
     /// The job a command means: the one it names, or the newest that `fits`. Replies
@@ -269,7 +328,13 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         wanted: &str,
         fits: impl Fn(&JobRecord) -> bool,
     ) -> Result<Option<JobRecord>, StageError> {
-        let CommandContext { envelope, scope, thread, index, .. } = *context;
+        let CommandContext {
+            envelope,
+            scope,
+            thread,
+            index,
+            ..
+        } = *context;
         let login = &envelope.sender.login;
         let jobs = self
             .store
@@ -281,20 +346,28 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 return Ok(Some(job));
             }
             let reply = job_not_found_comment(login, None, wanted);
-            self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+            self.github
+                .comment(scope, thread.number, &reply_marker, &reply)
+                .await?;
             return Ok(None);
         };
         let parsed = JobRef::parse(reference.as_str()).ok();
         let matching: Vec<&JobRecord> = jobs
             .iter()
-            .filter(|job| parsed.as_ref().is_some_and(|parsed| parsed.matches(&job.id)))
+            .filter(|job| {
+                parsed
+                    .as_ref()
+                    .is_some_and(|parsed| parsed.matches(&job.id))
+            })
             .collect();
         let reply = match matching.as_slice() {
             [job] => return Ok(Some((*job).clone())),
             [] => job_not_found_comment(login, Some(reference.as_str()), wanted),
             several => ambiguous_job_comment(login, reference.as_str(), several),
         };
-        self.github.comment(scope, thread.number, &reply_marker, &reply).await?;
+        self.github
+            .comment(scope, thread.number, &reply_marker, &reply)
+            .await?;
         Ok(None)
     }
 

@@ -14,7 +14,9 @@ mod run;
 
 use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig};
 use crate::github::{GitHub, GitHubError, RepoScope};
-use crate::store::{AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError};
+use crate::store::{
+    AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError,
+};
 use crate::webhook::envelope::{Envelope, Subject};
 use crate::workflow::{Workflow, WorkflowError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -102,7 +104,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         scope: &RepoScope,
         default_branch: &str,
     ) -> Result<Result<RepoConfig, ConfigErrors>, StageError> {
-        let text = self.github.file(scope, CONFIG_FILE_NAME, default_branch).await?;
+        let text = self
+            .github
+            .file(scope, CONFIG_FILE_NAME, default_branch)
+            .await?;
         Ok(match text {
             None => Ok(RepoConfig::default()),
             Some(text) => RepoConfig::parse(&text),

@@ -4,13 +4,12 @@
 //! processed again.
 
 use super::{
-    DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR, PolicyStage, StageError,
-    Store, default_branch,
+    DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR, PolicyStage, StageError, Store,
+    default_branch,
 };
 use crate::config::RepoConfig;
 use crate::github::{
-    CheckOutput, CheckStatus, GitHub, NewCheckRun, Permission, Reaction, ReactionTarget,
-    RepoScope,
+    CheckOutput, CheckStatus, GitHub, NewCheckRun, Permission, Reaction, ReactionTarget, RepoScope,
 };
 use crate::ids::CommitSha;
 use crate::job::{
@@ -65,7 +64,9 @@ pub(super) struct Target {
 impl Target {
     /// Jobs on a pull request get a check run on `commit` and an approval pinned to it.
     fn on_pull_request(&self) -> bool {
-        self.thread.as_ref().is_some_and(|thread| thread.on_pull_request)
+        self.thread
+            .as_ref()
+            .is_some_and(|thread| thread.on_pull_request)
     }
 }
 
@@ -134,7 +135,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         if let Some(job) = self.store.job(&ask.job).await? {
             let policies = self.store.policies(scope.installation).await?;
             let policy = matching_policy(&policies, &scope.repo);
-            return self.ensure_started(scope, config, policy, thread, job).await;
+            return self
+                .ensure_started(scope, config, policy, thread, job)
+                .await;
         }
         let requester = &envelope.sender;
         let policies = self.store.policies(scope.installation).await?;
@@ -193,7 +196,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                     .await?;
             }
             return self
-                .audit(audit("rate_limited", format!("{scope_word} over {limit} jobs per hour")))
+                .audit(audit(
+                    "rate_limited",
+                    format!("{scope_word} over {limit} jobs per hour"),
+                ))
                 .await;
         }
 
@@ -251,7 +257,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             }
             Created::Existing(existing) => *existing,
         };
-        self.ensure_started(scope, config, policy, thread, job).await
+        self.ensure_started(scope, config, policy, thread, job)
+            .await
     }
 
     /// The acknowledgements and the workflow start, each done only if missing.
@@ -270,7 +277,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             self.react(scope, thread, Reaction::Eyes).await?;
         }
         let on_pull_request = match &job.trigger {
-            Trigger::Comment { on_pull_request, .. } => *on_pull_request,
+            Trigger::Comment {
+                on_pull_request, ..
+            } => *on_pull_request,
             Trigger::PullRequest { .. } | Trigger::CheckRun { .. } => true,
             Trigger::Issue { .. } | Trigger::Push | Trigger::Cli => false,
         };
@@ -287,8 +296,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                         status: CheckStatus::Queued,
                         details_url: None,
                         output: Some(CheckOutput {
-                            title: if waiting { "Waiting for approval" } else { "Queued" }
-                                .to_owned(),
+                            title: if waiting {
+                                "Waiting for approval"
+                            } else {
+                                "Queued"
+                            }
+                            .to_owned(),
                             summary: format!(
                                 "Job `{}` (`{}`) asked for by @{}.",
                                 job.id, job.task, job.requester
@@ -320,9 +333,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             match self.store.update_job(&job, job.status).await {
                 Ok(()) => return Ok(job),
                 Err(StoreError::Conflict { .. }) => {
-                    job = self.store.job(&job.id).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("job {} vanished", job.id))
-                    })?;
+                    job =
+                        self.store.job(&job.id).await?.ok_or_else(|| {
+                            StoreError::Corrupt(format!("job {} vanished", job.id))
+                        })?;
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -360,11 +374,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let user_limit = policy
             .and_then(|policy| policy.user_jobs_per_hour)
             .unwrap_or(DEFAULT_USER_JOBS_PER_HOUR);
-        let user_key = format!(
-            "user:{}:{}",
-            scope.installation,
-            login.to_ascii_lowercase()
-        );
+        let user_key = format!("user:{}:{}", scope.installation, login.to_ascii_lowercase());
         if let RateDecision::Limited { retry_at_ms } =
             self.store.acquire(&user_key, user_limit, HOUR, now).await?
         {
@@ -379,7 +389,11 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .acquire(&installation_key, installation_limit, HOUR, now)
             .await?
         {
-            return Ok(Some(("this installation has", installation_limit, retry_at_ms)));
+            return Ok(Some((
+                "this installation has",
+                installation_limit,
+                retry_at_ms,
+            )));
         }
         Ok(None)
     }

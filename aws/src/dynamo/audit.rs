@@ -1,0 +1,81 @@
+//! [`AuditLog`] on DynamoDB: one partition per installation, entries sorted by time.
+//! Append-only: an entry is written only where none is, and its key includes a digest of
+//! the entry, so appending the same entry again (a redelivered batch) leaves one copy and
+//! nothing is ever overwritten.
+
+use super::keys::{self, PK};
+use super::{DynamoStore, RECORD, TYPE, decode, key, string, unavailable};
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use sha2::{Digest, Sha256};
+use shared::ids::InstallationId;
+use shared::store::{AuditEntry, AuditLog, StoreError};
+
+/// Hex digits of the entry's SHA-256 in its key: 64 bits tell apart the entries of one
+/// delivery in one millisecond with room to spare.
+const DIGEST_HEX_LEN: usize = 16;
+
+impl AuditLog for DynamoStore {
+    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let json = serde_json::to_string(entry).map_err(|err| {
+            StoreError::Corrupt(format!("audit entry could not be encoded: {err}"))
+        })?;
+        let digest = hex::encode(Sha256::digest(&json));
+        let sk = keys::audit_sk(
+            entry.at_ms,
+            &entry.delivery,
+            digest.get(..DIGEST_HEX_LEN).unwrap_or(&digest),
+        );
+        let mut item = key(keys::audit_pk(entry.installation), sk);
+        item.insert(TYPE.to_owned(), string("audit"));
+        item.insert(RECORD.to_owned(), string(json));
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            // The same entry, appended before: the key says so.
+            Err(SdkError::ServiceError(service))
+                if matches!(
+                    service.err(),
+                    PutItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable("appending to the audit log", &err)),
+        }
+    }
+
+    async fn recent(
+        &self,
+        installation: InstallationId,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", string(keys::audit_pk(installation)))
+            .scan_index_forward(false);
+        let items = self
+            .query_items("reading the audit log", query, Some(limit))
+            .await?;
+        items
+            .iter()
+            .take(limit)
+            .map(|item| decode(item, "audit entry"))
+            .collect()
+    }
+}

@@ -1,0 +1,139 @@
+//! The single-table key layout: which partition and sort key each kind of item lives
+//! under. The one place that spells the key strings; `docs/storage.md` describes the same
+//! layout for people, and the tests below pin it.
+
+use shared::ids::{InstallationId, RepoFullName};
+use shared::job::{JobId, Wait};
+
+/// The table's partition key attribute.
+pub(crate) const PK: &str = "PK";
+/// The table's sort key attribute.
+pub(crate) const SK: &str = "SK";
+/// The partition key of the jobs-by-thread index.
+pub(crate) const GSI1PK: &str = "GSI1PK";
+/// The sort key of the jobs-by-thread index: creation time, then id.
+pub(crate) const GSI1SK: &str = "GSI1SK";
+/// The index that lists the jobs of one issue or pull request, newest first.
+pub(crate) const THREAD_INDEX: &str = "GSI1";
+/// The attribute DynamoDB's TTL reads (epoch seconds): rate counters expire by it.
+pub(crate) const EXPIRES_AT: &str = "expires_at";
+
+/// The sort key of a job's own item (its task tokens share its partition).
+pub(crate) const JOB_SK: &str = "JOB";
+/// The sort key of an installation's own item (its repositories and policies share its
+/// partition, so removing the installation is one query and a batch delete).
+pub(crate) const INSTALLATION_SK: &str = "META";
+/// The sort key prefix of an installation's repositories.
+pub(crate) const REPO_PREFIX: &str = "REPO#";
+/// The sort key prefix of an installation's policies.
+pub(crate) const POLICY_PREFIX: &str = "POLICY#";
+/// The sort key of a rate counter: one item per key and window, so the sort key is fixed.
+pub(crate) const RATE_SK: &str = "RATE";
+
+/// The partition key of the runner slots (one item for the whole deployment: the caps
+/// are global, and the item is small and written once per dispatch and per job end).
+pub(crate) const SLOTS_PK: &str = "SLOTS";
+/// The sort key of the runner slots.
+pub(crate) const SLOTS_SK: &str = "SLOTS";
+
+/// Every number in a sort key is zero-padded to this width (`u64::MAX` has 20 digits),
+/// so that the string order DynamoDB sorts by is the numeric order.
+const NUMBER_WIDTH: usize = 20;
+
+pub(crate) fn job_pk(id: &JobId) -> String {
+    format!("JOB#{}", id.as_str())
+}
+
+pub(crate) fn token_sk(wait: Wait) -> &'static str {
+    match wait {
+        Wait::Approval => "TOKEN#approval",
+        Wait::Run => "TOKEN#run",
+    }
+}
+
+/// The thread a job reports to, lower-cased: GitHub treats `Owner/Repo` and `owner/repo`
+/// as the same repository, and so does the index.
+pub(crate) fn thread_pk(repo: &RepoFullName, number: u64) -> String {
+    format!("THREAD#{}#{number}", repo.as_str().to_ascii_lowercase())
+}
+
+pub(crate) fn thread_sk(created_at_ms: u64, id: &JobId) -> String {
+    format!("{created_at_ms:0NUMBER_WIDTH$}#{}", id.as_str())
+}
+
+pub(crate) fn installation_pk(id: InstallationId) -> String {
+    format!("INST#{id}")
+}
+
+/// Lower-cased for the same reason as [`thread_pk`]; the item keeps the name as given.
+pub(crate) fn repo_sk(repo: &RepoFullName) -> String {
+    format!("{REPO_PREFIX}{}", repo.as_str().to_ascii_lowercase())
+}
+
+pub(crate) fn policy_sk(name: &str) -> String {
+    format!("{POLICY_PREFIX}{name}")
+}
+
+pub(crate) fn audit_pk(installation: InstallationId) -> String {
+    format!("AUDIT#{installation}")
+}
+
+/// Time first, so a query in key order is a query in time order; then the delivery and a
+/// digest of the entry, so two different entries never share a key and the same entry
+/// appended twice (a redelivered batch) does.
+pub(crate) fn audit_sk(at_ms: u64, delivery: &str, digest: &str) -> String {
+    format!("{at_ms:0NUMBER_WIDTH$}#{delivery}#{digest}")
+}
+
+/// The window's length is part of the key: an hourly and a per-minute limit on the same
+/// key have windows that start at the same instant, and must not share a counter.
+pub(crate) fn rate_pk(key: &str, window_ms: u64, window_start_ms: u64) -> String {
+    format!("RATE#{key}#{window_ms}#{window_start_ms:0NUMBER_WIDTH$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_spelled_as_documented() {
+        let id = JobId::parse("j0123456789abcdef0123").expect("job id");
+        assert_eq!(job_pk(&id), "JOB#j0123456789abcdef0123");
+        assert_eq!(token_sk(Wait::Approval), "TOKEN#approval");
+        assert_eq!(token_sk(Wait::Run), "TOKEN#run");
+        let repo = RepoFullName::new("Octo-Org/Hello-World");
+        assert_eq!(thread_pk(&repo, 7), "THREAD#octo-org/hello-world#7");
+        assert_eq!(
+            thread_sk(1_700_000_000_000, &id),
+            "00000001700000000000#j0123456789abcdef0123"
+        );
+        assert_eq!(installation_pk(InstallationId(42)), "INST#42");
+        assert_eq!(repo_sk(&repo), "REPO#octo-org/hello-world");
+        assert_eq!(policy_sk("default"), "POLICY#default");
+        assert_eq!(audit_pk(InstallationId(42)), "AUDIT#42");
+        assert_eq!(audit_sk(5, "d-1", "abcd"), "00000000000000000005#d-1#abcd");
+        assert_eq!(
+            rate_pk("user:octocat", 3_600_000, 7_200_000),
+            "RATE#user:octocat#3600000#00000000000007200000"
+        );
+    }
+
+    #[test]
+    fn padded_numbers_sort_as_numbers() {
+        let id = JobId::parse("j0123456789abcdef0123").expect("job id");
+        let mut keys = [
+            thread_sk(10, &id),
+            thread_sk(9, &id),
+            thread_sk(u64::MAX, &id),
+        ];
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                thread_sk(9, &id),
+                thread_sk(10, &id),
+                thread_sk(u64::MAX, &id)
+            ]
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! The dispatch function's settings, read once at start-up, and the stage built from them.
+
+use aws_config::SdkConfig;
+use ota_aws::{DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, StepFunctionsWorkflow};
+use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
+use shared::policy::stage::system_clock;
+
+/// The stage as the function runs it.
+pub type Stage = Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher>;
+
+/// GPU slots when `GPU_SLOTS` is not set: Ollama's default `OLLAMA_NUM_PARALLEL` is 4
+/// for a GPU with room for it.
+const DEFAULT_GPU_SLOTS: u32 = 4;
+/// Hosted jobs at once when `HOSTED_SLOTS` is not set: modest, as the hosted service's
+/// rate limits are per account.
+const DEFAULT_HOSTED_SLOTS: u32 = 4;
+/// Jobs of one installation at once when `INSTALLATION_SLOTS` is not set: half the GPU,
+/// so a second installation always finds room.
+const DEFAULT_INSTALLATION_SLOTS: u32 = 2;
+/// The runner's container name when `RUNNER_CONTAINER` is not set (as `template.yaml`
+/// names it).
+const DEFAULT_CONTAINER: &str = "runner";
+/// The `awslogs-stream-prefix` when `RUNNER_LOG_STREAM_PREFIX` is not set.
+const DEFAULT_LOG_STREAM_PREFIX: &str = "runner";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `JOBS_TABLE`.
+    pub table: String,
+    /// `STATE_MACHINE_ARN`: the job workflow, whose waits this function fails.
+    pub state_machine_arn: String,
+    /// `RUNNER_CLUSTER`, `RUNNER_TASK_DEFINITION`, `RUNNER_CONTAINER`, `RUNNER_SUBNETS`
+    /// and `RUNNER_SECURITY_GROUPS` (comma-separated), `RUNNER_ASSIGN_PUBLIC_IP`
+    /// (`true`/`false`), `RUNNER_LOG_GROUP` and `RUNNER_LOG_STREAM_PREFIX`.
+    pub runner: RunnerTasks,
+    /// `SELF_HOSTED_OLLAMA_URL`, `HOSTED_OLLAMA_URL` (either may be empty).
+    pub endpoints: Endpoints,
+    /// `GPU_SLOTS`, `HOSTED_SLOTS`, `INSTALLATION_SLOTS`.
+    pub limits: Limits,
+}
+
+/// Reads settings through `var`, collecting every problem.
+struct Reader<F> {
+    var: F,
+    problems: Vec<String>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<F> {
+    fn optional(&self, name: &str) -> Option<String> {
+        (self.var)(name)
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+    }
+
+    fn required(&mut self, name: &str) -> String {
+        self.optional(name).unwrap_or_else(|| {
+            self.problems.push(format!("{name} is not set"));
+            String::new()
+        })
+    }
+
+    fn list(&mut self, name: &str) -> Vec<String> {
+        let list: Vec<String> = self
+            .required(name)
+            .split(',')
+            .map(|item| item.trim().to_owned())
+            .filter(|item| !item.is_empty())
+            .collect();
+        if list.is_empty() && !self.problems.iter().any(|p| p.starts_with(name)) {
+            self.problems.push(format!("{name} lists nothing"));
+        }
+        list
+    }
+
+    fn number(&mut self, name: &str, default: u32) -> u32 {
+        match self.optional(name) {
+            None => default,
+            Some(text) => text.parse().unwrap_or_else(|_| {
+                self.problems
+                    .push(format!("{name} must be a whole number, not {text:?}"));
+                default
+            }),
+        }
+    }
+
+    fn flag(&mut self, name: &str) -> bool {
+        match self.optional(name).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                self.problems
+                    .push(format!("{name} must be `true` or `false`, not {other:?}"));
+                false
+            }
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings through `var`, naming every missing or invalid one.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let mut read = Reader {
+            var,
+            problems: Vec::new(),
+        };
+        let table = read.required("JOBS_TABLE");
+        let state_machine_arn = read.required("STATE_MACHINE_ARN");
+        let cluster = read.required("RUNNER_CLUSTER");
+        let task_definition = read.required("RUNNER_TASK_DEFINITION");
+        let container = read
+            .optional("RUNNER_CONTAINER")
+            .unwrap_or_else(|| DEFAULT_CONTAINER.to_owned());
+        let subnets = read.list("RUNNER_SUBNETS");
+        let security_groups = read.list("RUNNER_SECURITY_GROUPS");
+        let assign_public_ip = read.flag("RUNNER_ASSIGN_PUBLIC_IP");
+        let logs = read.optional("RUNNER_LOG_GROUP").map(|group| RunnerLogs {
+            region: read.optional("AWS_REGION").unwrap_or_default(),
+            group,
+            stream_prefix: read
+                .optional("RUNNER_LOG_STREAM_PREFIX")
+                .unwrap_or_else(|| DEFAULT_LOG_STREAM_PREFIX.to_owned()),
+        });
+        let endpoints = Endpoints {
+            self_hosted: read.optional("SELF_HOSTED_OLLAMA_URL"),
+            hosted: read.optional("HOSTED_OLLAMA_URL"),
+        };
+        if endpoints.self_hosted.is_none() && endpoints.hosted.is_none() {
+            read.problems.push(
+                "neither SELF_HOSTED_OLLAMA_URL nor HOSTED_OLLAMA_URL is set: runners would \
+                 have no model"
+                    .to_owned(),
+            );
+        }
+        let limits = Limits {
+            gpu_slots: read.number("GPU_SLOTS", DEFAULT_GPU_SLOTS),
+            hosted_slots: read.number("HOSTED_SLOTS", DEFAULT_HOSTED_SLOTS),
+            per_installation: read.number("INSTALLATION_SLOTS", DEFAULT_INSTALLATION_SLOTS),
+        };
+        if !read.problems.is_empty() {
+            return Err(read.problems.join("; "));
+        }
+        Ok(Self {
+            table,
+            state_machine_arn,
+            runner: RunnerTasks {
+                cluster,
+                task_definition,
+                container,
+                subnets,
+                security_groups,
+                assign_public_ip,
+                logs,
+            },
+            endpoints,
+            limits,
+        })
+    }
+}
+
+/// Builds the stage from the settings and one SDK configuration.
+pub fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String> {
+    let workflow =
+        StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(aws), &settings.state_machine_arn)
+            .map_err(|err| format!("STATE_MACHINE_ARN: {err}"))?;
+    Ok(Dispatcher {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &settings.table),
+        workflow,
+        launcher: EcsLauncher::new(aws_sdk_ecs::Client::new(aws), settings.runner.clone()),
+        settings: DispatchSettings {
+            limits: settings.limits,
+            endpoints: settings.endpoints.clone(),
+        },
+        clock: system_clock,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn names_every_missing_or_invalid_setting() {
+        let err = Settings::from_env(env(&[("GPU_SLOTS", "four"), ("RUNNER_SUBNETS", " , ")]))
+            .expect_err("incomplete");
+        for expected in [
+            "JOBS_TABLE is not set",
+            "STATE_MACHINE_ARN is not set",
+            "RUNNER_CLUSTER is not set",
+            "RUNNER_SUBNETS lists nothing",
+            "RUNNER_SECURITY_GROUPS is not set",
+            "neither SELF_HOSTED_OLLAMA_URL nor HOSTED_OLLAMA_URL",
+            "GPU_SLOTS must be a whole number",
+        ] {
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+    }
+
+    #[test]
+    fn reads_a_complete_configuration_with_defaults() {
+        let settings = Settings::from_env(env(&[
+            ("JOBS_TABLE", "jobs"),
+            (
+                "STATE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:1:stateMachine:job",
+            ),
+            ("RUNNER_CLUSTER", "ota"),
+            ("RUNNER_TASK_DEFINITION", "ota-runner"),
+            ("RUNNER_SUBNETS", "subnet-1, subnet-2"),
+            ("RUNNER_SECURITY_GROUPS", "sg-1"),
+            ("RUNNER_LOG_GROUP", "/ota/runner"),
+            ("AWS_REGION", "eu-west-1"),
+            ("SELF_HOSTED_OLLAMA_URL", "http://gpu.internal:11434"),
+        ]))
+        .expect("complete");
+        assert_eq!(settings.runner.subnets, ["subnet-1", "subnet-2"]);
+        assert_eq!(settings.runner.container, "runner");
+        assert!(!settings.runner.assign_public_ip);
+        assert_eq!(
+            settings
+                .runner
+                .logs
+                .as_ref()
+                .map(|logs| logs.region.as_str()),
+            Some("eu-west-1")
+        );
+        assert_eq!(settings.endpoints.hosted, None);
+        assert_eq!(settings.limits.gpu_slots, DEFAULT_GPU_SLOTS);
+    }
+}

@@ -1,0 +1,29 @@
+//! Entry point of the report Lambda: build the clients once, then process batches.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use report_function::{Settings, build_stage, handle_batch};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(true)
+        .without_time()
+        .init();
+
+    let settings = Settings::from_env(|name| std::env::var(name).ok())
+        .map_err(|problems| format!("report function misconfigured: {problems}"))?;
+    let stage = build_stage(&settings, &ota_aws::load_config().await)
+        .await
+        .map_err(|problem| format!("report function misconfigured: {problem}"))?;
+
+    let stage = &stage;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(handle_batch(stage, event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,308 @@
+//! [`GitHub`] for [`GitHubClient`]: the reads (roles, files, branches, pull requests) and
+//! reactions, with GitHub's JSON narrowed to the port's types. Comments and check runs,
+//! which need care against duplicates, are in `comments` and `checks`.
+
+use crate::client::{GitHubClient, repo_path};
+use crate::transport::{Call, encode, encode_path};
+use base64::Engine;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::json;
+use shared::github::{
+    CheckRunUpdate, GitHub, GitHubError, NewCheckRun, Permission, PullRequestInfo, Reaction,
+    ReactionTarget, RepoScope,
+};
+use shared::ids::CommitSha;
+
+/// The contents API returns a file's content only up to 1 MB; larger files come without
+/// it, and nothing the agent reads this way (its config file) should be that big.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The roles GitHub names in `role_name`; anything else is a custom role.
+const BUILT_IN_ROLES: [&str; 5] = ["admin", "maintain", "write", "triage", "read"];
+
+#[derive(Deserialize)]
+struct PermissionJson {
+    permission: String,
+    role_name: Option<String>,
+}
+
+impl PermissionJson {
+    /// `role_name` when it is a built-in role (it tells `maintain` and `triage` apart);
+    /// for a custom role, `permission`, which is the built-in role it is based on.
+    fn permission(&self) -> Permission {
+        match self.role_name.as_deref() {
+            Some(role) if BUILT_IN_ROLES.contains(&role) => Permission::from_role(role),
+            _ => Permission::from_role(&self.permission),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ContentsJson {
+    Entry(EntryJson),
+    /// A directory's listing.
+    Listing(Vec<IgnoredAny>),
+}
+
+#[derive(Deserialize)]
+struct EntryJson {
+    #[serde(rename = "type")]
+    kind: String,
+    size: u64,
+    encoding: Option<String>,
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BranchHeadJson {
+    commit: CommitJson,
+}
+
+#[derive(Deserialize)]
+struct CommitJson {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct PullJson {
+    number: u64,
+    state: String,
+    head: BranchJson,
+    base: BranchJson,
+}
+
+#[derive(Deserialize)]
+struct BranchJson {
+    sha: String,
+    #[serde(rename = "ref")]
+    git_ref: String,
+    /// `null` when the head's fork was deleted.
+    repo: Option<RepoJson>,
+}
+
+#[derive(Deserialize)]
+struct RepoJson {
+    full_name: String,
+}
+
+impl PullJson {
+    fn into_info(self) -> PullRequestInfo {
+        let from_fork = match (&self.head.repo, &self.base.repo) {
+            (Some(head), Some(base)) => !head.full_name.eq_ignore_ascii_case(&base.full_name),
+            // A head whose repository is gone came from a deleted fork.
+            _ => true,
+        };
+        PullRequestInfo {
+            number: self.number,
+            head_sha: CommitSha::new(self.head.sha),
+            head_ref: self.head.git_ref,
+            base_ref: self.base.git_ref,
+            from_fork,
+            state: self.state,
+        }
+    }
+}
+
+/// The text of a contents API entry, or why it cannot be had.
+fn file_text(call: &Call, path: &str, entry: ContentsJson) -> Result<String, GitHubError> {
+    let entry = match entry {
+        ContentsJson::Entry(entry) => entry,
+        ContentsJson::Listing(entries) => {
+            return Err(GitHubError::Rejected(format!(
+                "{path} is a directory ({} entries), not a file",
+                entries.len()
+            )));
+        }
+    };
+    if entry.kind != "file" {
+        return Err(GitHubError::Rejected(format!(
+            "{path} is a {}, not a file",
+            entry.kind
+        )));
+    }
+    if entry.size > MAX_FILE_BYTES || entry.encoding.as_deref() != Some("base64") {
+        return Err(GitHubError::Rejected(format!(
+            "{path} is {} bytes; files over {MAX_FILE_BYTES} bytes are not read",
+            entry.size
+        )));
+    }
+    let encoded: String = entry
+        .content
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|err| {
+            GitHubError::Unavailable(format!("{}: content is not base64: {err}", call.label()))
+        })?;
+    String::from_utf8(bytes).map_err(|_| GitHubError::Rejected(format!("{path} is not UTF-8 text")))
+}
+
+impl GitHub for GitHubClient {
+    async fn permission(&self, scope: &RepoScope, login: &str) -> Result<Permission, GitHubError> {
+        let call = Call::get(repo_path(
+            scope,
+            &format!("collaborators/{}/permission", encode(login)),
+        ));
+        match self
+            .retry
+            .run("collaborator permission", |_| self.send(scope, &call))
+            .await
+        {
+            Ok(reply) => Ok(reply.json::<PermissionJson>(&call)?.permission()),
+            // Not a user, or not one GitHub will tell about: no role.
+            Err(GitHubError::NotFound(_)) => Ok(Permission::None),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn file(
+        &self,
+        scope: &RepoScope,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<String>, GitHubError> {
+        let mut call = Call::get(repo_path(scope, &format!("contents/{}", encode_path(path))));
+        if !git_ref.is_empty() {
+            call = call.query("ref", git_ref);
+        }
+        let reply = match self
+            .retry
+            .run("file contents", |_| self.send(scope, &call))
+            .await
+        {
+            Ok(reply) => reply,
+            Err(GitHubError::NotFound(_)) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        file_text(&call, path, reply.json(&call)?).map(Some)
+    }
+
+    async fn branch_head(&self, scope: &RepoScope, branch: &str) -> Result<CommitSha, GitHubError> {
+        // GitHub takes a branch name with slashes as it is.
+        let call = Call::get(repo_path(
+            scope,
+            &format!("branches/{}", encode_path(branch)),
+        ));
+        let reply = self
+            .retry
+            .run("branch head", |_| self.send(scope, &call))
+            .await?;
+        Ok(CommitSha::new(
+            reply.json::<BranchHeadJson>(&call)?.commit.sha,
+        ))
+    }
+
+    async fn pull_request(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+    ) -> Result<PullRequestInfo, GitHubError> {
+        let call = Call::get(repo_path(scope, &format!("pulls/{number}")));
+        let reply = self
+            .retry
+            .run("pull request", |_| self.send(scope, &call))
+            .await?;
+        Ok(reply.json::<PullJson>(&call)?.into_info())
+    }
+
+    /// GitHub answers 200 instead of 201 for a reaction that already exists, so retrying
+    /// is harmless.
+    async fn react(
+        &self,
+        scope: &RepoScope,
+        target: ReactionTarget,
+        reaction: Reaction,
+    ) -> Result<(), GitHubError> {
+        let rest = match target {
+            ReactionTarget::IssueComment(id) => format!("issues/comments/{id}/reactions"),
+            ReactionTarget::ReviewComment(id) => format!("pulls/comments/{id}/reactions"),
+        };
+        let call = Call::post(
+            repo_path(scope, &rest),
+            json!({ "content": reaction.content() }),
+        );
+        let reply = self
+            .retry
+            .run("reaction", |_| self.send(scope, &call))
+            .await?;
+        tracing::debug!(
+            repo = %scope.repo,
+            reaction = reaction.content(),
+            new = reply.status == http::StatusCode::CREATED,
+            "reacted"
+        );
+        Ok(())
+    }
+
+    async fn comment(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        self.post_comment(scope, number, marker, body).await
+    }
+
+    async fn create_check_run(
+        &self,
+        scope: &RepoScope,
+        check: &NewCheckRun,
+    ) -> Result<u64, GitHubError> {
+        self.create_check(scope, check).await
+    }
+
+    async fn update_check_run(
+        &self,
+        scope: &RepoScope,
+        check_run_id: u64,
+        update: &CheckRunUpdate,
+    ) -> Result<(), GitHubError> {
+        self.update_check(scope, check_run_id, update).await
+    }
+
+    async fn add_labels(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        labels: &[&str],
+    ) -> Result<(), GitHubError> {
+        self.add_issue_labels(scope, number, labels).await
+    }
+
+    async fn remove_label(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        label: &str,
+    ) -> Result<(), GitHubError> {
+        self.remove_issue_label(scope, number, label).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(permission: &str, role_name: Option<&str>) -> Permission {
+        PermissionJson {
+            permission: permission.to_owned(),
+            role_name: role_name.map(str::to_owned),
+        }
+        .permission()
+    }
+
+    #[test]
+    fn role_name_wins_unless_it_is_a_custom_role() {
+        assert_eq!(role("write", Some("maintain")), Permission::Maintain);
+        assert_eq!(role("read", Some("triage")), Permission::Triage);
+        assert_eq!(role("write", Some("security-lead")), Permission::Write);
+        assert_eq!(role("admin", None), Permission::Admin);
+        assert_eq!(role("none", None), Permission::None);
+    }
+}

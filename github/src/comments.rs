@@ -1,0 +1,149 @@
+//! Posting comments exactly once: each carries a hidden marker line, and before a retry the
+//! issue's recent comments are searched for it, in case the failed attempt had in fact
+//! created the comment.
+
+use crate::client::{GitHubClient, repo_path};
+use crate::transport::Call;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use shared::github::{GitHubError, RepoScope, marker_line};
+use std::time::{Duration, SystemTime};
+
+/// GitHub refuses an issue comment longer than this many characters.
+pub const MAX_COMMENT_CHARS: usize = 65_536;
+
+/// The search for an earlier attempt's comment starts this long before the call did:
+/// GitHub's clock and ours may disagree.
+const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// GitHub's largest page.
+const PER_PAGE: usize = 100;
+
+/// Comments created since the call began fit in one page unless the thread is very busy;
+/// this bounds the search in any case.
+const MAX_PAGES: u32 = 5;
+
+/// Said in place of what did not fit.
+const TRUNCATED: &str = "\n\n… (truncated)";
+
+#[derive(Deserialize)]
+struct CreatedJson {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct CommentJson {
+    id: u64,
+    body: Option<String>,
+    user: Option<UserJson>,
+}
+
+#[derive(Deserialize)]
+struct UserJson {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+impl CommentJson {
+    /// Carries `marker` and was written by a bot: a person quoting one of our comments
+    /// does not count.
+    fn is_ours(&self, marker: &str) -> bool {
+        self.user.as_ref().is_some_and(|user| user.kind == "Bot")
+            && self
+                .body
+                .as_deref()
+                .is_some_and(|body| body.contains(marker))
+    }
+}
+
+/// `body` followed by the marker line, `body` shortened if both would not fit.
+pub(crate) fn with_marker(body: &str, marker_line: &str) -> String {
+    let suffix = format!("\n\n{marker_line}");
+    let room = MAX_COMMENT_CHARS.saturating_sub(suffix.chars().count());
+    format!("{}{suffix}", truncate(body, room))
+}
+
+/// `text` cut to at most `max_chars` characters, saying so when it was cut.
+pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let keep = max_chars.saturating_sub(TRUNCATED.chars().count());
+    let mut cut: String = text.chars().take(keep).collect();
+    cut.push_str(TRUNCATED);
+    cut
+}
+
+impl GitHubClient {
+    pub(crate) async fn post_comment(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let started = SystemTime::now();
+        let marker = marker_line(marker);
+        let call = Call::post(
+            repo_path(scope, &format!("issues/{number}/comments")),
+            json!({ "body": with_marker(body, &marker) }),
+        );
+        let (call, marker) = (&call, &marker);
+        self.retry
+            .run("comment", |attempt| async move {
+                if attempt > 1
+                    && let Some(id) = self.find_comment(scope, number, marker, started).await?
+                {
+                    tracing::info!(repo = %scope.repo, issue = number, comment = id, "the failed attempt had created the comment");
+                    return Ok(id);
+                }
+                let reply = self.send(scope, call).await?;
+                Ok(reply.json::<CreatedJson>(call)?.id)
+            })
+            .await
+    }
+
+    /// A comment on issue `number` carrying `marker`, among those updated since shortly
+    /// before `started`.
+    async fn find_comment(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        started: SystemTime,
+    ) -> Result<Option<u64>, GitHubError> {
+        let since =
+            DateTime::<Utc>::from(started - CLOCK_SKEW).to_rfc3339_opts(SecondsFormat::Secs, true);
+        for page in 1..=MAX_PAGES {
+            let call = Call::get(repo_path(scope, &format!("issues/{number}/comments")))
+                .query("since", since.as_str())
+                .query("per_page", PER_PAGE.to_string())
+                .query("page", page.to_string());
+            let comments: Vec<CommentJson> = self.send(scope, &call).await?.json(&call)?;
+            if let Some(comment) = comments.iter().find(|comment| comment.is_ours(marker)) {
+                return Ok(Some(comment.id));
+            }
+            if comments.len() < PER_PAGE {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_always_fits() {
+        let marker = marker_line("job:1:accepted");
+        let long = "é".repeat(MAX_COMMENT_CHARS + 10);
+        let text = with_marker(&long, &marker);
+        assert_eq!(text.chars().count(), MAX_COMMENT_CHARS);
+        assert!(text.ends_with(&marker));
+        assert!(text.contains("(truncated)"));
+        assert_eq!(with_marker("hi", &marker), format!("hi\n\n{marker}"));
+    }
+}

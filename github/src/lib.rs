@@ -1,0 +1,26 @@
+//! The GitHub App client of Ollama Turbo Agent: App JWTs, installation tokens scoped to one
+//! repository and to the permissions a stage needs, bounded retries that never duplicate a
+//! comment or a check run, and [`GitHubClient`], the octocrab-backed implementation of
+//! [`shared::github::GitHub`].
+//!
+//! Tokens, the JWT and the private key never appear in logs, errors or `Debug` output.
+
+mod api;
+mod checks;
+mod classify;
+mod client;
+mod comments;
+mod credentials;
+mod labels;
+mod retry;
+mod token;
+mod transport;
+
+pub use api::MAX_FILE_BYTES;
+pub use checks::MAX_CHECK_TEXT_CHARS;
+pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient};
+pub use comments::MAX_COMMENT_CHARS;
+pub use credentials::{AppCredentials, JWT_BACKDATE, JWT_LIFETIME, SetupError};
+pub use retry::RetryPolicy;
+pub use token::{Access, InstallationToken, REFRESH_MARGIN, TokenPermissions};
+pub use transport::Timeouts;

@@ -1,0 +1,230 @@
+//! Installation tokens: the permission sets they are minted with, the token itself (which
+//! never prints), and the cache that reuses one until shortly before it expires.
+
+use secrecy::SecretString;
+use serde::Serialize;
+use shared::github::RepoScope;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+/// A cached token is replaced this long before GitHub's `expires_at`, so that a token
+/// handed out is still good for a whole job step (a runner pushing a branch, a report
+/// stage posting a comment and a check run) and clock skew cannot bite.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// A level of access in an installation token's `permissions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// The permissions asked for when minting a token, by GitHub's names (`contents`,
+/// `pull_requests`, ...). A token never gets more than the App was granted; asking for
+/// less than the App has keeps each stage to what it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(transparent)]
+pub struct TokenPermissions(BTreeMap<String, Access>);
+
+impl TokenPermissions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) one permission.
+    pub fn with(mut self, name: &str, access: Access) -> Self {
+        self.0.insert(name.to_owned(), access);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<Access> {
+        self.0.get(name).copied()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Access)> {
+        self.0.iter().map(|(name, access)| (name.as_str(), *access))
+    }
+
+    /// What the policy and report stages need: read the config file and collaborator
+    /// roles, react to and post comments, create and update check runs.
+    pub fn policy_and_report() -> Self {
+        Self::new()
+            .with("metadata", Access::Read)
+            .with("contents", Access::Read)
+            .with("issues", Access::Write)
+            .with("pull_requests", Access::Write)
+            .with("checks", Access::Write)
+    }
+
+    /// What the runner needs: push a branch, open or update a pull request, report on
+    /// its check run.
+    pub fn runner() -> Self {
+        Self::new()
+            .with("metadata", Access::Read)
+            .with("contents", Access::Write)
+            .with("pull_requests", Access::Write)
+            .with("checks", Access::Write)
+    }
+}
+
+/// An installation access token scoped to one repository. `Debug` shows only when it
+/// expires; the token is reached through [`secrecy::ExposeSecret`] on [`Self::secret`].
+#[derive(Clone)]
+pub struct InstallationToken {
+    secret: SecretString,
+    expires_at: SystemTime,
+}
+
+impl InstallationToken {
+    pub(crate) fn new(secret: SecretString, expires_at: SystemTime) -> Self {
+        Self { secret, expires_at }
+    }
+
+    pub fn secret(&self) -> &SecretString {
+        &self.secret
+    }
+
+    /// GitHub's `expires_at` (tokens live one hour).
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// Still good for at least [`REFRESH_MARGIN`] after `now`.
+    fn fresh_at(&self, now: SystemTime) -> bool {
+        now + REFRESH_MARGIN < self.expires_at
+    }
+}
+
+impl fmt::Debug for InstallationToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InstallationToken")
+            .field("token", &"[REDACTED]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+type TokenKey = (RepoScope, TokenPermissions);
+
+/// Tokens by (installation, repository, permission set). Lives as long as the client: in
+/// a warm Lambda, across invocations.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    tokens: Mutex<HashMap<TokenKey, InstallationToken>>,
+}
+
+impl TokenCache {
+    pub(crate) fn get(
+        &self,
+        scope: &RepoScope,
+        permissions: &TokenPermissions,
+        now: SystemTime,
+    ) -> Option<InstallationToken> {
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens
+            .get(&(scope.clone(), permissions.clone()))
+            .filter(|token| token.fresh_at(now))
+            .cloned()
+    }
+
+    /// Keeps `token` and drops every token too close to expiry to be handed out again.
+    pub(crate) fn put(
+        &self,
+        scope: &RepoScope,
+        permissions: &TokenPermissions,
+        token: InstallationToken,
+        now: SystemTime,
+    ) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.retain(|_, cached| cached.fresh_at(now));
+        if token.fresh_at(now) {
+            tokens.insert((scope.clone(), permissions.clone()), token);
+        }
+    }
+
+    /// Forgets a token GitHub no longer accepts (revoked, or the installation changed).
+    pub(crate) fn forget(&self, scope: &RepoScope, permissions: &TokenPermissions) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.remove(&(scope.clone(), permissions.clone()));
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use shared::ids::{InstallationId, RepoFullName};
+
+    fn scope(repo: &str) -> RepoScope {
+        RepoScope {
+            installation: InstallationId(7),
+            repo: RepoFullName::new(repo),
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let token = InstallationToken::new(
+            SecretString::from("ghs_supersecret"),
+            SystemTime::UNIX_EPOCH,
+        );
+        assert!(!format!("{token:?}").contains("ghs_supersecret"));
+        assert_eq!(token.secret().expose_secret(), "ghs_supersecret");
+    }
+
+    #[test]
+    fn permissions_serialize_as_githubs_map() {
+        let json = serde_json::to_value(TokenPermissions::runner()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "metadata": "read",
+                "contents": "write",
+                "pull_requests": "write",
+                "checks": "write",
+            })
+        );
+    }
+
+    #[test]
+    fn cache_keeps_tokens_per_repo_and_permission_set_until_the_margin() {
+        let cache = TokenCache::default();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let policy = TokenPermissions::policy_and_report();
+        let token =
+            InstallationToken::new(SecretString::from("t1"), now + Duration::from_secs(3600));
+        cache.put(&scope("o/a"), &policy, token, now);
+
+        assert!(cache.get(&scope("o/a"), &policy, now).is_some());
+        assert!(cache.get(&scope("o/b"), &policy, now).is_none());
+        assert!(
+            cache
+                .get(&scope("o/a"), &TokenPermissions::runner(), now)
+                .is_none()
+        );
+        let near_expiry = now + Duration::from_secs(3600) - REFRESH_MARGIN;
+        assert!(cache.get(&scope("o/a"), &policy, near_expiry).is_none());
+
+        cache.forget(&scope("o/a"), &policy);
+        assert!(cache.get(&scope("o/a"), &policy, now).is_none());
+    }
+
+    #[test]
+    fn a_token_too_close_to_expiry_is_not_cached() {
+        let cache = TokenCache::default();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let token = InstallationToken::new(SecretString::from("t"), now + REFRESH_MARGIN);
+        cache.put(&scope("o/a"), &TokenPermissions::runner(), token, now);
+        assert_eq!(cache.len(), 0);
+    }
+}

@@ -1,0 +1,311 @@
+//! One HTTP exchange with GitHub through octocrab: the request with its credential, the
+//! answer's status classified. No retries here (see [`crate::retry`]).
+
+use crate::classify::{classify, redact};
+use crate::credentials::SetupError;
+use http::header::{ACCEPT, AUTHORIZATION};
+use http::{HeaderValue, Method, StatusCode};
+use octocrab::Octocrab;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use shared::github::GitHubError;
+use std::time::{Duration, SystemTime};
+
+/// What GitHub's REST API answers in; also selects its current JSON media type.
+const MEDIA_TYPE: &str = "application/vnd.github+json";
+
+/// Everything but RFC 3986's unreserved characters is escaped in a path segment or a
+/// query value, so a login, a file name or a ref can never change the route.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Escapes one path segment or query value.
+pub(crate) fn encode(component: &str) -> String {
+    utf8_percent_encode(component, COMPONENT).to_string()
+}
+
+/// Escapes a `/`-separated path, keeping the separators.
+pub(crate) fn encode_path(path: &str) -> String {
+    path.split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(encode)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// How the credential is presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// The App JWT, for `/app/...` routes.
+    Bearer,
+    /// An installation token.
+    Token,
+}
+
+/// One request, described without its credential.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    method: Method,
+    /// Already escaped, starting with `/`.
+    path: String,
+    query: Vec<(&'static str, String)>,
+    body: Option<serde_json::Value>,
+}
+
+impl Call {
+    pub(crate) fn new(method: Method, path: String) -> Self {
+        Self {
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub(crate) fn get(path: String) -> Self {
+        Self::new(Method::GET, path)
+    }
+
+    pub(crate) fn post(path: String, body: serde_json::Value) -> Self {
+        Self::new(Method::POST, path).body(body)
+    }
+
+    pub(crate) fn body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub(crate) fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    /// `METHOD /path`, for messages and logs.
+    pub(crate) fn label(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    fn uri(&self) -> String {
+        let mut uri = self.path.clone();
+        for (index, (name, value)) in self.query.iter().enumerate() {
+            uri.push(if index == 0 { '?' } else { '&' });
+            uri.push_str(name);
+            uri.push('=');
+            uri.push_str(&encode(value));
+        }
+        uri
+    }
+}
+
+/// A 2xx answer.
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) body: String,
+}
+
+impl Reply {
+    /// The body as `T`; a body GitHub would not send is reported without quoting it.
+    pub(crate) fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T, GitHubError> {
+        serde_json::from_str(&self.body).map_err(|err| {
+            GitHubError::Unavailable(format!(
+                "{}: unexpected answer (line {}, column {}: {:?})",
+                call.label(),
+                err.line(),
+                err.column(),
+                err.classify()
+            ))
+        })
+    }
+}
+
+/// Timeouts of one exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting to GitHub (TCP and TLS).
+    pub connect: Duration,
+    /// Waiting for any read of the answer.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    /// GitHub answers the calls made here in well under a second; ten seconds of silence
+    /// means it is not going to, and the call is better retried.
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(10),
+        }
+    }
+}
+
+pub(crate) struct Transport {
+    octocrab: Octocrab,
+    base_url: String,
+}
+
+impl Transport {
+    pub(crate) fn new(base_url: &str, timeouts: &Timeouts) -> Result<Self, SetupError> {
+        let invalid = |reason: String| SetupError::InvalidBaseUrl {
+            url: base_url.to_owned(),
+            reason,
+        };
+        let uri: http::Uri = base_url
+            .parse()
+            .map_err(|err: http::uri::InvalidUri| invalid(err.to_string()))?;
+        let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        match uri.scheme_str() {
+            Some("https") if uri.host().is_some() => {}
+            // Tokens travel in the clear over plain HTTP: only to this machine.
+            Some("http") if loopback => {}
+            Some("http") => {
+                return Err(invalid(
+                    "plain http is only allowed to this machine (127.0.0.1, localhost)".to_owned(),
+                ));
+            }
+            _ => return Err(invalid("expected https://host[:port][/path]".to_owned())),
+        }
+        if uri.query().is_some() {
+            return Err(invalid("a base URL takes no query".to_owned()));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(SetupError::HttpClient(
+                "the client must be built inside a Tokio runtime".to_owned(),
+            ));
+        }
+        let octocrab = Octocrab::builder()
+            .base_uri(uri)
+            .map_err(|err| invalid(err.to_string()))?
+            .set_connect_timeout(Some(timeouts.connect))
+            .set_read_timeout(Some(timeouts.read))
+            .set_write_timeout(Some(timeouts.read))
+            .build()
+            .map_err(|err| SetupError::HttpClient(err.to_string()))?;
+        Ok(Self {
+            octocrab,
+            base_url: base_url.to_owned(),
+        })
+    }
+
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends `call` once with `credential`; a non-2xx answer comes back classified.
+    pub(crate) async fn send(
+        &self,
+        call: &Call,
+        scheme: Scheme,
+        credential: &SecretString,
+    ) -> Result<Reply, GitHubError> {
+        let label = call.label();
+        let prefix = match scheme {
+            Scheme::Bearer => "Bearer",
+            Scheme::Token => "token",
+        };
+        let mut authorization =
+            HeaderValue::from_str(&format!("{prefix} {}", credential.expose_secret())).map_err(
+                |_| GitHubError::Unauthorized(format!("{label}: the credential is not ASCII")),
+            )?;
+        authorization.set_sensitive(true);
+        let builder = http::Request::builder()
+            .method(call.method.clone())
+            .uri(call.uri())
+            .header(ACCEPT, MEDIA_TYPE)
+            .header(AUTHORIZATION, authorization);
+        let request = self
+            .octocrab
+            .build_request(builder, call.body.as_ref())
+            .map_err(|err| GitHubError::Rejected(format!("{label}: bad request: {err}")))?;
+        tracing::debug!(call = %label, "calling GitHub");
+        let response = self.octocrab.execute(request).await.map_err(|err| {
+            GitHubError::Unavailable(redact(&format!("{label}: {}", describe(&err)), credential))
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = self
+            .octocrab
+            .body_to_string(response)
+            .await
+            .map_err(|err| {
+                GitHubError::Unavailable(redact(
+                    &format!("{label}: reading the answer: {}", describe(&err)),
+                    credential,
+                ))
+            })?;
+        if status.is_success() {
+            Ok(Reply { status, body })
+        } else {
+            Err(classify(
+                &label,
+                status,
+                &headers,
+                &body,
+                credential,
+                SystemTime::now(),
+            ))
+        }
+    }
+}
+
+/// An error and its sources on one line: octocrab's own message is often just "Service
+/// error", the cause (refused connection, timeout) is further down.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_cannot_change_the_route() {
+        assert_eq!(encode("a/b?c=d#e f"), "a%2Fb%3Fc%3Dd%23e%20f");
+        assert_eq!(encode_path("docs/my file.md"), "docs/my%20file.md");
+        assert_eq!(encode_path("/.ollama-turbo.yml"), ".ollama-turbo.yml");
+        let call = Call::get("/x".into())
+            .query("ref", "refs/heads/main")
+            .query("per_page", "100");
+        assert_eq!(call.uri(), "/x?ref=refs%2Fheads%2Fmain&per_page=100");
+    }
+
+    #[tokio::test]
+    async fn tokens_travel_in_the_clear_only_to_this_machine() {
+        let timeouts = Timeouts::default();
+        for good in [
+            "https://api.github.com",
+            "https://ghe.example.com/api/v3",
+            "http://127.0.0.1:8080",
+            "http://localhost:1234/api/v3",
+        ] {
+            assert!(Transport::new(good, &timeouts).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://ghe.example.com/api/v3",
+            "ftp://api.github.com",
+            "api.github.com",
+            "https://api.github.com/?x=1",
+        ] {
+            assert!(
+                matches!(
+                    Transport::new(bad, &timeouts),
+                    Err(SetupError::InvalidBaseUrl { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

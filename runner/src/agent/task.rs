@@ -1,0 +1,233 @@
+//! Tasks as data: each task is a prompt template and a tool policy, not a code path. The
+//! agent loop is the same for all of them; what differs is what the model is told and which
+//! tools it gets.
+
+use std::time::Duration;
+
+use shared::config::{BuiltinTask, TaskConfig};
+
+/// The tools the agent offers, by the names the model calls them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ToolName {
+    ListFiles,
+    ReadFile,
+    Search,
+    EditFile,
+    WriteFile,
+    RunCommand,
+    Finish,
+    SubmitReview,
+}
+
+impl ToolName {
+    pub const ALL: [Self; 8] = [
+        Self::ListFiles,
+        Self::ReadFile,
+        Self::Search,
+        Self::EditFile,
+        Self::WriteFile,
+        Self::RunCommand,
+        Self::Finish,
+        Self::SubmitReview,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ListFiles => "list_files",
+            Self::ReadFile => "read_file",
+            Self::Search => "search",
+            Self::EditFile => "edit_file",
+            Self::WriteFile => "write_file",
+            Self::RunCommand => "run_command",
+            Self::Finish => "finish",
+            Self::SubmitReview => "submit_review",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|tool| tool.as_str() == name)
+    }
+}
+
+/// How a task's run ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// `finish` with a summary of the change.
+    Finish,
+    /// `submit_review` with a summary and line comments.
+    SubmitReview,
+}
+
+/// Which tools a task may use. Reading is always allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolPolicy {
+    /// `edit_file` and `write_file`.
+    pub edit: bool,
+    /// `run_command`, for the task's configured commands.
+    pub run_command: bool,
+    pub ending: Ending,
+}
+
+impl ToolPolicy {
+    pub fn allows(&self, tool: ToolName) -> bool {
+        match tool {
+            ToolName::ListFiles | ToolName::ReadFile | ToolName::Search => true,
+            ToolName::EditFile | ToolName::WriteFile => self.edit,
+            ToolName::RunCommand => self.run_command,
+            ToolName::Finish => self.ending == Ending::Finish,
+            ToolName::SubmitReview => self.ending == Ending::SubmitReview,
+        }
+    }
+
+    /// The allowed tools, in a fixed order.
+    pub fn tools(&self) -> Vec<ToolName> {
+        ToolName::ALL
+            .into_iter()
+            .filter(|tool| self.allows(*tool))
+            .collect()
+    }
+}
+
+/// Everything the agent needs to know about the task it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSpec {
+    pub name: String,
+    pub model: String,
+    /// The most tokens one response may have (`num_predict`).
+    pub max_tokens: u32,
+    /// The wall-clock limit of the whole run.
+    pub timeout: Duration,
+    /// What the task is for, in the words of its template.
+    pub instructions: String,
+    /// The repository's own `prompt` from `.ollama-turbo.yml`.
+    pub repo_instructions: Option<String>,
+    /// The commands `run_command` may run; empty when none is configured.
+    pub commands: Vec<String>,
+    /// When the configured command fails after the model's change, hand the failure back
+    /// and let it try again (within the budgets) instead of finishing.
+    pub auto_fix: bool,
+    pub tools: ToolPolicy,
+}
+
+impl TaskSpec {
+    /// The spec of a configured task: its template (a built-in one's, or the generic one of
+    /// a repository's own task) and its policy.
+    pub fn from_config(config: &TaskConfig) -> Self {
+        let commands: Vec<String> = config
+            .command
+            .iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let read_only = config.builtin == Some(BuiltinTask::Review);
+        Self {
+            name: config.name.to_string(),
+            model: config.model.clone(),
+            max_tokens: config.max_tokens,
+            timeout: config.timeout,
+            instructions: template(config.builtin).to_owned(),
+            repo_instructions: config
+                .prompt
+                .as_ref()
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty()),
+            auto_fix: config.auto_fix && !read_only,
+            tools: ToolPolicy {
+                edit: !read_only,
+                run_command: !read_only && !commands.is_empty(),
+                ending: if read_only {
+                    Ending::SubmitReview
+                } else {
+                    Ending::Finish
+                },
+            },
+            commands,
+        }
+    }
+}
+
+/// The instructions of each task.
+fn template(task: Option<BuiltinTask>) -> &'static str {
+    match task {
+        Some(BuiltinTask::Refactor) => {
+            "Refactor the code as requested: restructure it without changing what it does. \
+             Keep public interfaces unless the request says otherwise, follow the style of the \
+             surrounding code, and keep the change focused on the request. Update the tests and \
+             documentation the change affects."
+        }
+        Some(BuiltinTask::Fix) => {
+            "Fix the problem described: find its cause before changing anything, then make the \
+             smallest change that fixes it. When the project has tests, add or adjust one that \
+             fails without the fix."
+        }
+        Some(BuiltinTask::Docs) => {
+            "Write or update documentation as requested: README files, guides, and doc comments \
+             in the code. Describe what the code actually does (read it first); do not change \
+             its behaviour."
+        }
+        Some(BuiltinTask::Test) => {
+            "Write or extend tests as requested. Follow the project's existing test layout and \
+             helpers. Run the tests and make them pass; never weaken or delete an existing \
+             assertion to make a test pass. When a new test reveals a bug, keep the test and \
+             say so in your summary."
+        }
+        Some(BuiltinTask::Review) => {
+            "Review the pull request: read the diff below and the code around it. Report \
+             concrete problems (bugs, missed edge cases, security issues, misleading names or \
+             docs, missing tests) with the file and the line in the new version of the file. \
+             Do not comment on style a formatter would fix, and do not praise. You cannot \
+             change files. When done, call submit_review once with a short overall summary \
+             and your comments (an empty list when you found nothing worth a comment)."
+        }
+        None => {
+            "Do what the repository's instructions below ask, changing files as needed, and \
+             keep the change focused on them."
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn review_is_read_only_and_ends_with_a_review() {
+        let mut config = TaskConfig::builtin(BuiltinTask::Review);
+        config.command = Some("cargo test".into());
+        let spec = TaskSpec::from_config(&config);
+        assert_eq!(
+            spec.tools.tools(),
+            [
+                ToolName::ListFiles,
+                ToolName::ReadFile,
+                ToolName::Search,
+                ToolName::SubmitReview
+            ]
+        );
+        assert!(!spec.auto_fix);
+    }
+
+    #[test]
+    fn code_tasks_edit_and_run_their_command() {
+        let mut config = TaskConfig::builtin(BuiltinTask::Test);
+        config.command = Some("  cargo test  ".into());
+        let spec = TaskSpec::from_config(&config);
+        assert_eq!(spec.commands, ["cargo test"]);
+        assert!(spec.tools.allows(ToolName::EditFile));
+        assert!(spec.tools.allows(ToolName::RunCommand));
+        assert!(spec.tools.allows(ToolName::Finish));
+        assert!(!spec.tools.allows(ToolName::SubmitReview));
+        assert!(spec.auto_fix);
+
+        let docs = TaskSpec::from_config(&TaskConfig::builtin(BuiltinTask::Docs));
+        assert!(docs.tools.edit && !docs.tools.run_command && !docs.auto_fix);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for tool in ToolName::ALL {
+            assert_eq!(ToolName::from_name(tool.as_str()), Some(tool));
+        }
+        assert_eq!(ToolName::from_name("rm_rf"), None);
+    }
+}

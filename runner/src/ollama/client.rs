@@ -1,0 +1,278 @@
+//! The HTTP client for `/api/chat`: one streamed call, classified errors, and retries of the
+//! transient ones with backoff.
+
+use std::error::Error as _;
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use secrecy::ExposeSecret;
+
+use super::error::OllamaError;
+use super::host::{OllamaEnv, OllamaHost};
+use super::ndjson::LineSplitter;
+use super::retry::RetryPolicy;
+use super::stream::{Assembler, ChatResponse};
+use super::wire::{ChatBody, ChatRequest};
+
+/// The most of an error body read to explain a failed call; Ollama's errors are one line.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Timeouts and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Opening the connection (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// The longest silence while waiting for the answer or between two streamed lines.
+    pub idle_timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientOptions {
+    /// Ten seconds to connect: a server that can't accept a connection by then is down or
+    /// unreachable. Five minutes of silence: Ollama sends nothing while it loads a model
+    /// and evaluates a long prompt, which on a cold GPU takes minutes.
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("OLLAMA_API_KEY contains characters that can't be sent in an HTTP header")]
+    InvalidApiKey,
+    #[error("could not set up the HTTP client: {0}")]
+    Http(String),
+}
+
+/// A failed attempt that will be retried, for progress reporting.
+#[derive(Debug, Clone)]
+pub struct RetryNotice {
+    /// The attempt that failed (1 for the first).
+    pub attempt: u32,
+    pub delay: Duration,
+    pub error: OllamaError,
+}
+
+/// An Ollama server (self-hosted or the hosted service). Cheap to clone.
+#[derive(Clone)]
+pub struct OllamaClient {
+    http: reqwest::Client,
+    host: OllamaHost,
+    chat_url: Url,
+    /// `Bearer <key>`, marked sensitive so that `http`'s own `Debug` hides it too.
+    authorization: Option<HeaderValue>,
+    options: ClientOptions,
+}
+
+impl fmt::Debug for OllamaClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OllamaClient")
+            .field("host", &self.host.to_string())
+            .field(
+                "api_key",
+                &if self.authorization.is_some() {
+                    "[REDACTED]"
+                } else {
+                    "none"
+                },
+            )
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl OllamaClient {
+    pub fn new(env: &OllamaEnv, options: ClientOptions) -> Result<Self, ClientError> {
+        let authorization = env
+            .api_key
+            .as_ref()
+            .map(|key| {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+                    .map_err(|_| ClientError::InvalidApiKey)?;
+                value.set_sensitive(true);
+                Ok::<_, ClientError>(value)
+            })
+            .transpose()?;
+        if env.host.is_hosted() && authorization.is_none() {
+            tracing::warn!(
+                host = %env.host,
+                "OLLAMA_HOST is Ollama's hosted service but OLLAMA_API_KEY is not set; calls will be refused"
+            );
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .read_timeout(options.idle_timeout)
+            .user_agent(concat!("ollama-turbo-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| ClientError::Http(chain(&err)))?;
+        Ok(Self {
+            http,
+            chat_url: env.host.endpoint("api/chat"),
+            host: env.host.clone(),
+            authorization,
+            options,
+        })
+    }
+
+    pub fn host(&self) -> &OllamaHost {
+        &self.host
+    }
+
+    /// One chat call, retried on transient errors per the [`RetryPolicy`].
+    pub async fn chat(&self, request: &ChatRequest<'_>) -> Result<ChatResponse, OllamaError> {
+        self.chat_observed(request, |_| {}).await
+    }
+
+    /// [`Self::chat`], telling `on_retry` about each failed attempt before waiting.
+    pub async fn chat_observed(
+        &self,
+        request: &ChatRequest<'_>,
+        mut on_retry: impl FnMut(&RetryNotice),
+    ) -> Result<ChatResponse, OllamaError> {
+        let body =
+            serde_json::to_vec(&ChatBody::from(request)).map_err(|err| OllamaError::Rejected {
+                status: 0,
+                message: format!("the request could not be encoded: {err}"),
+            })?;
+        let policy = self.options.retry;
+        let mut attempt = 1;
+        loop {
+            let error = match self.attempt(&body, request.model).await {
+                Ok(response) => return Ok(response),
+                Err(error) => error,
+            };
+            if !error.is_transient() {
+                return Err(error);
+            }
+            if attempt >= policy.max_attempts.max(1) {
+                return Err(OllamaError::Unavailable {
+                    attempts: attempt,
+                    last: Box::new(error),
+                });
+            }
+            let delay = policy.delay(attempt, fastrand::f64());
+            tracing::warn!(
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                error = %error,
+                "Ollama call failed; retrying"
+            );
+            on_retry(&RetryNotice {
+                attempt,
+                delay,
+                error,
+            });
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, body: &[u8], model: &str) -> Result<ChatResponse, OllamaError> {
+        let mut request = self
+            .http
+            .post(self.chat_url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/x-ndjson")
+            .body(body.to_vec());
+        if let Some(value) = &self.authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
+        let mut response = request.send().await.map_err(|err| self.send_error(err))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = read_capped(&mut response).await;
+            return Err(OllamaError::from_status(
+                status.as_u16(),
+                &body,
+                model,
+                &self.host.to_string(),
+                self.authorization.is_some(),
+            ));
+        }
+        let mut lines = LineSplitter::default();
+        let mut assembler = Assembler::default();
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(err) if err.is_timeout() => {
+                    return Err(OllamaError::TimedOut {
+                        endpoint: self.host.to_string(),
+                        after: self.options.idle_timeout,
+                    });
+                }
+                Err(err) => {
+                    return Err(OllamaError::StreamEnded {
+                        detail: Some(chain(&err.without_url())),
+                    });
+                }
+            };
+            let complete = lines.push(&chunk).map_err(|err| OllamaError::Protocol {
+                reason: err.to_string(),
+            })?;
+            for line in complete {
+                if let Some(done) = assembler.push_line(&line)? {
+                    return Ok(done);
+                }
+            }
+        }
+        if let Some(line) = lines.finish()
+            && let Some(done) = assembler.push_line(&line)?
+        {
+            return Ok(done);
+        }
+        Err(OllamaError::StreamEnded { detail: None })
+    }
+
+    fn send_error(&self, err: reqwest::Error) -> OllamaError {
+        let endpoint = self.host.to_string();
+        if err.is_timeout() {
+            let after = if err.is_connect() {
+                self.options.connect_timeout
+            } else {
+                self.options.idle_timeout
+            };
+            return OllamaError::TimedOut { endpoint, after };
+        }
+        OllamaError::Unreachable {
+            endpoint,
+            reason: chain(&err.without_url()),
+        }
+    }
+}
+
+/// The error and its sources in one line (`error sending request: connection refused`).
+/// Built from `reqwest::Error::without_url`, so no URL (and no user info) is in it.
+fn chain(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// The start of an error body, as text.
+async fn read_capped(response: &mut reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_ERROR_BODY_BYTES);
+    String::from_utf8_lossy(&body).into_owned()
+}

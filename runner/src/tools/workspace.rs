@@ -1,0 +1,60 @@
+//! The workspace: the clone's root directory, which every tool call is confined to.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::error::ToolError;
+use super::path::{ResolvedPath, resolve};
+
+/// The repository clone the tools work in. Cheap to clone; holds only the canonical root.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+impl Workspace {
+    /// Opens the workspace rooted at `root`, which must be an existing directory.
+    pub fn new(root: impl AsRef<Path>) -> Result<Self, ToolError> {
+        let shown = root.as_ref().display().to_string();
+        let root = fs::canonicalize(root.as_ref()).map_err(|err| ToolError::io(&shown, err))?;
+        if !root.is_dir() {
+            return Err(ToolError::NotADirectory { path: shown });
+        }
+        Ok(Workspace { root })
+    }
+
+    /// The canonical root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Checks a path from the model; see [`resolve`].
+    pub(crate) fn resolve(&self, path: &str) -> Result<ResolvedPath, ToolError> {
+        resolve(&self.root, path)
+    }
+
+    /// Checks a path from the model that must be an existing directory.
+    pub(crate) fn resolve_dir(&self, path: &str) -> Result<ResolvedPath, ToolError> {
+        let resolved = self.resolve(path)?;
+        if !resolved.exists() {
+            return Err(resolved.not_found());
+        }
+        if !resolved.abs.is_dir() {
+            return Err(ToolError::NotADirectory { path: resolved.rel });
+        }
+        Ok(resolved)
+    }
+
+    /// Checks a path from the model that must be an existing file, returning its size.
+    pub(crate) fn resolve_file(&self, path: &str) -> Result<(ResolvedPath, u64), ToolError> {
+        let resolved = self.resolve(path)?;
+        if !resolved.exists() {
+            return Err(resolved.not_found());
+        }
+        let meta = fs::metadata(&resolved.abs).map_err(|err| ToolError::io(&resolved.rel, err))?;
+        if meta.is_dir() {
+            return Err(ToolError::IsADirectory { path: resolved.rel });
+        }
+        Ok((resolved, meta.len()))
+    }
+}

@@ -1,0 +1,169 @@
+//! Starting and stopping a job's runner, as a port: a Fargate task on AWS (`ota-aws`'s
+//! `EcsLauncher`), a child process on one machine.
+//!
+//! What a runner is told travels in [`RunnerLaunch::environment`]: the job id, the attempt
+//! and the model endpoint, nothing secret. The runner reads the rest from the job store,
+//! including its task token (`task_token(job, Wait::Run)`): the token is a bearer
+//! credential for the execution, and ECS keeps task overrides in its API responses and
+//! event history, where any reader of the account could take it.
+
+use crate::job::JobId;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::future::Future;
+
+/// The runner's environment variable holding the job id.
+pub const JOB_ID_VAR: &str = "OTA_JOB_ID";
+/// The runner's environment variable holding the attempt (1 for the first dispatch).
+pub const ATTEMPT_VAR: &str = "OTA_ATTEMPT";
+/// Which Ollama the runner talks to: `self_hosted` or `hosted`.
+pub const MODEL_ENDPOINT_VAR: &str = "OTA_MODEL_ENDPOINT";
+/// The base URL of that Ollama.
+pub const OLLAMA_URL_VAR: &str = "OTA_OLLAMA_URL";
+
+/// Where a job's model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointKind {
+    /// The installation's own GPU Ollama.
+    SelfHosted,
+    /// Ollama's hosted service (ollama.com), when the installation policy allows it.
+    Hosted,
+}
+
+impl EndpointKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SelfHosted => "self_hosted",
+            Self::Hosted => "hosted",
+        }
+    }
+
+    /// How reports name it.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::SelfHosted => "the self-hosted GPU",
+            Self::Hosted => "Ollama's hosted service",
+        }
+    }
+}
+
+impl fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An Ollama to send a job's model calls to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelEndpoint {
+    pub kind: EndpointKind,
+    /// Base URL, e.g. `http://ollama.internal:11434` or `https://ollama.com`.
+    pub url: String,
+}
+
+/// One runner to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerLaunch {
+    pub job: JobId,
+    /// 1 for the first dispatch, one more per retry.
+    pub attempt: u32,
+    pub endpoint: ModelEndpoint,
+}
+
+impl RunnerLaunch {
+    /// The variables the runner starts with. Never a secret: launchers put these where
+    /// operators (and the ECS API) can read them.
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (JOB_ID_VAR, self.job.as_str().to_owned()),
+            (ATTEMPT_VAR, self.attempt.to_string()),
+            (MODEL_ENDPOINT_VAR, self.endpoint.kind.as_str().to_owned()),
+            (OLLAMA_URL_VAR, self.endpoint.url.clone()),
+        ]
+    }
+}
+
+/// A runner that was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchedRunner {
+    /// The launcher's handle on it (an ECS task ARN, a process id).
+    pub task: String,
+    /// Where its full log will be (a CloudWatch Logs console link, a file path).
+    pub log: Option<String>,
+}
+
+/// Why a runner could not be started or stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchError {
+    /// No capacity for a runner now (Fargate capacity, a throttled `RunTask`): the job
+    /// fails its attempt with `Dispatch.NoCapacity` and the workflow retries it later.
+    #[error("no capacity to start a runner: {0}")]
+    NoCapacity(String),
+    /// The launcher's API did not answer; the same call may work in a moment.
+    #[error("the task launcher is unavailable: {0}")]
+    Unavailable(String),
+    /// The launcher refused the request (a wrong task definition, missing permissions):
+    /// a deployment problem that retrying cannot fix.
+    #[error("the task launcher refused: {0}")]
+    Rejected(String),
+}
+
+impl LaunchError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+pub trait TaskLauncher: Send + Sync {
+    /// Starts one runner for `launch.job`, tagged with the job id so that
+    /// [`stop_job`](Self::stop_job) finds it.
+    fn launch(
+        &self,
+        launch: &RunnerLaunch,
+    ) -> impl Future<Output = Result<LaunchedRunner, LaunchError>> + Send;
+
+    /// Stops every runner of `job` still running, and says how many it stopped. Stopping
+    /// none is not an error: the runner may have finished, or never started.
+    fn stop_job(
+        &self,
+        job: &JobId,
+        reason: &str,
+    ) -> impl Future<Output = Result<usize, LaunchError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runner_environment_names_the_job_and_its_endpoint_only() {
+        let launch = RunnerLaunch {
+            job: JobId::parse("j0123456789abcdef0123").expect("job id"),
+            attempt: 2,
+            endpoint: ModelEndpoint {
+                kind: EndpointKind::Hosted,
+                url: "https://ollama.com".to_owned(),
+            },
+        };
+        assert_eq!(
+            launch.environment(),
+            [
+                ("OTA_JOB_ID", "j0123456789abcdef0123".to_owned()),
+                ("OTA_ATTEMPT", "2".to_owned()),
+                ("OTA_MODEL_ENDPOINT", "hosted".to_owned()),
+                ("OTA_OLLAMA_URL", "https://ollama.com".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn endpoint_kinds_serialize_as_their_names() {
+        for kind in [EndpointKind::SelfHosted, EndpointKind::Hosted] {
+            assert_eq!(
+                serde_json::to_value(kind).expect("serialize"),
+                serde_json::json!(kind.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The report stage: what users see of a job once the policy stage accepted it. It keeps
+//! the approval wait's token for `/approve`, moves the check run from queued to in
+//! progress to completed, posts the summary comment, sets the `automation:*` labels,
+//! finishes the job in the store (through the lifecycle's conditional moves), frees its
+//! runner slot and stops any runner left behind.
+//!
+//! Whoever moves a job to its final status reports it: a job `/cancel` already finished
+//! (the policy stage commented) only gets its labels fixed and its runner stopped when the
+//! stopped execution's event arrives. A workflow report that finds its job already in the
+//! status it would set is a redelivery, and reports again (labels and the check run are
+//! idempotent, and the comment comes last).
+
+pub mod message;
+pub mod text;
+
+pub use message::{
+    EXECUTION_STATUS_CHANGE, ExecutionEnded, ExecutionStatus, Incoming, ReportMessageError,
+    StepError, WorkflowReport,
+};
+
+use crate::dispatch::RunOutput;
+use crate::dispatch::capacity::{self, SlotStore};
+use crate::github::{CheckRunUpdate, CheckStatus, GitHub, GitHubError, RepoScope};
+use crate::job::{ErrorReport, JobError, JobId, JobRecord, JobResult, JobStatus, Wait};
+use crate::launcher::{LaunchError, TaskLauncher};
+use crate::store::{JobStore, StoreError};
+use text::LabelChange;
+
+/// How often a move that races with another writer of the job is tried again.
+const CONFLICT_ATTEMPTS: usize = 3;
+
+/// Every record the stage reads and writes.
+pub trait Store: JobStore + SlotStore {}
+impl<T: JobStore + SlotStore> Store for T {}
+
+pub struct Reporter<G, S, L> {
+    pub github: G,
+    pub store: S,
+    pub launcher: L,
+    /// Unix milliseconds now.
+    pub clock: fn() -> u64,
+}
+
+/// Why a message could not be processed (yet). The caller retries transient errors; the
+/// others end in the queue's dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Launch(#[from] LaunchError),
+    #[error("job {0} has no record")]
+    MissingJob(JobId),
+}
+
+impl ReportError {
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::GitHub(err) => err.is_transient(),
+            Self::Store(err) => err.is_transient(),
+            Self::Launch(err) => err.is_transient(),
+            Self::MissingJob(_) => false,
+        }
+    }
+}
+
+/// How a job ended, as a report or an event tells it.
+enum Outcome {
+    Succeeded(RunOutput),
+    Ended(StepError),
+    DeadLettered(StepError),
+}
+
+impl Outcome {
+    fn status(&self) -> JobStatus {
+        match self {
+            Self::Succeeded(_) => JobStatus::Succeeded,
+            Self::Ended(error) => crate::job::status_after_error(&error.name),
+            Self::DeadLettered(_) => JobStatus::DeadLettered,
+        }
+    }
+}
+
+/// Who says the job ended: the workflow's own report (authoritative: a repeat is a
+/// redelivery) or Step Functions' event about a stopped or failed execution.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Workflow,
+    Execution,
+}
+
+impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
+    pub async fn handle(&self, incoming: Incoming) -> Result<(), ReportError> {
+        match incoming {
+            Incoming::ApprovalWait { job, token } => {
+                // The policy stage asked for the approval already; `/approve` reads this.
+                Ok(self
+                    .store
+                    .put_task_token(&job, Wait::Approval, &token)
+                    .await?)
+            }
+            Incoming::Workflow(WorkflowReport::Running { job }) => self.running(&job).await,
+            Incoming::Workflow(WorkflowReport::Succeeded { job, run }) => {
+                self.finish(&job, Outcome::Succeeded(run), Source::Workflow)
+                    .await
+            }
+            Incoming::Workflow(WorkflowReport::Ended { job, error }) => {
+                self.finish(&job, Outcome::Ended(error), Source::Workflow)
+                    .await
+            }
+            Incoming::Workflow(WorkflowReport::DeadLettered { job, error }) => {
+                self.finish(&job, Outcome::DeadLettered(error), Source::Workflow)
+                    .await
+            }
+            Incoming::Execution(event) => self.execution_ended(event).await,
+        }
+    }
+
+    async fn job(&self, id: &JobId) -> Result<JobRecord, ReportError> {
+        self.store
+            .job(id)
+            .await?
+            .ok_or_else(|| ReportError::MissingJob(id.clone()))
+    }
+
+    /// The check run goes to in progress and the thread gets `automation:pending`.
+    async fn running(&self, id: &JobId) -> Result<(), ReportError> {
+        let job = self.job(id).await?;
+        if job.status.is_terminal() {
+            return Ok(());
+        }
+        let scope = scope_of(&job);
+        self.relabel(&scope, &job, text::labels_while_running())
+            .await?;
+        if let Some(check_run_id) = job.check_run_id {
+            let update = CheckRunUpdate {
+                status: Some(CheckStatus::InProgress),
+                output: Some(text::running_output(&job)),
+                ..CheckRunUpdate::default()
+            };
+            self.github
+                .update_check_run(&scope, check_run_id, &update)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// An execution that was stopped (`/cancel`, a push invalidating an approval) or that
+    /// failed outside the workflow's own handling (its catch-all could not report).
+    async fn execution_ended(&self, event: ExecutionEnded) -> Result<(), ReportError> {
+        let cause = event.cause.clone();
+        let outcome = match event.status {
+            ExecutionStatus::Aborted => Outcome::Ended(StepError {
+                name: JobError::JobCancelled.name().to_owned(),
+                cause,
+            }),
+            ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
+                Outcome::DeadLettered(StepError {
+                    name: event.error.unwrap_or_else(|| "States.Runtime".to_owned()),
+                    cause,
+                })
+            }
+            ExecutionStatus::Running
+            | ExecutionStatus::Succeeded
+            | ExecutionStatus::PendingRedrive => return Ok(()),
+        };
+        self.finish(&event.job, outcome, Source::Execution).await
+    }
+
+    async fn finish(
+        &self,
+        id: &JobId,
+        outcome: Outcome,
+        source: Source,
+    ) -> Result<(), ReportError> {
+        let target = outcome.status();
+        let (job, ours) = self.settle(id, &outcome, source).await?;
+        if job.status != JobStatus::Succeeded {
+            let reason = format!("job {} ended {}", job.id, job.status);
+            let stopped = self.launcher.stop_job(&job.id, &reason).await?;
+            if stopped > 0 {
+                tracing::info!(job = %job.id, stopped, "stopped the job's runners");
+            }
+        }
+        capacity::release(&self.store, &job.id).await?;
+        let scope = scope_of(&job);
+        self.relabel(&scope, &job, text::labels_when_finished(job.status))
+            .await?;
+        if !ours {
+            tracing::info!(job = %job.id, status = %job.status, wanted = %target, "job already finished; not reporting again");
+            return Ok(());
+        }
+        let run = match &outcome {
+            Outcome::Succeeded(run) => Some(run),
+            _ => None,
+        };
+        if let Some(check_run_id) = job.check_run_id {
+            let update = CheckRunUpdate {
+                status: Some(CheckStatus::Completed),
+                conclusion: Some(text::check_conclusion(&job)),
+                output: Some(text::finished_output(&job, run)),
+                details_url: None,
+            };
+            self.github
+                .update_check_run(&scope, check_run_id, &update)
+                .await?;
+        }
+        if let Some(number) = job.trigger.number() {
+            let marker = format!("job:{}:finished", job.id);
+            self.github
+                .comment(&scope, number, &marker, &text::finished_comment(&job, run))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the job to the outcome's status. `true` when this message is the one to
+    /// report it: it made the move, or it is the workflow's report found repeated.
+    async fn settle(
+        &self,
+        id: &JobId,
+        outcome: &Outcome,
+        source: Source,
+    ) -> Result<(JobRecord, bool), ReportError> {
+        let target = outcome.status();
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let job = self.job(id).await?;
+            if job.status.is_terminal() {
+                let ours = source == Source::Workflow && job.status == target;
+                return Ok((job, ours));
+            }
+            let expected = job.status;
+            let moved = finished(job, outcome, (self.clock)())
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+            match self.store.update_job(&moved, expected).await {
+                Ok(()) => return Ok((moved, true)),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(StoreError::Unavailable(format!("job {id} kept changing")).into())
+    }
+
+    async fn relabel(
+        &self,
+        scope: &RepoScope,
+        job: &JobRecord,
+        change: LabelChange,
+    ) -> Result<(), ReportError> {
+        let Some(number) = job.trigger.number() else {
+            return Ok(());
+        };
+        for label in change.remove {
+            self.github.remove_label(scope, number, label).await?;
+        }
+        self.github.add_labels(scope, number, change.add).await?;
+        Ok(())
+    }
+}
+
+/// `job` moved to the outcome's status, with its result. A success reported while the job
+/// is still `dispatching` (its runner answered before marking itself running) passes
+/// through `running`, as the lifecycle requires.
+fn finished(
+    mut job: JobRecord,
+    outcome: &Outcome,
+    now_ms: u64,
+) -> Result<JobRecord, crate::job::TransitionError> {
+    match outcome {
+        Outcome::Succeeded(run) => {
+            if job.status != JobStatus::Running {
+                job.move_to(JobStatus::Running, now_ms)?;
+            }
+            job.move_to(JobStatus::Succeeded, now_ms)?;
+            job.result = Some(JobResult {
+                summary: Some(run.summary.clone()),
+                pull_request_url: run.pull_request_url.clone(),
+                branch: run.branch.clone(),
+                tokens: Some(run.tokens),
+                error: None,
+            });
+        }
+        Outcome::Ended(error) => {
+            let message = cause_or_description(error);
+            job.finish_with_error(&error.name, message, now_ms)?;
+        }
+        Outcome::DeadLettered(error) => {
+            job.move_to(JobStatus::DeadLettered, now_ms)?;
+            job.result.get_or_insert_with(JobResult::default).error = Some(ErrorReport {
+                name: error.name.clone(),
+                message: cause_or_description(error),
+            });
+        }
+    }
+    Ok(job)
+}
+
+/// The error's cause, or the description of a named error that came without one.
+fn cause_or_description(error: &StepError) -> String {
+    match error
+        .cause
+        .as_deref()
+        .filter(|cause| !cause.trim().is_empty())
+    {
+        Some(cause) => cause.to_owned(),
+        None => JobError::from_name(&error.name)
+            .map(|known| known.description().to_owned())
+            .unwrap_or_default(),
+    }
+}
+
+fn scope_of(job: &JobRecord) -> RepoScope {
+    RepoScope {
+        installation: job.installation,
+        repo: job.repo.clone(),
+    }
+}

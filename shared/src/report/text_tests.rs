@@ -1,0 +1,214 @@
+use super::*;
+use crate::dispatch::TestRun;
+use crate::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
+use crate::job::{Approval, ErrorReport, JobId, JobRequest, JobResult, TokenUsage, Trigger};
+use crate::launcher::EndpointKind;
+use crate::webhook::envelope::CommentSource;
+
+const LOG: &str =
+    "https://console.aws.amazon.com/cloudwatch/home#logsV2:log-groups/log-group/ota-runner";
+
+fn job() -> JobRecord {
+    let delivery = DeliveryId::parse("72d3162e-cc78-11e3-81ab-4c9367dc0958").expect("delivery");
+    let mut job = JobRecord::new(
+        JobRequest {
+            id: JobId::for_command(&delivery, 0),
+            delivery,
+            installation: InstallationId(42),
+            repo: RepoFullName::new("octo-org/hello-world"),
+            commit: CommitSha::new("6dcb09b5b57875f334f61aebed695e2e4193db5e"),
+            git_ref: "feature".to_owned(),
+            trigger: Trigger::Comment {
+                comment_id: 1,
+                source: CommentSource::IssueComment,
+                number: 7,
+                on_pull_request: true,
+            },
+            task: "refactor".to_owned(),
+            params: "extract the retry loop".to_owned(),
+            requester: "octocat".to_owned(),
+            approval: Approval::not_required(),
+        },
+        1_000,
+    );
+    job.move_to(JobStatus::Dispatching, 2_000)
+        .expect("dispatch");
+    job.move_to(JobStatus::Running, 5_000).expect("run");
+    job.log = Some(LOG.to_owned());
+    job
+}
+
+fn run() -> RunOutput {
+    RunOutput {
+        summary: "Extracted the retry loop into `retry_with_backoff` and covered it with tests."
+            .to_owned(),
+        pull_request_url: Some("https://github.com/octo-org/hello-world/pull/8".to_owned()),
+        branch: Some("ollama/refactor-j1a2b3c4".to_owned()),
+        tests: vec![
+            TestRun {
+                command: "cargo test".to_owned(),
+                passed: true,
+                summary: Some("142 passed".to_owned()),
+            },
+            TestRun {
+                command: "cargo clippy".to_owned(),
+                passed: false,
+                summary: None,
+            },
+        ],
+        model: "qwen3-coder:30b".to_owned(),
+        endpoint: Some(EndpointKind::SelfHosted),
+        tokens: TokenUsage {
+            prompt: 12_345,
+            completion: 3_400,
+        },
+        details: Some("### Steps\n\n1. Read `src/retry.rs`\n2. Edited it".to_owned()),
+    }
+}
+
+fn succeeded() -> JobRecord {
+    let mut job = job();
+    let run = run();
+    job.result = Some(JobResult {
+        summary: Some(run.summary.clone()),
+        pull_request_url: run.pull_request_url.clone(),
+        branch: run.branch.clone(),
+        tokens: Some(run.tokens),
+        error: None,
+    });
+    job.move_to(JobStatus::Succeeded, 257_000).expect("succeed");
+    job
+}
+
+fn ended(name: &str, message: &str) -> JobRecord {
+    let mut job = job();
+    job.finish_with_error(name, message, 9_000).expect("finish");
+    job
+}
+
+#[test]
+fn the_summary_comment_says_what_was_done() {
+    insta::assert_snapshot!(succeeded_comment(&succeeded(), Some(&run())));
+}
+
+#[test]
+fn failures_say_why_and_what_to_do() {
+    let failed = ended(
+        "Runner.BadConfig",
+        "`.ollama-turbo.yml` line 3: unknown task `refactr`",
+    );
+    insta::assert_snapshot!("failed", finished_comment(&failed, None));
+    let mut dead = job();
+    dead.attempts = 4;
+    dead.move_to(JobStatus::DeadLettered, 9_000)
+        .expect("dead-letter");
+    dead.result = Some(JobResult {
+        error: Some(ErrorReport {
+            name: "Dispatch.NoCapacity".to_owned(),
+            message: "all 4 slots of the self-hosted GPU are busy (4 running)".to_owned(),
+        }),
+        ..JobResult::default()
+    });
+    insta::assert_snapshot!("dead_lettered", finished_comment(&dead, None));
+    let denied = ended("Approval.Denied", "refused by @maintainer");
+    insta::assert_snapshot!("denied", finished_comment(&denied, None));
+    let mut waiting = job();
+    waiting.status = JobStatus::AwaitingApproval;
+    waiting
+        .finish_with_error("Approval.Expired", "", 9_000)
+        .expect("expire");
+    insta::assert_snapshot!("expired", finished_comment(&waiting, None));
+}
+
+#[test]
+fn conclusions_follow_the_final_status() {
+    assert_eq!(check_conclusion(&succeeded()), CheckConclusion::Success);
+    assert_eq!(
+        check_conclusion(&ended("Runner.AgentGaveUp", "")),
+        CheckConclusion::Failure
+    );
+    assert_eq!(
+        check_conclusion(&ended("Runner.TimedOut", "")),
+        CheckConclusion::TimedOut
+    );
+    assert_eq!(
+        check_conclusion(&ended("Job.Cancelled", "")),
+        CheckConclusion::Cancelled
+    );
+    assert_eq!(
+        check_conclusion(&ended("States.Runtime", "")),
+        CheckConclusion::Failure
+    );
+}
+
+#[test]
+fn the_check_run_has_a_title_summary_and_details_with_the_log() {
+    let output = finished_output(&succeeded(), Some(&run()));
+    assert_eq!(output.title, "Done: pull request #8");
+    assert!(output.summary.ends_with(&format!("Full log: {LOG}")));
+    let text = output.text.expect("details");
+    assert!(text.starts_with("### Steps"), "{text}");
+    let failed = finished_output(&ended("Runner.Failed", "panicked at src/main.rs:3"), None);
+    assert_eq!(failed.title, "Failed: Runner.Failed");
+    assert!(
+        failed
+            .text
+            .expect("error")
+            .contains("panicked at src/main.rs:3")
+    );
+}
+
+#[test]
+fn check_run_text_is_cut_to_github_limit_keeping_the_log_pointer() {
+    let long = "x".repeat(MAX_CHECK_TEXT_CHARS * 2);
+    let fitted = fit_check_text(&long, Some(LOG));
+    assert_eq!(fitted.chars().count(), MAX_CHECK_TEXT_CHARS);
+    assert!(fitted.ends_with(&format!("Full log: {LOG}")));
+    assert!(fitted.contains("cut to fit GitHub's limit"));
+    let wide = "é".repeat(MAX_CHECK_TEXT_CHARS);
+    assert_eq!(
+        fit_check_text(&wide, None).chars().count(),
+        MAX_CHECK_TEXT_CHARS
+    );
+    assert_eq!(fit_check_text("short", None), "short");
+
+    let mut huge = run();
+    huge.details = Some("y".repeat(200_000));
+    let mut job = succeeded();
+    job.result.as_mut().expect("result").summary = Some("z".repeat(100_000));
+    let output = finished_output(&job, Some(&huge));
+    assert!(output.summary.chars().count() <= MAX_CHECK_TEXT_CHARS);
+    assert!(output.text.expect("text").chars().count() <= MAX_CHECK_TEXT_CHARS);
+}
+
+#[test]
+fn labels_say_what_the_latest_job_did() {
+    assert_eq!(labels_while_running().add, [LABEL_PENDING]);
+    assert_eq!(
+        labels_when_finished(JobStatus::Succeeded).add,
+        [LABEL_APPLIED]
+    );
+    assert_eq!(labels_when_finished(JobStatus::Failed).add, [LABEL_FAILED]);
+    assert_eq!(
+        labels_when_finished(JobStatus::DeadLettered).add,
+        [LABEL_FAILED]
+    );
+    for quiet in [JobStatus::Cancelled, JobStatus::Expired] {
+        let change = labels_when_finished(quiet);
+        assert!(change.add.is_empty());
+        assert_eq!(change.remove, [LABEL_PENDING]);
+    }
+    for status in JobStatus::ALL {
+        assert!(labels_when_finished(status).remove.contains(&LABEL_PENDING));
+    }
+}
+
+#[test]
+fn durations_read_naturally() {
+    assert_eq!(format_duration(850), "850 ms");
+    assert_eq!(format_duration(42_000), "42 s");
+    assert_eq!(format_duration(252_000), "4 min 12 s");
+    assert_eq!(format_duration(3_780_000), "1 h 3 min");
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(12_345_678), "12,345,678");
+}

@@ -1,0 +1,429 @@
+//! A fake GitHub REST API on a real socket, for the GitHub App client and everything built
+//! on it. It mints installation tokens (after checking the App JWT against the test key),
+//! checks that every other call carries one of its tokens scoped to the path's repository
+//! with the permission the route needs, serves what a test set up, stores what the client
+//! creates, records every request, and plays scripted faults. Anything it does not expect
+//! answers 404 (or 401/403 for bad credentials) and shows up in [`FakeGitHub::unexpected`].
+
+mod routes;
+mod server;
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+/// The App id the fake accepts JWTs from.
+pub const APP_ID: u64 = 31_337;
+
+/// The private key of the test App. A TEST-ONLY key generated for this suite: it belongs
+/// to no GitHub App (see `tests/fixtures/README.md`).
+pub const PRIVATE_KEY_PEM: &str = include_str!("../fixtures/github-app-TEST-ONLY-private-key.pem");
+
+/// The public half, with which the fake checks the App JWTs.
+const PUBLIC_KEY_PEM: &str = include_str!("../fixtures/github-app-TEST-ONLY-public-key.pem");
+
+/// The login of the App's bot user: comments the App creates are by it.
+pub const BOT_LOGIN: &str = "ollama-turbo-agent[bot]";
+
+/// What the App may be granted; a token request for more answers 422, as GitHub does.
+const GRANTED: [(&str, &str); 5] = [
+    ("metadata", "read"),
+    ("contents", "write"),
+    ("issues", "write"),
+    ("pull_requests", "write"),
+    ("checks", "write"),
+];
+
+/// GitHub's installation tokens live one hour.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The routes the fake serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `POST /app/installations/{id}/access_tokens`
+    AccessToken,
+    /// `GET /repos/{o}/{r}/collaborators/{user}/permission`
+    Permission,
+    /// `GET /repos/{o}/{r}/contents/{path}`
+    Contents,
+    /// `GET /repos/{o}/{r}/branches/{branch}`
+    Branch,
+    /// `GET /repos/{o}/{r}/pulls/{n}`
+    PullRequest,
+    /// `POST /repos/{o}/{r}/issues/comments/{id}/reactions`
+    IssueCommentReaction,
+    /// `POST /repos/{o}/{r}/pulls/comments/{id}/reactions`
+    ReviewCommentReaction,
+    /// `POST /repos/{o}/{r}/issues/{n}/comments`
+    CreateComment,
+    /// `GET /repos/{o}/{r}/issues/{n}/comments`
+    ListComments,
+    /// `POST /repos/{o}/{r}/check-runs`
+    CreateCheckRun,
+    /// `PATCH /repos/{o}/{r}/check-runs/{id}`
+    UpdateCheckRun,
+    /// `GET /repos/{o}/{r}/commits/{sha}/check-runs`
+    ListCheckRuns,
+    /// `POST /repos/{o}/{r}/issues/{n}/labels`
+    AddLabels,
+    /// `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}`
+    RemoveLabel,
+}
+
+/// A scripted misbehaviour, played on the next calls to one route (after the credential
+/// was checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this status without doing anything.
+    Status(u16),
+    /// A secondary rate limit: 403 with `retry-after`.
+    RateLimited { retry_after_secs: u64 },
+    /// The primary quota is spent: 403 with `x-ratelimit-remaining: 0` and a reset this
+    /// far ahead.
+    QuotaExhausted { reset_in_secs: u64 },
+    /// Do what was asked, then answer this status anyway (a timeout between GitHub's
+    /// database and its front end, as the client sees it).
+    AfterCommit(u16),
+}
+
+/// How a request authenticated, as far as the fake could tell. Never the raw credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthKind {
+    None,
+    /// A valid App JWT, with its claims.
+    AppJwt {
+        iss: String,
+        iat: u64,
+        exp: u64,
+    },
+    /// An App JWT the fake refused, and why.
+    BadJwt(String),
+    /// One of the fake's installation tokens.
+    InstallationToken {
+        installation: u64,
+        repositories: Vec<String>,
+    },
+    /// A token the fake never minted, or one that expired.
+    UnknownToken,
+    /// An `Authorization` header of another kind.
+    Other,
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Decoded, without the base path prefix.
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+    pub body: Option<Value>,
+    pub auth: AuthKind,
+    /// `None` for a request no route matches.
+    pub route: Option<Route>,
+    /// Why the fake refused the request itself (credential, scope, permission, input).
+    pub refused: Option<String>,
+    /// The scripted fault that was played, if any.
+    pub fault: Option<Fault>,
+    pub status: u16,
+}
+
+/// A token the fake minted, with what it was asked for. The token itself is here only
+/// so that tests can check it never leaks.
+#[derive(Debug, Clone)]
+pub struct MintedToken {
+    pub token: String,
+    pub installation: u64,
+    pub repositories: Vec<String>,
+    pub permissions: BTreeMap<String, String>,
+    pub expires_at: SystemTime,
+}
+
+/// A comment on an issue or pull request.
+#[derive(Debug, Clone)]
+pub struct FakeComment {
+    pub id: u64,
+    pub repo: String,
+    pub issue: u64,
+    pub body: String,
+    pub login: String,
+    /// `Bot` or `User`.
+    pub user_type: String,
+    pub created_at: SystemTime,
+}
+
+/// A reaction on a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeReaction {
+    pub repo: String,
+    /// `issue` or `review`.
+    pub target: &'static str,
+    pub comment_id: u64,
+    pub content: String,
+}
+
+/// A check run: its fields as last set by the client.
+#[derive(Debug, Clone)]
+pub struct FakeCheckRun {
+    pub id: u64,
+    pub repo: String,
+    pub fields: serde_json::Map<String, Value>,
+}
+
+/// A pull request the fake serves.
+#[derive(Debug, Clone)]
+pub struct FakePull {
+    pub number: u64,
+    pub state: String,
+    pub head_sha: String,
+    pub head_ref: String,
+    pub base_ref: String,
+    /// `owner/name` of the head's repository; `None` for a deleted fork.
+    pub head_repo: Option<String>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) prefix: String,
+    pub(crate) token_lifetime: Option<Duration>,
+    pub(crate) tokens: Vec<MintedToken>,
+    pub(crate) roles: BTreeMap<(String, String), (String, Option<String>)>,
+    pub(crate) files: BTreeMap<(String, String, String), Vec<u8>>,
+    pub(crate) branches: BTreeMap<(String, String), String>,
+    pub(crate) pulls: BTreeMap<(String, u64), FakePull>,
+    pub(crate) comments: Vec<FakeComment>,
+    pub(crate) reactions: Vec<FakeReaction>,
+    pub(crate) check_runs: Vec<FakeCheckRun>,
+    /// The labels of each issue or pull request, by repository and number.
+    pub(crate) labels: BTreeMap<(String, u64), std::collections::BTreeSet<String>>,
+    pub(crate) faults: Vec<(Route, u32, Fault)>,
+    pub(crate) requests: Vec<Recorded>,
+    pub(crate) next_id: u64,
+}
+
+impl State {
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        1000 + self.next_id
+    }
+}
+
+/// The running fake. Dropping it stops the server.
+pub struct FakeGitHub {
+    addr: SocketAddr,
+    prefix: String,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeGitHub {
+    /// A fake github.com: the API at the root.
+    pub async fn start() -> Self {
+        Self::start_at("").await
+    }
+
+    /// A fake GitHub Enterprise Server: the API under `prefix` (e.g. `/api/v3`).
+    pub async fn start_at(prefix: &str) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            prefix: prefix.trim_end_matches('/').to_owned(),
+            ..State::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake GitHub");
+        let addr = listener.local_addr().expect("fake GitHub address");
+        let server = tokio::spawn(server::serve(listener, state.clone()));
+        Self {
+            addr,
+            prefix: prefix.trim_end_matches('/').to_owned(),
+            state,
+            server,
+        }
+    }
+
+    /// The API root to configure the client with.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.prefix)
+    }
+
+    /// The test App's credentials.
+    pub fn app_credentials() -> ota_github::AppCredentials {
+        ota_github::AppCredentials {
+            app_id: shared::ids::AppId(APP_ID),
+            private_key: PRIVATE_KEY_PEM.into(),
+        }
+    }
+
+    /// A client for the test App pointed at this fake, with the default options.
+    pub fn client(&self) -> ota_github::GitHubClient {
+        ota_github::GitHubClient::new(
+            &Self::app_credentials(),
+            ota_github::ClientOptions::with_base_url(self.base_url()),
+        )
+        .expect("a client for the fake GitHub")
+    }
+
+    /// Fails the test if any request matched no route or was refused by the fake.
+    pub fn assert_nothing_unexpected(&self) {
+        let unexpected = self.unexpected();
+        assert!(
+            unexpected.is_empty(),
+            "unexpected requests: {unexpected:#?}"
+        );
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    // ---- set-up ----
+
+    /// Tokens minted from now on expire this long after minting.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.state().token_lifetime = Some(lifetime);
+    }
+
+    /// `login`'s role on `repo`, with the coarse `permission` GitHub derives from it.
+    pub fn set_role(&self, repo: &str, login: &str, role_name: &str) {
+        let permission = match role_name {
+            "admin" => "admin",
+            "maintain" | "write" => "write",
+            "triage" | "read" => "read",
+            _ => "none",
+        };
+        self.set_custom_role(repo, login, Some(role_name), permission);
+    }
+
+    /// A role as GitHub reports it: `role_name` (absent on old servers) and `permission`.
+    pub fn set_custom_role(
+        &self,
+        repo: &str,
+        login: &str,
+        role_name: Option<&str>,
+        permission: &str,
+    ) {
+        self.state().roles.insert(
+            (repo.to_owned(), login.to_owned()),
+            (permission.to_owned(), role_name.map(str::to_owned)),
+        );
+    }
+
+    /// A file at `git_ref` (`""` is the default branch).
+    pub fn set_file(&self, repo: &str, git_ref: &str, path: &str, content: impl Into<Vec<u8>>) {
+        self.state().files.insert(
+            (repo.to_owned(), git_ref.to_owned(), path.to_owned()),
+            content.into(),
+        );
+    }
+
+    pub fn set_branch(&self, repo: &str, branch: &str, sha: &str) {
+        self.state()
+            .branches
+            .insert((repo.to_owned(), branch.to_owned()), sha.to_owned());
+    }
+
+    pub fn set_pull_request(&self, repo: &str, pull: FakePull) {
+        self.state()
+            .pulls
+            .insert((repo.to_owned(), pull.number), pull);
+    }
+
+    /// A comment someone else wrote; returns its id.
+    pub fn add_comment(
+        &self,
+        repo: &str,
+        issue: u64,
+        login: &str,
+        user_type: &str,
+        body: &str,
+    ) -> u64 {
+        let mut state = self.state();
+        let id = state.next_id();
+        state.comments.push(FakeComment {
+            id,
+            repo: repo.to_owned(),
+            issue,
+            body: body.to_owned(),
+            login: login.to_owned(),
+            user_type: user_type.to_owned(),
+            created_at: SystemTime::now(),
+        });
+        id
+    }
+
+    /// Revokes every token minted so far, as GitHub does when an installation's
+    /// permissions change.
+    pub fn revoke_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    /// Plays `fault` on the next `times` calls to `route`.
+    pub fn inject(&self, route: Route, times: u32, fault: Fault) {
+        self.state().faults.push((route, times, fault));
+    }
+
+    // ---- inspection ----
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state().requests.clone()
+    }
+
+    pub fn requests_to(&self, route: Route) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request.route == Some(route))
+            .collect()
+    }
+
+    /// Requests that matched no route or that the fake refused: a test expects none.
+    pub fn unexpected(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request.route.is_none() || request.refused.is_some())
+            .collect()
+    }
+
+    pub fn minted_tokens(&self) -> Vec<MintedToken> {
+        self.state().tokens.clone()
+    }
+
+    pub fn comments(&self, repo: &str, issue: u64) -> Vec<FakeComment> {
+        self.state()
+            .comments
+            .iter()
+            .filter(|comment| comment.repo == repo && comment.issue == issue)
+            .cloned()
+            .collect()
+    }
+
+    pub fn reactions(&self) -> Vec<FakeReaction> {
+        self.state().reactions.clone()
+    }
+
+    /// The labels issue or pull request `issue` carries now, sorted.
+    pub fn labels(&self, repo: &str, issue: u64) -> Vec<String> {
+        self.state()
+            .labels
+            .get(&(repo.to_owned(), issue))
+            .map(|labels| labels.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn check_runs(&self, repo: &str) -> Vec<FakeCheckRun> {
+        self.state()
+            .check_runs
+            .iter()
+            .filter(|run| run.repo == repo)
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,508 @@
+//! The fake's routes: what each matched, authorized request does to the fake's state and
+//! what it answers, shaped like GitHub's JSON (only the fields the client reads, plus a
+//! few for realism).
+
+use super::server::Answer;
+use super::{
+    APP_ID, BOT_LOGIN, DEFAULT_TOKEN_LIFETIME, FakeCheckRun, FakeComment, FakeReaction, GRANTED,
+    MintedToken, Route, State,
+};
+use axum::http::Method;
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+/// GitHub's contents API leaves out the content of files over 1 MB.
+const MAX_CONTENT_BYTES: usize = 1024 * 1024;
+
+/// The reactions GitHub accepts.
+const REACTIONS: [&str; 8] = [
+    "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
+];
+
+/// A matched request.
+pub(crate) enum Call {
+    AccessToken { installation: u64 },
+    Repo { repo: String, op: RepoOp },
+}
+
+pub(crate) enum RepoOp {
+    Permission { login: String },
+    Contents { path: String },
+    Branch { name: String },
+    PullRequest { number: u64 },
+    IssueCommentReaction { id: u64 },
+    ReviewCommentReaction { id: u64 },
+    CreateComment { issue: u64 },
+    ListComments { issue: u64 },
+    CreateCheckRun,
+    UpdateCheckRun { id: u64 },
+    ListCheckRuns { sha: String },
+    AddLabels { issue: u64 },
+    RemoveLabel { issue: u64, name: String },
+}
+
+impl Call {
+    pub(crate) fn route(&self) -> Route {
+        match self {
+            Self::AccessToken { .. } => Route::AccessToken,
+            Self::Repo { op, .. } => op.route(),
+        }
+    }
+}
+
+impl RepoOp {
+    fn route(&self) -> Route {
+        match self {
+            Self::Permission { .. } => Route::Permission,
+            Self::Contents { .. } => Route::Contents,
+            Self::Branch { .. } => Route::Branch,
+            Self::PullRequest { .. } => Route::PullRequest,
+            Self::IssueCommentReaction { .. } => Route::IssueCommentReaction,
+            Self::ReviewCommentReaction { .. } => Route::ReviewCommentReaction,
+            Self::CreateComment { .. } => Route::CreateComment,
+            Self::ListComments { .. } => Route::ListComments,
+            Self::CreateCheckRun => Route::CreateCheckRun,
+            Self::UpdateCheckRun { .. } => Route::UpdateCheckRun,
+            Self::ListCheckRuns { .. } => Route::ListCheckRuns,
+            Self::AddLabels { .. } => Route::AddLabels,
+            Self::RemoveLabel { .. } => Route::RemoveLabel,
+        }
+    }
+
+    /// The token permissions that allow the call (any one of them), as GitHub documents.
+    pub(crate) fn needs(&self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Permission { .. } | Self::Branch { .. } => &[("metadata", "read")],
+            Self::Contents { .. } => &[("contents", "read")],
+            Self::PullRequest { .. } => &[("pull_requests", "read")],
+            Self::IssueCommentReaction { .. }
+            | Self::CreateComment { .. }
+            | Self::AddLabels { .. }
+            | Self::RemoveLabel { .. } => &[("issues", "write"), ("pull_requests", "write")],
+            Self::ListComments { .. } => &[("issues", "read"), ("pull_requests", "read")],
+            Self::ReviewCommentReaction { .. } => &[("pull_requests", "write")],
+            Self::CreateCheckRun | Self::UpdateCheckRun { .. } => &[("checks", "write")],
+            Self::ListCheckRuns { .. } => &[("checks", "read")],
+        }
+    }
+}
+
+/// The call `method` on the decoded path `segments` makes, if the fake knows it.
+pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let number = |text: &str| text.parse::<u64>().ok();
+    match (method.as_str(), segments.as_slice()) {
+        ("POST", ["app", "installations", id, "access_tokens"]) => Some(Call::AccessToken {
+            installation: number(id)?,
+        }),
+        (method, ["repos", owner, name, rest @ ..]) => {
+            let op = match (method, rest) {
+                ("GET", ["collaborators", login, "permission"]) => RepoOp::Permission {
+                    login: (*login).to_owned(),
+                },
+                ("GET", ["contents", path @ ..]) if !path.is_empty() => RepoOp::Contents {
+                    path: path.join("/"),
+                },
+                ("GET", ["branches", branch @ ..]) if !branch.is_empty() => RepoOp::Branch {
+                    name: branch.join("/"),
+                },
+                ("GET", ["pulls", n]) => RepoOp::PullRequest { number: number(n)? },
+                ("POST", ["issues", "comments", id, "reactions"]) => {
+                    RepoOp::IssueCommentReaction { id: number(id)? }
+                }
+                ("POST", ["pulls", "comments", id, "reactions"]) => {
+                    RepoOp::ReviewCommentReaction { id: number(id)? }
+                }
+                ("POST", ["issues", n, "comments"]) => RepoOp::CreateComment { issue: number(n)? },
+                ("GET", ["issues", n, "comments"]) => RepoOp::ListComments { issue: number(n)? },
+                ("POST", ["issues", n, "labels"]) => RepoOp::AddLabels { issue: number(n)? },
+                ("DELETE", ["issues", n, "labels", name]) => RepoOp::RemoveLabel {
+                    issue: number(n)?,
+                    name: (*name).to_owned(),
+                },
+                ("POST", ["check-runs"]) => RepoOp::CreateCheckRun,
+                ("PATCH", ["check-runs", id]) => RepoOp::UpdateCheckRun { id: number(id)? },
+                ("GET", ["commits", sha, "check-runs"]) => RepoOp::ListCheckRuns {
+                    sha: (*sha).to_owned(),
+                },
+                _ => return None,
+            };
+            Some(Call::Repo {
+                repo: format!("{owner}/{name}"),
+                op,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn timestamp(time: SystemTime) -> String {
+    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Does what `call` asks, its credential already checked.
+pub(crate) fn answer(
+    state: &mut State,
+    call: &Call,
+    query: &BTreeMap<String, String>,
+    body: Option<&Value>,
+) -> Answer {
+    match call {
+        Call::AccessToken { installation } => mint(state, *installation, body),
+        Call::Repo { repo, op } => repo_call(state, repo, op, query, body),
+    }
+}
+
+fn mint(state: &mut State, installation: u64, body: Option<&Value>) -> Answer {
+    let empty = json!({});
+    let body = body.unwrap_or(&empty);
+    let repositories: Option<Vec<String>> = body["repositories"].as_array().map(|names| {
+        names
+            .iter()
+            .filter_map(|name| name.as_str().map(str::to_owned))
+            .collect()
+    });
+    let Some(repositories) = repositories else {
+        return Answer::refuse(
+            422,
+            "repositories must be given",
+            "token not scoped to repositories",
+        );
+    };
+    let mut permissions = BTreeMap::new();
+    match body.get("permissions") {
+        None => {
+            for (name, level) in GRANTED {
+                permissions.insert(name.to_owned(), level.to_owned());
+            }
+        }
+        Some(Value::Object(asked)) => {
+            for (name, level) in asked {
+                let granted = GRANTED.iter().find(|(granted, _)| granted == name);
+                let ok = matches!(
+                    (granted, level.as_str()),
+                    (Some((_, "write")), Some("read" | "write"))
+                        | (Some((_, "read")), Some("read"))
+                );
+                if !ok {
+                    return Answer::refuse(
+                        422,
+                        "The permissions requested are not granted to this installation.",
+                        format!("permission {name}: {level} not granted"),
+                    );
+                }
+                permissions.insert(name.clone(), level.as_str().unwrap_or("").to_owned());
+            }
+        }
+        Some(_) => return Answer::refuse(422, "Invalid request", "permissions is not a map"),
+    }
+    let id = state.next_id();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    let token = format!("ghs_fAkE{id:08}x{nanos:09}x{installation:010}");
+    let expires_at = SystemTime::now() + state.token_lifetime.unwrap_or(DEFAULT_TOKEN_LIFETIME);
+    state.tokens.push(MintedToken {
+        token: token.clone(),
+        installation,
+        repositories,
+        permissions: permissions.clone(),
+        expires_at,
+    });
+    Answer::json(
+        201,
+        json!({
+            "token": token,
+            "expires_at": timestamp(expires_at),
+            "permissions": permissions,
+            "repository_selection": "selected",
+        }),
+    )
+}
+
+fn repo_call(
+    state: &mut State,
+    repo: &str,
+    op: &RepoOp,
+    query: &BTreeMap<String, String>,
+    body: Option<&Value>,
+) -> Answer {
+    let repo_key = repo.to_owned();
+    match op {
+        RepoOp::Permission { login } => match state.roles.get(&(repo_key, login.clone())) {
+            Some((permission, role_name)) => {
+                let mut answer = json!({ "permission": permission, "user": { "login": login } });
+                if let Some(role_name) = role_name {
+                    answer["role_name"] = json!(role_name);
+                }
+                Answer::json(200, answer)
+            }
+            None => Answer::error(404, &format!("{login} is not a user")),
+        },
+        RepoOp::Contents { path } => {
+            let git_ref = query.get("ref").cloned().unwrap_or_default();
+            contents(state, repo, &git_ref, path)
+        }
+        RepoOp::Branch { name } => match state.branches.get(&(repo_key, name.clone())) {
+            Some(sha) => Answer::json(200, json!({ "name": name, "commit": { "sha": sha } })),
+            None => Answer::error(404, "Branch not found"),
+        },
+        RepoOp::PullRequest { number } => match state.pulls.get(&(repo_key, *number)) {
+            Some(pull) => Answer::json(
+                200,
+                json!({
+                    "number": pull.number,
+                    "state": pull.state,
+                    "head": {
+                        "sha": pull.head_sha,
+                        "ref": pull.head_ref,
+                        "repo": pull.head_repo.as_ref().map(|name| json!({ "full_name": name })),
+                    },
+                    "base": { "ref": pull.base_ref, "sha": "0".repeat(40), "repo": { "full_name": repo } },
+                }),
+            ),
+            None => Answer::error(404, "Not Found"),
+        },
+        RepoOp::IssueCommentReaction { id } => react(state, repo, "issue", *id, body),
+        RepoOp::ReviewCommentReaction { id } => react(state, repo, "review", *id, body),
+        RepoOp::CreateComment { issue } => {
+            let Some(text) = body.and_then(|body| body["body"].as_str()) else {
+                return Answer::refuse(422, "body is missing", "comment without a body");
+            };
+            let comment = FakeComment {
+                id: state.next_id(),
+                repo: repo.to_owned(),
+                issue: *issue,
+                body: text.to_owned(),
+                login: BOT_LOGIN.to_owned(),
+                user_type: "Bot".to_owned(),
+                created_at: SystemTime::now(),
+            };
+            let answer = comment_json(&comment);
+            state.comments.push(comment);
+            Answer::json(201, answer)
+        }
+        RepoOp::ListComments { issue } => list_comments(state, repo, *issue, query),
+        RepoOp::AddLabels { issue } => add_labels(state, repo, *issue, body),
+        RepoOp::RemoveLabel { issue, name } => {
+            let labels = state.labels.entry((repo_key, *issue)).or_default();
+            if labels.remove(name) {
+                Answer::json(200, labels_json(labels))
+            } else {
+                Answer::error(404, "Label does not exist")
+            }
+        }
+        RepoOp::CreateCheckRun => create_check_run(state, repo, body),
+        RepoOp::UpdateCheckRun { id } => {
+            let Some(Value::Object(fields)) = body else {
+                return Answer::refuse(422, "Invalid request", "update without a JSON object");
+            };
+            let Some(run) = state
+                .check_runs
+                .iter_mut()
+                .find(|run| run.id == *id && run.repo == repo)
+            else {
+                return Answer::error(404, "Not Found");
+            };
+            for (name, value) in fields {
+                run.fields.insert(name.clone(), value.clone());
+            }
+            if run.fields.contains_key("conclusion") {
+                run.fields.insert("status".to_owned(), json!("completed"));
+            }
+            Answer::json(200, check_run_json(run))
+        }
+        RepoOp::ListCheckRuns { sha } => {
+            let wanted_app = query.get("app_id").map(String::as_str);
+            if wanted_app.is_some_and(|app| app != APP_ID.to_string()) {
+                return Answer::json(200, json!({ "total_count": 0, "check_runs": [] }));
+            }
+            let runs: Vec<Value> = state
+                .check_runs
+                .iter()
+                .filter(|run| run.repo == repo && run.fields["head_sha"] == json!(sha))
+                .filter(|run| {
+                    query
+                        .get("check_name")
+                        .is_none_or(|name| run.fields["name"] == json!(name))
+                })
+                .map(check_run_json)
+                .collect();
+            Answer::json(
+                200,
+                json!({ "total_count": runs.len(), "check_runs": runs }),
+            )
+        }
+    }
+}
+
+/// Adds to the issue's labels, as `POST .../labels` does (GitHub creates unknown labels).
+fn add_labels(state: &mut State, repo: &str, issue: u64, body: Option<&Value>) -> Answer {
+    let Some(names) = body.and_then(|body| body["labels"].as_array()) else {
+        return Answer::refuse(422, "Invalid request", "labels without a `labels` list");
+    };
+    let names: Option<Vec<String>> = names
+        .iter()
+        .map(|name| name.as_str().map(str::to_owned))
+        .collect();
+    let Some(names) = names else {
+        return Answer::refuse(422, "Invalid request", "a label that is not a string");
+    };
+    let labels = state.labels.entry((repo.to_owned(), issue)).or_default();
+    labels.extend(names);
+    Answer::json(200, labels_json(labels))
+}
+
+fn labels_json(labels: &std::collections::BTreeSet<String>) -> Value {
+    Value::Array(
+        labels
+            .iter()
+            .map(|name| json!({ "name": name, "color": "ededed" }))
+            .collect(),
+    )
+}
+
+fn contents(state: &State, repo: &str, git_ref: &str, path: &str) -> Answer {
+    let key = (repo.to_owned(), git_ref.to_owned(), path.to_owned());
+    if let Some(content) = state.files.get(&key) {
+        let (encoding, encoded) = if content.len() > MAX_CONTENT_BYTES {
+            ("none", String::new())
+        } else {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+            // GitHub wraps the base64 at 60 characters.
+            let lines: Vec<String> = encoded
+                .as_bytes()
+                .chunks(60)
+                .map(|line| String::from_utf8_lossy(line).into_owned())
+                .collect();
+            ("base64", lines.join("\n") + "\n")
+        };
+        return Answer::json(
+            200,
+            json!({
+                "type": "file",
+                "name": path.rsplit('/').next().unwrap_or(path),
+                "path": path,
+                "size": content.len(),
+                "encoding": encoding,
+                "content": encoded,
+            }),
+        );
+    }
+    let prefix = format!("{path}/");
+    let listing: Vec<Value> = state
+        .files
+        .keys()
+        .filter(|(r, g, p)| r == repo && g == git_ref && p.starts_with(&prefix))
+        .map(|(_, _, p)| json!({ "type": "file", "path": p }))
+        .collect();
+    if listing.is_empty() {
+        Answer::error(404, "Not Found")
+    } else {
+        Answer::json(200, Value::Array(listing))
+    }
+}
+
+fn react(
+    state: &mut State,
+    repo: &str,
+    target: &'static str,
+    id: u64,
+    body: Option<&Value>,
+) -> Answer {
+    let content = body.and_then(|body| body["content"].as_str()).unwrap_or("");
+    if !REACTIONS.contains(&content) {
+        return Answer::refuse(422, "Invalid reaction", format!("reaction {content:?}"));
+    }
+    let reaction = FakeReaction {
+        repo: repo.to_owned(),
+        target,
+        comment_id: id,
+        content: content.to_owned(),
+    };
+    let status = if state.reactions.contains(&reaction) {
+        200
+    } else {
+        state.reactions.push(reaction);
+        201
+    };
+    Answer::json(status, json!({ "id": state.next_id(), "content": content }))
+}
+
+fn comment_json(comment: &FakeComment) -> Value {
+    json!({
+        "id": comment.id,
+        "body": comment.body,
+        "user": { "login": comment.login, "type": comment.user_type },
+        "created_at": timestamp(comment.created_at),
+        "updated_at": timestamp(comment.created_at),
+    })
+}
+
+fn list_comments(
+    state: &State,
+    repo: &str,
+    issue: u64,
+    query: &BTreeMap<String, String>,
+) -> Answer {
+    let since = match query
+        .get("since")
+        .map(|since| DateTime::parse_from_rfc3339(since))
+    {
+        None => None,
+        Some(Ok(since)) => Some(SystemTime::from(since)),
+        Some(Err(_)) => return Answer::refuse(422, "Invalid since", "since is not a timestamp"),
+    };
+    let per_page = query
+        .get("per_page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let comments: Vec<Value> = state
+        .comments
+        .iter()
+        .filter(|comment| comment.repo == repo && comment.issue == issue)
+        // GitHub compares at second precision.
+        .filter(|comment| {
+            since.is_none_or(|since| timestamp(comment.created_at) >= timestamp(since))
+        })
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(comment_json)
+        .collect();
+    Answer::json(200, Value::Array(comments))
+}
+
+fn create_check_run(state: &mut State, repo: &str, body: Option<&Value>) -> Answer {
+    let Some(Value::Object(fields)) = body else {
+        return Answer::refuse(422, "Invalid request", "check run without a JSON object");
+    };
+    if !fields.get("name").is_some_and(Value::is_string)
+        || !fields.get("head_sha").is_some_and(Value::is_string)
+    {
+        return Answer::refuse(422, "Invalid request", "check run without name or head_sha");
+    }
+    let run = FakeCheckRun {
+        id: state.next_id(),
+        repo: repo.to_owned(),
+        fields: fields.clone(),
+    };
+    let answer = check_run_json(&run);
+    state.check_runs.push(run);
+    Answer::json(201, answer)
+}
+
+fn check_run_json(run: &FakeCheckRun) -> Value {
+    let mut value = Value::Object(run.fields.clone());
+    value["id"] = json!(run.id);
+    value["app"] = json!({ "id": APP_ID });
+    value
+}

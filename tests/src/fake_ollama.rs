@@ -1,0 +1,426 @@
+//! A fake Ollama on a real socket, speaking the real `/api/chat` wire format: streamed NDJSON
+//! objects (`message.content`, `message.tool_calls`, the final `done: true` object with
+//! `prompt_eval_count`, `eval_count` and the durations), error answers as `{"error": ...}`.
+//!
+//! Each test scripts a queue of replies, one per `/api/chat` request in order: a streamed
+//! chat turn ([`ChatReply`], optionally cut into small pieces to exercise chunk boundaries,
+//! or paused), an HTTP status, a connection closed mid-stream, or a delay. Every request is
+//! recorded ([`ChatCall`]: model, messages, tools, options, the `Authorization` header) for
+//! assertions. A request with no reply left, or to any other path, answers 500 or 404 and
+//! shows up in [`FakeOllama::unexpected`].
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State as Shared;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+/// A tool call as Ollama streams it.
+pub fn call(name: &str, arguments: Value) -> Value {
+    json!({"function": {"name": name, "arguments": arguments}})
+}
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Stream these byte pieces, each written on its own after `pause`.
+    Stream {
+        pieces: Vec<Vec<u8>>,
+        pause: Duration,
+    },
+    /// Answer with this status and body (Ollama's errors are `{"error": "..."}`).
+    Status { status: u16, body: String },
+    /// Stream these pieces, then drop the connection without ending the body.
+    CloseMidStream { pieces: Vec<Vec<u8>> },
+    /// Wait, then give `reply`.
+    Delayed { delay: Duration, reply: Box<Reply> },
+}
+
+impl Reply {
+    /// An error answer as Ollama gives it.
+    pub fn error(status: u16, message: &str) -> Self {
+        Self::Status {
+            status,
+            body: json!({ "error": message }).to_string(),
+        }
+    }
+
+    /// These objects, one line each, with no final object: the stream just ends.
+    pub fn lines_without_done(lines: &[Value]) -> Self {
+        Self::Stream {
+            pieces: lines
+                .iter()
+                .map(|l| format!("{l}\n").into_bytes())
+                .collect(),
+            pause: Duration::ZERO,
+        }
+    }
+
+    /// The first lines of `reply`'s stream, then the connection drops.
+    pub fn close_mid_stream(reply: ChatReply) -> Self {
+        let mut lines = reply.lines();
+        lines.pop();
+        Self::CloseMidStream {
+            pieces: lines
+                .iter()
+                .map(|l| format!("{l}\n").into_bytes())
+                .collect(),
+        }
+    }
+
+    /// `self`, after `delay`.
+    pub fn after(self, delay: Duration) -> Self {
+        Self::Delayed {
+            delay,
+            reply: Box::new(self),
+        }
+    }
+}
+
+/// A streamed chat turn, built up and turned into a [`Reply`].
+#[derive(Debug, Clone)]
+pub struct ChatReply {
+    pub model: String,
+    pub thinking: Option<String>,
+    pub content: String,
+    /// Elements of `message.tool_calls` (see [`call`]); any JSON, to script malformed ones.
+    pub tool_calls: Vec<Value>,
+    pub done_reason: String,
+    pub prompt_eval_count: u64,
+    pub eval_count: u64,
+    /// Cut the body into pieces of this many bytes (lines then straddle reads).
+    pub piece_bytes: Option<usize>,
+    pub pause: Duration,
+}
+
+impl ChatReply {
+    /// A turn that calls these tools.
+    pub fn calls(calls: impl IntoIterator<Item = Value>) -> Self {
+        Self {
+            tool_calls: calls.into_iter().collect(),
+            ..Self::text("")
+        }
+    }
+
+    /// A turn with only text.
+    pub fn text(content: &str) -> Self {
+        Self {
+            model: "fake-model".to_owned(),
+            thinking: None,
+            content: content.to_owned(),
+            tool_calls: Vec::new(),
+            done_reason: "stop".to_owned(),
+            prompt_eval_count: 100,
+            eval_count: 20,
+            piece_bytes: None,
+            pause: Duration::ZERO,
+        }
+    }
+
+    pub fn with_content(mut self, content: &str) -> Self {
+        self.content = content.to_owned();
+        self
+    }
+
+    pub fn with_counts(mut self, prompt_eval_count: u64, eval_count: u64) -> Self {
+        self.prompt_eval_count = prompt_eval_count;
+        self.eval_count = eval_count;
+        self
+    }
+
+    pub fn with_done_reason(mut self, reason: &str) -> Self {
+        self.done_reason = reason.to_owned();
+        self
+    }
+
+    pub fn in_pieces_of(mut self, bytes: usize) -> Self {
+        self.piece_bytes = Some(bytes.max(1));
+        self
+    }
+
+    pub fn with_pause(mut self, pause: Duration) -> Self {
+        self.pause = pause;
+        self
+    }
+
+    /// The streamed objects: the content word by word (as tokens arrive), the tool calls in
+    /// one object of their own, then the final object with the counters.
+    pub fn lines(&self) -> Vec<Value> {
+        let created_at = "2026-01-01T00:00:00.000000Z";
+        let mut lines = Vec::new();
+        if let Some(thinking) = &self.thinking {
+            lines.push(json!({"model": self.model, "created_at": created_at,
+                "message": {"role": "assistant", "content": "", "thinking": thinking}, "done": false}));
+        }
+        for word in self.content.split_inclusive(' ') {
+            lines.push(json!({"model": self.model, "created_at": created_at,
+                "message": {"role": "assistant", "content": word}, "done": false}));
+        }
+        if !self.tool_calls.is_empty() {
+            lines.push(json!({"model": self.model, "created_at": created_at,
+                "message": {"role": "assistant", "content": "", "tool_calls": self.tool_calls}, "done": false}));
+        }
+        lines.push(json!({
+            "model": self.model,
+            "created_at": created_at,
+            "message": {"role": "assistant", "content": ""},
+            "done": true,
+            "done_reason": self.done_reason,
+            "total_duration": 1_500_000_000u64,
+            "load_duration": 20_000_000u64,
+            "prompt_eval_count": self.prompt_eval_count,
+            "prompt_eval_duration": 300_000_000u64,
+            "eval_count": self.eval_count,
+            "eval_duration": 1_000_000_000u64,
+        }));
+        lines
+    }
+}
+
+impl From<ChatReply> for Reply {
+    fn from(reply: ChatReply) -> Self {
+        let body: Vec<u8> = reply
+            .lines()
+            .iter()
+            .flat_map(|line| format!("{line}\n").into_bytes())
+            .collect();
+        let pieces = match reply.piece_bytes {
+            Some(size) => body.chunks(size).map(<[u8]>::to_vec).collect(),
+            None => vec![body],
+        };
+        Reply::Stream {
+            pieces,
+            pause: reply.pause,
+        }
+    }
+}
+
+/// One recorded `/api/chat` request.
+#[derive(Debug, Clone)]
+pub struct ChatCall {
+    pub model: String,
+    pub messages: Vec<Value>,
+    pub tools: Vec<Value>,
+    pub options: Value,
+    pub keep_alive: Option<Value>,
+    pub stream: Option<bool>,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+impl ChatCall {
+    /// The names of the tools offered.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tools
+            .iter()
+            .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// The messages with this role.
+    pub fn with_role(&self, role: &str) -> Vec<&Value> {
+        self.messages.iter().filter(|m| m["role"] == role).collect()
+    }
+
+    /// The contents of the `tool` messages, in order.
+    pub fn tool_results(&self) -> Vec<String> {
+        self.with_role("tool")
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+/// A request the script did not expect.
+#[derive(Debug, Clone)]
+pub struct Unexpected {
+    pub method: String,
+    pub path: String,
+    pub why: String,
+}
+
+#[derive(Default)]
+struct State {
+    replies: VecDeque<Reply>,
+    calls: Vec<ChatCall>,
+    unexpected: Vec<Unexpected>,
+}
+
+/// The running fake. Dropping it stops the server.
+pub struct FakeOllama {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeOllama {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeOllama {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(State::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the fake Ollama");
+        let addr = listener.local_addr().expect("fake Ollama address");
+        let app = Router::new().fallback(handle).with_state(state.clone());
+        let server = tokio::spawn(async move {
+            // Ends when the test drops the fake (the task is aborted).
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            state,
+            server,
+        }
+    }
+
+    /// The value for `OLLAMA_HOST`.
+    pub fn host(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address without a scheme (`127.0.0.1:port`), as `OLLAMA_HOST` also accepts.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues the answer to the next unanswered request.
+    pub fn push(&self, reply: impl Into<Reply>) -> &Self {
+        self.lock().replies.push_back(reply.into());
+        self
+    }
+
+    /// Every `/api/chat` request so far.
+    pub fn calls(&self) -> Vec<ChatCall> {
+        self.lock().calls.clone()
+    }
+
+    /// Requests nobody scripted an answer for.
+    pub fn unexpected(&self) -> Vec<Unexpected> {
+        self.lock().unexpected.clone()
+    }
+
+    /// Replies still queued.
+    pub fn remaining(&self) -> usize {
+        self.lock().replies.len()
+    }
+}
+
+async fn handle(
+    Shared(state): Shared<Arc<Mutex<State>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let reply = {
+        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+        let unexpected = |why: &str| Unexpected {
+            method: method.to_string(),
+            path: uri.path().to_owned(),
+            why: why.to_owned(),
+        };
+        if method != Method::POST || uri.path() != "/api/chat" {
+            state.unexpected.push(unexpected("not POST /api/chat"));
+            return (StatusCode::NOT_FOUND, "404 page not found").into_response();
+        }
+        let Ok(json) = serde_json::from_slice::<Value>(&body) else {
+            state.unexpected.push(unexpected("the body is not JSON"));
+            return Reply::error(400, "invalid JSON").into_response_now();
+        };
+        state.calls.push(ChatCall {
+            model: json["model"].as_str().unwrap_or_default().to_owned(),
+            messages: json["messages"].as_array().cloned().unwrap_or_default(),
+            tools: json["tools"].as_array().cloned().unwrap_or_default(),
+            options: json["options"].clone(),
+            keep_alive: json.get("keep_alive").cloned(),
+            stream: json["stream"].as_bool(),
+            authorization: headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: json,
+        });
+        match state.replies.pop_front() {
+            Some(reply) => reply,
+            None => {
+                state.unexpected.push(unexpected("no scripted reply left"));
+                return Reply::error(500, "fake Ollama: no scripted reply left")
+                    .into_response_now();
+            }
+        }
+    };
+    reply.into_response().await
+}
+
+impl Reply {
+    /// A reply that needs no waiting.
+    fn into_response_now(self) -> Response {
+        match self {
+            Reply::Status { status, body } => (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                body,
+            )
+                .into_response(),
+            Reply::Stream { pieces, pause } => {
+                let stream = futures_util::stream::iter(pieces).then(move |piece| async move {
+                    tokio::time::sleep(pause).await;
+                    Ok::<_, std::io::Error>(Bytes::from(piece))
+                });
+                ndjson(Body::from_stream(stream))
+            }
+            Reply::CloseMidStream { pieces } => {
+                // The pause lets the head and the pieces reach the client before the abort;
+                // an error hyper sees at once would drop the connection before the head.
+                let cut = futures_util::stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Err(std::io::Error::other("connection dropped by the script"))
+                });
+                let stream = futures_util::stream::iter(
+                    pieces.into_iter().map(|piece| Ok(Bytes::from(piece))),
+                )
+                .chain(cut);
+                ndjson(Body::from_stream(stream))
+            }
+            Reply::Delayed { reply, .. } => reply.into_response_now(),
+        }
+    }
+
+    async fn into_response(self) -> Response {
+        let mut reply = self;
+        while let Reply::Delayed {
+            delay,
+            reply: inner,
+        } = reply
+        {
+            tokio::time::sleep(delay).await;
+            reply = *inner;
+        }
+        reply.into_response_now()
+    }
+}
+
+fn ndjson(body: Body) -> Response {
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-ndjson"),
+    );
+    response
+}

@@ -1,0 +1,271 @@
+//! What acts on the workflow from outside in production, played through the same ports:
+//! the policy stage that records a job and starts it (and answers `/approve`, refusals and
+//! `/cancel`), the runner that reads its token from the store, heartbeats and answers,
+//! and EventBridge, which puts Step Functions' event about a stopped execution on the
+//! report queue (moto emits no such events).
+
+use super::{HEAD_SHA, Harness, PULL, STEP_TIMEOUT};
+use shared::dispatch::{RunOutput, TestRun, runner_started};
+use shared::github::{CheckOutput, CheckStatus, GitHub, NewCheckRun};
+use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
+use shared::job::{
+    Approval, JobError, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Timeouts, TokenUsage,
+    Trigger, Wait,
+};
+use shared::launcher::EndpointKind;
+use shared::policy::messages::{cancelled_comment, check_run_name};
+use shared::policy::stage::system_clock;
+use shared::store::JobStore;
+use shared::webhook::envelope::CommentSource;
+use shared::workflow::{Workflow, WorkflowError, WorkflowInput};
+use std::time::{Duration, Instant};
+
+/// Timeouts short enough for tests: the run's heartbeat and runtime are long enough that
+/// a test's runner answers well within them.
+pub const TEST_TIMEOUTS: Timeouts = Timeouts {
+    approval: Duration::from_secs(60),
+    heartbeat: Duration::from_secs(15),
+    max_runtime: Duration::from_secs(40),
+};
+
+/// What a successful test runner reports.
+pub fn run_output() -> RunOutput {
+    RunOutput {
+        summary: "Extracted the retry loop into `retry_with_backoff`.".to_owned(),
+        pull_request_url: Some("https://github.com/octo-org/hello-world/pull/8".to_owned()),
+        branch: Some("ollama/refactor-test".to_owned()),
+        tests: vec![TestRun {
+            command: "cargo test".to_owned(),
+            passed: true,
+            summary: Some("12 passed".to_owned()),
+        }],
+        model: "qwen3-coder:30b".to_owned(),
+        endpoint: Some(EndpointKind::SelfHosted),
+        tokens: TokenUsage {
+            prompt: 12_000,
+            completion: 3_400,
+        },
+        details: Some("### Steps\n\n1. Read `src/retry.rs`.".to_owned()),
+    }
+}
+
+impl Harness {
+    /// What the policy stage does for an accepted `/ollama refactor` on the pull request:
+    /// records the job (awaiting approval if `approval_required`), creates its queued
+    /// check run, and starts its execution with `timeouts`.
+    pub async fn start_job(&self, approval_required: bool, timeouts: Timeouts) -> JobId {
+        let delivery = DeliveryId::parse(&crate::unique("delivery")).expect("delivery id");
+        let now = system_clock();
+        let mut job = JobRecord::new(
+            JobRequest {
+                id: JobId::for_command(&delivery, 0),
+                delivery,
+                installation: InstallationId(super::INSTALLATION),
+                repo: RepoFullName::new(super::REPO),
+                commit: CommitSha::new(HEAD_SHA),
+                git_ref: "feature".to_owned(),
+                trigger: Trigger::Comment {
+                    comment_id: 99,
+                    source: CommentSource::IssueComment,
+                    number: PULL,
+                    on_pull_request: true,
+                },
+                task: "refactor".to_owned(),
+                params: "extract the retry loop".to_owned(),
+                requester: "octocat".to_owned(),
+                approval: if approval_required {
+                    Approval::required(Some(CommitSha::new(HEAD_SHA)))
+                } else {
+                    Approval::not_required()
+                },
+            },
+            now,
+        );
+        if approval_required {
+            job.move_to(JobStatus::AwaitingApproval, now).expect("wait");
+        }
+        let check_run_id = self
+            .github_client
+            .create_check_run(
+                &Self::scope(),
+                &NewCheckRun {
+                    name: check_run_name(&job.task),
+                    head_sha: job.commit.clone(),
+                    external_id: job.id.to_string(),
+                    status: CheckStatus::Queued,
+                    details_url: None,
+                    output: Some(CheckOutput {
+                        title: "Queued".to_owned(),
+                        summary: "Waiting for a runner.".to_owned(),
+                        text: None,
+                    }),
+                },
+            )
+            .await
+            .expect("create the check run");
+        job.check_run_id = Some(check_run_id);
+        self.store.create_job(&job).await.expect("record the job");
+        self.workflow
+            .start(&WorkflowInput {
+                job: job.id.clone(),
+                approval_required,
+                timeouts,
+            })
+            .await
+            .expect("start the execution");
+        job.id
+    }
+
+    /// The token the job's wait stored, once it is there and differs from `previous`
+    /// (a retry stores a new one).
+    pub async fn token(&self, id: &JobId, wait: Wait, previous: Option<&TaskToken>) -> TaskToken {
+        let started = Instant::now();
+        loop {
+            self.pump().await;
+            let token = self.store.task_token(id, wait).await.expect("read token");
+            if let Some(token) = token
+                && previous.is_none_or(|previous| previous.expose() != token.expose())
+            {
+                return token;
+            }
+            assert!(
+                started.elapsed() < STEP_TIMEOUT,
+                "job {id} never stored a new {wait:?} token"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `/approve`: records the approver and ends the approval wait, as the policy stage.
+    pub async fn approve(&self, id: &JobId, approver: &str) {
+        let token = self.token(id, Wait::Approval, None).await;
+        let mut job = self.job(id).await;
+        job.approval.approved_by = Some(approver.to_owned());
+        job.approval.approved_at_ms = Some(system_clock());
+        self.store
+            .update_job(&job, JobStatus::AwaitingApproval)
+            .await
+            .expect("record the approval");
+        self.workflow
+            .succeed(&token, &serde_json::json!({ "approved_by": approver }))
+            .await
+            .expect("end the approval wait");
+    }
+
+    /// A refused approval: the wait fails with `Approval.Denied`.
+    pub async fn deny(&self, id: &JobId, cause: &str) {
+        let token = self.token(id, Wait::Approval, None).await;
+        self.workflow
+            .fail(&token, JobError::ApprovalDenied, cause)
+            .await
+            .expect("deny");
+    }
+
+    /// `/cancel` as the policy stage does it: stops the execution, finishes the job,
+    /// completes the check run and says so. Then EventBridge delivers the stopped
+    /// execution's event to the report queue.
+    pub async fn cancel(&self, id: &JobId, by: &str) {
+        let cause = format!("cancelled by @{by}");
+        self.workflow.stop(id, &cause).await.expect("stop");
+        let mut job = self.job(id).await;
+        let expected = job.status;
+        job.move_to(JobStatus::Cancelled, system_clock())
+            .expect("cancel");
+        self.store
+            .update_job(&job, expected)
+            .await
+            .expect("record the cancellation");
+        let scope = Self::scope();
+        if let Some(check_run_id) = job.check_run_id {
+            self.github_client
+                .update_check_run(
+                    &scope,
+                    check_run_id,
+                    &shared::github::CheckRunUpdate {
+                        status: Some(CheckStatus::Completed),
+                        conclusion: Some(shared::github::CheckConclusion::Cancelled),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("complete the check run");
+        }
+        self.github_client
+            .comment(
+                &scope,
+                PULL,
+                &format!("job:{id}:cancelled"),
+                &cancelled_comment(&job, by),
+            )
+            .await
+            .expect("comment");
+        self.deliver_execution_event(id, "ABORTED", Some("Job.Cancelled"), Some(&cause))
+            .await;
+    }
+
+    /// Step Functions' "Execution Status Change" event for the job's execution, on the
+    /// report queue as the EventBridge rule of `template.yaml` puts it there.
+    pub async fn deliver_execution_event(
+        &self,
+        id: &JobId,
+        status: &str,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) {
+        let event = serde_json::json!({
+            "version": "0",
+            "id": crate::unique("event"),
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": "123456789012",
+            "time": "2025-01-01T00:00:00Z",
+            "region": crate::aws::REGION,
+            "resources": [self.workflow.execution_arn(id)],
+            "detail": {
+                "executionArn": self.workflow.execution_arn(id),
+                "stateMachineArn": self.state_machine_arn,
+                "name": id.as_str(),
+                "status": status,
+                "startDate": 1_735_689_600_000u64,
+                "stopDate": 1_735_689_660_000u64,
+                "input": "{}",
+                "output": null,
+                "error": error,
+                "cause": cause,
+            }
+        });
+        self.sqs
+            .send_message()
+            .queue_url(&self.queues.report)
+            .message_group_id("execution-events")
+            .message_body(event.to_string())
+            .send()
+            .await
+            .expect("deliver the event");
+    }
+
+    /// The runner of the current attempt: waits for its token (a new one if `previous`),
+    /// marks the job running and returns the token.
+    pub async fn runner_starts(&self, id: &JobId, previous: Option<&TaskToken>) -> TaskToken {
+        let token = self.token(id, Wait::Run, previous).await;
+        runner_started(&self.store, id, system_clock())
+            .await
+            .expect("runner started");
+        token
+    }
+
+    /// The runner answers with its result.
+    pub async fn runner_succeeds(&self, token: &TaskToken) -> Result<(), WorkflowError> {
+        self.workflow
+            .succeed(token, &run_output().to_task_output())
+            .await
+    }
+
+    /// The runner fails with a named error.
+    pub async fn runner_fails(&self, token: &TaskToken, error: JobError, cause: &str) {
+        self.workflow
+            .fail(token, error, cause)
+            .await
+            .expect("fail the run");
+    }
+}

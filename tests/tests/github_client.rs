@@ -1,0 +1,481 @@
+//! The GitHub App client against the fake GitHub over a real socket: what it asks GitHub
+//! (routes, token scopes, JWT claims), how it maps the answers, and that no credential
+//! ever shows in errors, `Debug` or logs. Retries and duplicate-free writes are in
+//! `github_client_retries.rs`.
+
+use e2e::fake_github::{APP_ID, AuthKind, FakeGitHub, FakePull, Fault, PRIVATE_KEY_PEM, Route};
+use e2e::logs::CapturedLogs;
+use ota_github::{
+    AppCredentials, ClientOptions, GitHubClient, REFRESH_MARGIN, SetupError, TokenPermissions,
+};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use shared::github::{
+    CheckOutput, CheckStatus, GitHub, GitHubError, NewCheckRun, Permission, RepoScope,
+};
+use shared::ids::{AppId, CommitSha, InstallationId, RepoFullName};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::instrument::WithSubscriber;
+
+const INSTALLATION: u64 = 4242;
+const REPO: &str = "octo-org/hello-world";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn scope(repo: &str) -> RepoScope {
+    RepoScope {
+        installation: InstallationId(INSTALLATION),
+        repo: RepoFullName::new(repo),
+    }
+}
+
+async fn start() -> (FakeGitHub, GitHubClient) {
+    let fake = FakeGitHub::start().await;
+    let client = fake.client();
+    (fake, client)
+}
+
+fn check(name: &str, external_id: &str) -> NewCheckRun {
+    NewCheckRun {
+        name: name.to_owned(),
+        head_sha: CommitSha::new(SHA),
+        external_id: external_id.to_owned(),
+        status: CheckStatus::Queued,
+        details_url: None,
+        output: Some(CheckOutput {
+            title: "Queued".to_owned(),
+            summary: "Waiting for a runner.".to_owned(),
+            text: None,
+        }),
+    }
+}
+
+#[tokio::test]
+async fn roles_map_to_permissions_and_an_unknown_user_has_none() {
+    let (fake, client) = start().await;
+    for (login, role) in [
+        ("ada", "admin"),
+        ("mo", "maintain"),
+        ("wu", "write"),
+        ("tri", "triage"),
+        ("rae", "read"),
+    ] {
+        fake.set_role(REPO, login, role);
+    }
+    fake.set_custom_role(REPO, "custom", Some("security-lead"), "write");
+    fake.set_custom_role(REPO, "old-server", None, "admin");
+
+    let expected = [
+        ("ada", Permission::Admin),
+        ("mo", Permission::Maintain),
+        ("wu", Permission::Write),
+        ("tri", Permission::Triage),
+        ("rae", Permission::Read),
+        ("custom", Permission::Write),
+        ("old-server", Permission::Admin),
+        ("stranger", Permission::None),
+    ];
+    for (login, permission) in expected {
+        assert_eq!(
+            client.permission(&scope(REPO), login).await,
+            Ok(permission),
+            "{login}"
+        );
+    }
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn files_are_decoded_and_a_missing_one_is_none() {
+    let (fake, client) = start().await;
+    let config = "tasks:\n  refactor:\n    enabled: true\n".repeat(10) + "# café ✓\n";
+    fake.set_file(REPO, "main", ".ollama-turbo.yml", config.clone());
+    fake.set_file(REPO, "", "docs/a file.md", "default branch");
+    fake.set_file(REPO, "main", "big.bin", vec![b'x'; 2 * 1024 * 1024]);
+
+    let repo = scope(REPO);
+    assert_eq!(
+        client.file(&repo, ".ollama-turbo.yml", "main").await,
+        Ok(Some(config))
+    );
+    assert_eq!(
+        client.file(&repo, "docs/a file.md", "").await,
+        Ok(Some("default branch".to_owned()))
+    );
+    assert_eq!(
+        client.file(&repo, ".ollama-turbo.yml", "dev").await,
+        Ok(None)
+    );
+    assert_eq!(client.file(&repo, "missing.yml", "main").await, Ok(None));
+    assert!(matches!(
+        client.file(&repo, "big.bin", "main").await,
+        Err(GitHubError::Rejected(message)) if message.contains("bytes")
+    ));
+    assert!(matches!(
+        client.file(&repo, "docs", "").await,
+        Err(GitHubError::Rejected(message)) if message.contains("directory")
+    ));
+
+    let reads = fake.requests_to(Route::Contents);
+    assert_eq!(
+        reads[0].path,
+        "/repos/octo-org/hello-world/contents/.ollama-turbo.yml"
+    );
+    assert_eq!(reads[0].query.get("ref").map(String::as_str), Some("main"));
+    assert_eq!(
+        reads[1].path,
+        "/repos/octo-org/hello-world/contents/docs/a file.md"
+    );
+    assert_eq!(reads[1].query.get("ref"), None);
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn one_token_per_repository_scoped_to_it_and_signed_by_the_app() {
+    let (fake, client) = start().await;
+    fake.set_role(REPO, "ada", "admin");
+    fake.set_role("octo-org/other", "ada", "write");
+
+    for _ in 0..3 {
+        client.permission(&scope(REPO), "ada").await.expect("role");
+    }
+    client
+        .permission(&scope("octo-org/other"), "ada")
+        .await
+        .expect("role");
+
+    let mints = fake.requests_to(Route::AccessToken);
+    assert_eq!(mints.len(), 2, "one token per repository, reused");
+    assert_eq!(
+        mints[0].path,
+        format!("/app/installations/{INSTALLATION}/access_tokens")
+    );
+    assert_eq!(
+        mints[0].body,
+        Some(json!({
+            "repositories": ["hello-world"],
+            "permissions": {
+                "metadata": "read",
+                "contents": "read",
+                "issues": "write",
+                "pull_requests": "write",
+                "checks": "write",
+            },
+        }))
+    );
+    assert_eq!(
+        mints[1].body.as_ref().map(|b| &b["repositories"]),
+        Some(&json!(["other"]))
+    );
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    for mint in &mints {
+        let AuthKind::AppJwt { iss, iat, exp } = &mint.auth else {
+            panic!("minted without a valid App JWT: {:?}", mint.auth);
+        };
+        assert_eq!(iss, &APP_ID.to_string());
+        assert!(exp - iat <= 600, "lives {}s", exp - iat);
+        assert!(
+            *iat <= now - 50 && *iat >= now - 70,
+            "iat {iat} is backdated by ~60s"
+        );
+        assert!(*exp > now);
+    }
+    for call in fake.requests_to(Route::Permission) {
+        assert!(
+            matches!(&call.auth, AuthKind::InstallationToken { installation, .. } if *installation == INSTALLATION),
+            "{:?}",
+            call.auth
+        );
+    }
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn a_token_close_to_expiry_is_not_reused() {
+    let (fake, client) = start().await;
+    fake.set_token_lifetime(REFRESH_MARGIN - Duration::from_secs(60));
+    fake.set_role(REPO, "ada", "admin");
+
+    client.permission(&scope(REPO), "ada").await.expect("role");
+    client.permission(&scope(REPO), "ada").await.expect("role");
+
+    assert_eq!(fake.requests_to(Route::AccessToken).len(), 2);
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_once() {
+    let (fake, client) = start().await;
+    fake.set_role(REPO, "ada", "admin");
+    client.permission(&scope(REPO), "ada").await.expect("role");
+
+    fake.revoke_tokens();
+    assert_eq!(
+        client.permission(&scope(REPO), "ada").await,
+        Ok(Permission::Admin)
+    );
+
+    assert_eq!(fake.requests_to(Route::AccessToken).len(), 2);
+    let refused: Vec<_> = fake.unexpected();
+    assert_eq!(
+        refused.len(),
+        1,
+        "only the revoked token's call: {refused:#?}"
+    );
+    assert_eq!(refused[0].auth, AuthKind::UnknownToken);
+}
+
+#[tokio::test]
+async fn other_callers_get_tokens_with_the_permissions_they_ask_for() {
+    let (fake, client) = start().await;
+    let runner = TokenPermissions::runner();
+
+    let token = client
+        .installation_token(&scope(REPO), &runner)
+        .await
+        .expect("runner token");
+    let again = client
+        .installation_token(&scope(REPO), &runner)
+        .await
+        .expect("runner token");
+
+    let minted = fake.minted_tokens();
+    assert_eq!(minted.len(), 1, "cached per permission set");
+    assert_eq!(token.secret().expose_secret(), minted[0].token);
+    assert_eq!(again.secret().expose_secret(), minted[0].token);
+    assert_eq!(minted[0].repositories, vec!["hello-world".to_owned()]);
+    assert_eq!(
+        minted[0].permissions.get("contents").map(String::as_str),
+        Some("write")
+    );
+    assert_eq!(minted[0].permissions.get("issues"), None);
+    let lifetime = token
+        .expires_at()
+        .duration_since(SystemTime::now())
+        .expect("expires in the future");
+    assert!(lifetime > Duration::from_secs(3500), "{lifetime:?}");
+
+    fake.set_role(REPO, "ada", "admin");
+    client.permission(&scope(REPO), "ada").await.expect("role");
+    assert_eq!(
+        fake.minted_tokens().len(),
+        2,
+        "the policy set is another token"
+    );
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn an_unreachable_github_is_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let client = GitHubClient::new(
+        &FakeGitHub::app_credentials(),
+        ClientOptions::with_base_url(format!("http://{addr}")),
+    )
+    .expect("client");
+
+    let error = client
+        .permission(&scope(REPO), "ada")
+        .await
+        .expect_err("refused");
+
+    assert!(matches!(error, GitHubError::Unavailable(_)), "{error:?}");
+}
+
+fn pull(number: u64, head_repo: Option<&str>) -> FakePull {
+    FakePull {
+        number,
+        state: "open".to_owned(),
+        head_sha: SHA.to_owned(),
+        head_ref: "feature/x".to_owned(),
+        base_ref: "main".to_owned(),
+        head_repo: head_repo.map(str::to_owned),
+    }
+}
+
+#[tokio::test]
+async fn pull_requests_and_branches_are_read() {
+    let (fake, client) = start().await;
+    fake.set_pull_request(REPO, pull(1, Some(REPO)));
+    fake.set_pull_request(REPO, pull(2, Some("mallory/hello-world")));
+    fake.set_pull_request(REPO, pull(3, None));
+    fake.set_branch(REPO, "feature/x", SHA);
+    let repo = scope(REPO);
+
+    let own = client.pull_request(&repo, 1).await.expect("pull 1");
+    assert_eq!(own.head_sha, CommitSha::new(SHA));
+    assert_eq!(
+        (own.head_ref.as_str(), own.base_ref.as_str()),
+        ("feature/x", "main")
+    );
+    assert!(!own.from_fork);
+    assert_eq!(own.state, "open");
+    assert!(
+        client
+            .pull_request(&repo, 2)
+            .await
+            .expect("pull 2")
+            .from_fork
+    );
+    assert!(
+        client
+            .pull_request(&repo, 3)
+            .await
+            .expect("pull 3")
+            .from_fork
+    );
+    assert!(matches!(
+        client.pull_request(&repo, 4).await,
+        Err(GitHubError::NotFound(_))
+    ));
+
+    assert_eq!(
+        client.branch_head(&repo, "feature/x").await,
+        Ok(CommitSha::new(SHA))
+    );
+    assert!(matches!(
+        client.branch_head(&repo, "gone").await,
+        Err(GitHubError::NotFound(_))
+    ));
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn a_github_enterprise_server_base_path_is_kept() {
+    let fake = FakeGitHub::start_at("/api/v3").await;
+    let client = fake.client();
+    fake.set_role(REPO, "ada", "maintain");
+
+    assert_eq!(
+        client.permission(&scope(REPO), "ada").await,
+        Ok(Permission::Maintain)
+    );
+
+    assert!(fake.base_url().ends_with("/api/v3"));
+    assert_eq!(fake.requests_to(Route::AccessToken).len(), 1);
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn an_invalid_private_key_is_named_without_being_shown() {
+    let half_key = &PRIVATE_KEY_PEM[..PRIVATE_KEY_PEM.len() / 2];
+    for pem in ["not a key at all", half_key] {
+        let credentials = AppCredentials {
+            app_id: AppId(APP_ID),
+            private_key: pem.into(),
+        };
+        let error =
+            GitHubClient::new(&credentials, ClientOptions::default()).expect_err("invalid key");
+        assert!(
+            matches!(error, SetupError::InvalidPrivateKey(_)),
+            "{error:?}"
+        );
+        let shown = format!("{error} {error:?} {credentials:?}");
+        assert!(shown.contains("PEM"), "{shown}");
+        for line in pem
+            .lines()
+            .filter(|line| line.len() > 20 && !line.starts_with("-----"))
+        {
+            assert!(!shown.contains(line), "key material in: {shown}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_credential_shows_in_errors_debug_or_logs() {
+    let (fake, client) = start().await;
+    let logs = CapturedLogs::default();
+    let wrong_app = GitHubClient::new(
+        &AppCredentials {
+            app_id: AppId(APP_ID + 1),
+            private_key: PRIVATE_KEY_PEM.into(),
+        },
+        ClientOptions::with_base_url(fake.base_url()),
+    )
+    .expect("client");
+    fake.set_pull_request(REPO, pull(12, Some(REPO)));
+    fake.inject(Route::PullRequest, 3, Fault::Status(503));
+    fake.inject(Route::CreateComment, 1, Fault::Status(403));
+    fake.inject(Route::CreateCheckRun, 1, Fault::Status(422));
+
+    let (token, errors) = async {
+        let token = client
+            .installation_token(&scope(REPO), &TokenPermissions::runner())
+            .await
+            .expect("token");
+        let errors = vec![
+            client
+                .pull_request(&scope(REPO), 12)
+                .await
+                .expect_err("503"),
+            client
+                .comment(&scope(REPO), 1, "m", "b")
+                .await
+                .expect_err("403"),
+            client
+                .create_check_run(&scope(REPO), &check("c", "x"))
+                .await
+                .expect_err("422"),
+            client
+                .pull_request(&scope(REPO), 99)
+                .await
+                .expect_err("404"),
+            wrong_app
+                .permission(&scope(REPO), "ada")
+                .await
+                .expect_err("401"),
+        ];
+        (token, errors)
+    }
+    .with_subscriber(logs.subscriber())
+    .await;
+
+    assert!(
+        matches!(errors[0], GitHubError::Unavailable(_)),
+        "{:?}",
+        errors[0]
+    );
+    assert!(
+        matches!(errors[1], GitHubError::Forbidden(_)),
+        "{:?}",
+        errors[1]
+    );
+    assert!(
+        matches!(errors[2], GitHubError::Rejected(_)),
+        "{:?}",
+        errors[2]
+    );
+    assert!(
+        matches!(errors[3], GitHubError::NotFound(_)),
+        "{:?}",
+        errors[3]
+    );
+    assert!(
+        matches!(errors[4], GitHubError::Unauthorized(_)),
+        "{:?}",
+        errors[4]
+    );
+
+    let mut shown = format!(
+        "{client:?} {wrong_app:?} {token:?} {:?}",
+        FakeGitHub::app_credentials()
+    );
+    for error in &errors {
+        shown.push_str(&format!(" {error} {error:?}"));
+    }
+    shown.push_str(&logs.text());
+    let minted = fake.minted_tokens();
+    assert!(minted.len() >= 2);
+    for minted in &minted {
+        assert!(!shown.contains(&minted.token), "a token leaked: {shown}");
+    }
+    // Every JWT starts with the base64 of `{"`.
+    assert!(!shown.contains("eyJ"), "a JWT leaked: {shown}");
+    assert!(!shown.contains("PRIVATE KEY"), "the key leaked: {shown}");
+    assert!(logs.text().contains("retrying"), "the retries are logged");
+}

@@ -1,0 +1,59 @@
+//! What the policy function logs, captured at every level (the SDKs' and the HTTP
+//! client's traces too): the App's private key, its JWTs and installation tokens never
+//! appear. Its own test binary: capturing logs per test races with other tests' threads.
+
+use e2e::fake_github::{FakeGitHub, Fault, Route};
+use e2e::logs::CapturedLogs;
+use e2e::policy::{PR, PolicyHarness, comment, envelope};
+use secrecy::ExposeSecret;
+use tracing::instrument::WithSubscriber;
+
+#[tokio::test]
+async fn no_key_jwt_or_token_is_ever_logged() {
+    let logs = CapturedLogs::default();
+    let harness = PolicyHarness::start()
+        .with_subscriber(logs.subscriber())
+        .await;
+    harness
+        .github
+        .inject(Route::CreateComment, 1, Fault::Status(502));
+
+    async {
+        harness
+            .process_ok(&[
+                envelope(
+                    "issue_comment",
+                    &comment("Codertocat", "/ollama refactor", true),
+                ),
+                envelope(
+                    "issue_comment",
+                    &comment("Codertocat", "/ollama help", true),
+                ),
+            ])
+            .await;
+    }
+    .with_subscriber(logs.subscriber())
+    .await;
+
+    let text = logs.text();
+    assert!(
+        text.contains("policy decision"),
+        "the decision was logged:\n{text}"
+    );
+    assert!(!harness.jobs(PR).await.is_empty());
+    let tokens = harness.github.minted_tokens();
+    assert!(!tokens.is_empty());
+    for token in tokens {
+        assert!(
+            !text.contains(&token.token),
+            "an installation token was logged"
+        );
+    }
+    let key = FakeGitHub::app_credentials().private_key;
+    for line in key.expose_secret().lines().filter(|line| line.len() > 20) {
+        assert!(!text.contains(line), "the App's private key was logged");
+    }
+    // The base64 of an RS256 JWT header: no App JWT in the logs.
+    assert!(!text.contains("eyJhbGciOiJSUzI1NiI"), "a JWT was logged");
+    assert!(!text.contains("eyJ0eXAiOiJKV1Qi"), "a JWT was logged");
+}

@@ -1,0 +1,663 @@
+//! The policy function end to end: events through its SQS batch handler, the real GitHub
+//! client against the fake GitHub server, jobs in DynamoDB and executions in Step
+//! Functions (both moto). Each test asserts what GitHub was asked to do, what was stored
+//! and what was started — and that nothing else happened.
+
+use e2e::fake_github::{Fault, Route};
+use e2e::fixtures;
+use e2e::policy::{
+    DEFAULT_BRANCH, DEFAULT_BRANCH_HEAD, INSTALLATION, PR, PR_HEAD, PolicyHarness, REPO, comment,
+    envelope, pull, pull_request_event,
+};
+use serde_json::json;
+use shared::ids::InstallationId;
+use shared::job::{JobId, JobStatus};
+use shared::store::{AuditLog, InstallationStore};
+
+const CONFIG: &str = ".ollama-turbo.yml";
+
+/// Comments written on a thread by the App (the fake's only commenter here).
+fn comments(harness: &PolicyHarness, number: u64) -> Vec<String> {
+    harness
+        .github
+        .comments(REPO, number)
+        .into_iter()
+        .map(|comment| comment.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_workflow() {
+    let harness = PolicyHarness::start().await;
+    let event = envelope(
+        "issue_comment",
+        &comment("Codertocat", "/ollama refactor the auth module", true),
+    );
+
+    harness.process_ok(std::slice::from_ref(&event)).await;
+
+    let jobs = harness.jobs(PR).await;
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(job.id, JobId::for_command(&event.delivery, 0));
+    assert_eq!(job.task, "refactor");
+    assert_eq!(job.params, "the auth module");
+    assert_eq!(job.requester, "Codertocat");
+    assert_eq!(
+        job.commit.as_str(),
+        PR_HEAD,
+        "a PR job works on the PR's head"
+    );
+    assert_eq!(job.status, JobStatus::Queued);
+    assert!(!job.approval.required);
+
+    let reactions = harness.github.reactions();
+    assert_eq!(reactions.len(), 1);
+    assert_eq!(reactions[0].content, "eyes");
+    let runs = harness.github.check_runs(REPO);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].fields["head_sha"], PR_HEAD);
+    assert_eq!(runs[0].fields["status"], "queued");
+    assert_eq!(runs[0].fields["external_id"], job.id.as_str());
+    assert_eq!(runs[0].fields["name"], "Ollama Turbo Agent · refactor");
+    assert_eq!(job.check_run_id, Some(runs[0].id));
+    assert_eq!(harness.execution_names().await, vec![job.id.to_string()]);
+    assert!(
+        comments(&harness, PR).is_empty(),
+        "an accepted job needs no comment"
+    );
+    assert!(harness.github.unexpected().is_empty());
+
+    // The config was read from the default branch, not from the pull request.
+    let reads = harness.github.requests_to(Route::Contents);
+    assert_eq!(reads.len(), 1);
+    assert_eq!(
+        reads[0].query.get("ref").map(String::as_str),
+        Some(DEFAULT_BRANCH)
+    );
+
+    let audit = harness
+        .store
+        .recent(InstallationId(INSTALLATION), 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].decision, "accepted");
+    assert_eq!(audit[0].job.as_ref(), Some(&job.id));
+}
+
+#[tokio::test]
+async fn a_command_on_an_issue_works_on_the_default_branch_without_a_check_run() {
+    let harness = PolicyHarness::start().await;
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama fix the crash", false),
+        )])
+        .await;
+
+    let jobs = harness.jobs(1).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].commit.as_str(), DEFAULT_BRANCH_HEAD);
+    assert_eq!(jobs[0].git_ref, DEFAULT_BRANCH);
+    assert!(harness.github.check_runs(REPO).is_empty());
+    assert_eq!(harness.execution_names().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_command_gets_one_helpful_comment_and_nothing_runs() {
+    let harness = PolicyHarness::start().await;
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama refactr the parser", true),
+        )])
+        .await;
+
+    let replies = comments(&harness, PR);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].contains("refactr"), "{}", replies[0]);
+    assert!(
+        replies[0].contains("/ollama refactor"),
+        "suggests the right task: {}",
+        replies[0]
+    );
+    assert!(replies[0].contains("/ollama help"), "{}", replies[0]);
+    assert!(harness.jobs(PR).await.is_empty());
+    assert!(harness.execution_names().await.is_empty());
+}
+
+#[tokio::test]
+async fn help_lists_the_commands_and_the_repositorys_own_tasks() {
+    let harness = PolicyHarness::start().await;
+    harness.github.set_file(
+        REPO,
+        DEFAULT_BRANCH,
+        CONFIG,
+        "automation:\n  tasks:\n    migrate-db:\n      description: Write a database migration\n      prompt: Write a migration for the change asked for.\n",
+    );
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama help", true),
+        )])
+        .await;
+
+    let replies = comments(&harness, PR);
+    assert_eq!(replies.len(), 1);
+    for expected in [
+        "/approve",
+        "/cancel",
+        "/retry",
+        "/ollama status",
+        "`migrate-db`",
+        "Write a database migration",
+    ] {
+        assert!(
+            replies[0].contains(expected),
+            "help lacks {expected}: {}",
+            replies[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_user_is_denied_and_nothing_starts() {
+    let harness = PolicyHarness::start().await;
+    harness.github.set_role(REPO, "visitor", "read");
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("visitor", "/ollama refactor everything", true),
+        )])
+        .await;
+
+    let replies = comments(&harness, PR);
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].starts_with("@visitor, I can't run that"),
+        "{}",
+        replies[0]
+    );
+    assert!(replies[0].contains("triage role"), "{}", replies[0]);
+    assert_eq!(harness.github.reactions()[0].content, "-1");
+    assert!(harness.jobs(PR).await.is_empty());
+    assert!(harness.execution_names().await.is_empty());
+    assert!(harness.github.check_runs(REPO).is_empty());
+    let audit = harness
+        .store
+        .recent(InstallationId(INSTALLATION), 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit[0].decision, "denied");
+}
+
+#[tokio::test]
+async fn a_fork_pull_request_waits_for_an_approval() {
+    let harness = PolicyHarness::start().await;
+    harness
+        .github
+        .set_pull_request(REPO, pull(PR_HEAD, Some("someone/Hello-World")));
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama test", true),
+        )])
+        .await;
+
+    let jobs = harness.jobs(PR).await;
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(job.status, JobStatus::AwaitingApproval);
+    assert!(job.approval.required);
+    assert_eq!(
+        job.approval.pinned_head.as_ref().map(|sha| sha.as_str()),
+        Some(PR_HEAD)
+    );
+    let replies = comments(&harness, PR);
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].contains("comes from a fork"), "{}", replies[0]);
+    assert!(
+        replies[0].contains(&format!("/approve {}", job.id)),
+        "{}",
+        replies[0]
+    );
+    assert_eq!(
+        harness.github.check_runs(REPO)[0].fields["status"],
+        "queued"
+    );
+    assert_eq!(harness.execution_names().await, vec![job.id.to_string()]);
+}
+
+#[tokio::test]
+async fn an_approval_by_a_writer_resumes_the_workflow() {
+    let harness = PolicyHarness::start().await;
+    harness.github.set_role(REPO, "triager", "triage");
+    harness.github.set_role(REPO, "maintainer", "maintain");
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("triager", "/ollama docs", true),
+        )])
+        .await;
+    let job = harness.jobs(PR).await.remove(0);
+    assert_eq!(job.status, JobStatus::AwaitingApproval);
+    harness.approval_wait_reached(&job).await;
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("maintainer", &format!("/approve {}", job.id), true),
+        )])
+        .await;
+
+    let job = harness.jobs(PR).await.remove(0);
+    assert_eq!(job.approval.approved_by.as_deref(), Some("maintainer"));
+    let mut status = None;
+    for _ in 0..50 {
+        status = harness.execution_status(&job).await;
+        if status.as_deref() == Some("SUCCEEDED") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status.as_deref(),
+        Some("SUCCEEDED"),
+        "the approval ended the wait"
+    );
+    let replies = comments(&harness, PR);
+    assert!(
+        replies
+            .last()
+            .is_some_and(|reply| reply.contains("@maintainer approved job")),
+        "{replies:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_requester_cannot_approve_their_own_job() {
+    let harness = PolicyHarness::start().await;
+    harness.github.set_role(REPO, "Codertocat", "admin");
+    harness.github.set_file(
+        REPO,
+        DEFAULT_BRANCH,
+        CONFIG,
+        "automation:\n  approval:\n    required: true\n",
+    );
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama refactor", true),
+        )])
+        .await;
+    let job = harness.jobs(PR).await.remove(0);
+    harness.approval_wait_reached(&job).await;
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/approve", true),
+        )])
+        .await;
+
+    let job = harness.jobs(PR).await.remove(0);
+    assert_eq!(job.status, JobStatus::AwaitingApproval);
+    assert_eq!(job.approval.approved_by, None);
+    let replies = comments(&harness, PR);
+    assert!(
+        replies
+            .last()
+            .is_some_and(|reply| reply.contains("asked for this job and cannot approve it too")),
+        "{replies:?}"
+    );
+    assert_eq!(
+        harness.execution_status(&job).await.as_deref(),
+        Some("RUNNING")
+    );
+}
+
+#[tokio::test]
+async fn a_new_push_invalidates_a_pending_approval() {
+    let harness = PolicyHarness::start().await;
+    harness.github.set_role(REPO, "triager", "triage");
+    harness.github.set_role(REPO, "maintainer", "maintain");
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("triager", "/ollama fix", true),
+        )])
+        .await;
+    let job = harness.jobs(PR).await.remove(0);
+    harness.approval_wait_reached(&job).await;
+
+    let new_head = "0123456789abcdef0123456789abcdef01234567";
+    harness
+        .github
+        .set_pull_request(REPO, pull(new_head, Some(REPO)));
+    harness
+        .process_ok(&[envelope(
+            "pull_request",
+            &pull_request_event("synchronize", new_head),
+        )])
+        .await;
+
+    let job = harness.jobs(PR).await.remove(0);
+    assert_eq!(job.status, JobStatus::Expired);
+    let replies = comments(&harness, PR);
+    assert!(
+        replies
+            .last()
+            .is_some_and(|reply| reply.contains("no longer applies")),
+        "{replies:?}"
+    );
+
+    // An /approve that arrives afterwards starts nothing.
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("maintainer", &format!("/approve {}", job.id), true),
+        )])
+        .await;
+    let job = harness.jobs(PR).await.remove(0);
+    assert_eq!(job.status, JobStatus::Expired);
+    assert_eq!(job.approval.approved_by, None);
+}
+
+#[tokio::test]
+async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
+    let harness = PolicyHarness::start().await;
+    use shared::policy::InstallationPolicy;
+    use shared::store::PolicyStore;
+    harness
+        .store
+        .put_policy(&InstallationPolicy {
+            installation: InstallationId(INSTALLATION),
+            name: "tight".to_owned(),
+            repo_pattern: "Codertocat/*".to_owned(),
+            allowed_triggers: None,
+            allowed_users: None,
+            require_approval: None,
+            max_runtime_seconds: None,
+            allow_hosted_model: None,
+            user_jobs_per_hour: Some(1),
+            installation_jobs_per_hour: None,
+        })
+        .await
+        .expect("policy");
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama docs", true),
+        )])
+        .await;
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama test", true),
+        )])
+        .await;
+
+    assert_eq!(harness.jobs(PR).await.len(), 1);
+    assert_eq!(harness.execution_names().await.len(), 1);
+    let replies = comments(&harness, PR);
+    assert_eq!(replies.len(), 1);
+    assert!(
+        replies[0].contains("reached the limit of 1 jobs per hour"),
+        "{}",
+        replies[0]
+    );
+    assert!(replies[0].contains("Try again in about"), "{}", replies[0]);
+    let audit = harness
+        .store
+        .recent(InstallationId(INSTALLATION), 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit[0].decision, "rate_limited");
+    assert_eq!(audit[0].policy.as_deref(), Some("tight"));
+}
+
+#[tokio::test]
+async fn an_invalid_config_is_reported_with_line_and_field_and_nothing_runs() {
+    let harness = PolicyHarness::start().await;
+    harness.github.set_file(
+        REPO,
+        DEFAULT_BRANCH,
+        CONFIG,
+        "automation:\n  tasks:\n    refactor:\n      timout: 10m\n",
+    );
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama refactor", true),
+        )])
+        .await;
+
+    let replies = comments(&harness, PR);
+    assert_eq!(replies.len(), 1);
+    assert!(replies[0].contains("line 4"), "{}", replies[0]);
+    assert!(
+        replies[0].contains("automation.tasks.refactor"),
+        "{}",
+        replies[0]
+    );
+    assert!(
+        replies[0].contains("timeout"),
+        "did you mean: {}",
+        replies[0]
+    );
+    assert!(harness.jobs(PR).await.is_empty());
+    assert!(harness.execution_names().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_same_delivery_twice_makes_one_job() {
+    let harness = PolicyHarness::start().await;
+    let event = envelope(
+        "issue_comment",
+        &comment("Codertocat", "/ollama refactor\n/ollama docs", true),
+    );
+
+    harness.process_ok(std::slice::from_ref(&event)).await;
+    harness.process_ok(std::slice::from_ref(&event)).await;
+
+    let jobs = harness.jobs(PR).await;
+    assert_eq!(jobs.len(), 2, "one job per command, not per processing");
+    assert_eq!(harness.execution_names().await.len(), 2);
+    assert_eq!(harness.github.check_runs(REPO).len(), 2);
+}
+
+#[tokio::test]
+async fn a_github_error_then_success_leaves_one_comment() {
+    let harness = PolicyHarness::start().await;
+    harness
+        .github
+        .inject(Route::CreateComment, 1, Fault::Status(502));
+    harness
+        .github
+        .inject(Route::CreateComment, 1, Fault::AfterCommit(502));
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama help", true),
+        )])
+        .await;
+
+    assert_eq!(comments(&harness, PR).len(), 1);
+}
+
+#[tokio::test]
+async fn a_github_outage_fails_only_that_message_for_a_retry() {
+    let harness = PolicyHarness::start().await;
+    let install = fixtures::as_app_delivery(
+        fixtures::example("installation", Some("created")),
+        INSTALLATION,
+    );
+    let mut install = install;
+    install["installation"]["id"] = json!(INSTALLATION);
+    harness
+        .github
+        .inject(Route::Permission, 20, Fault::Status(503));
+
+    let response = harness
+        .process(&[
+            envelope(
+                "issue_comment",
+                &comment("Codertocat", "/ollama refactor", true),
+            ),
+            envelope("installation", &install),
+        ])
+        .await;
+
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        vec!["message-0"],
+        "could not check → retried, never allowed"
+    );
+    assert!(harness.jobs(PR).await.is_empty());
+    assert!(
+        harness
+            .store
+            .installation(InstallationId(INSTALLATION))
+            .await
+            .expect("read")
+            .is_some(),
+        "the other message was processed"
+    );
+}
+
+#[tokio::test]
+async fn an_uninstall_removes_the_installation() {
+    let harness = PolicyHarness::start().await;
+    let mut created = fixtures::as_app_delivery(
+        fixtures::example("installation", Some("created")),
+        INSTALLATION,
+    );
+    created["installation"]["id"] = json!(INSTALLATION);
+    let mut deleted = fixtures::as_app_delivery(
+        fixtures::example("installation", Some("deleted")),
+        INSTALLATION,
+    );
+    deleted["installation"]["id"] = json!(INSTALLATION);
+
+    harness
+        .process_ok(&[envelope("installation", &created)])
+        .await;
+    let id = InstallationId(INSTALLATION);
+    assert!(
+        harness
+            .store
+            .installation(id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+    assert!(
+        !harness
+            .store
+            .repositories(id)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+
+    harness
+        .process_ok(&[envelope("installation", &deleted)])
+        .await;
+    assert!(
+        harness
+            .store
+            .installation(id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        harness
+            .store
+            .repositories(id)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn cancel_stops_the_workflow_and_marks_the_job() {
+    let harness = PolicyHarness::start().await;
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/ollama refactor", true),
+        )])
+        .await;
+    let job = harness.jobs(PR).await.remove(0);
+
+    harness
+        .process_ok(&[envelope(
+            "issue_comment",
+            &comment("Codertocat", "/cancel", true),
+        )])
+        .await;
+
+    let job = harness
+        .jobs(PR)
+        .await
+        .into_iter()
+        .find(|j| j.id == job.id)
+        .expect("job");
+    assert_eq!(job.status, JobStatus::Cancelled);
+    let run = &harness.github.check_runs(REPO)[0];
+    assert_eq!(run.fields["conclusion"], "cancelled");
+    assert!(
+        comments(&harness, PR)
+            .last()
+            .is_some_and(|c| c.contains("cancelled job"))
+    );
+    let stops = harness.sfn.describe_execution().execution_arn(format!(
+        "{}:{}",
+        harness
+            .state_machine_arn
+            .replace(":stateMachine:", ":execution:"),
+        job.id
+    ));
+    let status = stops.send().await.expect("execution").status;
+    assert_ne!(status.as_str(), "RUNNING", "the execution was stopped");
+}
+
+#[tokio::test]
+async fn a_pull_request_trigger_from_the_config_starts_its_tasks() {
+    let harness = PolicyHarness::start().await;
+    harness.github.set_file(
+        REPO,
+        DEFAULT_BRANCH,
+        CONFIG,
+        "automation:\n  triggers:\n    pr_opened:\n      tasks: [review]\n",
+    );
+
+    harness
+        .process_ok(&[envelope(
+            "pull_request",
+            &pull_request_event("opened", PR_HEAD),
+        )])
+        .await;
+
+    let jobs = harness.jobs(PR).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].task, "review");
+    assert_eq!(jobs[0].status, JobStatus::Queued);
+    assert_eq!(harness.execution_names().await.len(), 1);
+}
