@@ -1,6 +1,6 @@
-//! Posting comments exactly once: each carries a hidden marker line, and before a retry the
-//! issue's recent comments are searched for it, in case the failed attempt had in fact
-//! created the comment.
+//! Posting comments exactly once: each carries a hidden marker line, and before posting the
+//! issue's recent comments are searched for it — in case a failed attempt had in fact
+//! created the comment, or the same event is being processed again after a redelivery.
 
 use crate::client::{GitHubClient, repo_path};
 use crate::transport::Call;
@@ -13,15 +13,15 @@ use std::time::{Duration, SystemTime};
 /// GitHub refuses an issue comment longer than this many characters.
 pub const MAX_COMMENT_CHARS: usize = 65_536;
 
-/// The search for an earlier attempt's comment starts this long before the call did:
-/// GitHub's clock and ours may disagree.
-const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// How far back the search for an earlier attempt's comment reaches: an event is retried
+/// by its queue for minutes and may be redriven from a dead-letter queue hours later.
+const LOOKBACK: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// GitHub's largest page.
 const PER_PAGE: usize = 100;
 
-/// Comments created since the call began fit in one page unless the thread is very busy;
-/// this bounds the search in any case.
+/// A day of comments fits in one page unless the thread is very busy; this bounds the
+/// search in any case.
 const MAX_PAGES: u32 = 5;
 
 /// Said in place of what did not fit.
@@ -91,11 +91,9 @@ impl GitHubClient {
         );
         let (call, marker) = (&call, &marker);
         self.retry
-            .run("comment", |attempt| async move {
-                if attempt > 1
-                    && let Some(id) = self.find_comment(scope, number, marker, started).await?
-                {
-                    tracing::info!(repo = %scope.repo, issue = number, comment = id, "the failed attempt had created the comment");
+            .run("comment", |_attempt| async move {
+                if let Some(id) = self.find_comment(scope, number, marker, started).await? {
+                    tracing::info!(repo = %scope.repo, issue = number, comment = id, "the comment exists already");
                     return Ok(id);
                 }
                 let reply = self.send(scope, call).await?;
@@ -104,8 +102,8 @@ impl GitHubClient {
             .await
     }
 
-    /// A comment on issue `number` carrying `marker`, among those updated since shortly
-    /// before `started`.
+    /// A comment on issue `number` carrying `marker`, among those updated in the
+    /// [`LOOKBACK`] before `started`.
     async fn find_comment(
         &self,
         scope: &RepoScope,
@@ -114,7 +112,7 @@ impl GitHubClient {
         started: SystemTime,
     ) -> Result<Option<u64>, GitHubError> {
         let since =
-            DateTime::<Utc>::from(started - CLOCK_SKEW).to_rfc3339_opts(SecondsFormat::Secs, true);
+            DateTime::<Utc>::from(started - LOOKBACK).to_rfc3339_opts(SecondsFormat::Secs, true);
         for page in 1..=MAX_PAGES {
             let call = Call::get(repo_path(scope, &format!("issues/{number}/comments")))
                 .query("since", since.as_str())

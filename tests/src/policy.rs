@@ -41,8 +41,19 @@ pub struct PolicyHarness {
 
 impl PolicyHarness {
     /// A fresh table, state machine and fake GitHub, with a repository whose default
-    /// branch and pull request #2 exist, and `Codertocat` as a writer.
+    /// branch and pull request #2 exist, and `Codertocat` as a writer. The state machine
+    /// waits for a task token, as the job's approval wait does.
     pub async fn start() -> Self {
+        Self::start_with(Machine::TaskToken).await
+    }
+
+    /// The same, with a state machine that only waits: moto stops those cleanly
+    /// (`ABORTED`), which it does not do for an execution inside a callback task.
+    pub async fn start_waiting() -> Self {
+        Self::start_with(Machine::Waiting).await
+    }
+
+    async fn start_with(machine: Machine) -> Self {
         let github = FakeGitHub::start().await;
         github.set_branch(REPO, DEFAULT_BRANCH, DEFAULT_BRANCH_HEAD);
         github.set_pull_request(REPO, pull(PR_HEAD, Some(REPO)));
@@ -54,8 +65,15 @@ impl PolicyHarness {
         let sqs = aws_sdk_sqs::Client::new(&config);
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
         let table = aws::jobs_table(&dynamo, &crate::unique("jobs")).await;
-        let (state_machine_arn, token_queue_url) =
-            aws::task_token_state_machine(&sfn, &sqs, &crate::unique("job")).await;
+        let (state_machine_arn, token_queue_url) = match machine {
+            Machine::TaskToken => {
+                aws::task_token_state_machine(&sfn, &sqs, &crate::unique("job")).await
+            }
+            Machine::Waiting => (
+                aws::waiting_state_machine(&sfn, &crate::unique("job")).await,
+                String::new(),
+            ),
+        };
         let credentials = FakeGitHub::app_credentials();
         let key_arn = aws::secret(
             &secrets,
@@ -187,6 +205,11 @@ impl PolicyHarness {
         }
         panic!("the execution of {} never reached its wait", job.id);
     }
+}
+
+enum Machine {
+    TaskToken,
+    Waiting,
 }
 
 pub fn pull(head_sha: &str, head_repo: Option<&str>) -> FakePull {

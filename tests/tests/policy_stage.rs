@@ -475,6 +475,17 @@ async fn the_same_delivery_twice_makes_one_job() {
 }
 
 #[tokio::test]
+async fn a_reply_is_not_posted_twice_when_its_event_is_processed_again() {
+    let harness = PolicyHarness::start().await;
+    let event = envelope("issue_comment", &comment("Codertocat", "/ollama refactr", true));
+
+    harness.process_ok(std::slice::from_ref(&event)).await;
+    harness.process_ok(std::slice::from_ref(&event)).await;
+
+    assert_eq!(comments(&harness, PR).len(), 1);
+}
+
+#[tokio::test]
 async fn a_github_error_then_success_leaves_one_comment() {
     let harness = PolicyHarness::start().await;
     harness
@@ -597,7 +608,7 @@ async fn an_uninstall_removes_the_installation() {
 
 #[tokio::test]
 async fn cancel_stops_the_workflow_and_marks_the_job() {
-    let harness = PolicyHarness::start().await;
+    let harness = PolicyHarness::start_waiting().await;
     harness
         .process_ok(&[envelope(
             "issue_comment",
@@ -635,7 +646,7 @@ async fn cancel_stops_the_workflow_and_marks_the_job() {
         job.id
     ));
     let status = stops.send().await.expect("execution").status;
-    assert_ne!(status.as_str(), "RUNNING", "the execution was stopped");
+    assert_eq!(status.as_str(), "ABORTED", "the execution was stopped");
 }
 
 #[tokio::test]
