@@ -30,8 +30,6 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             envelope,
             scope,
             config,
-            thread,
-            index,
             ..
         } = *context;
         let login = &envelope.sender.login;
@@ -55,7 +53,6 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             }
             _ => None,
         };
-        let reply_marker = format!("delivery:{}:{index}:approve", envelope.delivery);
         let decision = decide_approval(
             login,
             envelope.sender.kind,
@@ -76,9 +73,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 }
                 _ => approval_refused_comment(login, &refusal),
             };
-            self.github
-                .comment(scope, thread.number, &reply_marker, &reply)
-                .await?;
+            self.reply(context, "approve", &reply).await?;
             return self
                 .audit(self.entry(context, "denied", refusal.to_string(), Some(job.id)))
                 .await;
@@ -107,9 +102,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 let current = self.store.job(&job.id).await?.unwrap_or(job);
                 if current.approval.approved_by.is_none() {
                     let reply = approval_window_over_comment(login, &current);
-                    self.github
-                        .comment(scope, thread.number, &reply_marker, &reply)
-                        .await?;
+                    self.reply(context, "approve", &reply).await?;
                 }
                 return Ok(());
             }
@@ -123,23 +116,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             Ok(()) => {}
             Err(WorkflowError::TokenExpired) => {
                 let reply = approval_window_over_comment(login, &job);
-                self.github
-                    .comment(scope, thread.number, &reply_marker, &reply)
-                    .await?;
+                self.reply(context, "approve", &reply).await?;
                 return Ok(());
             }
             Err(err) => return Err(err.into()),
         }
-        self.react(scope, thread, Reaction::Eyes).await?;
-        self.github
-            .comment(
-                scope,
-                thread.number,
-                &format!("job:{}:approved", job.id),
-                &approved_comment(&job, login),
-            )
-            .await?;
-        self.audit(self.entry(context, "approved", "approved".to_owned(), Some(job.id)))
+        self.announce(context, &job, "approved", &approved_comment(&job, login))
             .await
     }
 
@@ -153,8 +135,6 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             envelope,
             scope,
             config,
-            thread,
-            index,
             ..
         } = *context;
         let login = &envelope.sender.login;
@@ -166,20 +146,15 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         else {
             return Ok(());
         };
-        let reply_marker = format!("delivery:{}:{index}:cancel", envelope.delivery);
         if job.status.is_terminal() {
             let reply = not_cancellable_comment(login, &job);
-            self.github
-                .comment(scope, thread.number, &reply_marker, &reply)
-                .await?;
+            self.reply(context, "cancel", &reply).await?;
             return Ok(());
         }
         let permission = commenter.permission(&self.github, scope, login).await?;
         if !may_manage(login, permission, &job, config) {
             let reply = not_allowed_to_manage_comment(login, "cancel", &job, approver_role(config));
-            self.github
-                .comment(scope, thread.number, &reply_marker, &reply)
-                .await?;
+            self.reply(context, "cancel", &reply).await?;
             return self
                 .audit(self.entry(
                     context,
@@ -206,16 +181,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 )
                 .await?;
         }
-        self.react(scope, thread, Reaction::Eyes).await?;
-        self.github
-            .comment(
-                scope,
-                thread.number,
-                &format!("job:{}:cancelled", job.id),
-                &cancelled_comment(&job, login),
-            )
-            .await?;
-        self.audit(self.entry(context, "cancelled", "cancelled".to_owned(), Some(job.id)))
+        self.announce(context, &job, "cancelled", &cancelled_comment(&job, login))
             .await
     }
 
@@ -240,20 +206,15 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         else {
             return Ok(());
         };
-        let reply_marker = format!("delivery:{}:{index}:retry", envelope.delivery);
         if !retryable(old.status) {
             let reply = not_retryable_comment(login, &old);
-            self.github
-                .comment(scope, thread.number, &reply_marker, &reply)
-                .await?;
+            self.reply(context, "retry", &reply).await?;
             return Ok(());
         }
         let permission = commenter.permission(&self.github, scope, login).await?;
         if !may_manage(login, permission, &old, config) {
             let reply = not_allowed_to_manage_comment(login, "retry", &old, approver_role(config));
-            self.github
-                .comment(scope, thread.number, &reply_marker, &reply)
-                .await?;
+            self.reply(context, "retry", &reply).await?;
             return Ok(());
         }
         let ask = Ask {
@@ -332,7 +293,6 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             envelope,
             scope,
             thread,
-            index,
             ..
         } = *context;
         let login = &envelope.sender.login;
@@ -340,15 +300,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .store
             .jobs_for_thread(&scope.repo, thread.number, THREAD_JOBS)
             .await?;
-        let reply_marker = format!("delivery:{}:{index}:find", envelope.delivery);
         let Some(reference) = reference else {
             if let Some(job) = jobs.into_iter().find(|job| fits(job)) {
                 return Ok(Some(job));
             }
             let reply = job_not_found_comment(login, None, wanted);
-            self.github
-                .comment(scope, thread.number, &reply_marker, &reply)
-                .await?;
+            self.reply(context, "find", &reply).await?;
             return Ok(None);
         };
         let parsed = JobRef::parse(reference.as_str()).ok();
@@ -365,10 +322,47 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             [] => job_not_found_comment(login, Some(reference.as_str()), wanted),
             several => ambiguous_job_comment(login, reference.as_str(), several),
         };
-        self.github
-            .comment(scope, thread.number, &reply_marker, &reply)
-            .await?;
+        self.reply(context, "find", &reply).await?;
         Ok(None)
+    }
+
+    /// Answers the command in `context` (once, however often its event is processed).
+    async fn reply(
+        &self,
+        context: &CommandContext<'_>,
+        what: &str,
+        text: &str,
+    ) -> Result<(), StageError> {
+        let marker = format!(
+            "delivery:{}:{}:{what}",
+            context.envelope.delivery, context.index
+        );
+        self.github
+            .comment(context.scope, context.thread.number, &marker, text)
+            .await?;
+        Ok(())
+    }
+
+    /// The end of a command that acted on `job`: 👀, the announcement, the audit entry.
+    async fn announce(
+        &self,
+        context: &CommandContext<'_>,
+        job: &JobRecord,
+        decision: &str,
+        text: &str,
+    ) -> Result<(), StageError> {
+        self.react(context.scope, context.thread, Reaction::Eyes)
+            .await?;
+        self.github
+            .comment(
+                context.scope,
+                context.thread.number,
+                &format!("job:{}:{decision}", job.id),
+                text,
+            )
+            .await?;
+        self.audit(self.entry(context, decision, decision.to_owned(), Some(job.id.clone())))
+            .await
     }
 
     fn entry(
