@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod policy;
 pub mod ports;
 pub mod report;
+pub mod settings;
 pub mod store;
 pub mod webhook;
 pub mod workflow;

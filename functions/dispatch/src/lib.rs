@@ -8,6 +8,7 @@ mod settings;
 pub use settings::{Settings, Stage, build_stage};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_support::{Failed, process_batch};
 use shared::dispatch::{DispatchMessage, Dispatcher, Store};
 use shared::launcher::TaskLauncher;
 use shared::workflow::Workflow;
@@ -18,17 +19,12 @@ pub async fn handle_batch<S: Store, W: Workflow, L: TaskLauncher>(
     stage: &Dispatcher<S, W, L>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for message in event.records {
-        if process(stage, &message).await.is_err() {
-            response.add_failure(message.message_id.clone().unwrap_or_default());
-        }
-    }
-    response
+    process_batch(
+        event,
+        |message| async move { process(stage, &message).await },
+    )
+    .await
 }
-
-/// Why a message failed, already logged.
-struct Failed;
 
 async fn process<S: Store, W: Workflow, L: TaskLauncher>(
     stage: &Dispatcher<S, W, L>,

@@ -6,14 +6,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(true)
-        .without_time()
-        .init();
+    lambda_support::init_json_logs();
 
     let settings = Settings::from_env(|name| std::env::var(name).ok())
         .map_err(|problems| format!("dispatch function misconfigured: {problems}"))?;

@@ -4,6 +4,7 @@ use aws_config::SdkConfig;
 use ota_aws::{DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, StepFunctionsWorkflow};
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
 use shared::policy::stage::system_clock;
+use shared::settings::EnvReader;
 
 /// The stage as the function runs it.
 pub type Stage = Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher>;
@@ -39,70 +40,10 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-/// Reads settings through `var`, collecting every problem.
-struct Reader<F> {
-    var: F,
-    problems: Vec<String>,
-}
-
-impl<F: Fn(&str) -> Option<String>> Reader<F> {
-    fn optional(&self, name: &str) -> Option<String> {
-        (self.var)(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-    }
-
-    fn required(&mut self, name: &str) -> String {
-        self.optional(name).unwrap_or_else(|| {
-            self.problems.push(format!("{name} is not set"));
-            String::new()
-        })
-    }
-
-    fn list(&mut self, name: &str) -> Vec<String> {
-        let list: Vec<String> = self
-            .required(name)
-            .split(',')
-            .map(|item| item.trim().to_owned())
-            .filter(|item| !item.is_empty())
-            .collect();
-        if list.is_empty() && !self.problems.iter().any(|p| p.starts_with(name)) {
-            self.problems.push(format!("{name} lists nothing"));
-        }
-        list
-    }
-
-    fn number(&mut self, name: &str, default: u32) -> u32 {
-        match self.optional(name) {
-            None => default,
-            Some(text) => text.parse().unwrap_or_else(|_| {
-                self.problems
-                    .push(format!("{name} must be a whole number, not {text:?}"));
-                default
-            }),
-        }
-    }
-
-    fn flag(&mut self, name: &str) -> bool {
-        match self.optional(name).as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                self.problems
-                    .push(format!("{name} must be `true` or `false`, not {other:?}"));
-                false
-            }
-        }
-    }
-}
-
 impl Settings {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut read = Reader {
-            var,
-            problems: Vec::new(),
-        };
+        let mut read = EnvReader::new(var);
         let table = read.required("JOBS_TABLE");
         let state_machine_arn = read.required("STATE_MACHINE_ARN");
         let cluster = read.required("RUNNER_CLUSTER");
@@ -110,9 +51,10 @@ impl Settings {
         let container = read
             .optional("RUNNER_CONTAINER")
             .unwrap_or_else(|| DEFAULT_CONTAINER.to_owned());
-        let subnets = read.list("RUNNER_SUBNETS");
-        let security_groups = read.list("RUNNER_SECURITY_GROUPS");
-        let assign_public_ip = read.flag("RUNNER_ASSIGN_PUBLIC_IP");
+        let subnets = read.required_list("RUNNER_SUBNETS");
+        let security_groups = read.required_list("RUNNER_SECURITY_GROUPS");
+        let assign_public_ip =
+            read.parsed_or("RUNNER_ASSIGN_PUBLIC_IP", false, "`true` or `false`");
         let logs = read.optional("RUNNER_LOG_GROUP").map(|group| RunnerLogs {
             region: read.optional("AWS_REGION").unwrap_or_default(),
             group,
@@ -125,21 +67,21 @@ impl Settings {
             hosted: read.optional("HOSTED_OLLAMA_URL"),
         };
         if endpoints.self_hosted.is_none() && endpoints.hosted.is_none() {
-            read.problems.push(
+            read.problem(
                 "neither SELF_HOSTED_OLLAMA_URL nor HOSTED_OLLAMA_URL is set: runners would \
-                 have no model"
-                    .to_owned(),
+                 have no model",
             );
         }
         let limits = Limits {
-            gpu_slots: read.number("GPU_SLOTS", DEFAULT_GPU_SLOTS),
-            hosted_slots: read.number("HOSTED_SLOTS", DEFAULT_HOSTED_SLOTS),
-            per_installation: read.number("INSTALLATION_SLOTS", DEFAULT_INSTALLATION_SLOTS),
+            gpu_slots: read.parsed_or("GPU_SLOTS", DEFAULT_GPU_SLOTS, "a whole number"),
+            hosted_slots: read.parsed_or("HOSTED_SLOTS", DEFAULT_HOSTED_SLOTS, "a whole number"),
+            per_installation: read.parsed_or(
+                "INSTALLATION_SLOTS",
+                DEFAULT_INSTALLATION_SLOTS,
+                "a whole number",
+            ),
         };
-        if !read.problems.is_empty() {
-            return Err(read.problems.join("; "));
-        }
-        Ok(Self {
+        read.finish(Self {
             table,
             state_machine_arn,
             runner: RunnerTasks {
@@ -177,15 +119,7 @@ pub fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use shared::settings::from_pairs as env;
 
     #[test]
     fn names_every_missing_or_invalid_setting() {

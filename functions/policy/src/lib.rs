@@ -7,43 +7,26 @@ mod settings;
 pub use settings::{Settings, Stage, build_stage};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_support::{Failed, process_batch};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, StageError, Store};
 use shared::webhook::envelope::{ENVELOPE_VERSION, Envelope};
 use shared::workflow::Workflow;
-use std::collections::HashSet;
 use tracing::Instrument;
 
-/// Processes a batch. On a FIFO queue, once a message of a repository fails, the later
-/// messages of that repository in the batch are returned unprocessed too, so that its
-/// events are never handled out of order. A message that keeps failing ends in the
-/// queue's dead-letter queue after its `maxReceiveCount`.
+/// Processes a batch; on the FIFO intake queue a repository's events stay in order. A
+/// message that keeps failing ends in the queue's dead-letter queue after its
+/// `maxReceiveCount`.
 pub async fn handle_batch<G: GitHub, S: Store, W: Workflow>(
     stage: &PolicyStage<G, S, W>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    let mut failed_groups = HashSet::new();
-    for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let group = message.attributes.get("MessageGroupId").cloned();
-        if group
-            .as_ref()
-            .is_some_and(|group| failed_groups.contains(group))
-        {
-            response.add_failure(id);
-            continue;
-        }
-        if process(stage, &message).await.is_err() {
-            response.add_failure(id);
-            failed_groups.extend(group);
-        }
-    }
-    response
+    process_batch(
+        event,
+        |message| async move { process(stage, &message).await },
+    )
+    .await
 }
-
-/// Why a message failed, already logged.
-struct Failed;
 
 async fn process<G: GitHub, S: Store, W: Workflow>(
     stage: &PolicyStage<G, S, W>,

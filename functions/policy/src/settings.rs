@@ -1,11 +1,11 @@
 //! The policy function's settings, read once at start-up, and the stage built from them.
 
 use aws_config::SdkConfig;
-use ota_aws::{DynamoStore, SecretsManagerSecret, StepFunctionsWorkflow};
-use ota_github::{AppCredentials, ClientOptions, GitHubClient};
+use ota_aws::{DynamoStore, StepFunctionsWorkflow};
+use ota_github::GitHubClient;
 use shared::ids::AppId;
 use shared::policy::stage::PolicyStage;
-use shared::ports::{SecretSource, SecretVersion};
+use shared::settings::EnvReader;
 
 /// The stage as the function runs it.
 pub type Stage = PolicyStage<GitHubClient, DynamoStore, StepFunctionsWorkflow>;
@@ -28,65 +28,30 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut problems = Vec::new();
-        let mut required = |name: &str| {
-            var(name)
-                .filter(|value| !value.trim().is_empty())
-                .unwrap_or_else(|| {
-                    problems.push(format!("{name} is not set"));
-                    String::new()
-                })
-        };
-        let app_id = required("APP_ID");
-        let private_key_secret_arn = required("PRIVATE_KEY_SECRET_ARN");
-        let table = required("JOBS_TABLE");
-        let state_machine_arn = required("STATE_MACHINE_ARN");
-        let app_id = match app_id.trim().parse() {
-            Ok(id) => AppId(id),
-            Err(_) => {
-                if !app_id.is_empty() {
-                    problems.push(format!(
-                        "APP_ID must be the App's numeric id, not {app_id:?}"
-                    ));
-                }
-                AppId(0)
-            }
-        };
-        if !problems.is_empty() {
-            return Err(problems.join("; "));
-        }
-        Ok(Self {
-            app_id,
-            private_key_secret_arn,
-            github_api_url: var("GITHUB_API_URL")
-                .filter(|url| !url.trim().is_empty())
+        let mut env = EnvReader::new(var);
+        let settings = Self {
+            app_id: AppId(env.required_parsed("APP_ID", "the App's numeric id")),
+            private_key_secret_arn: env.required("PRIVATE_KEY_SECRET_ARN"),
+            github_api_url: env
+                .optional("GITHUB_API_URL")
                 .unwrap_or_else(|| ota_github::DEFAULT_BASE_URL.to_owned()),
-            table,
-            state_machine_arn,
-        })
+            table: env.required("JOBS_TABLE"),
+            state_machine_arn: env.required("STATE_MACHINE_ARN"),
+        };
+        env.finish(settings)
     }
 }
 
 /// Builds the stage: reads the App's private key and checks every setting that can be
 /// checked before the first event.
 pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String> {
-    let key = SecretsManagerSecret::new(
-        aws_sdk_secretsmanager::Client::new(aws),
+    let github = lambda_support::github_app_client(
+        aws,
+        settings.app_id,
         &settings.private_key_secret_arn,
+        &settings.github_api_url,
     )
-    .fetch(SecretVersion::Current)
-    .await
-    .map_err(|err| format!("PRIVATE_KEY_SECRET_ARN: {err}"))?
-    .ok_or("PRIVATE_KEY_SECRET_ARN: the secret has no current value")?;
-    let credentials = AppCredentials {
-        app_id: settings.app_id,
-        private_key: key,
-    };
-    let github = GitHubClient::new(
-        &credentials,
-        ClientOptions::with_base_url(&settings.github_api_url),
-    )
-    .map_err(|err| err.to_string())?;
+    .await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &settings.table);
     let workflow =
         StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(aws), &settings.state_machine_arn)
@@ -97,21 +62,13 @@ pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use shared::settings::from_pairs as env;
 
     #[test]
     fn names_every_missing_or_invalid_setting() {
         let err = Settings::from_env(env(&[("APP_ID", "ollama")])).unwrap_err();
         for expected in [
-            "APP_ID must be the App's numeric id",
+            "APP_ID must be the App's numeric id, not \"ollama\"",
             "PRIVATE_KEY_SECRET_ARN is not set",
             "JOBS_TABLE is not set",
             "STATE_MACHINE_ARN is not set",

@@ -9,10 +9,10 @@ mod settings;
 pub use settings::{Settings, Stage, build_stage};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_support::{Failed, process_batch};
 use shared::github::GitHub;
 use shared::launcher::TaskLauncher;
 use shared::report::{Incoming, Reporter, Store};
-use std::collections::HashSet;
 use tracing::Instrument;
 
 /// Processes a batch; the response names the messages to deliver again.
@@ -20,28 +20,12 @@ pub async fn handle_batch<G: GitHub, S: Store, L: TaskLauncher>(
     stage: &Reporter<G, S, L>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    let mut failed_groups = HashSet::new();
-    for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let group = message.attributes.get("MessageGroupId").cloned();
-        if group
-            .as_ref()
-            .is_some_and(|group| failed_groups.contains(group))
-        {
-            response.add_failure(id);
-            continue;
-        }
-        if process(stage, &message).await.is_err() {
-            response.add_failure(id);
-            failed_groups.extend(group);
-        }
-    }
-    response
+    process_batch(
+        event,
+        |message| async move { process(stage, &message).await },
+    )
+    .await
 }
-
-/// Why a message failed, already logged.
-struct Failed;
 
 async fn process<G: GitHub, S: Store, L: TaskLauncher>(
     stage: &Reporter<G, S, L>,

@@ -5,6 +5,7 @@ use aws_config::SdkConfig;
 use lambda_http::{Body, Request, Response};
 use ota_aws::{SecretsManagerSecret, SqsEventQueue};
 use shared::ports::{EventQueue, SecretSource};
+use shared::settings::EnvReader;
 use shared::webhook::intake::{AppIdentity, DEFAULT_MAX_BODY_BYTES, Intake};
 use shared::webhook::secrets::{DEFAULT_MIN_REFRESH_INTERVAL, WebhookSecrets};
 use shared::webhook::telemetry;
@@ -26,35 +27,18 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut problems = Vec::new();
-        let mut required = |name: &str| {
-            var(name)
-                .filter(|value| !value.trim().is_empty())
-                .unwrap_or_else(|| {
-                    problems.push(format!("{name} is not set"));
-                    String::new()
-                })
+        let mut env = EnvReader::new(var);
+        let settings = Self {
+            queue_url: env.required("INTAKE_QUEUE_URL"),
+            secret_arn: env.required("WEBHOOK_SECRET_ARN"),
+            app_slug: env.optional("APP_SLUG"),
+            max_body_bytes: env.parsed_or(
+                "MAX_BODY_BYTES",
+                DEFAULT_MAX_BODY_BYTES,
+                "a number of bytes",
+            ),
         };
-        let queue_url = required("INTAKE_QUEUE_URL");
-        let secret_arn = required("WEBHOOK_SECRET_ARN");
-        let max_body_bytes = match var("MAX_BODY_BYTES") {
-            None => DEFAULT_MAX_BODY_BYTES,
-            Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
-                problems.push(format!(
-                    "MAX_BODY_BYTES must be a number of bytes, not {raw:?}"
-                ));
-                DEFAULT_MAX_BODY_BYTES
-            }),
-        };
-        if !problems.is_empty() {
-            return Err(problems.join("; "));
-        }
-        Ok(Self {
-            queue_url,
-            secret_arn,
-            app_slug: var("APP_SLUG").filter(|slug| !slug.trim().is_empty()),
-            max_body_bytes,
-        })
+        env.finish(settings)
     }
 }
 
@@ -115,22 +99,17 @@ fn now_millis() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
+    use shared::settings::from_pairs as env;
 
     #[test]
     fn names_every_missing_setting() {
         let err = Settings::from_env(env(&[("MAX_BODY_BYTES", "lots")])).unwrap_err();
         assert!(err.contains("INTAKE_QUEUE_URL is not set"), "{err}");
         assert!(err.contains("WEBHOOK_SECRET_ARN is not set"), "{err}");
-        assert!(err.contains("MAX_BODY_BYTES must be a number"), "{err}");
+        assert!(
+            err.contains("MAX_BODY_BYTES must be a number of bytes"),
+            "{err}"
+        );
     }
 
     #[test]

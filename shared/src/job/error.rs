@@ -151,14 +151,13 @@ impl JobError {
         match self {
             JobCancelled | ApprovalDenied => JobStatus::Cancelled,
             ApprovalExpired => JobStatus::Expired,
+            // A transient error is final only once its retries are spent: the workflow's
+            // catch-all then dead-letters the job.
             DispatchNoCapacity
             | RunnerModelUnavailable
             | RunnerGitHubUnavailable
-            | HeartbeatTimeout
-            | RunnerBadConfig
-            | RunnerBudgetExceeded
-            | RunnerAgentGaveUp
-            | RunnerTimedOut
+            | HeartbeatTimeout => JobStatus::DeadLettered,
+            RunnerBadConfig | RunnerBudgetExceeded | RunnerAgentGaveUp | RunnerTimedOut
             | RunnerFailed => JobStatus::Failed,
         }
     }
@@ -254,7 +253,14 @@ mod tests {
             status_after_error("Runner.BudgetExceeded"),
             JobStatus::Failed
         );
-        assert_eq!(status_after_error("Dispatch.NoCapacity"), JobStatus::Failed);
+        // Transient errors are final only after the retries: the workflow dead-letters.
+        for transient in TRANSIENT_ERRORS {
+            assert_eq!(
+                status_after_error(transient),
+                JobStatus::DeadLettered,
+                "{transient}"
+            );
+        }
         assert_eq!(
             status_after_error("States.Runtime"),
             JobStatus::DeadLettered
