@@ -221,6 +221,22 @@ impl Workflow for StepFunctionsWorkflow {
         }
     }
 
+    async fn heartbeat(&self, token: &TaskToken) -> Result<(), WorkflowError> {
+        let sent = self
+            .client
+            .send_task_heartbeat()
+            .task_token(token.expose())
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(err) if code(&err).is_some_and(|c| TOKEN_EXPIRED_CODES.contains(&c)) => {
+                Err(WorkflowError::TokenExpired)
+            }
+            Err(err) => Err(workflow_error("sending a heartbeat", &err)),
+        }
+    }
+
     async fn stop(&self, job: &JobId, cause_text: &str) -> Result<(), WorkflowError> {
         let sent = self
             .client

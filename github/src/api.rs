@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;
 use shared::github::{
-    CheckRunUpdate, GitHub, GitHubError, NewCheckRun, Permission, PullRequestInfo, Reaction,
-    ReactionTarget, RepoScope,
+    CheckRunUpdate, GitHub, GitHubError, NewCheckRun, NewPullRequest, NewReview, OpenedPullRequest,
+    Permission, PullRequestInfo, Reaction, ReactionTarget, RepoScope,
 };
 use shared::ids::CommitSha;
 
@@ -282,6 +282,24 @@ impl GitHub for GitHubClient {
         label: &str,
     ) -> Result<(), GitHubError> {
         self.remove_issue_label(scope, number, label).await
+    }
+
+    async fn open_pull_request(
+        &self,
+        scope: &RepoScope,
+        pull: &NewPullRequest,
+    ) -> Result<OpenedPullRequest, GitHubError> {
+        self.open_pull(scope, pull).await
+    }
+
+    async fn review(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        review: &NewReview,
+    ) -> Result<u64, GitHubError> {
+        self.post_review(scope, number, marker, review).await
     }
 }
 

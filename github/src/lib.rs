@@ -12,6 +12,7 @@ mod client;
 mod comments;
 mod credentials;
 mod labels;
+mod pulls;
 mod retry;
 mod token;
 mod transport;

@@ -61,6 +61,14 @@ pub trait Workflow: Send + Sync {
         cause: &str,
     ) -> impl Future<Output = Result<(), WorkflowError>> + Send;
 
+    /// Tells the engine the wait's worker is still alive (`SendTaskHeartbeat`), as the
+    /// runner does every [`crate::job::HEARTBEAT_INTERVAL`]. [`WorkflowError::TokenExpired`]
+    /// means the wait is over (cancelled, timed out, replaced): the worker should stop.
+    fn heartbeat(
+        &self,
+        token: &TaskToken,
+    ) -> impl Future<Output = Result<(), WorkflowError>> + Send;
+
     /// Stops the job's execution (`/cancel`); stopping a finished one is harmless.
     fn stop(
         &self,

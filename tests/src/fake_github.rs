@@ -5,6 +5,7 @@
 //! creates, records every request, and plays scripted faults. Anything it does not expect
 //! answers 404 (or 401/403 for bad credentials) and shows up in [`FakeGitHub::unexpected`].
 
+mod pulls;
 mod routes;
 mod server;
 
@@ -70,6 +71,14 @@ pub enum Route {
     AddLabels,
     /// `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}`
     RemoveLabel,
+    /// `GET /repos/{o}/{r}/pulls`
+    ListPulls,
+    /// `POST /repos/{o}/{r}/pulls`
+    CreatePull,
+    /// `GET /repos/{o}/{r}/pulls/{n}/reviews`
+    ListReviews,
+    /// `POST /repos/{o}/{r}/pulls/{n}/reviews`
+    CreateReview,
 }
 
 /// A scripted misbehaviour, played on the next calls to one route (after the credential
@@ -183,6 +192,8 @@ pub struct FakePull {
     pub head_repo: Option<String>,
 }
 
+pub use pulls::{FakeOpenedPull, FakeReview};
+
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) prefix: String,
@@ -197,6 +208,8 @@ pub(crate) struct State {
     pub(crate) check_runs: Vec<FakeCheckRun>,
     /// The labels of each issue or pull request, by repository and number.
     pub(crate) labels: BTreeMap<(String, u64), std::collections::BTreeSet<String>>,
+    pub(crate) opened_pulls: Vec<FakeOpenedPull>,
+    pub(crate) reviews: Vec<FakeReview>,
     pub(crate) faults: Vec<(Route, u32, Fault)>,
     pub(crate) requests: Vec<Recorded>,
     pub(crate) next_id: u64,
@@ -416,6 +429,44 @@ impl FakeGitHub {
             .get(&(repo.to_owned(), issue))
             .map(|labels| labels.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Pull requests the client opened on `repo`.
+    pub fn opened_pulls(&self, repo: &str) -> Vec<FakeOpenedPull> {
+        self.state()
+            .opened_pulls
+            .iter()
+            .filter(|pull| pull.repo == repo)
+            .cloned()
+            .collect()
+    }
+
+    /// Reviews the client posted on `repo`.
+    pub fn reviews(&self, repo: &str) -> Vec<FakeReview> {
+        self.state()
+            .reviews
+            .iter()
+            .filter(|review| review.repo == repo)
+            .cloned()
+            .collect()
+    }
+
+    /// Whether `token` is one this fake minted, unexpired, that may write `repo`'s
+    /// contents: what a git server in front of the fake's repositories checks.
+    pub fn token_checker(&self) -> impl Fn(&str, &str) -> bool + Send + Sync + 'static {
+        let state = self.state.clone();
+        move |repo: &str, token: &str| {
+            let state = state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let name = repo.split_once('/').map_or(repo, |(_, name)| name);
+            state.tokens.iter().any(|minted| {
+                minted.token == token
+                    && minted.expires_at > SystemTime::now()
+                    && minted.repositories.iter().any(|scoped| scoped == name)
+                    && minted.permissions.get("contents").map(String::as_str) == Some("write")
+            })
+        }
     }
 
     pub fn check_runs(&self, repo: &str) -> Vec<FakeCheckRun> {

@@ -8,8 +8,10 @@ pub mod delivery;
 pub mod fake_github;
 pub mod fake_ollama;
 pub mod fixtures;
+pub mod git_server;
 pub mod logs;
 pub mod policy;
+pub mod runner_world;
 pub mod webhook;
 pub mod workflow;
 

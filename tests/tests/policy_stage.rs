@@ -477,7 +477,10 @@ async fn the_same_delivery_twice_makes_one_job() {
 #[tokio::test]
 async fn a_reply_is_not_posted_twice_when_its_event_is_processed_again() {
     let harness = PolicyHarness::start().await;
-    let event = envelope("issue_comment", &comment("Codertocat", "/ollama refactr", true));
+    let event = envelope(
+        "issue_comment",
+        &comment("Codertocat", "/ollama refactr", true),
+    );
 
     harness.process_ok(std::slice::from_ref(&event)).await;
     harness.process_ok(std::slice::from_ref(&event)).await;

@@ -36,7 +36,7 @@ fn comments(harness: &Harness) -> Vec<String> {
 async fn an_approved_job_runs() {
     let harness = Harness::start().await;
     let id = harness.start_job(true, TEST_TIMEOUTS).await;
-    let token = harness.token(&id, Wait::Approval, None).await;
+    let token = harness.token(&id, Wait::Approval).await;
     assert!(!token.expose().is_empty());
     // Waiting: nothing dispatched, nothing said (the policy stage asked for the approval).
     assert_eq!(harness.job(&id).await.status, JobStatus::AwaitingApproval);
@@ -45,7 +45,7 @@ async fn an_approved_job_runs() {
     assert_eq!(check_run(&harness)["status"], "queued");
 
     harness.approve(&id, "maintainer").await;
-    let token = harness.runner_starts(&id, None).await;
+    let token = harness.runner_starts(&id, 1).await;
     let run = check_run(&harness);
     assert_eq!(run["status"], "in_progress");
     assert!(
@@ -156,7 +156,7 @@ async fn an_approval_that_never_comes_expires_the_job() {
 async fn cancel_while_waiting_for_approval() {
     let harness = Harness::start().await;
     let id = harness.start_job(true, TEST_TIMEOUTS).await;
-    harness.token(&id, Wait::Approval, None).await;
+    harness.token(&id, Wait::Approval).await;
 
     harness.cancel(&id, "octocat").await;
     while harness.pump().await > 0 {}

@@ -39,7 +39,7 @@ fn conclusion(harness: &Harness) -> serde_json::Value {
 async fn a_transient_failure_is_retried_and_the_retry_succeeds() {
     let harness = Harness::start().await;
     let id = harness.start_job(false, TEST_TIMEOUTS).await;
-    let first = harness.runner_starts(&id, None).await;
+    let first = harness.runner_starts(&id, 1).await;
     harness
         .runner_fails(
             &first,
@@ -48,7 +48,7 @@ async fn a_transient_failure_is_retried_and_the_retry_succeeds() {
         )
         .await;
 
-    let second = harness.runner_starts(&id, Some(&first)).await;
+    let second = harness.runner_starts(&id, 2).await;
     let retried = harness.job(&id).await;
     assert_eq!(retried.attempts, 2);
     assert_eq!(retried.status, JobStatus::Running);
@@ -75,9 +75,8 @@ async fn a_transient_failure_is_retried_and_the_retry_succeeds() {
 async fn a_job_whose_retries_run_out_is_dead_lettered_and_reported() {
     let harness = Harness::start().await;
     let id = harness.start_job(false, TEST_TIMEOUTS).await;
-    let mut previous = None;
-    for _ in 0..=TEST_RETRY.max_attempts {
-        let token = harness.runner_starts(&id, previous.as_ref()).await;
+    for attempt in 1..=TEST_RETRY.max_attempts + 1 {
+        let token = harness.runner_starts(&id, attempt).await;
         harness
             .runner_fails(
                 &token,
@@ -85,7 +84,6 @@ async fn a_job_whose_retries_run_out_is_dead_lettered_and_reported() {
                 "GitHub answered 502",
             )
             .await;
-        previous = Some(token);
     }
 
     assert_eq!(
@@ -190,9 +188,9 @@ async fn a_full_gpu_spills_over_to_the_hosted_service_when_the_policy_allows() {
         .await
         .expect("policy");
     let on_gpu = harness.start_job(false, TEST_TIMEOUTS).await;
-    harness.runner_starts(&on_gpu, None).await;
+    harness.runner_starts(&on_gpu, 1).await;
     let spilled = harness.start_job(false, TEST_TIMEOUTS).await;
-    harness.runner_starts(&spilled, None).await;
+    harness.runner_starts(&spilled, 1).await;
 
     let slots = harness.store.slots().await.expect("slots").slots;
     let endpoint_of = |job| {
@@ -220,8 +218,8 @@ async fn a_runner_that_stops_sending_heartbeats_is_retried() {
         ..TEST_TIMEOUTS
     };
     let id = harness.start_job(false, timeouts).await;
-    let silent = harness.runner_starts(&id, None).await;
-    let second = harness.runner_starts(&id, Some(&silent)).await;
+    harness.runner_starts(&id, 1).await;
+    let second = harness.runner_starts(&id, 2).await;
     assert_eq!(harness.job(&id).await.attempts, 2);
     harness.runner_succeeds(&second).await.expect("answer");
     assert_eq!(

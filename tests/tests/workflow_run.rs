@@ -44,7 +44,7 @@ async fn a_job_runs_and_is_reported_on_github() {
         })
         .await;
     assert_eq!(running.attempts, 1);
-    let token = harness.runner_starts(&id, None).await;
+    let token = harness.runner_starts(&id, 1).await;
     assert_eq!(check_run(&harness)["status"], "in_progress");
     assert_eq!(harness.github.labels(REPO, PULL), ["automation:pending"]);
     harness.runner_succeeds(&token).await.expect("answer");
@@ -153,7 +153,7 @@ async fn a_job_runs_and_is_reported_on_github() {
 async fn a_second_answer_to_the_same_wait_changes_nothing() {
     let harness = Harness::start().await;
     let id = harness.start_job(false, TEST_TIMEOUTS).await;
-    let token = harness.runner_starts(&id, None).await;
+    let token = harness.runner_starts(&id, 1).await;
     harness.runner_succeeds(&token).await.expect("first answer");
     let second = harness.runner_succeeds(&token).await;
     // Step Functions refuses it (the wait is over); moto accepts and ignores it.
@@ -190,7 +190,7 @@ async fn a_second_answer_to_the_same_wait_changes_nothing() {
 async fn a_permanent_failure_is_reported_and_not_retried() {
     let harness = Harness::start().await;
     let id = harness.start_job(false, TEST_TIMEOUTS).await;
-    let token = harness.runner_starts(&id, None).await;
+    let token = harness.runner_starts(&id, 1).await;
     harness
         .runner_fails(
             &token,
@@ -240,7 +240,7 @@ async fn a_permanent_failure_is_reported_and_not_retried() {
 async fn cancel_while_running_stops_the_runner_task() {
     let harness = Harness::start().await;
     let id = harness.start_job(false, TEST_TIMEOUTS).await;
-    let token = harness.runner_starts(&id, None).await;
+    let token = harness.runner_starts(&id, 1).await;
     assert_eq!(harness.runner_tasks(&id, "RUNNING").await.len(), 1);
     assert!(
         !harness
@@ -304,4 +304,39 @@ async fn cancel_while_running_stops_the_runner_task() {
     while harness.pump().await > 0 {}
     assert_eq!(harness.job(&id).await.status, JobStatus::Cancelled);
     assert_nothing_unexpected(&harness);
+}
+
+#[tokio::test]
+async fn a_redelivered_dispatch_starts_no_second_runner() {
+    let harness = Harness::start().await;
+    let id = harness.start_job(false, TEST_TIMEOUTS).await;
+    let token = harness.runner_starts(&id, 1).await;
+    // The same message again, as SQS delivers it when a function times out after the
+    // runner started.
+    let again = serde_json::json!({
+        "job": id.as_str(),
+        "token": token.expose(),
+        "retry": 0,
+        "timeouts": TEST_TIMEOUTS,
+    });
+    harness
+        .sqs
+        .send_message()
+        .queue_url(&harness.queues.dispatch)
+        .message_body(again.to_string())
+        .send()
+        .await
+        .expect("redeliver");
+    while harness.pump().await > 0 {}
+
+    let job = harness.job(&id).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Running, 1));
+    assert_eq!(harness.runner_tasks(&id, "RUNNING").await.len(), 1);
+    assert!(harness.runner_tasks(&id, "STOPPED").await.is_empty());
+    harness.runner_succeeds(&token).await.expect("answer");
+    assert_eq!(
+        harness.finish_execution(&id).await,
+        ExecutionStatus::Succeeded
+    );
+    assert_eq!(comments(&harness).len(), 1);
 }

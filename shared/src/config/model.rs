@@ -156,7 +156,6 @@ pub struct Approval {
     pub allow_self_approval: bool,
 }
 
-
 /// `automation.output`: where a task's commits go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputMode {

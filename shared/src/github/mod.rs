@@ -136,6 +136,44 @@ pub struct CheckRunUpdate {
     pub details_url: Option<String>,
 }
 
+/// A pull request to open from a branch the runner pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPullRequest {
+    /// The branch with the changes (in the same repository).
+    pub head: String,
+    /// The branch the changes are for.
+    pub base: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// A pull request as opened (or found open already).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedPullRequest {
+    pub number: u64,
+    /// Its page on GitHub (`html_url`).
+    pub url: String,
+}
+
+/// One inline comment of a review, on a line of the pull request's head version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineComment {
+    pub path: String,
+    /// The line in the head version of the file, from 1.
+    pub line: u64,
+    pub body: String,
+}
+
+/// A pull-request review to post: a body and inline comments, as a `COMMENT` review (the
+/// App neither approves nor requests changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReview {
+    /// The commit the comments' lines refer to.
+    pub commit: CommitSha,
+    pub body: String,
+    pub comments: Vec<InlineComment>,
+}
+
 /// Why a GitHub call failed, classified so callers know whether to try again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitHubError {
@@ -251,6 +289,24 @@ pub trait GitHub: Send + Sync {
         number: u64,
         labels: &[&str],
     ) -> impl Future<Output = Result<(), GitHubError>> + Send;
+
+    /// Opens a pull request from `pull.head` into `pull.base`, unless one from that branch
+    /// is open already, which is then returned as it is: a retried job opens no second one.
+    fn open_pull_request(
+        &self,
+        scope: &RepoScope,
+        pull: &NewPullRequest,
+    ) -> impl Future<Output = Result<OpenedPullRequest, GitHubError>> + Send;
+
+    /// Posts a review with inline comments on pull request `number` and returns its id.
+    /// `marker` works as for [`GitHub::comment`]: a review carrying it is not posted twice.
+    fn review(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        review: &NewReview,
+    ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
 
     /// Removes a label from an issue or pull request. Removing one it does not carry is
     /// not an error, so the call is harmless to repeat.

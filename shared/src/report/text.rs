@@ -245,6 +245,13 @@ pub fn cancelled_comment(job: &JobRecord) -> String {
 /// `text` cut to [`MAX_CHECK_TEXT_CHARS`], ending with where the full log is when there
 /// is one; the pointer survives any cut.
 pub fn fit_check_text(text: &str, log: Option<&str>) -> String {
+    if let Some(log) = log
+        && text.contains(log)
+        && text.chars().count() <= MAX_CHECK_TEXT_CHARS
+    {
+        // It says where the log is already.
+        return text.to_owned();
+    }
     let pointer = log
         .map(|log| format!("\n\nFull log: {log}"))
         .unwrap_or_default();
@@ -284,7 +291,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

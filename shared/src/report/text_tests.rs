@@ -150,6 +150,12 @@ fn the_check_run_has_a_title_summary_and_details_with_the_log() {
     assert!(text.starts_with("### Steps"), "{text}");
     let failed = finished_output(&ended("Runner.Failed", "panicked at src/main.rs:3"), None);
     assert_eq!(failed.title, "Failed: Runner.Failed");
+    assert_eq!(
+        failed.summary.matches("Full log:").count(),
+        1,
+        "{}",
+        failed.summary
+    );
     assert!(
         failed
             .text

@@ -42,6 +42,10 @@ pub(crate) enum RepoOp {
     ListCheckRuns { sha: String },
     AddLabels { issue: u64 },
     RemoveLabel { issue: u64, name: String },
+    ListPulls,
+    CreatePull,
+    ListReviews { number: u64 },
+    CreateReview { number: u64 },
 }
 
 impl Call {
@@ -69,6 +73,10 @@ impl RepoOp {
             Self::ListCheckRuns { .. } => Route::ListCheckRuns,
             Self::AddLabels { .. } => Route::AddLabels,
             Self::RemoveLabel { .. } => Route::RemoveLabel,
+            Self::ListPulls => Route::ListPulls,
+            Self::CreatePull => Route::CreatePull,
+            Self::ListReviews { .. } => Route::ListReviews,
+            Self::CreateReview { .. } => Route::CreateReview,
         }
     }
 
@@ -86,6 +94,8 @@ impl RepoOp {
             Self::ReviewCommentReaction { .. } => &[("pull_requests", "write")],
             Self::CreateCheckRun | Self::UpdateCheckRun { .. } => &[("checks", "write")],
             Self::ListCheckRuns { .. } => &[("checks", "read")],
+            Self::ListPulls | Self::ListReviews { .. } => &[("pull_requests", "read")],
+            Self::CreatePull | Self::CreateReview { .. } => &[("pull_requests", "write")],
         }
     }
 }
@@ -110,6 +120,10 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
                     name: branch.join("/"),
                 },
                 ("GET", ["pulls", n]) => RepoOp::PullRequest { number: number(n)? },
+                ("GET", ["pulls"]) => RepoOp::ListPulls,
+                ("POST", ["pulls"]) => RepoOp::CreatePull,
+                ("GET", ["pulls", n, "reviews"]) => RepoOp::ListReviews { number: number(n)? },
+                ("POST", ["pulls", n, "reviews"]) => RepoOp::CreateReview { number: number(n)? },
                 ("POST", ["issues", "comments", id, "reactions"]) => {
                     RepoOp::IssueCommentReaction { id: number(id)? }
                 }
@@ -296,6 +310,10 @@ fn repo_call(
             }
         }
         RepoOp::CreateCheckRun => create_check_run(state, repo, body),
+        RepoOp::ListPulls => super::pulls::list(state, repo, query),
+        RepoOp::CreatePull => super::pulls::create(state, repo, body),
+        RepoOp::ListReviews { number } => super::pulls::reviews(state, repo, *number),
+        RepoOp::CreateReview { number } => super::pulls::review(state, repo, *number, body),
         RepoOp::UpdateCheckRun { id } => {
             let Some(Value::Object(fields)) = body else {
                 return Answer::refuse(422, "Invalid request", "update without a JSON object");

@@ -116,21 +116,17 @@ impl Harness {
         job.id
     }
 
-    /// The token the job's wait stored, once it is there and differs from `previous`
-    /// (a retry stores a new one).
-    pub async fn token(&self, id: &JobId, wait: Wait, previous: Option<&TaskToken>) -> TaskToken {
+    /// The token the job's wait stored, once it is there.
+    pub async fn token(&self, id: &JobId, wait: Wait) -> TaskToken {
         let started = Instant::now();
         loop {
             self.pump().await;
-            let token = self.store.task_token(id, wait).await.expect("read token");
-            if let Some(token) = token
-                && previous.is_none_or(|previous| previous.expose() != token.expose())
-            {
+            if let Some(token) = self.store.task_token(id, wait).await.expect("read token") {
                 return token;
             }
             assert!(
                 started.elapsed() < STEP_TIMEOUT,
-                "job {id} never stored a new {wait:?} token"
+                "job {id} never stored a {wait:?} token"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -138,7 +134,7 @@ impl Harness {
 
     /// `/approve`: records the approver and ends the approval wait, as the policy stage.
     pub async fn approve(&self, id: &JobId, approver: &str) {
-        let token = self.token(id, Wait::Approval, None).await;
+        let token = self.token(id, Wait::Approval).await;
         let mut job = self.job(id).await;
         job.approval.approved_by = Some(approver.to_owned());
         job.approval.approved_at_ms = Some(system_clock());
@@ -154,7 +150,7 @@ impl Harness {
 
     /// A refused approval: the wait fails with `Approval.Denied`.
     pub async fn deny(&self, id: &JobId, cause: &str) {
-        let token = self.token(id, Wait::Approval, None).await;
+        let token = self.token(id, Wait::Approval).await;
         self.workflow
             .fail(&token, JobError::ApprovalDenied, cause)
             .await
@@ -244,10 +240,15 @@ impl Harness {
             .expect("deliver the event");
     }
 
-    /// The runner of the current attempt: waits for its token (a new one if `previous`),
-    /// marks the job running and returns the token.
-    pub async fn runner_starts(&self, id: &JobId, previous: Option<&TaskToken>) -> TaskToken {
-        let token = self.token(id, Wait::Run, previous).await;
+    /// The runner of attempt `attempt` (1 for the first): waits until the dispatch of
+    /// that attempt is done, marks the job running and returns the attempt's token. (Moto
+    /// hands every retry of a wait the same token; Step Functions a new one.)
+    pub async fn runner_starts(&self, id: &JobId, attempt: u32) -> TaskToken {
+        self.pump_until(id, &format!("the dispatch of attempt {attempt}"), |job| {
+            job.attempts >= attempt && job.status == JobStatus::Dispatching
+        })
+        .await;
+        let token = self.token(id, Wait::Run).await;
         runner_started(&self.store, id, system_clock())
             .await
             .expect("runner started");

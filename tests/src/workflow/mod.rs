@@ -112,6 +112,36 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> String {
         .expect("queue url")
 }
 
+/// A subnet of moto's default VPC: its `RunTask` checks that the subnets exist (and not
+/// the security groups). Asked through EC2's query API by hand, as the project has no
+/// use for the EC2 SDK.
+fn default_subnet() -> String {
+    use std::io::{Read, Write};
+    let endpoint = crate::aws::moto_endpoint();
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let body = "Action=DescribeSubnets&Version=2016-11-15";
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to moto");
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20250101/{region}/ec2/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        region = crate::aws::REGION,
+    )
+    .expect("ask moto for subnets");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("read moto's subnets");
+    let start = answer
+        .find("<subnetId>")
+        .expect("moto has a default subnet")
+        + "<subnetId>".len();
+    let end = answer[start..].find('<').expect("end of the subnet id");
+    answer[start..start + end].to_owned()
+}
+
 /// An ECS cluster and a Fargate task definition shaped like `template.yaml`'s. Moto wants
 /// a container-level `memory`.
 async fn runner_cluster(ecs: &aws_sdk_ecs::Client, name: &str) -> (String, String) {
@@ -197,7 +227,7 @@ impl Harness {
                 cluster: cluster.clone(),
                 task_definition,
                 container: CONTAINER.to_owned(),
-                subnets: vec!["subnet-0123456789abcdef0".to_owned()],
+                subnets: vec![default_subnet()],
                 // Moto's RunTask insists on security groups.
                 security_groups: vec!["sg-0123456789abcdef0".to_owned()],
                 assign_public_ip: false,

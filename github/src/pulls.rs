@@ -1,0 +1,152 @@
+//! Pull requests the runner opens and reviews it posts, each at most once: before opening
+//! a pull request the open ones from the same branch are looked up, and before posting a
+//! review the pull request's reviews are searched for its marker, so a retry after a
+//! failure GitHub had in fact carried out does not duplicate it.
+
+use crate::client::{GitHubClient, repo_path};
+use crate::comments::{truncate, with_marker};
+use crate::transport::Call;
+use serde::Deserialize;
+use serde_json::json;
+use shared::github::{
+    GitHubError, NewPullRequest, NewReview, OpenedPullRequest, RepoScope, marker_line,
+};
+
+/// GitHub refuses a pull request or review body longer than this many characters.
+const MAX_BODY_CHARS: usize = 65_536;
+
+/// GitHub's largest page.
+const PER_PAGE: usize = 100;
+
+/// A pull request has a few reviews; this bounds the search for ours in any case.
+const MAX_REVIEW_PAGES: u32 = 5;
+
+#[derive(Deserialize)]
+struct PullJson {
+    number: u64,
+    html_url: String,
+}
+
+#[derive(Deserialize)]
+struct ReviewJson {
+    id: u64,
+    body: Option<String>,
+}
+
+impl From<PullJson> for OpenedPullRequest {
+    fn from(pull: PullJson) -> Self {
+        Self {
+            number: pull.number,
+            url: pull.html_url,
+        }
+    }
+}
+
+impl GitHubClient {
+    pub(crate) async fn open_pull(
+        &self,
+        scope: &RepoScope,
+        pull: &NewPullRequest,
+    ) -> Result<OpenedPullRequest, GitHubError> {
+        let create = Call::post(
+            repo_path(scope, "pulls"),
+            json!({
+                "title": pull.title,
+                "head": pull.head,
+                "base": pull.base,
+                "body": truncate(&pull.body, MAX_BODY_CHARS),
+                "maintainer_can_modify": true,
+            }),
+        );
+        let create = &create;
+        self.retry
+            .run("open pull request", |_attempt| async move {
+                if let Some(open) = self.open_pull_from(scope, &pull.head).await? {
+                    tracing::info!(repo = %scope.repo, pull = open.number, branch = %pull.head, "a pull request from the branch is open already");
+                    return Ok(open);
+                }
+                let reply = self.send(scope, create).await?;
+                Ok(reply.json::<PullJson>(create)?.into())
+            })
+            .await
+    }
+
+    /// The open pull request whose head is `branch` of this repository, if any.
+    async fn open_pull_from(
+        &self,
+        scope: &RepoScope,
+        branch: &str,
+    ) -> Result<Option<OpenedPullRequest>, GitHubError> {
+        let call = Call::get(repo_path(scope, "pulls"))
+            .query("head", format!("{}:{branch}", scope.repo.owner()))
+            .query("state", "open");
+        let pulls: Vec<PullJson> = self.send(scope, &call).await?.json(&call)?;
+        Ok(pulls.into_iter().next().map(Into::into))
+    }
+
+    pub(crate) async fn post_review(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        review: &NewReview,
+    ) -> Result<u64, GitHubError> {
+        let marker = marker_line(marker);
+        let comments: Vec<serde_json::Value> = review
+            .comments
+            .iter()
+            .map(|comment| {
+                json!({
+                    "path": comment.path,
+                    "line": comment.line,
+                    "side": "RIGHT",
+                    "body": truncate(&comment.body, MAX_BODY_CHARS),
+                })
+            })
+            .collect();
+        let call = Call::post(
+            repo_path(scope, &format!("pulls/{number}/reviews")),
+            json!({
+                "commit_id": review.commit.as_str(),
+                "event": "COMMENT",
+                "body": with_marker(&review.body, &marker),
+                "comments": comments,
+            }),
+        );
+        let (call, marker) = (&call, &marker);
+        self.retry
+            .run("review", |_attempt| async move {
+                if let Some(id) = self.find_review(scope, number, marker).await? {
+                    tracing::info!(repo = %scope.repo, pull = number, review = id, "the review exists already");
+                    return Ok(id);
+                }
+                let reply = self.send(scope, call).await?;
+                Ok(reply.json::<ReviewJson>(call)?.id)
+            })
+            .await
+    }
+
+    async fn find_review(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+    ) -> Result<Option<u64>, GitHubError> {
+        for page in 1..=MAX_REVIEW_PAGES {
+            let call = Call::get(repo_path(scope, &format!("pulls/{number}/reviews")))
+                .query("per_page", PER_PAGE.to_string())
+                .query("page", page.to_string());
+            let reviews: Vec<ReviewJson> = self.send(scope, &call).await?.json(&call)?;
+            if let Some(review) = reviews
+                .iter()
+                .find(|review| review.body.as_deref().is_some_and(|b| b.contains(marker)))
+            {
+                return Ok(Some(review.id));
+            }
+            if reviews.len() < PER_PAGE {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,460 @@
+//! [`Runner`]: one job from start to answer. See the module documentation of `job`.
+
+use super::live::feed_check_run;
+use super::text::{commit_message, pull_request_body, pull_request_title};
+use crate::agent::{
+    Agent, AgentReport, AgentSettings, BudgetKind, Ending, Outcome, ProgressSink, TaskInput,
+    TaskSpec,
+};
+use crate::ollama::OllamaClient;
+use crate::tools::Workspace;
+use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
+use ota_github::{GitHubClient, TokenPermissions};
+use shared::config::{CONFIG_FILE_NAME, RepoConfig};
+use shared::dispatch::{RunOutput, TestRun, runner_started};
+use shared::github::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
+use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
+use shared::launcher::EndpointKind;
+use shared::store::{JobStore, StoreError};
+use shared::workflow::{Workflow, WorkflowError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracing::Instrument;
+
+/// A job that cannot go on, with the named error its wait ends with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error: JobError,
+    pub cause: String,
+}
+
+impl Failure {
+    fn new(error: JobError, cause: impl Into<String>) -> Self {
+        Self {
+            error,
+            cause: cause.into(),
+        }
+    }
+
+    fn github(what: &str, err: &GitHubError) -> Self {
+        let error = if err.is_transient() {
+            JobError::RunnerGitHubUnavailable
+        } else {
+            JobError::RunnerFailed
+        };
+        Self::new(error, format!("{what}: {err}"))
+    }
+
+    fn git(err: &GitError) -> Self {
+        let error = if err.transient {
+            JobError::RunnerGitHubUnavailable
+        } else {
+            JobError::RunnerFailed
+        };
+        Self::new(error, err.to_string())
+    }
+}
+
+/// How a job ended, as its wait was answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finished {
+    Succeeded(RunOutput),
+    Failed(Failure),
+    /// The wait was over before the runner answered (cancelled, replaced): nothing sent.
+    Stopped,
+}
+
+/// Why the runner could not even answer its wait.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("job {0} has no task token for its run; it was not dispatched")]
+    NoTaskToken(JobId),
+    #[error("job store: {0}")]
+    Store(#[from] StoreError),
+    #[error("workflow: {0}")]
+    Workflow(#[from] WorkflowError),
+}
+
+/// Everything one job needs; built once in `main`.
+pub struct Runner<S, W> {
+    pub store: S,
+    pub workflow: W,
+    /// The App's client, with [`TokenPermissions::runner`] tokens.
+    pub github: GitHubClient,
+    pub ollama: OllamaClient,
+    pub agent: AgentSettings,
+    /// The Git host's root (`https://github.com`).
+    pub git_base_url: String,
+    pub identity: Identity,
+    pub endpoint: Option<EndpointKind>,
+    /// [`shared::job::HEARTBEAT_INTERVAL`] in production.
+    pub heartbeat_interval: Duration,
+    /// [`super::LIVE_UPDATE_INTERVAL`] in production.
+    pub live_update_interval: Duration,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl<S: JobStore, W: Workflow> Runner<S, W> {
+    /// Runs job `id` and answers its wait once.
+    pub async fn run_job(&self, id: &JobId) -> Result<Finished, RunnerError> {
+        let token = self
+            .store
+            .task_token(id, Wait::Run)
+            .await?
+            .ok_or_else(|| RunnerError::NoTaskToken(id.clone()))?;
+        let job = match runner_started(&self.store, id, now_ms()).await {
+            Ok(job) => job,
+            Err(StoreError::Conflict { current }) => {
+                let cause = format!("job {id} can no longer run (it is {current:?})");
+                return self
+                    .answer(&token, Err(Failure::new(JobError::RunnerFailed, cause)))
+                    .await;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let span = tracing::info_span!("job", job = %job.id, repo = %job.repo, task = %job.task);
+        self.run_started(&job, &token).instrument(span).await
+    }
+
+    async fn run_started(
+        &self,
+        job: &JobRecord,
+        token: &TaskToken,
+    ) -> Result<Finished, RunnerError> {
+        tracing::info!(commit = %job.commit.as_str(), "runner started");
+        let result = tokio::select! {
+            result = self.work(job) => result,
+            stopped = self.heartbeats(token) => {
+                tracing::warn!(reason = %stopped, "the job's wait is over; stopping");
+                return Ok(Finished::Stopped);
+            }
+        };
+        self.answer(token, result).await
+    }
+
+    /// Sends heartbeats until one is refused; returns why.
+    async fn heartbeats(&self, token: &TaskToken) -> WorkflowError {
+        let mut ticks = tokio::time::interval(self.heartbeat_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            tracing::debug!("sending a heartbeat");
+            match self.workflow.heartbeat(token).await {
+                Ok(()) => tracing::info!("heartbeat sent"),
+                Err(WorkflowError::TokenExpired) => return WorkflowError::TokenExpired,
+                Err(err) => tracing::warn!(error = %err, "heartbeat failed; trying again later"),
+            }
+        }
+    }
+
+    async fn answer(
+        &self,
+        token: &TaskToken,
+        result: Result<RunOutput, Failure>,
+    ) -> Result<Finished, RunnerError> {
+        let sent = match &result {
+            Ok(output) => {
+                tracing::info!(
+                    pull_request = output.pull_request_url.as_deref(),
+                    branch = output.branch.as_deref(),
+                    "job succeeded"
+                );
+                self.workflow.succeed(token, &output.to_task_output()).await
+            }
+            Err(failure) => {
+                tracing::warn!(error = failure.error.name(), cause = %failure.cause, "job failed");
+                self.workflow
+                    .fail(token, failure.error, &failure.cause)
+                    .await
+            }
+        };
+        match sent {
+            Ok(()) => Ok(match result {
+                Ok(output) => Finished::Succeeded(output),
+                Err(failure) => Finished::Failed(failure),
+            }),
+            Err(WorkflowError::TokenExpired) => Ok(Finished::Stopped),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// A git credential made from a token asked for now: the client's cache hands out a
+    /// fresh one once the last is near its expiry.
+    async fn git_auth(&self, scope: &RepoScope) -> Result<GitAuth, Failure> {
+        let token = self
+            .github
+            .installation_token(scope, &TokenPermissions::runner())
+            .await
+            .map_err(|err| Failure::github("minting an installation token", &err))?;
+        Ok(GitAuth::installation_token(token.secret()))
+    }
+
+    async fn task_spec(&self, job: &JobRecord, scope: &RepoScope) -> Result<TaskSpec, Failure> {
+        let text = self
+            .github
+            .file(scope, CONFIG_FILE_NAME, "")
+            .await
+            .map_err(|err| Failure::github("reading .ollama-turbo.yml", &err))?;
+        let config = match text {
+            None => RepoConfig::default(),
+            Some(text) => RepoConfig::parse(&text).map_err(|errors| {
+                Failure::new(
+                    JobError::RunnerBadConfig,
+                    format!("{CONFIG_FILE_NAME} on the default branch is invalid: {errors}"),
+                )
+            })?,
+        };
+        let task = config.task(&job.task).ok_or_else(|| {
+            Failure::new(
+                JobError::RunnerBadConfig,
+                format!("{CONFIG_FILE_NAME} defines no task `{}`", job.task),
+            )
+        })?;
+        Ok(TaskSpec::from_config(task))
+    }
+
+    async fn work(&self, job: &JobRecord) -> Result<RunOutput, Failure> {
+        let scope = RepoScope {
+            installation: job.installation,
+            repo: job.repo.clone(),
+        };
+        let spec = self.task_spec(job, &scope).await?;
+        let remote = Remote::for_repo(&self.git_base_url, job.repo.as_str());
+        let checkout = Checkout::clone_at(&remote, &job.commit, &self.git_auth(&scope).await?)
+            .await
+            .map_err(|err| Failure::git(&err))?;
+        tracing::info!("cloned the repository");
+        let report = self.run_agent(job, &scope, &spec, &checkout).await?;
+        let mut output = RunOutput {
+            summary: String::new(),
+            pull_request_url: None,
+            branch: None,
+            tests: report
+                .last_command
+                .iter()
+                .map(|run| TestRun {
+                    command: run.command.clone(),
+                    passed: run.succeeded(),
+                    summary: None,
+                })
+                .collect(),
+            model: spec.model.clone(),
+            endpoint: self.endpoint,
+            tokens: report.tokens,
+            details: Some(details(&report)),
+        };
+        match &report.outcome {
+            Outcome::Finished { summary } if spec.tools.ending == Ending::SubmitReview => {
+                output.summary = self.post_review(job, &scope, &report, summary).await?;
+                Ok(output)
+            }
+            Outcome::Finished { summary } => {
+                let message = commit_message(job, summary, false);
+                match self.publish(job, &scope, &checkout, &message).await? {
+                    None => {
+                        output.summary = format!("No changes: {}", summary.trim());
+                        Ok(output)
+                    }
+                    Some(branch) => {
+                        let pull = NewPullRequest {
+                            head: branch.clone(),
+                            base: base_branch(job),
+                            title: pull_request_title(job),
+                            body: pull_request_body(job, &report, summary, &spec.model),
+                        };
+                        let opened = self
+                            .github
+                            .open_pull_request(&scope, &pull)
+                            .await
+                            .map_err(|err| Failure::github("opening the pull request", &err))?;
+                        output.summary = summary.trim().to_owned();
+                        output.branch = Some(branch);
+                        output.pull_request_url = Some(opened.url);
+                        Ok(output)
+                    }
+                }
+            }
+            Outcome::BudgetExhausted { budget } => {
+                let what = format!("the {budget} budget ran out");
+                let message = commit_message(job, &format!("Stopped: {what}."), true);
+                let kept = match self.publish(job, &scope, &checkout, &message).await {
+                    Ok(Some(branch)) => format!("; the partial work is on branch `{branch}`"),
+                    Ok(None) => "; nothing had changed yet".to_owned(),
+                    Err(failure) => {
+                        format!("; the partial work could not be pushed: {}", failure.cause)
+                    }
+                };
+                let error = if *budget == BudgetKind::WallClock {
+                    JobError::RunnerTimedOut
+                } else {
+                    JobError::RunnerBudgetExceeded
+                };
+                Err(Failure::new(
+                    error,
+                    format!("{what} after {} turns{kept}", report.turns),
+                ))
+            }
+            other => {
+                let error = other.job_error().unwrap_or(JobError::RunnerFailed);
+                let cause = match other {
+                    Outcome::GaveUp { reason } => format!("the agent gave up: {reason}"),
+                    Outcome::ModelUnavailable { message } => {
+                        format!("the model is unavailable: {message}")
+                    }
+                    Outcome::ModelRejected { message, .. } => {
+                        format!("the model refused: {message}")
+                    }
+                    _ => other.label(),
+                };
+                Err(Failure::new(error, cause))
+            }
+        }
+    }
+
+    async fn run_agent(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        spec: &TaskSpec,
+        checkout: &Checkout,
+    ) -> Result<AgentReport, Failure> {
+        let workspace = Workspace::new(checkout.root()).map_err(|err| {
+            Failure::new(
+                JobError::RunnerFailed,
+                format!("the clone is unusable: {err}"),
+            )
+        })?;
+        let input = TaskInput {
+            request: Some(job.params.clone()).filter(|p| !p.trim().is_empty()),
+            issue: None,
+            pr_diff: None,
+        };
+        let (sink, events) = ProgressSink::channel();
+        let agent_run = async {
+            // The agent (and with it the sink) is dropped when the run ends, which closes
+            // the channel and ends the check-run feed.
+            let agent = Agent {
+                client: &self.ollama,
+                workspace: &workspace,
+                spec,
+                settings: &self.agent,
+                progress: sink,
+            };
+            agent.run(&input).await
+        };
+        let feed = feed_check_run(
+            &self.github,
+            scope,
+            job.check_run_id,
+            format!("Working on `{}`", job.task),
+            job.log.clone(),
+            events,
+            self.live_update_interval,
+        );
+        let (report, _tail) = tokio::join!(agent_run, feed);
+        Ok(report)
+    }
+
+    /// Commits the changes on the job's branch and pushes it; `None` when nothing changed.
+    async fn publish(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        checkout: &Checkout,
+        message: &str,
+    ) -> Result<Option<String>, Failure> {
+        let branch = job.branch_name();
+        let Some(head) = checkout
+            .commit_all(&branch, message, &self.identity)
+            .await
+            .map_err(|err| Failure::git(&err))?
+        else {
+            tracing::info!("no changes to commit");
+            return Ok(None);
+        };
+        let auth = self.git_auth(scope).await?;
+        checkout
+            .push(&branch, &head, &auth)
+            .await
+            .map_err(|err| match err {
+                PushError::Git(err) => Failure::git(&err),
+                taken @ PushError::BranchTaken { .. } => {
+                    Failure::new(JobError::RunnerFailed, taken.to_string())
+                }
+            })?;
+        tracing::info!(branch = %branch, commit = %head.as_str(), "pushed the branch");
+        Ok(Some(branch))
+    }
+
+    /// Posts the review the agent submitted on the job's pull request; returns the summary.
+    async fn post_review(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        report: &AgentReport,
+        summary: &str,
+    ) -> Result<String, Failure> {
+        let review = report.review.clone().unwrap_or_default();
+        let Some(number) = job.trigger.number() else {
+            return Ok(format!(
+                "Review (no pull request to post it on): {}",
+                summary.trim()
+            ));
+        };
+        let posted = NewReview {
+            commit: job.commit.clone(),
+            body: review.summary.clone(),
+            comments: review
+                .comments
+                .iter()
+                .map(|comment| InlineComment {
+                    path: comment.path.clone(),
+                    line: u64::try_from(comment.line).unwrap_or(u64::MAX),
+                    body: comment.body.clone(),
+                })
+                .collect(),
+        };
+        let marker = format!("job:{}:review", job.id);
+        self.github
+            .review(scope, number, &marker, &posted)
+            .await
+            .map_err(|err| Failure::github("posting the review", &err))?;
+        Ok(format!(
+            "Reviewed with {} inline comment(s): {}",
+            posted.comments.len(),
+            summary.trim()
+        ))
+    }
+}
+
+/// The branch the job came from, which the pull request goes into.
+fn base_branch(job: &JobRecord) -> String {
+    job.git_ref
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&job.git_ref)
+        .to_owned()
+}
+
+/// The longer account for the check run: outcome, files, last command, numbers.
+fn details(report: &AgentReport) -> String {
+    let mut text = format!(
+        "Outcome: {}\nTurns: {}\nTime: {} s\n",
+        report.outcome.label(),
+        report.turns,
+        report.elapsed.as_secs()
+    );
+    if !report.files_changed.is_empty() {
+        text.push_str("Files changed:\n");
+        for file in &report.files_changed {
+            text.push_str(&format!("- {file}\n"));
+        }
+    }
+    if let Some(run) = &report.last_command {
+        text.push_str(&format!("\nLast command:\n{run}\n"));
+    }
+    text
+}

@@ -1,0 +1,95 @@
+//! `ota-runner`: the Fargate task that does one job. Reads its settings from the
+//! environment (see `ota_runner::job::RunnerEnv`), builds the clients once, runs the job
+//! and answers its wait; logs are JSON lines on stdout for CloudWatch.
+
+use anyhow::Context;
+use ota_aws::{DynamoStore, SecretsManagerSecret, StepFunctionsWorkflow};
+use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use ota_runner::agent::{AgentSettings, CommandSandbox};
+use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner, RunnerEnv};
+use ota_runner::ollama::{OllamaClient, OllamaEnv};
+use ota_runner::workspace::Identity;
+use secrecy::SecretString;
+use shared::ids::AppId;
+use shared::job::HEARTBEAT_INTERVAL;
+use shared::ports::{SecretSource, SecretVersion};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(true)
+        .init();
+
+    let env = RunnerEnv::from_vars(|name| std::env::var(name).ok())
+        .map_err(|problems| anyhow::anyhow!("runner misconfigured: {problems}"))?;
+    let aws = ota_aws::load_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let private_key = read_secret(&secrets, &env.private_key_secret)
+        .await
+        .context("reading the GitHub App's private key")?;
+    let api_key = match &env.ollama_key_secret {
+        Some(arn) => Some(
+            read_secret(&secrets, arn)
+                .await
+                .context("reading the Ollama API key")?,
+        ),
+        None => None,
+    };
+    let github = GitHubClient::new(
+        &AppCredentials {
+            app_id: AppId(env.app_id),
+            private_key,
+        },
+        ClientOptions {
+            permissions: TokenPermissions::runner(),
+            ..ClientOptions::with_base_url(env.api_url.clone())
+        },
+    )
+    .context("setting up the GitHub client")?;
+    let ollama_url = env.ollama_url.clone();
+    let mut ollama_env =
+        OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
+            .context("reading the Ollama URL")?;
+    ollama_env.api_key = api_key;
+    let ollama = OllamaClient::new(&ollama_env, Default::default())
+        .context("setting up the Ollama client")?;
+    let workflow = StepFunctionsWorkflow::new(
+        aws_sdk_sfn::Client::new(&aws),
+        env.state_machine_arn.clone(),
+    )
+    .map_err(|err| anyhow::anyhow!("STATE_MACHINE_ARN is not a state machine ARN: {}", err.0))?;
+    let runner = Runner {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), env.table.clone()),
+        workflow,
+        github,
+        ollama,
+        agent: AgentSettings {
+            sandbox: CommandSandbox::from_process_env(),
+            ..AgentSettings::default()
+        },
+        git_base_url: env.git_base_url.clone(),
+        identity: Identity::bot(&env.app_slug, None),
+        endpoint: env.endpoint,
+        heartbeat_interval: HEARTBEAT_INTERVAL,
+        live_update_interval: LIVE_UPDATE_INTERVAL,
+    };
+    tracing::info!(job = %env.job, attempt = env.attempt, "runner starting");
+    match runner.run_job(&env.job).await? {
+        Finished::Succeeded(_) | Finished::Failed(_) | Finished::Stopped => Ok(()),
+    }
+}
+
+async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> anyhow::Result<SecretString> {
+    SecretsManagerSecret::new(client.clone(), arn)
+        .fetch(SecretVersion::Current)
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?
+        .ok_or_else(|| anyhow::anyhow!("secret {arn} has no current value"))
+}

@@ -1,0 +1,148 @@
+//! Pull requests the client opens and reviews it posts: listing, creating (one open pull
+//! request per head branch, as GitHub enforces) and their JSON.
+
+use super::server::Answer;
+use super::{BOT_LOGIN, State};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// A pull request the client opened.
+#[derive(Debug, Clone)]
+pub struct FakeOpenedPull {
+    pub number: u64,
+    pub repo: String,
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    pub state: String,
+}
+
+impl FakeOpenedPull {
+    pub fn url(&self) -> String {
+        format!("https://github.com/{}/pull/{}", self.repo, self.number)
+    }
+}
+
+/// A review the client posted.
+#[derive(Debug, Clone)]
+pub struct FakeReview {
+    pub id: u64,
+    pub repo: String,
+    pub number: u64,
+    /// The request as sent: `body`, `event`, `commit_id`, `comments`.
+    pub fields: serde_json::Map<String, Value>,
+}
+
+fn pull_json(pull: &FakeOpenedPull) -> Value {
+    json!({
+        "number": pull.number,
+        "html_url": pull.url(),
+        "state": pull.state,
+        "title": pull.title,
+        "body": pull.body,
+        "head": { "ref": pull.head },
+        "base": { "ref": pull.base },
+    })
+}
+
+/// `GET pulls?head=owner:branch&state=open`.
+pub(crate) fn list(state: &State, repo: &str, query: &BTreeMap<String, String>) -> Answer {
+    let owner = repo.split_once('/').map_or("", |(owner, _)| owner);
+    let head = query.get("head").map(|head| {
+        head.split_once(':')
+            .filter(|(who, _)| *who == owner)
+            .map_or(String::new(), |(_, branch)| branch.to_owned())
+    });
+    let wanted_state = query.get("state").map_or("open", String::as_str);
+    let pulls: Vec<Value> = state
+        .opened_pulls
+        .iter()
+        .filter(|pull| pull.repo == repo)
+        .filter(|pull| head.as_ref().is_none_or(|head| &pull.head == head))
+        .filter(|pull| wanted_state == "all" || pull.state == wanted_state)
+        .map(pull_json)
+        .collect();
+    Answer::json(200, Value::Array(pulls))
+}
+
+pub(crate) fn create(state: &mut State, repo: &str, body: Option<&Value>) -> Answer {
+    let text = |name: &str| body.and_then(|body| body[name].as_str()).map(str::to_owned);
+    let (Some(title), Some(head), Some(base)) = (text("title"), text("head"), text("base")) else {
+        return Answer::refuse(422, "Validation Failed", "pull without title, head or base");
+    };
+    if state
+        .opened_pulls
+        .iter()
+        .any(|pull| pull.repo == repo && pull.head == head && pull.state == "open")
+    {
+        return Answer::refuse(
+            422,
+            "A pull request already exists",
+            format!("a second pull request from {head}"),
+        );
+    }
+    let pull = FakeOpenedPull {
+        number: state.next_id(),
+        repo: repo.to_owned(),
+        head,
+        base,
+        title,
+        body: text("body").unwrap_or_default(),
+        state: "open".to_owned(),
+    };
+    let answer = pull_json(&pull);
+    state.opened_pulls.push(pull);
+    Answer::json(201, answer)
+}
+
+pub(crate) fn reviews(state: &State, repo: &str, number: u64) -> Answer {
+    let reviews: Vec<Value> = state
+        .reviews
+        .iter()
+        .filter(|review| review.repo == repo && review.number == number)
+        .map(review_json)
+        .collect();
+    Answer::json(200, Value::Array(reviews))
+}
+
+pub(crate) fn review(state: &mut State, repo: &str, number: u64, body: Option<&Value>) -> Answer {
+    let Some(Value::Object(fields)) = body else {
+        return Answer::refuse(422, "Invalid request", "review without a JSON object");
+    };
+    let comments_ok = fields
+        .get("comments")
+        .and_then(Value::as_array)
+        .is_none_or(|comments| {
+            comments.iter().all(|comment| {
+                comment["path"].is_string()
+                    && comment["line"].as_u64().is_some_and(|line| line > 0)
+                    && comment["body"].is_string()
+            })
+        });
+    if !comments_ok {
+        return Answer::refuse(
+            422,
+            "Unprocessable Entity",
+            "a review comment without path, line or body",
+        );
+    }
+    let review = FakeReview {
+        id: state.next_id(),
+        repo: repo.to_owned(),
+        number,
+        fields: fields.clone(),
+    };
+    let answer = review_json(&review);
+    state.reviews.push(review);
+    Answer::json(200, answer)
+}
+
+fn review_json(review: &FakeReview) -> Value {
+    json!({
+        "id": review.id,
+        "body": review.fields.get("body").cloned().unwrap_or(Value::Null),
+        "state": "COMMENTED",
+        "user": { "login": BOT_LOGIN, "type": "Bot" },
+    })
+}

@@ -1,0 +1,321 @@
+//! Everything a runner test starts from: a job in DynamoDB (moto) with a task token from a
+//! real `.waitForTaskToken` execution, a repository on a [`GitServer`], a [`FakeGitHub`]
+//! that minted the tokens the Git server accepts, a [`FakeOllama`] to script, and the
+//! [`Runner`] wired to all of them as `main` wires it to AWS.
+
+use crate::agent_harness::{MODEL, fast_retries};
+use crate::aws::{STATE_MACHINE_ROLE, config, execute_state_machines, jobs_table};
+use crate::fake_github::FakeGitHub;
+use crate::fake_ollama::FakeOllama;
+use crate::git_server::GitServer;
+use crate::unique;
+use aws_sdk_sfn::types::ExecutionStatus;
+use ota_aws::{DynamoStore, StepFunctionsWorkflow};
+use ota_github::{ClientOptions as GitHubOptions, GitHubClient, TokenPermissions};
+use ota_runner::agent::{AgentSettings, CommandSandbox};
+use ota_runner::job::Runner;
+use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv};
+use ota_runner::workspace::Identity;
+use shared::github::{CheckStatus, GitHub, NewCheckRun, RepoScope};
+use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
+use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Trigger, Wait};
+use shared::launcher::EndpointKind;
+use shared::store::JobStore;
+use shared::webhook::envelope::CommentSource;
+use std::time::{Duration, Instant};
+
+/// The installation the test jobs belong to.
+pub const INSTALLATION: u64 = 42;
+
+/// The pull request the test jobs' commands were posted on.
+pub const PULL_NUMBER: u64 = 7;
+
+/// How long a test waits for moto to move an execution on.
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct World {
+    pub github: FakeGitHub,
+    pub git: GitServer,
+    pub ollama: FakeOllama,
+    pub repo: String,
+    /// The commit the repository starts at (the job's commit).
+    pub head: String,
+    pub store: DynamoStore,
+    pub sfn: aws_sdk_sfn::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub state_machine: String,
+    pub queue_url: String,
+}
+
+/// A job started: its record and its execution.
+pub struct StartedJob {
+    pub record: JobRecord,
+    pub execution_arn: String,
+}
+
+impl World {
+    /// A repository holding `files` and `.ollama-turbo.yml` with `config`.
+    pub async fn new(files: &[(&str, &str)], config_yaml: &str) -> Self {
+        let github = FakeGitHub::start().await;
+        let git = GitServer::start(github.token_checker()).await;
+        let ollama = FakeOllama::start().await;
+        let repo = format!("octo-org/{}", unique("repo"));
+        let mut all: Vec<(&str, &str)> = files.to_vec();
+        all.push((".ollama-turbo.yml", config_yaml));
+        let head = git.create_repo(&repo, &all);
+        github.set_file(&repo, "", ".ollama-turbo.yml", config_yaml);
+        let aws = config().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        let table = jobs_table(&dynamo, &unique("ota-jobs")).await;
+        let sfn = aws_sdk_sfn::Client::new(&aws);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let (state_machine, queue_url) = run_state_machine(&sfn, &sqs, &unique("ota-run")).await;
+        Self {
+            github,
+            git,
+            ollama,
+            repo,
+            head,
+            store: DynamoStore::new(dynamo, table),
+            sfn,
+            sqs,
+            state_machine,
+            queue_url,
+        }
+    }
+
+    pub fn scope(&self) -> RepoScope {
+        RepoScope {
+            installation: InstallationId(INSTALLATION),
+            repo: RepoFullName::new(&self.repo),
+        }
+    }
+
+    /// A job for `/ollama <task> <params>` on the pull request, dispatched: stored as
+    /// `dispatching` with a check run, its execution waiting on the run's task token,
+    /// which is stored under [`Wait::Run`] as the dispatch stage stores it.
+    pub async fn start_job(&self, task: &str, params: &str) -> StartedJob {
+        let delivery = DeliveryId::parse(&unique("delivery")).expect("delivery id");
+        let mut record = JobRecord::new(
+            JobRequest {
+                id: JobId::for_command(&delivery, 0),
+                delivery,
+                installation: InstallationId(INSTALLATION),
+                repo: RepoFullName::new(&self.repo),
+                commit: CommitSha::new(self.head.clone()),
+                git_ref: "refs/heads/main".to_owned(),
+                trigger: Trigger::Comment {
+                    comment_id: 1_234,
+                    source: CommentSource::IssueComment,
+                    number: PULL_NUMBER,
+                    on_pull_request: true,
+                },
+                task: task.to_owned(),
+                params: params.to_owned(),
+                requester: "octocat".to_owned(),
+                approval: Approval::not_required(),
+            },
+            1_000,
+        );
+        record
+            .move_to(JobStatus::Dispatching, 2_000)
+            .expect("dispatching");
+        let check = self
+            .github
+            .client()
+            .create_check_run(
+                &self.scope(),
+                &NewCheckRun {
+                    name: format!("Ollama Turbo Agent · {task}"),
+                    head_sha: record.commit.clone(),
+                    external_id: record.id.to_string(),
+                    status: CheckStatus::Queued,
+                    details_url: None,
+                    output: None,
+                },
+            )
+            .await
+            .expect("check run");
+        record.check_run_id = Some(check);
+        record.log = Some("https://logs.example/runner/abc".to_owned());
+        self.store.create_job(&record).await.expect("create job");
+        let execution_arn = self
+            .sfn
+            .start_execution()
+            .state_machine_arn(&self.state_machine)
+            .name(record.id.as_str())
+            .input(serde_json::json!({ "job": record.id.as_str() }).to_string())
+            .send()
+            .await
+            .expect("start execution")
+            .execution_arn;
+        let token = self.token().await;
+        self.store
+            .put_task_token(&record.id, Wait::Run, &token)
+            .await
+            .expect("store the run's token");
+        StartedJob {
+            record,
+            execution_arn,
+        }
+    }
+
+    async fn token(&self) -> TaskToken {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            if let Some(message) = received.messages.unwrap_or_default().into_iter().next() {
+                let body: serde_json::Value =
+                    serde_json::from_str(message.body().unwrap_or_default()).expect("json body");
+                return TaskToken::new(body["token"].as_str().expect("token"));
+            }
+            assert!(Instant::now() < deadline, "no task token arrived");
+        }
+    }
+
+    /// The runner as `main` builds it, pointed at this world's servers.
+    pub fn runner(&self) -> Runner<DynamoStore, StepFunctionsWorkflow> {
+        let host = self.ollama.host();
+        self.runner_with_ollama(&host)
+    }
+
+    pub fn runner_with_ollama(&self, host: &str) -> Runner<DynamoStore, StepFunctionsWorkflow> {
+        let host = host.to_owned();
+        let env = OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| host.clone()))
+            .expect("ollama host");
+        Runner {
+            store: self.store.clone(),
+            workflow: StepFunctionsWorkflow::new(self.sfn.clone(), self.state_machine.clone())
+                .expect("state machine arn"),
+            github: GitHubClient::new(
+                &FakeGitHub::app_credentials(),
+                GitHubOptions {
+                    permissions: TokenPermissions::runner(),
+                    ..GitHubOptions::with_base_url(self.github.base_url())
+                },
+            )
+            .expect("github client"),
+            ollama: OllamaClient::new(
+                &env,
+                ClientOptions {
+                    connect_timeout: Duration::from_secs(2),
+                    idle_timeout: Duration::from_secs(10),
+                    retry: fast_retries(),
+                },
+            )
+            .expect("ollama client"),
+            agent: AgentSettings {
+                sandbox: CommandSandbox::from_process_env(),
+                ..AgentSettings::default()
+            },
+            git_base_url: self.git.base_url(),
+            identity: Identity::bot("ollama-turbo-agent", None),
+            endpoint: Some(EndpointKind::SelfHosted),
+            heartbeat_interval: Duration::from_millis(200),
+            live_update_interval: Duration::from_millis(50),
+        }
+    }
+
+    /// The execution once it is no longer running.
+    pub async fn finished(
+        &self,
+        execution_arn: &str,
+    ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let execution = self
+                .sfn
+                .describe_execution()
+                .execution_arn(execution_arn)
+                .send()
+                .await
+                .expect("describe execution");
+            if execution.status != ExecutionStatus::Running {
+                return execution;
+            }
+            assert!(Instant::now() < deadline, "execution still running");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every token the fake GitHub minted: none may show up anywhere a person can read.
+    pub fn minted_tokens(&self) -> Vec<String> {
+        self.github
+            .minted_tokens()
+            .into_iter()
+            .map(|minted| minted.token)
+            .collect()
+    }
+}
+
+/// A state machine whose one task waits for the runner as the job's `Run` state does:
+/// `sqs:sendMessage.waitForTaskToken` with a heartbeat timeout (without one, Step
+/// Functions has no heartbeat to refresh), sending `{"job", "token"}` to a queue.
+/// Returns the state machine's ARN and the queue's URL.
+async fn run_state_machine(
+    sfn: &aws_sdk_sfn::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String) {
+    execute_state_machines();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue in moto")
+        .queue_url
+        .expect("queue url");
+    let definition = serde_json::json!({
+        "StartAt": "Run",
+        "States": {
+            "Run": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": queue_url,
+                    "MessageBody": {"job.$": "$.job", "token.$": "$$.Task.Token"}
+                },
+                "HeartbeatSeconds": 60,
+                "TimeoutSeconds": 600,
+                "Next": "Done"
+            },
+            "Done": {"Type": "Pass", "End": true}
+        }
+    });
+    let arn = sfn
+        .create_state_machine()
+        .name(name)
+        .role_arn(STATE_MACHINE_ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .expect("create state machine in moto")
+        .state_machine_arn;
+    (arn, queue_url)
+}
+
+/// The test repository's one source file.
+pub const LIB: &str =
+    "pub fn fetch() {\n    for attempt in 0..3 {\n        let _ = attempt;\n    }\n}\n";
+
+/// [`LIB`] refactored as the scripted model does it.
+pub const REFACTORED: &str = "pub fn fetch() {\n    retry_with_backoff(3);\n}\n\nfn retry_with_backoff(times: u32) {\n    for attempt in 0..times {\n        let _ = attempt;\n    }\n}\n";
+
+/// The model every test task names.
+pub const TASK_MODEL: &str = MODEL;
+
+/// A `.ollama-turbo.yml` whose `refactor` and `review` use [`TASK_MODEL`], and whose
+/// refactor runs `command`.
+pub fn config_with_command(command: &str) -> String {
+    format!(
+        "version: 1\nautomation:\n  defaults:\n    model: {TASK_MODEL}\n  tasks:\n    refactor:\n      command: \"{command}\"\n"
+    )
+}

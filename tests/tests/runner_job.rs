@@ -1,0 +1,214 @@
+//! The runner's other endings end to end (the main path is in `runner_refactor.rs`): no
+//! changes, a spent budget, a review, an unreachable model, short-lived tokens. Each checks
+//! what reached the Git remote, GitHub and Step Functions.
+
+use aws_sdk_sfn::types::ExecutionStatus;
+use e2e::fake_ollama::{ChatReply, call};
+use e2e::runner_world::{LIB, PULL_NUMBER, REFACTORED, World, config_with_command};
+use ota_runner::job::Finished;
+use serde_json::json;
+use shared::job::JobError;
+
+#[tokio::test]
+async fn no_changes_means_no_commit_and_no_pull_request() {
+    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let job = world.start_job("refactor", "tidy up fetch").await;
+    world
+        .ollama
+        .push(ChatReply::calls([call(
+            "read_file",
+            json!({"path": "src/lib.rs"}),
+        )]))
+        .push(ChatReply::calls([call(
+            "finish",
+            json!({"summary": "The code is already as tidy as it gets."}),
+        )]));
+
+    let finished = world
+        .runner()
+        .run_job(&job.record.id)
+        .await
+        .expect("runner");
+
+    let Finished::Succeeded(output) = finished else {
+        panic!("the job should succeed: {finished:?}");
+    };
+    assert!(
+        output.summary.starts_with("No changes"),
+        "{}",
+        output.summary
+    );
+    assert_eq!((output.branch, output.pull_request_url), (None, None));
+    assert_eq!(
+        world
+            .git
+            .branch_head(&world.repo, &job.record.branch_name()),
+        None
+    );
+    assert!(world.github.opened_pulls(&world.repo).is_empty());
+    let execution = world.finished(&job.execution_arn).await;
+    assert_eq!(execution.status, ExecutionStatus::Succeeded);
+    assert!(execution.output.unwrap_or_default().contains("No changes"));
+    world.github.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request() {
+    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let job = world.start_job("refactor", "extract the retry loop").await;
+    world
+        .ollama
+        .push(ChatReply::calls([call(
+            "write_file",
+            json!({"path": "src/lib.rs", "content": REFACTORED}),
+        )]))
+        .push(ChatReply::calls([call(
+            "read_file",
+            json!({"path": "src/lib.rs"}),
+        )]));
+    let mut runner = world.runner();
+    runner.agent.max_turns = 2;
+
+    let finished = runner.run_job(&job.record.id).await.expect("runner");
+
+    let Finished::Failed(failure) = finished else {
+        panic!("the job should fail: {finished:?}");
+    };
+    assert_eq!(failure.error, JobError::RunnerBudgetExceeded);
+    let branch = job.record.branch_name();
+    assert!(
+        failure
+            .cause
+            .contains(&format!("partial work is on branch `{branch}`")),
+        "{}",
+        failure.cause
+    );
+    assert_eq!(
+        world.git.show(&world.repo, &branch, "src/lib.rs"),
+        REFACTORED
+    );
+    let message = world
+        .git
+        .git(&world.repo, &["log", "-1", "--format=%B", &branch]);
+    assert!(message.contains("Partial work"), "{message}");
+    assert!(world.github.opened_pulls(&world.repo).is_empty());
+    let execution = world.finished(&job.execution_arn).await;
+    assert_eq!(execution.status, ExecutionStatus::Failed);
+    assert_eq!(execution.error.as_deref(), Some("Runner.BudgetExceeded"));
+}
+
+#[tokio::test]
+async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
+    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let job = world.start_job("review", "").await;
+    world
+        .ollama
+        .push(ChatReply::calls([call(
+            "read_file",
+            json!({"path": "src/lib.rs"}),
+        )]))
+        .push(ChatReply::calls([call(
+            "submit_review",
+            json!({"summary": "One thing to look at.", "comments": [
+                {"path": "src/lib.rs", "line": 2, "body": "Name the number of attempts."}
+            ]}),
+        )]));
+
+    let finished = world
+        .runner()
+        .run_job(&job.record.id)
+        .await
+        .expect("runner");
+
+    assert!(matches!(finished, Finished::Succeeded(_)), "{finished:?}");
+    let reviews = world.github.reviews(&world.repo);
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    let review = &reviews[0].fields;
+    assert_eq!(reviews[0].number, PULL_NUMBER);
+    assert_eq!(review["event"], "COMMENT");
+    assert_eq!(review["commit_id"], json!(world.head));
+    assert!(
+        review["body"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("One thing to look at.")
+    );
+    assert_eq!(
+        review["comments"],
+        json!([{"path": "src/lib.rs", "line": 2, "side": "RIGHT", "body": "Name the number of attempts."}])
+    );
+    assert!(world.github.opened_pulls(&world.repo).is_empty());
+    assert_eq!(
+        world
+            .git
+            .branch_head(&world.repo, &job.record.branch_name()),
+        None
+    );
+    let execution = world.finished(&job.execution_arn).await;
+    assert_eq!(execution.status, ExecutionStatus::Succeeded);
+    world.github.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn an_unreachable_model_fails_the_attempt_as_transient() {
+    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let job = world.start_job("refactor", "extract the retry loop").await;
+    let down = format!("http://127.0.0.1:{}", e2e::aws::closed_port());
+
+    let finished = world
+        .runner_with_ollama(&down)
+        .run_job(&job.record.id)
+        .await
+        .expect("runner");
+
+    let Finished::Failed(failure) = finished else {
+        panic!("the job should fail: {finished:?}");
+    };
+    assert_eq!(failure.error, JobError::RunnerModelUnavailable);
+    assert!(failure.error.is_transient());
+    let execution = world.finished(&job.execution_arn).await;
+    assert_eq!(execution.status, ExecutionStatus::Failed);
+    assert_eq!(execution.error.as_deref(), Some("Runner.ModelUnavailable"));
+    assert!(world.github.opened_pulls(&world.repo).is_empty());
+}
+
+#[tokio::test]
+async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_hour() {
+    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    // Tokens this short-lived are never cached: every ask mints a new one, as happens
+    // once a long job's token nears the end of its hour.
+    world
+        .github
+        .set_token_lifetime(std::time::Duration::from_secs(120));
+    let job = world.start_job("refactor", "extract the retry loop").await;
+    world
+        .ollama
+        .push(ChatReply::calls([call(
+            "write_file",
+            json!({"path": "src/lib.rs", "content": REFACTORED}),
+        )]))
+        .push(ChatReply::calls([call("run_command", json!({}))]))
+        .push(ChatReply::calls([call(
+            "finish",
+            json!({"summary": "Extracted the retry loop."}),
+        )]));
+
+    let finished = world
+        .runner()
+        .run_job(&job.record.id)
+        .await
+        .expect("runner");
+
+    assert!(matches!(finished, Finished::Succeeded(_)), "{finished:?}");
+    // The config read, the clone, the push and the pull request each had their own.
+    let minted = world.github.minted_tokens().len();
+    assert!(minted >= 4, "only {minted} tokens minted");
+    assert!(
+        world
+            .git
+            .requests()
+            .iter()
+            .all(|request| request.authorized)
+    );
+    assert_eq!(world.github.opened_pulls(&world.repo).len(), 1);
+}

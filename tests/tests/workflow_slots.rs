@@ -1,0 +1,104 @@
+//! The runner slots on DynamoDB (moto), through the real SDK: versioned writes that refuse
+//! a stale version, and dispatches racing for the last slots that never overshoot a cap.
+
+use e2e::aws::{config, jobs_table};
+use e2e::unique;
+use ota_aws::DynamoStore;
+use shared::dispatch::capacity::{acquire, release};
+use shared::dispatch::{Admission, Endpoints, Limits, SlotRequest, SlotStore, Slots};
+use shared::ids::InstallationId;
+use shared::job::JobId;
+use shared::store::StoreError;
+use std::time::Duration;
+
+async fn store() -> DynamoStore {
+    let client = aws_sdk_dynamodb::Client::new(&config().await);
+    let table = jobs_table(&client, &unique("ota-slots")).await;
+    DynamoStore::new(client, table)
+}
+
+fn job(n: usize) -> JobId {
+    JobId::parse(&format!("j{n:020}")).expect("job id")
+}
+
+fn request(n: usize, installation: u64) -> SlotRequest {
+    SlotRequest {
+        job: job(n),
+        installation: InstallationId(installation),
+        allow_hosted: false,
+        now_ms: 1_000,
+        lease: Duration::from_secs(600),
+    }
+}
+
+#[tokio::test]
+async fn a_write_must_find_the_version_it_read() {
+    let store = store().await;
+    let empty = store.slots().await.expect("read");
+    assert_eq!((empty.version, empty.slots.leases.len()), (0, 0));
+    let mut slots = Slots::default();
+    slots.admit(&request(1, 1), &LIMITS, &endpoints());
+    store.put_slots(&slots, 0).await.expect("first write");
+    assert_eq!(
+        store.put_slots(&slots, 0).await,
+        Err(StoreError::Conflict { current: None })
+    );
+    let stored = store.slots().await.expect("read");
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.slots, slots);
+    store
+        .put_slots(&Slots::default(), 1)
+        .await
+        .expect("second write");
+    assert_eq!(
+        store.put_slots(&Slots::default(), 1).await,
+        Err(StoreError::Conflict { current: None })
+    );
+}
+
+const LIMITS: Limits = Limits {
+    gpu_slots: 2,
+    hosted_slots: 0,
+    per_installation: 10,
+};
+
+fn endpoints() -> Endpoints {
+    Endpoints {
+        self_hosted: Some("http://gpu:11434".to_owned()),
+        hosted: None,
+    }
+}
+
+#[tokio::test]
+async fn racing_dispatches_never_take_more_slots_than_there_are() {
+    let store = store().await;
+    let endpoints = endpoints();
+    let requests: Vec<SlotRequest> = (0..6).map(|n| request(n, n as u64)).collect();
+    let answers = futures_util::future::join_all(
+        requests
+            .iter()
+            .map(|request| acquire(&store, request, &LIMITS, &endpoints)),
+    )
+    .await;
+    let admitted: Vec<&JobId> = answers
+        .iter()
+        .zip(&requests)
+        .filter_map(|(answer, request)| match answer {
+            Ok(Admission::Admitted(_)) => Some(&request.job),
+            Ok(Admission::Full(_)) => None,
+            Err(err) => panic!("{err}"),
+        })
+        .collect();
+    assert_eq!(admitted.len(), 2, "{answers:?}");
+    let stored = store.slots().await.expect("read").slots;
+    assert_eq!(stored.leases.len(), 2);
+
+    release(&store, admitted[0]).await.expect("release");
+    release(&store, admitted[0])
+        .await
+        .expect("releasing twice is harmless");
+    assert!(matches!(
+        acquire(&store, &request(9, 9), &LIMITS, &endpoints).await,
+        Ok(Admission::Admitted(_))
+    ));
+}
