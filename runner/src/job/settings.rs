@@ -5,6 +5,7 @@
 
 use shared::job::JobId;
 use shared::launcher::{ATTEMPT_VAR, EndpointKind, JOB_ID_VAR, MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR};
+use shared::settings::EnvReader;
 
 /// The App's slug when `APP_SLUG` is not set: commits are by `<slug>[bot]`.
 pub const DEFAULT_APP_SLUG: &str = "ollama-turbo-agent";
@@ -54,70 +55,62 @@ pub fn git_base_url(api_url: &str) -> String {
 impl RunnerEnv {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let get = |name: &str| {
-            var(name)
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
-        let mut problems = Vec::new();
-        let mut required = |name: &str| {
-            get(name).unwrap_or_else(|| {
-                problems.push(format!("{name} is not set"));
-                String::new()
-            })
-        };
-        let job = required(JOB_ID_VAR);
-        let table = required("JOBS_TABLE");
-        let state_machine_arn = required("STATE_MACHINE_ARN");
-        let app_id = required("APP_ID");
-        let private_key_secret = required("PRIVATE_KEY_SECRET_ARN");
-        let ollama_url = get(OLLAMA_URL_VAR).or_else(|| get("OLLAMA_HOST"));
-        if ollama_url.is_none() {
-            problems.push(format!("{OLLAMA_URL_VAR} (or OLLAMA_HOST) is not set"));
+        let mut env = EnvReader::new(var);
+        let job = env.required(JOB_ID_VAR);
+        let job = JobId::parse(&job).map_err(|err| format!("{JOB_ID_VAR}: {err}"));
+        if let Err(problem) = &job {
+            if env.optional(JOB_ID_VAR).is_some() {
+                env.problem(problem.clone());
+            }
         }
-        let job = JobId::parse(&job)
-            .map_err(|err| problems.push(format!("{JOB_ID_VAR}: {err}")))
-            .ok();
-        let app_id = app_id
-            .parse::<u64>()
-            .map_err(|_| problems.push(format!("APP_ID must be a number, not {app_id:?}")))
-            .ok();
-        let attempt = match get(ATTEMPT_VAR) {
-            None => 1,
-            Some(text) => text.parse().unwrap_or_else(|_| {
-                problems.push(format!("{ATTEMPT_VAR} must be a number, not {text:?}"));
-                1
-            }),
-        };
-        let endpoint = match get(MODEL_ENDPOINT_VAR).as_deref() {
+        let table = env.required("JOBS_TABLE");
+        let state_machine_arn = env.required("STATE_MACHINE_ARN");
+        let app_id: u64 = env.required_parsed("APP_ID", "a number");
+        let private_key_secret = env.required("PRIVATE_KEY_SECRET_ARN");
+        let ollama_url = env
+            .optional(OLLAMA_URL_VAR)
+            .or_else(|| env.optional("OLLAMA_HOST"));
+        if ollama_url.is_none() {
+            env.problem(format!("{OLLAMA_URL_VAR} (or OLLAMA_HOST) is not set"));
+        }
+        let attempt = env.parsed_or(ATTEMPT_VAR, 1, "a number");
+        let endpoint = match env.optional(MODEL_ENDPOINT_VAR).as_deref() {
             None => None,
             Some("self_hosted") => Some(EndpointKind::SelfHosted),
             Some("hosted") => Some(EndpointKind::Hosted),
             Some(other) => {
-                problems.push(format!(
+                env.problem(format!(
                     "{MODEL_ENDPOINT_VAR} must be `self_hosted` or `hosted`, not {other:?}"
                 ));
                 None
             }
         };
-        let api_url = get("GITHUB_API_URL").unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        let (Some(job), Some(app_id), Some(ollama_url), true) =
-            (job, app_id, ollama_url, problems.is_empty())
-        else {
-            return Err(problems.join("; "));
+        let api_url = env
+            .optional("GITHUB_API_URL")
+            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        let settings = (
+            job,
+            ollama_url,
+            env.optional("OLLAMA_API_KEY_SECRET_ARN"),
+            env.optional("APP_SLUG"),
+            env.optional("GIT_BASE_URL"),
+        );
+        let (job, ollama_url, ollama_key_secret, app_slug, git_base) = env.finish(settings)?;
+        let (Ok(job), Some(ollama_url)) = (job, ollama_url) else {
+            return Err("the runner's settings are incomplete".to_owned());
         };
         Ok(Self {
             job,
             attempt,
             endpoint,
             ollama_url,
-            ollama_key_secret: get("OLLAMA_API_KEY_SECRET_ARN"),
+            ollama_key_secret,
             table,
             state_machine_arn,
             app_id,
             private_key_secret,
-            app_slug: get("APP_SLUG").unwrap_or_else(|| DEFAULT_APP_SLUG.to_owned()),
-            git_base_url: get("GIT_BASE_URL").unwrap_or_else(|| git_base_url(&api_url)),
+            app_slug: app_slug.unwrap_or_else(|| DEFAULT_APP_SLUG.to_owned()),
+            git_base_url: git_base.unwrap_or_else(|| git_base_url(&api_url)),
             api_url,
         })
     }
