@@ -58,10 +58,11 @@ impl RunnerEnv {
         let mut env = EnvReader::new(var);
         let job = env.required(JOB_ID_VAR);
         let job = JobId::parse(&job).map_err(|err| format!("{JOB_ID_VAR}: {err}"));
-        if let Err(problem) = &job {
-            if env.optional(JOB_ID_VAR).is_some() {
-                env.problem(problem.clone());
-            }
+        // A missing id is already reported; an unreadable one is reported here.
+        if let Err(problem) = &job
+            && env.optional(JOB_ID_VAR).is_some()
+        {
+            env.problem(problem.clone());
         }
         let table = env.required("JOBS_TABLE");
         let state_machine_arn = env.required("STATE_MACHINE_ARN");
