@@ -9,8 +9,9 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;
 use shared::github::{
-    CheckRunUpdate, GitHub, GitHubError, NewCheckRun, NewPullRequest, NewReview, OpenedPullRequest,
-    Permission, PullRequestInfo, Reaction, ReactionTarget, RepoScope,
+    CheckRunUpdate, GitHub, GitHubError, MAX_THREAD_DIFF_CHARS, NewCheckRun, NewPullRequest,
+    NewReview, OpenedPullRequest, Permission, PullRequestInfo, Reaction, ReactionTarget, RepoScope,
+    ThreadText,
 };
 use shared::ids::CommitSha;
 
@@ -210,6 +211,27 @@ impl GitHub for GitHubClient {
         Ok(reply.json::<PullJson>(&call)?.into_info())
     }
 
+    async fn thread_text(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        pull_request: bool,
+    ) -> Result<ThreadText, GitHubError> {
+        let call = Call::get(repo_path(scope, &format!("issues/{number}")));
+        let reply = self.retry.run("issue", |_| self.send(scope, &call)).await?;
+        let issue = reply.json::<IssueJson>(&call)?;
+        let diff = if pull_request {
+            Some(self.pull_request_diff(scope, number).await?)
+        } else {
+            None
+        };
+        Ok(ThreadText {
+            title: issue.title,
+            body: issue.body.unwrap_or_default(),
+            diff,
+        })
+    }
+
     /// GitHub answers 200 instead of 201 for a reaction that already exists, so retrying
     /// is harmless.
     async fn react(
@@ -322,5 +344,61 @@ mod tests {
         assert_eq!(role("write", Some("security-lead")), Permission::Write);
         assert_eq!(role("admin", None), Permission::Admin);
         assert_eq!(role("none", None), Permission::None);
+    }
+}
+
+#[derive(Deserialize)]
+struct IssueJson {
+    title: String,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PullFileJson {
+    filename: String,
+    /// Absent for binary files and for very large diffs.
+    patch: Option<String>,
+}
+
+/// How many pages of a pull request's files are read (100 each): past that, the diff
+/// is over [`MAX_THREAD_DIFF_CHARS`] anyway.
+const MAX_FILE_PAGES: u32 = 3;
+
+impl GitHubClient {
+    /// The pull request's changes as `--- a/… +++ b/…` sections of unified-diff hunks.
+    async fn pull_request_diff(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+    ) -> Result<String, GitHubError> {
+        let mut diff = String::new();
+        for page in 1..=MAX_FILE_PAGES {
+            let call = Call::get(repo_path(scope, &format!("pulls/{number}/files")))
+                .query("per_page", "100")
+                .query("page", page.to_string());
+            let reply = self
+                .retry
+                .run("pull request files", |_| self.send(scope, &call))
+                .await?;
+            let files = reply.json::<Vec<PullFileJson>>(&call)?;
+            for file in &files {
+                let patch = file
+                    .patch
+                    .as_deref()
+                    .unwrap_or("(binary or too large to show)");
+                diff.push_str(&format!(
+                    "--- a/{name}\n+++ b/{name}\n{patch}\n",
+                    name = file.filename
+                ));
+            }
+            if files.len() < 100 || diff.chars().count() > MAX_THREAD_DIFF_CHARS {
+                break;
+            }
+        }
+        if diff.chars().count() > MAX_THREAD_DIFF_CHARS {
+            diff = diff.chars().take(MAX_THREAD_DIFF_CHARS).collect();
+            diff.push_str("\n… (diff cut; read the files for the rest)\n");
+        }
+        Ok(diff)
     }
 }

@@ -79,6 +79,10 @@ pub enum Route {
     ListReviews,
     /// `POST /repos/{o}/{r}/pulls/{n}/reviews`
     CreateReview,
+    /// `GET /repos/{o}/{r}/issues/{n}`
+    Issue,
+    /// `GET /repos/{o}/{r}/pulls/{n}/files`
+    PullFiles,
 }
 
 /// A scripted misbehaviour, played on the next calls to one route (after the credential
@@ -203,6 +207,10 @@ pub(crate) struct State {
     pub(crate) files: BTreeMap<(String, String, String), Vec<u8>>,
     pub(crate) branches: BTreeMap<(String, String), String>,
     pub(crate) pulls: BTreeMap<(String, u64), FakePull>,
+    /// Title and body of issues and pull requests, by number.
+    pub(crate) issues: BTreeMap<(String, u64), (String, String)>,
+    /// A pull request's changed files: (file name, patch).
+    pub(crate) pull_files: BTreeMap<(String, u64), Vec<(String, String)>>,
     pub(crate) comments: Vec<FakeComment>,
     pub(crate) reactions: Vec<FakeReaction>,
     pub(crate) check_runs: Vec<FakeCheckRun>,
@@ -342,6 +350,25 @@ impl FakeGitHub {
         self.state()
             .branches
             .insert((repo.to_owned(), branch.to_owned()), sha.to_owned());
+    }
+
+    /// The title and body of issue (or pull request) `number`.
+    pub fn set_issue(&self, repo: &str, number: u64, title: &str, body: &str) {
+        self.state().issues.insert(
+            (repo.to_owned(), number),
+            (title.to_owned(), body.to_owned()),
+        );
+    }
+
+    /// The files pull request `number` changes, each with its patch (unified-diff hunks).
+    pub fn set_pull_files(&self, repo: &str, number: u64, files: &[(&str, &str)]) {
+        let files = files
+            .iter()
+            .map(|(name, patch)| ((*name).to_owned(), (*patch).to_owned()))
+            .collect();
+        self.state()
+            .pull_files
+            .insert((repo.to_owned(), number), files);
     }
 
     pub fn set_pull_request(&self, repo: &str, pull: FakePull) {

@@ -100,6 +100,16 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
 #[tokio::test]
 async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
     let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    world.github.set_issue(
+        &world.repo,
+        PULL_NUMBER,
+        "Retry fetches",
+        "Fetching fails now and then; retry it.",
+    );
+    let patch = "@@ -1,3 +1,5 @@\n pub fn fetch() {\n+    for attempt in 0..3 {\n+        let _ = attempt;\n+    }\n }";
+    world
+        .github
+        .set_pull_files(&world.repo, PULL_NUMBER, &[("src/lib.rs", patch)]);
     let job = world.start_job("review", "").await;
     world
         .ollama
@@ -121,6 +131,20 @@ async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
         .expect("runner");
 
     assert!(matches!(finished, Finished::Succeeded(_)), "{finished:?}");
+    // The model was shown what it reviews: the pull request's text and its diff.
+    let first = &world.ollama.calls()[0];
+    let prompt = serde_json::to_string(&first.messages).expect("messages");
+    for expected in [
+        "#7: Retry fetches",
+        "retry it.",
+        "--- a/src/lib.rs",
+        "+    for attempt in 0..3 {",
+    ] {
+        assert!(
+            prompt.contains(&expected.replace('"', "\\\"")),
+            "prompt lacks {expected}: {prompt}"
+        );
+    }
     let reviews = world.github.reviews(&world.repo);
     assert_eq!(reviews.len(), 1, "{reviews:?}");
     let review = &reviews[0].fields;

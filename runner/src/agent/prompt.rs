@@ -10,7 +10,7 @@ use super::task::{Ending, TaskSpec};
 pub struct TaskInput {
     /// What the user asked for (the text after `/ollama <task>`).
     pub request: Option<String>,
-    /// The issue's title and body, when the job came from an issue.
+    /// The issue's or pull request's title and description, when the job came from one.
     pub issue: Option<String>,
     /// The pull request's diff, when the job came from a pull request.
     pub pr_diff: Option<String>,
@@ -72,7 +72,7 @@ pub(crate) fn task_prompt(
             .unwrap_or_default()
     };
     out.push_str(&section("Request", &input.request));
-    out.push_str(&section("Issue", &input.issue));
+    out.push_str(&section("Issue or pull request", &input.issue));
     if let Some(diff) = input.pr_diff.as_deref().filter(|d| !d.trim().is_empty()) {
         out.push_str(&format!(
             "\n## Pull request diff\n\n```diff\n{}\n```\n",

@@ -13,7 +13,7 @@ use ota_github::{GitHubClient, TokenPermissions};
 use shared::config::{CONFIG_FILE_NAME, RepoConfig};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::github::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
-use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
+use shared::job::{JobError, JobId, JobRecord, TaskToken, Trigger, Wait};
 use shared::launcher::EndpointKind;
 use shared::store::{JobStore, StoreError};
 use shared::workflow::{Workflow, WorkflowError};
@@ -315,6 +315,36 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         }
     }
 
+    /// The thread the job came from, as the agent should read it: its title and
+    /// description, and a pull request's diff. Without them the agent still works from
+    /// the request and the code, so a failure here is logged, not fatal.
+    async fn thread_context(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+    ) -> (Option<String>, Option<String>) {
+        let Some(number) = job.trigger.number() else {
+            return (None, None);
+        };
+        let pull_request = match &job.trigger {
+            Trigger::Comment {
+                on_pull_request, ..
+            } => *on_pull_request,
+            Trigger::PullRequest { .. } | Trigger::CheckRun { .. } => true,
+            Trigger::Issue { .. } | Trigger::Push | Trigger::Cli => false,
+        };
+        match self.github.thread_text(scope, number, pull_request).await {
+            Ok(text) => (
+                Some(format!("#{number}: {}\n\n{}", text.title, text.body)),
+                text.diff,
+            ),
+            Err(err) => {
+                tracing::warn!(job = %job.id, error = %err, "the thread's text could not be read");
+                (None, None)
+            }
+        }
+    }
+
     async fn run_agent(
         &self,
         job: &JobRecord,
@@ -328,10 +358,11 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 format!("the clone is unusable: {err}"),
             )
         })?;
+        let (issue, pr_diff) = self.thread_context(job, scope).await;
         let input = TaskInput {
             request: Some(job.params.clone()).filter(|p| !p.trim().is_empty()),
-            issue: None,
-            pr_diff: None,
+            issue,
+            pr_diff,
         };
         let (sink, events) = ProgressSink::channel();
         let agent_run = async {

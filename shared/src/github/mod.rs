@@ -59,6 +59,20 @@ pub struct PullRequestInfo {
     pub state: String,
 }
 
+/// What an issue or pull request says, for the agent's prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadText {
+    pub title: String,
+    pub body: String,
+    /// A pull request's changes, file by file as unified-diff hunks, cut to
+    /// [`MAX_THREAD_DIFF_CHARS`]; `None` for an issue.
+    pub diff: Option<String>,
+}
+
+/// How much of a pull request's diff goes into a prompt: enough for a review of an
+/// ordinary change; the agent reads files for the rest.
+pub const MAX_THREAD_DIFF_CHARS: usize = 100_000;
+
 /// Where a reaction goes: reviews themselves take none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReactionTarget {
@@ -248,6 +262,15 @@ pub trait GitHub: Send + Sync {
         scope: &RepoScope,
         number: u64,
     ) -> impl Future<Output = Result<PullRequestInfo, GitHubError>> + Send;
+
+    /// The title and description of issue or pull request `number`, and for a pull
+    /// request its diff (`GET /repos/{repo}/issues/{n}`, `GET .../pulls/{n}/files`).
+    fn thread_text(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        pull_request: bool,
+    ) -> impl Future<Output = Result<ThreadText, GitHubError>> + Send;
 
     fn react(
         &self,

@@ -46,6 +46,8 @@ pub(crate) enum RepoOp {
     CreatePull,
     ListReviews { number: u64 },
     CreateReview { number: u64 },
+    Issue { number: u64 },
+    PullFiles { number: u64 },
 }
 
 impl Call {
@@ -77,6 +79,8 @@ impl RepoOp {
             Self::CreatePull => Route::CreatePull,
             Self::ListReviews { .. } => Route::ListReviews,
             Self::CreateReview { .. } => Route::CreateReview,
+            Self::Issue { .. } => Route::Issue,
+            Self::PullFiles { .. } => Route::PullFiles,
         }
     }
 
@@ -96,6 +100,8 @@ impl RepoOp {
             Self::ListCheckRuns { .. } => &[("checks", "read")],
             Self::ListPulls | Self::ListReviews { .. } => &[("pull_requests", "read")],
             Self::CreatePull | Self::CreateReview { .. } => &[("pull_requests", "write")],
+            Self::Issue { .. } => &[("issues", "read"), ("pull_requests", "read")],
+            Self::PullFiles { .. } => &[("pull_requests", "read")],
         }
     }
 }
@@ -120,6 +126,8 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
                     name: branch.join("/"),
                 },
                 ("GET", ["pulls", n]) => RepoOp::PullRequest { number: number(n)? },
+                ("GET", ["pulls", n, "files"]) => RepoOp::PullFiles { number: number(n)? },
+                ("GET", ["issues", n]) => RepoOp::Issue { number: number(n)? },
                 ("GET", ["pulls"]) => RepoOp::ListPulls,
                 ("POST", ["pulls"]) => RepoOp::CreatePull,
                 ("GET", ["pulls", n, "reviews"]) => RepoOp::ListReviews { number: number(n)? },
@@ -280,6 +288,31 @@ fn repo_call(
             ),
             None => Answer::error(404, "Not Found"),
         },
+        RepoOp::Issue { number } => match state.issues.get(&(repo_key.clone(), *number)) {
+            Some((title, text)) => Answer::json(
+                200,
+                json!({ "number": number, "title": title, "body": text }),
+            ),
+            None => Answer::error(404, "Not Found"),
+        },
+        RepoOp::PullFiles { number } => {
+            let files = state
+                .pull_files
+                .get(&(repo_key.clone(), *number))
+                .cloned()
+                .unwrap_or_default();
+            let page: usize = query
+                .get("page")
+                .and_then(|page| page.parse().ok())
+                .unwrap_or(1);
+            let files: Vec<_> = files
+                .iter()
+                .skip((page.saturating_sub(1)) * 100)
+                .take(100)
+                .map(|(name, patch)| json!({ "filename": name, "status": "modified", "patch": patch }))
+                .collect();
+            Answer::json(200, json!(files))
+        }
         RepoOp::IssueCommentReaction { id } => react(state, repo, "issue", *id, body),
         RepoOp::ReviewCommentReaction { id } => react(state, repo, "review", *id, body),
         RepoOp::CreateComment { issue } => {
