@@ -123,7 +123,7 @@ mod tests {
             text.contains("## Instructions from the repository's .ollama-turbo.yml\n\nUse anyhow")
         );
         assert!(text.contains("## Request\n\nthe parser panics on empty input\n"));
-        assert!(text.contains("## Issue\n\nCrash"));
+        assert!(text.contains("## Issue or pull request\n\nCrash"));
         assert!(!text.contains("Pull request diff"));
         assert!(text.contains("run_command can run `cargo test`"));
         assert!(text.ends_with("## Repository\n\nRepository map: 3 files\n"));
