@@ -82,9 +82,11 @@ impl PolicyHarness {
         )
         .await;
         let settings = Settings {
-            app_id: credentials.app_id,
-            private_key_secret_arn: key_arn,
-            github_api_url: github.base_url(),
+            github: lambda_support::GitHubAppSettings {
+                app_id: credentials.app_id,
+                private_key_secret_arn: key_arn,
+                api_url: github.base_url(),
+            },
             table: table.clone(),
             state_machine_arn: state_machine_arn.clone(),
         };

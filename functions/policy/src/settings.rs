@@ -1,9 +1,9 @@
 //! The policy function's settings, read once at start-up, and the stage built from them.
 
 use aws_config::SdkConfig;
+use lambda_support::GitHubAppSettings;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
-use shared::ids::AppId;
 use shared::policy::stage::PolicyStage;
 use shared::settings::EnvReader;
 
@@ -12,13 +12,8 @@ pub type Stage = PolicyStage<GitHubClient, DynamoStore, StepFunctionsWorkflow>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `APP_ID`: the GitHub App's id.
-    pub app_id: AppId,
-    /// `PRIVATE_KEY_SECRET_ARN`: the Secrets Manager secret holding the App's PEM key.
-    pub private_key_secret_arn: String,
-    /// `GITHUB_API_URL`: `https://api.github.com`, or a GitHub Enterprise Server's
-    /// `https://HOST/api/v3`.
-    pub github_api_url: String,
+    /// The GitHub App the function acts as.
+    pub github: GitHubAppSettings,
     /// `JOBS_TABLE`: the DynamoDB table.
     pub table: String,
     /// `STATE_MACHINE_ARN`: the job workflow.
@@ -30,11 +25,7 @@ impl Settings {
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let mut env = EnvReader::new(var);
         let settings = Self {
-            app_id: AppId(env.required_parsed("APP_ID", "the App's numeric id")),
-            private_key_secret_arn: env.required("PRIVATE_KEY_SECRET_ARN"),
-            github_api_url: env
-                .optional("GITHUB_API_URL")
-                .unwrap_or_else(|| ota_github::DEFAULT_BASE_URL.to_owned()),
+            github: GitHubAppSettings::read(&mut env),
             table: env.required("JOBS_TABLE"),
             state_machine_arn: env.required("STATE_MACHINE_ARN"),
         };
@@ -45,13 +36,7 @@ impl Settings {
 /// Builds the stage: reads the App's private key and checks every setting that can be
 /// checked before the first event.
 pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String> {
-    let github = lambda_support::github_app_client(
-        aws,
-        settings.app_id,
-        &settings.private_key_secret_arn,
-        &settings.github_api_url,
-    )
-    .await?;
+    let github = settings.github.client(aws).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &settings.table);
     let workflow =
         StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(aws), &settings.state_machine_arn)
@@ -89,7 +74,7 @@ mod tests {
             ),
         ]))
         .expect("complete");
-        assert_eq!(settings.app_id, AppId(12345));
-        assert_eq!(settings.github_api_url, "https://api.github.com");
+        assert_eq!(settings.github.app_id, shared::ids::AppId(12345));
+        assert_eq!(settings.github.api_url, "https://api.github.com");
     }
 }

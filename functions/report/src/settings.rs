@@ -1,9 +1,9 @@
 //! The report function's settings, read once at start-up, and the stage built from them.
 
 use aws_config::SdkConfig;
+use lambda_support::GitHubAppSettings;
 use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks};
 use ota_github::GitHubClient;
-use shared::ids::AppId;
 use shared::policy::stage::system_clock;
 use shared::report::Reporter;
 use shared::settings::EnvReader;
@@ -13,13 +13,8 @@ pub type Stage = Reporter<GitHubClient, DynamoStore, EcsLauncher>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `APP_ID`: the GitHub App's id.
-    pub app_id: AppId,
-    /// `PRIVATE_KEY_SECRET_ARN`: the Secrets Manager secret holding the App's PEM key.
-    pub private_key_secret_arn: String,
-    /// `GITHUB_API_URL`: `https://api.github.com`, or a GitHub Enterprise Server's
-    /// `https://HOST/api/v3`.
-    pub github_api_url: String,
+    /// The GitHub App the function acts as.
+    pub github: GitHubAppSettings,
     /// `JOBS_TABLE`.
     pub table: String,
     /// `RUNNER_CLUSTER`: where the runners run, to stop those of a finished job.
@@ -31,11 +26,7 @@ impl Settings {
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let mut env = EnvReader::new(var);
         let settings = Self {
-            app_id: AppId(env.required_parsed("APP_ID", "the App's numeric id")),
-            private_key_secret_arn: env.required("PRIVATE_KEY_SECRET_ARN"),
-            github_api_url: env
-                .optional("GITHUB_API_URL")
-                .unwrap_or_else(|| ota_github::DEFAULT_BASE_URL.to_owned()),
+            github: GitHubAppSettings::read(&mut env),
             table: env.required("JOBS_TABLE"),
             runner_cluster: env.required("RUNNER_CLUSTER"),
         };
@@ -59,13 +50,7 @@ fn runner_tasks(cluster: &str) -> RunnerTasks {
 /// Builds the stage: reads the App's private key and checks every setting that can be
 /// checked before the first message.
 pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String> {
-    let github = lambda_support::github_app_client(
-        aws,
-        settings.app_id,
-        &settings.private_key_secret_arn,
-        &settings.github_api_url,
-    )
-    .await?;
+    let github = settings.github.client(aws).await?;
     Ok(Reporter {
         github,
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &settings.table),
@@ -104,7 +89,7 @@ mod tests {
             ("RUNNER_CLUSTER", "ota"),
         ]))
         .expect("complete");
-        assert_eq!(settings.app_id, AppId(12345));
-        assert_eq!(settings.github_api_url, "https://api.github.com");
+        assert_eq!(settings.github.app_id, shared::ids::AppId(12345));
+        assert_eq!(settings.github.api_url, "https://api.github.com");
     }
 }

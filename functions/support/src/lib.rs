@@ -8,6 +8,7 @@ use ota_aws::SecretsManagerSecret;
 use ota_github::{AppCredentials, ClientOptions, GitHubClient};
 use shared::ids::AppId;
 use shared::ports::{SecretSource, SecretVersion};
+use shared::settings::EnvReader;
 use std::collections::HashSet;
 use std::future::Future;
 
@@ -24,29 +25,44 @@ pub fn init_json_logs() {
         .init();
 }
 
-/// The GitHub App's client: its private key read once from the Secrets Manager secret
-/// `private_key_secret_arn` (named `PRIVATE_KEY_SECRET_ARN` in errors, as the functions'
-/// settings call it), against the API at `api_url`.
-pub async fn github_app_client(
-    aws: &SdkConfig,
-    app_id: AppId,
-    private_key_secret_arn: &str,
-    api_url: &str,
-) -> Result<GitHubClient, String> {
-    let private_key = SecretsManagerSecret::new(
-        aws_sdk_secretsmanager::Client::new(aws),
-        private_key_secret_arn,
-    )
-    .fetch(SecretVersion::Current)
-    .await
-    .map_err(|err| format!("PRIVATE_KEY_SECRET_ARN: {err}"))?
-    .ok_or("PRIVATE_KEY_SECRET_ARN: the secret has no current value")?;
-    let credentials = AppCredentials {
-        app_id,
-        private_key,
-    };
-    GitHubClient::new(&credentials, ClientOptions::with_base_url(api_url))
-        .map_err(|err| err.to_string())
+/// The GitHub App a function acts as: `APP_ID`, `PRIVATE_KEY_SECRET_ARN` (the Secrets
+/// Manager secret holding the App's PEM key) and `GITHUB_API_URL` (`https://api.github.com`
+/// by default, or a GitHub Enterprise Server's `https://HOST/api/v3`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitHubAppSettings {
+    pub app_id: AppId,
+    pub private_key_secret_arn: String,
+    pub api_url: String,
+}
+
+impl GitHubAppSettings {
+    pub fn read<F: Fn(&str) -> Option<String>>(env: &mut EnvReader<F>) -> Self {
+        Self {
+            app_id: AppId(env.required_parsed("APP_ID", "the App's numeric id")),
+            private_key_secret_arn: env.required("PRIVATE_KEY_SECRET_ARN"),
+            api_url: env
+                .optional("GITHUB_API_URL")
+                .unwrap_or_else(|| ota_github::DEFAULT_BASE_URL.to_owned()),
+        }
+    }
+
+    /// The App's client, its private key read once from Secrets Manager.
+    pub async fn client(&self, aws: &SdkConfig) -> Result<GitHubClient, String> {
+        let private_key = SecretsManagerSecret::new(
+            aws_sdk_secretsmanager::Client::new(aws),
+            &self.private_key_secret_arn,
+        )
+        .fetch(SecretVersion::Current)
+        .await
+        .map_err(|err| format!("PRIVATE_KEY_SECRET_ARN: {err}"))?
+        .ok_or("PRIVATE_KEY_SECRET_ARN: the secret has no current value")?;
+        let credentials = AppCredentials {
+            app_id: self.app_id,
+            private_key,
+        };
+        GitHubClient::new(&credentials, ClientOptions::with_base_url(&self.api_url))
+            .map_err(|err| err.to_string())
+    }
 }
 
 /// A message that could not be processed; the processor has already logged why.
