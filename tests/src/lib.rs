@@ -9,6 +9,7 @@ pub mod fake_github;
 pub mod fake_ollama;
 pub mod fixtures;
 pub mod git_server;
+pub mod github_client;
 pub mod logs;
 pub mod policy;
 pub mod runner_world;

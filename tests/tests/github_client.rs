@@ -3,51 +3,18 @@
 //! ever shows in errors, `Debug` or logs. Retries and duplicate-free writes are in
 //! `github_client_retries.rs`.
 
-use e2e::fake_github::{APP_ID, AuthKind, FakeGitHub, FakePull, Fault, PRIVATE_KEY_PEM, Route};
+use e2e::fake_github::{APP_ID, AuthKind, FakeGitHub, Fault, PRIVATE_KEY_PEM, Route};
+use e2e::github_client::{INSTALLATION, REPO, SHA, check, pull, scope, start};
 use e2e::logs::CapturedLogs;
 use ota_github::{
     AppCredentials, ClientOptions, GitHubClient, REFRESH_MARGIN, SetupError, TokenPermissions,
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
-use shared::github::{
-    CheckOutput, CheckStatus, GitHub, GitHubError, NewCheckRun, Permission, RepoScope,
-};
-use shared::ids::{AppId, CommitSha, InstallationId, RepoFullName};
+use shared::github::{GitHub, GitHubError, Permission};
+use shared::ids::{AppId, CommitSha};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::instrument::WithSubscriber;
-
-const INSTALLATION: u64 = 4242;
-const REPO: &str = "octo-org/hello-world";
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn scope(repo: &str) -> RepoScope {
-    RepoScope {
-        installation: InstallationId(INSTALLATION),
-        repo: RepoFullName::new(repo),
-    }
-}
-
-async fn start() -> (FakeGitHub, GitHubClient) {
-    let fake = FakeGitHub::start().await;
-    let client = fake.client();
-    (fake, client)
-}
-
-fn check(name: &str, external_id: &str) -> NewCheckRun {
-    NewCheckRun {
-        name: name.to_owned(),
-        head_sha: CommitSha::new(SHA),
-        external_id: external_id.to_owned(),
-        status: CheckStatus::Queued,
-        details_url: None,
-        output: Some(CheckOutput {
-            title: "Queued".to_owned(),
-            summary: "Waiting for a runner.".to_owned(),
-            text: None,
-        }),
-    }
-}
 
 #[tokio::test]
 async fn roles_map_to_permissions_and_an_unknown_user_has_none() {
@@ -285,17 +252,6 @@ async fn an_unreachable_github_is_unavailable() {
         .expect_err("refused");
 
     assert!(matches!(error, GitHubError::Unavailable(_)), "{error:?}");
-}
-
-fn pull(number: u64, head_repo: Option<&str>) -> FakePull {
-    FakePull {
-        number,
-        state: "open".to_owned(),
-        head_sha: SHA.to_owned(),
-        head_ref: "feature/x".to_owned(),
-        base_ref: "main".to_owned(),
-        head_repo: head_repo.map(str::to_owned),
-    }
 }
 
 #[tokio::test]

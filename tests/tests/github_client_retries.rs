@@ -3,58 +3,15 @@
 //! (comments, check runs, reactions) that never happen twice, even when GitHub fails
 //! after doing them.
 
-use e2e::fake_github::{APP_ID, FakeGitHub, FakePull, Fault, Route};
-use ota_github::{GitHubClient, RetryPolicy};
+use e2e::fake_github::{APP_ID, Fault, Route};
+use e2e::github_client::{REPO, check, pull, scope, start};
+use ota_github::RetryPolicy;
 use serde_json::json;
 use shared::github::{
-    CheckConclusion, CheckOutput, CheckRunUpdate, CheckStatus, GitHub, GitHubError, NewCheckRun,
-    Permission, Reaction, ReactionTarget, RepoScope, marker_line,
+    CheckConclusion, CheckOutput, CheckRunUpdate, GitHub, GitHubError, Permission, Reaction,
+    ReactionTarget, marker_line,
 };
-use shared::ids::{CommitSha, InstallationId, RepoFullName};
 use std::time::{Duration, Instant};
-
-const INSTALLATION: u64 = 4242;
-const REPO: &str = "octo-org/hello-world";
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn scope(repo: &str) -> RepoScope {
-    RepoScope {
-        installation: InstallationId(INSTALLATION),
-        repo: RepoFullName::new(repo),
-    }
-}
-
-async fn start() -> (FakeGitHub, GitHubClient) {
-    let fake = FakeGitHub::start().await;
-    let client = fake.client();
-    (fake, client)
-}
-
-fn check(name: &str, external_id: &str) -> NewCheckRun {
-    NewCheckRun {
-        name: name.to_owned(),
-        head_sha: CommitSha::new(SHA),
-        external_id: external_id.to_owned(),
-        status: CheckStatus::Queued,
-        details_url: None,
-        output: Some(CheckOutput {
-            title: "Queued".to_owned(),
-            summary: "Waiting for a runner.".to_owned(),
-            text: None,
-        }),
-    }
-}
-
-fn pull(number: u64, head_repo: Option<&str>) -> FakePull {
-    FakePull {
-        number,
-        state: "open".to_owned(),
-        head_sha: SHA.to_owned(),
-        head_ref: "feature/x".to_owned(),
-        base_ref: "main".to_owned(),
-        head_repo: head_repo.map(str::to_owned),
-    }
-}
 
 #[tokio::test]
 async fn a_server_error_then_success_posts_one_comment() {
