@@ -1,0 +1,1 @@
+-- The store's tables (see store/mod.rs).
