@@ -254,3 +254,71 @@ fn every_error_name_in_the_definition_is_known() {
         }
     }
 }
+
+/// Where the definition sends `error` raised in `wait_state` with `retries` retries done:
+/// "Retry", or the catcher's target with the renaming `Pass` states followed.
+fn asl_outcome(definition: &Value, wait_state: &str, error: &str, retries: u32) -> String {
+    let state_value = state(definition, wait_state);
+    if let Some(retriers) = state_value["Retry"].as_array() {
+        for retrier in retriers {
+            let max = u32::try_from(retrier["MaxAttempts"].as_u64().expect("MaxAttempts"))
+                .expect("small");
+            if names(&retrier["ErrorEquals"])
+                .iter()
+                .any(|name| name == error)
+            {
+                if retries < max {
+                    return "Retry".to_owned();
+                }
+                break;
+            }
+        }
+    }
+    let mut next = catcher_for(state_value, error)["Next"]
+        .as_str()
+        .expect("next")
+        .to_owned();
+    while state(definition, &next)["Type"] == "Pass" {
+        next = state(definition, &next)["Next"]
+            .as_str()
+            .expect("next")
+            .to_owned();
+    }
+    next
+}
+
+#[test]
+fn the_local_engine_follows_the_definitions_retry_and_catch() {
+    use shared::job::{AfterError, STATES_TIMEOUT, after_error};
+    let definition = deployed();
+    let policy = RetryPolicy::DEFAULT;
+    let mut errors: Vec<String> = JobError::ALL
+        .iter()
+        .map(|error| error.name().to_owned())
+        .collect();
+    errors.extend(
+        [
+            STATES_TIMEOUT,
+            "States.HeartbeatTimeout",
+            "States.Runtime",
+            "Lambda.Unknown",
+        ]
+        .map(str::to_owned),
+    );
+    for (wait_state, wait) in [("AwaitApproval", Wait::Approval), ("Dispatch", Wait::Run)] {
+        for error in &errors {
+            for retries in [0, policy.max_attempts] {
+                let local = match after_error(wait, error, None, retries, &policy, 0.5) {
+                    AfterError::Retry { .. } => "Retry",
+                    AfterError::Report { .. } => "ReportEnded",
+                    AfterError::DeadLetter => "DeadLetter",
+                };
+                assert_eq!(
+                    local,
+                    asl_outcome(&definition, wait_state, error, retries),
+                    "{wait_state}: {error} after {retries} retries"
+                );
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! are retried ([`TRANSIENT_ERRORS`], [`RetryPolicy`]), how long each wait lasts
 //! ([`Timeouts`]). Everything here is pure; stores and engines live elsewhere.
 
+mod catch;
 mod error;
 mod id;
 mod record;
@@ -13,6 +14,10 @@ mod retry;
 mod status;
 mod wait;
 
+pub use catch::{
+    APPROVAL_EXPIRED_CAUSE, APPROVAL_REPORTED_ERRORS, AfterError, RUN_REPORTED_ERRORS,
+    RUN_TIMED_OUT_CAUSE, STATES_HEARTBEAT_TIMEOUT, after_error,
+};
 pub use error::{JobError, STATES_TIMEOUT, TRANSIENT_ERRORS, status_after_error};
 pub use id::{
     BRANCH_PREFIX, JOB_ID_HEX_LEN, JOB_ID_LEN, JOB_ID_PREFIX, JOB_ID_SHORT_LEN, JobId, JobIdError,
