@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod git_server;
 pub mod github_client;
 pub mod logs;
+pub mod ota_server;
 pub mod policy;
 pub mod runner_world;
 pub mod webhook;

@@ -52,3 +52,11 @@ CREATE TABLE IF NOT EXISTS runners (
     PRIMARY KEY (pid, started_ticks)
 );
 CREATE INDEX IF NOT EXISTS runners_job ON runners (job);
+
+-- Jobs set aside by the catch-all, with their error: the dead-letter queue of AWS.
+CREATE TABLE IF NOT EXISTS dead_letters (
+    job TEXT PRIMARY KEY,
+    error TEXT NOT NULL,
+    cause TEXT,
+    at_ms INTEGER NOT NULL
+);

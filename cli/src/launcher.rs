@@ -1,0 +1,342 @@
+//! Runners as child processes of `ota serve`: `ota runner` started with the job in its
+//! environment ([`RunnerLaunch::environment`]), its output in a log file of the data
+//! directory, in a process group of its own so that stopping it stops what it started.
+//!
+//! A runner must not outlive its server, or a restarted server would start a second
+//! runner for the same job: the runner asks the kernel to kill it when its parent dies
+//! (see `crate::child`), and every runner is recorded ([`RunnerRecords`]) with its
+//! process start time, so that a restarted server can tell its predecessor's runners
+//! from unrelated processes that reused their ids, and stop any that survived.
+
+use crate::engine::clock_ms;
+use crate::store::{Database, sql_error};
+use rusqlite::params;
+use shared::job::JobId;
+use shared::launcher::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
+use shared::store::StoreError;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The runner's environment variable holding its server's process id: the runner stops
+/// at once if its parent is already gone when it starts.
+pub const PARENT_PID_VAR: &str = "OTA_PARENT_PID";
+
+/// The exit code recorded for a runner found alive or unreaped when its server restarted.
+const LOST_WITH_SERVER: i64 = -1;
+
+#[derive(Clone)]
+pub struct ChildLauncher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The `ota` executable.
+    program: PathBuf,
+    data_dir: PathBuf,
+    records: RunnerRecords,
+    wake: Arc<Notify>,
+}
+
+impl ChildLauncher {
+    pub fn new(program: PathBuf, data_dir: PathBuf, db: Database, wake: Arc<Notify>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                program,
+                data_dir,
+                records: RunnerRecords { db },
+                wake,
+            }),
+        }
+    }
+
+    pub fn records(&self) -> RunnerRecords {
+        self.inner.records.clone()
+    }
+
+    fn log_path(&self, launch: &RunnerLaunch) -> PathBuf {
+        self.inner
+            .data_dir
+            .join("logs")
+            .join(format!("{}-{}.log", launch.job, launch.attempt))
+    }
+}
+
+impl TaskLauncher for ChildLauncher {
+    async fn launch(&self, launch: &RunnerLaunch) -> Result<LaunchedRunner, LaunchError> {
+        let log_path = self.log_path(launch);
+        let log = open_log(&log_path).map_err(|err| {
+            LaunchError::Rejected(format!(
+                "cannot write the runner's log {}: {err}",
+                log_path.display()
+            ))
+        })?;
+        let log_err = log.try_clone().map_err(|err| {
+            LaunchError::Rejected(format!(
+                "cannot write the runner's log {}: {err}",
+                log_path.display()
+            ))
+        })?;
+        let mut command = tokio::process::Command::new(&self.inner.program);
+        command
+            .arg("runner")
+            .arg("--data-dir")
+            .arg(&self.inner.data_dir)
+            .envs(launch.environment())
+            .env(PARENT_PID_VAR, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0);
+        let mut child = command.spawn().map_err(|err| {
+            LaunchError::Rejected(format!(
+                "cannot start the runner {}: {err}",
+                self.inner.program.display()
+            ))
+        })?;
+        let Some(pid) = child.id() else {
+            return Err(LaunchError::Unavailable(
+                "the runner exited at once".to_owned(),
+            ));
+        };
+        let started = process_start_ticks(pid).unwrap_or(0);
+        let records = self.inner.records.clone();
+        let log_text = log_path.display().to_string();
+        records
+            .insert(pid, started, &launch.job, launch.attempt, &log_text)
+            .await
+            .map_err(|err| LaunchError::Unavailable(err.to_string()))?;
+        tracing::info!(job = %launch.job, attempt = launch.attempt, pid, log = %log_text, "runner started");
+        let wake = Arc::clone(&self.inner.wake);
+        let job = launch.job.clone();
+        tokio::spawn(async move {
+            let code = match child.wait().await {
+                Ok(status) => exit_code(status),
+                Err(err) => {
+                    tracing::warn!(%job, pid, error = %err, "lost track of the runner");
+                    LOST_WITH_SERVER
+                }
+            };
+            tracing::info!(%job, pid, code, "runner exited");
+            if let Err(err) = records.exited(pid, started, code).await {
+                tracing::warn!(%job, pid, error = %err, "could not record the runner's exit");
+            }
+            wake.notify_one();
+        });
+        Ok(LaunchedRunner {
+            task: format!("process {pid}"),
+            log: Some(log_text),
+        })
+    }
+
+    async fn stop_job(&self, job: &JobId, reason: &str) -> Result<usize, LaunchError> {
+        let running = self
+            .inner
+            .records
+            .running(job)
+            .await
+            .map_err(|err| LaunchError::Unavailable(err.to_string()))?;
+        let mut stopped = 0;
+        for (pid, started) in running {
+            if kill_if_same(pid, started) {
+                tracing::info!(%job, pid, reason, "runner stopped");
+                stopped += 1;
+            }
+        }
+        Ok(stopped)
+    }
+}
+
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+#[cfg(unix)]
+fn exit_code(status: std::process::ExitStatus) -> i64 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => i64::from(code),
+        (None, Some(signal)) => -i64::from(signal),
+        (None, None) => LOST_WITH_SERVER,
+    }
+}
+
+#[cfg(not(unix))]
+fn exit_code(status: std::process::ExitStatus) -> i64 {
+    status.code().map_or(LOST_WITH_SERVER, i64::from)
+}
+
+/// The process's start time in clock ticks after boot (`/proc/PID/stat`, field 22), which
+/// tells a process from a later one with the same id. `None` when it is gone (or not Linux).
+fn process_start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name in parentheses may hold spaces; the fields after it do not.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Kills the process group of `pid` if `pid` is still the process that was started at
+/// `started`; `true` if it did.
+fn kill_if_same(pid: u32, started: u64) -> bool {
+    let Some(now_started) = process_start_ticks(pid) else {
+        return false;
+    };
+    if started != 0 && now_started != started {
+        return false;
+    }
+    let Some(group) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    rustix::process::kill_process_group(group, rustix::process::Signal::KILL).is_ok()
+}
+
+/// The `runners` table: which runner processes were started for which job, and how they
+/// ended.
+#[derive(Clone)]
+pub struct RunnerRecords {
+    db: Database,
+}
+
+impl RunnerRecords {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    async fn insert(
+        &self,
+        pid: u32,
+        started: u64,
+        job: &JobId,
+        attempt: u32,
+        log: &str,
+    ) -> Result<(), StoreError> {
+        let job = job.as_str().to_owned();
+        let log = log.to_owned();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO runners (pid, started_ticks, job, attempt, log, exit_code)
+                     VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+                    params![pid, started, job, attempt, log],
+                )
+                .map_err(sql_error)
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn exited(&self, pid: u32, started: u64, code: i64) -> Result<(), StoreError> {
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE runners SET exit_code = ?1 WHERE pid = ?2 AND started_ticks = ?3",
+                    params![code, pid, started],
+                )
+                .map_err(sql_error)
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn running(&self, job: &JobId) -> Result<Vec<(u32, u64)>, StoreError> {
+        let job = job.as_str().to_owned();
+        self.db
+            .call(move |conn| {
+                let mut statement = conn
+                    .prepare("SELECT pid, started_ticks FROM runners WHERE job = ?1 AND exit_code IS NULL")
+                    .map_err(sql_error)?;
+                let rows = statement
+                    .query_map([job], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .map_err(sql_error)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+            })
+            .await
+    }
+
+    /// Why attempt `attempt` of `job` has no runner any more, if it has none: its process
+    /// exited (the engine looks at this only while the run's wait is unanswered).
+    pub async fn exited_without_answer(
+        &self,
+        job: &JobId,
+        attempt: u32,
+    ) -> Result<Option<String>, StoreError> {
+        let job = job.as_str().to_owned();
+        let code: Option<Option<i64>> = self
+            .db
+            .call(move |conn| {
+                use rusqlite::OptionalExtension;
+                conn.query_row(
+                    "SELECT exit_code FROM runners WHERE job = ?1 AND attempt = ?2
+                     ORDER BY rowid DESC LIMIT 1",
+                    params![job, attempt],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sql_error)
+            })
+            .await?;
+        Ok(match code.flatten() {
+            None => None,
+            Some(LOST_WITH_SERVER) => {
+                Some("the runner was lost when the server stopped".to_owned())
+            }
+            Some(code) if code < 0 => Some(format!(
+                "the runner process was killed by signal {} before it answered",
+                -code
+            )),
+            Some(code) => Some(format!(
+                "the runner process exited with code {code} before it answered"
+            )),
+        })
+    }
+
+    /// At start-up: the runners of an earlier server are stopped if they somehow still run
+    /// and recorded as lost, so their jobs' waits fail and are retried.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let orphans: Vec<(u32, u64, String)> = self
+            .db
+            .call(|conn| {
+                let mut statement = conn
+                    .prepare("SELECT pid, started_ticks, job FROM runners WHERE exit_code IS NULL")
+                    .map_err(sql_error)?;
+                let rows = statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    .map_err(sql_error)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+            })
+            .await?;
+        for (pid, started, job) in &orphans {
+            if kill_if_same(*pid, *started) {
+                tracing::warn!(job, pid, "stopped a runner left by the previous server");
+            }
+        }
+        let now = clock_ms();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE runners SET exit_code = ?1 WHERE exit_code IS NULL",
+                    params![LOST_WITH_SERVER],
+                )
+                .map_err(sql_error)?;
+                // Waits are measured from now: the time the server was down is not the
+                // runner's fault, and the engine will find these runners lost anyway.
+                conn.execute(
+                    "UPDATE waits SET heartbeat_at_ms = ?1 WHERE closed = 0 AND heartbeats = 1",
+                    params![now],
+                )
+                .map_err(sql_error)
+            })
+            .await?;
+        Ok(orphans.len())
+    }
+}

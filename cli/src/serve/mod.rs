@@ -1,0 +1,270 @@
+//! `ota serve`: the whole App in one process. The webhook endpoint runs the same intake
+//! as the webhook Lambda, into the SQLite inbox; the intake worker runs the policy stage
+//! on it; the engine walks each job's workflow, dispatching runners as child processes
+//! and reporting through the report stage. Without an App configured it serves the setup
+//! page instead, and never exits for want of credentials.
+
+mod intake_worker;
+mod routes;
+
+use crate::engine::{Engine, LocalWorkflow};
+use crate::launcher::ChildLauncher;
+use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
+use crate::store::{Database, Inbox};
+use anyhow::{Context, anyhow};
+use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
+use shared::policy::stage::{PolicyStage, system_clock};
+use shared::ports::StaticSecret;
+use shared::report::Reporter;
+use shared::webhook::intake::{AppIdentity, Intake};
+use shared::webhook::secrets::WebhookSecrets;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How often a webhook signature that matches no secret makes the intake read the
+/// secret again: the local secret only changes when the App is set up again.
+const SECRET_REFRESH: Duration = Duration::from_secs(30);
+
+/// The intake as `ota serve` runs it.
+pub type LocalIntake = Intake<Inbox, StaticSecret>;
+
+/// What the server shares between its requests and workers.
+pub struct Server {
+    pub db: Database,
+    pub inbox: Inbox,
+    pub environment: Environment,
+    pub args: ServeArgs,
+    /// The address actually listened on.
+    pub addr: SocketAddr,
+    /// The `ota` executable, started as `ota runner` for each runner.
+    program: PathBuf,
+    app: RwLock<Option<Arc<RunningApp>>>,
+    /// What the setup page says is missing while no App is configured.
+    missing: RwLock<Vec<String>>,
+}
+
+/// The App's part of the server, once it is configured.
+pub struct RunningApp {
+    pub settings: AppSettings,
+    pub intake: LocalIntake,
+}
+
+impl Server {
+    pub fn running(&self) -> Option<Arc<RunningApp>> {
+        self.app.read().ok().and_then(|app| app.clone())
+    }
+
+    pub fn missing(&self) -> Vec<String> {
+        self.missing
+            .read()
+            .map(|missing| missing.clone())
+            .unwrap_or_default()
+    }
+
+    /// The URL GitHub should deliver to, as far as this server knows it.
+    pub fn webhook_url(&self) -> String {
+        let base = self
+            .args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr));
+        format!("{}/webhook", base.trim_end_matches('/'))
+    }
+
+    /// Builds the App's stages and starts its workers: the intake worker and the engine.
+    pub async fn start_app(self: &Arc<Self>, settings: AppSettings) -> anyhow::Result<()> {
+        if self.running().is_some() {
+            return Ok(());
+        }
+        let github = || {
+            GitHubClient::new(
+                &AppCredentials {
+                    app_id: settings.app_id,
+                    private_key: settings.private_key.clone(),
+                },
+                ClientOptions {
+                    permissions: TokenPermissions::policy_and_report(),
+                    ..ClientOptions::with_base_url(self.environment.api_url.clone())
+                },
+            )
+            .with_context(|| format!("the GitHub App's private key (from {})", settings.source))
+        };
+        let db = self.db.clone();
+        let wake = Arc::new(Notify::new());
+        let workflow = LocalWorkflow::new(db.clone(), Arc::clone(&wake));
+        let launcher = ChildLauncher::new(
+            self.program.clone(),
+            self.args.data_dir.path.clone(),
+            db.clone(),
+            Arc::clone(&wake),
+        );
+        let lost = launcher
+            .records()
+            .recover()
+            .await
+            .context("recovering the runners' records")?;
+        if lost > 0 {
+            tracing::warn!(
+                lost,
+                "runners of the previous server were lost; their jobs will be retried"
+            );
+        }
+        let stage = Arc::new(PolicyStage::new(github()?, db.clone(), workflow.clone()));
+        let reporter = Reporter {
+            github: github()?,
+            store: db.clone(),
+            launcher: launcher.clone(),
+            clock: system_clock,
+        };
+        let hosted = self.environment.hosted_url();
+        let limits = Limits {
+            gpu_slots: self.args.gpu_slots,
+            hosted_slots: if hosted.is_some() {
+                self.args.hosted_slots
+            } else {
+                0
+            },
+            per_installation: self.args.installation_slots,
+        };
+        let dispatcher = Dispatcher {
+            store: db.clone(),
+            workflow,
+            launcher: launcher.clone(),
+            settings: DispatchSettings {
+                limits,
+                endpoints: Endpoints {
+                    self_hosted: Some(self.environment.ollama_host.clone()),
+                    hosted,
+                },
+            },
+            clock: system_clock,
+        };
+        let slots = usize::try_from(limits.gpu_slots + limits.hosted_slots)
+            .unwrap_or(1)
+            .max(1);
+        let mut engine = Engine::new(
+            db.clone(),
+            reporter,
+            dispatcher,
+            launcher.records(),
+            slots,
+            wake,
+        );
+        engine.retry.interval = Duration::from_secs(self.args.retry_interval_seconds);
+        let engine = Arc::new(engine);
+        let intake = Intake::new(
+            self.inbox.clone(),
+            WebhookSecrets::new(
+                StaticSecret(settings.webhook_secret.clone()),
+                SECRET_REFRESH,
+            ),
+            AppIdentity::from_slug(Some(&settings.slug)),
+        );
+        tokio::spawn(engine.run());
+        tokio::spawn(intake_worker::run(db, self.inbox.clone(), stage));
+        tracing::info!(app_id = settings.app_id.0, slug = %settings.slug, from = %settings.source, "GitHub App configured; processing deliveries");
+        if let Ok(mut app) = self.app.write() {
+            *app = Some(Arc::new(RunningApp { settings, intake }));
+        }
+        if let Ok(mut missing) = self.missing.write() {
+            missing.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Holds the data directory for this server alone: two servers on one database would
+/// each run the same jobs. The lock ends with the process, however it ends.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| {
+        anyhow!(
+            "another `ota serve` is using the data directory {}; stop it or choose another --data-dir",
+            data_dir.display()
+        )
+    })?;
+    Ok(file)
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let var = |name: &str| std::env::var(name).ok();
+    let environment = Environment::read(&var)
+        .map_err(|problems| anyhow!("ota serve is misconfigured: {problems}"))?;
+    let app = read_app(&var, &args.data_dir.path)
+        .map_err(|problems| anyhow!("ota serve is misconfigured: {problems}"))?;
+    let _lock = lock_data_dir(&args.data_dir.path)?;
+    let db = Database::open(&args.data_dir.path).context("opening the database")?;
+    let inbox = db.inbox().context("opening the inbox")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let program = std::env::current_exe().context("finding the ota executable")?;
+    let server = Arc::new(Server {
+        db,
+        inbox,
+        environment,
+        args,
+        addr,
+        program,
+        app: RwLock::new(None),
+        missing: RwLock::new(Vec::new()),
+    });
+    match app {
+        AppConfig::Ready(settings) => server.start_app(settings).await?,
+        AppConfig::Missing(missing) => {
+            tracing::warn!(missing = %missing.join("; "), "no GitHub App configured yet; open http://{addr}/ to set one up");
+            if let Ok(mut slot) = server.missing.write() {
+                *slot = missing;
+            }
+        }
+    }
+    println!("Ollama Turbo Agent is listening on http://{addr}");
+    println!("  webhook: {}", server.webhook_url());
+    println!("  status:  http://{addr}/");
+    axum::serve(listener, routes::router(Arc::clone(&server)))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM. Whatever is in flight is safe to interrupt: it is redone on start.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

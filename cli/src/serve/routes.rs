@@ -1,0 +1,173 @@
+//! The server's HTTP surface: `POST /webhook`, `GET /healthz`, `GET /` (the status page,
+//! or the setup page while no App is configured) and the setup flow's endpoints.
+
+use super::Server;
+use crate::engine::clock_ms;
+use crate::pages::{self, StatusView};
+use crate::settings::AppSettings;
+use crate::setup::{self, AppFile, SetupContext};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use shared::ids::AppId;
+use shared::webhook::intake::{DEFAULT_MAX_BODY_BYTES, Outcome};
+use std::sync::Arc;
+
+/// Jobs on the status page.
+const STATUS_JOBS: usize = 50;
+
+pub fn router(server: Arc<Server>) -> Router {
+    let setup = setup::routes(setup_context(&server));
+    Router::new()
+        .route("/webhook", post(webhook))
+        .route("/healthz", get(healthz))
+        .route("/", get(home))
+        // One byte over the intake's own limit, so that the intake answers an oversized
+        // delivery with its own 413 and log line.
+        .layer(DefaultBodyLimit::max(DEFAULT_MAX_BODY_BYTES + 1))
+        .with_state(server)
+        .merge(setup)
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn webhook(State(server): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(app) = server.running() else {
+        let body = serde_json::json!({
+            "status": "not_configured",
+            "error": format!("no GitHub App is configured yet: open http://{}/ to set one up", server.addr),
+        });
+        return json(StatusCode::SERVICE_UNAVAILABLE, body.to_string());
+    };
+    let receipt = app.intake.receive(&headers, &body).await;
+    let delivery = receipt.delivery.as_ref().map(|id| id.as_str().to_owned());
+    match &receipt.outcome {
+        Outcome::Queued => tracing::debug!(
+            delivery,
+            event = receipt.event.as_deref(),
+            "delivery queued"
+        ),
+        Outcome::Pong => tracing::info!(delivery, "ping answered"),
+        Outcome::Ignored(reason) => tracing::debug!(delivery, %reason, "delivery ignored"),
+        Outcome::Rejected(rejection) => tracing::warn!(
+            delivery,
+            event = receipt.event.as_deref(),
+            status = receipt.status(),
+            error = %rejection,
+            "delivery rejected"
+        ),
+    }
+    let status =
+        StatusCode::from_u16(receipt.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json(status, receipt.body())
+}
+
+async fn healthz(State(server): State<Arc<Server>>) -> Response {
+    match server.db.inbox_counts().await {
+        Ok(counts) => {
+            let body = serde_json::json!({
+                "status": "ok",
+                "app_configured": server.running().is_some(),
+                "inbox_pending": counts.pending,
+                "inbox_dead": counts.dead,
+            });
+            json(StatusCode::OK, body.to_string())
+        }
+        Err(err) => {
+            let body = serde_json::json!({ "status": "unavailable", "error": err.to_string() });
+            json(StatusCode::SERVICE_UNAVAILABLE, body.to_string())
+        }
+    }
+}
+
+async fn home(State(server): State<Arc<Server>>) -> Response {
+    let Some(app) = server.running() else {
+        return setup::setup_page_response(&setup_context(&server)).into_response();
+    };
+    match status_view(&server, &app.settings).await {
+        Ok(view) => Html(pages::status_page(&view)).into_response(),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(pages::message_page(
+                "The database is unavailable",
+                &err.to_string(),
+            )),
+        )
+            .into_response(),
+    }
+}
+
+async fn status_view(
+    server: &Server,
+    app: &AppSettings,
+) -> Result<StatusView, shared::store::StoreError> {
+    let recent_jobs = server.db.recent_jobs(STATUS_JOBS, None).await?;
+    let jobs_by_status = server.db.job_counts().await?;
+    let inbox = server.db.inbox_counts().await?;
+    let running = jobs_by_status
+        .iter()
+        .filter(|(status, _)| {
+            matches!(
+                status,
+                shared::job::JobStatus::Dispatching | shared::job::JobStatus::Running
+            )
+        })
+        .map(|(_, count)| *count)
+        .sum::<u64>();
+    let web = ota_runner::job::git_base_url(&server.environment.api_url);
+    Ok(StatusView {
+        app_name: app.slug.clone(),
+        app_url: Some(format!("{web}/apps/{}", app.slug)),
+        webhook_url: Some(server.webhook_url()),
+        github_web_url: web,
+        ollama_url: server.environment.ollama_host.clone(),
+        runner_slots_in_use: u32::try_from(running).unwrap_or(u32::MAX),
+        runner_slots: server.args.gpu_slots
+            + if server.environment.hosted_url().is_some() {
+                server.args.hosted_slots
+            } else {
+                0
+            },
+        inbox_pending: inbox.pending,
+        inbox_dead_lettered: inbox.dead,
+        jobs_by_status,
+        recent_jobs,
+        now_ms: clock_ms(),
+    })
+}
+
+/// The setup flow's view of the server; once it stored a new App, the server starts
+/// using it without a restart.
+fn setup_context(server: &Arc<Server>) -> SetupContext {
+    let for_callback = Arc::clone(server);
+    SetupContext {
+        data_dir: server.args.data_dir.path.clone(),
+        api_url: server.environment.api_url.clone(),
+        public_url: server.args.public_url.clone(),
+        listen: server.addr,
+        missing: server.missing(),
+        on_configured: Arc::new(move |file: AppFile| {
+            let settings = AppSettings {
+                app_id: AppId(file.app_id),
+                slug: file.slug.clone(),
+                private_key: file.private_key.clone(),
+                webhook_secret: file.webhook_secret.clone(),
+                source: AppFile::path(&for_callback.args.data_dir.path)
+                    .display()
+                    .to_string(),
+            };
+            let server = Arc::clone(&for_callback);
+            tokio::spawn(async move {
+                if let Err(err) = server.start_app(settings).await {
+                    tracing::error!(error = %format!("{err:#}"), "the new GitHub App could not be started; restart ota serve");
+                }
+            });
+            Ok(())
+        }),
+    }
+}

@@ -1,0 +1,220 @@
+//! `ota serve` end to end, as one process with its runners as child processes: GitHub
+//! and Ollama faked at the network edge, the repository on a real Git server, deliveries
+//! signed and posted over HTTP.
+
+use e2e::delivery::Delivery;
+use e2e::fake_ollama::{ChatReply, call};
+use e2e::ota_server::{PR, REPO, SECRET, ServeWorld, eventually, pr_comment};
+use e2e::runner_world::{LIB, REFACTORED, config_with_command};
+use serde_json::json;
+use std::time::Duration;
+
+const OTA: &str = env!("CARGO_BIN_EXE_ota");
+
+/// Long enough for a clone, an agent run and a push on a loaded 2-core machine.
+const JOB_TIMEOUT: Duration = Duration::from_secs(90);
+
+const CHECK: &str = "grep -q retry_with_backoff src/lib.rs";
+
+fn script_refactor(world: &ServeWorld) {
+    world
+        .ollama
+        .push(ChatReply::calls([call(
+            "read_file",
+            json!({"path": "src/lib.rs"}),
+        )]))
+        .push(ChatReply::calls([call(
+            "write_file",
+            json!({"path": "src/lib.rs", "content": REFACTORED}),
+        )]))
+        .push(ChatReply::calls([call("run_command", json!({}))]))
+        .push(ChatReply::calls([call(
+            "finish",
+            json!({"summary": "Extracted the retry loop into `retry_with_backoff`."}),
+        )]));
+}
+
+fn job_lines(world: &ServeWorld) -> String {
+    let (ok, out) = world.ota(OTA, &["jobs"]);
+    assert!(ok, "ota jobs failed: {out}");
+    out
+}
+
+#[tokio::test]
+async fn a_refactor_comment_gets_a_reaction_a_check_run_a_branch_and_a_pull_request() {
+    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command(CHECK)).await;
+    script_refactor(&world);
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+
+    let delivery = Delivery::json(
+        "issue_comment",
+        &pr_comment("Codertocat", "/ollama refactor extract the retry loop"),
+        SECRET,
+    );
+    let (status, body) = server.post(&delivery).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "queued");
+
+    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
+        world.github.opened_pulls(REPO).into_iter().next()
+    })
+    .await;
+    assert!(pull.head.starts_with("ollama/refactor-"), "{}", pull.head);
+    assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
+    assert!(
+        world
+            .github
+            .reactions()
+            .iter()
+            .any(|reaction| reaction.content == "eyes"),
+        "no 👀 on the comment"
+    );
+    let finished = eventually(&server, "the completed check run", JOB_TIMEOUT, || {
+        world
+            .github
+            .check_runs(REPO)
+            .into_iter()
+            .find(|run| run.fields.get("status") == Some(&json!("completed")))
+    })
+    .await;
+    assert_eq!(
+        finished.fields["conclusion"], "success",
+        "{:?}",
+        finished.fields
+    );
+    let summary = eventually(&server, "the summary comment", JOB_TIMEOUT, || {
+        world
+            .github
+            .comments(REPO, PR)
+            .into_iter()
+            .find(|comment| comment.body.contains(&pull.url()))
+    })
+    .await;
+    assert_eq!(summary.login, "ollama-turbo-agent[bot]");
+    let jobs = job_lines(&world);
+    assert!(jobs.contains("succeeded"), "{jobs}");
+    assert!(jobs.contains(&format!("{REPO}#{PR}")), "{jobs}");
+    assert_eq!(world.github.opened_pulls(REPO).len(), 1);
+}
+
+#[tokio::test]
+async fn a_triage_users_job_waits_for_an_approval_from_a_writer() {
+    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command(CHECK)).await;
+    world.github.set_role(REPO, "triager", "triage");
+    script_refactor(&world);
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+
+    let ask = Delivery::json(
+        "issue_comment",
+        &pr_comment("triager", "/ollama refactor extract the retry loop"),
+        SECRET,
+    );
+    assert_eq!(server.post(&ask).await.0, 202);
+    eventually(&server, "the approval request", JOB_TIMEOUT, || {
+        world
+            .github
+            .comments(REPO, PR)
+            .into_iter()
+            .find(|comment| comment.body.contains("/approve"))
+    })
+    .await;
+    let jobs = job_lines(&world);
+    assert!(jobs.contains("awaiting_approval"), "{jobs}");
+    assert!(world.github.opened_pulls(REPO).is_empty());
+    assert_eq!(
+        world.ollama.calls().len(),
+        0,
+        "the model ran before the approval"
+    );
+
+    let approve = Delivery::json(
+        "issue_comment",
+        &pr_comment("Codertocat", "/approve"),
+        SECRET,
+    );
+    assert_eq!(server.post(&approve).await.0, 202);
+    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
+        world.github.opened_pulls(REPO).into_iter().next()
+    })
+    .await;
+    assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
+    let id = jobs
+        .lines()
+        .find(|line| line.contains("awaiting_approval"))
+        .and_then(|line| line.split_whitespace().next())
+        .expect("the job's id")
+        .to_owned();
+    let (ok, details) = world.ota(OTA, &["job", &id]);
+    assert!(ok, "{details}");
+    assert!(details.contains("approved by Codertocat"), "{details}");
+}
+
+#[tokio::test]
+async fn a_job_that_never_gets_a_runner_is_retried_then_dead_lettered_and_listed() {
+    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command(CHECK)).await;
+    // No room for any job of the installation: every dispatch fails with no capacity.
+    let server = world.serve(
+        OTA,
+        &["--retry-interval-seconds", "1", "--installation-slots", "0"],
+    );
+    let delivery = Delivery::json(
+        "issue_comment",
+        &pr_comment("Codertocat", "/ollama refactor extract the retry loop"),
+        SECRET,
+    );
+    assert_eq!(server.post(&delivery).await.0, 202);
+    let jobs = eventually(&server, "the dead-lettered job", JOB_TIMEOUT, || {
+        let jobs = job_lines(&world);
+        jobs.contains("dead_lettered").then_some(jobs)
+    })
+    .await;
+    assert!(jobs.contains("Dispatch.NoCapacity"), "{jobs}");
+    assert!(
+        jobs.contains(" 4 "),
+        "four attempts (three retries): {jobs}"
+    );
+    let (ok, dead) = world.ota(OTA, &["jobs", "--status", "dead_lettered"]);
+    assert!(ok && dead.lines().count() >= 2, "{dead}");
+    let failed = eventually(&server, "the failed check run", JOB_TIMEOUT, || {
+        world
+            .github
+            .check_runs(REPO)
+            .into_iter()
+            .find(|run| run.fields.get("status") == Some(&json!("completed")))
+    })
+    .await;
+    assert_eq!(
+        failed.fields["conclusion"], "failure",
+        "{:?}",
+        failed.fields
+    );
+    assert_eq!(world.ollama.calls().len(), 0);
+}
+
+#[tokio::test]
+async fn without_an_app_the_server_starts_and_shows_what_is_missing() {
+    let data_dir = tempfile::tempdir().expect("data directory");
+    let world_env: Vec<(String, String)> = Vec::new();
+    let server = e2e::ota_server::OtaServer::start_with(OTA, data_dir.path(), &world_env, &[]);
+    let (status, page) = server.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("APP_ID is not set"), "{page}");
+    assert!(page.contains("WEBHOOK_SECRET is not set"), "{page}");
+    let (status, health) = server.get("/healthz").await;
+    assert_eq!(status, 200, "{health}");
+    assert!(health.contains("\"app_configured\":false"), "{health}");
+    let delivery = Delivery::json(
+        "issue_comment",
+        &pr_comment("Codertocat", "/ollama help"),
+        SECRET,
+    );
+    let (status, body) = server.post(&delivery).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("set one up"),
+        "{body}"
+    );
+}

@@ -1,0 +1,289 @@
+//! `ota serve` as a user runs it: the real binary in a child process, with its data
+//! directory in a temporary folder, pointed at a [`FakeGitHub`], a real Git server and a
+//! [`FakeOllama`]. Deliveries are signed and posted over HTTP; the process can be killed
+//! with SIGKILL and started again on the same data directory.
+
+use crate::delivery::Delivery;
+use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
+use crate::fake_ollama::FakeOllama;
+use crate::git_server::{DEFAULT_BRANCH, GitServer};
+use crate::policy::pull;
+use crate::{fixtures, unique};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository of the deliveries.
+pub const REPO: &str = "Codertocat/Hello-World";
+/// The installation of the deliveries.
+pub const INSTALLATION: u64 = 4242;
+/// The pull request the commands are posted on.
+pub const PR: u64 = 2;
+/// The pull request's branch.
+pub const PR_BRANCH: &str = "changes";
+/// The webhook secret the server is started with.
+pub const SECRET: &str = "test webhook secret for ota serve";
+/// The App's slug.
+pub const APP_SLUG: &str = "ollama-turbo-agent";
+
+/// The fakes and the repository a server works against.
+pub struct ServeWorld {
+    pub github: FakeGitHub,
+    pub git: GitServer,
+    pub ollama: FakeOllama,
+    /// The pull request's head: the commit jobs start from.
+    pub head: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl ServeWorld {
+    /// [`REPO`] with `files` and `.ollama-turbo.yml` = `config` on its default branch and
+    /// on pull request #2's branch; `Codertocat` may write to it.
+    pub async fn new(files: &[(&str, &str)], config: &str) -> Self {
+        let github = FakeGitHub::start().await;
+        let git = GitServer::start(github.token_checker()).await;
+        let ollama = FakeOllama::start().await;
+        let mut all = files.to_vec();
+        all.push((".ollama-turbo.yml", config));
+        let base = git.create_repo(REPO, &all);
+        let head = git.commit(
+            REPO,
+            PR_BRANCH,
+            &[("NOTES.md", "work in progress\n")],
+            "Start the change",
+        );
+        github.set_branch(REPO, DEFAULT_BRANCH, &base);
+        github.set_pull_request(
+            REPO,
+            crate::fake_github::FakePull {
+                base_ref: DEFAULT_BRANCH.to_owned(),
+                ..pull(&head, Some(REPO))
+            },
+        );
+        for git_ref in ["", DEFAULT_BRANCH, PR_BRANCH, head.as_str()] {
+            github.set_file(REPO, git_ref, ".ollama-turbo.yml", config);
+        }
+        github.set_role(REPO, "Codertocat", "write");
+        Self {
+            github,
+            git,
+            ollama,
+            head,
+            data_dir: tempfile::tempdir().expect("data directory"),
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The environment `ota serve` gets, as a user would set it.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        [
+            ("APP_ID", APP_ID.to_string()),
+            ("PRIVATE_KEY", PRIVATE_KEY_PEM.to_owned()),
+            ("WEBHOOK_SECRET", SECRET.to_owned()),
+            ("APP_SLUG", APP_SLUG.to_owned()),
+            ("GITHUB_API_URL", self.github.base_url()),
+            ("GIT_BASE_URL", self.git.base_url()),
+            ("OLLAMA_HOST", self.ollama.host()),
+            ("RUST_LOG", "info".to_owned()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    /// Starts `ota serve` (the binary at `program`) with [`Self::environment`] and `args`.
+    pub fn serve(&self, program: &str, args: &[&str]) -> OtaServer {
+        OtaServer::start(program, self.data_dir(), &self.environment(), args)
+    }
+
+    /// Runs an `ota` command on this world's data directory; returns its exit status
+    /// and output.
+    pub fn ota(&self, program: &str, args: &[&str]) -> (bool, String) {
+        let output = Command::new(program)
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .env_remove("OTA_DATA_DIR")
+            .output()
+            .expect("run ota");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    }
+}
+
+/// A comment on pull request #2 by `login`, as the App receives it.
+pub fn pr_comment(login: &str, body: &str) -> Value {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("issue_comment", Some("created")),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload["comment"]["body"] = json!(body);
+    payload["comment"]["id"] = json!(rand_id());
+    payload["comment"]["user"]["login"] = json!(login);
+    payload["sender"]["login"] = json!(login);
+    payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+    payload["issue"]["number"] = json!(PR);
+    payload["issue"]["pull_request"] =
+        json!({ "url": format!("https://api.github.com/repos/{REPO}/pulls/{PR}") });
+    payload
+}
+
+fn rand_id() -> u64 {
+    let text = unique("c");
+    text.bytes().fold(1_000_000u64, |acc, byte| {
+        acc.wrapping_mul(31).wrapping_add(u64::from(byte))
+    }) % 1_000_000_000
+}
+
+/// One `ota serve` process.
+pub struct OtaServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Where its stderr (its log) goes.
+    pub log: PathBuf,
+}
+
+impl OtaServer {
+    /// Starts `ota serve` on `data_dir` with exactly `env` (besides the inherited
+    /// environment, from which the App's settings are removed) and `args`.
+    pub fn start_with(
+        program: &str,
+        data_dir: &Path,
+        env: &[(String, String)],
+        args: &[&str],
+    ) -> Self {
+        Self::start(program, data_dir, env, args)
+    }
+
+    fn start(program: &str, data_dir: &Path, env: &[(String, String)], args: &[&str]) -> Self {
+        let log = data_dir.join(format!("{}.log", unique("serve")));
+        std::fs::create_dir_all(data_dir).expect("data directory");
+        let log_file = std::fs::File::create(&log).expect("server log");
+        let mut child = Command::new(program)
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env_remove("OLLAMA_API_KEY")
+            .env_remove("APP_ID")
+            .env_remove("PRIVATE_KEY")
+            .env_remove("PRIVATE_KEY_PATH")
+            .env_remove("WEBHOOK_SECRET")
+            .env_remove("OTA_DATA_DIR")
+            .envs(
+                env.iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("start ota serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(rest) = line.split("listening on ").nth(1) {
+                        break rest.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.wait();
+                    panic!(
+                        "ota serve did not start; its log:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, url, log }
+    }
+
+    /// Posts a signed delivery; returns the status and the JSON answer.
+    pub async fn post(&self, delivery: &Delivery) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}/webhook", self.url))
+            .body(delivery.body.clone());
+        if let Some(event) = &delivery.event {
+            request = request.header("X-GitHub-Event", event);
+        }
+        if let Some(id) = &delivery.delivery_id {
+            request = request.header("X-GitHub-Delivery", id);
+        }
+        if let Some(content_type) = &delivery.content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        if let Some(signature) = delivery.signature_header() {
+            request = request.header("X-Hub-Signature-256", signature);
+        }
+        let response = request.send().await.expect("post the delivery");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// GETs `path`; returns the status and the body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("{}{path}", self.url))
+            .await
+            .expect("get");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, as a crash or `kill -9` would end it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OtaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `check` returns `Some`, or panics with `what` and the server's log.
+pub async fn eventually<T>(
+    server: &OtaServer,
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "timed out waiting for {what}; the server's log:\n{}",
+                server.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
