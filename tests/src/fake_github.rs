@@ -37,6 +37,20 @@ const GRANTED: [(&str, &str); 5] = [
     ("checks", "write"),
 ];
 
+// What the manifest conversion hands out besides [`APP_ID`] and [`PRIVATE_KEY_PEM`]:
+// TEST-ONLY values, public so that tests can check they are stored and never leak.
+
+/// The created App's slug (its bot is `<slug>[bot]`, [`BOT_LOGIN`]).
+pub const MANIFEST_APP_SLUG: &str = "ollama-turbo-agent";
+/// The created App's name.
+pub const MANIFEST_APP_NAME: &str = "Ollama Turbo Agent";
+/// The created App's webhook secret.
+pub const MANIFEST_WEBHOOK_SECRET: &str = "whsec-TEST-ONLY-6f1e0c";
+/// The created App's OAuth client id.
+pub const MANIFEST_CLIENT_ID: &str = "Iv23liTESTONLY";
+/// The created App's OAuth client secret.
+pub const MANIFEST_CLIENT_SECRET: &str = "client-secret-TEST-ONLY-93b2";
+
 /// GitHub's installation tokens live one hour.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -83,6 +97,8 @@ pub enum Route {
     Issue,
     /// `GET /repos/{o}/{r}/pulls/{n}/files`
     PullFiles,
+    /// `POST /app-manifests/{code}/conversions`: the last step of the App Manifest flow.
+    ManifestConversion,
 }
 
 /// A scripted misbehaviour, played on the next calls to one route (after the credential
@@ -218,6 +234,8 @@ pub(crate) struct State {
     pub(crate) labels: BTreeMap<(String, u64), std::collections::BTreeSet<String>>,
     pub(crate) opened_pulls: Vec<FakeOpenedPull>,
     pub(crate) reviews: Vec<FakeReview>,
+    /// Codes of the App Manifest flow not yet exchanged: each works once.
+    pub(crate) manifest_codes: std::collections::BTreeSet<String>,
     pub(crate) faults: Vec<(Route, u32, Fault)>,
     pub(crate) requests: Vec<Recorded>,
     pub(crate) next_id: u64,
@@ -400,6 +418,12 @@ impl FakeGitHub {
         id
     }
 
+    /// A code GitHub would send the browser back with after creating an App from a
+    /// manifest; exchanging it once answers the test App, any other code answers 404.
+    pub fn add_manifest_code(&self, code: &str) {
+        self.state().manifest_codes.insert(code.to_owned());
+    }
+
     /// Revokes every token minted so far, as GitHub does when an installation's
     /// permissions change.
     pub fn revoke_tokens(&self) {
@@ -409,6 +433,11 @@ impl FakeGitHub {
     /// Plays `fault` on the next `times` calls to `route`.
     pub fn inject(&self, route: Route, times: u32, fault: Fault) {
         self.state().faults.push((route, times, fault));
+    }
+
+    /// Forgets the faults not played yet: GitHub is healthy again.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
     }
 
     // ---- inspection ----

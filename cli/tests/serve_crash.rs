@@ -1,0 +1,170 @@
+//! `ota serve` killed with SIGKILL and started again on the same data directory: an
+//! accepted delivery is still handled, and a job whose runner died with the server is
+//! retried to completion, never run by two runners at once.
+
+use e2e::delivery::Delivery;
+use e2e::fake_ollama::{ChatReply, Reply, call};
+use e2e::ota_server::{REPO, SECRET, ServeWorld, eventually, pr_comment};
+use e2e::runner_world::{LIB, REFACTORED, config_with_command};
+use ota::store::Database;
+use serde_json::json;
+use shared::job::JobStatus;
+use std::time::Duration;
+
+const OTA: &str = env!("CARGO_BIN_EXE_ota");
+const JOB_TIMEOUT: Duration = Duration::from_secs(90);
+const ARGS: &[&str] = &["--retry-interval-seconds", "1"];
+
+fn refactor_comment() -> Delivery {
+    Delivery::json(
+        "issue_comment",
+        &pr_comment("Codertocat", "/ollama refactor extract the retry loop"),
+        SECRET,
+    )
+}
+
+fn finishing_script(world: &ServeWorld) {
+    world
+        .ollama
+        .push(ChatReply::calls([call(
+            "write_file",
+            json!({"path": "src/lib.rs", "content": REFACTORED}),
+        )]))
+        .push(ChatReply::calls([call(
+            "finish",
+            json!({"summary": "Extracted the retry loop."}),
+        )]));
+}
+
+/// The jobs in the data directory, read as `ota jobs` reads them.
+async fn jobs(world: &ServeWorld) -> Vec<shared::job::JobRecord> {
+    let db = Database::open(world.data_dir()).expect("database");
+    db.recent_jobs(10, None).await.expect("jobs")
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// The runner processes the launcher recorded.
+async fn runner_pids(world: &ServeWorld) -> Vec<u32> {
+    let db = Database::open(world.data_dir()).expect("database");
+    db.call(|conn| {
+        let mut statement = conn
+            .prepare("SELECT pid FROM runners")
+            .map_err(ota::store::sql_error)?;
+        let pids = statement
+            .query_map([], |row| row.get::<_, u32>(0))
+            .map_err(ota::store::sql_error)?;
+        pids.collect::<Result<Vec<_>, _>>()
+            .map_err(ota::store::sql_error)
+    })
+    .await
+    .expect("runners")
+}
+
+/// The deliveries in the inbox, pending or handled.
+async fn inbox_has(world: &ServeWorld, delivery: &str) -> bool {
+    let db = Database::open(world.data_dir()).expect("database");
+    let delivery = delivery.to_owned();
+    db.call(move |conn| {
+        conn.query_row(
+            "SELECT COUNT(*) FROM inbox WHERE delivery = ?1",
+            [delivery],
+            |row| row.get::<_, i64>(0),
+        )
+        .map_err(ota::store::sql_error)
+    })
+    .await
+    .expect("inbox")
+        == 1
+}
+
+#[tokio::test]
+async fn a_delivery_accepted_just_before_a_crash_is_handled_after_the_restart() {
+    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    // GitHub answers nothing for a while: the policy stage cannot finish the delivery.
+    world.github.inject(
+        e2e::fake_github::Route::Permission,
+        1_000,
+        e2e::fake_github::Fault::Status(503),
+    );
+    let server = world.serve(OTA, ARGS);
+    let delivery = refactor_comment();
+    let (status, _) = server.post(&delivery).await;
+    assert_eq!(status, 202);
+    server.kill();
+    let id = delivery.delivery_id.clone().expect("delivery id");
+    assert!(
+        inbox_has(&world, &id).await,
+        "the accepted delivery was not stored"
+    );
+    assert!(jobs(&world).await.is_empty(), "handled before the crash");
+
+    world.github.clear_faults();
+    finishing_script(&world);
+    let server = world.serve(OTA, ARGS);
+    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
+        world.github.opened_pulls(REPO).into_iter().next()
+    })
+    .await;
+    assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_running_when_the_server_is_killed_is_retried_to_completion() {
+    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    // The first attempt's model call hangs until the server is gone.
+    world.ollama.push(
+        Reply::from(ChatReply::calls([call(
+            "read_file",
+            json!({"path": "src/lib.rs"}),
+        )]))
+        .after(Duration::from_secs(600)),
+    );
+    let server = world.serve(OTA, ARGS);
+    assert_eq!(server.post(&refactor_comment()).await.0, 202);
+    eventually(&server, "the first model call", JOB_TIMEOUT, || {
+        (!world.ollama.calls().is_empty()).then_some(())
+    })
+    .await;
+    let running = jobs(&world).await;
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].status, JobStatus::Running);
+    let first_runners = runner_pids(&world).await;
+    assert_eq!(first_runners.len(), 1);
+    server.kill();
+
+    // The runner does not outlive its server.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while first_runners.iter().any(|pid| process_alive(*pid)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner outlived its server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    finishing_script(&world);
+    let server = world.serve(OTA, ARGS);
+    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
+        world.github.opened_pulls(REPO).into_iter().next()
+    })
+    .await;
+    assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
+    let job = eventually(&server, "the job to succeed", JOB_TIMEOUT, || {
+        let jobs = futures_block(jobs(&world));
+        jobs.into_iter()
+            .find(|job| job.status == JobStatus::Succeeded)
+    })
+    .await;
+    assert_eq!(job.attempts, 2, "the lost attempt and the retry");
+    assert_eq!(world.github.opened_pulls(REPO).len(), 1);
+}
+
+fn futures_block<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
