@@ -176,17 +176,28 @@ pub fn unfinished(conn: &Connection) -> Result<Vec<Execution>, StoreError> {
     Ok(executions)
 }
 
-/// Moves the execution from `from` to `to`; `false` when it was no longer at `from`.
+/// Where an execution goes next.
+pub struct Move {
+    pub to: Step,
+    pub data: StepData,
+    pub retries: u32,
+    pub due_at_ms: u64,
+}
+
+/// Moves the execution from `from` as `next` says; `false` when it was no longer at `from`.
 pub fn move_step(
     conn: &Connection,
     job: &JobId,
     from: Step,
-    to: Step,
-    data: &StepData,
-    retries: u32,
-    due_at_ms: u64,
+    next: &Move,
     now_ms: u64,
 ) -> Result<bool, StoreError> {
+    let Move {
+        to,
+        data,
+        retries,
+        due_at_ms,
+    } = next;
     let data = serde_json::to_string(data).map_err(|err| corrupt(job.as_str(), err))?;
     let changed = conn
         .execute(

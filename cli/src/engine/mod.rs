@@ -17,7 +17,7 @@ pub use workflow::{Answer, LocalWorkflow};
 
 use crate::launcher::RunnerRecords;
 use crate::store::Database;
-use execution::{Execution, StepData};
+use execution::{Execution, Move, StepData};
 use shared::dispatch::{DispatchMessage, Dispatcher};
 use shared::github::GitHub;
 use shared::job::{AfterError, JobError, RetryPolicy, STATES_TIMEOUT, Wait, after_error};
@@ -253,7 +253,13 @@ where
         let moved = self
             .db
             .call(move |conn| {
-                execution::move_step(conn, &job, from, to, &data, retries, now + delay_ms, now)
+                let next = Move {
+                    to,
+                    data,
+                    retries,
+                    due_at_ms: now + delay_ms,
+                };
+                execution::move_step(conn, &job, from, &next, now)
             })
             .await?;
         if moved {
@@ -346,10 +352,12 @@ where
                     &transaction,
                     &job,
                     Step::Queued,
-                    Step::Dispatch,
-                    &StepData::default(),
-                    retries,
-                    now,
+                    &Move {
+                        to: Step::Dispatch,
+                        data: StepData::default(),
+                        retries,
+                        due_at_ms: now,
+                    },
                     now,
                 )?;
                 if moved {
@@ -501,10 +509,12 @@ where
                     conn,
                     &job,
                     Step::Dispatch,
-                    Step::Dispatch,
-                    &data,
-                    retries,
-                    now,
+                    &Move {
+                        to: Step::Dispatch,
+                        data,
+                        retries,
+                        due_at_ms: now,
+                    },
                     now,
                 )
             })

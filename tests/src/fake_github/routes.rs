@@ -5,7 +5,8 @@
 use super::server::Answer;
 use super::{
     APP_ID, BOT_LOGIN, DEFAULT_TOKEN_LIFETIME, FakeCheckRun, FakeComment, FakeReaction, GRANTED,
-    MintedToken, Route, State,
+    MANIFEST_APP_NAME, MANIFEST_APP_SLUG, MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET,
+    MANIFEST_WEBHOOK_SECRET, MintedToken, PRIVATE_KEY_PEM, Route, State,
 };
 use axum::http::Method;
 use base64::Engine;
@@ -24,8 +25,17 @@ const REACTIONS: [&str; 8] = [
 
 /// A matched request.
 pub(crate) enum Call {
-    AccessToken { installation: u64 },
-    Repo { repo: String, op: RepoOp },
+    AccessToken {
+        installation: u64,
+    },
+    Repo {
+        repo: String,
+        op: RepoOp,
+    },
+    /// Needs no credential: the one-time code is the credential.
+    ManifestConversion {
+        code: String,
+    },
 }
 
 pub(crate) enum RepoOp {
@@ -55,6 +65,7 @@ impl Call {
         match self {
             Self::AccessToken { .. } => Route::AccessToken,
             Self::Repo { op, .. } => op.route(),
+            Self::ManifestConversion { .. } => Route::ManifestConversion,
         }
     }
 }
@@ -113,6 +124,9 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
     match (method.as_str(), segments.as_slice()) {
         ("POST", ["app", "installations", id, "access_tokens"]) => Some(Call::AccessToken {
             installation: number(id)?,
+        }),
+        ("POST", ["app-manifests", code, "conversions"]) => Some(Call::ManifestConversion {
+            code: (*code).to_owned(),
         }),
         (method, ["repos", owner, name, rest @ ..]) => {
             let op = match (method, rest) {
@@ -175,7 +189,42 @@ pub(crate) fn answer(
     match call {
         Call::AccessToken { installation } => mint(state, *installation, body),
         Call::Repo { repo, op } => repo_call(state, repo, op, query, body),
+        Call::ManifestConversion { code } => manifest_conversion(state, code),
     }
+}
+
+/// The App GitHub created from a manifest, for a code the test handed out; the code is
+/// spent, as GitHub's are. Shaped like GitHub's answer (201 with the App and its secrets).
+fn manifest_conversion(state: &mut State, code: &str) -> Answer {
+    if !state.manifest_codes.remove(code) {
+        return Answer::error(404, "Not Found");
+    }
+    let now = timestamp(SystemTime::now());
+    let permissions: BTreeMap<&str, &str> = GRANTED.into_iter().collect();
+    Answer::json(
+        201,
+        json!({
+            "id": APP_ID,
+            "slug": MANIFEST_APP_SLUG,
+            "node_id": "A_kwTESTONLY",
+            "name": MANIFEST_APP_NAME,
+            "description": "Runs AI agent jobs on repositories with models served by Ollama.",
+            "external_url": "https://ota.example.test",
+            "html_url": format!("https://github.com/apps/{MANIFEST_APP_SLUG}"),
+            "owner": { "login": "octocat", "id": 1, "type": "User" },
+            "created_at": now,
+            "updated_at": now,
+            "permissions": permissions,
+            "events": [
+                "check_run", "check_suite", "issue_comment", "issues", "pull_request",
+                "pull_request_review", "pull_request_review_comment", "push",
+            ],
+            "client_id": MANIFEST_CLIENT_ID,
+            "client_secret": MANIFEST_CLIENT_SECRET,
+            "webhook_secret": MANIFEST_WEBHOOK_SECRET,
+            "pem": PRIVATE_KEY_PEM,
+        }),
+    )
 }
 
 fn mint(state: &mut State, installation: u64, body: Option<&Value>) -> Answer {
