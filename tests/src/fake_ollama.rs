@@ -6,8 +6,9 @@
 //! chat turn ([`ChatReply`], optionally cut into small pieces to exercise chunk boundaries,
 //! or paused), an HTTP status, a connection closed mid-stream, or a delay. Every request is
 //! recorded ([`ChatCall`]: model, messages, tools, options, the `Authorization` header) for
-//! assertions. A request with no reply left, or to any other path, answers 500 or 404 and
-//! shows up in [`FakeOllama::unexpected`].
+//! assertions. `GET /api/version` answers [`FAKE_VERSION`], as a server that is up does. A
+//! request with no reply left, or to any other path, answers 500 or 404 and shows up in
+//! [`FakeOllama::unexpected`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -21,6 +22,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+
+/// What the fake answers to `GET /api/version`.
+pub const FAKE_VERSION: &str = "0.0.0-fake";
 
 /// A tool call as Ollama streams it.
 pub fn call(name: &str, arguments: Value) -> Value {
@@ -335,6 +339,10 @@ async fn handle(
             path: uri.path().to_owned(),
             why: why.to_owned(),
         };
+        if method == Method::GET && uri.path() == "/api/version" {
+            // Clients check that the server answers before they start; not a chat call.
+            return axum::Json(json!({ "version": FAKE_VERSION })).into_response();
+        }
         if method != Method::POST || uri.path() != "/api/chat" {
             state.unexpected.push(unexpected("not POST /api/chat"));
             return (StatusCode::NOT_FOUND, "404 page not found").into_response();

@@ -24,4 +24,4 @@ mod text;
 pub use live::{LIVE_UPDATE_INTERVAL, LogTail, MAX_LOG_TAIL_CHARS};
 pub use run::{Failure, Finished, Runner, RunnerError};
 pub use settings::{DEFAULT_APP_SLUG, RunnerEnv, git_base_url};
-pub use text::{commit_message, pull_request_body, pull_request_title};
+pub use text::{JOB_TRAILER, commit_message, pull_request_body, pull_request_title};

@@ -125,6 +125,34 @@ impl OllamaClient {
         &self.host
     }
 
+    /// Whether the server answers, for a check before any work starts: the version from
+    /// `GET /api/version`, or `None` when something answered without one (a proxy or the
+    /// hosted service may not serve that path; the chat call then says what is wrong).
+    /// An error only when nothing answered, or the credentials were refused. Not retried:
+    /// the caller asks once and tells its user.
+    pub async fn version(&self) -> Result<Option<String>, OllamaError> {
+        let mut request = self.http.get(self.host.endpoint("api/version"));
+        if let Some(value) = &self.authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
+        let mut response = request.send().await.map_err(|err| self.send_error(err))?;
+        let status = response.status();
+        if matches!(status.as_u16(), 401 | 403) {
+            return Err(OllamaError::Unauthorized {
+                endpoint: self.host.to_string(),
+                status: status.as_u16(),
+                key_sent: self.authorization.is_some(),
+            });
+        }
+        let body = read_capped(&mut response).await;
+        if !status.is_success() {
+            return Ok(None);
+        }
+        Ok(serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("version")?.as_str().map(str::to_owned)))
+    }
+
     /// One chat call, retried on transient errors per the [`RetryPolicy`].
     pub async fn chat(&self, request: &ChatRequest<'_>) -> Result<ChatResponse, OllamaError> {
         self.chat_observed(request, |_| {}).await
