@@ -42,7 +42,9 @@ async fn connection(
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 ) -> Connection {
-    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -114,7 +116,10 @@ fn main() {
     let server = OtaServer::start_with(OTA, data_dir.path(), &env, &[]);
     let addr = server.url.trim_start_matches("http://").to_owned();
 
-    let mut payload = pr_comment("Codertocat", "/ollama refactor the retry loop into a helper");
+    let mut payload = pr_comment(
+        "Codertocat",
+        "/ollama refactor the retry loop into a helper",
+    );
     payload["installation"]["id"] = serde_json::json!(INSTALLATION);
     let body = Bytes::from(serde_json::to_vec(&payload).expect("payload"));
     let signature = shared::webhook::signature::sign(SECRET.as_bytes(), &body);

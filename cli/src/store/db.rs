@@ -1,18 +1,13 @@
 //! Opening the database and running statements off the async threads.
 
+use super::lock::nap_while_locked;
 use rusqlite::Connection;
 use shared::store::StoreError;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// The database's file name inside the data directory.
 pub const DATABASE_FILE: &str = "ota.db";
-
-/// How long a statement waits for another connection's write lock before giving up with
-/// [`StoreError::Unavailable`]. The runner processes and `ota` commands write rarely and
-/// briefly; five seconds covers a slow disk.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Every table, created on open when missing.
 const SCHEMA: &[&str] = &[
@@ -77,10 +72,11 @@ impl Database {
     {
         let shared = Arc::clone(&self.shared);
         tokio::task::spawn_blocking(move || {
-            let mut connection = shared
-                .connection
-                .lock()
-                .map_err(|_| StoreError::Unavailable("the database connection was poisoned by a panic".to_owned()))?;
+            let mut connection = shared.connection.lock().map_err(|_| {
+                StoreError::Unavailable(
+                    "the database connection was poisoned by a panic".to_owned(),
+                )
+            })?;
             work(&mut connection)
         })
         .await
@@ -92,11 +88,10 @@ impl Database {
 /// survive the process being killed (the WAL is written before the commit returns); only
 /// a power loss can undo the last commits before a checkpoint, never corrupt the file.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let connection = Connection::open(path).map_err(|err| {
-        StoreError::Unavailable(format!("cannot open {}: {err}", path.display()))
-    })?;
+    let connection = Connection::open(path)
+        .map_err(|err| StoreError::Unavailable(format!("cannot open {}: {err}", path.display())))?;
     connection
-        .busy_timeout(BUSY_TIMEOUT)
+        .busy_handler(Some(nap_while_locked))
         .map_err(sql_error)?;
     connection
         .execute_batch(

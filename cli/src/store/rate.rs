@@ -1,0 +1,209 @@
+//! [`RateLimiter`] on SQLite: one counter row per key and fixed window, counted up by a
+//! single upsert that only counts while the count is under the limit. SQLite runs each
+//! statement atomically, so concurrent callers (in this process or another) never
+//! overshoot the limit.
+
+use super::db::{Database, sql_error};
+use super::record::sql_ms;
+use rusqlite::{Connection, OptionalExtension, params};
+use shared::store::{RateDecision, RateLimiter, StoreError};
+use std::time::Duration;
+
+/// How long a counter is kept after its window ends: a caller whose clock lags a little
+/// still finds (and respects) the counter of the window it thinks it is in. As on
+/// DynamoDB, where the same slack goes into the counter's TTL.
+const EXPIRY_SLACK: Duration = Duration::from_secs(60 * 60);
+
+/// The fixed window of length `window` that contains `now_ms`: its length, start and end
+/// (Unix milliseconds, end exclusive). Windows start at multiples of their length, so every
+/// caller agrees on them without coordination. A zero window counts as one millisecond.
+fn window_bounds(window: Duration, now_ms: u64) -> (u64, u64, u64) {
+    let length = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+    let start = now_ms - now_ms % length;
+    (length, start, start.saturating_add(length))
+}
+
+fn slack_ms() -> u64 {
+    u64::try_from(EXPIRY_SLACK.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Counts one use unless `limit` were counted already; `true` when counted.
+fn count_use(
+    connection: &Connection,
+    key: &str,
+    limit: u32,
+    (length, start, end): (u64, u64, u64),
+    now_ms: u64,
+) -> Result<bool, StoreError> {
+    let counted: Option<u64> = connection
+        .prepare_cached(
+            "INSERT INTO rate_counters (key, window_ms, window_start_ms, count, expires_at_ms)
+             VALUES (?1, ?2, ?3, 1, ?4)
+             ON CONFLICT (key, window_ms, window_start_ms)
+                 DO UPDATE SET count = count + 1 WHERE count < ?5
+             RETURNING count",
+        )
+        .and_then(|mut upsert| {
+            upsert
+                .query_row(
+                    params![
+                        key,
+                        sql_ms(length),
+                        sql_ms(start),
+                        sql_ms(end.saturating_add(slack_ms())),
+                        limit
+                    ],
+                    |row| row.get(0),
+                )
+                .optional()
+        })
+        .map_err(sql_error)?;
+    if counted == Some(1) {
+        // A new window began: a good moment to drop the counters long past theirs.
+        connection
+            .prepare_cached("DELETE FROM rate_counters WHERE expires_at_ms < ?1")
+            .and_then(|mut delete| delete.execute([sql_ms(now_ms)]))
+            .map_err(sql_error)?;
+    }
+    Ok(counted.is_some())
+}
+
+impl RateLimiter for Database {
+    async fn acquire(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+        now_ms: u64,
+    ) -> Result<RateDecision, StoreError> {
+        let bounds = window_bounds(window, now_ms);
+        let limited = RateDecision::Limited {
+            retry_at_ms: bounds.2,
+        };
+        if limit == 0 {
+            return Ok(limited);
+        }
+        let key = key.to_owned();
+        let counted = self
+            .call(move |connection| count_use(connection, &key, limit, bounds, now_ms))
+            .await?;
+        Ok(if counted {
+            RateDecision::Allowed
+        } else {
+            limited
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::database;
+
+    const HOUR: Duration = Duration::from_secs(3_600);
+    const START: u64 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
+
+    #[test]
+    fn windows_are_aligned_to_their_length() {
+        assert_eq!(window_bounds(HOUR, 0), (3_600_000, 0, 3_600_000));
+        assert_eq!(window_bounds(HOUR, 3_599_999), (3_600_000, 0, 3_600_000));
+        assert_eq!(
+            window_bounds(HOUR, 3_600_000),
+            (3_600_000, 3_600_000, 7_200_000)
+        );
+        assert_eq!(window_bounds(Duration::ZERO, 42), (1, 42, 43));
+        assert_eq!(window_bounds(Duration::MAX, 42), (u64::MAX, 0, u64::MAX));
+    }
+
+    #[tokio::test]
+    async fn the_limit_holds_until_the_window_ends() {
+        let (_dir, db) = database();
+        let key = "user:octocat";
+        for i in 0..3 {
+            assert_eq!(
+                db.acquire(key, 3, HOUR, START + i * 1_000).await,
+                Ok(RateDecision::Allowed),
+                "use {i}"
+            );
+        }
+        let window_end = START + 3_600_000;
+        for now in [START + 5_000, window_end - 1] {
+            assert_eq!(
+                db.acquire(key, 3, HOUR, now).await,
+                Ok(RateDecision::Limited {
+                    retry_at_ms: window_end
+                })
+            );
+        }
+        // The next window starts from zero; another key and another window length are apart.
+        assert_eq!(
+            db.acquire(key, 3, HOUR, window_end).await,
+            Ok(RateDecision::Allowed)
+        );
+        assert_eq!(
+            db.acquire("installation:42", 3, HOUR, START).await,
+            Ok(RateDecision::Allowed)
+        );
+        assert_eq!(
+            db.acquire(key, 3, Duration::from_secs(60), START + 5_000)
+                .await,
+            Ok(RateDecision::Allowed)
+        );
+        assert_eq!(
+            db.acquire(key, 0, HOUR, START).await,
+            Ok(RateDecision::Limited {
+                retry_at_ms: window_end
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_never_overshoot_the_limit() {
+        let (_dir, db) = database();
+        let callers: Vec<_> = (0..20)
+            .map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move { db.acquire("installation:42", 5, HOUR, START).await })
+            })
+            .collect();
+        let mut allowed = 0;
+        for caller in callers {
+            match caller.await.expect("task").expect("answer") {
+                RateDecision::Allowed => allowed += 1,
+                RateDecision::Limited { retry_at_ms } => {
+                    assert_eq!(retry_at_ms, START + 3_600_000);
+                }
+            }
+        }
+        assert_eq!(allowed, 5);
+    }
+
+    #[tokio::test]
+    async fn counters_go_once_their_window_and_the_slack_are_over() {
+        let (_dir, db) = database();
+        let counters = |db: Database| async move {
+            db.call(|connection| {
+                connection
+                    .query_row("SELECT COUNT(*) FROM rate_counters", [], |row| {
+                        row.get::<_, u64>(0)
+                    })
+                    .map_err(sql_error)
+            })
+            .await
+            .expect("count")
+        };
+        db.acquire("a", 5, HOUR, START).await.expect("count");
+        db.acquire("b", 5, HOUR, START).await.expect("count");
+        assert_eq!(counters(db.clone()).await, 2);
+        // Within the slack after the window, the old counters stay.
+        db.acquire("a", 5, HOUR, START + 3_600_000)
+            .await
+            .expect("count");
+        assert_eq!(counters(db.clone()).await, 3);
+        // Past it, a new window's first use drops them.
+        db.acquire("c", 5, HOUR, START + 4 * 3_600_000)
+            .await
+            .expect("count");
+        assert_eq!(counters(db.clone()).await, 1);
+    }
+}

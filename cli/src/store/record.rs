@@ -1,0 +1,51 @@
+//! Records as JSON in a column, as on DynamoDB: the types in `shared` are the schema. A
+//! record that no longer parses is reported as corrupt, never as missing.
+
+use super::db::sql_error;
+use rusqlite::{Connection, Params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::store::StoreError;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `record` as the JSON stored in its column.
+pub(crate) fn encode<T: Serialize>(what: &str, record: &T) -> Result<String, StoreError> {
+    serde_json::to_string(record)
+        .map_err(|err| StoreError::Corrupt(format!("{what} could not be encoded: {err}")))
+}
+
+/// The record stored as `json`; [`StoreError::Corrupt`] if it does not parse.
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|err| StoreError::Corrupt(format!("{what}: {err}")))
+}
+
+/// The records a query selects as its only column, in the query's order.
+pub(crate) fn select_records<T: DeserializeOwned, P: Params>(
+    connection: &Connection,
+    what: &str,
+    sql: &str,
+    params: P,
+) -> Result<Vec<T>, StoreError> {
+    let mut select = connection.prepare_cached(sql).map_err(sql_error)?;
+    let rows = select
+        .query_map(params, |row| row.get::<_, String>(0))
+        .map_err(sql_error)?;
+    rows.map(|json| decode(what, &json.map_err(sql_error)?))
+        .collect()
+}
+
+/// The wall clock in Unix milliseconds, for the times the store stamps itself (a job's
+/// last update, a delivery's arrival). A clock before 1970 counts as 0.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A time or duration in milliseconds as SQLite stores integers (signed 64 bits): anything
+/// past `i64::MAX` (292 million years) counts as `i64::MAX`, so that callers may pass
+/// `u64::MAX` for "no bound".
+pub(crate) fn sql_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
