@@ -181,7 +181,7 @@ impl Server {
 /// Holds the data directory for this server alone: two servers on one database would
 /// each run the same jobs. The lock ends with the process, however it ends.
 fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    std::fs::create_dir_all(data_dir)
+    create_private_dir(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let path = data_dir.join("serve.lock");
     let file = std::fs::OpenOptions::new()
@@ -197,6 +197,20 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
         )
     })?;
     Ok(file)
+}
+
+/// The data directory holds the App's key and the jobs' task tokens: its owner's only.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
