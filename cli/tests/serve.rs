@@ -4,15 +4,13 @@
 
 use e2e::delivery::Delivery;
 use e2e::fake_ollama::{ChatReply, call};
-use e2e::ota_server::{PR, REPO, SECRET, ServeWorld, eventually, pr_comment};
+use e2e::ota_server::{
+    JOB_TIMEOUT, PR, REPO, SECRET, ServeWorld, eventually, pr_comment, refactor_request,
+};
 use e2e::runner_world::{LIB, REFACTORED, config_with_command};
 use serde_json::json;
-use std::time::Duration;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
-
-/// Long enough for a clone, an agent run and a push on a loaded 2-core machine.
-const JOB_TIMEOUT: Duration = Duration::from_secs(90);
 
 const CHECK: &str = "grep -q retry_with_backoff src/lib.rs";
 
@@ -46,19 +44,11 @@ async fn a_refactor_comment_gets_a_reaction_a_check_run_a_branch_and_a_pull_requ
     script_refactor(&world);
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
 
-    let delivery = Delivery::json(
-        "issue_comment",
-        &pr_comment("Codertocat", "/ollama refactor extract the retry loop"),
-        SECRET,
-    );
-    let (status, body) = server.post(&delivery).await;
+    let (status, body) = server.post(&refactor_request("Codertocat")).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "queued");
 
-    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
-        world.github.opened_pulls(REPO).into_iter().next()
-    })
-    .await;
+    let pull = world.opened_pull(&server).await;
     assert!(pull.head.starts_with("ollama/refactor-"), "{}", pull.head);
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     assert!(
@@ -104,12 +94,7 @@ async fn a_triage_users_job_waits_for_an_approval_from_a_writer() {
     script_refactor(&world);
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
 
-    let ask = Delivery::json(
-        "issue_comment",
-        &pr_comment("triager", "/ollama refactor extract the retry loop"),
-        SECRET,
-    );
-    assert_eq!(server.post(&ask).await.0, 202);
+    assert_eq!(server.post(&refactor_request("triager")).await.0, 202);
     eventually(&server, "the approval request", JOB_TIMEOUT, || {
         world
             .github
@@ -133,10 +118,7 @@ async fn a_triage_users_job_waits_for_an_approval_from_a_writer() {
         SECRET,
     );
     assert_eq!(server.post(&approve).await.0, 202);
-    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
-        world.github.opened_pulls(REPO).into_iter().next()
-    })
-    .await;
+    let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     let id = jobs
         .lines()
@@ -157,12 +139,7 @@ async fn a_job_that_never_gets_a_runner_is_retried_then_dead_lettered_and_listed
         OTA,
         &["--retry-interval-seconds", "1", "--installation-slots", "0"],
     );
-    let delivery = Delivery::json(
-        "issue_comment",
-        &pr_comment("Codertocat", "/ollama refactor extract the retry loop"),
-        SECRET,
-    );
-    assert_eq!(server.post(&delivery).await.0, 202);
+    assert_eq!(server.post(&refactor_request("Codertocat")).await.0, 202);
     let jobs = eventually(&server, "the dead-lettered job", JOB_TIMEOUT, || {
         let jobs = job_lines(&world);
         jobs.contains("dead_lettered").then_some(jobs)

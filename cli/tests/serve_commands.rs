@@ -1,38 +1,14 @@
 //! `ota approve`, `ota cancel` and `ota retry` beside a running `ota serve`: the operator
 //! acts on the local database and the server carries it out.
 
-use e2e::delivery::Delivery;
-use e2e::fake_ollama::{ChatReply, call};
-use e2e::ota_server::{OtaServer, PR, REPO, SECRET, ServeWorld, eventually, pr_comment};
+use e2e::ota_server::{JOB_TIMEOUT, OtaServer, PR, REPO, ServeWorld, eventually, refactor_request};
 use e2e::runner_world::{LIB, REFACTORED, config_with_command};
-use serde_json::json;
-use std::time::Duration;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
-const JOB_TIMEOUT: Duration = Duration::from_secs(90);
-
-fn script_refactor(world: &ServeWorld) {
-    world
-        .ollama
-        .push(ChatReply::calls([call(
-            "write_file",
-            json!({"path": "src/lib.rs", "content": REFACTORED}),
-        )]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "Extracted the retry loop."}),
-        )]));
-}
-
 /// A triage user's job, waiting for an approval; returns its id.
 async fn waiting_job(world: &ServeWorld, server: &OtaServer) -> String {
     world.github.set_role(REPO, "triager", "triage");
-    let ask = Delivery::json(
-        "issue_comment",
-        &pr_comment("triager", "/ollama refactor extract the retry loop"),
-        SECRET,
-    );
-    assert_eq!(server.post(&ask).await.0, 202);
+    assert_eq!(server.post(&refactor_request("triager")).await.0, 202);
     eventually(
         server,
         "the job to wait for an approval",
@@ -62,16 +38,13 @@ fn status_of(world: &ServeWorld, id: &str) -> String {
 #[tokio::test]
 async fn ota_approve_lets_a_waiting_job_run() {
     let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
-    script_refactor(&world);
+    world.script_quick_refactor();
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
     let id = waiting_job(&world, &server).await;
 
     let (ok, out) = world.ota(OTA, &["approve", &id[..8]]);
     assert!(ok, "{out}");
-    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
-        world.github.opened_pulls(REPO).into_iter().next()
-    })
-    .await;
+    let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     eventually(&server, "the job to succeed", JOB_TIMEOUT, || {
         (status_of(&world, &id) == "succeeded").then_some(())
@@ -92,7 +65,7 @@ async fn ota_approve_lets_a_waiting_job_run() {
 #[tokio::test]
 async fn ota_cancel_ends_a_job_and_ota_retry_runs_it_again() {
     let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
-    script_refactor(&world);
+    world.script_quick_refactor();
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
     let id = waiting_job(&world, &server).await;
 
@@ -102,15 +75,7 @@ async fn ota_cancel_ends_a_job_and_ota_retry_runs_it_again() {
         (status_of(&world, &id) == "cancelled").then_some(())
     })
     .await;
-    let cancelled = eventually(&server, "the cancelled check run", JOB_TIMEOUT, || {
-        world
-            .github
-            .check_runs(REPO)
-            .into_iter()
-            .find(|run| run.fields.get("conclusion") == Some(&json!("cancelled")))
-    })
-    .await;
-    assert_eq!(cancelled.fields["status"], "completed");
+    world.completed_check_run(&server, "cancelled").await;
     assert!(world.github.opened_pulls(REPO).is_empty());
     assert_eq!(world.ollama.calls().len(), 0);
 
@@ -122,22 +87,21 @@ async fn ota_cancel_ends_a_job_and_ota_retry_runs_it_again() {
         .expect("the new job's id")
         .to_owned();
     assert_ne!(retry, id);
-    let pull = eventually(&server, "the retry's pull request", JOB_TIMEOUT, || {
-        world.github.opened_pulls(REPO).into_iter().next()
-    })
-    .await;
+    let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     eventually(&server, "the retry to succeed", JOB_TIMEOUT, || {
         (status_of(&world, &retry) == "succeeded").then_some(())
     })
     .await;
-    let comments = world.github.comments(REPO, PR);
-    assert!(
-        comments
-            .iter()
-            .any(|comment| comment.body.contains(&pull.url())),
-        "the retry reported on the thread"
-    );
+    // The summary comment comes last, after the job is marked succeeded.
+    eventually(&server, "the retry's summary comment", JOB_TIMEOUT, || {
+        world
+            .github
+            .comments(REPO, PR)
+            .into_iter()
+            .find(|comment| comment.body.contains(&pull.url()))
+    })
+    .await;
 }
 
 #[test]

@@ -2,9 +2,8 @@
 //! accepted delivery is still handled, and a job whose runner died with the server is
 //! retried to completion, never run by two runners at once.
 
-use e2e::delivery::Delivery;
 use e2e::fake_ollama::{ChatReply, Reply, call};
-use e2e::ota_server::{REPO, SECRET, ServeWorld, eventually, pr_comment};
+use e2e::ota_server::{JOB_TIMEOUT, REPO, ServeWorld, eventually, refactor_request};
 use e2e::runner_world::{LIB, REFACTORED, config_with_command};
 use ota::store::Database;
 use serde_json::json;
@@ -12,29 +11,7 @@ use shared::job::JobStatus;
 use std::time::Duration;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
-const JOB_TIMEOUT: Duration = Duration::from_secs(90);
 const ARGS: &[&str] = &["--retry-interval-seconds", "1"];
-
-fn refactor_comment() -> Delivery {
-    Delivery::json(
-        "issue_comment",
-        &pr_comment("Codertocat", "/ollama refactor extract the retry loop"),
-        SECRET,
-    )
-}
-
-fn finishing_script(world: &ServeWorld) {
-    world
-        .ollama
-        .push(ChatReply::calls([call(
-            "write_file",
-            json!({"path": "src/lib.rs", "content": REFACTORED}),
-        )]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "Extracted the retry loop."}),
-        )]));
-}
 
 /// The jobs in the data directory, read as `ota jobs` reads them.
 async fn jobs(world: &ServeWorld) -> Vec<shared::job::JobRecord> {
@@ -93,7 +70,7 @@ async fn a_delivery_accepted_just_before_a_crash_is_handled_after_the_restart() 
         e2e::fake_github::Fault::Status(503),
     );
     let server = world.serve(OTA, ARGS);
-    let delivery = refactor_comment();
+    let delivery = refactor_request("Codertocat");
     let (status, _) = server.post(&delivery).await;
     assert_eq!(status, 202);
     server.kill();
@@ -105,12 +82,9 @@ async fn a_delivery_accepted_just_before_a_crash_is_handled_after_the_restart() 
     assert!(jobs(&world).await.is_empty(), "handled before the crash");
 
     world.github.clear_faults();
-    finishing_script(&world);
+    world.script_quick_refactor();
     let server = world.serve(OTA, ARGS);
-    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
-        world.github.opened_pulls(REPO).into_iter().next()
-    })
-    .await;
+    let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
 }
 
@@ -126,7 +100,7 @@ async fn a_job_running_when_the_server_is_killed_is_retried_to_completion() {
         .after(Duration::from_secs(600)),
     );
     let server = world.serve(OTA, ARGS);
-    assert_eq!(server.post(&refactor_comment()).await.0, 202);
+    assert_eq!(server.post(&refactor_request("Codertocat")).await.0, 202);
     eventually(&server, "the first model call", JOB_TIMEOUT, || {
         (!world.ollama.calls().is_empty()).then_some(())
     })
@@ -148,12 +122,9 @@ async fn a_job_running_when_the_server_is_killed_is_retried_to_completion() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    finishing_script(&world);
+    world.script_quick_refactor();
     let server = world.serve(OTA, ARGS);
-    let pull = eventually(&server, "the pull request", JOB_TIMEOUT, || {
-        world.github.opened_pulls(REPO).into_iter().next()
-    })
-    .await;
+    let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     let job = eventually(&server, "the job to succeed", JOB_TIMEOUT, || {
         let jobs = futures_block(jobs(&world));

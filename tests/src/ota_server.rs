@@ -5,7 +5,8 @@
 
 use crate::delivery::Delivery;
 use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
-use crate::fake_ollama::FakeOllama;
+use crate::fake_github::{FakeCheckRun, FakeOpenedPull};
+use crate::fake_ollama::{ChatReply, FakeOllama, call};
 use crate::git_server::{DEFAULT_BRANCH, GitServer};
 use crate::policy::pull;
 use crate::{fixtures, unique};
@@ -27,6 +28,18 @@ pub const PR_BRANCH: &str = "changes";
 pub const SECRET: &str = "test webhook secret for ota serve";
 /// The App's slug.
 pub const APP_SLUG: &str = "ollama-turbo-agent";
+
+/// Long enough for a clone, an agent run and a push on a loaded 2-core machine.
+pub const JOB_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// `/ollama refactor …` on pull request #2 by `login`, signed.
+pub fn refactor_request(login: &str) -> Delivery {
+    Delivery::json(
+        "issue_comment",
+        &pr_comment(login, "/ollama refactor extract the retry loop"),
+        SECRET,
+    )
+}
 
 /// The fakes and the repository a server works against.
 pub struct ServeWorld {
@@ -73,6 +86,40 @@ impl ServeWorld {
             head,
             data_dir: tempfile::tempdir().expect("data directory"),
         }
+    }
+
+    /// The model's part of a short refactor: `src/lib.rs` rewritten as
+    /// [`crate::runner_world::REFACTORED`], then done.
+    pub fn script_quick_refactor(&self) {
+        self.ollama
+            .push(ChatReply::calls([call(
+                "write_file",
+                json!({"path": "src/lib.rs", "content": crate::runner_world::REFACTORED}),
+            )]))
+            .push(ChatReply::calls([call(
+                "finish",
+                json!({"summary": "Extracted the retry loop."}),
+            )]));
+    }
+
+    /// The first pull request a job opened, once there is one.
+    pub async fn opened_pull(&self, server: &OtaServer) -> FakeOpenedPull {
+        eventually(server, "the pull request", JOB_TIMEOUT, || {
+            self.github.opened_pulls(REPO).into_iter().next()
+        })
+        .await
+    }
+
+    /// The first check run that was completed with `conclusion`, once there is one.
+    pub async fn completed_check_run(&self, server: &OtaServer, conclusion: &str) -> FakeCheckRun {
+        let what = format!("a check run completed as {conclusion}");
+        eventually(server, &what, JOB_TIMEOUT, || {
+            self.github.check_runs(REPO).into_iter().find(|run| {
+                run.fields.get("status") == Some(&json!("completed"))
+                    && run.fields.get("conclusion") == Some(&json!(conclusion))
+            })
+        })
+        .await
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -200,17 +200,7 @@ pub fn summary_text(run: &RunSummary) -> String {
 }
 
 fn test_result(run: &CommandRun) -> String {
-    let result = if run.succeeded() {
-        "passed".to_owned()
-    } else if run.timed_out {
-        "timed out".to_owned()
-    } else {
-        match run.exit_code {
-            Some(code) => format!("failed (exit code {code})"),
-            None => "failed (killed by a signal)".to_owned(),
-        }
-    };
-    format!("`{}` {result}", run.command)
+    format!("`{}` {}", run.command, run.outcome())
 }
 
 /// The branch, its commit and files, and what to do next.

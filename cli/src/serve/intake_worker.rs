@@ -7,7 +7,7 @@ use crate::engine::clock_ms;
 use crate::store::{Database, Inbox, PendingDelivery};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, Store};
-use shared::webhook::envelope::{ENVELOPE_VERSION, Envelope};
+use shared::webhook::envelope::Envelope;
 use shared::workflow::Workflow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,7 +78,7 @@ async fn handle<G: GitHub, S: Store, W: Workflow>(
     stage: &PolicyStage<G, S, W>,
     delivery: PendingDelivery,
 ) {
-    let envelope = match decode(&delivery.envelope_json) {
+    let envelope = match Envelope::from_queue_message(&delivery.envelope_json) {
         Ok(envelope) => envelope,
         Err(problem) => {
             tracing::error!(delivery = %delivery.delivery, error = %problem, "undecodable delivery set aside");
@@ -117,16 +117,4 @@ async fn handle<G: GitHub, S: Store, W: Workflow>(
     }
     .instrument(span)
     .await;
-}
-
-fn decode(json: &str) -> Result<Envelope, String> {
-    let envelope: Envelope =
-        serde_json::from_str(json).map_err(|err| format!("not an envelope: {err}"))?;
-    if envelope.version != ENVELOPE_VERSION {
-        return Err(format!(
-            "envelope version {} is not {ENVELOPE_VERSION}",
-            envelope.version
-        ));
-    }
-    Ok(envelope)
 }

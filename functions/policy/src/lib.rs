@@ -10,7 +10,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_support::{Failed, process_batch};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, StageError, Store};
-use shared::webhook::envelope::{ENVELOPE_VERSION, Envelope};
+use shared::webhook::envelope::Envelope;
 use shared::workflow::Workflow;
 use tracing::Instrument;
 
@@ -61,13 +61,5 @@ async fn process<G: GitHub, S: Store, W: Workflow>(
 
 fn decode(message: &SqsMessage) -> Result<Envelope, String> {
     let body = message.body.as_deref().ok_or("message has no body")?;
-    let envelope: Envelope =
-        serde_json::from_str(body).map_err(|err| format!("not an envelope: {err}"))?;
-    if envelope.version != ENVELOPE_VERSION {
-        return Err(format!(
-            "envelope version {} is not {ENVELOPE_VERSION}",
-            envelope.version
-        ));
-    }
-    Ok(envelope)
+    Envelope::from_queue_message(body)
 }

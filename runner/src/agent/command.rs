@@ -193,6 +193,20 @@ impl CommandRun {
     pub fn succeeded(&self) -> bool {
         self.exit_code == Some(0) && !self.timed_out
     }
+
+    /// How it ended, in words: `passed`, `timed out`, `failed (exit code 1)`.
+    pub fn outcome(&self) -> String {
+        if self.succeeded() {
+            "passed".to_owned()
+        } else if self.timed_out {
+            "timed out".to_owned()
+        } else {
+            match self.exit_code {
+                Some(code) => format!("failed (exit code {code})"),
+                None => "failed (killed by a signal)".to_owned(),
+            }
+        }
+    }
 }
 
 impl fmt::Display for CommandRun {

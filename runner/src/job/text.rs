@@ -66,17 +66,7 @@ fn minutes_and_seconds(elapsed: Duration) -> String {
 }
 
 fn test_line(run: &CommandRun) -> String {
-    let result = if run.succeeded() {
-        "passed".to_owned()
-    } else if run.timed_out {
-        "timed out".to_owned()
-    } else {
-        match run.exit_code {
-            Some(code) => format!("failed (exit code {code})"),
-            None => "failed".to_owned(),
-        }
-    };
-    format!("`{}`: {result}", run.command)
+    format!("`{}`: {}", run.command, run.outcome())
 }
 
 /// The pull request's body: what changed and why, the tests run and their result, the

@@ -296,6 +296,20 @@ pub struct InstalledRepository {
 }
 
 impl Envelope {
+    /// An envelope as a queue carries it (JSON of this version); the error says what is
+    /// wrong with it, for the log line of a message that is set aside.
+    pub fn from_queue_message(body: &str) -> Result<Self, String> {
+        let envelope: Self =
+            serde_json::from_str(body).map_err(|err| format!("not an envelope: {err}"))?;
+        if envelope.version != ENVELOPE_VERSION {
+            return Err(format!(
+                "envelope version {} is not {ENVELOPE_VERSION}",
+                envelope.version
+            ));
+        }
+        Ok(envelope)
+    }
+
     /// The issue or pull request the event is about, if any.
     pub fn number(&self) -> Option<u64> {
         match &self.subject {
