@@ -89,6 +89,9 @@ impl TaskLauncher for ChildLauncher {
             .stdout(log)
             .stderr(log_err)
             .process_group(0);
+        // Spawned on a runtime worker thread: the kernel sends the runner's death signal
+        // when the thread that started it ends, and worker threads live as long as the
+        // server (never spawn runners from `spawn_blocking`, whose threads come and go).
         let mut child = command.spawn().map_err(|err| {
             LaunchError::Rejected(format!(
                 "cannot start the runner {}: {err}",
