@@ -14,6 +14,7 @@ pub mod logs;
 pub mod ota_server;
 pub mod policy;
 pub mod runner_world;
+pub mod store_contract;
 pub mod webhook;
 pub mod workflow;
 

@@ -1,6 +1,7 @@
-//! The DynamoDB rate limiter against moto, through the real SDK client: fixed windows,
-//! the limit, concurrent callers and the counters' expiry. Each test has a table of its
-//! own, created as `docs/storage.md` describes it.
+//! The DynamoDB rate limiter against moto, through the real SDK client: the port's
+//! contract (`e2e::store_contract`: fixed windows, the limit), concurrent callers and the
+//! counters' expiry. Each test has a table of its own, created as `docs/storage.md`
+//! describes it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::aws::{config, jobs_table};
@@ -20,49 +21,8 @@ async fn store() -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
 const HOUR: Duration = Duration::from_secs(3_600);
 
 #[tokio::test]
-async fn the_limit_holds_until_the_window_ends() {
-    let (store, _, _) = store().await;
-    let key = unique("user:octocat");
-    let start = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
-    for i in 0..3 {
-        assert_eq!(
-            store.acquire(&key, 3, HOUR, start + i * 1_000).await,
-            Ok(RateDecision::Allowed),
-            "use {i}"
-        );
-    }
-    let window_end = start + 3_600_000;
-    for now in [start + 5_000, window_end - 1] {
-        assert_eq!(
-            store.acquire(&key, 3, HOUR, now).await,
-            Ok(RateDecision::Limited {
-                retry_at_ms: window_end
-            })
-        );
-    }
-    // The next window starts from zero; another key and another window length are apart.
-    assert_eq!(
-        store.acquire(&key, 3, HOUR, window_end).await,
-        Ok(RateDecision::Allowed)
-    );
-    assert_eq!(
-        store
-            .acquire(&unique("installation:42"), 3, HOUR, start)
-            .await,
-        Ok(RateDecision::Allowed)
-    );
-    assert_eq!(
-        store
-            .acquire(&key, 3, Duration::from_secs(60), start + 5_000)
-            .await,
-        Ok(RateDecision::Allowed)
-    );
-    assert_eq!(
-        store.acquire(&key, 0, HOUR, start).await,
-        Ok(RateDecision::Limited {
-            retry_at_ms: window_end
-        })
-    );
+async fn counters_keep_the_rate_limiter_contract() {
+    e2e::store_contract::rate_limiter_contract(&store().await.0).await;
 }
 
 /// DynamoDB applies each conditional `UpdateItem` atomically, so of 20 concurrent callers

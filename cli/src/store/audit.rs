@@ -80,60 +80,28 @@ impl Database {
 mod tests {
     use super::*;
     use crate::store::test_support::database;
-    use crate::store::test_support::job;
-    use shared::ids::RepoFullName;
-
-    fn entry(installation: u64, at_ms: u64, command: &str) -> AuditEntry {
-        AuditEntry {
-            installation: InstallationId(installation),
-            repo: Some(RepoFullName::new("octo-org/hello-world")),
-            at_ms,
-            delivery: "72d3162e-cc78-11e3-81ab-4c9367dc0958".to_owned(),
-            actor: "octocat".to_owned(),
-            command: command.to_owned(),
-            decision: "accepted".to_owned(),
-            reason: "allowed by policy".to_owned(),
-            policy: Some("default".to_owned()),
-            job: None,
-        }
-    }
+    use e2e::store_contract::{self, audit_entry, job};
 
     #[tokio::test]
-    async fn the_audit_log_is_append_only_and_reads_newest_first() {
+    async fn the_audit_log_keeps_the_audit_log_contract() {
         let (_dir, db) = database();
-        let id = InstallationId(12);
-        let entries = [
-            entry(12, 3_000, "/ollama refactor"),
-            entry(12, 1_000, "/ollama fix"),
-            entry(12, 2_000, "/approve j1"),
-            // Same delivery and millisecond as the first, another command: both are kept.
-            entry(12, 3_000, "/ollama docs"),
-        ];
-        for entry in &entries {
+        store_contract::audit_log_contract(&db).await;
+    }
+
+    /// The contract leaves the order within one millisecond open; here the later
+    /// append reads first.
+    #[tokio::test]
+    async fn entries_of_one_millisecond_read_newest_appended_first() {
+        let (_dir, db) = database();
+        let first = audit_entry(12, 3_000, "/ollama refactor");
+        let second = audit_entry(12, 3_000, "/ollama docs");
+        for entry in [&first, &audit_entry(12, 1_000, "/ollama fix"), &second] {
             db.append(entry).await.expect("append");
         }
-        // A redelivered batch appends the same entry again: still one copy.
-        db.append(&entries[1]).await.expect("append again");
-        db.append(&entry(13, 9_000, "/ollama elsewhere"))
-            .await
-            .expect("append");
-
-        let recent = db.recent(id, 10).await.expect("read");
         assert_eq!(
-            recent,
-            [
-                entries[3].clone(),
-                entries[0].clone(),
-                entries[2].clone(),
-                entries[1].clone()
-            ]
+            db.recent(InstallationId(12), 2).await,
+            Ok(vec![second, first])
         );
-        assert_eq!(
-            db.recent(id, 2).await,
-            Ok(vec![entries[3].clone(), entries[0].clone()])
-        );
-        assert_eq!(db.recent(id, 0).await, Ok(Vec::new()));
-        assert_eq!(db.recent(InstallationId(14), 5).await, Ok(Vec::new()));
     }
 
     #[tokio::test]
@@ -142,11 +110,11 @@ mod tests {
         let job_id = job(1).id;
         let about_job = |at_ms, command| AuditEntry {
             job: Some(job_id.clone()),
-            ..entry(12, at_ms, command)
+            ..audit_entry(12, at_ms, command)
         };
         let approved = about_job(5_000, "/approve");
         let asked = about_job(1_000, "/ollama refactor");
-        for entry in [&approved, &entry(12, 2_000, "/ollama other"), &asked] {
+        for entry in [&approved, &audit_entry(12, 2_000, "/ollama other"), &asked] {
             db.append(entry).await.expect("append");
         }
         assert_eq!(db.audit_for_job(&job_id).await, Ok(vec![asked, approved]));

@@ -198,119 +198,22 @@ impl PolicyStore for Database {
 mod tests {
     use super::*;
     use crate::store::test_support::database;
-    use shared::policy::TriggerKind;
-
-    fn installation(id: u64, account: &str, suspended: bool) -> InstallationRecord {
-        InstallationRecord {
-            id: InstallationId(id),
-            account: account.to_owned(),
-            repository_selection: Some("selected".to_owned()),
-            suspended,
-            updated_at_ms: 1_000,
-        }
-    }
-
-    fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolicy {
-        InstallationPolicy {
-            installation: InstallationId(installation),
-            name: name.to_owned(),
-            repo_pattern: pattern.to_owned(),
-            allowed_triggers: Some(vec![TriggerKind::Comment]),
-            allowed_users: None,
-            require_approval: Some(true),
-            max_runtime_seconds: Some(1_800),
-            allow_hosted_model: None,
-            user_jobs_per_hour: Some(5),
-            installation_jobs_per_hour: None,
-        }
-    }
-
-    fn repos(names: &[&str]) -> Vec<RepoFullName> {
-        names.iter().map(|name| RepoFullName::new(*name)).collect()
-    }
+    use e2e::store_contract::{self, repos};
 
     #[tokio::test]
-    async fn removing_an_installation_removes_its_repositories_and_policies() {
+    async fn installations_keep_the_installation_store_contract() {
         let (_dir, db) = database();
-        let (id, neighbour) = (InstallationId(7), InstallationId(8));
-        assert_eq!(db.installation(id).await, Ok(None));
-        db.upsert_installation(&installation(7, "octo-org", false))
-            .await
-            .expect("upsert");
-        let suspended = installation(7, "octo-org", true);
-        db.upsert_installation(&suspended).await.expect("upsert");
-        assert_eq!(db.installation(id).await, Ok(Some(suspended)));
-
-        db.upsert_installation(&installation(8, "neighbour", false))
-            .await
-            .expect("upsert");
-        for target in [id, neighbour] {
-            db.add_repositories(target, &repos(&["octo-org/a", "octo-org/b"]))
-                .await
-                .expect("add");
-            db.put_policy(&policy(target.0, "default", "*/*"))
-                .await
-                .expect("policy");
-        }
-
-        db.remove_installation(id).await.expect("remove");
-        assert_eq!(db.installation(id).await, Ok(None));
-        assert_eq!(db.repositories(id).await, Ok(Vec::new()));
-        assert_eq!(db.policies(id).await, Ok(Vec::new()));
-        db.remove_installation(id).await.expect("removing twice");
-
-        assert!(db.installation(neighbour).await.expect("read").is_some());
-        assert_eq!(db.repositories(neighbour).await.expect("read").len(), 2);
-        assert_eq!(db.policies(neighbour).await.expect("read").len(), 1);
+        store_contract::installation_store_contract(&db).await;
     }
 
+    /// DynamoDB keeps the first spelling of one call's duplicates; SQLite the last.
     #[tokio::test]
-    async fn repositories_are_added_and_removed_whatever_their_case() {
+    async fn a_repository_added_in_two_cases_at_once_keeps_the_later_spelling() {
         let (_dir, db) = database();
         let id = InstallationId(9);
-        assert_eq!(db.repositories(id).await, Ok(Vec::new()));
-        db.add_repositories(id, &repos(&["octo-org/b", "octo-org/a", "octo-org/a"]))
-            .await
-            .expect("add");
         db.add_repositories(id, &repos(&["octo-org/c", "Octo-Org/C"]))
             .await
-            .expect("add more");
-        assert_eq!(
-            db.repositories(id).await,
-            Ok(repos(&["octo-org/a", "octo-org/b", "Octo-Org/C"]))
-        );
-        db.remove_repositories(id, &repos(&["Octo-Org/B", "octo-org/never-added"]))
-            .await
-            .expect("remove");
-        assert_eq!(
-            db.repositories(id).await,
-            Ok(repos(&["octo-org/a", "Octo-Org/C"]))
-        );
-        assert_eq!(db.repositories(InstallationId(10)).await, Ok(Vec::new()));
-    }
-
-    #[tokio::test]
-    async fn policies_are_listed_by_name_and_replaced_by_name() {
-        let (_dir, db) = database();
-        let id = InstallationId(10);
-        let org = policy(10, "org", "octo-org/*");
-        let mut everything = policy(10, "everything", "*/*");
-        everything.allowed_triggers = None;
-        everything.allowed_users = Some(vec!["octocat".to_owned()]);
-        db.put_policy(&org).await.expect("put");
-        db.put_policy(&everything).await.expect("put");
-        db.put_policy(&policy(11, "other-installation", "*/*"))
-            .await
-            .expect("put");
-        assert_eq!(
-            db.policies(id).await,
-            Ok(vec![everything.clone(), org.clone()])
-        );
-
-        let mut stricter = org.clone();
-        stricter.require_approval = Some(false);
-        stricter.installation_jobs_per_hour = Some(20);
-        db.put_policy(&stricter).await.expect("replace");
-        assert_eq!(db.policies(id).await, Ok(vec![everything, stricter]));
+            .expect("add");
+        assert_eq!(db.repositories(id).await, Ok(repos(&["Octo-Org/C"])));
     }
 }

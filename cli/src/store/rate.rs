@@ -116,45 +116,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_limit_holds_until_the_window_ends() {
+    async fn counters_keep_the_rate_limiter_contract() {
         let (_dir, db) = database();
-        let key = "user:octocat";
-        for i in 0..3 {
-            assert_eq!(
-                db.acquire(key, 3, HOUR, START + i * 1_000).await,
-                Ok(RateDecision::Allowed),
-                "use {i}"
-            );
-        }
-        let window_end = START + 3_600_000;
-        for now in [START + 5_000, window_end - 1] {
-            assert_eq!(
-                db.acquire(key, 3, HOUR, now).await,
-                Ok(RateDecision::Limited {
-                    retry_at_ms: window_end
-                })
-            );
-        }
-        // The next window starts from zero; another key and another window length are apart.
-        assert_eq!(
-            db.acquire(key, 3, HOUR, window_end).await,
-            Ok(RateDecision::Allowed)
-        );
-        assert_eq!(
-            db.acquire("installation:42", 3, HOUR, START).await,
-            Ok(RateDecision::Allowed)
-        );
-        assert_eq!(
-            db.acquire(key, 3, Duration::from_secs(60), START + 5_000)
-                .await,
-            Ok(RateDecision::Allowed)
-        );
-        assert_eq!(
-            db.acquire(key, 0, HOUR, START).await,
-            Ok(RateDecision::Limited {
-                retry_at_ms: window_end
-            })
-        );
+        e2e::store_contract::rate_limiter_contract(&db).await;
     }
 
     #[tokio::test]

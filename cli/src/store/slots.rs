@@ -65,7 +65,7 @@ impl SlotStore for Database {
 mod tests {
     use super::*;
     use crate::store::test_support::database;
-    use crate::store::test_support::job;
+    use e2e::store_contract::job;
     use shared::dispatch::capacity::{acquire, release};
     use shared::dispatch::{Admission, Endpoints, Lease, Limits, SlotRequest};
     use shared::ids::InstallationId;
