@@ -85,6 +85,25 @@ async fn a_refactor_comment_gets_a_reaction_a_check_run_a_branch_and_a_pull_requ
     assert!(jobs.contains("succeeded"), "{jobs}");
     assert!(jobs.contains(&format!("{REPO}#{PR}")), "{jobs}");
     assert_eq!(world.github.opened_pulls(REPO).len(), 1);
+    let (status, page) = server.get("/").await;
+    assert_eq!(status, 200);
+    let id = jobs
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .expect("a job id");
+    let short = shared::job::JobId::parse(id)
+        .expect("a job id")
+        .short()
+        .to_owned();
+    assert!(
+        page.contains(&short),
+        "the status page lists the job: {page}"
+    );
+    assert!(page.contains("succeeded"), "{page}");
+    let (status, health) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+    assert!(health.contains("\"app_configured\":true"), "{health}");
 }
 
 #[tokio::test]
