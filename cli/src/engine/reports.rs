@@ -1,0 +1,158 @@
+//! The steps that tell: the report stage's calls, with their retries, the dead letters,
+//! and a stopped execution.
+
+use super::execution::{self, Execution, StepData};
+use super::{Engine, ErrorValue, Step, clock_ms, millis};
+use shared::github::GitHub;
+use shared::job::JobError;
+use shared::launcher::TaskLauncher;
+use shared::report::{ExecutionEnded, ExecutionStatus, Incoming, WorkflowReport};
+use shared::store::StoreError;
+use std::time::Duration;
+
+/// Tries of a report step before its job is dead-lettered (GitHub down for longer than
+/// the backoffs add up to, about seven minutes).
+const REPORT_TRIES: u32 = 10;
+
+/// Backoff of a failed report step: 1 s, 2 s, 4 s, … at most a minute.
+fn report_backoff(tries: u32) -> Duration {
+    Duration::from_secs(1u64 << tries.min(6)).min(Duration::from_secs(60))
+}
+
+/// The error a dead-lettered report records.
+const REPORT_FAILED: &str = "Report.Failed";
+
+impl<G, L> Engine<G, L>
+where
+    G: GitHub + 'static,
+    L: TaskLauncher + 'static,
+{
+    pub(super) async fn dead_letter_from(
+        &self,
+        execution: &Execution,
+        error: ErrorValue,
+    ) -> Result<(), StoreError> {
+        let data = StepData {
+            error: Some(error),
+            ..StepData::default()
+        };
+        self.go(execution, Step::DeadLetter, data, execution.retries, 0)
+            .await
+    }
+
+    /// `DeadLetter` then `ReportDeadLettered`.
+    pub(super) async fn dead_letter(&self, execution: Execution) -> Result<(), StoreError> {
+        let error = execution
+            .data
+            .error
+            .clone()
+            .unwrap_or_else(|| ErrorValue::new("States.Runtime", None));
+        let job = execution.job.clone();
+        let kept = error.clone();
+        let now = clock_ms();
+        self.db
+            .call(move |conn| execution::record_dead_letter(conn, &job, &kept, now))
+            .await?;
+        tracing::warn!(error = %error.error, cause = error.cause.as_deref(), "job dead-lettered");
+        let report = Incoming::Workflow(WorkflowReport::DeadLettered {
+            job: execution.job.clone(),
+            error: error.to_step_error(),
+        });
+        self.report(execution, report, Step::Done).await
+    }
+
+    /// A report step: on success the execution moves to `next`; a failure is tried
+    /// again with a backoff, and one that lasts (or cannot work) dead-letters the job.
+    pub(super) async fn report(
+        &self,
+        execution: Execution,
+        report: Incoming,
+        next: Step,
+    ) -> Result<(), StoreError> {
+        let failure = match self.reporter.handle(report).await {
+            Ok(()) => {
+                return self
+                    .go(&execution, next, StepData::default(), execution.retries, 0)
+                    .await;
+            }
+            Err(err) => err,
+        };
+        let tries = execution.data.tries + 1;
+        let last_try = !failure.is_transient() || tries >= REPORT_TRIES;
+        if !last_try {
+            tracing::warn!(error = %failure, tries, "report failed; trying again later");
+            let data = StepData {
+                tries,
+                ..execution.data.clone()
+            };
+            return self
+                .go(
+                    &execution,
+                    execution.step,
+                    data,
+                    execution.retries,
+                    millis(report_backoff(tries)),
+                )
+                .await;
+        }
+        tracing::error!(error = %failure, tries, "report failed for good");
+        if execution.step == Step::DeadLetter {
+            // Nothing is left to tell it with; the job stays in the dead letters.
+            return self
+                .go(
+                    &execution,
+                    Step::Done,
+                    StepData::default(),
+                    execution.retries,
+                    0,
+                )
+                .await;
+        }
+        self.dead_letter_from(
+            &execution,
+            ErrorValue::new(REPORT_FAILED, Some(failure.to_string())),
+        )
+        .await
+    }
+
+    /// A stopped execution (`/cancel`, `ota cancel`, an approval a push voided): its waits
+    /// are closed and the report stage hears of it as Step Functions' "aborted" event,
+    /// which stops the runner and finishes the job.
+    pub(super) async fn abort(
+        &self,
+        execution: Execution,
+        cause: String,
+    ) -> Result<(), StoreError> {
+        let job = execution.job.clone();
+        self.db
+            .call(move |conn| execution::close_all_waits(conn, &job))
+            .await?;
+        let event = Incoming::Execution(ExecutionEnded {
+            job: execution.job.clone(),
+            status: ExecutionStatus::Aborted,
+            error: Some(JobError::JobCancelled.name().to_owned()),
+            cause: Some(cause),
+        });
+        if let Err(err) = self.reporter.handle(event).await {
+            if err.is_transient() {
+                return Err(StoreError::Unavailable(format!(
+                    "reporting the stop: {err}"
+                )));
+            }
+            tracing::error!(error = %err, "could not report the stopped job");
+        }
+        let job = execution.job.clone();
+        let now = clock_ms();
+        self.db
+            .call(move |conn| {
+                conn.execute(
+                    "UPDATE executions SET step = 'done', updated_at_ms = ?1 WHERE job = ?2",
+                    rusqlite::params![now, job.as_str()],
+                )
+                .map_err(crate::store::sql_error)
+            })
+            .await?;
+        tracing::info!("execution stopped");
+        Ok(())
+    }
+}

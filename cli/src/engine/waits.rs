@@ -1,0 +1,329 @@
+//! The steps that wait: the approval, and the run (dispatch, heartbeat, runtime, the
+//! runner's process), and where an error that ends a wait leads.
+
+use super::execution::{self, Execution, Move, StepData};
+use super::{Answer, Engine, ErrorValue, Step, clock_ms, millis};
+use shared::dispatch::DispatchMessage;
+use shared::github::GitHub;
+use shared::job::{AfterError, JobError, STATES_TIMEOUT, Wait, after_error};
+use shared::launcher::TaskLauncher;
+use shared::report::Incoming;
+use shared::store::StoreError;
+use shared::workflow::Workflow as _;
+
+impl<G, L> Engine<G, L>
+where
+    G: GitHub + 'static,
+    L: TaskLauncher + 'static,
+{
+    /// `NeedsApproval`: opens the approval wait and hands its token to the report stage,
+    /// which keeps it for `/approve`, or goes straight on.
+    pub(super) async fn start(&self, execution: Execution) -> Result<(), StoreError> {
+        if !execution.input.approval_required {
+            return self
+                .go(&execution, Step::ReportRunning, StepData::default(), 0, 0)
+                .await;
+        }
+        let job = execution.job.clone();
+        let timeout = execution.input.timeouts.approval;
+        let now = clock_ms();
+        let token = self
+            .db
+            .call(move |conn| {
+                // A start repeated after a crash finds the wait it opened.
+                if let Some(wait) = execution::open_wait(conn, &job, Wait::Approval)? {
+                    return Ok(wait.token);
+                }
+                execution::open_new_wait(
+                    conn,
+                    &job,
+                    Wait::Approval,
+                    now + millis(timeout),
+                    false,
+                    now,
+                )
+            })
+            .await?;
+        let incoming = Incoming::ApprovalWait {
+            job: execution.job.clone(),
+            token,
+        };
+        if let Err(err) = self.reporter.handle(incoming).await {
+            return Err(StoreError::Unavailable(format!(
+                "keeping the approval token: {err}"
+            )));
+        }
+        self.go(&execution, Step::AwaitApproval, StepData::default(), 0, 0)
+            .await
+    }
+
+    pub(super) async fn await_approval(&self, execution: Execution) -> Result<(), StoreError> {
+        let job = execution.job.clone();
+        let Some(wait) = self
+            .db
+            .call(move |conn| execution::open_wait(conn, &job, Wait::Approval))
+            .await?
+        else {
+            // Lost its wait (closed, and the move after it did not happen): start over.
+            return self
+                .go(&execution, Step::Start, StepData::default(), 0, 0)
+                .await;
+        };
+        let now = clock_ms();
+        if !wait.answered && now < wait.timeout_at_ms {
+            return Ok(());
+        }
+        let answer = self.close(&wait).await?;
+        let (error, cause) = match answer {
+            Some(Answer::Output(_)) => {
+                return self
+                    .go(&execution, Step::ReportRunning, StepData::default(), 0, 0)
+                    .await;
+            }
+            Some(Answer::Error { error, cause }) => (error, cause),
+            None => (STATES_TIMEOUT.to_owned(), None),
+        };
+        self.after(&execution, Wait::Approval, &error, cause).await
+    }
+
+    /// From `Queued`: opens the run's wait and hands the attempt to the dispatch stage.
+    pub(super) async fn dispatch_attempt(&self, execution: Execution) -> Result<(), StoreError> {
+        let job = execution.job.clone();
+        let timeout = execution.input.timeouts.max_runtime;
+        let now = clock_ms();
+        let retries = execution.retries;
+        let moved = self
+            .db
+            .call(move |conn| {
+                let transaction = conn.transaction().map_err(crate::store::sql_error)?;
+                let moved = execution::move_step(
+                    &transaction,
+                    &job,
+                    Step::Queued,
+                    &Move {
+                        to: Step::Dispatch,
+                        data: StepData::default(),
+                        retries,
+                        due_at_ms: now,
+                    },
+                    now,
+                )?;
+                if moved {
+                    execution::open_new_wait(
+                        &transaction,
+                        &job,
+                        Wait::Run,
+                        now + millis(timeout),
+                        true,
+                        now,
+                    )?;
+                }
+                transaction.commit().map_err(crate::store::sql_error)?;
+                Ok(moved)
+            })
+            .await?;
+        if !moved {
+            return Ok(());
+        }
+        tracing::info!(attempt = retries + 1, "dispatching");
+        let execution = Execution {
+            step: Step::Dispatch,
+            ..execution
+        };
+        self.await_run(execution).await
+    }
+
+    /// `Dispatch`: starts the runner once, then watches its wait: the answer, the
+    /// runtime limit, the heartbeat, and whether its process is still there.
+    pub(super) async fn await_run(&self, execution: Execution) -> Result<(), StoreError> {
+        let job = execution.job.clone();
+        let Some(wait) = self
+            .db
+            .call(move |conn| execution::open_wait(conn, &job, Wait::Run))
+            .await?
+        else {
+            // The wait was closed but the step not moved (a crash between the two).
+            return self
+                .go(
+                    &execution,
+                    Step::Queued,
+                    StepData::default(),
+                    execution.retries,
+                    0,
+                )
+                .await;
+        };
+        if !execution.data.dispatched && !wait.answered {
+            self.hand_to_dispatch(&execution, &wait).await?;
+            return Ok(());
+        }
+        let now = clock_ms();
+        let timeouts = execution.input.timeouts;
+        let ended = if wait.answered {
+            None
+        } else if now >= wait.timeout_at_ms {
+            Some((STATES_TIMEOUT.to_owned(), None))
+        } else if now >= wait.heartbeat_at_ms + millis(timeouts.heartbeat) {
+            let cause = "the runner sent no heartbeat in time".to_owned();
+            Some((JobError::HeartbeatTimeout.name().to_owned(), Some(cause)))
+        } else if let Some(exit) = self
+            .runners
+            .exited_without_answer(&execution.job, execution.retries + 1)
+            .await?
+        {
+            Some((JobError::HeartbeatTimeout.name().to_owned(), Some(exit)))
+        } else {
+            return Ok(());
+        };
+        // An answer that arrives while the wait is being given up on still counts.
+        match (self.close(&wait).await?, ended) {
+            (Some(Answer::Output(output)), _) => {
+                let data = StepData {
+                    output: Some(output),
+                    ..StepData::default()
+                };
+                self.go(
+                    &execution,
+                    Step::ReportSucceeded,
+                    data,
+                    execution.retries,
+                    0,
+                )
+                .await
+            }
+            (Some(Answer::Error { error, cause }), _) => {
+                self.after(&execution, Wait::Run, &error, cause).await
+            }
+            (None, Some((error, cause))) => {
+                tracing::warn!(error = %error, cause = cause.as_deref(), "the run's wait ended without an answer");
+                let reason = format!("its wait ended with {error}");
+                if let Err(err) = self
+                    .dispatcher
+                    .launcher
+                    .stop_job(&execution.job, &reason)
+                    .await
+                {
+                    tracing::warn!(error = %err, "could not stop the job's runner");
+                }
+                self.after(&execution, Wait::Run, &error, cause).await
+            }
+            // Someone else closed it; the next round sees where the execution went.
+            (None, None) => Ok(()),
+        }
+    }
+
+    pub(super) async fn hand_to_dispatch(
+        &self,
+        execution: &Execution,
+        wait: &execution::OpenWait,
+    ) -> Result<(), StoreError> {
+        let message = DispatchMessage {
+            job: execution.job.clone(),
+            token: wait.token.clone(),
+            attempt: execution.retries + 1,
+            timeouts: execution.input.timeouts,
+        };
+        match self.dispatcher.handle(&message).await {
+            Ok(dispatched) => {
+                tracing::info!(outcome = ?dispatched, "dispatched");
+            }
+            Err(err) if err.is_transient() => {
+                // The heartbeat timeout bounds how long this may go on, as on AWS.
+                return Err(StoreError::Unavailable(format!("dispatching: {err}")));
+            }
+            Err(err) => {
+                let cause = format!("the runner could not be dispatched: {err}");
+                tracing::error!(cause, "dispatch failed");
+                let failed = self
+                    .dispatcher
+                    .workflow
+                    .fail(&wait.token, JobError::RunnerFailed, &cause)
+                    .await;
+                if let Err(err) = failed {
+                    tracing::warn!(error = %err, "could not fail the attempt");
+                }
+            }
+        }
+        let data = StepData {
+            dispatched: true,
+            ..StepData::default()
+        };
+        let job = execution.job.clone();
+        let retries = execution.retries;
+        let now = clock_ms();
+        self.db
+            .call(move |conn| {
+                execution::move_step(
+                    conn,
+                    &job,
+                    Step::Dispatch,
+                    &Move {
+                        to: Step::Dispatch,
+                        data,
+                        retries,
+                        due_at_ms: now,
+                    },
+                    now,
+                )
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn close(
+        &self,
+        wait: &execution::OpenWait,
+    ) -> Result<Option<Answer>, StoreError> {
+        let token = wait.token.clone();
+        self.db
+            .call(move |conn| execution::close_wait(conn, &token))
+            .await
+    }
+
+    /// The `Retry` and `Catch` of the wait that ended in `error`.
+    pub(super) async fn after(
+        &self,
+        execution: &Execution,
+        wait: Wait,
+        error: &str,
+        cause: Option<String>,
+    ) -> Result<(), StoreError> {
+        let next = after_error(
+            wait,
+            error,
+            cause.as_deref(),
+            execution.retries,
+            &self.retry,
+            fastrand::f64(),
+        );
+        match next {
+            AfterError::Retry { delay } => {
+                tracing::info!(
+                    error,
+                    delay_ms = millis(delay),
+                    "retrying after a transient error"
+                );
+                self.go(
+                    execution,
+                    Step::Backoff,
+                    StepData::default(),
+                    execution.retries + 1,
+                    millis(delay),
+                )
+                .await
+            }
+            AfterError::Report { error, cause } => {
+                let data = StepData {
+                    error: Some(ErrorValue::new(error, cause)),
+                    ..StepData::default()
+                };
+                self.go(execution, Step::ReportEnded, data, execution.retries, 0)
+                    .await
+            }
+            AfterError::DeadLetter => {
+                self.dead_letter_from(execution, ErrorValue::new(error, cause))
+                    .await
+            }
+        }
+    }
+}
