@@ -215,10 +215,20 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let var = |name: &str| std::env::var(name).ok();
-    let environment = Environment::read(&var)
-        .map_err(|problems| anyhow!("ota serve is misconfigured: {problems}"))?;
-    let app = read_app(&var, &args.data_dir.path)
-        .map_err(|problems| anyhow!("ota serve is misconfigured: {problems}"))?;
+    // Every wrong setting is named at once, not one per attempt.
+    let (environment, app) = match (Environment::read(&var), read_app(&var, &args.data_dir.path)) {
+        (Ok(environment), Ok(app)) => (environment, app),
+        (environment, app) => {
+            let problems: Vec<String> = [environment.err(), app.err()]
+                .into_iter()
+                .flatten()
+                .collect();
+            return Err(anyhow!(
+                "ota serve is misconfigured: {}",
+                problems.join("; ")
+            ));
+        }
+    };
     let _lock = lock_data_dir(&args.data_dir.path)?;
     let db = Database::open(&args.data_dir.path).context("opening the database")?;
     let inbox = db.inbox().context("opening the inbox")?;
