@@ -106,10 +106,15 @@ impl TaskLauncher for ChildLauncher {
         let started = process_start_ticks(pid).unwrap_or(0);
         let records = self.inner.records.clone();
         let log_text = log_path.display().to_string();
-        records
+        if let Err(err) = records
             .insert(pid, started, &launch.job, launch.attempt, &log_text)
             .await
-            .map_err(|err| LaunchError::Unavailable(err.to_string()))?;
+        {
+            // An unrecorded runner could not be found and stopped before the next
+            // attempt starts another: it must not run.
+            let _ = child.start_kill();
+            return Err(LaunchError::Unavailable(err.to_string()));
+        }
         tracing::info!(job = %launch.job, attempt = launch.attempt, pid, log = %log_text, "runner started");
         let wake = Arc::clone(&self.inner.wake);
         let job = launch.job.clone();

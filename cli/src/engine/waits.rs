@@ -153,12 +153,10 @@ where
                 )
                 .await;
         };
-        if !execution.data.dispatched && !wait.answered {
-            self.hand_to_dispatch(&execution, &wait).await?;
-            return Ok(());
-        }
         let now = clock_ms();
         let timeouts = execution.input.timeouts;
+        // The limits hold from the wait's opening, even while the dispatch itself keeps
+        // failing, as the heartbeat timeout bounds a redelivered dispatch on AWS.
         let ended = if wait.answered {
             None
         } else if now >= wait.timeout_at_ms {
@@ -166,6 +164,9 @@ where
         } else if now >= wait.heartbeat_at_ms + millis(timeouts.heartbeat) {
             let cause = "the runner sent no heartbeat in time".to_owned();
             Some((JobError::HeartbeatTimeout.name().to_owned(), Some(cause)))
+        } else if !execution.data.dispatched {
+            self.hand_to_dispatch(&execution, &wait).await?;
+            return Ok(());
         } else if let Some(exit) = self
             .runners
             .exited_without_answer(&execution.job, execution.retries + 1)
