@@ -11,6 +11,7 @@ use policy_function::{Settings, Stage, build_stage, handle_batch};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use shared::ids::DeliveryId;
+use shared::inbound::Inbound;
 use shared::job::{JobRecord, TaskToken, Wait};
 use shared::store::JobStore;
 use shared::webhook::envelope::{Envelope, EventName};
@@ -106,17 +107,23 @@ impl PolicyHarness {
 
     /// Feeds envelopes as one SQS batch, the way the Lambda trigger does.
     pub async fn process(&self, envelopes: &[Envelope]) -> SqsBatchResponse {
-        let records: Vec<Value> = envelopes
+        let messages: Vec<Inbound> = envelopes.iter().cloned().map(Inbound::from).collect();
+        self.process_inbound(&messages).await
+    }
+
+    /// Feeds intake messages (deliveries and requests) as one SQS batch.
+    pub async fn process_inbound(&self, messages: &[Inbound]) -> SqsBatchResponse {
+        let records: Vec<Value> = messages
             .iter()
             .enumerate()
-            .map(|(index, envelope)| {
+            .map(|(index, message)| {
                 json!({
                     "messageId": format!("message-{index}"),
                     "receiptHandle": "handle",
-                    "body": serde_json::to_string(envelope).expect("envelope serializes"),
+                    "body": message.to_queue_message().expect("the message serializes"),
                     "attributes": {
-                        "MessageGroupId": envelope.ordering_key(),
-                        "MessageDeduplicationId": envelope.delivery.as_str(),
+                        "MessageGroupId": message.ordering_key(),
+                        "MessageDeduplicationId": message.id().as_str(),
                         "ApproximateReceiveCount": "1",
                         "SentTimestamp": "1795000000000",
                         "SenderId": "AIDAEXAMPLE",
