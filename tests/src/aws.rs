@@ -4,6 +4,8 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::config::Credentials;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use shared::job::TaskToken;
+use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
 
@@ -211,6 +213,29 @@ pub fn execute_state_machines() {
     );
 }
 
+/// How long a test waits for moto to move an execution on.
+pub const MOTO_STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A standard SQS queue; returns its URL.
+pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue in moto")
+        .queue_url
+        .expect("queue url")
+}
+
+/// Creates a state machine with `definition`; returns its ARN.
+pub async fn create_state_machine(
+    sfn: &aws_sdk_sfn::Client,
+    name: &str,
+    definition: &serde_json::Value,
+) -> String {
+    create_state_machine(sfn, name, &definition).await
+}
+
 /// A state machine whose one task sends `{"job": <$.job>, "token": <task token>}` to an SQS
 /// queue and waits for the token (`sqs:sendMessage.waitForTaskToken`, as the job's
 /// approval and dispatch waits do), then passes the task's output on and succeeds.
@@ -220,40 +245,86 @@ pub async fn task_token_state_machine(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
 ) -> (String, String) {
+    callback_state_machine(sfn, sqs, name, "WaitForToken", serde_json::json!({})).await
+}
+
+/// [`task_token_state_machine`] with its task named `state` and `limits` (such as
+/// `HeartbeatSeconds`, `TimeoutSeconds`) added to the task.
+pub async fn callback_state_machine(
+    sfn: &aws_sdk_sfn::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    state: &str,
+    limits: serde_json::Value,
+) -> (String, String) {
     execute_state_machines();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("create queue in moto")
-        .queue_url
-        .expect("queue url");
+    let queue_url = queue(sqs, name).await;
+    let mut task = serde_json::json!({
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {
+            "QueueUrl": queue_url,
+            "MessageBody": {"job.$": "$.job", "token.$": "$$.Task.Token"}
+        },
+        "Next": "Done"
+    });
+    if let (Some(task), Some(limits)) = (task.as_object_mut(), limits.as_object()) {
+        task.extend(limits.clone());
+    }
     let definition = serde_json::json!({
-        "StartAt": "WaitForToken",
+        "StartAt": state,
         "States": {
-            "WaitForToken": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {
-                    "QueueUrl": queue_url,
-                    "MessageBody": {"job.$": "$.job", "token.$": "$$.Task.Token"}
-                },
-                "Next": "Done"
-            },
+            state: task,
             "Done": {"Type": "Pass", "End": true}
         }
     });
-    let arn = sfn
-        .create_state_machine()
-        .name(name)
-        .role_arn(STATE_MACHINE_ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .expect("create state machine in moto")
-        .state_machine_arn;
+    let arn = create_state_machine(sfn, name, &definition).await;
     (arn, queue_url)
+}
+
+/// The next `{"job", "token"}` a callback state machine sent to `queue_url`: the job it
+/// named and its task token. Fails the test after [`MOTO_STEP_TIMEOUT`].
+pub async fn next_task_token(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> (String, TaskToken) {
+    let deadline = Instant::now() + MOTO_STEP_TIMEOUT;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        if let Some(message) = received.messages.unwrap_or_default().into_iter().next() {
+            let body: serde_json::Value =
+                serde_json::from_str(message.body().unwrap_or_default()).expect("json body");
+            let job = body["job"].as_str().expect("job").to_owned();
+            let token = body["token"].as_str().expect("token");
+            return (job, TaskToken::new(token));
+        }
+        assert!(Instant::now() < deadline, "no task token arrived");
+    }
+}
+
+/// The execution once it is no longer `RUNNING`. Fails the test after
+/// [`MOTO_STEP_TIMEOUT`].
+pub async fn finished_execution(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = Instant::now() + MOTO_STEP_TIMEOUT;
+    loop {
+        let execution = sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .expect("describe execution");
+        if execution.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "execution still running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A state machine that only waits (an hour), for tests of starting and stopping: moto
@@ -268,12 +339,5 @@ pub async fn waiting_state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> Str
             "Done": {"Type": "Pass", "End": true}
         }
     });
-    sfn.create_state_machine()
-        .name(name)
-        .role_arn(STATE_MACHINE_ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .expect("create state machine in moto")
-        .state_machine_arn
+    create_state_machine(sfn, name, &definition).await
 }

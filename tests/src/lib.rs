@@ -13,6 +13,7 @@ pub mod github_client;
 pub mod logs;
 pub mod ota_server;
 pub mod policy;
+pub mod redact;
 pub mod runner_world;
 pub mod store_contract;
 pub mod webhook;

@@ -7,6 +7,7 @@
 
 pub mod actors;
 pub mod definition;
+pub mod seen;
 
 use crate::aws::{STATE_MACHINE_ROLE, config, execute_state_machines, jobs_table};
 use crate::fake_github::FakeGitHub;
