@@ -285,12 +285,9 @@ pub fn pull(head_sha: &str, head_repo: Option<&str>) -> FakePull {
     }
 }
 
-/// `text` with the job's id (and its short form) replaced by placeholders, for a snapshot.
-pub fn redact(job: &JobRecord, text: &str) -> String {
-    crate::redact::Redact::new()
-        .value(job.id.as_str(), "[job]")
-        .value(job.id.short(), "[short]")
-        .apply(text)
+/// `text` with its job and delivery ids replaced by placeholders, for a snapshot.
+pub fn redact(text: &str) -> String {
+    crate::redact::Redact::new().ids().apply(text)
 }
 
 /// An `installation` event with `action` (`created`, `deleted`) for [`INSTALLATION`].

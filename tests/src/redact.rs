@@ -4,6 +4,7 @@
 /// Replacements applied in the order they were added.
 #[derive(Debug, Clone, Default)]
 pub struct Redact {
+    ids: bool,
     values: Vec<(String, String)>,
     line_tails: Vec<(String, String)>,
 }
@@ -23,6 +24,14 @@ impl Redact {
         self
     }
 
+    /// Every job id (`j` and 20 hex digits) becomes `[job]`, every short job id (`j` and 7)
+    /// `[short]`, and every test delivery id (`delivery-` and digits, from
+    /// [`crate::unique`]) `[delivery]`: for texts whose ids the test never learns.
+    pub fn ids(mut self) -> Self {
+        self.ids = true;
+        self
+    }
+
     /// On a line that contains `marker`, what follows it becomes `placeholder`.
     pub fn after(mut self, marker: &str, placeholder: &str) -> Self {
         self.line_tails
@@ -36,6 +45,9 @@ impl Redact {
         let mut text = text.to_owned();
         for (value, placeholder) in &values {
             text = text.replace(value.as_str(), placeholder);
+        }
+        if self.ids {
+            text = replace_ids(&text);
         }
         text.split('\n')
             .map(|line| {
@@ -52,6 +64,45 @@ impl Redact {
     }
 }
 
+/// See [`Redact::ids`].
+fn replace_ids(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let word = |at: usize| bytes.get(at).is_some_and(u8::is_ascii_alphanumeric);
+    let run = |from: usize, accept: fn(&u8) -> bool| {
+        bytes[from..].iter().take_while(|byte| accept(byte)).count()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let starts_word = at == 0 || !word(at - 1);
+        if starts_word && bytes[at] == b'j' {
+            let hex = run(at + 1, |byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'));
+            let placeholder = match hex {
+                20 => Some("[job]"),
+                7 => Some("[short]"),
+                _ => None,
+            };
+            if let Some(placeholder) = placeholder.filter(|_| !word(at + 1 + hex)) {
+                out.push_str(placeholder);
+                at += 1 + hex;
+                continue;
+            }
+        }
+        if starts_word && text[at..].starts_with("delivery-") {
+            let tail = run(at + 9, |byte| byte.is_ascii_digit() || *byte == b'-');
+            if tail > 0 {
+                out.push_str("[delivery]");
+                at += 9 + tail;
+                continue;
+            }
+        }
+        let next = text[at..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&text[at..at + next]);
+        at += next;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::Redact;
@@ -65,6 +116,16 @@ mod tests {
         assert_eq!(
             redact.apply("job j1234567 (j123)\n| Time | 3s |\nend"),
             "job [job] ([short])\n| Time | [time] |\nend"
+        );
+    }
+
+    #[test]
+    fn ids_found_by_their_shape() {
+        assert_eq!(
+            Redact::new().ids().apply(
+                "job:j129f78e18be9a9182586:denied, `j129f78e`, delivery-1-2-3:0 (jabberwocky)"
+            ),
+            "job:[job]:denied, `[short]`, [delivery]:0 (jabberwocky)"
         );
     }
 }

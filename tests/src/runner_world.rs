@@ -12,7 +12,7 @@ use crate::unique;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
 use ota_github::{ClientOptions as GitHubOptions, GitHubClient, TokenPermissions};
 use ota_runner::agent::{AgentSettings, CommandSandbox};
-use ota_runner::job::Runner;
+use ota_runner::job::{Finished, Runner};
 use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
 use shared::github::{CheckStatus, GitHub, NewCheckRun, RepoScope};
@@ -78,6 +78,16 @@ impl World {
             state_machine,
             queue_url,
         }
+    }
+
+    /// The usual repository: `src/lib.rs` is [`LIB`], and the refactor runs `command`.
+    pub async fn with_lib(command: &str) -> Self {
+        Self::new(&[("src/lib.rs", LIB)], &config_with_command(command)).await
+    }
+
+    /// Runs the job to its end with the runner as `main` builds it.
+    pub async fn run(&self, job: &StartedJob) -> Finished {
+        self.runner().run_job(&job.record.id).await.expect("runner")
     }
 
     pub fn scope(&self) -> RepoScope {

@@ -4,14 +4,14 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use e2e::fake_ollama::{ChatReply, call};
-use e2e::runner_world::{LIB, PULL_NUMBER, REFACTORED, World, config_with_command};
+use e2e::runner_world::{PULL_NUMBER, REFACTORED, World};
 use ota_runner::job::Finished;
 use serde_json::json;
 use shared::job::JobError;
 
 #[tokio::test]
 async fn no_changes_means_no_commit_and_no_pull_request() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     let job = world.start_job("refactor", "tidy up fetch").await;
     world
         .ollama
@@ -24,11 +24,7 @@ async fn no_changes_means_no_commit_and_no_pull_request() {
             json!({"summary": "The code is already as tidy as it gets."}),
         )]));
 
-    let finished = world
-        .runner()
-        .run_job(&job.record.id)
-        .await
-        .expect("runner");
+    let finished = world.run(&job).await;
 
     let Finished::Succeeded(output) = finished else {
         panic!("the job should succeed: {finished:?}");
@@ -54,7 +50,7 @@ async fn no_changes_means_no_commit_and_no_pull_request() {
 
 #[tokio::test]
 async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     let job = world.start_job("refactor", "extract the retry loop").await;
     world
         .ollama
@@ -99,7 +95,7 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
 
 #[tokio::test]
 async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     world.github.set_issue(
         &world.repo,
         PULL_NUMBER,
@@ -124,11 +120,7 @@ async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
             ]}),
         )]));
 
-    let finished = world
-        .runner()
-        .run_job(&job.record.id)
-        .await
-        .expect("runner");
+    let finished = world.run(&job).await;
 
     assert!(matches!(finished, Finished::Succeeded(_)), "{finished:?}");
     // The model was shown what it reviews: the pull request's text and its diff.
@@ -175,7 +167,7 @@ async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
 
 #[tokio::test]
 async fn an_unreachable_model_fails_the_attempt_as_transient() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     let job = world.start_job("refactor", "extract the retry loop").await;
     let down = format!("http://127.0.0.1:{}", e2e::aws::closed_port());
 
@@ -198,7 +190,7 @@ async fn an_unreachable_model_fails_the_attempt_as_transient() {
 
 #[tokio::test]
 async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_hour() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     // Tokens this short-lived are never cached: every ask mints a new one, as happens
     // once a long job's token nears the end of its hour.
     world
@@ -217,11 +209,7 @@ async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_h
             json!({"summary": "Extracted the retry loop."}),
         )]));
 
-    let finished = world
-        .runner()
-        .run_job(&job.record.id)
-        .await
-        .expect("runner");
+    let finished = world.run(&job).await;
 
     assert!(matches!(finished, Finished::Succeeded(_)), "{finished:?}");
     // The config read, the clone, the push and the pull request each had their own.

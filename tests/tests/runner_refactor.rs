@@ -9,7 +9,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use base64::Engine;
 use e2e::fake_ollama::{ChatReply, Reply, call};
 use e2e::logs::CapturedLogs;
-use e2e::runner_world::{LIB, REFACTORED, TASK_MODEL, World, config_with_command};
+use e2e::runner_world::{REFACTORED, TASK_MODEL, World};
 use ota_runner::job::Finished;
 use serde_json::json;
 use shared::job::JobStatus;
@@ -44,7 +44,7 @@ fn assert_absent(what: &str, text: &str, secrets: &[String]) {
 async fn a_refactor_is_committed_pushed_and_proposed() {
     let logs = CapturedLogs::default();
     let _guard = tracing::subscriber::set_default(logs.subscriber());
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command(CHECK)).await;
+    let world = World::with_lib(CHECK).await;
     let job = world
         .start_job("refactor", "extract the retry loop into a function")
         .await;
@@ -72,11 +72,7 @@ async fn a_refactor_is_committed_pushed_and_proposed() {
             .with_counts(100, 10),
         );
 
-    let finished = world
-        .runner()
-        .run_job(&job.record.id)
-        .await
-        .expect("runner");
+    let finished = world.run(&job).await;
 
     let Finished::Succeeded(output) = finished else {
         panic!("the job should succeed: {finished:?}");
