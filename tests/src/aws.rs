@@ -185,6 +185,18 @@ pub async fn jobs_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String
     name.to_owned()
 }
 
+/// A [`ota_aws::DynamoStore`] on a fresh table named after `prefix`, with a raw client on
+/// the same table (to read what the store cannot show) and the table's name.
+pub async fn fresh_store(prefix: &str) -> (ota_aws::DynamoStore, aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(&config().await);
+    let table = jobs_table(&client, &crate::unique(prefix)).await;
+    (
+        ota_aws::DynamoStore::new(client.clone(), &table),
+        client,
+        table,
+    )
+}
+
 /// The role ARN state machines are created with; moto checks its shape only.
 pub const STATE_MACHINE_ROLE: &str = "arn:aws:iam::123456789012:role/ota-test-state-machine";
 

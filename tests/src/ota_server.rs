@@ -6,7 +6,7 @@
 use crate::delivery::Delivery;
 use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
 use crate::fake_github::{FakeCheckRun, FakeComment, FakeOpenedPull};
-use crate::fake_ollama::{ChatReply, FakeOllama, call};
+use crate::fake_ollama::{ChatReply, FakeOllama};
 use crate::git_server::{DEFAULT_BRANCH, GitServer};
 use crate::policy::pull;
 use crate::{fixtures, unique};
@@ -102,33 +102,26 @@ impl ServeWorld {
     /// [`crate::runner_world::REFACTORED`], then done.
     pub fn script_quick_refactor(&self) {
         self.ollama
-            .push(ChatReply::calls([call(
+            .push(ChatReply::call(
                 "write_file",
                 json!({"path": "src/lib.rs", "content": crate::runner_world::REFACTORED}),
-            )]))
-            .push(ChatReply::calls([call(
-                "finish",
-                json!({"summary": "Extracted the retry loop."}),
-            )]));
+            ))
+            .push(ChatReply::finish("Extracted the retry loop."));
     }
 
     /// The model's part of a checked refactor: reads `src/lib.rs`, rewrites it as
     /// [`crate::runner_world::REFACTORED`], runs the task's command, then is done.
     pub fn script_checked_refactor(&self) {
         self.ollama
-            .push(ChatReply::calls([call(
-                "read_file",
-                json!({"path": "src/lib.rs"}),
-            )]))
-            .push(ChatReply::calls([call(
+            .push(ChatReply::read_file("src/lib.rs"))
+            .push(ChatReply::call(
                 "write_file",
                 json!({"path": "src/lib.rs", "content": crate::runner_world::REFACTORED}),
-            )]))
-            .push(ChatReply::calls([call("run_command", json!({}))]))
-            .push(ChatReply::calls([call(
-                "finish",
-                json!({"summary": "Extracted the retry loop into `retry_with_backoff`."}),
-            )]));
+            ))
+            .push(ChatReply::call("run_command", json!({})))
+            .push(ChatReply::finish(
+                "Extracted the retry loop into `retry_with_backoff`.",
+            ));
     }
 
     /// The first comment on pull request #2 that contains `needle`, once there is one.

@@ -3,7 +3,7 @@
 //! what reached the Git remote, GitHub and Step Functions.
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use e2e::fake_ollama::{ChatReply, call};
+use e2e::fake_ollama::ChatReply;
 use e2e::runner_world::{PULL_NUMBER, REFACTORED, World};
 use ota_runner::job::Finished;
 use serde_json::json;
@@ -15,14 +15,8 @@ async fn no_changes_means_no_commit_and_no_pull_request() {
     let job = world.start_job("refactor", "tidy up fetch").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "The code is already as tidy as it gets."}),
-        )]));
+        .push(ChatReply::read_file("src/lib.rs"))
+        .push(ChatReply::finish("The code is already as tidy as it gets."));
 
     let finished = world.run(&job).await;
 
@@ -54,14 +48,11 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
     let job = world.start_job("refactor", "extract the retry loop").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "write_file",
             json!({"path": "src/lib.rs", "content": REFACTORED}),
-        )]))
-        .push(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]));
+        ))
+        .push(ChatReply::read_file("src/lib.rs"));
     let mut runner = world.runner();
     runner.agent.max_turns = 2;
 
@@ -109,16 +100,13 @@ async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
     let job = world.start_job("review", "").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]))
-        .push(ChatReply::calls([call(
+        .push(ChatReply::read_file("src/lib.rs"))
+        .push(ChatReply::call(
             "submit_review",
             json!({"summary": "One thing to look at.", "comments": [
                 {"path": "src/lib.rs", "line": 2, "body": "Name the number of attempts."}
             ]}),
-        )]));
+        ));
 
     let finished = world.run(&job).await;
 
@@ -199,15 +187,12 @@ async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_h
     let job = world.start_job("refactor", "extract the retry loop").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "write_file",
             json!({"path": "src/lib.rs", "content": REFACTORED}),
-        )]))
-        .push(ChatReply::calls([call("run_command", json!({}))]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "Extracted the retry loop."}),
-        )]));
+        ))
+        .push(ChatReply::call("run_command", json!({})))
+        .push(ChatReply::finish("Extracted the retry loop."));
 
     let finished = world.run(&job).await;
 

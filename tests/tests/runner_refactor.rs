@@ -7,7 +7,7 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use base64::Engine;
-use e2e::fake_ollama::{ChatReply, Reply, call};
+use e2e::fake_ollama::{ChatReply, Reply};
 use e2e::logs::CapturedLogs;
 use e2e::runner_world::{REFACTORED, TASK_MODEL, World};
 use ota_runner::job::Finished;
@@ -50,25 +50,24 @@ async fn a_refactor_is_committed_pushed_and_proposed() {
         .await;
     world
         .ollama
-        .push(ChatReply::calls([call("search", json!({"pattern": "for attempt"}))]).with_counts(100, 10))
-        .push(ChatReply::calls([call("read_file", json!({"path": "src/lib.rs"}))]).with_counts(100, 10))
+        .push(ChatReply::call("search", json!({"pattern": "for attempt"})).with_counts(100, 10))
+        .push(ChatReply::read_file("src/lib.rs").with_counts(100, 10))
         .push(
-            ChatReply::calls([call(
+            ChatReply::call(
                 "write_file",
                 json!({"path": "src/lib.rs", "content": REFACTORED}),
-            )])
+            )
             .with_counts(100, 10),
         )
         // Slow enough for a few heartbeats to be sent while the job runs.
         .push(
-            Reply::from(ChatReply::calls([call("run_command", json!({}))]).with_counts(100, 10))
+            Reply::from(ChatReply::call("run_command", json!({})).with_counts(100, 10))
                 .after(Duration::from_secs(2)),
         )
         .push(
-            ChatReply::calls([call(
-                "finish",
-                json!({"summary": "Extracted the retry loop into `retry_with_backoff` so `fetch` reads as one step."}),
-            )])
+            ChatReply::finish(
+                "Extracted the retry loop into `retry_with_backoff` so `fetch` reads as one step.",
+            )
             .with_counts(100, 10),
         );
 

@@ -15,7 +15,7 @@ use crate::unique;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks, StepFunctionsWorkflow};
-use ota_github::{ClientOptions, GitHubClient};
+use ota_github::GitHubClient;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
 use shared::github::RepoScope;
 use shared::ids::{InstallationId, RepoFullName};
@@ -240,13 +240,6 @@ impl Harness {
             },
         );
         let github = FakeGitHub::start().await;
-        let client = || {
-            GitHubClient::new(
-                &FakeGitHub::app_credentials(),
-                ClientOptions::with_base_url(github.base_url()),
-            )
-            .expect("client for the fake GitHub")
-        };
         Self {
             dispatcher: Dispatcher {
                 store: store.clone(),
@@ -259,12 +252,12 @@ impl Harness {
                 clock: system_clock,
             },
             reporter: Reporter {
-                github: client(),
+                github: github.client(),
                 store: store.clone(),
                 launcher,
                 clock: system_clock,
             },
-            github_client: client(),
+            github_client: github.client(),
             github,
             sfn,
             sqs,
