@@ -6,7 +6,6 @@ use e2e::fake_ollama::{ChatReply, Reply};
 use e2e::ota_server::{JOB_TIMEOUT, REPO, ServeWorld, eventually, refactor_request};
 use e2e::runner_world::REFACTORED;
 use ota::store::Database;
-use serde_json::json;
 use shared::job::JobStatus;
 use std::time::Duration;
 

@@ -7,6 +7,7 @@ pub struct Redact {
     ids: bool,
     values: Vec<(String, String)>,
     line_tails: Vec<(String, String)>,
+    spans: Vec<(String, String, String)>,
 }
 
 impl Redact {
@@ -39,6 +40,13 @@ impl Redact {
         self
     }
 
+    /// Between `start` and the next `end` on a line, the text becomes `placeholder`.
+    pub fn between(mut self, start: &str, end: &str, placeholder: &str) -> Self {
+        self.spans
+            .push((start.to_owned(), end.to_owned(), placeholder.to_owned()));
+        self
+    }
+
     pub fn apply(&self, text: &str) -> String {
         let mut values = self.values.clone();
         values.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
@@ -58,6 +66,20 @@ impl Redact {
                             .map(|at| format!("{}{placeholder}", &line[..at + marker.len()]))
                     })
                     .unwrap_or_else(|| line.to_owned())
+            })
+            .map(|line| {
+                self.spans
+                    .iter()
+                    .fold(line, |line, (start, end, placeholder)| {
+                        let Some(from) = line.find(start.as_str()).map(|at| at + start.len())
+                        else {
+                            return line;
+                        };
+                        let Some(to) = line[from..].find(end.as_str()).map(|at| from + at) else {
+                            return line;
+                        };
+                        format!("{}{placeholder}{}", &line[..from], &line[to..])
+                    })
             })
             .collect::<Vec<_>>()
             .join("\n")
@@ -112,10 +134,11 @@ mod tests {
         let redact = Redact::new()
             .value("j123", "[short]")
             .value("j1234567", "[job]")
-            .after("| Time | ", "[time] |");
+            .after("| Time | ", "[time] |")
+            .between("Took ", " (", "[time]");
         assert_eq!(
-            redact.apply("job j1234567 (j123)\n| Time | 3s |\nend"),
-            "job [job] ([short])\n| Time | [time] |\nend"
+            redact.apply("job j1234567 (j123)\n| Time | 3s |\nTook 2s (5 turns)"),
+            "job [job] ([short])\n| Time | [time] |\nTook [time] (5 turns)"
         );
     }
 

@@ -221,6 +221,19 @@ impl World {
         aws::finished_execution(&self.sfn, execution_arn).await
     }
 
+    /// `text` with what changes from run to run — the job's id and short id, the
+    /// repository's name, its first commit, the run's duration — replaced by
+    /// placeholders, for a snapshot.
+    pub fn redact(&self, job: &StartedJob, text: &str) -> String {
+        crate::redact::Redact::new()
+            .value(job.record.id.as_str(), "[job]")
+            .value(job.record.id.short(), "[short]")
+            .value(&self.repo, "[repo]")
+            .value(&self.head, "[head]")
+            .between("Time: ", " (", "[time]")
+            .apply(text)
+    }
+
     /// Every token the fake GitHub minted: none may show up anywhere a person can read.
     pub fn minted_tokens(&self) -> Vec<String> {
         self.github

@@ -23,11 +23,7 @@ async fn no_changes_means_no_commit_and_no_pull_request() {
     let Finished::Succeeded(output) = finished else {
         panic!("the job should succeed: {finished:?}");
     };
-    assert!(
-        output.summary.starts_with("No changes"),
-        "{}",
-        output.summary
-    );
+    insta::assert_snapshot!("no_changes_summary", world.redact(&job, &output.summary));
     assert_eq!((output.branch, output.pull_request_url), (None, None));
     assert_eq!(
         world
@@ -63,13 +59,8 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
     };
     assert_eq!(failure.error, JobError::RunnerBudgetExceeded);
     let branch = job.record.branch_name();
-    assert!(
-        failure
-            .cause
-            .contains(&format!("partial work is on branch `{branch}`")),
-        "{}",
-        failure.cause
-    );
+    // Names the branch with the partial work.
+    insta::assert_snapshot!("budget_spent_cause", world.redact(&job, &failure.cause));
     assert_eq!(
         world.git.show(&world.repo, &branch, "src/lib.rs"),
         REFACTORED
@@ -77,7 +68,7 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
     let message = world
         .git
         .git(&world.repo, &["log", "-1", "--format=%B", &branch]);
-    assert!(message.contains("Partial work"), "{message}");
+    insta::assert_snapshot!("partial_work_commit_message", world.redact(&job, &message));
     assert!(world.github.opened_pulls(&world.repo).is_empty());
     let execution = world.finished(&job.execution_arn).await;
     assert_eq!(execution.status, ExecutionStatus::Failed);

@@ -2,9 +2,9 @@
 //! the wait's token kept for `/approve`, an approval, a refusal, the timeout, and
 //! `/cancel` while waiting.
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use e2e::workflow::Harness;
 use e2e::workflow::actors::TEST_TIMEOUTS;
+use e2e::workflow::seen::error_name;
 use shared::job::{JobStatus, Timeouts, Wait};
 use shared::store::JobStore;
 use std::time::Duration;
@@ -31,11 +31,7 @@ async fn an_approved_job_runs() {
     );
     harness.runner_succeeds(&token).await.expect("answer");
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    assert_eq!(harness.job(&id).await.status, JobStatus::Succeeded);
+    assert_eq!(harness.finished_job(&id).await.status, JobStatus::Succeeded);
     assert_eq!(
         harness.states_entered(&id).await,
         [
@@ -58,18 +54,9 @@ async fn a_refused_approval_cancels_the_job() {
     let id = harness.start_job(true, TEST_TIMEOUTS).await;
     harness.deny(&id, "refused by @maintainer").await;
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(
-        job.result
-            .and_then(|result| result.error)
-            .map(|error| error.name),
-        Some("Approval.Denied".to_owned())
-    );
+    assert_eq!(error_name(&job).as_deref(), Some("Approval.Denied"));
     assert_eq!(
         harness.states_entered(&id).await,
         ["NeedsApproval", "AwaitApproval", "ReportEnded", "Ended"]
@@ -94,11 +81,7 @@ async fn an_approval_that_never_comes_expires_the_job() {
     };
     let id = harness.start_job(true, timeouts).await;
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Expired);
     assert_eq!(job.attempts, 0, "never dispatched");
     assert_eq!(

@@ -3,8 +3,8 @@
 //! failure retried, attempts used up, a job over the caps, the hosted spill-over, and a
 //! runner that stops sending heartbeats.
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use e2e::workflow::actors::TEST_TIMEOUTS;
+use e2e::workflow::seen::error_name;
 use e2e::workflow::{Harness, INSTALLATION, Options, TEST_RETRY};
 use shared::dispatch::Limits;
 use shared::ids::InstallationId;
@@ -36,11 +36,7 @@ async fn a_transient_failure_is_retried_and_the_retry_succeeds() {
     assert_eq!(harness.runner_tasks(&id, "RUNNING").await.len(), 1);
     harness.runner_succeeds(&second).await.expect("answer");
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.attempts, 2);
     assert_eq!(harness.check_run_fields()["conclusion"], "success");
@@ -65,15 +61,13 @@ async fn a_job_whose_retries_run_out_is_dead_lettered_and_reported() {
             .await;
     }
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::DeadLettered);
     assert_eq!(job.attempts, TEST_RETRY.max_attempts + 1);
-    let error = job.result.and_then(|result| result.error).expect("error");
-    assert_eq!(error.name, "Runner.GitHubUnavailable");
+    assert_eq!(
+        error_name(&job).as_deref(),
+        Some("Runner.GitHubUnavailable")
+    );
     let entered = harness.states_entered(&id).await;
     assert_eq!(
         entered[entered.len() - 3..],
@@ -111,15 +105,10 @@ async fn a_job_over_the_caps_fails_its_attempts_with_no_capacity() {
     .await;
     let id = harness.start_job(false, TEST_TIMEOUTS).await;
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::DeadLettered);
     assert_eq!(job.attempts, TEST_RETRY.max_attempts + 1);
-    let error = job.result.and_then(|result| result.error).expect("error");
-    assert_eq!(error.name, "Dispatch.NoCapacity");
+    assert_eq!(error_name(&job).as_deref(), Some("Dispatch.NoCapacity"));
     assert!(harness.runner_tasks(&id, "RUNNING").await.is_empty());
     assert!(
         harness.runner_tasks(&id, "STOPPED").await.is_empty(),
@@ -192,9 +181,5 @@ async fn a_runner_that_stops_sending_heartbeats_is_retried() {
     let second = harness.runner_starts(&id, 2).await;
     assert_eq!(harness.job(&id).await.attempts, 2);
     harness.runner_succeeds(&second).await.expect("answer");
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    assert_eq!(harness.job(&id).await.status, JobStatus::Succeeded);
+    assert_eq!(harness.finished_job(&id).await.status, JobStatus::Succeeded);
 }

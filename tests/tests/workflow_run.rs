@@ -4,7 +4,7 @@
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use e2e::workflow::actors::TEST_TIMEOUTS;
-use e2e::workflow::seen::assert_ignored;
+use e2e::workflow::seen::{assert_ignored, error_name};
 use e2e::workflow::{CONTAINER, Harness};
 use shared::job::{JobError, JobStatus};
 
@@ -24,11 +24,7 @@ async fn a_job_runs_and_is_reported_on_github() {
     assert_eq!(harness.labels(), ["automation:pending"]);
     harness.runner_succeeds(&token).await.expect("answer");
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.attempts, 1);
     let result = job.result.clone().expect("result");
@@ -143,15 +139,10 @@ async fn a_permanent_failure_is_reported_and_not_retried() {
         )
         .await;
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.attempts, 1, "not retried");
-    let error = job.result.and_then(|result| result.error).expect("error");
-    assert_eq!(error.name, "Runner.BadConfig");
+    assert_eq!(error_name(&job).as_deref(), Some("Runner.BadConfig"));
     assert_eq!(
         harness.states_entered(&id).await,
         [

@@ -7,7 +7,7 @@ use crate::fake_github::FakeCheckRun;
 use crate::redact::Redact;
 use shared::dispatch::SlotStore;
 use shared::dispatch::capacity::Lease;
-use shared::job::JobId;
+use shared::job::{JobId, JobRecord};
 use shared::workflow::WorkflowError;
 
 impl Harness {
@@ -50,6 +50,16 @@ impl Harness {
         self.github.assert_nothing_unexpected();
     }
 
+    /// Pumps until the job's execution ended — as a success, which is how the workflow
+    /// ends whatever became of the job — and returns the job.
+    pub async fn finished_job(&self, id: &JobId) -> JobRecord {
+        assert_eq!(
+            self.finish_execution(id).await,
+            aws_sdk_sfn::types::ExecutionStatus::Succeeded
+        );
+        self.job(id).await
+    }
+
     /// Pumps until no queue has anything left.
     pub async fn pump_all(&self) {
         while self.pump().await > 0 {}
@@ -79,6 +89,14 @@ impl Harness {
             .after("| Time | ", "[time] |")
             .apply(text)
     }
+}
+
+/// The name of the error the job ended with, if it ended with one.
+pub fn error_name(job: &JobRecord) -> Option<String> {
+    job.result
+        .as_ref()
+        .and_then(|result| result.error.as_ref())
+        .map(|error| error.name.clone())
 }
 
 /// A second answer to a wait that is over: Step Functions refuses it, moto accepts and
