@@ -48,20 +48,29 @@ pub async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
         .expect("queue url")
 }
 
+/// Up to ten of the queue's waiting messages, with their system attributes, hidden from
+/// other receivers for 30 seconds.
+pub async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .visibility_timeout(30)
+        .send()
+        .await
+        .expect("receive from moto")
+        .messages
+        .unwrap_or_default()
+}
+
 /// Every message in the queue, removed from it, oldest first per group.
 pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<DrainedMessage> {
     let mut drained = Vec::new();
     loop {
-        let batch = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .visibility_timeout(30)
-            .send()
-            .await
-            .expect("receive from moto");
-        let messages = batch.messages.unwrap_or_default();
+        let messages = receive(sqs, queue_url).await;
         if messages.is_empty() {
             return drained;
         }
