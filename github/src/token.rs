@@ -1,8 +1,10 @@
-//! Installation tokens: the permission sets they are minted with, the token itself (which
-//! never prints), and the cache that reuses one until shortly before it expires.
+//! Installation tokens: the permission sets they are minted with (a runner's follow from
+//! what its tasks deliver), the token itself (which never prints), and the cache that
+//! reuses one until shortly before it expires.
 
 use secrecy::SecretString;
 use serde::Serialize;
+use shared::config::Deliverable;
 use shared::github::RepoScope;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -59,14 +61,41 @@ impl TokenPermissions {
             .with("checks", Access::Write)
     }
 
-    /// What the runner needs: push a branch, open or update a pull request, report on
-    /// its check run.
-    pub fn runner() -> Self {
-        Self::new()
+    /// What a runner needs to produce `deliverable`. Every runner reads the repository
+    /// (its config file, a clone) and reports on its check run; a pull request also takes
+    /// pushing a branch and opening the pull request, a review posting it on the pull
+    /// request.
+    pub fn to_deliver(deliverable: Deliverable) -> Self {
+        let every_runner = Self::new()
             .with("metadata", Access::Read)
-            .with("contents", Access::Write)
-            .with("pull_requests", Access::Write)
-            .with("checks", Access::Write)
+            .with("checks", Access::Write);
+        match deliverable {
+            Deliverable::PullRequest => every_runner
+                .with("contents", Access::Write)
+                .with("pull_requests", Access::Write),
+            Deliverable::Review => every_runner
+                .with("contents", Access::Read)
+                .with("pull_requests", Access::Write),
+        }
+    }
+
+    /// What the runner asks for: enough to deliver any task's [`Deliverable`]
+    /// ([`Self::to_deliver`]), because its client is built, and mints its first token to
+    /// read `.ollama-turbo.yml`, before it knows which task it runs.
+    pub fn runner() -> Self {
+        Deliverable::ALL
+            .into_iter()
+            .map(Self::to_deliver)
+            .fold(Self::new(), Self::union)
+    }
+
+    /// Every permission of either set, at the higher of the two levels.
+    fn union(mut self, other: Self) -> Self {
+        for (name, access) in other.0 {
+            let level = self.0.entry(name).or_insert(access);
+            *level = (*level).max(access);
+        }
+        self
     }
 }
 
@@ -193,6 +222,29 @@ mod tests {
                 "pull_requests": "write",
                 "checks": "write",
             })
+        );
+    }
+
+    #[test]
+    fn the_runner_can_deliver_every_deliverable() {
+        let runner = TokenPermissions::runner();
+        for deliverable in Deliverable::ALL {
+            for (name, access) in TokenPermissions::to_deliver(deliverable).iter() {
+                assert!(
+                    runner.get(name).is_some_and(|granted| granted >= access),
+                    "{deliverable:?} needs {name}: {access:?}"
+                );
+            }
+        }
+        assert_eq!(
+            TokenPermissions::to_deliver(Deliverable::PullRequest),
+            runner,
+            "a pull request needs all of it"
+        );
+        assert_eq!(
+            TokenPermissions::to_deliver(Deliverable::Review).get("contents"),
+            Some(Access::Read),
+            "a review pushes nothing"
         );
     }
 

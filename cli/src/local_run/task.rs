@@ -1,7 +1,7 @@
 //! Which task runs, and how: the repository's `.ollama-turbo.yml` as committed at HEAD
 //! (or the defaults without one), the task by name, and the model override.
 
-use ota_runner::agent::{Ending, TaskSpec};
+use ota_runner::agent::TaskSpec;
 use shared::config::{CONFIG_FILE_NAME, RepoConfig};
 
 use super::errors::RunError;
@@ -18,18 +18,20 @@ pub async fn config_at_head(repo: &LocalRepo) -> Result<RepoConfig, RunError> {
     }
 }
 
-/// The spec of task `name`, with `model` in place of the configured one when given.
+/// The spec of task `name`, with `model` in place of the configured one when given. A task
+/// whose deliverable goes onto an existing pull request (a review) cannot run on a local
+/// checkout.
 pub fn choose(config: &RepoConfig, name: &str, model: Option<&str>) -> Result<TaskSpec, RunError> {
     let task = config.task(name).ok_or_else(|| RunError::UnknownTask {
         task: name.to_owned(),
         known: config.task_names().map(ToString::to_string).collect(),
     })?;
-    let mut spec = TaskSpec::from_config(task);
-    if spec.tools.ending == Ending::SubmitReview {
+    if task.deliverable.needs_existing_pull_request() {
         return Err(RunError::ReviewIsNotLocal {
             task: name.to_owned(),
         });
     }
+    let mut spec = TaskSpec::from_config(task);
     if let Some(model) = model {
         let model = model.trim();
         if model.is_empty() {

@@ -4,10 +4,11 @@
 //! The model gets a system prompt with the shared rules and a first message with the task's
 //! instructions, the repository's own `prompt`, the request, the issue or pull request diff,
 //! and a map of the repository. It then works through the tools its task allows
-//! ([`ToolPolicy`]): `list_files`, `read_file` and `search` always; `edit_file` and
-//! `write_file` unless the task is read-only; `run_command` when the task configures a
-//! command; and `finish` (or `submit_review` for a review) to end. Tasks are data
-//! ([`TaskSpec`]): a template and a policy, one loop for all.
+//! ([`ToolPolicy`], which follows from what the task delivers): `list_files`, `read_file`
+//! and `search` always; `edit_file` and `write_file` when it delivers code changes;
+//! `run_command` when it also configures a command; and `finish` (or `submit_review` when
+//! it delivers a review) to end. Tasks are data ([`TaskSpec`]): a template and a policy,
+//! one loop for all.
 //!
 //! Tool calls come from the model, so they are outside input: an unknown tool, a tool the
 //! task does not allow, malformed JSON arguments or wrong argument types become an error
@@ -60,4 +61,4 @@ pub use run::{
     DEFAULT_MAX_TOOL_OUTPUT_CHARS, DEFAULT_MAX_TURNS, DEFAULT_NUM_CTX,
 };
 pub use schema::definitions;
-pub use task::{Ending, TaskSpec, ToolName, ToolPolicy};
+pub use task::{TaskSpec, ToolName, ToolPolicy};

@@ -1,10 +1,10 @@
 //! Tasks as data: each task is a prompt template and a tool policy, not a code path. The
 //! agent loop is the same for all of them; what differs is what the model is told and which
-//! tools it gets.
+//! tools it gets, and the tools follow from what the task delivers ([`Deliverable`]).
 
 use std::time::Duration;
 
-use shared::config::{BuiltinTask, TaskConfig};
+use shared::config::{BuiltinTask, Deliverable, TaskConfig};
 
 /// The tools the agent offers, by the names the model calls them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,35 +47,46 @@ impl ToolName {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|tool| tool.as_str() == name)
     }
+
+    /// The tool that ends a run delivering `deliverable`: `finish` with a summary of the
+    /// change, or `submit_review` with a summary and line comments.
+    pub fn ending(deliverable: Deliverable) -> Self {
+        match deliverable {
+            Deliverable::PullRequest => Self::Finish,
+            Deliverable::Review => Self::SubmitReview,
+        }
+    }
 }
 
-/// How a task's run ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// `finish` with a summary of the change.
-    Finish,
-    /// `submit_review` with a summary and line comments.
-    SubmitReview,
-}
-
-/// Which tools a task may use. Reading is always allowed.
+/// Which tools a task may use. Reading is always allowed; the rest follows from what the
+/// task delivers ([`ToolPolicy::new`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ToolPolicy {
     /// `edit_file` and `write_file`.
     pub edit: bool,
     /// `run_command`, for the task's configured commands.
     pub run_command: bool,
-    pub ending: Ending,
+    /// The one tool that ends the run ([`ToolName::ending`]).
+    pub ending: ToolName,
 }
 
 impl ToolPolicy {
+    /// The tools of a task delivering `deliverable`: editing and running its commands
+    /// (when it has any) only when it edits code.
+    pub fn new(deliverable: Deliverable, has_commands: bool) -> Self {
+        Self {
+            edit: deliverable.edits_code(),
+            run_command: deliverable.edits_code() && has_commands,
+            ending: ToolName::ending(deliverable),
+        }
+    }
+
     pub fn allows(&self, tool: ToolName) -> bool {
         match tool {
             ToolName::ListFiles | ToolName::ReadFile | ToolName::Search => true,
             ToolName::EditFile | ToolName::WriteFile => self.edit,
             ToolName::RunCommand => self.run_command,
-            ToolName::Finish => self.ending == Ending::Finish,
-            ToolName::SubmitReview => self.ending == Ending::SubmitReview,
+            ToolName::Finish | ToolName::SubmitReview => self.ending == tool,
         }
     }
 
@@ -97,6 +108,8 @@ pub struct TaskSpec {
     pub max_tokens: u32,
     /// The wall-clock limit of the whole run.
     pub timeout: Duration,
+    /// What the job produces; the tool policy and the runner's last steps follow from it.
+    pub deliverable: Deliverable,
     /// What the task is for, in the words of its template.
     pub instructions: String,
     /// The repository's own `prompt` from `.ollama-turbo.yml`.
@@ -119,9 +132,10 @@ impl TaskSpec {
             .map(|c| c.trim().to_owned())
             .filter(|c| !c.is_empty())
             .collect();
-        let read_only = config.builtin == Some(BuiltinTask::Review);
+        let deliverable = config.deliverable;
         Self {
             name: config.name.to_string(),
+            deliverable,
             model: config.model.clone(),
             max_tokens: config.max_tokens,
             timeout: config.timeout,
@@ -131,16 +145,8 @@ impl TaskSpec {
                 .as_ref()
                 .map(|p| p.trim().to_owned())
                 .filter(|p| !p.is_empty()),
-            auto_fix: config.auto_fix && !read_only,
-            tools: ToolPolicy {
-                edit: !read_only,
-                run_command: !read_only && !commands.is_empty(),
-                ending: if read_only {
-                    Ending::SubmitReview
-                } else {
-                    Ending::Finish
-                },
-            },
+            auto_fix: config.auto_fix && deliverable.edits_code(),
+            tools: ToolPolicy::new(deliverable, !commands.is_empty()),
             commands,
         }
     }
@@ -194,7 +200,9 @@ mod tests {
     fn review_is_read_only_and_ends_with_a_review() {
         let mut config = TaskConfig::builtin(BuiltinTask::Review);
         config.command = Some("cargo test".into());
+        config.auto_fix = true;
         let spec = TaskSpec::from_config(&config);
+        assert_eq!(spec.deliverable, Deliverable::Review);
         assert_eq!(
             spec.tools.tools(),
             [
@@ -205,6 +213,28 @@ mod tests {
             ]
         );
         assert!(!spec.auto_fix);
+    }
+
+    #[test]
+    fn each_deliverable_has_its_tools_and_its_ending() {
+        for deliverable in Deliverable::ALL {
+            let policy = ToolPolicy::new(deliverable, true);
+            let ending = ToolName::ending(deliverable);
+            assert!(policy.allows(ending), "{deliverable:?}");
+            let other_ending = [ToolName::Finish, ToolName::SubmitReview]
+                .into_iter()
+                .filter(|tool| !policy.allows(*tool))
+                .count();
+            assert_eq!(other_ending, 1, "one ending only: {deliverable:?}");
+            assert_eq!(policy.edit, deliverable.edits_code());
+            assert_eq!(policy.run_command, deliverable.edits_code());
+            assert!(!ToolPolicy::new(deliverable, false).run_command);
+        }
+        assert_eq!(ToolName::ending(Deliverable::PullRequest), ToolName::Finish);
+        assert_eq!(
+            ToolName::ending(Deliverable::Review),
+            ToolName::SubmitReview
+        );
     }
 
     #[test]

@@ -3,14 +3,13 @@
 use super::live::feed_check_run;
 use super::text::{commit_message, pull_request_body, pull_request_title};
 use crate::agent::{
-    Agent, AgentReport, AgentSettings, BudgetKind, Ending, Outcome, ProgressSink, TaskInput,
-    TaskSpec,
+    Agent, AgentReport, AgentSettings, BudgetKind, Outcome, ProgressSink, TaskInput, TaskSpec,
 };
 use crate::ollama::OllamaClient;
 use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
 use ota_github::{GitHubClient, TokenPermissions};
-use shared::config::{CONFIG_FILE_NAME, RepoConfig};
+use shared::config::{CONFIG_FILE_NAME, Deliverable, RepoConfig};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::github::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
 use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
@@ -248,35 +247,17 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             details: Some(details(&report)),
         };
         match &report.outcome {
-            Outcome::Finished { summary } if spec.tools.ending == Ending::SubmitReview => {
-                output.summary = self.post_review(job, &scope, &report, summary).await?;
-                Ok(output)
-            }
             Outcome::Finished { summary } => {
-                let message = commit_message(job, summary, false);
-                match self.publish(job, &scope, &checkout, &message).await? {
-                    None => {
-                        output.summary = format!("No changes: {}", summary.trim());
-                        Ok(output)
+                match spec.deliverable {
+                    Deliverable::Review => {
+                        output.summary = self.post_review(job, &scope, &report, summary).await?;
                     }
-                    Some(branch) => {
-                        let pull = NewPullRequest {
-                            head: branch.clone(),
-                            base: base_branch(job),
-                            title: pull_request_title(job),
-                            body: pull_request_body(job, &report, summary, &spec.model),
-                        };
-                        let opened = self
-                            .github
-                            .open_pull_request(&scope, &pull)
-                            .await
-                            .map_err(|err| Failure::github("opening the pull request", &err))?;
-                        output.summary = summary.trim().to_owned();
-                        output.branch = Some(branch);
-                        output.pull_request_url = Some(opened.url);
-                        Ok(output)
+                    Deliverable::PullRequest => {
+                        self.propose_changes(job, &scope, &checkout, &report, summary, &mut output)
+                            .await?;
                     }
                 }
+                Ok(output)
             }
             Outcome::BudgetExhausted { budget } => {
                 let what = format!("the {budget} budget ran out");
@@ -413,6 +394,40 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             })?;
         tracing::info!(branch = %branch, commit = %head.as_str(), "pushed the branch");
         Ok(Some(branch))
+    }
+
+    /// Commits the agent's changes on the job's branch, pushes it and opens the pull
+    /// request; fills in the output's summary, branch and pull request. Without changes
+    /// there is nothing to propose, and the summary says so.
+    async fn propose_changes(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        checkout: &Checkout,
+        report: &AgentReport,
+        summary: &str,
+        output: &mut RunOutput,
+    ) -> Result<(), Failure> {
+        let message = commit_message(job, summary, false);
+        let Some(branch) = self.publish(job, scope, checkout, &message).await? else {
+            output.summary = format!("No changes: {}", summary.trim());
+            return Ok(());
+        };
+        let pull = NewPullRequest {
+            head: branch.clone(),
+            base: base_branch(job),
+            title: pull_request_title(job),
+            body: pull_request_body(job, report, summary, &output.model),
+        };
+        let opened = self
+            .github
+            .open_pull_request(scope, &pull)
+            .await
+            .map_err(|err| Failure::github("opening the pull request", &err))?;
+        output.summary = summary.trim().to_owned();
+        output.branch = Some(branch);
+        output.pull_request_url = Some(opened.url);
+        Ok(())
     }
 
     /// Posts the review the agent submitted on the job's pull request; returns the summary.

@@ -17,6 +17,7 @@
 mod branch;
 mod check;
 mod cron;
+mod deliverable;
 mod duration;
 mod error;
 pub mod limits;
@@ -38,6 +39,7 @@ use std::collections::BTreeMap;
 
 pub use branch::BranchPattern;
 pub use cron::CronSchedule;
+pub use deliverable::Deliverable;
 pub use duration::format_duration;
 pub use error::{ConfigErrors, Position, Problem, ProblemKind};
 pub use model::{

@@ -8,6 +8,7 @@ use serde_saphyr::Spanned;
 
 use super::RepoConfig;
 use super::check::Checker;
+use super::deliverable::Deliverable;
 use super::error::Problem;
 use super::limits::{
     CURRENT_VERSION, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT, MAX_DESCRIPTION_CHARS,
@@ -151,6 +152,8 @@ impl Checker {
                 let mut custom = TaskConfig {
                     name: name.clone(),
                     builtin: None,
+                    // A repository's own task proposes its changes in a pull request.
+                    deliverable: Deliverable::PullRequest,
                     description: String::new(),
                     prompt: None,
                     command: None,

@@ -1,11 +1,12 @@
-//! Tasks: their names, the five built-in ones with their defaults, and the resolved
-//! settings ([`TaskConfig`]) a job runs with.
+//! Tasks: their names, the five built-in ones with their defaults and what each delivers,
+//! and the resolved settings ([`TaskConfig`]) a job runs with.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::deliverable::Deliverable;
 use super::limits::{DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT};
 
 /// Longest task name: names are typed after `/ollama`, and appear in branch names
@@ -158,10 +159,13 @@ impl BuiltinTask {
         }
     }
 
-    /// Whether the task produces commits (and so a branch, a pull request or a push).
-    /// A review only comments.
-    pub fn changes_code(self) -> bool {
-        !matches!(self, Self::Review)
+    /// What the task's job produces: a review posts one on its pull request, every other
+    /// built-in task proposes its changes in a pull request.
+    pub fn deliverable(self) -> Deliverable {
+        match self {
+            Self::Refactor | Self::Test | Self::Docs | Self::Fix => Deliverable::PullRequest,
+            Self::Review => Deliverable::Review,
+        }
     }
 }
 
@@ -178,6 +182,9 @@ pub struct TaskConfig {
     pub name: TaskName,
     /// Set for the five built-in tasks, `None` for a repository's own.
     pub builtin: Option<BuiltinTask>,
+    /// What the job produces: the built-in task's own ([`BuiltinTask::deliverable`]); a
+    /// repository's own task changes code ([`Deliverable::PullRequest`]).
+    pub deliverable: Deliverable,
     /// One line for `/ollama help`.
     pub description: String,
     /// Extra instructions for the model. Required for a custom task; for a built-in one,
@@ -202,6 +209,7 @@ impl TaskConfig {
         Self {
             name: task.into(),
             builtin: Some(task),
+            deliverable: task.deliverable(),
             description: task.description().to_owned(),
             prompt: None,
             command: None,
@@ -210,11 +218,6 @@ impl TaskConfig {
             timeout: task.default_timeout(),
             auto_fix: task.default_auto_fix(),
         }
-    }
-
-    /// Whether the task produces commits; custom tasks are assumed to.
-    pub fn changes_code(&self) -> bool {
-        self.builtin.is_none_or(BuiltinTask::changes_code)
     }
 }
 
@@ -265,5 +268,26 @@ mod tests {
             assert!(!RESERVED_TASK_NAMES.contains(&task.name()));
         }
         assert_eq!(BuiltinTask::from_name("lint"), None);
+    }
+
+    #[test]
+    fn every_builtin_task_has_its_deliverable() {
+        let delivered: Vec<_> = BuiltinTask::ALL
+            .into_iter()
+            .map(|task| (task.name(), task.deliverable()))
+            .collect();
+        assert_eq!(
+            delivered,
+            [
+                ("refactor", Deliverable::PullRequest),
+                ("test", Deliverable::PullRequest),
+                ("docs", Deliverable::PullRequest),
+                ("fix", Deliverable::PullRequest),
+                ("review", Deliverable::Review),
+            ]
+        );
+        for task in BuiltinTask::ALL {
+            assert_eq!(TaskConfig::builtin(task).deliverable, task.deliverable());
+        }
     }
 }

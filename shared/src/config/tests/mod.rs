@@ -103,7 +103,15 @@ fn the_default_has_the_builtin_tasks_and_comments_on() {
         config.task("review").map(|t| t.timeout.as_secs()),
         Some(15 * 60)
     );
-    assert!(config.task("review").is_some_and(|t| !t.changes_code()));
+    assert_eq!(
+        config.task("review").map(|t| t.deliverable),
+        Some(Deliverable::Review)
+    );
+    assert!(
+        config
+            .task("review")
+            .is_some_and(|t| !t.deliverable.edits_code())
+    );
     assert_eq!(config.task("lint"), None);
     assert!(config.triggers.comment.allows("refactor"));
     assert!(!config.triggers.pr_opened.enabled);
@@ -160,7 +168,13 @@ fn the_complete_example_in_the_docs_resolves_as_described() {
             .is_some_and(|p| p.ends_with("behaviour.\n"))
     );
     assert_eq!(lint.timeout, Duration::from_secs(20 * 60));
-    assert!(lint.auto_fix && lint.changes_code());
+    assert!(lint.auto_fix && lint.deliverable.edits_code());
+    assert_eq!(lint.deliverable, Deliverable::PullRequest);
+    assert_eq!(
+        review.deliverable,
+        Deliverable::Review,
+        "overriding keeps it"
+    );
     assert_eq!(lint.model, "qwen3-coder:30b");
     assert_eq!(config.task_names().count(), 6);
 
@@ -241,6 +255,41 @@ automation:
     );
     assert_eq!(notes.description, "Write release notes.");
     assert!(!notes.auto_fix);
+}
+
+#[test]
+fn every_configured_task_has_one_deliverable() {
+    let config = parse(
+        "\
+automation:
+  tasks:
+    review:
+      prompt: Look for missing tests.
+      command: cargo test
+      auto_fix: true
+    docs:
+      command: mdbook build
+    bump-deps:
+      prompt: Update the dependencies.
+",
+    );
+    let delivered: Vec<(&str, Deliverable)> = config
+        .task_names()
+        .filter_map(|name| config.task(name.as_str()))
+        .map(|task| (task.name.as_str(), task.deliverable))
+        .collect();
+    assert_eq!(
+        delivered,
+        [
+            ("bump-deps", Deliverable::PullRequest),
+            ("docs", Deliverable::PullRequest),
+            ("fix", Deliverable::PullRequest),
+            ("refactor", Deliverable::PullRequest),
+            ("review", Deliverable::Review),
+            ("test", Deliverable::PullRequest),
+        ],
+        "a built-in task keeps its deliverable whatever keys the file sets"
+    );
 }
 
 #[test]
