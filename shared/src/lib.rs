@@ -10,7 +10,6 @@ pub mod github;
 pub mod ids;
 pub mod job;
 pub mod launcher;
-pub mod metrics;
 pub mod policy;
 pub mod ports;
 pub mod report;

@@ -6,13 +6,22 @@ mod settings;
 
 pub use settings::{Settings, Stage, build_stage};
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_support::{Failed, process_batch};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_support::{QueueMessages, handle_each};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, StageError, Store};
 use shared::webhook::envelope::Envelope;
+use shared::webhook::telemetry::event_span;
 use shared::workflow::Workflow;
-use tracing::Instrument;
+
+/// The intake queue's messages: normalized events.
+const EVENTS: QueueMessages<Envelope, StageError> = QueueMessages {
+    message: "intake",
+    work: "event",
+    decode: |body| Envelope::from_queue_message(body.ok_or("message has no body")?),
+    span: event_span,
+    is_transient: StageError::is_transient,
+};
 
 /// Processes a batch; on the FIFO intake queue a repository's events stay in order. A
 /// message that keeps failing ends in the queue's dead-letter queue after its
@@ -21,45 +30,8 @@ pub async fn handle_batch<G: GitHub, S: Store, W: Workflow>(
     stage: &PolicyStage<G, S, W>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    process_batch(
-        event,
-        |message| async move { process(stage, &message).await },
-    )
+    handle_each(event, &EVENTS, |envelope| async move {
+        stage.handle(&envelope).await
+    })
     .await
-}
-
-async fn process<G: GitHub, S: Store, W: Workflow>(
-    stage: &PolicyStage<G, S, W>,
-    message: &SqsMessage,
-) -> Result<(), Failed> {
-    let message_id = message.message_id.as_deref().unwrap_or("");
-    let envelope = decode(message).map_err(|problem| {
-        tracing::error!(message_id, error = %problem, "undecodable intake message");
-        Failed
-    })?;
-    let span = tracing::info_span!(
-        "event",
-        delivery = %envelope.delivery,
-        event = %envelope.event,
-        action = envelope.action.as_deref(),
-        installation = envelope.installation.map(|id| id.0),
-        repo = envelope.repository.as_ref().map(|repo| repo.full_name.as_str()),
-    );
-    async {
-        stage.handle(&envelope).await.map_err(|err: StageError| {
-            if err.is_transient() {
-                tracing::warn!(error = %err, "event will be retried");
-            } else {
-                tracing::error!(error = %err, "event failed");
-            }
-            Failed
-        })
-    }
-    .instrument(span)
-    .await
-}
-
-fn decode(message: &SqsMessage) -> Result<Envelope, String> {
-    let body = message.body.as_deref().ok_or("message has no body")?;
-    Envelope::from_queue_message(body)
 }
