@@ -6,6 +6,7 @@
 pub mod command;
 pub mod config;
 pub mod dispatch;
+pub mod error_chain;
 pub mod github;
 pub mod ids;
 pub mod job;
