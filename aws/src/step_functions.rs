@@ -128,6 +128,21 @@ fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     }
 }
 
+/// The end of a call about a wait's task token: an expired or unknown token as
+/// [`WorkflowError::TokenExpired`], any other failure as [`workflow_error`] says.
+fn token_call<O, E: ProvideErrorMetadata, R>(
+    what: &str,
+    sent: Result<O, SdkError<E, R>>,
+) -> Result<(), WorkflowError> {
+    match sent {
+        Ok(_) => Ok(()),
+        Err(err) if code(&err).is_some_and(|c| TOKEN_EXPIRED_CODES.contains(&c)) => {
+            Err(WorkflowError::TokenExpired)
+        }
+        Err(err) => Err(workflow_error(what, &err)),
+    }
+}
+
 /// A failed call: transient (no answer, throttled, a 5xx) or refused. With the error's
 /// code only: the messages of the `SendTask*` calls quote the task token.
 fn workflow_error<E: ProvideErrorMetadata, R>(what: &str, err: &SdkError<E, R>) -> WorkflowError {
@@ -189,13 +204,7 @@ impl Workflow for StepFunctionsWorkflow {
             .output(output)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            Err(err) if code(&err).is_some_and(|c| TOKEN_EXPIRED_CODES.contains(&c)) => {
-                Err(WorkflowError::TokenExpired)
-            }
-            Err(err) => Err(workflow_error("ending a wait", &err)),
-        }
+        token_call("ending a wait", sent)
     }
 
     async fn fail(
@@ -212,13 +221,7 @@ impl Workflow for StepFunctionsWorkflow {
             .cause(cause(cause_text))
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            Err(err) if code(&err).is_some_and(|c| TOKEN_EXPIRED_CODES.contains(&c)) => {
-                Err(WorkflowError::TokenExpired)
-            }
-            Err(err) => Err(workflow_error("failing a wait", &err)),
-        }
+        token_call("failing a wait", sent)
     }
 
     async fn heartbeat(&self, token: &TaskToken) -> Result<(), WorkflowError> {
@@ -228,13 +231,7 @@ impl Workflow for StepFunctionsWorkflow {
             .task_token(token.expose())
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            Err(err) if code(&err).is_some_and(|c| TOKEN_EXPIRED_CODES.contains(&c)) => {
-                Err(WorkflowError::TokenExpired)
-            }
-            Err(err) => Err(workflow_error("sending a heartbeat", &err)),
-        }
+        token_call("sending a heartbeat", sent)
     }
 
     async fn stop(&self, job: &JobId, cause_text: &str) -> Result<(), WorkflowError> {

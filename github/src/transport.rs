@@ -9,6 +9,7 @@ use octocrab::Octocrab;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use shared::error_chain::one_line;
 use shared::github::GitHubError;
 use std::time::{Duration, SystemTime};
 
@@ -222,7 +223,7 @@ impl Transport {
             .map_err(|err| GitHubError::Rejected(format!("{label}: bad request: {err}")))?;
         tracing::debug!(call = %label, "calling GitHub");
         let response = self.octocrab.execute(request).await.map_err(|err| {
-            GitHubError::Unavailable(redact(&format!("{label}: {}", describe(&err)), credential))
+            GitHubError::Unavailable(redact(&format!("{label}: {}", one_line(&err)), credential))
         })?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -232,7 +233,7 @@ impl Transport {
             .await
             .map_err(|err| {
                 GitHubError::Unavailable(redact(
-                    &format!("{label}: reading the answer: {}", describe(&err)),
+                    &format!("{label}: reading the answer: {}", one_line(&err)),
                     credential,
                 ))
             })?;
@@ -249,22 +250,6 @@ impl Transport {
             ))
         }
     }
-}
-
-/// An error and its sources on one line: octocrab's own message is often just "Service
-/// error", the cause (refused connection, timeout) is further down.
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -123,14 +123,7 @@ impl Inbound {
     /// The span its processing is logged in, with the fields a reader searches by.
     pub fn span(&self) -> tracing::Span {
         match self {
-            Self::Delivery(envelope) => tracing::info_span!(
-                "event",
-                delivery = %envelope.delivery,
-                event = %envelope.event,
-                action = envelope.action.as_deref(),
-                installation = envelope.installation.map(|id| id.0),
-                repo = envelope.repository.as_ref().map(|repo| repo.full_name.as_str()),
-            ),
+            Self::Delivery(envelope) => crate::webhook::telemetry::event_span(envelope),
             Self::Request(request) => tracing::info_span!(
                 "event",
                 delivery = %request.id,

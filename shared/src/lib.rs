@@ -6,12 +6,12 @@
 pub mod command;
 pub mod config;
 pub mod dispatch;
+pub mod error_chain;
 pub mod github;
 pub mod ids;
 pub mod inbound;
 pub mod job;
 pub mod launcher;
-pub mod metrics;
 pub mod policy;
 pub mod ports;
 pub mod report;

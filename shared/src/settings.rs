@@ -77,6 +77,14 @@ impl<F: Fn(&str) -> Option<String>> EnvReader<F> {
         self.problems.push(problem.into());
     }
 
+    /// Reads a program's settings with `read` through `var`: the settings if nothing was
+    /// wrong, else every problem, in the order met.
+    pub fn read_all<T>(var: F, read: impl FnOnce(&mut Self) -> T) -> Result<T, String> {
+        let mut env = Self::new(var);
+        let settings = read(&mut env);
+        env.finish(settings)
+    }
+
     /// `settings` if nothing was wrong, else every problem, in the order met.
     pub fn finish<T>(self, settings: T) -> Result<T, String> {
         if self.problems.is_empty() {

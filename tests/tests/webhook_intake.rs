@@ -462,7 +462,7 @@ async fn metrics_count_received_queued_and_rejections_by_reason() {
     let (parts, body) = request.into_parts();
     let receipt = harness.intake.receive(&parts.headers, body.as_ref()).await;
 
-    let line = shared::webhook::telemetry::metrics_line(&receipt, 1_795_000_000_000);
+    let line = lambda_support::metrics::receipt_line(&receipt, 1_795_000_000_000);
 
     let doc: Value = serde_json::from_str(&line).expect("EMF is JSON");
     assert_eq!(doc["Received"], 1);

@@ -4,9 +4,7 @@
 //! nothing is ever overwritten.
 
 use super::keys::{self, PK};
-use super::{DynamoStore, RECORD, TYPE, decode, key, string, unavailable};
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use super::{DynamoStore, RECORD, TYPE, conditional_failure, decode, key, string};
 use sha2::{Digest, Sha256};
 use shared::ids::InstallationId;
 use shared::store::{AuditEntry, AuditLog, StoreError};
@@ -30,27 +28,16 @@ impl AuditLog for DynamoStore {
         item.insert(TYPE.to_owned(), string("audit"));
         item.insert(RECORD.to_owned(), string(json));
         let sent = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
+            .put_request(item)
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match sent {
-            Ok(_) => Ok(()),
-            // The same entry, appended before: the key says so.
-            Err(SdkError::ServiceError(service))
-                if matches!(
-                    service.err(),
-                    PutItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable("appending to the audit log", &err)),
+        if let Err(err) = sent {
+            // Failed on its condition: the same entry, appended before (the key says so).
+            conditional_failure("appending to the audit log", err)?;
         }
+        Ok(())
     }
 
     async fn recent(
@@ -58,23 +45,12 @@ impl AuditLog for DynamoStore {
         installation: InstallationId,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", string(keys::audit_pk(installation)))
-            .scan_index_forward(false);
+        let query = self.partition_query("#pk = :pk", PK, keys::audit_pk(installation));
         let items = self
-            .query_items("reading the audit log", query, Some(limit))
+            .newest_items("reading the audit log", query, limit)
             .await?;
         items
             .iter()
-            .take(limit)
             .map(|item| decode(item, "audit entry"))
             .collect()
     }

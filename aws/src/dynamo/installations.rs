@@ -24,13 +24,12 @@ impl DynamoStore {
         prefix: &str,
     ) -> Result<Vec<Item>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
+            .partition_query(
+                "#pk = :pk AND begins_with(#sk, :prefix)",
+                PK,
+                keys::installation_pk(id),
+            )
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", string(keys::installation_pk(id)))
             .expression_attribute_values(":prefix", string(prefix))
             .consistent_read(true);
         self.query_items(what, query, None).await
@@ -83,10 +82,7 @@ impl InstallationStore for DynamoStore {
             RECORD.to_owned(),
             encode("installation record", installation)?,
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
+        self.put_request(item)
             .send()
             .await
             .map(|_| ())
@@ -97,13 +93,8 @@ impl InstallationStore for DynamoStore {
         // Every item of the partition (the installation's own, its repositories and
         // policies); deleting them in any order is safe to repeat if this fails halfway.
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", PK)
+            .partition_query("#pk = :pk", PK, keys::installation_pk(id))
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", string(keys::installation_pk(id)))
             .projection_expression("#pk, #sk")
             .consistent_read(true);
         let items = self
@@ -125,11 +116,7 @@ impl InstallationStore for DynamoStore {
         id: InstallationId,
     ) -> Result<Option<InstallationRecord>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::installation_pk(id), keys::INSTALLATION_SK)))
-            .consistent_read(true)
+            .get_request(key(keys::installation_pk(id), keys::INSTALLATION_SK))
             .send()
             .await
             .map_err(|err| unavailable("reading an installation", &err))?;
@@ -193,10 +180,7 @@ impl PolicyStore for DynamoStore {
         );
         item.insert(TYPE.to_owned(), string("policy"));
         item.insert(RECORD.to_owned(), encode("installation policy", policy)?);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
+        self.put_request(item)
             .send()
             .await
             .map(|_| ())

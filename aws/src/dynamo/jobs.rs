@@ -4,7 +4,8 @@
 
 use super::keys::{self, GSI1PK, GSI1SK, PK};
 use super::{
-    DynamoStore, Item, RECORD, TYPE, decode, encode, key, string, string_attribute, unavailable,
+    DynamoStore, Item, RECORD, TYPE, conditional_failure, decode, encode, key, string,
+    string_attribute, unavailable,
 };
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -54,37 +55,11 @@ impl DynamoStore {
 
     async fn job_item_by_id(&self, id: &JobId) -> Result<Option<Item>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::job_pk(id), keys::JOB_SK)))
-            .consistent_read(true)
+            .get_request(key(keys::job_pk(id), keys::JOB_SK))
             .send()
             .await
             .map_err(|err| unavailable("reading a job", &err))?;
         Ok(output.item)
-    }
-}
-
-/// The service error of a put that failed on its condition; any other failure as
-/// [`StoreError::Unavailable`].
-fn conditional_failure<R>(
-    what: &str,
-    err: SdkError<PutItemError, R>,
-) -> Result<PutItemError, StoreError>
-where
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match err {
-        SdkError::ServiceError(service)
-            if matches!(
-                service.err(),
-                PutItemError::ConditionalCheckFailedException(_)
-            ) =>
-        {
-            Ok(service.into_err())
-        }
-        other => Err(unavailable(what, &other)),
     }
 }
 
@@ -101,10 +76,7 @@ fn status_from(item: &Item) -> Result<JobStatus, StoreError> {
 impl JobStore for DynamoStore {
     async fn create_job(&self, job: &JobRecord) -> Result<Created, StoreError> {
         let sent = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::job_item(job)?))
+            .put_request(Self::job_item(job)?)
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -133,10 +105,7 @@ impl JobStore for DynamoStore {
 
     async fn update_job(&self, job: &JobRecord, expected: JobStatus) -> Result<(), StoreError> {
         let sent = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::job_item(job)?))
+            .put_request(Self::job_item(job)?)
             .condition_expression("#status = :expected")
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":expected", string(expected.as_str()))
@@ -160,22 +129,13 @@ impl JobStore for DynamoStore {
         number: u64,
         limit: usize,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::THREAD_INDEX)
-            .key_condition_expression("#pk = :thread")
-            .expression_attribute_names("#pk", GSI1PK)
-            .expression_attribute_values(":thread", string(keys::thread_pk(repo, number)))
-            .scan_index_forward(false);
+            .partition_query("#pk = :pk", GSI1PK, keys::thread_pk(repo, number))
+            .index_name(keys::THREAD_INDEX);
         let items = self
-            .query_items("listing a thread's jobs", query, Some(limit))
+            .newest_items("listing a thread's jobs", query, limit)
             .await?;
-        items.iter().take(limit).map(job_from).collect()
+        items.iter().map(job_from).collect()
     }
 
     async fn put_task_token(
@@ -187,10 +147,7 @@ impl JobStore for DynamoStore {
         let mut item = key(keys::job_pk(job), keys::token_sk(wait));
         item.insert(TYPE.to_owned(), string("task_token"));
         item.insert(TOKEN.to_owned(), string(token.expose()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
+        self.put_request(item)
             .send()
             .await
             .map(|_| ())
@@ -200,11 +157,7 @@ impl JobStore for DynamoStore {
 
     async fn task_token(&self, job: &JobId, wait: Wait) -> Result<Option<TaskToken>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::job_pk(job), keys::token_sk(wait))))
-            .consistent_read(true)
+            .get_request(key(keys::job_pk(job), keys::token_sk(wait)))
             .send()
             .await
             .map_err(|err| token_error("reading a task token", &err))?;

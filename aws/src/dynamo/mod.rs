@@ -17,6 +17,9 @@ mod slots;
 use crate::describe;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use serde::Serialize;
@@ -55,6 +58,50 @@ impl DynamoStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// A consistent read of the item under `key`.
+    fn get_request(&self, key: Item) -> GetItemFluentBuilder {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+    }
+
+    /// A put of `item`, unconditional until the caller adds a condition.
+    fn put_request(&self, item: Item) -> PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+    }
+
+    /// A query of the partition `pk` of the attribute `pk_name` (the table's partition
+    /// key, or an index's): `condition` names them `#pk` and `:pk`.
+    fn partition_query(&self, condition: &str, pk_name: &str, pk: String) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", string(pk))
+    }
+
+    /// At most `limit` items of `query`, the highest sort keys (the newest) first.
+    async fn newest_items(
+        &self,
+        what: &str,
+        query: QueryFluentBuilder,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = query.scan_index_forward(false);
+        let mut items = self.query_items(what, query, Some(limit)).await?;
+        items.truncate(limit);
+        Ok(items)
     }
 
     /// Every item a query returns, following pages, at most `max` when given.
@@ -134,6 +181,28 @@ where
             service.message().unwrap_or("no message")
         )),
         None => StoreError::Unavailable(format!("{what}: {}", describe(err))),
+    }
+}
+
+/// The service error of a put that failed on its condition; any other failure as
+/// [`StoreError::Unavailable`].
+fn conditional_failure<R>(
+    what: &str,
+    err: SdkError<PutItemError, R>,
+) -> Result<PutItemError, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(service)
+            if matches!(
+                service.err(),
+                PutItemError::ConditionalCheckFailedException(_)
+            ) =>
+        {
+            Ok(service.into_err())
+        }
+        other => Err(unavailable(what, &other)),
     }
 }
 

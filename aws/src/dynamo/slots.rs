@@ -4,9 +4,10 @@
 //! one wins and the other reads again.
 
 use super::keys::{self, PK};
-use super::{DynamoStore, RECORD, TYPE, decode, encode, key, number, string, unavailable};
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use super::{
+    DynamoStore, RECORD, TYPE, conditional_failure, decode, encode, key, number, string,
+    unavailable,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::dispatch::{SlotStore, Slots, VersionedSlots};
 use shared::store::StoreError;
@@ -17,11 +18,7 @@ const VERSION: &str = "version";
 impl SlotStore for DynamoStore {
     async fn slots(&self) -> Result<VersionedSlots, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::SLOTS_PK.to_owned(), keys::SLOTS_SK)))
-            .consistent_read(true)
+            .get_request(key(keys::SLOTS_PK.to_owned(), keys::SLOTS_SK))
             .send()
             .await
             .map_err(|err| unavailable("reading the runner slots", &err))?;
@@ -49,11 +46,7 @@ impl SlotStore for DynamoStore {
         item.insert(TYPE.to_owned(), string("slots"));
         item.insert(RECORD.to_owned(), encode("runner slots", slots)?);
         item.insert(VERSION.to_owned(), number(expected.saturating_add(1)));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        let request = self.put_request(item);
         let request = if expected == 0 {
             request
                 .condition_expression("attribute_not_exists(#pk)")
@@ -66,15 +59,10 @@ impl SlotStore for DynamoStore {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(service))
-                if matches!(
-                    service.err(),
-                    PutItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
+            Err(err) => {
+                conditional_failure("writing the runner slots", err)?;
                 Err(StoreError::Conflict { current: None })
             }
-            Err(err) => Err(unavailable("writing the runner slots", &err)),
         }
     }
 }

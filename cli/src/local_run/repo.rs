@@ -4,9 +4,8 @@
 //! is the new branch.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
+use ota_runner::workspace::{GitIoError, git_output};
 
 use super::errors::RunError;
 
@@ -78,32 +77,18 @@ impl<'a> Git<'a> {
             .args(args)
             .current_dir(self.dir)
             .env("GIT_TERMINAL_PROMPT", "0")
-            .envs(self.env.iter().copied())
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .envs(self.env.iter().copied());
         for name in REPOSITORY_OVERRIDES {
             command.env_remove(name);
         }
-        let mut child = command.spawn().map_err(|err| {
-            failed(format!(
-                "could not start git ({err}); `ota run` needs git installed and on PATH"
-            ))
-        })?;
-        if let (Some(text), Some(mut pipe)) = (input, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())
-                .await
-                .map_err(|err| failed(format!("could not write to git: {err}")))?;
-        }
-        let output = child
-            .wait_with_output()
+        let output = git_output(&mut command, input)
             .await
-            .map_err(|err| failed(format!("git did not finish: {err}")))?;
+            .map_err(|err| match err {
+                GitIoError::Start(err) => failed(format!(
+                    "could not start git ({err}); `ota run` needs git installed and on PATH"
+                )),
+                other => failed(other.to_string()),
+            })?;
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
         Ok((output.status.success(), output.stdout, stderr))
     }

@@ -8,6 +8,7 @@ use crate::store::{Database, Inbox, PendingDelivery};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, Store};
 use shared::webhook::envelope::Envelope;
+use shared::webhook::telemetry::event_span;
 use shared::workflow::Workflow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,14 +89,7 @@ async fn handle<G: GitHub, S: Store, W: Workflow>(
             return;
         }
     };
-    let span = tracing::info_span!(
-        "event",
-        delivery = %envelope.delivery,
-        event = %envelope.event,
-        action = envelope.action.as_deref(),
-        installation = envelope.installation.map(|id| id.0),
-        repo = envelope.repository.as_ref().map(|repo| repo.full_name.as_str()),
-    );
+    let span = event_span(&envelope);
     async {
         let result = stage.handle(&envelope).await;
         let recorded = match result {

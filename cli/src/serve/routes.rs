@@ -13,8 +13,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use shared::ids::AppId;
-use shared::webhook::intake::{DEFAULT_MAX_BODY_BYTES, Outcome};
+use shared::webhook::intake::DEFAULT_MAX_BODY_BYTES;
+use shared::webhook::telemetry;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Jobs on the status page.
 const STATUS_JOBS: usize = 50;
@@ -44,24 +46,9 @@ async fn webhook(State(server): State<Arc<Server>>, headers: HeaderMap, body: By
         });
         return json(StatusCode::SERVICE_UNAVAILABLE, body.to_string());
     };
+    let started = Instant::now();
     let receipt = app.intake.receive(&headers, &body).await;
-    let delivery = receipt.delivery.as_ref().map(|id| id.as_str().to_owned());
-    match &receipt.outcome {
-        Outcome::Queued => tracing::debug!(
-            delivery,
-            event = receipt.event.as_deref(),
-            "delivery queued"
-        ),
-        Outcome::Pong => tracing::info!(delivery, "ping answered"),
-        Outcome::Ignored(reason) => tracing::debug!(delivery, %reason, "delivery ignored"),
-        Outcome::Rejected(rejection) => tracing::warn!(
-            delivery,
-            event = receipt.event.as_deref(),
-            status = receipt.status(),
-            error = %rejection,
-            "delivery rejected"
-        ),
-    }
+    telemetry::log(&receipt, started.elapsed());
     let status =
         StatusCode::from_u16(receipt.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json(status, receipt.body())

@@ -7,55 +7,33 @@ mod settings;
 
 pub use settings::{Settings, Stage, build_stage};
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_support::{Failed, process_batch};
-use shared::dispatch::{DispatchMessage, Dispatcher, Store};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_support::{QueueMessages, handle_each};
+use shared::dispatch::{DispatchError, DispatchMessage, Dispatcher, Store};
 use shared::launcher::TaskLauncher;
 use shared::workflow::Workflow;
-use tracing::Instrument;
+
+/// The dispatch queue's messages. The body holds a task token: it is never logged, only
+/// parsed.
+const DISPATCHES: QueueMessages<DispatchMessage, DispatchError> = QueueMessages {
+    message: "dispatch",
+    work: "dispatch",
+    decode: |body| DispatchMessage::parse(body.unwrap_or("")).map_err(|err| err.to_string()),
+    span: |dispatch| tracing::info_span!("dispatch", job = %dispatch.job, attempt = dispatch.attempt),
+    is_transient: DispatchError::is_transient,
+};
 
 /// Processes a batch; the response names the messages to deliver again.
 pub async fn handle_batch<S: Store, W: Workflow, L: TaskLauncher>(
     stage: &Dispatcher<S, W, L>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    process_batch(
-        event,
-        |message| async move { process(stage, &message).await },
-    )
-    .await
-}
-
-async fn process<S: Store, W: Workflow, L: TaskLauncher>(
-    stage: &Dispatcher<S, W, L>,
-    message: &SqsMessage,
-) -> Result<(), Failed> {
-    let message_id = message.message_id.as_deref().unwrap_or("");
-    // The body holds a task token: it is never logged, only parsed.
-    let body = message.body.as_deref().unwrap_or("");
-    let dispatch = DispatchMessage::parse(body).map_err(|problem| {
-        tracing::error!(message_id, error = %problem, "undecodable dispatch message");
-        Failed
-    })?;
-    let span = tracing::info_span!("dispatch", job = %dispatch.job, attempt = dispatch.attempt);
-    async {
+    handle_each(event, &DISPATCHES, |dispatch| async move {
         // Boxed: the stage's future is deep enough to overflow the compiler's layout
         // recursion limit inside the Lambda runtime's own futures.
-        match Box::pin(stage.handle(&dispatch)).await {
-            Ok(outcome) => {
-                tracing::info!(?outcome, "dispatched");
-                Ok(())
-            }
-            Err(err) => {
-                if err.is_transient() {
-                    tracing::warn!(error = %err, "dispatch will be retried");
-                } else {
-                    tracing::error!(error = %err, "dispatch failed");
-                }
-                Err(Failed)
-            }
-        }
-    }
-    .instrument(span)
+        let outcome = Box::pin(stage.handle(&dispatch)).await?;
+        tracing::info!(?outcome, "dispatched");
+        Ok(())
+    })
     .await
 }

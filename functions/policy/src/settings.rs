@@ -23,13 +23,11 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut env = EnvReader::new(var);
-        let settings = Self {
-            github: GitHubAppSettings::read(&mut env),
+        EnvReader::read_all(var, |env| Self {
+            github: GitHubAppSettings::read(env),
             table: env.required("JOBS_TABLE"),
             state_machine_arn: env.required("STATE_MACHINE_ARN"),
-        };
-        env.finish(settings)
+        })
     }
 }
 
@@ -63,7 +61,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_github_com() {
+    fn reads_a_complete_environment() {
         let settings = Settings::from_env(env(&[
             ("APP_ID", "12345"),
             ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
@@ -74,7 +72,15 @@ mod tests {
             ),
         ]))
         .expect("complete");
-        assert_eq!(settings.github.app_id, shared::ids::AppId(12345));
-        assert_eq!(settings.github.api_url, "https://api.github.com");
+        let expected = Settings {
+            github: GitHubAppSettings {
+                app_id: shared::ids::AppId(12345),
+                private_key_secret_arn: "arn:key".to_owned(),
+                api_url: "https://api.github.com".to_owned(),
+            },
+            table: "jobs".to_owned(),
+            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:job".to_owned(),
+        };
+        assert_eq!(settings, expected);
     }
 }

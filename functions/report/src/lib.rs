@@ -8,47 +8,26 @@ mod settings;
 
 pub use settings::{Settings, Stage, build_stage};
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use lambda_support::{Failed, process_batch};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_support::{QueueMessages, handle_each};
 use shared::github::GitHub;
 use shared::launcher::TaskLauncher;
-use shared::report::{Incoming, Reporter, Store};
-use tracing::Instrument;
+use shared::report::{Incoming, ReportError, Reporter, Store};
+
+/// The report and approvals queues' messages. An approval message holds a task token:
+/// the body is never logged, only parsed.
+const REPORTS: QueueMessages<Incoming, ReportError> = QueueMessages {
+    message: "report",
+    work: "report",
+    decode: |body| Incoming::parse(body.unwrap_or("")).map_err(|err| err.to_string()),
+    span: |incoming| tracing::info_span!("report", job = %incoming.job(), kind = incoming.kind()),
+    is_transient: ReportError::is_transient,
+};
 
 /// Processes a batch; the response names the messages to deliver again.
 pub async fn handle_batch<G: GitHub, S: Store, L: TaskLauncher>(
     stage: &Reporter<G, S, L>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    process_batch(
-        event,
-        |message| async move { process(stage, &message).await },
-    )
-    .await
-}
-
-async fn process<G: GitHub, S: Store, L: TaskLauncher>(
-    stage: &Reporter<G, S, L>,
-    message: &SqsMessage,
-) -> Result<(), Failed> {
-    let message_id = message.message_id.as_deref().unwrap_or("");
-    // An approval message holds a task token: the body is never logged, only parsed.
-    let body = message.body.as_deref().unwrap_or("");
-    let incoming = Incoming::parse(body).map_err(|problem| {
-        tracing::error!(message_id, error = %problem, "undecodable report message");
-        Failed
-    })?;
-    let span = tracing::info_span!("report", job = %incoming.job(), kind = incoming.kind());
-    async {
-        stage.handle(incoming).await.map_err(|err| {
-            if err.is_transient() {
-                tracing::warn!(error = %err, "report will be retried");
-            } else {
-                tracing::error!(error = %err, "report failed");
-            }
-            Failed
-        })
-    }
-    .instrument(span)
-    .await
+    handle_each(event, &REPORTS, |incoming| stage.handle(incoming)).await
 }

@@ -24,13 +24,11 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut env = EnvReader::new(var);
-        let settings = Self {
-            github: GitHubAppSettings::read(&mut env),
+        EnvReader::read_all(var, |env| Self {
+            github: GitHubAppSettings::read(env),
             table: env.required("JOBS_TABLE"),
             runner_cluster: env.required("RUNNER_CLUSTER"),
-        };
-        env.finish(settings)
+        })
     }
 }
 
@@ -81,15 +79,19 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_github_com() {
-        let settings = Settings::from_env(env(&[
+    fn reads_a_complete_environment_on_github_com() {
+        let complete = env(&[
             ("APP_ID", "12345"),
             ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
             ("JOBS_TABLE", "jobs"),
             ("RUNNER_CLUSTER", "ota"),
-        ]))
-        .expect("complete");
+        ]);
+        let settings = Settings::from_env(complete).expect("complete");
         assert_eq!(settings.github.app_id, shared::ids::AppId(12345));
         assert_eq!(settings.github.api_url, "https://api.github.com");
+        assert_eq!(
+            (settings.table.as_str(), settings.runner_cluster.as_str()),
+            ("jobs", "ota")
+        );
     }
 }

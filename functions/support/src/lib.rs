@@ -1,16 +1,19 @@
-//! What every Lambda of the project shares: JSON logs for CloudWatch, the loop that
-//! processes an SQS batch message by message and reports failures one by one, and the
-//! GitHub App client built from the key in Secrets Manager.
+//! What every Lambda of the project shares: JSON logs and EMF metrics for CloudWatch
+//! ([`metrics`]), the loop that processes an SQS batch message by message and reports
+//! failures one by one ([`batch`]), and the GitHub App client built from the key in
+//! Secrets Manager.
+
+pub mod batch;
+pub mod metrics;
+
+pub use batch::{Failed, QueueMessages, handle_each, process_batch};
 
 use aws_config::SdkConfig;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ota_aws::SecretsManagerSecret;
 use ota_github::{AppCredentials, ClientOptions, GitHubClient};
 use shared::ids::AppId;
 use shared::ports::{SecretSource, SecretVersion};
 use shared::settings::EnvReader;
-use std::collections::HashSet;
-use std::future::Future;
 
 /// JSON log lines on stdout, one per event, level from `RUST_LOG` (default `info`).
 /// CloudWatch adds its own timestamps.
@@ -65,99 +68,43 @@ impl GitHubAppSettings {
     }
 }
 
-/// A message that could not be processed; the processor has already logged why.
-#[derive(Debug)]
-pub struct Failed;
-
-/// Processes a batch with `process`, one message at a time, and names the messages to
-/// deliver again (the event source mapping needs `ReportBatchItemFailures`). A failed
-/// message never fails or repeats the others — except that on a FIFO queue, once a
-/// message of a group fails, the group's later messages in the batch are returned
-/// unprocessed, so that a group's messages are never handled out of order.
-pub async fn process_batch<F, Fut>(event: SqsEvent, mut process: F) -> SqsBatchResponse
-where
-    F: FnMut(SqsMessage) -> Fut,
-    Fut: Future<Output = Result<(), Failed>>,
-{
-    let mut response = SqsBatchResponse::default();
-    let mut failed_groups = HashSet::new();
-    for message in event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let group = message.attributes.get("MessageGroupId").cloned();
-        if group
-            .as_ref()
-            .is_some_and(|group| failed_groups.contains(group))
-        {
-            response.add_failure(id);
-            continue;
-        }
-        if process(message).await.is_err() {
-            response.add_failure(id);
-            failed_groups.extend(group);
-        }
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::settings::from_pairs as env;
 
-    fn event(messages: &[(&str, Option<&str>)]) -> SqsEvent {
-        let records: Vec<String> = messages
-            .iter()
-            .map(|(id, group)| {
-                let attributes = group
-                    .map(|group| format!(r#"{{"MessageGroupId":"{group}"}}"#))
-                    .unwrap_or_else(|| "{}".to_owned());
-                format!(r#"{{"messageId":"{id}","body":"{id}","attributes":{attributes},"messageAttributes":{{}}}}"#)
-            })
-            .collect();
-        let json = format!(r#"{{"Records":[{}]}}"#, records.join(","));
-        serde_json::from_str(&json).expect("a valid SQS event")
+    fn read(pairs: &[(&str, &str)]) -> Result<GitHubAppSettings, String> {
+        EnvReader::read_all(env(pairs), GitHubAppSettings::read)
     }
 
-    fn failed(response: &SqsBatchResponse) -> Vec<&str> {
-        response
-            .batch_item_failures
-            .iter()
-            .map(|failure| failure.item_identifier.as_str())
-            .collect()
+    #[test]
+    fn names_a_non_numeric_app_id_and_a_missing_key() {
+        let err = read(&[("APP_ID", "ollama")]).expect_err("incomplete");
+        for expected in [
+            "APP_ID must be the App's numeric id, not \"ollama\"",
+            "PRIVATE_KEY_SECRET_ARN is not set",
+        ] {
+            assert!(err.contains(expected), "{err}");
+        }
     }
 
-    #[tokio::test]
-    async fn a_failure_returns_only_that_message_on_a_standard_queue() {
-        let mut seen = Vec::new();
-        let response = process_batch(event(&[("a", None), ("b", None), ("c", None)]), |m| {
-            let id = m.message_id.unwrap_or_default();
-            seen.push(id.clone());
-            async move { if id == "b" { Err(Failed) } else { Ok(()) } }
-        })
-        .await;
-        assert_eq!(failed(&response), vec!["b"]);
-        assert_eq!(seen, vec!["a", "b", "c"]);
+    #[test]
+    fn defaults_to_github_com() {
+        let settings =
+            read(&[("APP_ID", "12345"), ("PRIVATE_KEY_SECRET_ARN", "arn:key")]).expect("complete");
+        assert_eq!(settings.app_id, AppId(12345));
+        assert_eq!(settings.private_key_secret_arn, "arn:key");
+        assert_eq!(settings.api_url, "https://api.github.com");
     }
 
-    #[tokio::test]
-    async fn a_failure_holds_back_the_rest_of_its_fifo_group_only() {
-        let mut seen = Vec::new();
-        let batch = event(&[
-            ("a1", Some("a")),
-            ("b1", Some("b")),
-            ("a2", Some("a")),
-            ("b2", Some("b")),
-        ]);
-        let response = process_batch(batch, |m| {
-            let id = m.message_id.unwrap_or_default();
-            seen.push(id.clone());
-            async move { if id == "a1" { Err(Failed) } else { Ok(()) } }
-        })
-        .await;
-        assert_eq!(failed(&response), vec!["a1", "a2"]);
-        assert_eq!(
-            seen,
-            vec!["a1", "b1", "b2"],
-            "a2 was not processed out of order"
-        );
+    #[test]
+    fn reads_a_github_enterprise_api_url() {
+        let settings = read(&[
+            ("APP_ID", "12345"),
+            ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3"),
+        ])
+        .expect("complete");
+        assert_eq!(settings.api_url, "https://ghe.example/api/v3");
     }
 }

@@ -3,6 +3,7 @@
 
 use aws_config::SdkConfig;
 use lambda_http::{Body, Request, Response};
+use lambda_support::metrics;
 use ota_aws::{SecretsManagerSecret, SqsEventQueue};
 use shared::ports::{EventQueue, SecretSource};
 use shared::settings::EnvReader;
@@ -27,8 +28,7 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut env = EnvReader::new(var);
-        let settings = Self {
+        EnvReader::read_all(var, |env| Self {
             queue_url: env.required("INTAKE_QUEUE_URL"),
             secret_arn: env.required("WEBHOOK_SECRET_ARN"),
             app_slug: env.optional("APP_SLUG"),
@@ -37,8 +37,7 @@ impl Settings {
                 DEFAULT_MAX_BODY_BYTES,
                 "a number of bytes",
             ),
-        };
-        env.finish(settings)
+        })
     }
 }
 
@@ -75,7 +74,7 @@ pub async fn handle<Q: EventQueue, S: SecretSource>(
     };
     let receipt = intake.receive(&parts.headers, bytes).await;
     telemetry::log(&receipt, started.elapsed());
-    println!("{}", telemetry::metrics_line(&receipt, now_millis()));
+    println!("{}", metrics::receipt_line(&receipt, now_millis()));
     json_response(receipt.status(), receipt.body())
 }
 

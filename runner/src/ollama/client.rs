@@ -1,7 +1,7 @@
 //! The HTTP client for `/api/chat`: one streamed call, classified errors, and retries of the
 //! transient ones with backoff.
 
-use std::error::Error as _;
+use shared::error_chain::one_line;
 use std::fmt;
 use std::time::Duration;
 
@@ -111,7 +111,7 @@ impl OllamaClient {
             .read_timeout(options.idle_timeout)
             .user_agent(concat!("ollama-turbo-agent/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|err| ClientError::Http(chain(&err)))?;
+            .map_err(|err| ClientError::Http(one_line(&err)))?;
         Ok(Self {
             http,
             chat_url: env.host.endpoint("api/chat"),
@@ -238,7 +238,7 @@ impl OllamaClient {
                 }
                 Err(err) => {
                     return Err(OllamaError::StreamEnded {
-                        detail: Some(chain(&err.without_url())),
+                        detail: Some(one_line(&err.without_url())),
                     });
                 }
             };
@@ -269,27 +269,12 @@ impl OllamaClient {
             };
             return OllamaError::TimedOut { endpoint, after };
         }
+        // Without the URL (and its user info), in the text as in the error's sources.
         OllamaError::Unreachable {
             endpoint,
-            reason: chain(&err.without_url()),
+            reason: one_line(&err.without_url()),
         }
     }
-}
-
-/// The error and its sources in one line (`error sending request: connection refused`).
-/// Built from `reqwest::Error::without_url`, so no URL (and no user info) is in it.
-fn chain(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The start of an error body, as text.

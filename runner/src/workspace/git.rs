@@ -5,7 +5,7 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use tokio::io::AsyncWriteExt;
 
 /// Variables passed on to git from the runner's environment: enough to find itself and
@@ -138,30 +138,13 @@ impl Git<'_> {
             .env("GIT_ASKPASS", "true")
             .env("LANG", "C")
             .env("LC_ALL", "C")
-            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if let Some(auth) = auth {
             cmd.envs(auth.environment(self.remote));
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|err| failed(format!("could not start git: {err}"), false))?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())
-                .await
-                .map_err(|err| failed(format!("could not write to git: {err}"), false))?;
-        }
-        let output = child
-            .wait_with_output()
+        let output = output(&mut cmd, stdin)
             .await
-            .map_err(|err| failed(format!("git did not finish: {err}"), false))?;
+            .map_err(|err| failed(err.to_string(), false))?;
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
         }
@@ -169,6 +152,41 @@ impl Git<'_> {
         let transient = TRANSIENT_SIGNS.iter().any(|sign| stderr.contains(sign));
         Err(failed(tail(stderr.trim(), MAX_STDERR_CHARS), transient))
     }
+}
+
+/// Where running git failed before it could answer.
+#[derive(Debug, thiserror::Error)]
+pub enum GitIoError {
+    #[error("could not start git: {0}")]
+    Start(std::io::Error),
+    #[error("could not write to git: {0}")]
+    Write(std::io::Error),
+    #[error("git did not finish: {0}")]
+    Wait(std::io::Error),
+}
+
+/// Runs `command` (a `git` command) to its end, `input` on its stdin, and returns what it
+/// printed; the process is killed if the caller stops waiting.
+pub async fn output(
+    command: &mut tokio::process::Command,
+    input: Option<&str>,
+) -> Result<Output, GitIoError> {
+    command
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(GitIoError::Start)?;
+    if let (Some(text), Some(mut pipe)) = (input, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .await
+            .map_err(GitIoError::Write)?;
+    }
+    child.wait_with_output().await.map_err(GitIoError::Wait)
 }
 
 /// The last `max` characters of `text`.

@@ -15,4 +15,4 @@ mod checkout;
 mod git;
 
 pub use checkout::{Checkout, Identity, PushError};
-pub use git::{GitAuth, GitError, Remote};
+pub use git::{GitAuth, GitError, GitIoError, Remote, output as git_output};

@@ -1,8 +1,10 @@
-//! What one delivery leaves behind: a structured log line and an EMF metrics line.
-//! Neither ever carries a body, a signature or a secret.
+//! What one delivery says in the logs, wherever it arrives (the webhook Lambda or
+//! `ota serve`): the line for its receipt at the edge and the span its queued event is
+//! handled in. Neither ever carries a body, a signature or a secret. (The Lambdas' EMF
+//! metrics line is built from the same [`Outcome::name`] in `lambda_support::metrics`.)
 
+use super::envelope::Envelope;
 use super::intake::{Outcome, Receipt, Rejection};
-use crate::metrics::Emf;
 use std::time::Duration;
 
 impl Outcome {
@@ -16,7 +18,8 @@ impl Outcome {
     }
 }
 
-/// Logs the receipt with its delivery, event, action, installation and repository.
+/// Logs the receipt with its delivery, event, action, installation and repository: the
+/// one line a delivery leaves in the logs, from the webhook Lambda and `ota serve` alike.
 pub fn log(receipt: &Receipt, elapsed: Duration) {
     let delivery = receipt.delivery.as_ref().map(|id| id.as_str());
     let installation = receipt.installation.map(|id| id.0);
@@ -25,56 +28,44 @@ pub fn log(receipt: &Receipt, elapsed: Duration) {
     let status = receipt.status();
     let outcome = receipt.outcome.name();
     let (event, action) = (receipt.event.as_deref(), receipt.action.as_deref());
+    // Every line carries the same fields; a level is part of a call site, so each level
+    // is its own call.
+    macro_rules! receipt_line {
+        ($level:ident, $($rest:tt)+) => {
+            tracing::$level!(
+                delivery, event, action, installation, repo, outcome, status, duration_ms,
+                $($rest)+
+            )
+        };
+    }
     match &receipt.outcome {
-        Outcome::Queued | Outcome::Pong => tracing::info!(
-            delivery,
-            event,
-            action,
-            installation,
-            repo,
-            outcome,
-            status,
-            duration_ms,
-            "webhook delivery {outcome}"
-        ),
-        Outcome::Ignored(reason) => tracing::info!(
-            delivery, event, action, installation, repo, outcome, status, duration_ms,
-            reason = %reason, "webhook delivery ignored"
-        ),
+        Outcome::Queued | Outcome::Pong => receipt_line!(info, "webhook delivery {outcome}"),
+        Outcome::Ignored(reason) => {
+            receipt_line!(info, reason = %reason, "webhook delivery ignored")
+        }
         Outcome::Rejected(rejection) => {
             let reason = rejection.reason();
             let error = loggable(rejection);
             if status >= 500 {
-                tracing::error!(
-                    delivery,
-                    event,
-                    action,
-                    installation,
-                    repo,
-                    outcome,
-                    status,
-                    duration_ms,
-                    reason,
-                    error,
-                    "webhook delivery not queued"
-                );
+                receipt_line!(error, reason, error, "webhook delivery not queued");
             } else {
-                tracing::warn!(
-                    delivery,
-                    event,
-                    action,
-                    installation,
-                    repo,
-                    outcome,
-                    status,
-                    duration_ms,
-                    reason,
-                    error,
-                    "webhook delivery rejected"
-                );
+                receipt_line!(warn, reason, error, "webhook delivery rejected");
             }
         }
     }
+}
+
+/// The span a queued event is handled in, by the policy Lambda and `ota serve`'s intake
+/// worker alike: its delivery, event, action, installation and repository.
+pub fn event_span(envelope: &Envelope) -> tracing::Span {
+    tracing::info_span!(
+        "event",
+        delivery = %envelope.delivery,
+        event = %envelope.event,
+        action = envelope.action.as_deref(),
+        installation = envelope.installation.map(|id| id.0),
+        repo = envelope.repository.as_ref().map(|repo| repo.full_name.as_str()),
+    )
 }
 
 /// The rejection as it may be logged: a parser's message can quote the body, so for a
@@ -92,32 +83,4 @@ fn loggable(rejection: &Rejection) -> String {
         Rejection::QueueUnavailable(err) => format!("{rejection}: {err}"),
         other => other.to_string(),
     }
-}
-
-/// The EMF line: `Received` always, one of `Queued` / `Ignored` / `Rejected`, and
-/// `Rejected` again by `Reason`.
-pub fn metrics_line(receipt: &Receipt, timestamp_millis: u64) -> String {
-    let outcome = receipt.outcome.name();
-    let mut emf = Emf::new()
-        .property("Outcome", outcome)
-        .property("event", receipt.event.clone())
-        .property(
-            "delivery",
-            receipt.delivery.as_ref().map(|id| id.to_string()),
-        );
-    let count = |name: &str| u64::from(outcome == name);
-    emf = emf.counts(
-        &[&[]],
-        &[
-            ("Received", 1),
-            ("Queued", count("queued")),
-            ("Ignored", count("ignored")),
-        ],
-    );
-    if let Outcome::Rejected(rejection) = &receipt.outcome {
-        emf = emf
-            .property("Reason", rejection.reason())
-            .counts(&[&[], &["Reason"]], &[("Rejected", 1)]);
-    }
-    emf.to_line(timestamp_millis)
 }

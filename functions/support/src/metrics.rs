@@ -1,7 +1,10 @@
 //! CloudWatch embedded metric format (EMF): one JSON log line that CloudWatch turns into
-//! metrics, so functions publish metrics without an API call on the request path.
+//! metrics, so functions publish metrics without an API call on the request path. Only
+//! the Lambdas publish metrics; what a delivery says in the logs is the domain's
+//! (`shared::webhook::telemetry`), on AWS and on one machine alike.
 
 use serde_json::{Map, Value, json};
+use shared::webhook::intake::{Outcome, Receipt};
 
 /// The CloudWatch namespace of every metric the project publishes.
 pub const NAMESPACE: &str = "OllamaTurboAgent";
@@ -48,6 +51,34 @@ impl Emf {
         );
         Value::Object(root).to_string()
     }
+}
+
+/// The EMF line of a webhook receipt: `Received` always, one of `Queued` / `Ignored` /
+/// `Rejected`, and `Rejected` again by `Reason`.
+pub fn receipt_line(receipt: &Receipt, timestamp_millis: u64) -> String {
+    let outcome = receipt.outcome.name();
+    let mut emf = Emf::new()
+        .property("Outcome", outcome)
+        .property("event", receipt.event.clone())
+        .property(
+            "delivery",
+            receipt.delivery.as_ref().map(|id| id.to_string()),
+        );
+    let count = |name: &str| u64::from(outcome == name);
+    emf = emf.counts(
+        &[&[]],
+        &[
+            ("Received", 1),
+            ("Queued", count("queued")),
+            ("Ignored", count("ignored")),
+        ],
+    );
+    if let Outcome::Rejected(rejection) = &receipt.outcome {
+        emf = emf
+            .property("Reason", rejection.reason())
+            .counts(&[&[], &["Reason"]], &[("Rejected", 1)]);
+    }
+    emf.to_line(timestamp_millis)
 }
 
 #[cfg(test)]
