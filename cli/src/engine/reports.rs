@@ -2,7 +2,8 @@
 //! and a stopped execution.
 
 use super::execution::{self, Execution, StepData};
-use super::{Engine, ErrorValue, Step, clock_ms, millis};
+use super::{Engine, ErrorValue, Step};
+use shared::clock::{millis, now_ms};
 use shared::github::GitHub;
 use shared::job::JobError;
 use shared::launcher::TaskLauncher;
@@ -49,7 +50,7 @@ where
             .unwrap_or_else(|| ErrorValue::new("States.Runtime", None));
         let job = execution.job.clone();
         let kept = error.clone();
-        let now = clock_ms();
+        let now = now_ms();
         self.db
             .call(move |conn| execution::record_dead_letter(conn, &job, &kept, now))
             .await?;
@@ -142,7 +143,7 @@ where
             tracing::error!(error = %err, "could not report the stopped job");
         }
         let job = execution.job.clone();
-        let now = clock_ms();
+        let now = now_ms();
         self.db
             .call(move |conn| {
                 conn.execute(

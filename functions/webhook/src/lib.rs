@@ -9,7 +9,7 @@ use shared::settings::EnvReader;
 use shared::webhook::intake::{AppIdentity, DEFAULT_MAX_BODY_BYTES, Intake};
 use shared::webhook::secrets::{DEFAULT_MIN_REFRESH_INTERVAL, WebhookSecrets};
 use shared::webhook::telemetry;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// The function's settings, read once at start-up from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,10 @@ pub async fn handle<Q: EventQueue, S: SecretSource>(
     };
     let receipt = intake.receive(&parts.headers, bytes).await;
     telemetry::log(&receipt, started.elapsed());
-    println!("{}", telemetry::metrics_line(&receipt, now_millis()));
+    println!(
+        "{}",
+        telemetry::metrics_line(&receipt, shared::clock::now_ms())
+    );
     json_response(receipt.status(), receipt.body())
 }
 
@@ -88,12 +91,6 @@ fn json_response(status: u16, body: String) -> Response<Body> {
         http::HeaderValue::from_static("application/json"),
     );
     response
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 #[cfg(test)]
