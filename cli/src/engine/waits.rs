@@ -4,7 +4,7 @@
 use super::execution::{self, Execution, Move, StepData};
 use super::{Answer, Engine, ErrorValue, Step};
 use shared::clock::{millis, now_ms};
-use shared::dispatch::DispatchMessage;
+use shared::dispatch::DispatchRequest;
 use shared::github::GitHub;
 use shared::job::{AfterError, JobError, STATES_TIMEOUT, Wait, after_error};
 use shared::launcher::TaskLauncher;
@@ -219,13 +219,13 @@ where
         execution: &Execution,
         wait: &execution::OpenWait,
     ) -> Result<(), StoreError> {
-        let message = DispatchMessage {
+        let request = DispatchRequest {
             job: execution.job.clone(),
             token: wait.token.clone(),
             attempt: execution.retries + 1,
             timeouts: execution.input.timeouts,
         };
-        match self.dispatcher.handle(&message).await {
+        match self.dispatcher.handle(&request).await {
             Ok(dispatched) => {
                 tracing::info!(outcome = ?dispatched, "dispatched");
             }

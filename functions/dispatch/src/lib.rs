@@ -3,13 +3,14 @@
 //! message neither fails nor repeats the others. A message that keeps failing ends in the
 //! queue's dead-letter queue, and the attempt's heartbeat timeout retries the job.
 
+pub mod message;
 mod settings;
 
 pub use settings::{Settings, Stage, build_stage};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_support::{Failed, process_batch};
-use shared::dispatch::{DispatchMessage, Dispatcher, Store};
+use shared::dispatch::{Dispatcher, Store};
 use shared::launcher::TaskLauncher;
 use shared::workflow::Workflow;
 use tracing::Instrument;
@@ -33,7 +34,7 @@ async fn process<S: Store, W: Workflow, L: TaskLauncher>(
     let message_id = message.message_id.as_deref().unwrap_or("");
     // The body holds a task token: it is never logged, only parsed.
     let body = message.body.as_deref().unwrap_or("");
-    let dispatch = DispatchMessage::parse(body).map_err(|problem| {
+    let dispatch = message::parse(body).map_err(|problem| {
         tracing::error!(message_id, error = %problem, "undecodable dispatch message");
         Failed
     })?;
