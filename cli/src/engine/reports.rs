@@ -5,9 +5,8 @@ use super::execution::{self, Execution, StepData};
 use super::{Engine, ErrorValue, Step};
 use shared::clock::{millis, now_ms};
 use shared::github::GitHub;
-use shared::job::JobError;
 use shared::launcher::TaskLauncher;
-use shared::report::{ExecutionEnded, ExecutionStatus, Incoming, WorkflowReport};
+use shared::report::{Incoming, WorkflowReport};
 use shared::store::StoreError;
 use std::time::Duration;
 
@@ -117,8 +116,8 @@ where
     }
 
     /// A stopped execution (`/cancel`, `ota cancel`, an approval a push voided): its waits
-    /// are closed and the report stage hears of it as Step Functions' "aborted" event,
-    /// which stops the runner and finishes the job.
+    /// are closed and the report stage hears that it stopped, which stops the runner and
+    /// finishes the job.
     pub(super) async fn abort(
         &self,
         execution: Execution,
@@ -128,12 +127,10 @@ where
         self.db
             .call(move |conn| execution::close_all_waits(conn, &job))
             .await?;
-        let event = Incoming::Execution(ExecutionEnded {
+        let event = Incoming::Stopped {
             job: execution.job.clone(),
-            status: ExecutionStatus::Aborted,
-            error: Some(JobError::JobCancelled.name().to_owned()),
             cause: Some(cause),
-        });
+        };
         if let Err(err) = self.reporter.handle(event).await {
             if err.is_transient() {
                 return Err(StoreError::Unavailable(format!(

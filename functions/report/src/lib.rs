@@ -4,6 +4,7 @@
 //! messages are reported one by one; once a job's message fails, that job's later
 //! messages in the batch are returned too, so its reports never overtake each other.
 
+pub mod message;
 mod settings;
 
 pub use settings::{Settings, Stage, build_stage};
@@ -12,7 +13,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_support::{Failed, process_batch};
 use shared::github::GitHub;
 use shared::launcher::TaskLauncher;
-use shared::report::{Incoming, Reporter, Store};
+use shared::report::{Reporter, Store};
 use tracing::Instrument;
 
 /// Processes a batch; the response names the messages to deliver again.
@@ -34,10 +35,14 @@ async fn process<G: GitHub, S: Store, L: TaskLauncher>(
     let message_id = message.message_id.as_deref().unwrap_or("");
     // An approval message holds a task token: the body is never logged, only parsed.
     let body = message.body.as_deref().unwrap_or("");
-    let incoming = Incoming::parse(body).map_err(|problem| {
+    let incoming = message::parse(body).map_err(|problem| {
         tracing::error!(message_id, error = %problem, "undecodable report message");
         Failed
     })?;
+    let Some(incoming) = incoming else {
+        tracing::debug!(message_id, "an execution status change that ends nothing");
+        return Ok(());
+    };
     let span = tracing::info_span!("report", job = %incoming.job(), kind = incoming.kind());
     async {
         stage.handle(incoming).await.map_err(|err| {
