@@ -99,9 +99,7 @@ fn execution_arn_prefix(state_machine_arn: &str) -> Option<String> {
 /// An id no other `start` call uses (this process's id, the time, a counter).
 fn start_request_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos());
+    let nanos = shared::clock::since_epoch().as_nanos();
     format!(
         "{}-{nanos:x}-{}",
         std::process::id(),

@@ -8,9 +8,9 @@
 //! process start time, so that a restarted server can tell its predecessor's runners
 //! from unrelated processes that reused their ids, and stop any that survived.
 
-use crate::engine::clock_ms;
 use crate::store::{Database, sql_error};
 use rusqlite::params;
+use shared::clock::now_ms;
 use shared::job::JobId;
 use shared::launcher::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
 use shared::store::StoreError;
@@ -328,7 +328,7 @@ impl RunnerRecords {
                 tracing::warn!(job, pid, "stopped a runner left by the previous server");
             }
         }
-        let now = clock_ms();
+        let now = now_ms();
         self.db
             .call(move |conn| {
                 conn.execute(

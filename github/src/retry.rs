@@ -4,7 +4,7 @@
 
 use shared::github::GitHubError;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How hard one call tries before giving the failure back to its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,9 +72,7 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1 << exponent)
             .min(self.max_delay);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |now| now.subsec_nanos());
+        let nanos = shared::clock::since_epoch().subsec_nanos();
         delay + delay.mul_f64(f64::from(nanos % 250) / 1000.0)
     }
 
@@ -101,7 +99,7 @@ impl RetryPolicy {
             tracing::warn!(
                 call = what,
                 attempt = number,
-                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                delay_ms = shared::clock::millis(delay),
                 %error,
                 "GitHub call failed; retrying"
             );

@@ -20,7 +20,7 @@ const EXPIRY_SLACK: Duration = Duration::from_secs(60 * 60);
 /// (Unix milliseconds, end exclusive). Windows start at multiples of their length, so every
 /// caller agrees on them without coordination. A zero window counts as one millisecond.
 fn window_bounds(window: Duration, now_ms: u64) -> (u64, u64, u64) {
-    let length = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+    let length = shared::clock::millis(window).max(1);
     let start = now_ms - now_ms % length;
     (length, start, start.saturating_add(length))
 }

@@ -3,10 +3,11 @@
 //! approval, the stop request, the new job) and the running `ota serve` acts on it within
 //! a moment; with no server running, it acts on it when it starts.
 
-use crate::engine::{LocalWorkflow, clock_ms};
+use crate::engine::LocalWorkflow;
 use crate::settings::DataDir;
 use crate::store::Database;
 use anyhow::{Context, anyhow, bail};
+use shared::clock::now_ms;
 use shared::ids::DeliveryId;
 use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Timeouts, Wait};
 use shared::report::text::format_duration;
@@ -100,7 +101,7 @@ pub async fn jobs(args: JobsArgs) -> anyhow::Result<ExitCode> {
     };
     let db = open(&args.data_dir)?;
     let jobs = db.recent_jobs(args.limit, status).await?;
-    print!("{}", jobs_table(&jobs, clock_ms()));
+    print!("{}", jobs_table(&jobs, now_ms()));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -135,7 +136,7 @@ pub async fn job(args: JobArgs) -> anyhow::Result<ExitCode> {
     let db = open(&args.data_dir)?;
     let job = find(&db, &args.id).await?;
     let audit = db.audit_for_job(&job.id).await?;
-    print!("{}", job_details(&job, &audit, clock_ms()));
+    print!("{}", job_details(&job, &audit, now_ms()));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -206,7 +207,7 @@ fn audit_entry(job: &JobRecord, command: &str, decision: &str, reason: String) -
     AuditEntry {
         installation: job.installation,
         repo: Some(job.repo.clone()),
-        at_ms: clock_ms(),
+        at_ms: now_ms(),
         delivery: String::new(),
         actor: operator(),
         command: command.to_owned(),
@@ -238,7 +239,7 @@ pub async fn approve(args: JobArgs) -> anyhow::Result<ExitCode> {
         })?;
     let operator = operator();
     job.approval.approved_by = Some(operator.clone());
-    job.approval.approved_at_ms = Some(clock_ms());
+    job.approval.approved_at_ms = Some(now_ms());
     db.update_job(&job, JobStatus::AwaitingApproval)
         .await
         .with_context(|| {
@@ -309,7 +310,7 @@ pub async fn retry(args: JobArgs) -> anyhow::Result<ExitCode> {
             old.status
         );
     }
-    let now = clock_ms();
+    let now = now_ms();
     let delivery = DeliveryId::parse(&format!("ota-retry-{}-{now}", old.id))
         .map_err(|err| anyhow!("cannot name the retry: {err}"))?;
     let id = JobId::for_command(&delivery, 0);

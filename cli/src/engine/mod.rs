@@ -20,6 +20,7 @@ pub use workflow::{Answer, LocalWorkflow};
 use crate::launcher::RunnerRecords;
 use crate::store::Database;
 use execution::{Execution, Move, StepData};
+use shared::clock::now_ms;
 use shared::dispatch::Dispatcher;
 use shared::github::GitHub;
 use shared::job::{JobError, RetryPolicy};
@@ -28,18 +29,9 @@ use shared::report::{Incoming, Reporter, WorkflowReport};
 use shared::store::StoreError;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::Notify;
 use tracing::Instrument;
-
-/// Unix milliseconds now.
-pub fn clock_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
 
 /// How often the engine looks at its rows without being woken: answers and heartbeats
 /// from runner processes and `ota` commands arrive through the database.
@@ -99,7 +91,7 @@ where
     /// One look at every unfinished execution: starts work on those that have some.
     pub async fn round(self: &Arc<Self>) -> Result<(), StoreError> {
         let executions = self.db.call(|conn| execution::unfinished(conn)).await?;
-        let now = clock_ms();
+        let now = now_ms();
         let mut free_slots = self.slots.saturating_sub(
             executions
                 .iter()
@@ -238,7 +230,7 @@ where
     ) -> Result<(), StoreError> {
         let job = execution.job.clone();
         let from = execution.step;
-        let now = clock_ms();
+        let now = now_ms();
         let moved = self
             .db
             .call(move |conn| {
@@ -256,8 +248,4 @@ where
         }
         Ok(())
     }
-}
-
-pub(crate) fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

@@ -2,11 +2,11 @@
 //! and a stopped execution.
 
 use super::execution::{self, Execution, StepData};
-use super::{Engine, ErrorValue, Step, clock_ms, millis};
+use super::{Engine, ErrorValue, Step};
+use shared::clock::{millis, now_ms};
 use shared::github::GitHub;
-use shared::job::JobError;
 use shared::launcher::TaskLauncher;
-use shared::report::{ExecutionEnded, ExecutionStatus, Incoming, WorkflowReport};
+use shared::report::{Incoming, WorkflowReport};
 use shared::store::StoreError;
 use std::time::Duration;
 
@@ -49,7 +49,7 @@ where
             .unwrap_or_else(|| ErrorValue::new("States.Runtime", None));
         let job = execution.job.clone();
         let kept = error.clone();
-        let now = clock_ms();
+        let now = now_ms();
         self.db
             .call(move |conn| execution::record_dead_letter(conn, &job, &kept, now))
             .await?;
@@ -116,8 +116,8 @@ where
     }
 
     /// A stopped execution (`/cancel`, `ota cancel`, an approval a push voided): its waits
-    /// are closed and the report stage hears of it as Step Functions' "aborted" event,
-    /// which stops the runner and finishes the job.
+    /// are closed and the report stage hears that it stopped, which stops the runner and
+    /// finishes the job.
     pub(super) async fn abort(
         &self,
         execution: Execution,
@@ -127,12 +127,10 @@ where
         self.db
             .call(move |conn| execution::close_all_waits(conn, &job))
             .await?;
-        let event = Incoming::Execution(ExecutionEnded {
+        let event = Incoming::Stopped {
             job: execution.job.clone(),
-            status: ExecutionStatus::Aborted,
-            error: Some(JobError::JobCancelled.name().to_owned()),
             cause: Some(cause),
-        });
+        };
         if let Err(err) = self.reporter.handle(event).await {
             if err.is_transient() {
                 return Err(StoreError::Unavailable(format!(
@@ -142,7 +140,7 @@ where
             tracing::error!(error = %err, "could not report the stopped job");
         }
         let job = execution.job.clone();
-        let now = clock_ms();
+        let now = now_ms();
         self.db
             .call(move |conn| {
                 conn.execute(

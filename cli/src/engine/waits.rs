@@ -2,8 +2,9 @@
 //! runner's process), and where an error that ends a wait leads.
 
 use super::execution::{self, Execution, Move, StepData};
-use super::{Answer, Engine, ErrorValue, Step, clock_ms, millis};
-use shared::dispatch::DispatchMessage;
+use super::{Answer, Engine, ErrorValue, Step};
+use shared::clock::{millis, now_ms};
+use shared::dispatch::DispatchRequest;
 use shared::github::GitHub;
 use shared::job::{AfterError, JobError, STATES_TIMEOUT, Wait, after_error};
 use shared::launcher::TaskLauncher;
@@ -26,7 +27,7 @@ where
         }
         let job = execution.job.clone();
         let timeout = execution.input.timeouts.approval;
-        let now = clock_ms();
+        let now = now_ms();
         let token = self
             .db
             .call(move |conn| {
@@ -69,7 +70,7 @@ where
                 .go(&execution, Step::Start, StepData::default(), 0, 0)
                 .await;
         };
-        let now = clock_ms();
+        let now = now_ms();
         if !wait.answered && now < wait.timeout_at_ms {
             return Ok(());
         }
@@ -90,7 +91,7 @@ where
     pub(super) async fn dispatch_attempt(&self, execution: Execution) -> Result<(), StoreError> {
         let job = execution.job.clone();
         let timeout = execution.input.timeouts.max_runtime;
-        let now = clock_ms();
+        let now = now_ms();
         let retries = execution.retries;
         let moved = self
             .db
@@ -153,7 +154,7 @@ where
                 )
                 .await;
         };
-        let now = clock_ms();
+        let now = now_ms();
         let timeouts = execution.input.timeouts;
         // The limits hold from the wait's opening, even while the dispatch itself keeps
         // failing, as the heartbeat timeout bounds a redelivered dispatch on AWS.
@@ -218,13 +219,13 @@ where
         execution: &Execution,
         wait: &execution::OpenWait,
     ) -> Result<(), StoreError> {
-        let message = DispatchMessage {
+        let request = DispatchRequest {
             job: execution.job.clone(),
             token: wait.token.clone(),
             attempt: execution.retries + 1,
             timeouts: execution.input.timeouts,
         };
-        match self.dispatcher.handle(&message).await {
+        match self.dispatcher.handle(&request).await {
             Ok(dispatched) => {
                 tracing::info!(outcome = ?dispatched, "dispatched");
             }
@@ -251,7 +252,7 @@ where
         };
         let job = execution.job.clone();
         let retries = execution.retries;
-        let now = clock_ms();
+        let now = now_ms();
         self.db
             .call(move |conn| {
                 execution::move_step(

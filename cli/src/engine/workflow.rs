@@ -3,9 +3,9 @@
 //! processes and the `ota` commands can all use it on the same database; the engine
 //! ([`super::Engine`]) acts on what they wrote.
 
-use super::clock_ms;
 use crate::store::{Database, sql_error};
 use rusqlite::params;
+use shared::clock::now_ms;
 use shared::job::{JobError, JobId, TaskToken};
 use shared::store::StoreError;
 use shared::workflow::{Started, Workflow, WorkflowError, WorkflowInput};
@@ -69,7 +69,7 @@ impl Workflow for LocalWorkflow {
         let job = input.job.as_str().to_owned();
         let json = serde_json::to_string(input)
             .map_err(|err| WorkflowError::Rejected(format!("unserializable input: {err}")))?;
-        let now = clock_ms();
+        let now = now_ms();
         let inserted = self
             .db
             .call(move |conn| {
@@ -114,7 +114,7 @@ impl Workflow for LocalWorkflow {
 
     async fn heartbeat(&self, token: &TaskToken) -> Result<(), WorkflowError> {
         let token = token.expose().to_owned();
-        let now = clock_ms();
+        let now = now_ms();
         let changed = self
             .db
             .call(move |conn| {
@@ -136,7 +136,7 @@ impl Workflow for LocalWorkflow {
     async fn stop(&self, job: &JobId, cause: &str) -> Result<(), WorkflowError> {
         let job = job.as_str().to_owned();
         let cause = cause.to_owned();
-        let now = clock_ms();
+        let now = now_ms();
         self.db
             .call(move |conn| {
                 conn.execute(

@@ -3,8 +3,8 @@
 //! a time; one that fails for a passing reason holds its repository's later ones back
 //! and is tried again with a backoff; one that cannot work is set aside (dead).
 
-use crate::engine::clock_ms;
 use crate::store::{Database, Inbox, PendingDelivery};
+use shared::clock::{millis, now_ms};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, Store};
 use shared::webhook::envelope::Envelope;
@@ -37,7 +37,7 @@ where
 {
     let mut last_purge = 0;
     loop {
-        let now = clock_ms();
+        let now = now_ms();
         match db.next_deliveries(now, BATCH).await {
             Ok(deliveries) => {
                 let handled = deliveries.into_iter().map(|delivery| {
@@ -51,7 +51,7 @@ where
         }
         if now.saturating_sub(last_purge) > 60_000 {
             last_purge = now;
-            let cutoff = now.saturating_sub(KEEP_DONE.as_millis() as u64);
+            let cutoff = now.saturating_sub(millis(KEEP_DONE));
             if let Err(err) = db.purge_done_deliveries(cutoff).await {
                 tracing::warn!(error = %err, "could not purge handled deliveries");
             }
@@ -96,8 +96,8 @@ async fn handle<G: GitHub, S: Store, W: Workflow>(
             Ok(()) => db.delivery_done(delivery.seq).await,
             Err(err) if err.is_transient() && delivery.attempts + 1 < MAX_TRIES => {
                 let wait = backoff(delivery.attempts + 1);
-                tracing::warn!(error = %err, retry_in_ms = wait.as_millis() as u64, "event will be retried");
-                let due = clock_ms() + wait.as_millis() as u64;
+                tracing::warn!(error = %err, retry_in_ms = millis(wait), "event will be retried");
+                let due = now_ms() + millis(wait);
                 db.delivery_retry_later(delivery.seq, due, &err.to_string()).await
             }
             Err(err) => {

@@ -13,8 +13,9 @@ use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
 use crate::store::{Database, Inbox};
 use anyhow::{Context, anyhow};
 use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
-use shared::policy::stage::{PolicyStage, system_clock};
+use shared::policy::stage::PolicyStage;
 use shared::ports::StaticSecret;
 use shared::report::Reporter;
 use shared::webhook::intake::{AppIdentity, Intake};
@@ -119,7 +120,7 @@ impl Server {
             github: github()?,
             store: db.clone(),
             launcher: launcher.clone(),
-            clock: system_clock,
+            clock: now_ms,
         };
         let hosted = self.environment.hosted_url();
         let limits = Limits {
@@ -142,7 +143,7 @@ impl Server {
                     hosted,
                 },
             },
-            clock: system_clock,
+            clock: now_ms,
         };
         let slots = usize::try_from(limits.gpu_slots + limits.hosted_slots)
             .unwrap_or(1)

@@ -4,8 +4,9 @@
 //! listings of `ota jobs`, `ota job <id>` and the status page.
 
 use super::db::{Database, sql_error};
-use super::record::{decode, encode, now_ms, select_records};
+use super::record::{decode, encode, select_records};
 use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, params};
+use shared::clock::now_ms;
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobRecord, JobStatus, TaskToken, Wait};
 use shared::store::{Created, JobStore, StoreError};

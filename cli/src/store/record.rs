@@ -6,7 +6,6 @@ use rusqlite::{Connection, Params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::store::StoreError;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `record` as the JSON stored in its column.
 pub(crate) fn encode<T: Serialize>(what: &str, record: &T) -> Result<String, StoreError> {
@@ -32,15 +31,6 @@ pub(crate) fn select_records<T: DeserializeOwned, P: Params>(
         .map_err(sql_error)?;
     rows.map(|json| decode(what, &json.map_err(sql_error)?))
         .collect()
-}
-
-/// The wall clock in Unix milliseconds, for the times the store stamps itself (a job's
-/// last update, a delivery's arrival). A clock before 1970 counts as 0.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 /// A time or duration in milliseconds as SQLite stores integers (signed 64 bits): anything

@@ -3,22 +3,23 @@
 //! message neither fails nor repeats the others. A message that keeps failing ends in the
 //! queue's dead-letter queue, and the attempt's heartbeat timeout retries the job.
 
+pub mod message;
 mod settings;
 
 pub use settings::{Settings, Stage, build_stage};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_support::{QueueMessages, handle_each};
-use shared::dispatch::{DispatchError, DispatchMessage, Dispatcher, Store};
+use shared::dispatch::{DispatchError, DispatchRequest, Dispatcher, Store};
 use shared::launcher::TaskLauncher;
 use shared::workflow::Workflow;
 
 /// The dispatch queue's messages. The body holds a task token: it is never logged, only
 /// parsed.
-const DISPATCHES: QueueMessages<DispatchMessage, DispatchError> = QueueMessages {
+const DISPATCHES: QueueMessages<DispatchRequest, DispatchError> = QueueMessages {
     message: "dispatch",
     work: "dispatch",
-    decode: |body| DispatchMessage::parse(body.unwrap_or("")).map_err(|err| err.to_string()),
+    decode: |body| message::parse(body.unwrap_or("")).map_err(|err| err.to_string()),
     span: |dispatch| tracing::info_span!("dispatch", job = %dispatch.job, attempt = dispatch.attempt),
     is_transient: DispatchError::is_transient,
 };

@@ -2,8 +2,8 @@
 
 use aws_config::SdkConfig;
 use ota_aws::{DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, StepFunctionsWorkflow};
+use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
-use shared::policy::stage::system_clock;
 use shared::settings::EnvReader;
 
 /// The stage as the function runs it.
@@ -112,7 +112,7 @@ pub fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String
             limits: settings.limits,
             endpoints: settings.endpoints.clone(),
         },
-        clock: system_clock,
+        clock: now_ms,
     })
 }
 

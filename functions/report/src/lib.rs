@@ -4,6 +4,7 @@
 //! messages are reported one by one; once a job's message fails, that job's later
 //! messages in the batch are returned too, so its reports never overtake each other.
 
+pub mod message;
 mod settings;
 
 pub use settings::{Settings, Stage, build_stage};
@@ -14,13 +15,19 @@ use shared::github::GitHub;
 use shared::launcher::TaskLauncher;
 use shared::report::{Incoming, ReportError, Reporter, Store};
 
-/// The report and approvals queues' messages. An approval message holds a task token:
-/// the body is never logged, only parsed.
-const REPORTS: QueueMessages<Incoming, ReportError> = QueueMessages {
+/// The report and approvals queues' messages: a report, or nothing to do (an execution
+/// status change that ends nothing). An approval message holds a task token: the body is
+/// never logged, only parsed.
+const REPORTS: QueueMessages<Option<Incoming>, ReportError> = QueueMessages {
     message: "report",
     work: "report",
-    decode: |body| Incoming::parse(body.unwrap_or("")).map_err(|err| err.to_string()),
-    span: |incoming| tracing::info_span!("report", job = %incoming.job(), kind = incoming.kind()),
+    decode: |body| message::parse(body.unwrap_or("")).map_err(|err| err.to_string()),
+    span: |incoming| match incoming {
+        Some(incoming) => {
+            tracing::info_span!("report", job = %incoming.job(), kind = incoming.kind())
+        }
+        None => tracing::info_span!("report", kind = "status_change_ignored"),
+    },
     is_transient: ReportError::is_transient,
 };
 
@@ -29,5 +36,11 @@ pub async fn handle_batch<G: GitHub, S: Store, L: TaskLauncher>(
     stage: &Reporter<G, S, L>,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    handle_each(event, &REPORTS, |incoming| stage.handle(incoming)).await
+    handle_each(event, &REPORTS, |incoming| async move {
+        match incoming {
+            Some(incoming) => stage.handle(incoming).await,
+            None => Ok(()),
+        }
+    })
+    .await
 }

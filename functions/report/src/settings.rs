@@ -4,7 +4,7 @@ use aws_config::SdkConfig;
 use lambda_support::GitHubAppSettings;
 use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks};
 use ota_github::GitHubClient;
-use shared::policy::stage::system_clock;
+use shared::clock::now_ms;
 use shared::report::Reporter;
 use shared::settings::EnvReader;
 
@@ -56,7 +56,7 @@ pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, 
             aws_sdk_ecs::Client::new(aws),
             runner_tasks(&settings.runner_cluster),
         ),
-        clock: system_clock,
+        clock: now_ms,
     })
 }
 

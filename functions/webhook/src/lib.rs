@@ -10,7 +10,7 @@ use shared::settings::EnvReader;
 use shared::webhook::intake::{AppIdentity, DEFAULT_MAX_BODY_BYTES, Intake};
 use shared::webhook::secrets::{DEFAULT_MIN_REFRESH_INTERVAL, WebhookSecrets};
 use shared::webhook::telemetry;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// The function's settings, read once at start-up from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub async fn handle<Q: EventQueue, S: SecretSource>(
     };
     let receipt = intake.receive(&parts.headers, bytes).await;
     telemetry::log(&receipt, started.elapsed());
-    println!("{}", metrics::receipt_line(&receipt, now_millis()));
+    println!("{}", metrics::receipt_line(&receipt, shared::clock::now_ms()));
     json_response(receipt.status(), receipt.body())
 }
 
@@ -87,12 +87,6 @@ fn json_response(status: u16, body: String) -> Response<Body> {
         http::HeaderValue::from_static("application/json"),
     );
     response
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 #[cfg(test)]

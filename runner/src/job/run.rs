@@ -9,6 +9,7 @@ use crate::ollama::OllamaClient;
 use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
 use ota_github::{GitHubClient, TokenPermissions};
+use shared::clock::now_ms;
 use shared::config::{CONFIG_FILE_NAME, Deliverable, RepoConfig};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::github::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
@@ -16,7 +17,7 @@ use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
 use shared::launcher::EndpointKind;
 use shared::store::{JobStore, StoreError};
 use shared::workflow::{Workflow, WorkflowError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracing::Instrument;
 
 /// A job that cannot go on, with the named error its wait ends with.
@@ -89,12 +90,6 @@ pub struct Runner<S, W> {
     pub heartbeat_interval: Duration,
     /// [`super::LIVE_UPDATE_INTERVAL`] in production.
     pub live_update_interval: Duration,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl<S: JobStore, W: Workflow> Runner<S, W> {

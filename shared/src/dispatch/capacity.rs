@@ -135,7 +135,7 @@ impl Slots {
         self.prune(request.now_ms);
         let expires_at_ms = request
             .now_ms
-            .saturating_add(u64::try_from(request.lease.as_millis()).unwrap_or(u64::MAX));
+            .saturating_add(crate::clock::millis(request.lease));
         if let Some(lease) = self
             .leases
             .iter_mut()

@@ -1,22 +1,24 @@
-//! The dispatch stage: for each attempt the workflow's `Dispatch` state sends, pick the
-//! model endpoint within the concurrency caps ([`capacity`]), hand the runner its task
-//! token through the job store, and start it ([`crate::launcher::TaskLauncher`]). The
-//! runner, not this stage, answers the token; this stage answers it only to fail the
-//! attempt (`Dispatch.NoCapacity`, or a job that is gone or finished).
+//! The dispatch stage: for each attempt the workflow's `Dispatch` state asks for (a
+//! [`DispatchRequest`]), pick the model endpoint within the concurrency caps
+//! ([`capacity`]), hand the runner its task token through the job store, and start it
+//! ([`crate::launcher::TaskLauncher`]). The runner, not this stage, answers the token;
+//! this stage answers it only to fail the attempt (`Dispatch.NoCapacity`, or a job that
+//! is gone or finished).
 //!
-//! Every step is safe to repeat: a redelivered message finds the attempt already
-//! counted, its lease already held, and replaces a runner it may have started already
-//! (runners of a job are stopped before a new one starts, so at most one runs).
+//! Every step is safe to repeat: a repeated request (a redelivered message) finds the
+//! attempt already counted, its lease already held, and replaces a runner it may have
+//! started already (runners of a job are stopped before a new one starts, so at most one
+//! runs).
 
 pub mod capacity;
-pub mod message;
+pub mod request;
 pub mod runner;
 
 pub use capacity::{
     Admission, Endpoints, Lease, Limits, SlotRequest, SlotStore, Slots, VersionedSlots,
     lease_duration,
 };
-pub use message::{DispatchMessage, MessageError};
+pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, runner_started};
 
 use crate::job::{JobError, JobRecord, JobStatus, Wait};
@@ -58,7 +60,7 @@ pub enum Dispatched {
     },
     /// No room: the attempt failed with `Dispatch.NoCapacity`, for the workflow to retry.
     NoCapacity(String),
-    /// The runner of this attempt already reported that it runs (a redelivered message).
+    /// The runner of this attempt already reported that it runs (a repeated request).
     AlreadyRunning,
     /// The job had finished (e.g. cancelled) before its runner started; the wait was
     /// failed with the matching error.
@@ -91,8 +93,8 @@ impl DispatchError {
 }
 
 impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
-    pub async fn handle(&self, message: &DispatchMessage) -> Result<Dispatched, DispatchError> {
-        let job = match self.enter_attempt(message).await? {
+    pub async fn handle(&self, request: &DispatchRequest) -> Result<Dispatched, DispatchError> {
+        let job = match self.enter_attempt(request).await? {
             Ok(job) => job,
             Err(done) => return Ok(done),
         };
@@ -100,36 +102,36 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
         let allow_hosted = matching_policy(&policies, &job.repo)
             .and_then(|policy| policy.allow_hosted_model)
             .unwrap_or(false);
-        let request = SlotRequest {
+        let slot = SlotRequest {
             job: job.id.clone(),
             installation: job.installation,
             allow_hosted,
             now_ms: (self.clock)(),
-            lease: lease_duration(&message.timeouts),
+            lease: lease_duration(&request.timeouts),
         };
         let settings = &self.settings;
         let endpoint =
-            match capacity::acquire(&self.store, &request, &settings.limits, &settings.endpoints)
+            match capacity::acquire(&self.store, &slot, &settings.limits, &settings.endpoints)
                 .await?
             {
                 Admission::Admitted(endpoint) => endpoint,
                 Admission::Full(reason) => {
-                    self.fail(message, JobError::DispatchNoCapacity, &reason)
+                    self.fail(request, JobError::DispatchNoCapacity, &reason)
                         .await?;
                     return Ok(Dispatched::NoCapacity(reason));
                 }
             };
         self.store
-            .put_task_token(&job.id, Wait::Run, &message.token)
+            .put_task_token(&job.id, Wait::Run, &request.token)
             .await?;
-        let replaced = format!("replaced by attempt {} of job {}", message.attempt, job.id);
+        let replaced = format!("replaced by attempt {} of job {}", request.attempt, job.id);
         let stopped = self.launcher.stop_job(&job.id, &replaced).await?;
         if stopped > 0 {
             tracing::info!(job = %job.id, stopped, "stopped the runners of earlier attempts");
         }
         let launch = RunnerLaunch {
             job: job.id.clone(),
-            attempt: message.attempt,
+            attempt: request.attempt,
             endpoint: endpoint.clone(),
         };
         match self.launcher.launch(&launch).await {
@@ -142,30 +144,30 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             }
             Err(LaunchError::NoCapacity(reason)) => {
                 capacity::release(&self.store, &job.id).await?;
-                self.fail(message, JobError::DispatchNoCapacity, &reason)
+                self.fail(request, JobError::DispatchNoCapacity, &reason)
                     .await?;
                 Ok(Dispatched::NoCapacity(reason))
             }
             Err(LaunchError::Rejected(reason)) => {
                 capacity::release(&self.store, &job.id).await?;
                 let cause = format!("the runner could not be started: {reason}");
-                self.fail(message, JobError::RunnerFailed, &cause).await?;
+                self.fail(request, JobError::RunnerFailed, &cause).await?;
                 Ok(Dispatched::Refused(cause))
             }
             Err(err) => Err(err.into()),
         }
     }
 
-    /// Counts the attempt (`dispatching`), unless a redelivery of this message already
+    /// Counts the attempt (`dispatching`), unless a repeat of this request already
     /// did. `Err` carries the outcome when there is nothing to launch.
     async fn enter_attempt(
         &self,
-        message: &DispatchMessage,
+        request: &DispatchRequest,
     ) -> Result<Result<JobRecord, Dispatched>, DispatchError> {
         for _ in 0..CONFLICT_ATTEMPTS {
-            let Some(job) = self.store.job(&message.job).await? else {
-                let cause = format!("job {} has no record", message.job);
-                self.fail(message, JobError::RunnerFailed, &cause).await?;
+            let Some(job) = self.store.job(&request.job).await? else {
+                let cause = format!("job {} has no record", request.job);
+                self.fail(request, JobError::RunnerFailed, &cause).await?;
                 return Ok(Err(Dispatched::Refused(cause)));
             };
             if job.status.is_terminal() {
@@ -174,10 +176,10 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
                     _ => JobError::RunnerFailed,
                 };
                 let cause = format!("job {} is already {}", job.id, job.status);
-                self.fail(message, error, &cause).await?;
+                self.fail(request, error, &cause).await?;
                 return Ok(Err(Dispatched::JobFinished(job.status)));
             }
-            if job.attempts >= message.attempt {
+            if job.attempts >= request.attempt {
                 match job.status {
                     JobStatus::Running => return Ok(Err(Dispatched::AlreadyRunning)),
                     JobStatus::Dispatching => return Ok(Ok(job)),
@@ -189,15 +191,15 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             moved
                 .move_to(JobStatus::Dispatching, (self.clock)())
                 .map_err(|err| StoreError::Corrupt(err.to_string()))?;
-            // Step Functions counts the attempts; a lost message must not make them drift.
-            moved.attempts = moved.attempts.max(message.attempt);
+            // The workflow counts the attempts; a lost request must not make them drift.
+            moved.attempts = moved.attempts.max(request.attempt);
             match self.store.update_job(&moved, expected).await {
                 Ok(()) => return Ok(Ok(moved)),
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(err) => return Err(err.into()),
             }
         }
-        Err(StoreError::Unavailable(format!("job {} kept changing", message.job)).into())
+        Err(StoreError::Unavailable(format!("job {} kept changing", request.job)).into())
     }
 
     /// Keeps where the runner's log is, unless the job moved on meanwhile.
@@ -230,12 +232,12 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
     /// was stopped) needs no answer.
     async fn fail(
         &self,
-        message: &DispatchMessage,
+        request: &DispatchRequest,
         error: JobError,
         cause: &str,
     ) -> Result<(), WorkflowError> {
-        tracing::info!(job = %message.job, attempt = message.attempt, error = error.name(), cause, "failing the attempt");
-        match self.workflow.fail(&message.token, error, cause).await {
+        tracing::info!(job = %request.job, attempt = request.attempt, error = error.name(), cause, "failing the attempt");
+        match self.workflow.fail(&request.token, error, cause).await {
             Ok(()) | Err(WorkflowError::TokenExpired) => Ok(()),
             Err(err) => Err(err),
         }

@@ -5,18 +5,15 @@
 //! runner slot and stops any runner left behind.
 //!
 //! Whoever moves a job to its final status reports it: a job `/cancel` already finished
-//! (the policy stage commented) only gets its labels fixed and its runner stopped when the
-//! stopped execution's event arrives. A workflow report that finds its job already in the
+//! (the policy stage commented) only gets its labels fixed and its runner stopped when
+//! [`Incoming::Stopped`] arrives. A workflow report that finds its job already in the
 //! status it would set is a redelivery, and reports again (labels and the check run are
 //! idempotent, and the comment comes last).
 
-pub mod message;
+pub mod incoming;
 pub mod text;
 
-pub use message::{
-    EXECUTION_STATUS_CHANGE, ExecutionEnded, ExecutionStatus, Incoming, ReportMessageError,
-    StepError, WorkflowReport,
-};
+pub use incoming::{Incoming, StepError, WorkflowReport};
 
 use crate::dispatch::RunOutput;
 use crate::dispatch::capacity::{self, SlotStore};
@@ -84,7 +81,7 @@ impl Outcome {
 }
 
 /// Who says the job ended: the workflow's own report (authoritative: a repeat is a
-/// redelivery) or Step Functions' event about a stopped or failed execution.
+/// redelivery) or the news of a stopped or broken execution.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
     Workflow,
@@ -114,7 +111,22 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
                 self.finish(&job, Outcome::DeadLettered(error), Source::Workflow)
                     .await
             }
-            Incoming::Execution(event) => self.execution_ended(event).await,
+            Incoming::Stopped { job, cause } => {
+                let error = StepError {
+                    name: JobError::JobCancelled.name().to_owned(),
+                    cause,
+                };
+                self.finish(&job, Outcome::Ended(error), Source::Execution)
+                    .await
+            }
+            Incoming::Broke { job, error, cause } => {
+                let error = StepError {
+                    name: error.unwrap_or_else(|| "States.Runtime".to_owned()),
+                    cause,
+                };
+                self.finish(&job, Outcome::DeadLettered(error), Source::Execution)
+                    .await
+            }
         }
     }
 
@@ -145,28 +157,6 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
                 .await?;
         }
         Ok(())
-    }
-
-    /// An execution that was stopped (`/cancel`, a push invalidating an approval) or that
-    /// failed outside the workflow's own handling (its catch-all could not report).
-    async fn execution_ended(&self, event: ExecutionEnded) -> Result<(), ReportError> {
-        let cause = event.cause.clone();
-        let outcome = match event.status {
-            ExecutionStatus::Aborted => Outcome::Ended(StepError {
-                name: JobError::JobCancelled.name().to_owned(),
-                cause,
-            }),
-            ExecutionStatus::Failed | ExecutionStatus::TimedOut => {
-                Outcome::DeadLettered(StepError {
-                    name: event.error.unwrap_or_else(|| "States.Runtime".to_owned()),
-                    cause,
-                })
-            }
-            ExecutionStatus::Running
-            | ExecutionStatus::Succeeded
-            | ExecutionStatus::PendingRedrive => return Ok(()),
-        };
-        self.finish(&event.job, outcome, Source::Execution).await
     }
 
     async fn finish(

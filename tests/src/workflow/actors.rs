@@ -5,6 +5,7 @@
 //! report queue (moto emits no such events).
 
 use super::{HEAD_SHA, Harness, PULL, STEP_TIMEOUT};
+use shared::clock::now_ms;
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::github::{CheckOutput, CheckStatus, GitHub, NewCheckRun};
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
@@ -14,7 +15,6 @@ use shared::job::{
 };
 use shared::launcher::EndpointKind;
 use shared::policy::messages::{cancelled_comment, check_run_name};
-use shared::policy::stage::system_clock;
 use shared::store::JobStore;
 use shared::webhook::envelope::CommentSource;
 use shared::workflow::{Workflow, WorkflowError, WorkflowInput};
@@ -55,7 +55,7 @@ impl Harness {
     /// check run, and starts its execution with `timeouts`.
     pub async fn start_job(&self, approval_required: bool, timeouts: Timeouts) -> JobId {
         let delivery = DeliveryId::parse(&crate::unique("delivery")).expect("delivery id");
-        let now = system_clock();
+        let now = now_ms();
         let mut job = JobRecord::new(
             JobRequest {
                 id: JobId::for_command(&delivery, 0),
@@ -137,7 +137,7 @@ impl Harness {
         let token = self.token(id, Wait::Approval).await;
         let mut job = self.job(id).await;
         job.approval.approved_by = Some(approver.to_owned());
-        job.approval.approved_at_ms = Some(system_clock());
+        job.approval.approved_at_ms = Some(now_ms());
         self.store
             .update_job(&job, JobStatus::AwaitingApproval)
             .await
@@ -165,8 +165,7 @@ impl Harness {
         self.workflow.stop(id, &cause).await.expect("stop");
         let mut job = self.job(id).await;
         let expected = job.status;
-        job.move_to(JobStatus::Cancelled, system_clock())
-            .expect("cancel");
+        job.move_to(JobStatus::Cancelled, now_ms()).expect("cancel");
         self.store
             .update_job(&job, expected)
             .await
@@ -249,7 +248,7 @@ impl Harness {
         })
         .await;
         let token = self.token(id, Wait::Run).await;
-        runner_started(&self.store, id, system_clock())
+        runner_started(&self.store, id, now_ms())
             .await
             .expect("runner started");
         token

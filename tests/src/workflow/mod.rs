@@ -16,11 +16,11 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::QueueAttributeName;
 use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
+use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
 use shared::github::RepoScope;
 use shared::ids::{InstallationId, RepoFullName};
 use shared::job::{JobId, JobRecord, JobStatus, RetryPolicy};
-use shared::policy::stage::system_clock;
 use shared::report::Reporter;
 use shared::store::JobStore;
 use std::collections::HashMap;
@@ -246,13 +246,13 @@ impl Harness {
                     limits: options.limits,
                     endpoints: options.endpoints,
                 },
-                clock: system_clock,
+                clock: now_ms,
             },
             reporter: Reporter {
                 github: github.client(),
                 store: store.clone(),
                 launcher,
-                clock: system_clock,
+                clock: now_ms,
             },
             github_client: github.client(),
             github,

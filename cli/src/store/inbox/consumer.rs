@@ -252,8 +252,8 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::record::now_ms;
     use crate::store::test_support::{database, envelope, unique_delivery};
+    use shared::clock::now_ms;
     use shared::ports::EventQueue;
     use shared::webhook::envelope::Envelope;
 

@@ -8,8 +8,8 @@
 use super::checkpoint::checkpoint_until_stopped;
 use crate::store::db::{Database, sql_error};
 use crate::store::lock::{FairShare, nap_quietly};
-use crate::store::record::now_ms;
 use rusqlite::{Connection, TransactionBehavior, params};
+use shared::clock::now_ms;
 use shared::ports::{EventQueue, QueueError};
 use shared::store::StoreError;
 use shared::webhook::envelope::Envelope;

@@ -21,7 +21,6 @@ use crate::store::{
 };
 use crate::webhook::envelope::{Envelope, Subject};
 use crate::workflow::{Workflow, WorkflowError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Every record the stage reads and writes.
 pub trait Store: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter {}
@@ -67,19 +66,13 @@ impl StageError {
     }
 }
 
-pub fn system_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
-
 impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     pub fn new(github: G, store: S, workflow: W) -> Self {
         Self {
             github,
             store,
             workflow,
-            clock: system_clock,
+            clock: crate::clock::now_ms,
         }
     }
 
