@@ -2,7 +2,6 @@
 //! or the setup page while no App is configured) and the setup flow's endpoints.
 
 use super::Server;
-use crate::engine::clock_ms;
 use crate::pages::{self, StatusView};
 use crate::settings::AppSettings;
 use crate::setup::{self, AppFile, SetupContext};
@@ -12,6 +11,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use ota_local::clock::clock_ms;
 use shared::ids::AppId;
 use shared::webhook::intake::{DEFAULT_MAX_BODY_BYTES, Outcome};
 use std::sync::Arc;

@@ -1,8 +1,9 @@
 //! The steps that wait: the approval, and the run (dispatch, heartbeat, runtime, the
 //! runner's process), and where an error that ends a wait leads.
 
-use super::execution::{self, Execution, Move, StepData};
-use super::{Answer, Engine, ErrorValue, Step, clock_ms, millis};
+use super::Engine;
+use crate::clock::{clock_ms, millis};
+use crate::store::{Answer, ErrorValue, Execution, Move, OpenWait, Step, StepData};
 use shared::dispatch::DispatchMessage;
 use shared::github::GitHub;
 use shared::job::{AfterError, JobError, STATES_TIMEOUT, Wait, after_error};
@@ -24,25 +25,12 @@ where
                 .go(&execution, Step::ReportRunning, StepData::default(), 0, 0)
                 .await;
         }
-        let job = execution.job.clone();
         let timeout = execution.input.timeouts.approval;
         let now = clock_ms();
+        // A start repeated after a crash finds the wait it opened.
         let token = self
             .db
-            .call(move |conn| {
-                // A start repeated after a crash finds the wait it opened.
-                if let Some(wait) = execution::open_wait(conn, &job, Wait::Approval)? {
-                    return Ok(wait.token);
-                }
-                execution::open_new_wait(
-                    conn,
-                    &job,
-                    Wait::Approval,
-                    now + millis(timeout),
-                    false,
-                    now,
-                )
-            })
+            .approval_wait(&execution.job, now + millis(timeout), now)
             .await?;
         let incoming = Incoming::ApprovalWait {
             job: execution.job.clone(),
@@ -58,12 +46,7 @@ where
     }
 
     pub(super) async fn await_approval(&self, execution: Execution) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        let Some(wait) = self
-            .db
-            .call(move |conn| execution::open_wait(conn, &job, Wait::Approval))
-            .await?
-        else {
+        let Some(wait) = self.db.open_wait(&execution.job, Wait::Approval).await? else {
             // Lost its wait (closed, and the move after it did not happen): start over.
             return self
                 .go(&execution, Step::Start, StepData::default(), 0, 0)
@@ -88,39 +71,12 @@ where
 
     /// From `Queued`: opens the run's wait and hands the attempt to the dispatch stage.
     pub(super) async fn dispatch_attempt(&self, execution: Execution) -> Result<(), StoreError> {
-        let job = execution.job.clone();
         let timeout = execution.input.timeouts.max_runtime;
         let now = clock_ms();
         let retries = execution.retries;
         let moved = self
             .db
-            .call(move |conn| {
-                let transaction = conn.transaction().map_err(crate::store::sql_error)?;
-                let moved = execution::move_step(
-                    &transaction,
-                    &job,
-                    Step::Queued,
-                    &Move {
-                        to: Step::Dispatch,
-                        data: StepData::default(),
-                        retries,
-                        due_at_ms: now,
-                    },
-                    now,
-                )?;
-                if moved {
-                    execution::open_new_wait(
-                        &transaction,
-                        &job,
-                        Wait::Run,
-                        now + millis(timeout),
-                        true,
-                        now,
-                    )?;
-                }
-                transaction.commit().map_err(crate::store::sql_error)?;
-                Ok(moved)
-            })
+            .dispatch_execution(&execution.job, retries, now + millis(timeout), now)
             .await?;
         if !moved {
             return Ok(());
@@ -136,12 +92,7 @@ where
     /// `Dispatch`: starts the runner once, then watches its wait: the answer, the
     /// runtime limit, the heartbeat, and whether its process is still there.
     pub(super) async fn await_run(&self, execution: Execution) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        let Some(wait) = self
-            .db
-            .call(move |conn| execution::open_wait(conn, &job, Wait::Run))
-            .await?
-        else {
+        let Some(wait) = self.db.open_wait(&execution.job, Wait::Run).await? else {
             // The wait was closed but the step not moved (a crash between the two).
             return self
                 .go(
@@ -216,7 +167,7 @@ where
     pub(super) async fn hand_to_dispatch(
         &self,
         execution: &Execution,
-        wait: &execution::OpenWait,
+        wait: &OpenWait,
     ) -> Result<(), StoreError> {
         let message = DispatchMessage {
             job: execution.job.clone(),
@@ -249,36 +200,21 @@ where
             dispatched: true,
             ..StepData::default()
         };
-        let job = execution.job.clone();
-        let retries = execution.retries;
         let now = clock_ms();
+        let next = Move {
+            to: Step::Dispatch,
+            data,
+            retries: execution.retries,
+            due_at_ms: now,
+        };
         self.db
-            .call(move |conn| {
-                execution::move_step(
-                    conn,
-                    &job,
-                    Step::Dispatch,
-                    &Move {
-                        to: Step::Dispatch,
-                        data,
-                        retries,
-                        due_at_ms: now,
-                    },
-                    now,
-                )
-            })
+            .move_execution(&execution.job, Step::Dispatch, next, now)
             .await?;
         Ok(())
     }
 
-    pub(super) async fn close(
-        &self,
-        wait: &execution::OpenWait,
-    ) -> Result<Option<Answer>, StoreError> {
-        let token = wait.token.clone();
-        self.db
-            .call(move |conn| execution::close_wait(conn, &token))
-            .await
+    pub(super) async fn close(&self, wait: &OpenWait) -> Result<Option<Answer>, StoreError> {
+        self.db.close_wait(&wait.token).await
     }
 
     /// The `Retry` and `Catch` of the wait that ended in `error`.

@@ -1,11 +1,12 @@
-//! An execution as the engine keeps it, and the statements on its rows: the step it is
-//! at, and the waits ([`Wait`]) whose tokens resume it.
+//! The engine's executions (what Step Functions keeps on AWS) as rows: the step each is
+//! at and what the step carries, started and moved with conditional writes, stopped; and
+//! the dead letters. The waits their tokens answer are in `waits.rs`.
 
-use super::workflow::Answer;
-use crate::store::sql_error;
+use super::db::{Database, sql_error};
+use super::record::{decode, encode};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use shared::job::{JobId, TaskToken, Wait};
+use shared::job::{JobId, Timeouts};
 use shared::report::StepError;
 use shared::store::StoreError;
 use shared::workflow::WorkflowInput;
@@ -128,12 +129,20 @@ pub struct Execution {
     pub stop_cause: Option<String>,
 }
 
+/// Where an execution goes next.
+pub struct Move {
+    pub to: Step,
+    pub data: StepData,
+    pub retries: u32,
+    pub due_at_ms: u64,
+}
+
 fn corrupt(job: &str, what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("execution {job}: {what}"))
 }
 
 /// Every execution not yet done.
-pub fn unfinished(conn: &Connection) -> Result<Vec<Execution>, StoreError> {
+fn unfinished(conn: &Connection) -> Result<Vec<Execution>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT job, input, step, step_data, retries, due_at_ms, stop_cause
@@ -176,16 +185,8 @@ pub fn unfinished(conn: &Connection) -> Result<Vec<Execution>, StoreError> {
     Ok(executions)
 }
 
-/// Where an execution goes next.
-pub struct Move {
-    pub to: Step,
-    pub data: StepData,
-    pub retries: u32,
-    pub due_at_ms: u64,
-}
-
 /// Moves the execution from `from` as `next` says; `false` when it was no longer at `from`.
-pub fn move_step(
+pub(super) fn move_step(
     conn: &Connection,
     job: &JobId,
     from: Step,
@@ -218,123 +219,124 @@ pub fn move_step(
     Ok(changed == 1)
 }
 
-/// An open wait of the job.
-#[derive(Clone)]
-pub struct OpenWait {
-    pub token: TaskToken,
-    pub timeout_at_ms: u64,
-    pub heartbeat_at_ms: u64,
-    pub answered: bool,
-}
-
-fn wait_kind(wait: Wait) -> &'static str {
-    match wait {
-        Wait::Approval => "approval",
-        Wait::Run => "run",
+/// The statements of the engine ([`crate::engine`]) and of `LocalWorkflow` on executions.
+impl Database {
+    /// Every execution not yet done, the oldest first.
+    pub async fn unfinished_executions(&self) -> Result<Vec<Execution>, StoreError> {
+        self.call(|conn| unfinished(conn)).await
     }
-}
 
-/// The job's open wait of this kind, if any.
-pub fn open_wait(
-    conn: &Connection,
-    job: &JobId,
-    wait: Wait,
-) -> Result<Option<OpenWait>, StoreError> {
-    conn.query_row(
-        "SELECT token, timeout_at_ms, heartbeat_at_ms, answer IS NOT NULL FROM waits
-         WHERE job = ?1 AND kind = ?2 AND closed = 0
-         ORDER BY opened_at_ms DESC LIMIT 1",
-        params![job.as_str(), wait_kind(wait)],
-        |row| {
-            Ok(OpenWait {
-                token: TaskToken::new(row.get::<_, String>(0)?),
-                timeout_at_ms: row.get(1)?,
-                heartbeat_at_ms: row.get(2)?,
-                answered: row.get(3)?,
+    /// Starts the job's execution at its first step, unless it has one already; `true`
+    /// when this started it. [`StoreError::Corrupt`] if the input cannot be encoded.
+    pub async fn start_execution(
+        &self,
+        input: &WorkflowInput,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let job = input.job.as_str().to_owned();
+        let json = encode("workflow input", input)?;
+        let inserted = self
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO executions (job, input, step, due_at_ms, started_at_ms, updated_at_ms)
+                     VALUES (?1, ?2, 'start', ?3, ?3, ?3)
+                     ON CONFLICT (job) DO NOTHING",
+                    params![job, json, now_ms],
+                )
+                .map_err(sql_error)
             })
-        },
-    )
-    .optional()
-    .map_err(sql_error)
-}
-
-/// Opens a wait with a fresh token.
-pub fn open_new_wait(
-    conn: &Connection,
-    job: &JobId,
-    wait: Wait,
-    timeout_at_ms: u64,
-    heartbeats: bool,
-    now_ms: u64,
-) -> Result<TaskToken, StoreError> {
-    let token = new_token()?;
-    conn.execute(
-        "INSERT INTO waits (token, job, kind, opened_at_ms, timeout_at_ms, heartbeat_at_ms, heartbeats)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)",
-        params![token, job.as_str(), wait_kind(wait), now_ms, timeout_at_ms, heartbeats],
-    )
-    .map_err(sql_error)?;
-    Ok(TaskToken::new(token))
-}
-
-/// Closes the wait and returns its answer, if it had one: from now on the token is
-/// refused, so an answer either arrived before this or never counts.
-pub fn close_wait(conn: &mut Connection, token: &TaskToken) -> Result<Option<Answer>, StoreError> {
-    let transaction = conn.transaction().map_err(sql_error)?;
-    let answer: Option<Option<String>> = transaction
-        .query_row(
-            "SELECT answer FROM waits WHERE token = ?1 AND closed = 0",
-            [token.expose()],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(sql_error)?;
-    transaction
-        .execute(
-            "UPDATE waits SET closed = 1 WHERE token = ?1",
-            [token.expose()],
-        )
-        .map_err(sql_error)?;
-    transaction.commit().map_err(sql_error)?;
-    match answer.flatten() {
-        None => Ok(None),
-        Some(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|err| StoreError::Corrupt(format!("a wait's answer: {err}"))),
+            .await?;
+        Ok(inserted == 1)
     }
-}
 
-/// Closes every open wait of the job (the execution was stopped).
-pub fn close_all_waits(conn: &Connection, job: &JobId) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE waits SET closed = 1 WHERE job = ?1 AND closed = 0",
-        [job.as_str()],
-    )
-    .map_err(sql_error)?;
-    Ok(())
-}
+    /// Moves the execution from `from` as `next` says; `false` when someone else moved it
+    /// first.
+    pub async fn move_execution(
+        &self,
+        job: &JobId,
+        from: Step,
+        next: Move,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let job = job.clone();
+        self.call(move |conn| move_step(conn, &job, from, &next, now_ms))
+            .await
+    }
 
-/// Keeps a dead-lettered job and its error.
-pub fn record_dead_letter(
-    conn: &Connection,
-    job: &JobId,
-    error: &ErrorValue,
-    now_ms: u64,
-) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO dead_letters (job, error, cause, at_ms) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (job) DO UPDATE SET error = excluded.error, cause = excluded.cause,
-                                         at_ms = excluded.at_ms",
-        params![job.as_str(), error.error, error.cause, now_ms],
-    )
-    .map_err(sql_error)?;
-    Ok(())
-}
+    /// Asks the execution to stop: it ends as aborted at its next step. A finished
+    /// execution, or none at all, is left as it is.
+    pub async fn stop_execution(
+        &self,
+        job: &JobId,
+        cause: &str,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let job = job.as_str().to_owned();
+        let cause = cause.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE executions SET stop_cause = COALESCE(stop_cause, ?1), due_at_ms = ?2
+                 WHERE job = ?3 AND step <> 'done'",
+                params![cause, now_ms, job],
+            )
+            .map_err(sql_error)
+        })
+        .await?;
+        Ok(())
+    }
 
-/// A task token: 32 random bytes, hex. Whoever holds it can end its wait.
-fn new_token() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|err| StoreError::Unavailable(format!("no randomness for a task token: {err}")))?;
-    Ok(hex::encode(bytes))
+    /// Ends a stopped execution, whatever step it was at.
+    pub async fn finish_execution(&self, job: &JobId, now_ms: u64) -> Result<(), StoreError> {
+        let job = job.as_str().to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE executions SET step = 'done', updated_at_ms = ?1 WHERE job = ?2",
+                params![now_ms, job],
+            )
+            .map_err(sql_error)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The timeouts an execution was started with, to start a retry of its job alike.
+    pub async fn execution_timeouts(&self, job: &JobId) -> Result<Option<Timeouts>, StoreError> {
+        let job = job.as_str().to_owned();
+        let input: Option<String> = self
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT input FROM executions WHERE job = ?1",
+                    [job],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sql_error)
+            })
+            .await?;
+        Ok(input
+            .and_then(|input| decode::<WorkflowInput>("workflow input", &input).ok())
+            .map(|input| input.timeouts))
+    }
+
+    /// Keeps a dead-lettered job and its error.
+    pub async fn record_dead_letter(
+        &self,
+        job: &JobId,
+        error: &ErrorValue,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let job = job.as_str().to_owned();
+        let error = error.clone();
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO dead_letters (job, error, cause, at_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (job) DO UPDATE SET error = excluded.error, cause = excluded.cause,
+                                                 at_ms = excluded.at_ms",
+                params![job, error.error, error.cause, now_ms],
+            )
+            .map_err(sql_error)
+        })
+        .await?;
+        Ok(())
+    }
 }

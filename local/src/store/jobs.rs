@@ -4,7 +4,8 @@
 //! listings of `ota jobs`, `ota job <id>` and the status page.
 
 use super::db::{Database, sql_error};
-use super::record::{decode, encode, now_ms, select_records};
+use super::record::{decode, encode, select_records, wait_name};
+use crate::clock::clock_ms;
 use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, params};
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobRecord, JobStatus, TaskToken, Wait};
@@ -42,13 +43,6 @@ fn repo_key(repo: &RepoFullName) -> String {
     repo.as_str().to_ascii_lowercase()
 }
 
-fn wait_name(wait: Wait) -> &'static str {
-    match wait {
-        Wait::Approval => "approval",
-        Wait::Run => "run",
-    }
-}
-
 fn status_named(name: &str) -> Result<JobStatus, StoreError> {
     JobStatus::from_name(name)
         .ok_or_else(|| StoreError::Corrupt(format!("job row: unknown status `{name}`")))
@@ -68,7 +62,7 @@ fn insert_job(connection: &Connection, row: &JobRow) -> Result<Created, StoreErr
                 row.repo,
                 row.thread,
                 row.created_at_ms,
-                now_ms(),
+                clock_ms(),
                 row.record
             ])
         })
@@ -119,7 +113,7 @@ fn replace_job(
                 row.repo,
                 row.thread,
                 row.created_at_ms,
-                now_ms(),
+                clock_ms(),
                 row.record,
                 expected.as_str()
             ])

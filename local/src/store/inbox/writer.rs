@@ -6,9 +6,9 @@
 //! that arrived while the previous one ran.
 
 use super::checkpoint::checkpoint_until_stopped;
+use crate::clock::clock_ms;
 use crate::store::db::{Database, sql_error};
 use crate::store::lock::{FairShare, nap_quietly};
-use crate::store::record::now_ms;
 use rusqlite::{Connection, TransactionBehavior, params};
 use shared::ports::{EventQueue, QueueError};
 use shared::store::StoreError;
@@ -113,7 +113,7 @@ impl EventQueue for Inbox {
             group: envelope.ordering_key(),
             envelope: serde_json::to_string(envelope)
                 .map_err(|err| QueueError(format!("could not encode the envelope: {err}")))?,
-            received_at_ms: now_ms(),
+            received_at_ms: clock_ms(),
         };
         let (answer, answered) = oneshot::channel();
         self.requests

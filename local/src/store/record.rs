@@ -5,8 +5,8 @@ use super::db::sql_error;
 use rusqlite::{Connection, Params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use shared::job::Wait;
 use shared::store::StoreError;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `record` as the JSON stored in its column.
 pub(crate) fn encode<T: Serialize>(what: &str, record: &T) -> Result<String, StoreError> {
@@ -34,13 +34,12 @@ pub(crate) fn select_records<T: DeserializeOwned, P: Params>(
         .collect()
 }
 
-/// The wall clock in Unix milliseconds, for the times the store stamps itself (a job's
-/// last update, a delivery's arrival). A clock before 1970 counts as 0.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
+/// A wait's name in its rows (task tokens, the engine's waits).
+pub(crate) fn wait_name(wait: Wait) -> &'static str {
+    match wait {
+        Wait::Approval => "approval",
+        Wait::Run => "run",
+    }
 }
 
 /// A time or duration in milliseconds as SQLite stores integers (signed 64 bits): anything

@@ -1,8 +1,9 @@
 //! The steps that tell: the report stage's calls, with their retries, the dead letters,
 //! and a stopped execution.
 
-use super::execution::{self, Execution, StepData};
-use super::{Engine, ErrorValue, Step, clock_ms, millis};
+use super::Engine;
+use crate::clock::{clock_ms, millis};
+use crate::store::{ErrorValue, Execution, Step, StepData};
 use shared::github::GitHub;
 use shared::job::JobError;
 use shared::launcher::TaskLauncher;
@@ -47,11 +48,8 @@ where
             .error
             .clone()
             .unwrap_or_else(|| ErrorValue::new("States.Runtime", None));
-        let job = execution.job.clone();
-        let kept = error.clone();
-        let now = clock_ms();
         self.db
-            .call(move |conn| execution::record_dead_letter(conn, &job, &kept, now))
+            .record_dead_letter(&execution.job, &error, clock_ms())
             .await?;
         tracing::warn!(error = %error.error, cause = error.cause.as_deref(), "job dead-lettered");
         let report = Incoming::Workflow(WorkflowReport::DeadLettered {
@@ -123,10 +121,7 @@ where
         execution: Execution,
         cause: String,
     ) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        self.db
-            .call(move |conn| execution::close_all_waits(conn, &job))
-            .await?;
+        self.db.close_all_waits(&execution.job).await?;
         let event = Incoming::Execution(ExecutionEnded {
             job: execution.job.clone(),
             status: ExecutionStatus::Aborted,
@@ -141,17 +136,7 @@ where
             }
             tracing::error!(error = %err, "could not report the stopped job");
         }
-        let job = execution.job.clone();
-        let now = clock_ms();
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE executions SET step = 'done', updated_at_ms = ?1 WHERE job = ?2",
-                    rusqlite::params![now, job.as_str()],
-                )
-                .map_err(crate::store::sql_error)
-            })
-            .await?;
+        self.db.finish_execution(&execution.job, clock_ms()).await?;
         tracing::info!("execution stopped");
         Ok(())
     }

@@ -7,19 +7,18 @@
 //! Every step is a conditional move of the execution's row, and every stage it calls is
 //! safe to repeat, so a server killed at any moment picks up where the rows say: a step
 //! that was under way runs again. A runner process cannot outlive its server (see
-//! [`crate::launcher`]); its run wait then fails like a lost heartbeat, and is retried.
+//! [`crate::processes`]); its run wait then fails like a lost heartbeat, and is retried.
+//! The rows and their statements are the store's ([`crate::store::executions`],
+//! [`crate::store::waits`], [`RunnerRecords`]).
 
-mod execution;
 mod reports;
 mod waits;
 mod workflow;
 
-pub use execution::{ErrorValue, Step};
-pub use workflow::{Answer, LocalWorkflow};
+pub use workflow::LocalWorkflow;
 
-use crate::launcher::RunnerRecords;
-use crate::store::Database;
-use execution::{Execution, Move, StepData};
+use crate::clock::clock_ms;
+use crate::store::{Database, ErrorValue, Execution, Move, RunnerRecords, Step, StepData};
 use shared::dispatch::Dispatcher;
 use shared::github::GitHub;
 use shared::job::{JobError, RetryPolicy};
@@ -28,18 +27,9 @@ use shared::report::{Incoming, Reporter, WorkflowReport};
 use shared::store::StoreError;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::Notify;
 use tracing::Instrument;
-
-/// Unix milliseconds now.
-pub fn clock_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
 
 /// How often the engine looks at its rows without being woken: answers and heartbeats
 /// from runner processes and `ota` commands arrive through the database.
@@ -98,7 +88,7 @@ where
 
     /// One look at every unfinished execution: starts work on those that have some.
     pub async fn round(self: &Arc<Self>) -> Result<(), StoreError> {
-        let executions = self.db.call(|conn| execution::unfinished(conn)).await?;
+        let executions = self.db.unfinished_executions().await?;
         let now = clock_ms();
         let mut free_slots = self.slots.saturating_sub(
             executions
@@ -236,28 +226,20 @@ where
         retries: u32,
         delay_ms: u64,
     ) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        let from = execution.step;
         let now = clock_ms();
+        let next = Move {
+            to,
+            data,
+            retries,
+            due_at_ms: now + delay_ms,
+        };
         let moved = self
             .db
-            .call(move |conn| {
-                let next = Move {
-                    to,
-                    data,
-                    retries,
-                    due_at_ms: now + delay_ms,
-                };
-                execution::move_step(conn, &job, from, &next, now)
-            })
+            .move_execution(&execution.job, execution.step, next, now)
             .await?;
         if moved {
             tracing::info!(to = to.name(), "execution moved");
         }
         Ok(())
     }
-}
-
-pub(crate) fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
