@@ -2,7 +2,7 @@
 //! record that no longer parses is reported as corrupt, never as missing.
 
 use super::db::sql_error;
-use rusqlite::{Connection, Params};
+use rusqlite::{Connection, OptionalExtension, Params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::job::Wait;
@@ -17,6 +17,20 @@ pub(crate) fn encode<T: Serialize>(what: &str, record: &T) -> Result<String, Sto
 /// The record stored as `json`; [`StoreError::Corrupt`] if it does not parse.
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, StoreError> {
     serde_json::from_str(json).map_err(|err| StoreError::Corrupt(format!("{what}: {err}")))
+}
+
+/// The record a query selects as its only column, if it selects a row.
+pub(crate) fn select_record<T: DeserializeOwned, P: Params>(
+    connection: &Connection,
+    what: &str,
+    sql: &str,
+    params: P,
+) -> Result<Option<T>, StoreError> {
+    let json: Option<String> = connection
+        .prepare_cached(sql)
+        .and_then(|mut select| select.query_row(params, |row| row.get(0)).optional())
+        .map_err(sql_error)?;
+    json.map(|json| decode(what, &json)).transpose()
 }
 
 /// The records a query selects as its only column, in the query's order.

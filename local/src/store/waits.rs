@@ -6,7 +6,7 @@
 use super::db::{Database, sql_error};
 use super::executions::{Move, Step, StepData, move_step};
 use super::record::{decode, encode, wait_name};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use shared::job::{JobId, TaskToken, Wait};
 use shared::store::StoreError;
 
@@ -184,31 +184,32 @@ impl Database {
         token: &TaskToken,
         answer: &Answer,
     ) -> Result<bool, StoreError> {
-        let token = token.expose().to_owned();
         let answer = encode("a wait's answer", answer)?;
-        let changed = self
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE waits SET answer = ?1
-                     WHERE token = ?2 AND answer IS NULL AND closed = 0",
-                    params![answer, token],
-                )
-                .map_err(sql_error)
-            })
-            .await?;
-        Ok(changed != 0)
+        self.update_unanswered_wait("UPDATE waits SET answer = ?1", token, answer)
+            .await
     }
 
     /// A sign of life on the wait of `token`; `false` when the token is spent.
     pub async fn heartbeat_wait(&self, token: &TaskToken, now_ms: u64) -> Result<bool, StoreError> {
+        self.update_unanswered_wait("UPDATE waits SET heartbeat_at_ms = ?1", token, now_ms)
+            .await
+    }
+
+    /// `update` (an `UPDATE waits SET … = ?1`) with `value`, on the wait of `token` if it
+    /// is still open and unanswered; `false` when the token is spent.
+    async fn update_unanswered_wait<V: ToSql + Send + 'static>(
+        &self,
+        update: &'static str,
+        token: &TaskToken,
+        value: V,
+    ) -> Result<bool, StoreError> {
         let token = token.expose().to_owned();
         let changed = self
             .call(move |conn| {
-                conn.execute(
-                    "UPDATE waits SET heartbeat_at_ms = ?1
-                     WHERE token = ?2 AND answer IS NULL AND closed = 0",
-                    params![now_ms, token],
-                )
+                conn.prepare_cached(&format!(
+                    "{update} WHERE token = ?2 AND answer IS NULL AND closed = 0"
+                ))
+                .and_then(|mut statement| statement.execute(params![value, token]))
                 .map_err(sql_error)
             })
             .await?;
