@@ -2,6 +2,7 @@
 //! Manager for secrets, DynamoDB for the stores, Step Functions for the job's workflow.
 //! Kept out of `shared` so the domain compiles without the SDKs.
 
+pub mod asl;
 mod dynamo;
 mod ecs;
 mod secrets_manager;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use e2e::fake_ollama::{ChatReply, FAKE_VERSION, FakeOllama, Reply, call};
+use e2e::fake_ollama::{ChatReply, FAKE_VERSION, FakeOllama, Reply};
 use e2e::git_server::git;
 use serde_json::json;
 use tempfile::TempDir;
@@ -158,14 +158,11 @@ async fn a_refactor_leaves_its_change_on_a_new_branch() {
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
     ollama
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "write_file",
             json!({"path": "src/auth.rs", "content": AUTH_AFTER}),
-        )]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": SUMMARY}),
-        )]));
+        ))
+        .push(ChatReply::finish(SUMMARY));
 
     let run = checkout
         .ota_run(&ollama.host(), &["--task", "refactor", REQUEST])
@@ -255,10 +252,9 @@ async fn a_run_without_changes_leaves_no_branch() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
-    ollama.push(ChatReply::calls([call(
-        "finish",
-        json!({"summary": "The module already rejects empty tokens; nothing to change."}),
-    )]));
+    ollama.push(ChatReply::finish(
+        "The module already rejects empty tokens; nothing to change.",
+    ));
 
     // OLLAMA_HOST without a scheme, as Ollama's CLI accepts it.
     let run = checkout
@@ -444,10 +440,10 @@ async fn a_run_that_stops_early_keeps_its_partial_work() {
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
     ollama
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "write_file",
             json!({"path": "src/auth.rs", "content": AUTH_AFTER}),
-        )]))
+        ))
         .push(ChatReply::text("I changed the check."))
         .push(ChatReply::text("The callers still need updating."));
 
@@ -492,18 +488,12 @@ async fn ctrl_c_stops_the_run_and_keeps_the_work_so_far() {
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
     ollama
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "write_file",
             json!({"path": "src/auth.rs", "content": AUTH_AFTER}),
-        )]))
+        ))
         // The model is still thinking when the user presses Ctrl-C.
-        .push(
-            Reply::from(ChatReply::calls([call(
-                "finish",
-                json!({"summary": SUMMARY}),
-            )]))
-            .after(Duration::from_secs(60)),
-        );
+        .push(Reply::from(ChatReply::finish(SUMMARY)).after(Duration::from_secs(60)));
     let child = checkout
         .command(
             checkout.path(),

@@ -3,45 +3,20 @@
 //! signed and posted over HTTP.
 
 use e2e::delivery::Delivery;
-use e2e::fake_ollama::{ChatReply, call};
 use e2e::ota_server::{
-    JOB_TIMEOUT, PR, REPO, SECRET, ServeWorld, eventually, pr_comment, refactor_request,
+    JOB_TIMEOUT, PR, REPO, SECRET, ServeWorld, eventually, first_job_id, pr_comment,
+    refactor_request,
 };
-use e2e::runner_world::{LIB, REFACTORED, config_with_command};
-use serde_json::json;
+use e2e::runner_world::REFACTORED;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
 
 const CHECK: &str = "grep -q retry_with_backoff src/lib.rs";
 
-fn script_refactor(world: &ServeWorld) {
-    world
-        .ollama
-        .push(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]))
-        .push(ChatReply::calls([call(
-            "write_file",
-            json!({"path": "src/lib.rs", "content": REFACTORED}),
-        )]))
-        .push(ChatReply::calls([call("run_command", json!({}))]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "Extracted the retry loop into `retry_with_backoff`."}),
-        )]));
-}
-
-fn job_lines(world: &ServeWorld) -> String {
-    let (ok, out) = world.ota(OTA, &["jobs"]);
-    assert!(ok, "ota jobs failed: {out}");
-    out
-}
-
 #[tokio::test]
 async fn a_refactor_comment_gets_a_reaction_a_check_run_a_branch_and_a_pull_request() {
-    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command(CHECK)).await;
-    script_refactor(&world);
+    let world = ServeWorld::with_lib(CHECK).await;
+    world.script_checked_refactor();
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
 
     let (status, body) = server.post(&refactor_request("Codertocat")).await;
@@ -59,40 +34,26 @@ async fn a_refactor_comment_gets_a_reaction_a_check_run_a_branch_and_a_pull_requ
             .any(|reaction| reaction.content == "eyes"),
         "no 👀 on the comment"
     );
-    let finished = eventually(&server, "the completed check run", JOB_TIMEOUT, || {
-        world
-            .github
-            .check_runs(REPO)
-            .into_iter()
-            .find(|run| run.fields.get("status") == Some(&json!("completed")))
-    })
-    .await;
+    let finished = world
+        .first_completed_check_run(&server, "the completed check run")
+        .await;
     assert_eq!(
         finished.fields["conclusion"], "success",
         "{:?}",
         finished.fields
     );
-    let summary = eventually(&server, "the summary comment", JOB_TIMEOUT, || {
-        world
-            .github
-            .comments(REPO, PR)
-            .into_iter()
-            .find(|comment| comment.body.contains(&pull.url()))
-    })
-    .await;
+    let summary = world
+        .comment_containing(&server, "the summary comment", &pull.url())
+        .await;
     assert_eq!(summary.login, "ollama-turbo-agent[bot]");
-    let jobs = job_lines(&world);
+    let jobs = world.job_list(OTA);
     assert!(jobs.contains("succeeded"), "{jobs}");
     assert!(jobs.contains(&format!("{REPO}#{PR}")), "{jobs}");
     assert_eq!(world.github.opened_pulls(REPO).len(), 1);
     let (status, page) = server.get("/").await;
     assert_eq!(status, 200);
-    let id = jobs
-        .lines()
-        .nth(1)
-        .and_then(|line| line.split_whitespace().next())
-        .expect("a job id");
-    let short = shared::job::JobId::parse(id)
+    let id = first_job_id(&jobs).expect("a job id");
+    let short = shared::job::JobId::parse(&id)
         .expect("a job id")
         .short()
         .to_owned();
@@ -108,21 +69,16 @@ async fn a_refactor_comment_gets_a_reaction_a_check_run_a_branch_and_a_pull_requ
 
 #[tokio::test]
 async fn a_triage_users_job_waits_for_an_approval_from_a_writer() {
-    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command(CHECK)).await;
+    let world = ServeWorld::with_lib(CHECK).await;
     world.github.set_role(REPO, "triager", "triage");
-    script_refactor(&world);
+    world.script_checked_refactor();
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
 
     assert_eq!(server.post(&refactor_request("triager")).await.0, 202);
-    eventually(&server, "the approval request", JOB_TIMEOUT, || {
-        world
-            .github
-            .comments(REPO, PR)
-            .into_iter()
-            .find(|comment| comment.body.contains("/approve"))
-    })
-    .await;
-    let jobs = job_lines(&world);
+    world
+        .comment_containing(&server, "the approval request", "/approve")
+        .await;
+    let jobs = world.job_list(OTA);
     assert!(jobs.contains("awaiting_approval"), "{jobs}");
     assert!(world.github.opened_pulls(REPO).is_empty());
     assert_eq!(
@@ -152,7 +108,7 @@ async fn a_triage_users_job_waits_for_an_approval_from_a_writer() {
 
 #[tokio::test]
 async fn a_job_that_never_gets_a_runner_is_retried_then_dead_lettered_and_listed() {
-    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command(CHECK)).await;
+    let world = ServeWorld::with_lib(CHECK).await;
     // No room for any job of the installation: every dispatch fails with no capacity.
     let server = world.serve(
         OTA,
@@ -160,7 +116,7 @@ async fn a_job_that_never_gets_a_runner_is_retried_then_dead_lettered_and_listed
     );
     assert_eq!(server.post(&refactor_request("Codertocat")).await.0, 202);
     let jobs = eventually(&server, "the dead-lettered job", JOB_TIMEOUT, || {
-        let jobs = job_lines(&world);
+        let jobs = world.job_list(OTA);
         jobs.contains("dead_lettered").then_some(jobs)
     })
     .await;
@@ -171,14 +127,9 @@ async fn a_job_that_never_gets_a_runner_is_retried_then_dead_lettered_and_listed
     );
     let (ok, dead) = world.ota(OTA, &["jobs", "--status", "dead_lettered"]);
     assert!(ok && dead.lines().count() >= 2, "{dead}");
-    let failed = eventually(&server, "the failed check run", JOB_TIMEOUT, || {
-        world
-            .github
-            .check_runs(REPO)
-            .into_iter()
-            .find(|run| run.fields.get("status") == Some(&json!("completed")))
-    })
-    .await;
+    let failed = world
+        .first_completed_check_run(&server, "the failed check run")
+        .await;
     assert_eq!(
         failed.fields["conclusion"], "failure",
         "{:?}",

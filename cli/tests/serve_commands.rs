@@ -1,8 +1,10 @@
 //! `ota approve`, `ota cancel` and `ota retry` beside a running `ota serve`: the operator
 //! acts on the local database and the server carries it out.
 
-use e2e::ota_server::{JOB_TIMEOUT, OtaServer, PR, REPO, ServeWorld, eventually, refactor_request};
-use e2e::runner_world::{LIB, REFACTORED, config_with_command};
+use e2e::ota_server::{
+    JOB_TIMEOUT, OtaServer, REPO, ServeWorld, eventually, first_job_id, refactor_request,
+};
+use e2e::runner_world::REFACTORED;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
 /// A triage user's job, waiting for an approval; returns its id.
@@ -15,29 +17,15 @@ async fn waiting_job(world: &ServeWorld, server: &OtaServer) -> String {
         JOB_TIMEOUT,
         || {
             let (_, jobs) = world.ota(OTA, &["jobs", "--status", "awaiting_approval"]);
-            jobs.lines()
-                .nth(1)
-                .and_then(|line| line.split_whitespace().next())
-                .map(str::to_owned)
+            first_job_id(&jobs)
         },
     )
     .await
 }
 
-fn status_of(world: &ServeWorld, id: &str) -> String {
-    let (ok, details) = world.ota(OTA, &["job", id]);
-    assert!(ok, "{details}");
-    details
-        .lines()
-        .next()
-        .and_then(|line| line.rsplit(" · ").next())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn ota_approve_lets_a_waiting_job_run() {
-    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = ServeWorld::with_lib("true").await;
     world.script_quick_refactor();
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
     let id = waiting_job(&world, &server).await;
@@ -47,7 +35,7 @@ async fn ota_approve_lets_a_waiting_job_run() {
     let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     eventually(&server, "the job to succeed", JOB_TIMEOUT, || {
-        (status_of(&world, &id) == "succeeded").then_some(())
+        (world.job_status(OTA, &id) == "succeeded").then_some(())
     })
     .await;
     let (_, details) = world.ota(OTA, &["job", &id]);
@@ -64,7 +52,7 @@ async fn ota_approve_lets_a_waiting_job_run() {
 
 #[tokio::test]
 async fn ota_cancel_ends_a_job_and_ota_retry_runs_it_again() {
-    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = ServeWorld::with_lib("true").await;
     world.script_quick_refactor();
     let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
     let id = waiting_job(&world, &server).await;
@@ -72,7 +60,7 @@ async fn ota_cancel_ends_a_job_and_ota_retry_runs_it_again() {
     let (ok, out) = world.ota(OTA, &["cancel", &id]);
     assert!(ok, "{out}");
     eventually(&server, "the job to be cancelled", JOB_TIMEOUT, || {
-        (status_of(&world, &id) == "cancelled").then_some(())
+        (world.job_status(OTA, &id) == "cancelled").then_some(())
     })
     .await;
     world.completed_check_run(&server, "cancelled").await;
@@ -90,18 +78,13 @@ async fn ota_cancel_ends_a_job_and_ota_retry_runs_it_again() {
     let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     eventually(&server, "the retry to succeed", JOB_TIMEOUT, || {
-        (status_of(&world, &retry) == "succeeded").then_some(())
+        (world.job_status(OTA, &retry) == "succeeded").then_some(())
     })
     .await;
     // The summary comment comes last, after the job is marked succeeded.
-    eventually(&server, "the retry's summary comment", JOB_TIMEOUT, || {
-        world
-            .github
-            .comments(REPO, PR)
-            .into_iter()
-            .find(|comment| comment.body.contains(&pull.url()))
-    })
-    .await;
+    world
+        .comment_containing(&server, "the retry's summary comment", &pull.url())
+        .await;
 }
 
 #[test]

@@ -2,11 +2,10 @@
 //! accepted delivery is still handled, and a job whose runner died with the server is
 //! retried to completion, never run by two runners at once.
 
-use e2e::fake_ollama::{ChatReply, Reply, call};
+use e2e::fake_ollama::{ChatReply, Reply};
 use e2e::ota_server::{JOB_TIMEOUT, REPO, ServeWorld, eventually, refactor_request};
-use e2e::runner_world::{LIB, REFACTORED, config_with_command};
+use e2e::runner_world::REFACTORED;
 use ota_local::store::{Database, RunnerRecords};
-use serde_json::json;
 use shared::job::JobStatus;
 use std::time::Duration;
 
@@ -40,7 +39,7 @@ async fn inbox_has(world: &ServeWorld, delivery: &str) -> bool {
 
 #[tokio::test]
 async fn a_delivery_accepted_just_before_a_crash_is_handled_after_the_restart() {
-    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = ServeWorld::with_lib("true").await;
     // GitHub answers nothing for a while: the policy stage cannot finish the delivery.
     world.github.inject(
         e2e::fake_github::Route::Permission,
@@ -68,15 +67,11 @@ async fn a_delivery_accepted_just_before_a_crash_is_handled_after_the_restart() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_running_when_the_server_is_killed_is_retried_to_completion() {
-    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = ServeWorld::with_lib("true").await;
     // The first attempt's model call hangs until the server is gone.
-    world.ollama.push(
-        Reply::from(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]))
-        .after(Duration::from_secs(600)),
-    );
+    world
+        .ollama
+        .push(Reply::from(ChatReply::read_file("src/lib.rs")).after(Duration::from_secs(600)));
     let server = world.serve(OTA, ARGS);
     assert_eq!(server.post(&refactor_request("Codertocat")).await.0, 202);
     eventually(&server, "the first model call", JOB_TIMEOUT, || {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dispatch;
 pub mod github;
 pub mod ids;
+pub mod inbound;
 pub mod job;
 pub mod launcher;
 pub mod metrics;

@@ -4,6 +4,8 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_secretsmanager::config::Credentials;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use shared::job::TaskToken;
+use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
 
@@ -46,20 +48,29 @@ pub async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
         .expect("queue url")
 }
 
+/// Up to ten of the queue's waiting messages, with their system attributes, hidden from
+/// other receivers for 30 seconds.
+pub async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .visibility_timeout(30)
+        .send()
+        .await
+        .expect("receive from moto")
+        .messages
+        .unwrap_or_default()
+}
+
 /// Every message in the queue, removed from it, oldest first per group.
 pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<DrainedMessage> {
     let mut drained = Vec::new();
     loop {
-        let batch = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .visibility_timeout(30)
-            .send()
-            .await
-            .expect("receive from moto");
-        let messages = batch.messages.unwrap_or_default();
+        let messages = receive(sqs, queue_url).await;
         if messages.is_empty() {
             return drained;
         }
@@ -183,6 +194,18 @@ pub async fn jobs_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String
     name.to_owned()
 }
 
+/// A [`ota_aws::DynamoStore`] on a fresh table named after `prefix`, with a raw client on
+/// the same table (to read what the store cannot show) and the table's name.
+pub async fn fresh_store(prefix: &str) -> (ota_aws::DynamoStore, aws_sdk_dynamodb::Client, String) {
+    let client = aws_sdk_dynamodb::Client::new(&config().await);
+    let table = jobs_table(&client, &crate::unique(prefix)).await;
+    (
+        ota_aws::DynamoStore::new(client.clone(), &table),
+        client,
+        table,
+    )
+}
+
 /// The role ARN state machines are created with; moto checks its shape only.
 pub const STATE_MACHINE_ROLE: &str = "arn:aws:iam::123456789012:role/ota-test-state-machine";
 
@@ -211,6 +234,36 @@ pub fn execute_state_machines() {
     );
 }
 
+/// How long a test waits for moto to move an execution on.
+pub const MOTO_STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A standard SQS queue; returns its URL.
+pub async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue in moto")
+        .queue_url
+        .expect("queue url")
+}
+
+/// Creates a state machine with `definition`; returns its ARN.
+pub async fn create_state_machine(
+    sfn: &aws_sdk_sfn::Client,
+    name: &str,
+    definition: &serde_json::Value,
+) -> String {
+    sfn.create_state_machine()
+        .name(name)
+        .role_arn(STATE_MACHINE_ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .expect("create state machine in moto")
+        .state_machine_arn
+}
+
 /// A state machine whose one task sends `{"job": <$.job>, "token": <task token>}` to an SQS
 /// queue and waits for the token (`sqs:sendMessage.waitForTaskToken`, as the job's
 /// approval and dispatch waits do), then passes the task's output on and succeeds.
@@ -220,40 +273,86 @@ pub async fn task_token_state_machine(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
 ) -> (String, String) {
+    callback_state_machine(sfn, sqs, name, "WaitForToken", serde_json::json!({})).await
+}
+
+/// [`task_token_state_machine`] with its task named `state` and `limits` (such as
+/// `HeartbeatSeconds`, `TimeoutSeconds`) added to the task.
+pub async fn callback_state_machine(
+    sfn: &aws_sdk_sfn::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    state: &str,
+    limits: serde_json::Value,
+) -> (String, String) {
     execute_state_machines();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("create queue in moto")
-        .queue_url
-        .expect("queue url");
+    let queue_url = queue(sqs, name).await;
+    let mut task = serde_json::json!({
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {
+            "QueueUrl": queue_url,
+            "MessageBody": {"job.$": "$.job", "token.$": "$$.Task.Token"}
+        },
+        "Next": "Done"
+    });
+    if let (Some(task), Some(limits)) = (task.as_object_mut(), limits.as_object()) {
+        task.extend(limits.clone());
+    }
     let definition = serde_json::json!({
-        "StartAt": "WaitForToken",
+        "StartAt": state,
         "States": {
-            "WaitForToken": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {
-                    "QueueUrl": queue_url,
-                    "MessageBody": {"job.$": "$.job", "token.$": "$$.Task.Token"}
-                },
-                "Next": "Done"
-            },
+            state: task,
             "Done": {"Type": "Pass", "End": true}
         }
     });
-    let arn = sfn
-        .create_state_machine()
-        .name(name)
-        .role_arn(STATE_MACHINE_ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .expect("create state machine in moto")
-        .state_machine_arn;
+    let arn = create_state_machine(sfn, name, &definition).await;
     (arn, queue_url)
+}
+
+/// The next `{"job", "token"}` a callback state machine sent to `queue_url`: the job it
+/// named and its task token. Fails the test after [`MOTO_STEP_TIMEOUT`].
+pub async fn next_task_token(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> (String, TaskToken) {
+    let deadline = Instant::now() + MOTO_STEP_TIMEOUT;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        if let Some(message) = received.messages.unwrap_or_default().into_iter().next() {
+            let body: serde_json::Value =
+                serde_json::from_str(message.body().unwrap_or_default()).expect("json body");
+            let job = body["job"].as_str().expect("job").to_owned();
+            let token = body["token"].as_str().expect("token");
+            return (job, TaskToken::new(token));
+        }
+        assert!(Instant::now() < deadline, "no task token arrived");
+    }
+}
+
+/// The execution once it is no longer `RUNNING`. Fails the test after
+/// [`MOTO_STEP_TIMEOUT`].
+pub async fn finished_execution(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = Instant::now() + MOTO_STEP_TIMEOUT;
+    loop {
+        let execution = sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .expect("describe execution");
+        if execution.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            return execution;
+        }
+        assert!(Instant::now() < deadline, "execution still running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A state machine that only waits (an hour), for tests of starting and stopping: moto
@@ -268,12 +367,5 @@ pub async fn waiting_state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> Str
             "Done": {"Type": "Pass", "End": true}
         }
     });
-    sfn.create_state_machine()
-        .name(name)
-        .role_arn(STATE_MACHINE_ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .expect("create state machine in moto")
-        .state_machine_arn
+    create_state_machine(sfn, name, &definition).await
 }

@@ -200,6 +200,31 @@ pub struct FakeCheckRun {
     pub fields: serde_json::Map<String, Value>,
 }
 
+impl FakeCheckRun {
+    /// What a person sees of the check run on GitHub: its state, then its output's title,
+    /// summary and text, for a snapshot.
+    pub fn shown(&self) -> String {
+        let field = |name: &str| self.fields.get(name).and_then(Value::as_str).unwrap_or("-");
+        let output = |name: &str| {
+            self.fields
+                .get("output")
+                .and_then(|output| output.get(name))
+                .and_then(Value::as_str)
+                .unwrap_or("-")
+                .to_owned()
+        };
+        format!(
+            "{} · status: {} · conclusion: {}\n\n# {}\n\n{}\n\n---\n{}\n",
+            field("name"),
+            field("status"),
+            field("conclusion"),
+            output("title"),
+            output("summary"),
+            output("text"),
+        )
+    }
+}
+
 /// A pull request the fake serves.
 #[derive(Debug, Clone)]
 pub struct FakePull {
@@ -471,6 +496,14 @@ impl FakeGitHub {
             .iter()
             .filter(|comment| comment.repo == repo && comment.issue == issue)
             .cloned()
+            .collect()
+    }
+
+    /// The bodies of the comments on `repo`'s issue or pull request `issue`, oldest first.
+    pub fn comment_bodies(&self, repo: &str, issue: u64) -> Vec<String> {
+        self.comments(repo, issue)
+            .into_iter()
+            .map(|comment| comment.body)
             .collect()
     }
 

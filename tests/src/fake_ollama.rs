@@ -113,6 +113,21 @@ impl ChatReply {
         }
     }
 
+    /// A turn that calls one tool.
+    pub fn call(name: &str, arguments: Value) -> Self {
+        Self::calls([call(name, arguments)])
+    }
+
+    /// A turn that reads the file at `path`.
+    pub fn read_file(path: &str) -> Self {
+        Self::call("read_file", serde_json::json!({ "path": path }))
+    }
+
+    /// A turn that ends the task with `summary`.
+    pub fn finish(summary: &str) -> Self {
+        Self::call("finish", serde_json::json!({ "summary": summary }))
+    }
+
     /// A turn with only text.
     pub fn text(content: &str) -> Self {
         Self {

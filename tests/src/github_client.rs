@@ -1,9 +1,9 @@
 //! Shared setup of the GitHub App client's tests: the fake GitHub with a ready client, and
 //! the requests and fixtures those tests build.
 
-use crate::fake_github::{FakeGitHub, FakePull};
+use crate::fake_github::{FakeGitHub, FakePull, Fault, Route};
 use ota_github::GitHubClient;
-use shared::github::{CheckOutput, CheckStatus, NewCheckRun, RepoScope};
+use shared::github::{CheckOutput, CheckStatus, GitHub, NewCheckRun, RepoScope};
 use shared::ids::{CommitSha, InstallationId, RepoFullName};
 
 pub const INSTALLATION: u64 = 4242;
@@ -22,6 +22,24 @@ pub async fn start() -> (FakeGitHub, GitHubClient) {
     let fake = FakeGitHub::start().await;
     let client = fake.client();
     (fake, client)
+}
+
+/// The fake GitHub, where `ada` may write to [`REPO`] but the first look-up of a
+/// permission fails with `fault`, and a client pointed at it.
+pub async fn start_with_permission_fault(fault: Fault) -> (FakeGitHub, GitHubClient) {
+    let (fake, client) = start().await;
+    fake.set_role(REPO, "ada", "write");
+    fake.inject(Route::Permission, 1, fault);
+    (fake, client)
+}
+
+/// The comment the client tests post on #7: "Working on it.", marked `job:1:accepted`.
+/// Returns its id.
+pub async fn post_accepted_comment(client: &GitHubClient) -> u64 {
+    client
+        .comment(&scope(REPO), 7, "job:1:accepted", "Working on it.")
+        .await
+        .expect("comment")
 }
 
 /// A queued check run on [`SHA`].

@@ -1,6 +1,8 @@
 //! Test support shared by every end-to-end test: AWS served by a local moto server, real
 //! GitHub payloads, signed deliveries shaped as Lambda Function URL events, and log
-//! capture. Fakes live here, at the network edge, never in the code under test.
+//! capture. Fakes live here, at the network edge, never in the code under test. Each part
+//! of the App has one world that starts what its tests need and offers their steps as
+//! methods; `tests/README.md` states how a test file is laid out.
 
 pub mod agent_harness;
 pub mod aws;
@@ -13,6 +15,7 @@ pub mod github_client;
 pub mod logs;
 pub mod ota_server;
 pub mod policy;
+pub mod redact;
 pub mod runner_world;
 pub mod store_contract;
 pub mod webhook;

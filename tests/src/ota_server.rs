@@ -5,8 +5,8 @@
 
 use crate::delivery::Delivery;
 use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
-use crate::fake_github::{FakeCheckRun, FakeOpenedPull};
-use crate::fake_ollama::{ChatReply, FakeOllama, call};
+use crate::fake_github::{FakeCheckRun, FakeComment, FakeOpenedPull};
+use crate::fake_ollama::{ChatReply, FakeOllama};
 use crate::git_server::{DEFAULT_BRANCH, GitServer};
 use crate::policy::pull;
 use crate::{fixtures, unique};
@@ -88,18 +88,67 @@ impl ServeWorld {
         }
     }
 
+    /// The usual repository: `src/lib.rs` is [`crate::runner_world::LIB`], and the
+    /// refactor runs `command`.
+    pub async fn with_lib(command: &str) -> Self {
+        Self::new(
+            &[("src/lib.rs", crate::runner_world::LIB)],
+            &crate::runner_world::config_with_command(command),
+        )
+        .await
+    }
+
     /// The model's part of a short refactor: `src/lib.rs` rewritten as
     /// [`crate::runner_world::REFACTORED`], then done.
     pub fn script_quick_refactor(&self) {
         self.ollama
-            .push(ChatReply::calls([call(
+            .push(ChatReply::call(
                 "write_file",
                 json!({"path": "src/lib.rs", "content": crate::runner_world::REFACTORED}),
-            )]))
-            .push(ChatReply::calls([call(
-                "finish",
-                json!({"summary": "Extracted the retry loop."}),
-            )]));
+            ))
+            .push(ChatReply::finish("Extracted the retry loop."));
+    }
+
+    /// The model's part of a checked refactor: reads `src/lib.rs`, rewrites it as
+    /// [`crate::runner_world::REFACTORED`], runs the task's command, then is done.
+    pub fn script_checked_refactor(&self) {
+        self.ollama
+            .push(ChatReply::read_file("src/lib.rs"))
+            .push(ChatReply::call(
+                "write_file",
+                json!({"path": "src/lib.rs", "content": crate::runner_world::REFACTORED}),
+            ))
+            .push(ChatReply::call("run_command", json!({})))
+            .push(ChatReply::finish(
+                "Extracted the retry loop into `retry_with_backoff`.",
+            ));
+    }
+
+    /// The first comment on pull request #2 that contains `needle`, once there is one.
+    pub async fn comment_containing(
+        &self,
+        server: &OtaServer,
+        what: &str,
+        needle: &str,
+    ) -> FakeComment {
+        eventually(server, what, JOB_TIMEOUT, || {
+            self.github
+                .comments(REPO, PR)
+                .into_iter()
+                .find(|comment| comment.body.contains(needle))
+        })
+        .await
+    }
+
+    /// The first check run that was completed, whatever its conclusion, once there is one.
+    pub async fn first_completed_check_run(&self, server: &OtaServer, what: &str) -> FakeCheckRun {
+        eventually(server, what, JOB_TIMEOUT, || {
+            self.github
+                .check_runs(REPO)
+                .into_iter()
+                .find(|run| run.fields.get("status") == Some(&json!("completed")))
+        })
+        .await
     }
 
     /// The first pull request a job opened, once there is one.
@@ -148,6 +197,25 @@ impl ServeWorld {
         OtaServer::start(program, self.data_dir(), &self.environment(), args)
     }
 
+    /// `ota jobs` on this world's data directory, which must succeed: its listing.
+    pub fn job_list(&self, program: &str) -> String {
+        let (ok, out) = self.ota(program, &["jobs"]);
+        assert!(ok, "ota jobs failed: {out}");
+        out
+    }
+
+    /// The job's status, as the first line of `ota job <id>` ends.
+    pub fn job_status(&self, program: &str, id: &str) -> String {
+        let (ok, details) = self.ota(program, &["job", id]);
+        assert!(ok, "{details}");
+        details
+            .lines()
+            .next()
+            .and_then(|line| line.rsplit(" · ").next())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// Runs an `ota` command on this world's data directory; returns its exit status
     /// and output.
     pub fn ota(&self, program: &str, args: &[&str]) -> (bool, String) {
@@ -165,6 +233,15 @@ impl ServeWorld {
         );
         (output.status.success(), text)
     }
+}
+
+/// The id of the first job of an `ota jobs` listing (below its header line).
+pub fn first_job_id(listing: &str) -> Option<String> {
+    listing
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .map(str::to_owned)
 }
 
 /// A comment on pull request #2 by `login`, as the App receives it.

@@ -10,9 +10,10 @@ use ota_aws::DynamoStore;
 use policy_function::{Settings, Stage, build_stage, handle_batch};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use shared::ids::DeliveryId;
+use shared::ids::{DeliveryId, InstallationId};
+use shared::inbound::Inbound;
 use shared::job::{JobRecord, TaskToken, Wait};
-use shared::store::JobStore;
+use shared::store::{AuditEntry, AuditLog, JobStore};
 use shared::webhook::envelope::{Envelope, EventName};
 use shared::webhook::payload::normalize;
 
@@ -106,17 +107,23 @@ impl PolicyHarness {
 
     /// Feeds envelopes as one SQS batch, the way the Lambda trigger does.
     pub async fn process(&self, envelopes: &[Envelope]) -> SqsBatchResponse {
-        let records: Vec<Value> = envelopes
+        let messages: Vec<Inbound> = envelopes.iter().cloned().map(Inbound::from).collect();
+        self.process_inbound(&messages).await
+    }
+
+    /// Feeds intake messages (deliveries and requests) as one SQS batch.
+    pub async fn process_inbound(&self, messages: &[Inbound]) -> SqsBatchResponse {
+        let records: Vec<Value> = messages
             .iter()
             .enumerate()
-            .map(|(index, envelope)| {
+            .map(|(index, message)| {
                 json!({
                     "messageId": format!("message-{index}"),
                     "receiptHandle": "handle",
-                    "body": serde_json::to_string(envelope).expect("envelope serializes"),
+                    "body": message.to_queue_message().expect("the message serializes"),
                     "attributes": {
-                        "MessageGroupId": envelope.ordering_key(),
-                        "MessageDeduplicationId": envelope.delivery.as_str(),
+                        "MessageGroupId": message.ordering_key(),
+                        "MessageDeduplicationId": message.id().as_str(),
                         "ApproximateReceiveCount": "1",
                         "SentTimestamp": "1795000000000",
                         "SenderId": "AIDAEXAMPLE",
@@ -145,6 +152,53 @@ impl PolicyHarness {
         );
     }
 
+    /// `login` comments `body` on pull request #2, and the stage handles it.
+    pub async fn comment(&self, login: &str, body: &str) {
+        self.process_ok(&[envelope("issue_comment", &comment(login, body, true))])
+            .await;
+    }
+
+    /// `login` comments `body` on issue #1, and the stage handles it.
+    pub async fn comment_on_issue(&self, login: &str, body: &str) {
+        self.process_ok(&[envelope("issue_comment", &comment(login, body, false))])
+            .await;
+    }
+
+    /// The default branch's `.ollama-turbo.yml` becomes `yaml`.
+    pub fn set_config(&self, yaml: &str) {
+        self.github
+            .set_file(REPO, DEFAULT_BRANCH, ".ollama-turbo.yml", yaml);
+    }
+
+    /// Comments written on a thread by the App (the fake's only commenter here).
+    pub fn comments(&self, number: u64) -> Vec<String> {
+        self.github.comment_bodies(REPO, number)
+    }
+
+    /// The one comment on pull request #2.
+    pub fn the_comment(&self) -> String {
+        let replies = self.comments(PR);
+        assert_eq!(replies.len(), 1, "{replies:?}");
+        replies[0].clone()
+    }
+
+    /// The latest comment on pull request #2.
+    pub fn last_comment(&self) -> String {
+        let replies = self.comments(PR);
+        replies
+            .last()
+            .cloned()
+            .unwrap_or_else(|| panic!("no comment on #{PR}"))
+    }
+
+    /// The installation's audit trail, newest first.
+    pub async fn audit(&self) -> Vec<AuditEntry> {
+        self.store
+            .recent(InstallationId(INSTALLATION), 10)
+            .await
+            .expect("audit")
+    }
+
     pub async fn jobs(&self, number: u64) -> Vec<JobRecord> {
         self.store
             .jobs_for_thread(&shared::ids::RepoFullName::new(REPO), number, 100)
@@ -168,6 +222,19 @@ impl PolicyHarness {
             .await
             .ok()?;
         Some(execution.status.as_str().to_owned())
+    }
+
+    /// Waits until the job's execution has `status`, and returns the last one seen.
+    pub async fn execution_reaches(&self, job: &JobRecord, status: &str) -> Option<String> {
+        let mut seen = None;
+        for _ in 0..50 {
+            seen = self.execution_status(job).await;
+            if seen.as_deref() == Some(status) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        seen
     }
 
     /// The executions started, by name.
@@ -223,6 +290,21 @@ pub fn pull(head_sha: &str, head_repo: Option<&str>) -> FakePull {
         base_ref: DEFAULT_BRANCH.to_owned(),
         head_repo: head_repo.map(str::to_owned),
     }
+}
+
+/// `text` with its job and delivery ids replaced by placeholders, for a snapshot.
+pub fn redact(text: &str) -> String {
+    crate::redact::Redact::new().ids().apply(text)
+}
+
+/// An `installation` event with `action` (`created`, `deleted`) for [`INSTALLATION`].
+pub fn installation_event(action: &str) -> Value {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("installation", Some(action)),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload
 }
 
 /// A payload normalized as the webhook function would, with a fresh delivery id.

@@ -4,16 +4,15 @@
 //! [`Runner`] wired to all of them as `main` wires it to AWS.
 
 use crate::agent_harness::{MODEL, fast_retries};
-use crate::aws::{STATE_MACHINE_ROLE, config, execute_state_machines, jobs_table};
+use crate::aws::{self, config, jobs_table};
 use crate::fake_github::FakeGitHub;
 use crate::fake_ollama::FakeOllama;
 use crate::git_server::GitServer;
 use crate::unique;
-use aws_sdk_sfn::types::ExecutionStatus;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
 use ota_github::{ClientOptions as GitHubOptions, GitHubClient, TokenPermissions};
 use ota_runner::agent::{AgentSettings, CommandSandbox};
-use ota_runner::job::Runner;
+use ota_runner::job::{Finished, Runner};
 use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
 use shared::github::{CheckStatus, GitHub, NewCheckRun, RepoScope};
@@ -22,16 +21,13 @@ use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, TaskToken, 
 use shared::launcher::EndpointKind;
 use shared::store::JobStore;
 use shared::webhook::envelope::CommentSource;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The installation the test jobs belong to.
 pub const INSTALLATION: u64 = 42;
 
 /// The pull request the test jobs' commands were posted on.
 pub const PULL_NUMBER: u64 = 7;
-
-/// How long a test waits for moto to move an execution on.
-const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct World {
     pub github: FakeGitHub,
@@ -82,6 +78,16 @@ impl World {
             state_machine,
             queue_url,
         }
+    }
+
+    /// The usual repository: `src/lib.rs` is [`LIB`], and the refactor runs `command`.
+    pub async fn with_lib(command: &str) -> Self {
+        Self::new(&[("src/lib.rs", LIB)], &config_with_command(command)).await
+    }
+
+    /// Runs the job to its end with the runner as `main` builds it.
+    pub async fn run(&self, job: &StartedJob) -> Finished {
+        self.runner().run_job(&job.record.id).await.expect("runner")
     }
 
     pub fn scope(&self) -> RepoScope {
@@ -161,23 +167,7 @@ impl World {
     }
 
     async fn token(&self) -> TaskToken {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .expect("receive");
-            if let Some(message) = received.messages.unwrap_or_default().into_iter().next() {
-                let body: serde_json::Value =
-                    serde_json::from_str(message.body().unwrap_or_default()).expect("json body");
-                return TaskToken::new(body["token"].as_str().expect("token"));
-            }
-            assert!(Instant::now() < deadline, "no task token arrived");
-        }
+        aws::next_task_token(&self.sqs, &self.queue_url).await.1
     }
 
     /// The runner as `main` builds it, pointed at this world's servers.
@@ -228,21 +218,20 @@ impl World {
         &self,
         execution_arn: &str,
     ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        loop {
-            let execution = self
-                .sfn
-                .describe_execution()
-                .execution_arn(execution_arn)
-                .send()
-                .await
-                .expect("describe execution");
-            if execution.status != ExecutionStatus::Running {
-                return execution;
-            }
-            assert!(Instant::now() < deadline, "execution still running");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        aws::finished_execution(&self.sfn, execution_arn).await
+    }
+
+    /// `text` with what changes from run to run — the job's id and short id, the
+    /// repository's name, its first commit, the run's duration — replaced by
+    /// placeholders, for a snapshot.
+    pub fn redact(&self, job: &StartedJob, text: &str) -> String {
+        crate::redact::Redact::new()
+            .value(job.record.id.as_str(), "[job]")
+            .value(job.record.id.short(), "[short]")
+            .value(&self.repo, "[repo]")
+            .value(&self.head, "[head]")
+            .between("Time: ", " (", "[time]")
+            .apply(text)
     }
 
     /// Every token the fake GitHub minted: none may show up anywhere a person can read.
@@ -264,42 +253,8 @@ async fn run_state_machine(
     sqs: &aws_sdk_sqs::Client,
     name: &str,
 ) -> (String, String) {
-    execute_state_machines();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(name)
-        .send()
-        .await
-        .expect("create queue in moto")
-        .queue_url
-        .expect("queue url");
-    let definition = serde_json::json!({
-        "StartAt": "Run",
-        "States": {
-            "Run": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                "Parameters": {
-                    "QueueUrl": queue_url,
-                    "MessageBody": {"job.$": "$.job", "token.$": "$$.Task.Token"}
-                },
-                "HeartbeatSeconds": 60,
-                "TimeoutSeconds": 600,
-                "Next": "Done"
-            },
-            "Done": {"Type": "Pass", "End": true}
-        }
-    });
-    let arn = sfn
-        .create_state_machine()
-        .name(name)
-        .role_arn(STATE_MACHINE_ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .expect("create state machine in moto")
-        .state_machine_arn;
-    (arn, queue_url)
+    let limits = serde_json::json!({"HeartbeatSeconds": 60, "TimeoutSeconds": 600});
+    aws::callback_state_machine(sfn, sqs, name, "Run", limits).await
 }
 
 /// The test repository's one source file.

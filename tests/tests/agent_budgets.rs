@@ -13,21 +13,17 @@ use shared::job::JobError;
 const LIB: &str = "pub fn answer() -> u32 {\n    41\n}\n";
 
 fn edit() -> ChatReply {
-    ChatReply::calls([call(
+    ChatReply::call(
         "edit_file",
         json!({"path": "src/lib.rs", "old_text": "    41\n", "new_text": "    42\n"}),
-    )])
-}
-
-fn read() -> ChatReply {
-    ChatReply::calls([call("read_file", json!({"path": "src/lib.rs"}))])
+    )
 }
 
 #[tokio::test]
 async fn running_out_of_turns_stops_cleanly_with_the_partial_work() {
     let mut h = Harness::new(BuiltinTask::Fix, &[("src/lib.rs", LIB)]).await;
     h.settings.max_turns = 2;
-    h.fake.push(edit()).push(read());
+    h.fake.push(edit()).push(ChatReply::read_file("src/lib.rs"));
 
     let (report, _) = h.run(&TaskInput::default()).await;
 
@@ -54,7 +50,7 @@ async fn the_wall_clock_cuts_a_slow_model_call() {
     h.spec.timeout = Duration::from_millis(1500);
     h.fake
         .push(edit())
-        .push(read().with_pause(Duration::from_secs(20)));
+        .push(ChatReply::read_file("src/lib.rs").with_pause(Duration::from_secs(20)));
 
     let started = Instant::now();
     let (report, _) = h.run(&TaskInput::default()).await;
@@ -80,7 +76,8 @@ async fn the_token_budget_counts_what_the_server_reports() {
     let mut h = Harness::new(BuiltinTask::Fix, &[("src/lib.rs", LIB)]).await;
     h.settings.max_job_tokens = 250;
     for _ in 0..3 {
-        h.fake.push(read().with_counts(100, 20));
+        h.fake
+            .push(ChatReply::read_file("src/lib.rs").with_counts(100, 20));
     }
 
     let (report, _) = h.run(&TaskInput::default()).await;

@@ -13,10 +13,6 @@ use shared::config::BuiltinTask;
 
 const LIB: &str = "pub fn answer() -> u32 {\n    41\n}\n";
 
-fn finish(summary: &str) -> ChatReply {
-    ChatReply::calls([call("finish", json!({"summary": summary}))])
-}
-
 #[tokio::test]
 async fn a_command_that_times_out_is_an_error_result_and_the_loop_goes_on() {
     let mut h = Harness::new(BuiltinTask::Docs, &[("src/lib.rs", LIB)]).await;
@@ -28,7 +24,7 @@ async fn a_command_that_times_out_is_an_error_result_and_the_loop_goes_on() {
             call("run_command", json!({"command": "rm -rf /"})),
             call("run_command", json!({})),
         ]))
-        .push(finish("Could not run the build."));
+        .push(ChatReply::finish("Could not run the build."));
 
     let (report, _) = h.run(&TaskInput::default()).await;
 
@@ -60,16 +56,16 @@ async fn auto_fix_hands_a_failing_check_back_until_it_passes() {
     h.spec.tools.run_command = true;
     assert!(h.spec.auto_fix, "on by default for fix");
     h.fake
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "edit_file",
             json!({"path": "src/lib.rs", "old_text": "41", "new_text": "40"}),
-        )]))
-        .push(finish("Fixed it."))
-        .push(ChatReply::calls([call(
+        ))
+        .push(ChatReply::finish("Fixed it."))
+        .push(ChatReply::call(
             "edit_file",
             json!({"path": "src/lib.rs", "old_text": "40", "new_text": "42"}),
-        )]))
-        .push(finish("Fixed it, really."));
+        ))
+        .push(ChatReply::finish("Fixed it, really."));
 
     let (report, _) = h.run(&TaskInput::default()).await;
 
@@ -96,11 +92,8 @@ async fn commands_see_only_the_sandbox_environment() {
     h.spec.commands = vec!["env".into()];
     h.spec.tools.run_command = true;
     h.fake
-        .push(ChatReply::calls([call(
-            "run_command",
-            json!({"command": "  env "}),
-        )]))
-        .push(finish("Looked at the environment."));
+        .push(ChatReply::call("run_command", json!({"command": "  env "})))
+        .push(ChatReply::finish("Looked at the environment."));
 
     let (report, _) = h.run(&TaskInput::default()).await;
 

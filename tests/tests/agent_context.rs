@@ -4,7 +4,7 @@
 //! shows the prompt at the limit, with the latest outputs always intact.
 
 use e2e::agent_harness::Harness;
-use e2e::fake_ollama::{ChatReply, call};
+use e2e::fake_ollama::ChatReply;
 use ota_runner::agent::{BudgetKind, Outcome, ProgressKind, TaskInput};
 use serde_json::json;
 use shared::config::BuiltinTask;
@@ -16,10 +16,6 @@ fn text(name: &str, lines: usize) -> String {
         .collect()
 }
 
-fn read(path: &str) -> ChatReply {
-    ChatReply::calls([call("read_file", json!({"path": path}))])
-}
-
 const TRIMMED: &str = "[The output of this read_file call (";
 
 #[tokio::test]
@@ -29,12 +25,9 @@ async fn old_tool_outputs_are_trimmed_when_the_conversation_outgrows_the_window(
     h.settings.num_ctx = 8192;
     h.spec.max_tokens = 512;
     h.fake
-        .push(read("a.txt"))
-        .push(read("b.txt"))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "Read both."}),
-        )]));
+        .push(ChatReply::read_file("a.txt"))
+        .push(ChatReply::read_file("b.txt"))
+        .push(ChatReply::finish("Read both."));
 
     let (report, events) = h.run(&TaskInput::default()).await;
 
@@ -80,13 +73,10 @@ async fn a_prompt_count_at_the_window_trims_old_outputs_at_once() {
     let mut h = Harness::new(BuiltinTask::Docs, &[("a.txt", &a), ("b.txt", &b)]).await;
     h.settings.num_ctx = 32_768;
     h.fake
-        .push(read("a.txt").with_counts(2_000, 10))
+        .push(ChatReply::read_file("a.txt").with_counts(2_000, 10))
         // The server evaluated a full window: the estimate was wrong, Ollama may have cut.
-        .push(read("b.txt").with_counts(32_768, 10))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "Read both."}),
-        )]));
+        .push(ChatReply::read_file("b.txt").with_counts(32_768, 10))
+        .push(ChatReply::finish("Read both."));
 
     let (report, _) = h.run(&TaskInput::default()).await;
 

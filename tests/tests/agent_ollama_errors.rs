@@ -5,7 +5,7 @@
 //! what to change. (The API key's handling is in `agent_secrets.rs`.)
 
 use e2e::agent_harness::Harness;
-use e2e::fake_ollama::{ChatReply, Reply, call};
+use e2e::fake_ollama::{ChatReply, Reply};
 use ota_runner::agent::{Outcome, ProgressKind, TaskInput};
 use ota_runner::ollama::OllamaEnv;
 use serde_json::json;
@@ -13,10 +13,6 @@ use shared::config::BuiltinTask;
 use shared::job::JobError;
 
 const FILES: &[(&str, &str)] = &[("README.md", "# demo\n")];
-
-fn finish() -> ChatReply {
-    ChatReply::calls([call("finish", json!({"summary": "Done."}))])
-}
 
 #[tokio::test]
 async fn a_500_is_retried_and_the_session_goes_on() {
@@ -26,7 +22,7 @@ async fn a_500_is_retried_and_the_session_goes_on() {
             500,
             "llama runner process has terminated: exit status 2",
         ))
-        .push(finish());
+        .push(ChatReply::finish("Done."));
 
     let (report, events) = h.run(&TaskInput::default()).await;
 
@@ -115,7 +111,7 @@ async fn streams_that_end_early_or_drop_are_retried() {
         .push(Reply::close_mid_stream(ChatReply::text(
             "Hello there, I was cut off",
         )))
-        .push(finish().in_pieces_of(1));
+        .push(ChatReply::finish("Done.").in_pieces_of(1));
 
     let (report, events) = h.run(&TaskInput::default()).await;
 

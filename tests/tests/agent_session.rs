@@ -29,13 +29,13 @@ async fn a_refactor_session_reads_searches_edits_and_finishes() {
     .await;
     h.fake
         .push(
-            ChatReply::calls([call("search", json!({"pattern": "old_name"}))])
+            ChatReply::call("search", json!({"pattern": "old_name"}))
                 .with_content("Let me find every use.")
                 .with_counts(900, 30)
                 // Lines straddle reads: the client must reassemble them.
                 .in_pieces_of(7),
         )
-        .push(ChatReply::calls([call("read_file", json!({"path": "src/lib.rs"}))]).with_counts(1100, 12))
+        .push(ChatReply::read_file("src/lib.rs").with_counts(1100, 12))
         .push(
             ChatReply::calls([
                 call(
@@ -50,7 +50,7 @@ async fn a_refactor_session_reads_searches_edits_and_finishes() {
             .with_counts(1300, 80),
         )
         .push(
-            ChatReply::calls([call("finish", json!({"summary": "Renamed `old_name` to `next_number`."}))])
+            ChatReply::finish("Renamed `old_name` to `next_number`.")
                 .with_counts(1500, 25),
         );
 
@@ -167,7 +167,7 @@ async fn malformed_calls_and_unknown_tools_get_errors_and_the_model_recovers() {
         ))
         // Arguments double-encoded as a string holding an object are fine.
         .push(ChatReply::calls([json!({"function": {"name": "read_file", "arguments": "{\"path\": \"src/lib.rs\"}"}})]))
-        .push(ChatReply::calls([call("finish", json!({"summary": "Nothing to change."}))]));
+        .push(ChatReply::finish("Nothing to change."));
 
     let (report, _) = h.run(&rename_request()).await;
 
@@ -234,15 +234,15 @@ async fn a_review_is_read_only_and_submits_checked_line_comments() {
     let diff = "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,3 +1,3 @@\n-pub fn old_name(x: u32) -> u32 {\n+pub fn old_name(x: u32) -> u32 {\n     x + 1\n }\n";
     let comment = json!({"path": "src/lib.rs", "line": 2, "body": "This overflows at `u32::MAX`."});
     h.fake
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "edit_file",
             json!({"path": "src/lib.rs", "old_text": "x + 1", "new_text": "x.saturating_add(1)"}),
-        )]))
-        .push(ChatReply::calls([call(
+        ))
+        .push(ChatReply::call(
             "submit_review",
             json!({"summary": "One problem.", "comments": [comment, {"path": "src/lib.rs", "line": 40, "body": "?"}, {"path": "nope.rs", "line": 1, "body": "?"}]}),
-        )]))
-        .push(ChatReply::calls([call("submit_review", json!({"summary": "One problem.", "comments": [comment]}))]));
+        ))
+        .push(ChatReply::call("submit_review", json!({"summary": "One problem.", "comments": [comment]})));
 
     let input = TaskInput {
         pr_diff: Some(diff.into()),

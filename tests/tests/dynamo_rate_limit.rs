@@ -4,25 +4,17 @@
 //! describes it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use e2e::aws::{config, jobs_table};
+use e2e::aws::fresh_store;
 use e2e::unique;
-use ota_aws::DynamoStore;
 use shared::store::{RateDecision, RateLimiter};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A store on a fresh table, and a raw client on the same table to read the counters.
-async fn store() -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
-    let client = aws_sdk_dynamodb::Client::new(&config().await);
-    let table = jobs_table(&client, &unique("ota-rate")).await;
-    (DynamoStore::new(client.clone(), &table), client, table)
-}
 
 const HOUR: Duration = Duration::from_secs(3_600);
 
 #[tokio::test]
 async fn counters_keep_the_rate_limiter_contract() {
-    e2e::store_contract::rate_limiter_contract(&store().await.0).await;
+    e2e::store_contract::rate_limiter_contract(&fresh_store("ota-rate").await.0).await;
 }
 
 /// DynamoDB applies each conditional `UpdateItem` atomically, so of 20 concurrent callers
@@ -34,7 +26,7 @@ async fn counters_keep_the_rate_limiter_contract() {
 /// the count is under the limit, and the window closes.
 #[tokio::test]
 async fn concurrent_callers_all_get_an_answer_and_fill_the_window() {
-    let (store, _, _) = store().await;
+    let (store, _, _) = fresh_store("ota-rate").await;
     let store = Arc::new(store);
     let key = unique("installation:42");
     let tasks: Vec<_> = (0..20)
@@ -67,7 +59,7 @@ async fn concurrent_callers_all_get_an_answer_and_fill_the_window() {
 
 #[tokio::test]
 async fn rate_counters_carry_their_expiry() {
-    let (store, client, table) = store().await;
+    let (store, client, table) = fresh_store("ota-rate").await;
     store
         .acquire("user:octocat", 1, HOUR, 1_000)
         .await

@@ -6,39 +6,31 @@
 //! `docs/storage.md` describes it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use e2e::aws::{closed_port, config, config_for, jobs_table};
+use e2e::aws::{closed_port, config_for, fresh_store};
 use e2e::store_contract::{self, job};
 use e2e::unique;
 use ota_aws::DynamoStore;
 use shared::job::{TaskToken, Wait};
 use shared::store::JobStore;
 
-/// A store on a fresh table, and a raw client on the same table for what the ports
-/// cannot show (the stored items themselves).
-async fn store() -> (DynamoStore, aws_sdk_dynamodb::Client, String) {
-    let client = aws_sdk_dynamodb::Client::new(&config().await);
-    let table = jobs_table(&client, &unique("ota-store")).await;
-    (DynamoStore::new(client.clone(), &table), client, table)
-}
-
 #[tokio::test]
 async fn jobs_keep_the_job_store_contract() {
-    store_contract::job_store_contract(&store().await.0).await;
+    store_contract::job_store_contract(&fresh_store("ota-store").await.0).await;
 }
 
 #[tokio::test]
 async fn installations_keep_the_installation_store_contract() {
-    store_contract::installation_store_contract(&store().await.0).await;
+    store_contract::installation_store_contract(&fresh_store("ota-store").await.0).await;
 }
 
 #[tokio::test]
 async fn the_audit_log_keeps_the_audit_log_contract() {
-    store_contract::audit_log_contract(&store().await.0).await;
+    store_contract::audit_log_contract(&fresh_store("ota-store").await.0).await;
 }
 
 #[tokio::test]
 async fn the_job_item_never_holds_its_task_token() {
-    let (store, client, table) = store().await;
+    let (store, client, table) = fresh_store("ota-store").await;
     let job = job(1_000);
     store.create_job(&job).await.expect("create");
     store
@@ -59,7 +51,7 @@ async fn the_job_item_never_holds_its_task_token() {
 
 #[tokio::test]
 async fn an_unreadable_record_is_corrupt_not_missing() {
-    let (store, client, table) = store().await;
+    let (store, client, table) = fresh_store("ota-store").await;
     let job = job(1_000);
     client
         .put_item()
@@ -94,7 +86,7 @@ async fn failures_to_reach_dynamodb_are_transient_and_keep_tokens_out() {
     );
 
     // A table that does not exist: answered, but still no store to use.
-    let (_, client, _) = store().await;
+    let (_, client, _) = fresh_store("ota-store").await;
     let missing = DynamoStore::new(client, unique("no-such-table"));
     let err = missing.job(&id).await.expect_err("no table");
     assert!(

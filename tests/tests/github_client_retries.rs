@@ -4,7 +4,9 @@
 //! after doing them.
 
 use e2e::fake_github::{APP_ID, Fault, Route};
-use e2e::github_client::{REPO, check, pull, scope, start};
+use e2e::github_client::{
+    REPO, check, post_accepted_comment, pull, scope, start, start_with_permission_fault,
+};
 use ota_github::RetryPolicy;
 use serde_json::json;
 use shared::github::{
@@ -18,10 +20,7 @@ async fn a_server_error_then_success_posts_one_comment() {
     let (fake, client) = start().await;
     fake.inject(Route::CreateComment, 1, Fault::Status(500));
 
-    let id = client
-        .comment(&scope(REPO), 7, "job:1:accepted", "Working on it.")
-        .await
-        .expect("comment");
+    let id = post_accepted_comment(&client).await;
 
     let comments = fake.comments(REPO, 7);
     assert_eq!(comments.len(), 1);
@@ -46,10 +45,7 @@ async fn a_failure_after_github_created_the_comment_does_not_duplicate_it() {
     let (fake, client) = start().await;
     fake.inject(Route::CreateComment, 1, Fault::AfterCommit(502));
 
-    let id = client
-        .comment(&scope(REPO), 7, "job:1:accepted", "Working on it.")
-        .await
-        .expect("comment");
+    let id = post_accepted_comment(&client).await;
 
     let comments = fake.comments(REPO, 7);
     assert_eq!(comments.len(), 1, "{comments:#?}");
@@ -65,10 +61,7 @@ async fn a_person_quoting_the_marker_does_not_stop_the_comment() {
     fake.add_comment(REPO, 7, "mallory", "User", &format!("> {marker}"));
     fake.inject(Route::CreateComment, 1, Fault::Status(500));
 
-    let id = client
-        .comment(&scope(REPO), 7, "job:1:accepted", "Working on it.")
-        .await
-        .expect("comment");
+    let id = post_accepted_comment(&client).await;
 
     let comments = fake.comments(REPO, 7);
     assert_eq!(comments.len(), 2);
@@ -79,15 +72,10 @@ async fn a_person_quoting_the_marker_does_not_stop_the_comment() {
 
 #[tokio::test]
 async fn a_rate_limited_call_waits_as_told_and_succeeds() {
-    let (fake, client) = start().await;
-    fake.set_role(REPO, "ada", "write");
-    fake.inject(
-        Route::Permission,
-        1,
-        Fault::RateLimited {
-            retry_after_secs: 1,
-        },
-    );
+    let (fake, client) = start_with_permission_fault(Fault::RateLimited {
+        retry_after_secs: 1,
+    })
+    .await;
 
     let started = Instant::now();
     assert_eq!(
@@ -106,15 +94,10 @@ async fn a_rate_limited_call_waits_as_told_and_succeeds() {
 
 #[tokio::test]
 async fn a_wait_past_the_budget_is_left_to_the_caller() {
-    let (fake, client) = start().await;
-    fake.set_role(REPO, "ada", "write");
-    fake.inject(
-        Route::Permission,
-        1,
-        Fault::QuotaExhausted {
-            reset_in_secs: 1800,
-        },
-    );
+    let (fake, client) = start_with_permission_fault(Fault::QuotaExhausted {
+        reset_in_secs: 1800,
+    })
+    .await;
 
     let started = Instant::now();
     let error = client

@@ -4,27 +4,14 @@
 //! and what was started — and that nothing else happened.
 
 use e2e::fake_github::{Fault, Route};
-use e2e::fixtures;
 use e2e::policy::{
     DEFAULT_BRANCH, DEFAULT_BRANCH_HEAD, INSTALLATION, PR, PR_HEAD, PolicyHarness, REPO, comment,
-    envelope, pull, pull_request_event,
+    envelope, installation_event, pull, pull_request_event, redact,
 };
-use serde_json::json;
+use e2e::redact::Redact;
 use shared::ids::InstallationId;
 use shared::job::{JobId, JobStatus};
-use shared::store::{AuditLog, InstallationStore};
-
-const CONFIG: &str = ".ollama-turbo.yml";
-
-/// Comments written on a thread by the App (the fake's only commenter here).
-fn comments(harness: &PolicyHarness, number: u64) -> Vec<String> {
-    harness
-        .github
-        .comments(REPO, number)
-        .into_iter()
-        .map(|comment| comment.body)
-        .collect()
-}
+use shared::store::InstallationStore;
 
 #[tokio::test]
 async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_workflow() {
@@ -63,7 +50,7 @@ async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_work
     assert_eq!(job.check_run_id, Some(runs[0].id));
     assert_eq!(harness.execution_names().await, vec![job.id.to_string()]);
     assert!(
-        comments(&harness, PR).is_empty(),
+        harness.comments(PR).is_empty(),
         "an accepted job needs no comment"
     );
     assert!(harness.github.unexpected().is_empty());
@@ -76,11 +63,7 @@ async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_work
         Some(DEFAULT_BRANCH)
     );
 
-    let audit = harness
-        .store
-        .recent(InstallationId(INSTALLATION), 10)
-        .await
-        .expect("audit");
+    let audit = harness.audit().await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].decision, "accepted");
     assert_eq!(audit[0].job.as_ref(), Some(&job.id));
@@ -91,10 +74,7 @@ async fn a_command_on_an_issue_works_on_the_default_branch_without_a_check_run()
     let harness = PolicyHarness::start().await;
 
     harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama fix the crash", false),
-        )])
+        .comment_on_issue("Codertocat", "/ollama fix the crash")
         .await;
 
     let jobs = harness.jobs(1).await;
@@ -110,21 +90,11 @@ async fn an_unknown_command_gets_one_helpful_comment_and_nothing_runs() {
     let harness = PolicyHarness::start().await;
 
     harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama refactr the parser", true),
-        )])
+        .comment("Codertocat", "/ollama refactr the parser")
         .await;
 
-    let replies = comments(&harness, PR);
-    assert_eq!(replies.len(), 1, "{replies:?}");
-    assert!(replies[0].contains("refactr"), "{}", replies[0]);
-    assert!(
-        replies[0].contains("/ollama refactor"),
-        "suggests the right task: {}",
-        replies[0]
-    );
-    assert!(replies[0].contains("/ollama help"), "{}", replies[0]);
+    // Names the mistake, suggests the right task, points at `/ollama help`.
+    insta::assert_snapshot!("unknown_command_reply", redact(&harness.the_comment()));
     assert!(harness.jobs(PR).await.is_empty());
     assert!(harness.execution_names().await.is_empty());
 }
@@ -132,36 +102,12 @@ async fn an_unknown_command_gets_one_helpful_comment_and_nothing_runs() {
 #[tokio::test]
 async fn help_lists_the_commands_and_the_repositorys_own_tasks() {
     let harness = PolicyHarness::start().await;
-    harness.github.set_file(
-        REPO,
-        DEFAULT_BRANCH,
-        CONFIG,
-        "automation:\n  tasks:\n    migrate-db:\n      description: Write a database migration\n      prompt: Write a migration for the change asked for.\n",
+    harness.set_config("automation:\n  tasks:\n    migrate-db:\n      description: Write a database migration\n      prompt: Write a migration for the change asked for.\n",
     );
 
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama help", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/ollama help").await;
 
-    let replies = comments(&harness, PR);
-    assert_eq!(replies.len(), 1);
-    for expected in [
-        "/approve",
-        "/cancel",
-        "/retry",
-        "/ollama status",
-        "`migrate-db`",
-        "Write a database migration",
-    ] {
-        assert!(
-            replies[0].contains(expected),
-            "help lacks {expected}: {}",
-            replies[0]
-        );
-    }
+    insta::assert_snapshot!("help_reply", redact(&harness.the_comment()));
 }
 
 #[tokio::test]
@@ -170,29 +116,15 @@ async fn a_read_only_user_is_denied_and_nothing_starts() {
     harness.github.set_role(REPO, "visitor", "read");
 
     harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("visitor", "/ollama refactor everything", true),
-        )])
+        .comment("visitor", "/ollama refactor everything")
         .await;
 
-    let replies = comments(&harness, PR);
-    assert_eq!(replies.len(), 1);
-    assert!(
-        replies[0].starts_with("@visitor, I can't run that"),
-        "{}",
-        replies[0]
-    );
-    assert!(replies[0].contains("triage role"), "{}", replies[0]);
+    insta::assert_snapshot!("denied_reply", redact(&harness.the_comment()));
     assert_eq!(harness.github.reactions()[0].content, "-1");
     assert!(harness.jobs(PR).await.is_empty());
     assert!(harness.execution_names().await.is_empty());
     assert!(harness.github.check_runs(REPO).is_empty());
-    let audit = harness
-        .store
-        .recent(InstallationId(INSTALLATION), 10)
-        .await
-        .expect("audit");
+    let audit = harness.audit().await;
     assert_eq!(audit[0].decision, "denied");
 }
 
@@ -203,12 +135,7 @@ async fn a_fork_pull_request_waits_for_an_approval() {
         .github
         .set_pull_request(REPO, pull(PR_HEAD, Some("someone/Hello-World")));
 
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama test", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/ollama test").await;
 
     let jobs = harness.jobs(PR).await;
     assert_eq!(jobs.len(), 1);
@@ -219,14 +146,9 @@ async fn a_fork_pull_request_waits_for_an_approval() {
         job.approval.pinned_head.as_ref().map(|sha| sha.as_str()),
         Some(PR_HEAD)
     );
-    let replies = comments(&harness, PR);
-    assert_eq!(replies.len(), 1);
-    assert!(replies[0].contains("comes from a fork"), "{}", replies[0]);
-    assert!(
-        replies[0].contains(&format!("/approve {}", job.id)),
-        "{}",
-        replies[0]
-    );
+    let reply = harness.the_comment();
+    assert!(reply.contains(&format!("/approve {}", job.id)), "{reply}");
+    insta::assert_snapshot!("fork_approval_requested", redact(&reply));
     assert_eq!(
         harness.github.check_runs(REPO)[0].fields["status"],
         "queued"
@@ -239,83 +161,43 @@ async fn an_approval_by_a_writer_resumes_the_workflow() {
     let harness = PolicyHarness::start().await;
     harness.github.set_role(REPO, "triager", "triage");
     harness.github.set_role(REPO, "maintainer", "maintain");
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("triager", "/ollama docs", true),
-        )])
-        .await;
+    harness.comment("triager", "/ollama docs").await;
     let job = harness.jobs(PR).await.remove(0);
     assert_eq!(job.status, JobStatus::AwaitingApproval);
     harness.approval_wait_reached(&job).await;
 
     harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("maintainer", &format!("/approve {}", job.id), true),
-        )])
+        .comment("maintainer", &format!("/approve {}", job.id))
         .await;
 
     let job = harness.jobs(PR).await.remove(0);
     assert_eq!(job.approval.approved_by.as_deref(), Some("maintainer"));
-    let mut status = None;
-    for _ in 0..50 {
-        status = harness.execution_status(&job).await;
-        if status.as_deref() == Some("SUCCEEDED") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
     assert_eq!(
-        status.as_deref(),
+        harness
+            .execution_reaches(&job, "SUCCEEDED")
+            .await
+            .as_deref(),
         Some("SUCCEEDED"),
         "the approval ended the wait"
     );
-    let replies = comments(&harness, PR);
-    assert!(
-        replies
-            .last()
-            .is_some_and(|reply| reply.contains("@maintainer approved job")),
-        "{replies:?}"
-    );
+    insta::assert_snapshot!("approved_reply", redact(&harness.last_comment()));
 }
 
 #[tokio::test]
 async fn the_requester_cannot_approve_their_own_job() {
     let harness = PolicyHarness::start().await;
     harness.github.set_role(REPO, "Codertocat", "admin");
-    harness.github.set_file(
-        REPO,
-        DEFAULT_BRANCH,
-        CONFIG,
-        "automation:\n  approval:\n    required: true\n",
-    );
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama refactor", true),
-        )])
-        .await;
+    harness.set_config("automation:\n  approval:\n    required: true\n");
+    harness.comment("Codertocat", "/ollama refactor").await;
     let job = harness.jobs(PR).await.remove(0);
     harness.approval_wait_reached(&job).await;
 
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/approve", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/approve").await;
 
     let job = harness.jobs(PR).await.remove(0);
     assert_eq!(job.status, JobStatus::AwaitingApproval);
     assert_eq!(job.approval.approved_by, None);
-    let replies = comments(&harness, PR);
-    assert!(
-        replies
-            .last()
-            .is_some_and(|reply| reply.contains("asked for this job and cannot approve it too")),
-        "{replies:?}"
-    );
+    insta::assert_snapshot!("own_approval_refused", redact(&harness.last_comment()));
     assert_eq!(
         harness.execution_status(&job).await.as_deref(),
         Some("RUNNING")
@@ -327,12 +209,7 @@ async fn a_new_push_invalidates_a_pending_approval() {
     let harness = PolicyHarness::start().await;
     harness.github.set_role(REPO, "triager", "triage");
     harness.github.set_role(REPO, "maintainer", "maintain");
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("triager", "/ollama fix", true),
-        )])
-        .await;
+    harness.comment("triager", "/ollama fix").await;
     let job = harness.jobs(PR).await.remove(0);
     harness.approval_wait_reached(&job).await;
 
@@ -349,20 +226,14 @@ async fn a_new_push_invalidates_a_pending_approval() {
 
     let job = harness.jobs(PR).await.remove(0);
     assert_eq!(job.status, JobStatus::Expired);
-    let replies = comments(&harness, PR);
-    assert!(
-        replies
-            .last()
-            .is_some_and(|reply| reply.contains("no longer applies")),
-        "{replies:?}"
+    insta::assert_snapshot!(
+        "approval_outdated_by_a_push",
+        redact(&harness.last_comment())
     );
 
     // An /approve that arrives afterwards starts nothing.
     harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("maintainer", &format!("/approve {}", job.id), true),
-        )])
+        .comment("maintainer", &format!("/approve {}", job.id))
         .await;
     let job = harness.jobs(PR).await.remove(0);
     assert_eq!(job.status, JobStatus::Expired);
@@ -391,34 +262,19 @@ async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
         .await
         .expect("policy");
 
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama docs", true),
-        )])
-        .await;
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama test", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/ollama docs").await;
+    harness.comment("Codertocat", "/ollama test").await;
 
     assert_eq!(harness.jobs(PR).await.len(), 1);
     assert_eq!(harness.execution_names().await.len(), 1);
-    let replies = comments(&harness, PR);
-    assert_eq!(replies.len(), 1);
-    assert!(
-        replies[0].contains("reached the limit of 1 jobs per hour"),
-        "{}",
-        replies[0]
+    insta::assert_snapshot!(
+        "rate_limited_reply",
+        Redact::new()
+            .ids()
+            .after("Try again in about ", "[minutes]")
+            .apply(&harness.the_comment())
     );
-    assert!(replies[0].contains("Try again in about"), "{}", replies[0]);
-    let audit = harness
-        .store
-        .recent(InstallationId(INSTALLATION), 10)
-        .await
-        .expect("audit");
+    let audit = harness.audit().await;
     assert_eq!(audit[0].decision, "rate_limited");
     assert_eq!(audit[0].policy.as_deref(), Some("tight"));
 }
@@ -426,33 +282,12 @@ async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
 #[tokio::test]
 async fn an_invalid_config_is_reported_with_line_and_field_and_nothing_runs() {
     let harness = PolicyHarness::start().await;
-    harness.github.set_file(
-        REPO,
-        DEFAULT_BRANCH,
-        CONFIG,
-        "automation:\n  tasks:\n    refactor:\n      timout: 10m\n",
-    );
+    harness.set_config("automation:\n  tasks:\n    refactor:\n      timout: 10m\n");
 
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama refactor", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/ollama refactor").await;
 
-    let replies = comments(&harness, PR);
-    assert_eq!(replies.len(), 1);
-    assert!(replies[0].contains("line 4"), "{}", replies[0]);
-    assert!(
-        replies[0].contains("automation.tasks.refactor"),
-        "{}",
-        replies[0]
-    );
-    assert!(
-        replies[0].contains("timeout"),
-        "did you mean: {}",
-        replies[0]
-    );
+    // Line and field, and the setting meant.
+    insta::assert_snapshot!("invalid_config_reply", redact(&harness.the_comment()));
     assert!(harness.jobs(PR).await.is_empty());
     assert!(harness.execution_names().await.is_empty());
 }
@@ -485,7 +320,7 @@ async fn a_reply_is_not_posted_twice_when_its_event_is_processed_again() {
     harness.process_ok(std::slice::from_ref(&event)).await;
     harness.process_ok(std::slice::from_ref(&event)).await;
 
-    assert_eq!(comments(&harness, PR).len(), 1);
+    assert_eq!(harness.comments(PR).len(), 1);
 }
 
 #[tokio::test]
@@ -498,25 +333,15 @@ async fn a_github_error_then_success_leaves_one_comment() {
         .github
         .inject(Route::CreateComment, 1, Fault::AfterCommit(502));
 
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama help", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/ollama help").await;
 
-    assert_eq!(comments(&harness, PR).len(), 1);
+    assert_eq!(harness.comments(PR).len(), 1);
 }
 
 #[tokio::test]
 async fn a_github_outage_fails_only_that_message_for_a_retry() {
     let harness = PolicyHarness::start().await;
-    let install = fixtures::as_app_delivery(
-        fixtures::example("installation", Some("created")),
-        INSTALLATION,
-    );
-    let mut install = install;
-    install["installation"]["id"] = json!(INSTALLATION);
+    let install = installation_event("created");
     harness
         .github
         .inject(Route::Permission, 20, Fault::Status(503));
@@ -556,16 +381,8 @@ async fn a_github_outage_fails_only_that_message_for_a_retry() {
 #[tokio::test]
 async fn an_uninstall_removes_the_installation() {
     let harness = PolicyHarness::start().await;
-    let mut created = fixtures::as_app_delivery(
-        fixtures::example("installation", Some("created")),
-        INSTALLATION,
-    );
-    created["installation"]["id"] = json!(INSTALLATION);
-    let mut deleted = fixtures::as_app_delivery(
-        fixtures::example("installation", Some("deleted")),
-        INSTALLATION,
-    );
-    deleted["installation"]["id"] = json!(INSTALLATION);
+    let created = installation_event("created");
+    let deleted = installation_event("deleted");
 
     harness
         .process_ok(&[envelope("installation", &created)])
@@ -612,20 +429,10 @@ async fn an_uninstall_removes_the_installation() {
 #[tokio::test]
 async fn cancel_stops_the_workflow_and_marks_the_job() {
     let harness = PolicyHarness::start_waiting().await;
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/ollama refactor", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/ollama refactor").await;
     let job = harness.jobs(PR).await.remove(0);
 
-    harness
-        .process_ok(&[envelope(
-            "issue_comment",
-            &comment("Codertocat", "/cancel", true),
-        )])
-        .await;
+    harness.comment("Codertocat", "/cancel").await;
 
     let job = harness
         .jobs(PR)
@@ -636,31 +443,18 @@ async fn cancel_stops_the_workflow_and_marks_the_job() {
     assert_eq!(job.status, JobStatus::Cancelled);
     let run = &harness.github.check_runs(REPO)[0];
     assert_eq!(run.fields["conclusion"], "cancelled");
-    assert!(
-        comments(&harness, PR)
-            .last()
-            .is_some_and(|c| c.contains("cancelled job"))
+    insta::assert_snapshot!("cancelled_reply", redact(&harness.last_comment()));
+    assert_eq!(
+        harness.execution_status(&job).await.as_deref(),
+        Some("ABORTED"),
+        "the execution was stopped"
     );
-    let stops = harness.sfn.describe_execution().execution_arn(format!(
-        "{}:{}",
-        harness
-            .state_machine_arn
-            .replace(":stateMachine:", ":execution:"),
-        job.id
-    ));
-    let status = stops.send().await.expect("execution").status;
-    assert_eq!(status.as_str(), "ABORTED", "the execution was stopped");
 }
 
 #[tokio::test]
 async fn a_pull_request_trigger_from_the_config_starts_its_tasks() {
     let harness = PolicyHarness::start().await;
-    harness.github.set_file(
-        REPO,
-        DEFAULT_BRANCH,
-        CONFIG,
-        "automation:\n  triggers:\n    pr_opened:\n      tasks: [review]\n",
-    );
+    harness.set_config("automation:\n  triggers:\n    pr_opened:\n      tasks: [review]\n");
 
     harness
         .process_ok(&[envelope(

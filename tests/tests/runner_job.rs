@@ -3,41 +3,27 @@
 //! what reached the Git remote, GitHub and Step Functions.
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use e2e::fake_ollama::{ChatReply, call};
-use e2e::runner_world::{LIB, PULL_NUMBER, REFACTORED, World, config_with_command};
+use e2e::fake_ollama::ChatReply;
+use e2e::runner_world::{PULL_NUMBER, REFACTORED, World};
 use ota_runner::job::Finished;
 use serde_json::json;
 use shared::job::JobError;
 
 #[tokio::test]
 async fn no_changes_means_no_commit_and_no_pull_request() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     let job = world.start_job("refactor", "tidy up fetch").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "The code is already as tidy as it gets."}),
-        )]));
+        .push(ChatReply::read_file("src/lib.rs"))
+        .push(ChatReply::finish("The code is already as tidy as it gets."));
 
-    let finished = world
-        .runner()
-        .run_job(&job.record.id)
-        .await
-        .expect("runner");
+    let finished = world.run(&job).await;
 
     let Finished::Succeeded(output) = finished else {
         panic!("the job should succeed: {finished:?}");
     };
-    assert!(
-        output.summary.starts_with("No changes"),
-        "{}",
-        output.summary
-    );
+    insta::assert_snapshot!("no_changes_summary", world.redact(&job, &output.summary));
     assert_eq!((output.branch, output.pull_request_url), (None, None));
     assert_eq!(
         world
@@ -54,18 +40,15 @@ async fn no_changes_means_no_commit_and_no_pull_request() {
 
 #[tokio::test]
 async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     let job = world.start_job("refactor", "extract the retry loop").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "write_file",
             json!({"path": "src/lib.rs", "content": REFACTORED}),
-        )]))
-        .push(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]));
+        ))
+        .push(ChatReply::read_file("src/lib.rs"));
     let mut runner = world.runner();
     runner.agent.max_turns = 2;
 
@@ -76,13 +59,8 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
     };
     assert_eq!(failure.error, JobError::RunnerBudgetExceeded);
     let branch = job.record.branch_name();
-    assert!(
-        failure
-            .cause
-            .contains(&format!("partial work is on branch `{branch}`")),
-        "{}",
-        failure.cause
-    );
+    // Names the branch with the partial work.
+    insta::assert_snapshot!("budget_spent_cause", world.redact(&job, &failure.cause));
     assert_eq!(
         world.git.show(&world.repo, &branch, "src/lib.rs"),
         REFACTORED
@@ -90,7 +68,7 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
     let message = world
         .git
         .git(&world.repo, &["log", "-1", "--format=%B", &branch]);
-    assert!(message.contains("Partial work"), "{message}");
+    insta::assert_snapshot!("partial_work_commit_message", world.redact(&job, &message));
     assert!(world.github.opened_pulls(&world.repo).is_empty());
     let execution = world.finished(&job.execution_arn).await;
     assert_eq!(execution.status, ExecutionStatus::Failed);
@@ -99,7 +77,7 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
 
 #[tokio::test]
 async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     world.github.set_issue(
         &world.repo,
         PULL_NUMBER,
@@ -113,22 +91,15 @@ async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
     let job = world.start_job("review", "").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
-            "read_file",
-            json!({"path": "src/lib.rs"}),
-        )]))
-        .push(ChatReply::calls([call(
+        .push(ChatReply::read_file("src/lib.rs"))
+        .push(ChatReply::call(
             "submit_review",
             json!({"summary": "One thing to look at.", "comments": [
                 {"path": "src/lib.rs", "line": 2, "body": "Name the number of attempts."}
             ]}),
-        )]));
+        ));
 
-    let finished = world
-        .runner()
-        .run_job(&job.record.id)
-        .await
-        .expect("runner");
+    let finished = world.run(&job).await;
 
     assert!(matches!(finished, Finished::Succeeded(_)), "{finished:?}");
     // The model was shown what it reviews: the pull request's text and its diff.
@@ -175,7 +146,7 @@ async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
 
 #[tokio::test]
 async fn an_unreachable_model_fails_the_attempt_as_transient() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     let job = world.start_job("refactor", "extract the retry loop").await;
     let down = format!("http://127.0.0.1:{}", e2e::aws::closed_port());
 
@@ -198,7 +169,7 @@ async fn an_unreachable_model_fails_the_attempt_as_transient() {
 
 #[tokio::test]
 async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_hour() {
-    let world = World::new(&[("src/lib.rs", LIB)], &config_with_command("true")).await;
+    let world = World::with_lib("true").await;
     // Tokens this short-lived are never cached: every ask mints a new one, as happens
     // once a long job's token nears the end of its hour.
     world
@@ -207,21 +178,14 @@ async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_h
     let job = world.start_job("refactor", "extract the retry loop").await;
     world
         .ollama
-        .push(ChatReply::calls([call(
+        .push(ChatReply::call(
             "write_file",
             json!({"path": "src/lib.rs", "content": REFACTORED}),
-        )]))
-        .push(ChatReply::calls([call("run_command", json!({}))]))
-        .push(ChatReply::calls([call(
-            "finish",
-            json!({"summary": "Extracted the retry loop."}),
-        )]));
+        ))
+        .push(ChatReply::call("run_command", json!({})))
+        .push(ChatReply::finish("Extracted the retry loop."));
 
-    let finished = world
-        .runner()
-        .run_job(&job.record.id)
-        .await
-        .expect("runner");
+    let finished = world.run(&job).await;
 
     assert!(matches!(finished, Finished::Succeeded(_)), "{finished:?}");
     // The config read, the clone, the push and the pull request each had their own.

@@ -2,35 +2,12 @@
 //! the wait's token kept for `/approve`, an approval, a refusal, the timeout, and
 //! `/cancel` while waiting.
 
-use aws_sdk_sfn::types::ExecutionStatus;
+use e2e::workflow::Harness;
 use e2e::workflow::actors::TEST_TIMEOUTS;
-use e2e::workflow::{Harness, PULL, REPO};
+use e2e::workflow::seen::error_name;
 use shared::job::{JobStatus, Timeouts, Wait};
 use shared::store::JobStore;
 use std::time::Duration;
-
-fn assert_nothing_unexpected(harness: &Harness) {
-    let unexpected = harness.github.unexpected();
-    assert!(
-        unexpected.is_empty(),
-        "unexpected GitHub requests: {unexpected:#?}"
-    );
-}
-
-fn check_run(harness: &Harness) -> serde_json::Map<String, serde_json::Value> {
-    let runs = harness.github.check_runs(REPO);
-    assert_eq!(runs.len(), 1, "{runs:#?}");
-    runs[0].fields.clone()
-}
-
-fn comments(harness: &Harness) -> Vec<String> {
-    harness
-        .github
-        .comments(REPO, PULL)
-        .into_iter()
-        .map(|comment| comment.body)
-        .collect()
-}
 
 #[tokio::test]
 async fn an_approved_job_runs() {
@@ -41,26 +18,20 @@ async fn an_approved_job_runs() {
     // Waiting: nothing dispatched, nothing said (the policy stage asked for the approval).
     assert_eq!(harness.job(&id).await.status, JobStatus::AwaitingApproval);
     assert!(harness.runner_tasks(&id, "RUNNING").await.is_empty());
-    assert!(comments(&harness).is_empty());
-    assert_eq!(check_run(&harness)["status"], "queued");
+    assert!(harness.comments().is_empty());
+    assert_eq!(harness.check_run_fields()["status"], "queued");
 
     harness.approve(&id, "maintainer").await;
     let token = harness.runner_starts(&id, 1).await;
-    let run = check_run(&harness);
+    let run = harness.check_run_fields();
     assert_eq!(run["status"], "in_progress");
-    assert!(
-        run["output"]["summary"]
-            .as_str()
-            .is_some_and(|summary| summary.contains("Approved by @maintainer")),
-        "{run:#?}"
+    insta::assert_snapshot!(
+        "approved_and_running_check_run",
+        harness.redact(&id, &harness.check_run().shown()).await
     );
     harness.runner_succeeds(&token).await.expect("answer");
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    assert_eq!(harness.job(&id).await.status, JobStatus::Succeeded);
+    assert_eq!(harness.finished_job(&id).await.status, JobStatus::Succeeded);
     assert_eq!(
         harness.states_entered(&id).await,
         [
@@ -72,9 +43,9 @@ async fn an_approved_job_runs() {
             "Succeeded"
         ]
     );
-    assert_eq!(check_run(&harness)["conclusion"], "success");
-    assert_eq!(comments(&harness).len(), 1);
-    assert_nothing_unexpected(&harness);
+    assert_eq!(harness.check_run_fields()["conclusion"], "success");
+    assert_eq!(harness.comments().len(), 1);
+    harness.assert_nothing_unexpected();
 }
 
 #[tokio::test]
@@ -83,34 +54,22 @@ async fn a_refused_approval_cancels_the_job() {
     let id = harness.start_job(true, TEST_TIMEOUTS).await;
     harness.deny(&id, "refused by @maintainer").await;
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Cancelled);
-    assert_eq!(
-        job.result
-            .and_then(|result| result.error)
-            .map(|error| error.name),
-        Some("Approval.Denied".to_owned())
-    );
+    assert_eq!(error_name(&job).as_deref(), Some("Approval.Denied"));
     assert_eq!(
         harness.states_entered(&id).await,
         ["NeedsApproval", "AwaitApproval", "ReportEnded", "Ended"]
     );
-    assert_eq!(check_run(&harness)["conclusion"], "cancelled");
-    let comments = comments(&harness);
-    assert_eq!(comments.len(), 1, "{comments:#?}");
-    assert!(
-        comments[0].contains("will not run:** its approval was refused"),
-        "{}",
-        comments[0]
+    assert_eq!(harness.check_run_fields()["conclusion"], "cancelled");
+    insta::assert_snapshot!(
+        "refused_comment",
+        harness.redact(&id, &harness.the_comment()).await
     );
     assert!(harness.runner_tasks(&id, "RUNNING").await.is_empty());
     assert!(harness.runner_tasks(&id, "STOPPED").await.is_empty());
-    assert!(harness.github.labels(REPO, PULL).is_empty());
-    assert_nothing_unexpected(&harness);
+    assert!(harness.labels().is_empty());
+    harness.assert_nothing_unexpected();
 }
 
 #[tokio::test]
@@ -122,11 +81,7 @@ async fn an_approval_that_never_comes_expires_the_job() {
     };
     let id = harness.start_job(true, timeouts).await;
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Expired);
     assert_eq!(job.attempts, 0, "never dispatched");
     assert_eq!(
@@ -139,17 +94,18 @@ async fn an_approval_that_never_comes_expires_the_job() {
             "Ended"
         ]
     );
-    let run = check_run(&harness);
+    let run = harness.check_run_fields();
     assert_eq!(run["conclusion"], "timed_out");
     assert_eq!(run["output"]["title"], "Expired: not approved in time");
-    let comments = comments(&harness);
-    assert_eq!(comments.len(), 1, "{comments:#?}");
-    assert!(
-        comments[0].contains("expired:** nobody approved it in time"),
-        "{}",
-        comments[0]
+    insta::assert_snapshot!(
+        "expired_check_run",
+        harness.redact(&id, &harness.check_run().shown()).await
     );
-    assert_nothing_unexpected(&harness);
+    insta::assert_snapshot!(
+        "expired_comment",
+        harness.redact(&id, &harness.the_comment()).await
+    );
+    harness.assert_nothing_unexpected();
 }
 
 #[tokio::test]
@@ -159,14 +115,14 @@ async fn cancel_while_waiting_for_approval() {
     harness.token(&id, Wait::Approval).await;
 
     harness.cancel(&id, "octocat").await;
-    while harness.pump().await > 0 {}
+    harness.pump_all().await;
 
     let job = harness.job(&id).await;
     assert_eq!(job.status, JobStatus::Cancelled);
     assert_eq!(job.attempts, 0);
     assert!(harness.runner_tasks(&id, "RUNNING").await.is_empty());
-    assert_eq!(check_run(&harness)["conclusion"], "cancelled");
-    let comments = comments(&harness);
+    assert_eq!(harness.check_run_fields()["conclusion"], "cancelled");
+    let comments = harness.comments();
     assert_eq!(comments.len(), 1, "only the policy stage's: {comments:#?}");
     // The token stays stored, but the wait it belonged to is over.
     assert!(
@@ -177,5 +133,5 @@ async fn cancel_while_waiting_for_approval() {
             .expect("read")
             .is_some()
     );
-    assert_nothing_unexpected(&harness);
+    harness.assert_nothing_unexpected();
 }

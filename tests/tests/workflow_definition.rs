@@ -43,8 +43,9 @@ fn names(list: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The catcher that handles `error`, as Step Functions picks it: the first that names it
-/// or `States.ALL`.
+/// The catcher that handles `error`, as Step Functions picks it: the first that names it,
+/// or `States.ALL`, or `States.Timeout` for a heartbeat timeout (a `States.Timeout`
+/// catcher catches both the task's timeout and its heartbeat timeout).
 fn catcher_for<'d>(state: &'d Value, error: &str) -> &'d Value {
     state["Catch"]
         .as_array()
@@ -52,9 +53,11 @@ fn catcher_for<'d>(state: &'d Value, error: &str) -> &'d Value {
         .iter()
         .find(|catcher| {
             let names = names(&catcher["ErrorEquals"]);
-            names
-                .iter()
-                .any(|name| name == error || name == "States.ALL")
+            names.iter().any(|name| {
+                name == error
+                    || name == "States.ALL"
+                    || (name == "States.Timeout" && error == "States.HeartbeatTimeout")
+            })
         })
         .unwrap_or_else(|| panic!("nothing catches {error}"))
 }

@@ -3,8 +3,7 @@
 //! `States.HeartbeatTimeout`. That is why `workflow_retry.rs`'s heartbeat test is ignored;
 //! when this test fails after a moto upgrade, un-ignore it.
 
-use aws_sdk_sfn::types::ExecutionStatus;
-use e2e::aws::{STATE_MACHINE_ROLE, config, execute_state_machines};
+use e2e::aws::{config, create_state_machine, execute_state_machines, finished_execution, queue};
 use e2e::unique;
 use std::time::{Duration, Instant};
 
@@ -15,14 +14,7 @@ async fn moto_names_a_heartbeat_timeout_states_timeout() {
     let sfn = aws_sdk_sfn::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
     let name = unique("ota-heartbeat");
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
+    let queue_url = queue(&sqs, &name).await;
     let definition = serde_json::json!({
         "StartAt": "Wait",
         "States": {
@@ -42,15 +34,7 @@ async fn moto_names_a_heartbeat_timeout_states_timeout() {
             "Timeout": {"Type": "Succeed"}
         }
     });
-    let arn = sfn
-        .create_state_machine()
-        .name(&name)
-        .role_arn(STATE_MACHINE_ROLE)
-        .definition(definition.to_string())
-        .send()
-        .await
-        .expect("state machine")
-        .state_machine_arn;
+    let arn = create_state_machine(&sfn, &name, &definition).await;
     let execution = sfn
         .start_execution()
         .state_machine_arn(arn)
@@ -59,22 +43,7 @@ async fn moto_names_a_heartbeat_timeout_states_timeout() {
         .expect("start")
         .execution_arn;
     let started = Instant::now();
-    loop {
-        let described = sfn
-            .describe_execution()
-            .execution_arn(&execution)
-            .send()
-            .await
-            .expect("describe");
-        if described.status != ExecutionStatus::Running {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "never timed out"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    finished_execution(&sfn, &execution).await;
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "it was the heartbeat, not the timeout"

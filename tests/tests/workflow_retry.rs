@@ -3,37 +3,16 @@
 //! failure retried, attempts used up, a job over the caps, the hosted spill-over, and a
 //! runner that stops sending heartbeats.
 
-use aws_sdk_sfn::types::ExecutionStatus;
 use e2e::workflow::actors::TEST_TIMEOUTS;
-use e2e::workflow::{Harness, INSTALLATION, Options, PULL, REPO, TEST_RETRY};
-use shared::dispatch::{Limits, SlotStore};
+use e2e::workflow::seen::error_name;
+use e2e::workflow::{Harness, INSTALLATION, Options, TEST_RETRY};
+use shared::dispatch::Limits;
 use shared::ids::InstallationId;
 use shared::job::{JobError, JobStatus, Timeouts};
 use shared::launcher::EndpointKind;
 use shared::policy::InstallationPolicy;
 use shared::store::PolicyStore;
 use std::time::Duration;
-
-fn assert_nothing_unexpected(harness: &Harness) {
-    let unexpected = harness.github.unexpected();
-    assert!(
-        unexpected.is_empty(),
-        "unexpected GitHub requests: {unexpected:#?}"
-    );
-}
-
-fn comments(harness: &Harness) -> Vec<String> {
-    harness
-        .github
-        .comments(REPO, PULL)
-        .into_iter()
-        .map(|comment| comment.body)
-        .collect()
-}
-
-fn conclusion(harness: &Harness) -> serde_json::Value {
-    harness.github.check_runs(REPO)[0].fields["conclusion"].clone()
-}
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_and_the_retry_succeeds() {
@@ -57,18 +36,14 @@ async fn a_transient_failure_is_retried_and_the_retry_succeeds() {
     assert_eq!(harness.runner_tasks(&id, "RUNNING").await.len(), 1);
     harness.runner_succeeds(&second).await.expect("answer");
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.attempts, 2);
-    assert_eq!(conclusion(&harness), "success");
-    assert_eq!(comments(&harness).len(), 1);
-    assert_eq!(harness.github.labels(REPO, PULL), ["automation:applied"]);
+    assert_eq!(harness.check_run_fields()["conclusion"], "success");
+    assert_eq!(harness.comments().len(), 1);
+    assert_eq!(harness.labels(), ["automation:applied"]);
     assert!(harness.dead_letters().await.is_empty());
-    assert_nothing_unexpected(&harness);
+    harness.assert_nothing_unexpected();
 }
 
 #[tokio::test]
@@ -86,15 +61,13 @@ async fn a_job_whose_retries_run_out_is_dead_lettered_and_reported() {
             .await;
     }
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::DeadLettered);
     assert_eq!(job.attempts, TEST_RETRY.max_attempts + 1);
-    let error = job.result.and_then(|result| result.error).expect("error");
-    assert_eq!(error.name, "Runner.GitHubUnavailable");
+    assert_eq!(
+        error_name(&job).as_deref(),
+        Some("Runner.GitHubUnavailable")
+    );
     let entered = harness.states_entered(&id).await;
     assert_eq!(
         entered[entered.len() - 3..],
@@ -104,18 +77,19 @@ async fn a_job_whose_retries_run_out_is_dead_lettered_and_reported() {
     assert_eq!(dead.len(), 1, "{dead:#?}");
     assert_eq!(dead[0]["job"], id.as_str());
     assert_eq!(dead[0]["error"]["Error"], "Runner.GitHubUnavailable");
-    assert_eq!(conclusion(&harness), "failure");
-    let comments = comments(&harness);
-    assert_eq!(comments.len(), 1, "{comments:#?}");
-    assert!(
-        comments[0].contains("could not be completed** after 4 attempts"),
-        "{}",
-        comments[0]
+    assert_eq!(harness.check_run_fields()["conclusion"], "failure");
+    insta::assert_snapshot!(
+        "dead_lettered_check_run",
+        harness.redact(&id, &harness.check_run().shown()).await
     );
-    assert_eq!(harness.github.labels(REPO, PULL), ["automation:failed"]);
+    insta::assert_snapshot!(
+        "dead_lettered_comment",
+        harness.redact(&id, &harness.the_comment()).await
+    );
+    assert_eq!(harness.labels(), ["automation:failed"]);
     assert!(harness.runner_tasks(&id, "RUNNING").await.is_empty());
     assert_eq!(harness.runner_tasks(&id, "STOPPED").await.len(), 4);
-    assert_nothing_unexpected(&harness);
+    harness.assert_nothing_unexpected();
 }
 
 #[tokio::test]
@@ -131,33 +105,19 @@ async fn a_job_over_the_caps_fails_its_attempts_with_no_capacity() {
     .await;
     let id = harness.start_job(false, TEST_TIMEOUTS).await;
 
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    let job = harness.job(&id).await;
+    let job = harness.finished_job(&id).await;
     assert_eq!(job.status, JobStatus::DeadLettered);
     assert_eq!(job.attempts, TEST_RETRY.max_attempts + 1);
-    let error = job.result.and_then(|result| result.error).expect("error");
-    assert_eq!(error.name, "Dispatch.NoCapacity");
+    assert_eq!(error_name(&job).as_deref(), Some("Dispatch.NoCapacity"));
     assert!(harness.runner_tasks(&id, "RUNNING").await.is_empty());
     assert!(
         harness.runner_tasks(&id, "STOPPED").await.is_empty(),
         "never launched"
     );
     assert_eq!(harness.dead_letters().await.len(), 1);
-    assert_eq!(conclusion(&harness), "failure");
-    assert!(
-        harness
-            .store
-            .slots()
-            .await
-            .expect("slots")
-            .slots
-            .leases
-            .is_empty()
-    );
-    assert_nothing_unexpected(&harness);
+    assert_eq!(harness.check_run_fields()["conclusion"], "failure");
+    assert!(harness.leases().await.is_empty());
+    harness.assert_nothing_unexpected();
 }
 
 #[tokio::test]
@@ -192,17 +152,16 @@ async fn a_full_gpu_spills_over_to_the_hosted_service_when_the_policy_allows() {
     let spilled = harness.start_job(false, TEST_TIMEOUTS).await;
     harness.runner_starts(&spilled, 1).await;
 
-    let slots = harness.store.slots().await.expect("slots").slots;
+    let leases = harness.leases().await;
     let endpoint_of = |job| {
-        slots
-            .leases
+        leases
             .iter()
             .find(|lease| &lease.job == job)
             .map(|lease| lease.endpoint)
     };
     assert_eq!(endpoint_of(&on_gpu), Some(EndpointKind::SelfHosted));
     assert_eq!(endpoint_of(&spilled), Some(EndpointKind::Hosted));
-    assert_nothing_unexpected(&harness);
+    harness.assert_nothing_unexpected();
 }
 
 /// On Step Functions a runner that stops sending heartbeats fails its attempt with
@@ -222,9 +181,5 @@ async fn a_runner_that_stops_sending_heartbeats_is_retried() {
     let second = harness.runner_starts(&id, 2).await;
     assert_eq!(harness.job(&id).await.attempts, 2);
     harness.runner_succeeds(&second).await.expect("answer");
-    assert_eq!(
-        harness.finish_execution(&id).await,
-        ExecutionStatus::Succeeded
-    );
-    assert_eq!(harness.job(&id).await.status, JobStatus::Succeeded);
+    assert_eq!(harness.finished_job(&id).await.status, JobStatus::Succeeded);
 }

@@ -1,21 +1,13 @@
 //! The runner slots on DynamoDB (moto), through the real SDK: versioned writes that refuse
 //! a stale version, and dispatches racing for the last slots that never overshoot a cap.
 
-use e2e::aws::{config, jobs_table};
-use e2e::unique;
-use ota_aws::DynamoStore;
+use e2e::aws::fresh_store;
 use shared::dispatch::capacity::{acquire, release};
 use shared::dispatch::{Admission, Endpoints, Limits, SlotRequest, SlotStore, Slots};
 use shared::ids::InstallationId;
 use shared::job::JobId;
 use shared::store::StoreError;
 use std::time::Duration;
-
-async fn store() -> DynamoStore {
-    let client = aws_sdk_dynamodb::Client::new(&config().await);
-    let table = jobs_table(&client, &unique("ota-slots")).await;
-    DynamoStore::new(client, table)
-}
 
 fn job(n: usize) -> JobId {
     JobId::parse(&format!("j{n:020}")).expect("job id")
@@ -33,7 +25,7 @@ fn request(n: usize, installation: u64) -> SlotRequest {
 
 #[tokio::test]
 async fn a_write_must_find_the_version_it_read() {
-    let store = store().await;
+    let (store, _, _) = fresh_store("ota-slots").await;
     let empty = store.slots().await.expect("read");
     assert_eq!((empty.version, empty.slots.leases.len()), (0, 0));
     let mut slots = Slots::default();
@@ -71,7 +63,7 @@ fn endpoints() -> Endpoints {
 
 #[tokio::test]
 async fn racing_dispatches_never_take_more_slots_than_there_are() {
-    let store = store().await;
+    let (store, _, _) = fresh_store("ota-slots").await;
     let endpoints = endpoints();
     let requests: Vec<SlotRequest> = (0..6).map(|n| request(n, n as u64)).collect();
     let answers = futures_util::future::join_all(

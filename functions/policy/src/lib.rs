@@ -9,8 +9,8 @@ pub use settings::{Settings, Stage, build_stage};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_support::{Failed, process_batch};
 use shared::github::GitHub;
+use shared::inbound::Inbound;
 use shared::policy::stage::{PolicyStage, StageError, Store};
-use shared::webhook::envelope::Envelope;
 use shared::workflow::Workflow;
 use tracing::Instrument;
 
@@ -33,33 +33,28 @@ async fn process<G: GitHub, S: Store, W: Workflow>(
     message: &SqsMessage,
 ) -> Result<(), Failed> {
     let message_id = message.message_id.as_deref().unwrap_or("");
-    let envelope = decode(message).map_err(|problem| {
+    let inbound = decode(message).map_err(|problem| {
         tracing::error!(message_id, error = %problem, "undecodable intake message");
         Failed
     })?;
-    let span = tracing::info_span!(
-        "event",
-        delivery = %envelope.delivery,
-        event = %envelope.event,
-        action = envelope.action.as_deref(),
-        installation = envelope.installation.map(|id| id.0),
-        repo = envelope.repository.as_ref().map(|repo| repo.full_name.as_str()),
-    );
     async {
-        stage.handle(&envelope).await.map_err(|err: StageError| {
-            if err.is_transient() {
-                tracing::warn!(error = %err, "event will be retried");
-            } else {
-                tracing::error!(error = %err, "event failed");
-            }
-            Failed
-        })
+        stage
+            .handle_inbound(&inbound)
+            .await
+            .map_err(|err: StageError| {
+                if err.is_transient() {
+                    tracing::warn!(error = %err, "event will be retried");
+                } else {
+                    tracing::error!(error = %err, "event failed");
+                }
+                Failed
+            })
     }
-    .instrument(span)
+    .instrument(inbound.span())
     .await
 }
 
-fn decode(message: &SqsMessage) -> Result<Envelope, String> {
+fn decode(message: &SqsMessage) -> Result<Inbound, String> {
     let body = message.body.as_deref().ok_or("message has no body")?;
-    Envelope::from_queue_message(body)
+    Inbound::from_queue_message(body)
 }

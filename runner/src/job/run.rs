@@ -13,7 +13,7 @@ use ota_github::{GitHubClient, TokenPermissions};
 use shared::config::{CONFIG_FILE_NAME, RepoConfig};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::github::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
-use shared::job::{JobError, JobId, JobRecord, TaskToken, Trigger, Wait};
+use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
 use shared::launcher::EndpointKind;
 use shared::store::{JobStore, StoreError};
 use shared::workflow::{Workflow, WorkflowError};
@@ -326,13 +326,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         let Some(number) = job.trigger.number() else {
             return (None, None);
         };
-        let pull_request = match &job.trigger {
-            Trigger::Comment {
-                on_pull_request, ..
-            } => *on_pull_request,
-            Trigger::PullRequest { .. } | Trigger::CheckRun { .. } => true,
-            Trigger::Issue { .. } | Trigger::Push | Trigger::Cli => false,
-        };
+        let pull_request = job.trigger.on_pull_request();
         match self.github.thread_text(scope, number, pull_request).await {
             Ok(text) => (
                 Some(format!("#{number}: {}\n\n{}", text.title, text.body)),

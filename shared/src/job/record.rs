@@ -32,6 +32,9 @@ pub enum Trigger {
     Push,
     /// `ota run` on the command line: no conversation to answer in.
     Cli,
+    /// A request from outside GitHub (a schedule, an operator): no conversation to answer
+    /// in; the check run on the commit reports it.
+    Request,
 }
 
 impl Trigger {
@@ -41,7 +44,18 @@ impl Trigger {
             Self::Comment { number, .. }
             | Self::PullRequest { number }
             | Self::Issue { number } => Some(*number),
-            Self::CheckRun { .. } | Self::Push | Self::Cli => None,
+            Self::CheckRun { .. } | Self::Push | Self::Cli | Self::Request => None,
+        }
+    }
+
+    /// Whether the job is about a pull request (its check run and its diff).
+    pub fn on_pull_request(&self) -> bool {
+        match self {
+            Self::Comment {
+                on_pull_request, ..
+            } => *on_pull_request,
+            Self::PullRequest { .. } | Self::CheckRun { .. } => true,
+            Self::Issue { .. } | Self::Push | Self::Cli | Self::Request => false,
         }
     }
 }

@@ -16,7 +16,10 @@ pub enum TriggerKind {
     Push,
     /// "Re-run" on the App's check suite or check run.
     CheckSuite,
+    /// A schedule of the repository's config fired.
     Schedule,
+    /// An operator of the App asked for it (`ota`), not GitHub.
+    Operator,
 }
 
 impl TriggerKind {
@@ -27,6 +30,7 @@ impl TriggerKind {
             Self::Push => "push",
             Self::CheckSuite => "check_suite",
             Self::Schedule => "schedule",
+            Self::Operator => "operator",
         }
     }
 }

@@ -7,14 +7,15 @@
 
 pub mod actors;
 pub mod definition;
+pub mod seen;
 
 use crate::aws::{STATE_MACHINE_ROLE, config, execute_state_machines, jobs_table};
 use crate::fake_github::FakeGitHub;
 use crate::unique;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::QueueAttributeName;
 use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks, StepFunctionsWorkflow};
-use ota_github::{ClientOptions, GitHubClient};
+use ota_github::GitHubClient;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
 use shared::github::RepoScope;
 use shared::ids::{InstallationId, RepoFullName};
@@ -95,16 +96,13 @@ impl Default for Options {
 }
 
 async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> String {
-    let mut request = sqs.create_queue();
-    if fifo {
-        request = request
-            .queue_name(format!("{name}.fifo"))
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
-    } else {
-        request = request.queue_name(name);
+    if !fifo {
+        return crate::aws::queue(sqs, name).await;
     }
-    request
+    sqs.create_queue()
+        .queue_name(format!("{name}.fifo"))
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "true")
         .send()
         .await
         .expect("create queue in moto")
@@ -239,13 +237,6 @@ impl Harness {
             },
         );
         let github = FakeGitHub::start().await;
-        let client = || {
-            GitHubClient::new(
-                &FakeGitHub::app_credentials(),
-                ClientOptions::with_base_url(github.base_url()),
-            )
-            .expect("client for the fake GitHub")
-        };
         Self {
             dispatcher: Dispatcher {
                 store: store.clone(),
@@ -258,12 +249,12 @@ impl Harness {
                 clock: system_clock,
             },
             reporter: Reporter {
-                github: client(),
+                github: github.client(),
                 store: store.clone(),
                 launcher,
                 clock: system_clock,
             },
-            github_client: client(),
+            github_client: github.client(),
             github,
             sfn,
             sqs,
@@ -315,19 +306,8 @@ impl Harness {
     }
 
     async fn receive(&self, queue_url: &str) -> Vec<SqsMessage> {
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .visibility_timeout(30)
-            .send()
+        crate::aws::receive(&self.sqs, queue_url)
             .await
-            .expect("receive from moto");
-        received
-            .messages
-            .unwrap_or_default()
             .into_iter()
             .map(|message| {
                 let attributes: HashMap<String, String> = message

@@ -10,10 +10,12 @@
 mod comment;
 mod events;
 mod manage;
+mod request;
 mod run;
 
 use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig};
 use crate::github::{GitHub, GitHubError, RepoScope};
+use crate::inbound::Inbound;
 use crate::store::{
     AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError,
 };
@@ -81,8 +83,17 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         }
     }
 
-    /// Processes one event. `Ok` means done (including "nothing to do"); an error means
-    /// the event should be processed again later if it is transient.
+    /// Processes one message of the intake queue. `Ok` means done (including "nothing to
+    /// do"); an error means it should be processed again later if it is transient.
+    pub async fn handle_inbound(&self, inbound: &Inbound) -> Result<(), StageError> {
+        // Boxed: the two paths together nest too deep for the compiler to lay out inline.
+        match inbound {
+            Inbound::Delivery(envelope) => Box::pin(self.handle(envelope)).await,
+            Inbound::Request(request) => Box::pin(self.requested(request)).await,
+        }
+    }
+
+    /// Processes one GitHub delivery.
     pub async fn handle(&self, envelope: &Envelope) -> Result<(), StageError> {
         match &envelope.subject {
             Subject::Installation(installation) => {

@@ -11,7 +11,7 @@ use crate::config::RepoConfig;
 use crate::github::{
     CheckOutput, CheckStatus, GitHub, NewCheckRun, Permission, Reaction, ReactionTarget, RepoScope,
 };
-use crate::ids::CommitSha;
+use crate::ids::{CommitSha, DeliveryId};
 use crate::job::{
     APPROVAL_TIMEOUT, Approval, HEARTBEAT_TIMEOUT, JobId, JobRecord, JobRequest, JobStatus,
     Timeouts, Trigger,
@@ -24,7 +24,7 @@ use crate::policy::{
     matching_policy,
 };
 use crate::store::{AuditEntry, Created, RateDecision, StoreError};
-use crate::webhook::envelope::{Comment, CommentSource, Envelope};
+use crate::webhook::envelope::{AccountKind, Comment, CommentSource, Envelope};
 use crate::workflow::{Workflow, WorkflowInput};
 use std::time::Duration;
 
@@ -67,6 +67,24 @@ impl Target {
         self.thread
             .as_ref()
             .is_some_and(|thread| thread.on_pull_request)
+    }
+}
+
+/// Who asked for a job, whatever the event: a delivery's sender, or a request's source.
+pub(super) struct Origin<'a> {
+    /// The delivery or request: the job's `delivery`, and the audit log's.
+    pub id: &'a DeliveryId,
+    pub requester: String,
+    pub requester_kind: AccountKind,
+}
+
+impl<'a> Origin<'a> {
+    pub(super) fn of(envelope: &'a Envelope) -> Self {
+        Self {
+            id: &envelope.delivery,
+            requester: envelope.sender.login.clone(),
+            requester_kind: envelope.sender.kind,
+        }
     }
 }
 
@@ -131,6 +149,20 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         ask: Ask,
         target: Target,
     ) -> Result<(), StageError> {
+        self.start_job(&Origin::of(envelope), scope, config, ask, target)
+            .await
+    }
+
+    /// Decides on a job, records it, acknowledges it and starts its workflow, whatever
+    /// asked for it.
+    pub(super) async fn start_job(
+        &self,
+        origin: &Origin<'_>,
+        scope: &RepoScope,
+        config: &RepoConfig,
+        ask: Ask,
+        target: Target,
+    ) -> Result<(), StageError> {
         let thread = target.thread.as_ref();
         if let Some(job) = self.store.job(&ask.job).await? {
             let policies = self.store.policies(scope.installation).await?;
@@ -139,14 +171,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 .ensure_started(scope, config, policy, thread, job)
                 .await;
         }
-        let requester = &envelope.sender;
+        let requester = &origin.requester;
         let policies = self.store.policies(scope.installation).await?;
         let policy = matching_policy(&policies, &scope.repo);
         let request = RunRequest {
             trigger: ask.trigger,
             task: &ask.task,
-            requester: &requester.login,
-            requester_kind: requester.kind,
+            requester,
+            requester_kind: origin.requester_kind,
             permission: ask.permission,
             from_fork: target.from_fork,
         };
@@ -154,8 +186,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             installation: scope.installation,
             repo: Some(scope.repo.clone()),
             at_ms: (self.clock)(),
-            delivery: envelope.delivery.to_string(),
-            actor: requester.login.clone(),
+            delivery: origin.id.to_string(),
+            actor: requester.clone(),
             command: ask.command.clone(),
             decision: decision.to_owned(),
             reason,
@@ -173,7 +205,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                             scope,
                             thread.number,
                             &format!("job:{}:denied", ask.job),
-                            &denied_comment(&requester.login, &denial),
+                            &denied_comment(requester, &denial),
                         )
                         .await?;
                 }
@@ -182,7 +214,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         };
 
         if let Some((scope_word, limit, retry_at_ms)) =
-            self.rate_limited(scope, &requester.login, policy).await?
+            self.rate_limited(scope, requester, policy).await?
         {
             if let Some(thread) = thread {
                 let minutes = retry_at_ms.saturating_sub((self.clock)()).div_ceil(60_000);
@@ -191,7 +223,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                         scope,
                         thread.number,
                         &format!("job:{}:rate-limited", ask.job),
-                        &rate_limited_comment(&requester.login, scope_word, limit, minutes),
+                        &rate_limited_comment(requester, scope_word, limit, minutes),
                     )
                     .await?;
             }
@@ -212,7 +244,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let mut job = JobRecord::new(
             JobRequest {
                 id: ask.job.clone(),
-                delivery: envelope.delivery.clone(),
+                delivery: origin.id.clone(),
                 installation: scope.installation,
                 repo: scope.repo.clone(),
                 commit: target.commit.clone(),
@@ -220,7 +252,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 trigger: trigger_of(ask.trigger, thread),
                 task: ask.task.clone(),
                 params: ask.params.clone(),
-                requester: requester.login.clone(),
+                requester: requester.clone(),
                 approval,
             },
             now,
@@ -276,13 +308,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         if let Some(thread) = thread {
             self.react(scope, thread, Reaction::Eyes).await?;
         }
-        let on_pull_request = match &job.trigger {
-            Trigger::Comment {
-                on_pull_request, ..
-            } => *on_pull_request,
-            Trigger::PullRequest { .. } | Trigger::CheckRun { .. } => true,
-            Trigger::Issue { .. } | Trigger::Push | Trigger::Cli => false,
-        };
+        let on_pull_request = job.trigger.on_pull_request();
         if on_pull_request && job.check_run_id.is_none() {
             let waiting = job.status == JobStatus::AwaitingApproval;
             let check_run_id = self
@@ -418,6 +444,7 @@ fn trigger_of(kind: TriggerKind, thread: Option<&ThreadRef>) -> Trigger {
         (_, Some(thread)) => Trigger::Issue {
             number: thread.number,
         },
+        (TriggerKind::Schedule | TriggerKind::Operator, None) => Trigger::Request,
         (_, None) => Trigger::Push,
     }
 }

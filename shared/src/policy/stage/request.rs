@@ -1,0 +1,84 @@
+//! Requests from outside GitHub — a schedule's tick, an operator's run — on the default
+//! branch head: each task is decided, limited, recorded, reported and started as any other
+//! job is ([`PolicyStage::start_job`]). A request nobody can act on (an invalid config, an
+//! unknown task, no default branch) leaves an `invalid` entry in the audit log, which is
+//! where the operator who asked looks.
+
+use super::comment::known_tasks;
+use super::run::{Ask, Origin, Target};
+use super::{PolicyStage, StageError, Store};
+use crate::github::{GitHub, Permission, RepoScope};
+use crate::inbound::Request;
+use crate::job::JobId;
+use crate::store::AuditEntry;
+use crate::webhook::envelope::AccountKind;
+use crate::workflow::Workflow;
+
+impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
+    pub(super) async fn requested(&self, request: &Request) -> Result<(), StageError> {
+        let scope = RepoScope {
+            installation: request.installation,
+            repo: request.repository.full_name.clone(),
+        };
+        let trigger = request.source.trigger();
+        let refuse = |reason: String| AuditEntry {
+            installation: scope.installation,
+            repo: Some(scope.repo.clone()),
+            at_ms: (self.clock)(),
+            delivery: request.id.to_string(),
+            actor: request.source.requester(),
+            command: trigger.as_str().to_owned(),
+            decision: "invalid".to_owned(),
+            reason,
+            policy: None,
+            job: None,
+        };
+        let Some(branch) = request.repository.default_branch.clone() else {
+            return self
+                .audit(refuse("the request names no default branch".to_owned()))
+                .await;
+        };
+        let config = match self.load_config(&scope, &branch).await? {
+            Ok(config) => config,
+            Err(errors) => {
+                let reason = format!(
+                    ".ollama-turbo.yml on {branch} is invalid ({} problems)",
+                    errors.problems().len()
+                );
+                return self.audit(refuse(reason)).await;
+            }
+        };
+        let known = known_tasks(&config);
+        let commit = self.github.branch_head(&scope, &branch).await?;
+        let origin = Origin {
+            id: &request.id,
+            requester: request.source.requester(),
+            // Nobody on GitHub asked: the source is judged by the trigger's policy alone.
+            requester_kind: AccountKind::Bot,
+        };
+        for (index, task) in request.tasks.iter().enumerate() {
+            let Some(task) = known.find(task) else {
+                let reason = format!("{task} is not a task of {}", scope.repo);
+                self.audit(refuse(reason)).await?;
+                continue;
+            };
+            let ask = Ask {
+                job: JobId::for_trigger(&request.id, index),
+                trigger,
+                task: task.as_str().to_owned(),
+                params: request.text.clone(),
+                permission: Permission::None,
+                command: trigger.as_str().to_owned(),
+            };
+            let target = Target {
+                commit: commit.clone(),
+                git_ref: branch.clone(),
+                from_fork: false,
+                thread: None,
+            };
+            self.start_job(&origin, &scope, &config, ask, target)
+                .await?;
+        }
+        Ok(())
+    }
+}

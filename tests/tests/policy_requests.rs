@@ -1,0 +1,170 @@
+//! Requests from outside GitHub (a schedule's tick, an operator's run) through the policy
+//! function's SQS batch handler, as the intake queue carries them: each task becomes a job
+//! on the default branch head, judged by the installation's policies like any trigger,
+//! recorded once however often the request arrives, and refused in the audit log when
+//! nothing can run.
+
+use e2e::policy::{DEFAULT_BRANCH, DEFAULT_BRANCH_HEAD, INSTALLATION, PolicyHarness, REPO};
+use shared::ids::{DeliveryId, InstallationId, RepoFullName, RepoId};
+use shared::inbound::{Inbound, Request, RequestSource};
+use shared::job::{JobId, JobStatus, Trigger};
+use shared::policy::{InstallationPolicy, TriggerKind};
+use shared::store::{AuditLog, JobStore, PolicyStore};
+use shared::webhook::envelope::Repository;
+
+fn request(source: RequestSource, tasks: &[&str]) -> Request {
+    Request {
+        id: DeliveryId::parse(&e2e::unique("request")).expect("request id"),
+        source,
+        installation: InstallationId(INSTALLATION),
+        repository: Repository {
+            id: RepoId(1_296_269),
+            full_name: RepoFullName::new(REPO),
+            default_branch: Some(DEFAULT_BRANCH.to_owned()),
+            private: false,
+        },
+        tasks: tasks.iter().map(|task| (*task).to_owned()).collect(),
+        text: "keep the README current".to_owned(),
+    }
+}
+
+fn schedule() -> RequestSource {
+    RequestSource::Schedule {
+        cron: "0 6 * * 1".to_owned(),
+    }
+}
+
+async fn process_ok(harness: &PolicyHarness, request: &Request) {
+    let response = harness
+        .process_inbound(&[Inbound::Request(request.clone())])
+        .await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "failed: {:?}",
+        response.batch_item_failures
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_request_starts_each_task_on_the_default_branch_head() {
+    let harness = PolicyHarness::start().await;
+    let request = request(schedule(), &["docs", "test"]);
+
+    process_ok(&harness, &request).await;
+
+    let mut started = Vec::new();
+    for (index, task) in ["docs", "test"].into_iter().enumerate() {
+        let id = JobId::for_trigger(&request.id, index);
+        let job = harness
+            .store
+            .job(&id)
+            .await
+            .expect("store")
+            .unwrap_or_else(|| panic!("no job for {task}"));
+        assert_eq!(job.task, task);
+        assert_eq!(job.params, "keep the README current");
+        assert_eq!(job.commit.as_str(), DEFAULT_BRANCH_HEAD);
+        assert_eq!(job.git_ref, DEFAULT_BRANCH);
+        assert_eq!(job.trigger, Trigger::Request);
+        assert_eq!(job.requester, "schedule:0 6 * * 1");
+        assert_eq!(job.delivery, request.id);
+        assert_eq!(job.status, JobStatus::Queued);
+        started.push(id.to_string());
+    }
+    let mut executions = harness.execution_names().await;
+    executions.sort();
+    started.sort();
+    assert_eq!(executions, started);
+    // No conversation to answer in, and a default-branch job has no check run.
+    assert!(harness.github.check_runs(REPO).is_empty());
+    assert!(harness.github.reactions().is_empty());
+    assert!(harness.github.unexpected().is_empty());
+
+    let audit = harness
+        .store
+        .recent(InstallationId(INSTALLATION), 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 2);
+    assert!(audit.iter().all(|entry| entry.decision == "accepted"));
+    assert!(audit.iter().all(|entry| entry.command == "schedule"));
+}
+
+#[tokio::test]
+async fn the_same_request_twice_starts_its_jobs_once() {
+    let harness = PolicyHarness::start().await;
+    let request = request(
+        RequestSource::Operator {
+            login: "local:alice".to_owned(),
+        },
+        &["docs"],
+    );
+
+    process_ok(&harness, &request).await;
+    process_ok(&harness, &request).await;
+
+    assert_eq!(
+        harness.execution_names().await,
+        vec![JobId::for_trigger(&request.id, 0).to_string()]
+    );
+    let job = harness
+        .store
+        .job(&JobId::for_trigger(&request.id, 0))
+        .await
+        .expect("store")
+        .expect("job");
+    assert_eq!(job.requester, "local:alice");
+}
+
+#[tokio::test]
+async fn an_unknown_task_is_refused_in_the_audit_log_and_nothing_runs() {
+    let harness = PolicyHarness::start().await;
+    let request = request(schedule(), &["deploy"]);
+
+    process_ok(&harness, &request).await;
+
+    assert!(harness.execution_names().await.is_empty());
+    let audit = harness
+        .store
+        .recent(InstallationId(INSTALLATION), 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].decision, "invalid");
+    assert_eq!(audit[0].reason, format!("deploy is not a task of {REPO}"));
+    assert_eq!(audit[0].actor, "schedule:0 6 * * 1");
+}
+
+#[tokio::test]
+async fn a_policy_that_allows_only_comments_denies_a_scheduled_job() {
+    let harness = PolicyHarness::start().await;
+    harness
+        .store
+        .put_policy(&InstallationPolicy {
+            installation: InstallationId(INSTALLATION),
+            name: "comments-only".to_owned(),
+            repo_pattern: "*/*".to_owned(),
+            allowed_triggers: Some(vec![TriggerKind::Comment]),
+            allowed_users: None,
+            require_approval: None,
+            max_runtime_seconds: None,
+            allow_hosted_model: None,
+            user_jobs_per_hour: None,
+            installation_jobs_per_hour: None,
+        })
+        .await
+        .expect("policy");
+    let request = request(schedule(), &["docs"]);
+
+    process_ok(&harness, &request).await;
+
+    assert!(harness.execution_names().await.is_empty());
+    let audit = harness
+        .store
+        .recent(InstallationId(INSTALLATION), 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].decision, "denied");
+    assert_eq!(audit[0].policy.as_deref(), Some("comments-only"));
+}
