@@ -1,8 +1,12 @@
-//! The local engine: the job workflow of `statemachine/job.asl.json`, walked in process
-//! over SQLite. Same states, same waits with task tokens, the same dispatch and report
-//! stages from `shared`, and the same rules after an error ([`shared::job::after_error`]):
-//! approval wait with its timeout, retries of the named transient errors with exponential
-//! backoff and full jitter, the catch-all to the dead letters, and stopping (`/cancel`).
+//! The local engine: the job workflow ([`shared::job::JOB_MACHINE`], the same definition
+//! Step Functions runs as `statemachine/job.asl.json`) walked in process over SQLite. Its
+//! steps are the machine's states ([`Step`]); the state that follows a success and the
+//! retry or catch that follows an error are read from the machine
+//! ([`Step::entering`], [`shared::job::after_error`], [`shared::job::Machine::on_error`]),
+//! and every move is checked against its edges ([`Step::may_move_to`]). Same waits with
+//! task tokens, the same dispatch and report stages from `shared`: approval wait with its
+//! timeout, retries of the named transient errors with exponential backoff and full
+//! jitter, the catch-all to the dead letters, and stopping (`/cancel`).
 //!
 //! Every step is a conditional move of the execution's row, and every stage it calls is
 //! safe to repeat, so a server killed at any moment picks up where the rows say: a step
@@ -18,10 +22,10 @@ mod workflow;
 pub use workflow::LocalWorkflow;
 
 use crate::clock::clock_ms;
-use crate::store::{Database, ErrorValue, Execution, Move, RunnerRecords, Step, StepData};
+use crate::store::{Database, Execution, Move, RunnerRecords, Step, StepData};
 use shared::dispatch::Dispatcher;
 use shared::github::GitHub;
-use shared::job::{JobError, RetryPolicy};
+use shared::job::{JOB_MACHINE, RetryPolicy, StateKind};
 use shared::launcher::TaskLauncher;
 use shared::report::{Incoming, Reporter, WorkflowReport};
 use shared::store::StoreError;
@@ -100,7 +104,7 @@ where
             if !self.has_work(&execution, now) {
                 continue;
             }
-            if execution.step == Step::Queued && execution.stop_cause.is_none() {
+            if execution.step == Step::DispatchQueued && execution.stop_cause.is_none() {
                 // Slots are counted here, in one place, so they are never over-committed.
                 if free_slots == 0 {
                     continue;
@@ -150,71 +154,70 @@ where
             return self.abort(execution, cause).await;
         }
         match execution.step {
-            Step::Start => self.start(execution).await,
+            Step::NeedsApproval => self.needs_approval(execution).await,
             Step::AwaitApproval => self.await_approval(execution).await,
             Step::ReportRunning => {
                 let report = Incoming::Workflow(WorkflowReport::Running {
                     job: execution.job.clone(),
                 });
-                self.report(execution, report, Step::Queued).await
+                self.report(execution, report).await
             }
-            Step::Queued => self.dispatch_attempt(execution).await,
+            Step::DispatchQueued => self.dispatch_attempt(execution).await,
             Step::Dispatch => self.await_run(execution).await,
-            Step::Backoff => {
-                self.go(
-                    &execution,
-                    Step::Queued,
-                    StepData::default(),
-                    execution.retries,
-                    0,
-                )
-                .await
-            }
             Step::ReportSucceeded => {
-                let Some(output) = execution.data.output.clone() else {
-                    return self
-                        .dead_letter_from(
-                            &execution,
-                            ErrorValue::new(
-                                "States.Runtime",
-                                Some("the run's output is missing".to_owned()),
-                            ),
-                        )
-                        .await;
-                };
-                let run = match serde_json::from_value(output) {
+                let run = execution
+                    .data
+                    .output
+                    .clone()
+                    .ok_or_else(|| "the run's output is missing".to_owned())
+                    .and_then(|output| {
+                        serde_json::from_value(output).map_err(|err| {
+                            format!("the runner's output is not a run output: {err}")
+                        })
+                    });
+                let run = match run {
                     Ok(run) => run,
-                    Err(err) => {
-                        let cause = format!("the runner's output is not a run output: {err}");
-                        return self
-                            .dead_letter_from(
-                                &execution,
-                                ErrorValue::new("States.Runtime", Some(cause)),
-                            )
-                            .await;
-                    }
+                    // The report stage could never read it: the report's failure.
+                    Err(cause) => return self.report_failed(&execution, cause).await,
                 };
                 let report = Incoming::Workflow(WorkflowReport::Succeeded {
                     job: execution.job.clone(),
                     run,
                 });
-                self.report(execution, report, Step::Done).await
+                self.report(execution, report).await
             }
             Step::ReportEnded => {
-                let error = execution
-                    .data
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| ErrorValue::new(JobError::RunnerFailed.name(), None));
                 let report = Incoming::Workflow(WorkflowReport::Ended {
                     job: execution.job.clone(),
-                    error: error.to_step_error(),
+                    error: execution.data.job_error().to_step_error(),
                 });
-                self.report(execution, report, Step::Done).await
+                self.report(execution, report).await
             }
             Step::DeadLetter => self.dead_letter(execution).await,
+            Step::ReportDeadLettered => {
+                let report = Incoming::Workflow(WorkflowReport::DeadLettered {
+                    job: execution.job.clone(),
+                    error: execution.data.job_error().to_step_error(),
+                });
+                self.report(execution, report).await
+            }
             Step::Done => Ok(()),
         }
+    }
+
+    /// The step that follows a success of the execution's current state.
+    fn next_step(execution: &Execution) -> Step {
+        let next = execution
+            .step
+            .state()
+            .and_then(|state| JOB_MACHINE.state(state))
+            .and_then(|state| match state.kind {
+                StateKind::Wait { next, .. }
+                | StateKind::Report { next, .. }
+                | StateKind::DeadLetter { next } => Some(next),
+                _ => None,
+            });
+        next.map_or(Step::Done, Step::entering)
     }
 
     /// Moves the execution on, unless someone else moved it first.
@@ -226,6 +229,19 @@ where
         retries: u32,
         delay_ms: u64,
     ) -> Result<(), StoreError> {
+        if !execution.step.may_move_to(to) {
+            tracing::error!(
+                from = execution.step.name(),
+                to = to.name(),
+                "the workflow has no such move"
+            );
+            return Err(StoreError::Corrupt(format!(
+                "execution {}: the workflow has no move from {} to {}",
+                execution.job,
+                execution.step.name(),
+                to.name()
+            )));
+        }
         let now = clock_ms();
         let next = Move {
             to,

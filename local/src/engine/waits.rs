@@ -6,7 +6,9 @@ use crate::clock::{clock_ms, millis};
 use crate::store::{Answer, ErrorValue, Execution, Move, OpenWait, Step, StepData};
 use shared::dispatch::DispatchMessage;
 use shared::github::GitHub;
-use shared::job::{AfterError, JobError, STATES_TIMEOUT, Wait, after_error};
+use shared::job::{
+    AfterError, JOB_MACHINE, JobError, STATES_TIMEOUT, StateKind, StateName, Wait, after_error,
+};
 use shared::launcher::TaskLauncher;
 use shared::report::Incoming;
 use shared::store::StoreError;
@@ -17,12 +19,30 @@ where
     G: GitHub + 'static,
     L: TaskLauncher + 'static,
 {
-    /// `NeedsApproval`: opens the approval wait and hands its token to the report stage,
-    /// which keeps it for `/approve`, or goes straight on.
-    pub(super) async fn start(&self, execution: Execution) -> Result<(), StoreError> {
+    /// `NeedsApproval`: the machine's choice. When the job needs approval, opens the
+    /// approval wait and hands its token to the report stage, which keeps it for
+    /// `/approve`; else goes straight on.
+    pub(super) async fn needs_approval(&self, execution: Execution) -> Result<(), StoreError> {
+        let Some(StateKind::ApprovalChoice {
+            required,
+            otherwise,
+        }) = JOB_MACHINE
+            .state(StateName::NeedsApproval)
+            .map(|state| state.kind)
+        else {
+            return Err(StoreError::Corrupt(
+                "the workflow's NeedsApproval is not a choice".to_owned(),
+            ));
+        };
         if !execution.input.approval_required {
             return self
-                .go(&execution, Step::ReportRunning, StepData::default(), 0, 0)
+                .go(
+                    &execution,
+                    Step::entering(otherwise),
+                    StepData::default(),
+                    0,
+                    0,
+                )
                 .await;
         }
         let timeout = execution.input.timeouts.approval;
@@ -41,15 +61,21 @@ where
                 "keeping the approval token: {err}"
             )));
         }
-        self.go(&execution, Step::AwaitApproval, StepData::default(), 0, 0)
-            .await
+        self.go(
+            &execution,
+            Step::entering(required),
+            StepData::default(),
+            0,
+            0,
+        )
+        .await
     }
 
     pub(super) async fn await_approval(&self, execution: Execution) -> Result<(), StoreError> {
         let Some(wait) = self.db.open_wait(&execution.job, Wait::Approval).await? else {
-            // Lost its wait (closed, and the move after it did not happen): start over.
+            // Lost its wait (closed, and the move after it did not happen): open it again.
             return self
-                .go(&execution, Step::Start, StepData::default(), 0, 0)
+                .go(&execution, Step::NeedsApproval, StepData::default(), 0, 0)
                 .await;
         };
         let now = clock_ms();
@@ -59,9 +85,8 @@ where
         let answer = self.close(&wait).await?;
         let (error, cause) = match answer {
             Some(Answer::Output(_)) => {
-                return self
-                    .go(&execution, Step::ReportRunning, StepData::default(), 0, 0)
-                    .await;
+                let next = Self::next_step(&execution);
+                return self.go(&execution, next, StepData::default(), 0, 0).await;
             }
             Some(Answer::Error { error, cause }) => (error, cause),
             None => (STATES_TIMEOUT.to_owned(), None),
@@ -69,7 +94,8 @@ where
         self.after(&execution, Wait::Approval, &error, cause).await
     }
 
-    /// From `Queued`: opens the run's wait and hands the attempt to the dispatch stage.
+    /// From `Dispatch:queued`: opens the run's wait and hands the attempt to the dispatch
+    /// stage.
     pub(super) async fn dispatch_attempt(&self, execution: Execution) -> Result<(), StoreError> {
         let timeout = execution.input.timeouts.max_runtime;
         let now = clock_ms();
@@ -97,7 +123,7 @@ where
             return self
                 .go(
                     &execution,
-                    Step::Queued,
+                    Step::DispatchQueued,
                     StepData::default(),
                     execution.retries,
                     0,
@@ -134,14 +160,8 @@ where
                     output: Some(output),
                     ..StepData::default()
                 };
-                self.go(
-                    &execution,
-                    Step::ReportSucceeded,
-                    data,
-                    execution.retries,
-                    0,
-                )
-                .await
+                let next = Self::next_step(&execution);
+                self.go(&execution, next, data, execution.retries, 0).await
             }
             (Some(Answer::Error { error, cause }), _) => {
                 self.after(&execution, Wait::Run, &error, cause).await
@@ -242,7 +262,7 @@ where
                 );
                 self.go(
                     execution,
-                    Step::Backoff,
+                    Step::DispatchQueued,
                     StepData::default(),
                     execution.retries + 1,
                     millis(delay),
@@ -254,8 +274,8 @@ where
                     error: Some(ErrorValue::new(error, cause)),
                     ..StepData::default()
                 };
-                self.go(execution, Step::ReportEnded, data, execution.retries, 0)
-                    .await
+                let next = Step::entering(StateName::ReportEnded);
+                self.go(execution, next, data, execution.retries, 0).await
             }
             AfterError::DeadLetter => {
                 self.dead_letter_from(execution, ErrorValue::new(error, cause))

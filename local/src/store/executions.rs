@@ -6,68 +6,104 @@ use super::db::{Database, sql_error};
 use super::record::{decode, encode};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use shared::job::{JobId, Timeouts};
+use shared::job::{JOB_MACHINE, JobError, JobId, StateKind, StateName, Timeouts};
 use shared::report::StepError;
 use shared::store::StoreError;
 use shared::workflow::WorkflowInput;
 
-/// The states of `statemachine/job.asl.json`, as the local engine walks them.
+/// Where an execution is: a state of the job workflow ([`JOB_MACHINE`]), stored under the
+/// state's own name. Two steps are phases of one state: `Dispatch` first waits for a free
+/// runner slot (and the retrier's backoff) as [`Step::DispatchQueued`] — the local engine
+/// queues rather than failing an attempt for want of capacity — then watches its run wait
+/// as [`Step::Dispatch`]. [`Step::Done`] stands for whichever final state was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Just started: `NeedsApproval`.
-    Start,
-    /// `AwaitApproval`: an approval wait is open.
+    NeedsApproval,
     AwaitApproval,
-    /// `ReportRunning`.
     ReportRunning,
-    /// Waiting for a free runner slot before `Dispatch` (the local engine queues rather
-    /// than failing attempts for want of capacity).
-    Queued,
-    /// `Dispatch`: a run wait is open and its runner started (or being started).
+    DispatchQueued,
     Dispatch,
-    /// Between two attempts of `Dispatch` (the `Retry`'s backoff).
-    Backoff,
-    /// `ReportSucceeded`, with the run's output.
     ReportSucceeded,
-    /// `ReportEnded`, with the error.
     ReportEnded,
-    /// `DeadLetter` and `ReportDeadLettered`, with the error.
     DeadLetter,
-    /// One of the final states; nothing more to do.
+    ReportDeadLettered,
     Done,
 }
 
 impl Step {
+    const ALL: [Step; 10] = [
+        Self::NeedsApproval,
+        Self::AwaitApproval,
+        Self::ReportRunning,
+        Self::DispatchQueued,
+        Self::Dispatch,
+        Self::ReportSucceeded,
+        Self::ReportEnded,
+        Self::DeadLetter,
+        Self::ReportDeadLettered,
+        Self::Done,
+    ];
+
+    /// The stored name: the state's, with the phase after a colon.
     pub const fn name(self) -> &'static str {
         match self {
-            Self::Start => "start",
-            Self::AwaitApproval => "await_approval",
-            Self::ReportRunning => "report_running",
-            Self::Queued => "queued",
-            Self::Dispatch => "dispatch",
-            Self::Backoff => "backoff",
-            Self::ReportSucceeded => "report_succeeded",
-            Self::ReportEnded => "report_ended",
-            Self::DeadLetter => "dead_letter",
-            Self::Done => "done",
+            Self::DispatchQueued => "Dispatch:queued",
+            Self::Done => "Done",
+            _ => match self.state() {
+                Some(state) => state.as_str(),
+                None => "Done",
+            },
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        [
-            Self::Start,
-            Self::AwaitApproval,
-            Self::ReportRunning,
-            Self::Queued,
-            Self::Dispatch,
-            Self::Backoff,
-            Self::ReportSucceeded,
-            Self::ReportEnded,
-            Self::DeadLetter,
-            Self::Done,
-        ]
-        .into_iter()
-        .find(|step| step.name() == name)
+        Self::ALL.into_iter().find(|step| step.name() == name)
+    }
+
+    /// The machine's state this step is (a phase of); `None` once the execution is done.
+    pub const fn state(self) -> Option<StateName> {
+        Some(match self {
+            Self::NeedsApproval => StateName::NeedsApproval,
+            Self::AwaitApproval => StateName::AwaitApproval,
+            Self::ReportRunning => StateName::ReportRunning,
+            Self::DispatchQueued | Self::Dispatch => StateName::Dispatch,
+            Self::ReportSucceeded => StateName::ReportSucceeded,
+            Self::ReportEnded => StateName::ReportEnded,
+            Self::DeadLetter => StateName::DeadLetter,
+            Self::ReportDeadLettered => StateName::ReportDeadLettered,
+            Self::Done => return None,
+        })
+    }
+
+    /// The step an execution entering `state` takes. A state that only sets the job's
+    /// error leads on at once (the engine folds it into the catch that led there), and a
+    /// final state is [`Step::Done`].
+    pub fn entering(state: StateName) -> Self {
+        match JOB_MACHINE.state(state).map(|state| state.kind) {
+            Some(StateKind::SetError { next, .. }) => Self::entering(next),
+            Some(StateKind::Final(_)) | None => Self::Done,
+            Some(_) => Self::ALL
+                .into_iter()
+                .find(|step| step.state() == Some(state) && *step != Self::Dispatch)
+                .unwrap_or(Self::Done),
+        }
+    }
+
+    /// Whether the workflow lets an execution move from this step to `to`: within one
+    /// state, along an edge of [`JOB_MACHINE`] (through states that only set the error),
+    /// to [`Step::Done`] from a state that leads to a final one, or back from a lost
+    /// approval wait to open it again.
+    pub fn may_move_to(self, to: Step) -> bool {
+        let Some(from) = self.state() else {
+            return false;
+        };
+        if to.state() == Some(from) || (self, to) == (Self::AwaitApproval, Self::NeedsApproval) {
+            return true;
+        }
+        JOB_MACHINE
+            .successors(from)
+            .into_iter()
+            .any(|next| Self::entering(next) == to)
     }
 }
 
@@ -86,6 +122,15 @@ pub struct StepData {
     /// Failed tries of the current report step (GitHub down, say).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tries: u32,
+}
+
+impl StepData {
+    /// The job's error as the step carries it; a step that lost it reports a failure.
+    pub fn job_error(&self) -> ErrorValue {
+        self.error
+            .clone()
+            .unwrap_or_else(|| ErrorValue::new(JobError::RunnerFailed.name(), None))
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -146,7 +191,7 @@ fn unfinished(conn: &Connection) -> Result<Vec<Execution>, StoreError> {
     let mut statement = conn
         .prepare_cached(
             "SELECT job, input, step, step_data, retries, due_at_ms, stop_cause
-             FROM executions WHERE step <> 'done' ORDER BY started_at_ms",
+             FROM executions WHERE step <> 'Done' ORDER BY started_at_ms",
         )
         .map_err(sql_error)?;
     let rows = statement
@@ -239,9 +284,9 @@ impl Database {
             .call(move |conn| {
                 conn.execute(
                     "INSERT INTO executions (job, input, step, due_at_ms, started_at_ms, updated_at_ms)
-                     VALUES (?1, ?2, 'start', ?3, ?3, ?3)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?4)
                      ON CONFLICT (job) DO NOTHING",
-                    params![job, json, now_ms],
+                    params![job, json, Step::entering(JOB_MACHINE.start).name(), now_ms],
                 )
                 .map_err(sql_error)
             })
@@ -290,7 +335,7 @@ impl Database {
         let job = job.as_str().to_owned();
         self.call(move |conn| {
             conn.execute(
-                "UPDATE executions SET step = 'done', updated_at_ms = ?1 WHERE job = ?2",
+                "UPDATE executions SET step = 'Done', updated_at_ms = ?1 WHERE job = ?2",
                 params![now_ms, job],
             )
             .map_err(sql_error)
@@ -338,5 +383,106 @@ impl Database {
         })
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::database;
+
+    #[test]
+    fn every_step_is_a_state_of_the_machine_under_its_name() {
+        for step in Step::ALL {
+            assert_eq!(Step::from_name(step.name()), Some(step));
+            match step.state() {
+                Some(state) => assert!(step.name().starts_with(state.as_str()), "{step:?}"),
+                None => assert_eq!(step, Step::Done),
+            }
+        }
+        // Every state the engine acts in has its step; the rest only set an error or end.
+        for state in StateName::ALL {
+            let step = Step::entering(state);
+            match JOB_MACHINE.state(state).map(|state| state.kind) {
+                Some(StateKind::SetError { .. }) => assert_eq!(step, Step::ReportEnded),
+                Some(StateKind::Final(_)) => assert_eq!(step, Step::Done),
+                _ => assert_eq!(step.state(), Some(state), "{state}"),
+            }
+        }
+        assert_eq!(Step::entering(StateName::Dispatch), Step::DispatchQueued);
+    }
+
+    #[test]
+    fn moves_follow_the_machines_edges() {
+        use Step::*;
+        for (from, to) in [
+            (NeedsApproval, AwaitApproval),
+            (NeedsApproval, ReportRunning),
+            (AwaitApproval, ReportRunning),
+            (AwaitApproval, ReportEnded),
+            (AwaitApproval, DeadLetter),
+            (AwaitApproval, NeedsApproval),
+            (ReportRunning, DispatchQueued),
+            (DispatchQueued, Dispatch),
+            (Dispatch, DispatchQueued),
+            (Dispatch, ReportSucceeded),
+            (Dispatch, ReportEnded),
+            (Dispatch, DeadLetter),
+            (ReportSucceeded, Done),
+            (ReportEnded, Done),
+            (ReportEnded, DeadLetter),
+            (DeadLetter, ReportDeadLettered),
+            (ReportDeadLettered, Done),
+        ] {
+            assert!(from.may_move_to(to), "{from:?} -> {to:?}");
+        }
+        for (from, to) in [
+            (NeedsApproval, Dispatch),
+            (ReportRunning, ReportSucceeded),
+            (Dispatch, Done),
+            (DeadLetter, Done),
+            (ReportDeadLettered, DeadLetter),
+            (Done, NeedsApproval),
+            (ReportSucceeded, ReportEnded),
+        ] {
+            assert!(!from.may_move_to(to), "{from:?} -> {to:?}");
+        }
+    }
+
+    #[test]
+    fn executions_stored_under_the_old_step_names_are_read_under_the_states() {
+        let (dir, db) = database();
+        let input = |job: &str| {
+            format!(
+                r#"{{"job":"{job}","approval_required":false,"timeouts":{{"approval_seconds":60,"heartbeat_seconds":5,"max_runtime_seconds":30}}}}"#
+            )
+        };
+        let rows = [
+            ("j0000000000000000000a", "start", Step::NeedsApproval),
+            ("j0000000000000000000b", "backoff", Step::DispatchQueued),
+            ("j0000000000000000000c", "queued", Step::DispatchQueued),
+            ("j0000000000000000000d", "dead_letter", Step::DeadLetter),
+        ];
+        let connection = db.connect().expect("connection");
+        for (job, step, _) in rows {
+            connection
+                .execute(
+                    "INSERT INTO executions (job, input, step, due_at_ms, started_at_ms, updated_at_ms)
+                     VALUES (?1, ?2, ?3, 0, 0, 0)",
+                    params![job, input(job), step],
+                )
+                .expect("insert");
+        }
+        drop(connection);
+        drop(db);
+        let db = Database::open(dir.path()).expect("reopen");
+        let executions = unfinished(&db.connect().expect("connection")).expect("read");
+        for (job, _, step) in rows {
+            let execution = executions
+                .iter()
+                .find(|execution| execution.job.as_str() == job)
+                .expect("execution");
+            assert_eq!(execution.step, step, "{job}");
+        }
     }
 }

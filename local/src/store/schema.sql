@@ -122,7 +122,7 @@ CREATE TABLE IF NOT EXISTS executions (
     job TEXT PRIMARY KEY,
     -- The WorkflowInput, as JSON.
     input TEXT NOT NULL,
-    -- Where the execution is: see store::Step.
+    -- Where the execution is: a state of the job workflow (see store::Step).
     step TEXT NOT NULL,
     -- The step's data as JSON: the run's output, or the error being reported.
     step_data TEXT,
@@ -136,6 +136,20 @@ CREATE TABLE IF NOT EXISTS executions (
     updated_at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS executions_due ON executions (step, due_at_ms);
+-- Executions written before the steps took the workflow's state names (store::Step).
+UPDATE executions SET step = CASE step
+    WHEN 'start' THEN 'NeedsApproval'
+    WHEN 'await_approval' THEN 'AwaitApproval'
+    WHEN 'report_running' THEN 'ReportRunning'
+    WHEN 'queued' THEN 'Dispatch:queued'
+    WHEN 'backoff' THEN 'Dispatch:queued'
+    WHEN 'dispatch' THEN 'Dispatch'
+    WHEN 'report_succeeded' THEN 'ReportSucceeded'
+    WHEN 'report_ended' THEN 'ReportEnded'
+    WHEN 'dead_letter' THEN 'DeadLetter'
+    ELSE 'Done' END
+WHERE step IN ('start', 'await_approval', 'report_running', 'queued', 'backoff', 'dispatch',
+               'report_succeeded', 'report_ended', 'dead_letter', 'done');
 
 -- The waits a task token answers: the approval, and each dispatched run.
 CREATE TABLE IF NOT EXISTS waits (

@@ -127,9 +127,9 @@ impl Database {
         .await
     }
 
-    /// In one transaction: moves the execution from `Queued` to `Dispatch` and opens its
-    /// run wait (with heartbeats); `false`, and nothing written, when it was no longer
-    /// queued.
+    /// In one transaction: moves the execution from `Dispatch:queued` to `Dispatch` and
+    /// opens its run wait (with heartbeats); `false`, and nothing written, when it was no
+    /// longer queued.
     pub async fn dispatch_execution(
         &self,
         job: &JobId,
@@ -146,7 +146,7 @@ impl Database {
                 retries,
                 due_at_ms: now_ms,
             };
-            let moved = move_step(&transaction, &job, Step::Queued, &next, now_ms)?;
+            let moved = move_step(&transaction, &job, Step::DispatchQueued, &next, now_ms)?;
             if moved {
                 open_new_wait(&transaction, &job, Wait::Run, timeout_at_ms, true, now_ms)?;
             }
