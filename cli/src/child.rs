@@ -1,12 +1,12 @@
 //! `ota runner`: one runner, started by `ota serve` as a child process for one attempt
 //! of one job. The same [`Runner`] as the Fargate task, on the local database and engine.
 
-use crate::engine::LocalWorkflow;
-use crate::launcher::PARENT_PID_VAR;
 use crate::settings::{AppConfig, DataDir, Environment, read_app};
-use crate::store::Database;
 use anyhow::{Context, bail};
 use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use ota_local::engine::LocalWorkflow;
+use ota_local::processes::PARENT_PID_VAR;
+use ota_local::store::Database;
 use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};

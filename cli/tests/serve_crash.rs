@@ -5,7 +5,7 @@
 use e2e::fake_ollama::{ChatReply, Reply};
 use e2e::ota_server::{JOB_TIMEOUT, REPO, ServeWorld, eventually, refactor_request};
 use e2e::runner_world::REFACTORED;
-use ota::store::Database;
+use ota_local::store::{Database, RunnerRecords};
 use shared::job::JobStatus;
 use std::time::Duration;
 
@@ -28,35 +28,13 @@ fn process_alive(pid: u32) -> bool {
 /// The runner processes the launcher recorded.
 async fn runner_pids(world: &ServeWorld) -> Vec<u32> {
     let db = Database::open(world.data_dir()).expect("database");
-    db.call(|conn| {
-        let mut statement = conn
-            .prepare("SELECT pid FROM runners")
-            .map_err(ota::store::sql_error)?;
-        let pids = statement
-            .query_map([], |row| row.get::<_, u32>(0))
-            .map_err(ota::store::sql_error)?;
-        pids.collect::<Result<Vec<_>, _>>()
-            .map_err(ota::store::sql_error)
-    })
-    .await
-    .expect("runners")
+    RunnerRecords::new(db).all_pids().await.expect("runners")
 }
 
 /// The deliveries in the inbox, pending or handled.
 async fn inbox_has(world: &ServeWorld, delivery: &str) -> bool {
     let db = Database::open(world.data_dir()).expect("database");
-    let delivery = delivery.to_owned();
-    db.call(move |conn| {
-        conn.query_row(
-            "SELECT COUNT(*) FROM inbox WHERE delivery = ?1",
-            [delivery],
-            |row| row.get::<_, i64>(0),
-        )
-        .map_err(ota::store::sql_error)
-    })
-    .await
-    .expect("inbox")
-        == 1
+    db.inbox_holds(delivery).await.expect("inbox")
 }
 
 #[tokio::test]

@@ -7,27 +7,18 @@ use super::keys::{self, EXPIRES_AT};
 use super::{DynamoStore, TYPE, key, number, string, unavailable};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use shared::store::{RateDecision, RateLimiter, StoreError};
+use shared::store::{RATE_COUNTER_SLACK, RateDecision, RateLimiter, RateWindow, StoreError};
 use std::time::Duration;
 
 /// The counter of uses in the window.
 const COUNT: &str = "count";
-/// How long a counter outlives its window before TTL may delete it: a caller whose clock
-/// lags a little still finds (and respects) the counter of the window it thinks it is in.
-const EXPIRY_SLACK: Duration = Duration::from_secs(60 * 60);
 
-/// The fixed window of length `window` that contains `now_ms`: its length, start and end
-/// (Unix milliseconds, end exclusive). Windows start at multiples of their length, so every
-/// caller agrees on them without coordination. A zero window counts as one millisecond.
-fn window_bounds(window: Duration, now_ms: u64) -> (u64, u64, u64) {
-    let length = shared::clock::millis(window).max(1);
-    let start = now_ms - now_ms % length;
-    (length, start, start.saturating_add(length))
-}
-
-/// The TTL of a counter whose window ends at `end_ms`, in epoch seconds as TTL wants.
+/// The TTL of a counter whose window ends at `end_ms`, in epoch seconds as TTL wants: the
+/// counter outlives its window by [`RATE_COUNTER_SLACK`] before TTL may delete it.
 fn expires_at(end_ms: u64) -> u64 {
-    end_ms.div_ceil(1000).saturating_add(EXPIRY_SLACK.as_secs())
+    end_ms
+        .div_ceil(1000)
+        .saturating_add(RATE_COUNTER_SLACK.as_secs())
 }
 
 impl RateLimiter for DynamoStore {
@@ -38,8 +29,8 @@ impl RateLimiter for DynamoStore {
         window: Duration,
         now_ms: u64,
     ) -> Result<RateDecision, StoreError> {
-        let (length, start, end) = window_bounds(window, now_ms);
-        let limited = RateDecision::Limited { retry_at_ms: end };
+        let bounds = RateWindow::containing(window, now_ms);
+        let limited = bounds.limited();
         if limit == 0 {
             return Ok(limited);
         }
@@ -48,7 +39,7 @@ impl RateLimiter for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(
-                keys::rate_pk(key_name, length, start),
+                keys::rate_pk(key_name, bounds.length_ms, bounds.start_ms),
                 keys::RATE_SK,
             )))
             .update_expression("ADD #count :one SET #expires = :expires, #type = :type")
@@ -58,7 +49,7 @@ impl RateLimiter for DynamoStore {
             .expression_attribute_names("#type", TYPE)
             .expression_attribute_values(":one", number(1))
             .expression_attribute_values(":limit", number(u64::from(limit)))
-            .expression_attribute_values(":expires", number(expires_at(end)))
+            .expression_attribute_values(":expires", number(expires_at(bounds.end_ms)))
             .expression_attribute_values(":type", string("rate_counter"))
             .send()
             .await;
@@ -80,19 +71,6 @@ impl RateLimiter for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_are_aligned_to_their_length() {
-        let hour = Duration::from_secs(3600);
-        assert_eq!(window_bounds(hour, 0), (3_600_000, 0, 3_600_000));
-        assert_eq!(window_bounds(hour, 3_599_999), (3_600_000, 0, 3_600_000));
-        assert_eq!(
-            window_bounds(hour, 3_600_000),
-            (3_600_000, 3_600_000, 7_200_000)
-        );
-        assert_eq!(window_bounds(Duration::ZERO, 42), (1, 42, 43));
-        assert_eq!(window_bounds(Duration::MAX, 42), (u64::MAX, 0, u64::MAX));
-    }
 
     #[test]
     fn counters_expire_after_their_window_and_the_slack() {

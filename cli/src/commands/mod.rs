@@ -3,11 +3,11 @@
 //! approval, the stop request, the new job) and the running `ota serve` acts on it within
 //! a moment; with no server running, it acts on it when it starts.
 
-use crate::engine::LocalWorkflow;
 use crate::settings::DataDir;
-use crate::store::Database;
 use anyhow::{Context, anyhow, bail};
 use shared::clock::now_ms;
+use ota_local::engine::LocalWorkflow;
+use ota_local::store::{DATABASE_FILE, Database};
 use shared::ids::DeliveryId;
 use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Timeouts, Wait};
 use shared::report::text::format_duration;
@@ -39,7 +39,7 @@ pub struct JobArgs {
 }
 
 fn open(data_dir: &DataDir) -> anyhow::Result<Database> {
-    if !data_dir.path.join(crate::store::DATABASE_FILE).exists() {
+    if !data_dir.path.join(DATABASE_FILE).exists() {
         bail!(
             "no database in {}: start `ota serve` there first, or pass --data-dir",
             data_dir.path.display()

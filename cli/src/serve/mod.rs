@@ -7,13 +7,13 @@
 mod intake_worker;
 mod routes;
 
-use crate::engine::{Engine, LocalWorkflow};
-use crate::launcher::ChildLauncher;
 use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
-use crate::store::{Database, Inbox};
 use anyhow::{Context, anyhow};
 use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
 use shared::clock::now_ms;
+use ota_local::engine::{Engine, LocalWorkflow};
+use ota_local::processes::ChildLauncher;
+use ota_local::store::{Database, Inbox};
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
 use shared::policy::stage::PolicyStage;
 use shared::ports::StaticSecret;
@@ -105,7 +105,6 @@ impl Server {
             Arc::clone(&wake),
         );
         let lost = launcher
-            .records()
             .recover()
             .await
             .context("recovering the runners' records")?;

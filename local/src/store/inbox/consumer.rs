@@ -242,6 +242,33 @@ impl Database {
         .await
     }
 
+    /// How many deliveries the inbox holds, in any state (until purged).
+    pub async fn inbox_len(&self) -> Result<u64, StoreError> {
+        self.call(|connection| {
+            connection
+                .query_row("SELECT COUNT(*) FROM inbox", [], |row| row.get(0))
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    /// Whether the inbox holds `delivery`, in any state (until purged).
+    pub async fn inbox_holds(&self, delivery: &str) -> Result<bool, StoreError> {
+        let delivery = delivery.to_owned();
+        let count: u64 = self
+            .call(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT COUNT(*) FROM inbox WHERE delivery = ?1",
+                        [delivery],
+                        |row| row.get(0),
+                    )
+                    .map_err(sql_error)
+            })
+            .await?;
+        Ok(count == 1)
+    }
+
     /// The dead deliveries, newest first, at most `limit`.
     pub async fn dead_deliveries(&self, limit: usize) -> Result<Vec<DeadDelivery>, StoreError> {
         self.call(move |connection| dead_deliveries(connection, limit))
@@ -252,8 +279,8 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::test_support::{database, envelope, unique_delivery};
     use shared::clock::now_ms;
+    use crate::store::test_support::{database, envelope, unique_delivery};
     use shared::ports::EventQueue;
     use shared::webhook::envelope::Envelope;
 

@@ -1,12 +1,13 @@
 //! The steps that tell: the report stage's calls, with their retries, the dead letters,
 //! and a stopped execution.
 
-use super::execution::{self, Execution, StepData};
-use super::{Engine, ErrorValue, Step};
+use super::Engine;
 use shared::clock::{millis, now_ms};
+use crate::store::{ErrorValue, Execution, Step, StepData};
 use shared::github::GitHub;
+use shared::job::{Caught, JOB_MACHINE, StateName};
 use shared::launcher::TaskLauncher;
-use shared::report::{Incoming, WorkflowReport};
+use shared::report::Incoming;
 use shared::store::StoreError;
 use std::time::Duration;
 
@@ -36,41 +37,37 @@ where
             error: Some(error),
             ..StepData::default()
         };
-        self.go(execution, Step::DeadLetter, data, execution.retries, 0)
-            .await
+        let next = Step::entering(StateName::DeadLetter);
+        self.go(execution, next, data, execution.retries, 0).await
     }
 
-    /// `DeadLetter` then `ReportDeadLettered`.
+    /// `DeadLetter`: keeps the job and its error among the dead letters, then goes on to
+    /// report it.
     pub(super) async fn dead_letter(&self, execution: Execution) -> Result<(), StoreError> {
-        let error = execution
-            .data
-            .error
-            .clone()
-            .unwrap_or_else(|| ErrorValue::new("States.Runtime", None));
-        let job = execution.job.clone();
-        let kept = error.clone();
-        let now = now_ms();
+        let error = execution.data.job_error();
         self.db
-            .call(move |conn| execution::record_dead_letter(conn, &job, &kept, now))
+            .record_dead_letter(&execution.job, &error, now_ms())
             .await?;
         tracing::warn!(error = %error.error, cause = error.cause.as_deref(), "job dead-lettered");
-        let report = Incoming::Workflow(WorkflowReport::DeadLettered {
-            job: execution.job.clone(),
-            error: error.to_step_error(),
-        });
-        self.report(execution, report, Step::Done).await
+        let data = StepData {
+            error: Some(error),
+            ..StepData::default()
+        };
+        let next = Self::next_step(&execution);
+        self.go(&execution, next, data, execution.retries, 0).await
     }
 
-    /// A report step: on success the execution moves to `next`; a failure is tried
-    /// again with a backoff, and one that lasts (or cannot work) dead-letters the job.
+    /// A report step: on success the execution moves to the state the machine names
+    /// next; a failure is tried again with a backoff, and one that lasts (or cannot work)
+    /// is the state's error, caught as the machine says.
     pub(super) async fn report(
         &self,
         execution: Execution,
         report: Incoming,
-        next: Step,
     ) -> Result<(), StoreError> {
         let failure = match self.reporter.handle(report).await {
             Ok(()) => {
+                let next = Self::next_step(&execution);
                 return self
                     .go(&execution, next, StepData::default(), execution.retries, 0)
                     .await;
@@ -96,37 +93,67 @@ where
                 .await;
         }
         tracing::error!(error = %failure, tries, "report failed for good");
-        if execution.step == Step::DeadLetter {
-            // Nothing is left to tell it with; the job stays in the dead letters.
-            return self
-                .go(
-                    &execution,
-                    Step::Done,
-                    StepData::default(),
-                    execution.retries,
-                    0,
-                )
-                .await;
-        }
-        self.dead_letter_from(
-            &execution,
-            ErrorValue::new(REPORT_FAILED, Some(failure.to_string())),
+        self.report_failed(&execution, failure.to_string()).await
+    }
+
+    /// The report step's error ([`REPORT_FAILED`]), where the machine's catchers send it:
+    /// the dead-letter path, keeping the job's own error when the catcher says so, or —
+    /// when nothing catches it, as for the dead-letter report itself — the end.
+    pub(super) async fn report_failed(
+        &self,
+        execution: &Execution,
+        cause: String,
+    ) -> Result<(), StoreError> {
+        let caught = match execution.step.state() {
+            Some(state) => {
+                JOB_MACHINE.on_error(state, REPORT_FAILED, execution.retries, &self.retry, 0.0)
+            }
+            None => Caught::Uncaught,
+        };
+        let catcher = match caught {
+            Caught::Catch(catcher) => catcher,
+            // A report has no retrier; nothing is left to tell it with.
+            Caught::Retry { .. } | Caught::Uncaught => {
+                tracing::error!(cause, "the execution ends with an uncaught error");
+                return self
+                    .go(
+                        execution,
+                        Step::Done,
+                        StepData::default(),
+                        execution.retries,
+                        0,
+                    )
+                    .await;
+            }
+        };
+        let error = if catcher.becomes_the_error {
+            ErrorValue::new(REPORT_FAILED, Some(cause))
+        } else {
+            execution.data.job_error()
+        };
+        let data = StepData {
+            error: Some(error),
+            ..StepData::default()
+        };
+        self.go(
+            execution,
+            Step::entering(catcher.next),
+            data,
+            execution.retries,
+            0,
         )
         .await
     }
 
     /// A stopped execution (`/cancel`, `ota cancel`, an approval a push voided): its waits
-    /// are closed and the report stage hears that it stopped, which stops the runner and
-    /// finishes the job.
+    /// are closed and the report stage hears that it was stopped, which stops the runner
+    /// and finishes the job.
     pub(super) async fn abort(
         &self,
         execution: Execution,
         cause: String,
     ) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        self.db
-            .call(move |conn| execution::close_all_waits(conn, &job))
-            .await?;
+        self.db.close_all_waits(&execution.job).await?;
         let event = Incoming::Stopped {
             job: execution.job.clone(),
             cause: Some(cause),
@@ -139,17 +166,7 @@ where
             }
             tracing::error!(error = %err, "could not report the stopped job");
         }
-        let job = execution.job.clone();
-        let now = now_ms();
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE executions SET step = 'done', updated_at_ms = ?1 WHERE job = ?2",
-                    rusqlite::params![now, job.as_str()],
-                )
-                .map_err(crate::store::sql_error)
-            })
-            .await?;
+        self.db.finish_execution(&execution.job, now_ms()).await?;
         tracing::info!("execution stopped");
         Ok(())
     }

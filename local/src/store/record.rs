@@ -2,9 +2,10 @@
 //! record that no longer parses is reported as corrupt, never as missing.
 
 use super::db::sql_error;
-use rusqlite::{Connection, Params};
+use rusqlite::{Connection, OptionalExtension, Params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use shared::job::Wait;
 use shared::store::StoreError;
 
 /// `record` as the JSON stored in its column.
@@ -16,6 +17,20 @@ pub(crate) fn encode<T: Serialize>(what: &str, record: &T) -> Result<String, Sto
 /// The record stored as `json`; [`StoreError::Corrupt`] if it does not parse.
 pub(crate) fn decode<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, StoreError> {
     serde_json::from_str(json).map_err(|err| StoreError::Corrupt(format!("{what}: {err}")))
+}
+
+/// The record a query selects as its only column, if it selects a row.
+pub(crate) fn select_record<T: DeserializeOwned, P: Params>(
+    connection: &Connection,
+    what: &str,
+    sql: &str,
+    params: P,
+) -> Result<Option<T>, StoreError> {
+    let json: Option<String> = connection
+        .prepare_cached(sql)
+        .and_then(|mut select| select.query_row(params, |row| row.get(0)).optional())
+        .map_err(sql_error)?;
+    json.map(|json| decode(what, &json)).transpose()
 }
 
 /// The records a query selects as its only column, in the query's order.
@@ -31,6 +46,14 @@ pub(crate) fn select_records<T: DeserializeOwned, P: Params>(
         .map_err(sql_error)?;
     rows.map(|json| decode(what, &json.map_err(sql_error)?))
         .collect()
+}
+
+/// A wait's name in its rows (task tokens, the engine's waits).
+pub(crate) fn wait_name(wait: Wait) -> &'static str {
+    match wait {
+        Wait::Approval => "approval",
+        Wait::Run => "run",
+    }
 }
 
 /// A time or duration in milliseconds as SQLite stores integers (signed 64 bits): anything

@@ -10,10 +10,7 @@ use std::sync::{Arc, Mutex};
 pub const DATABASE_FILE: &str = "ota.db";
 
 /// Every table, created on open when missing.
-const SCHEMA: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("../engine/schema.sql"),
-];
+const SCHEMA: &str = include_str!("schema.sql");
 
 /// A handle on the database; clones share one connection.
 #[derive(Clone)]
@@ -28,7 +25,7 @@ struct Shared {
 
 /// A SQLite error as the ports name it: a busy or locked database may work in a moment,
 /// anything else is reported as unavailable too, with SQLite's own words.
-pub fn sql_error(err: rusqlite::Error) -> StoreError {
+pub(crate) fn sql_error(err: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!("SQLite: {err}"))
 }
 
@@ -43,9 +40,7 @@ impl Database {
         })?;
         let path = data_dir.join(DATABASE_FILE);
         let connection = connect(&path)?;
-        for schema in SCHEMA {
-            connection.execute_batch(schema).map_err(sql_error)?;
-        }
+        connection.execute_batch(SCHEMA).map_err(sql_error)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 path,
@@ -60,12 +55,12 @@ impl Database {
     }
 
     /// A connection of its own, for a thread that writes on its own (the inbox writer).
-    pub fn connect(&self) -> Result<Connection, StoreError> {
+    pub(crate) fn connect(&self) -> Result<Connection, StoreError> {
         connect(&self.shared.path)
     }
 
     /// Runs `work` on the shared connection on a blocking thread.
-    pub async fn call<R, F>(&self, work: F) -> Result<R, StoreError>
+    pub(crate) async fn call<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,

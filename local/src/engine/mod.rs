@@ -1,29 +1,31 @@
-//! The local engine: the job workflow of `statemachine/job.asl.json`, walked in process
-//! over SQLite. Same states, same waits with task tokens, the same dispatch and report
-//! stages from `shared`, and the same rules after an error ([`shared::job::after_error`]):
-//! approval wait with its timeout, retries of the named transient errors with exponential
-//! backoff and full jitter, the catch-all to the dead letters, and stopping (`/cancel`).
+//! The local engine: the job workflow ([`shared::job::JOB_MACHINE`], the same definition
+//! Step Functions runs as `statemachine/job.asl.json`) walked in process over SQLite. Its
+//! steps are the machine's states ([`Step`]); the state that follows a success and the
+//! retry or catch that follows an error are read from the machine
+//! ([`Step::entering`], [`shared::job::after_error`], [`shared::job::Machine::on_error`]),
+//! and every move is checked against its edges ([`Step::may_move_to`]). Same waits with
+//! task tokens, the same dispatch and report stages from `shared`: approval wait with its
+//! timeout, retries of the named transient errors with exponential backoff and full
+//! jitter, the catch-all to the dead letters, and stopping (`/cancel`).
 //!
 //! Every step is a conditional move of the execution's row, and every stage it calls is
 //! safe to repeat, so a server killed at any moment picks up where the rows say: a step
 //! that was under way runs again. A runner process cannot outlive its server (see
-//! [`crate::launcher`]); its run wait then fails like a lost heartbeat, and is retried.
+//! [`crate::processes`]); its run wait then fails like a lost heartbeat, and is retried.
+//! The rows and their statements are the store's ([`crate::store::executions`],
+//! [`crate::store::waits`], [`RunnerRecords`]).
 
-mod execution;
 mod reports;
 mod waits;
 mod workflow;
 
-pub use execution::{ErrorValue, Step};
-pub use workflow::{Answer, LocalWorkflow};
+pub use workflow::LocalWorkflow;
 
-use crate::launcher::RunnerRecords;
-use crate::store::Database;
-use execution::{Execution, Move, StepData};
 use shared::clock::now_ms;
+use crate::store::{Database, Execution, Move, RunnerRecords, Step, StepData};
 use shared::dispatch::Dispatcher;
 use shared::github::GitHub;
-use shared::job::{JobError, RetryPolicy};
+use shared::job::{JOB_MACHINE, RetryPolicy, StateKind};
 use shared::launcher::TaskLauncher;
 use shared::report::{Incoming, Reporter, WorkflowReport};
 use shared::store::StoreError;
@@ -90,7 +92,7 @@ where
 
     /// One look at every unfinished execution: starts work on those that have some.
     pub async fn round(self: &Arc<Self>) -> Result<(), StoreError> {
-        let executions = self.db.call(|conn| execution::unfinished(conn)).await?;
+        let executions = self.db.unfinished_executions().await?;
         let now = now_ms();
         let mut free_slots = self.slots.saturating_sub(
             executions
@@ -102,7 +104,7 @@ where
             if !self.has_work(&execution, now) {
                 continue;
             }
-            if execution.step == Step::Queued && execution.stop_cause.is_none() {
+            if execution.step == Step::DispatchQueued && execution.stop_cause.is_none() {
                 // Slots are counted here, in one place, so they are never over-committed.
                 if free_slots == 0 {
                     continue;
@@ -152,71 +154,70 @@ where
             return self.abort(execution, cause).await;
         }
         match execution.step {
-            Step::Start => self.start(execution).await,
+            Step::NeedsApproval => self.needs_approval(execution).await,
             Step::AwaitApproval => self.await_approval(execution).await,
             Step::ReportRunning => {
                 let report = Incoming::Workflow(WorkflowReport::Running {
                     job: execution.job.clone(),
                 });
-                self.report(execution, report, Step::Queued).await
+                self.report(execution, report).await
             }
-            Step::Queued => self.dispatch_attempt(execution).await,
+            Step::DispatchQueued => self.dispatch_attempt(execution).await,
             Step::Dispatch => self.await_run(execution).await,
-            Step::Backoff => {
-                self.go(
-                    &execution,
-                    Step::Queued,
-                    StepData::default(),
-                    execution.retries,
-                    0,
-                )
-                .await
-            }
             Step::ReportSucceeded => {
-                let Some(output) = execution.data.output.clone() else {
-                    return self
-                        .dead_letter_from(
-                            &execution,
-                            ErrorValue::new(
-                                "States.Runtime",
-                                Some("the run's output is missing".to_owned()),
-                            ),
-                        )
-                        .await;
-                };
-                let run = match serde_json::from_value(output) {
+                let run = execution
+                    .data
+                    .output
+                    .clone()
+                    .ok_or_else(|| "the run's output is missing".to_owned())
+                    .and_then(|output| {
+                        serde_json::from_value(output).map_err(|err| {
+                            format!("the runner's output is not a run output: {err}")
+                        })
+                    });
+                let run = match run {
                     Ok(run) => run,
-                    Err(err) => {
-                        let cause = format!("the runner's output is not a run output: {err}");
-                        return self
-                            .dead_letter_from(
-                                &execution,
-                                ErrorValue::new("States.Runtime", Some(cause)),
-                            )
-                            .await;
-                    }
+                    // The report stage could never read it: the report's failure.
+                    Err(cause) => return self.report_failed(&execution, cause).await,
                 };
                 let report = Incoming::Workflow(WorkflowReport::Succeeded {
                     job: execution.job.clone(),
                     run,
                 });
-                self.report(execution, report, Step::Done).await
+                self.report(execution, report).await
             }
             Step::ReportEnded => {
-                let error = execution
-                    .data
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| ErrorValue::new(JobError::RunnerFailed.name(), None));
                 let report = Incoming::Workflow(WorkflowReport::Ended {
                     job: execution.job.clone(),
-                    error: error.to_step_error(),
+                    error: execution.data.job_error().to_step_error(),
                 });
-                self.report(execution, report, Step::Done).await
+                self.report(execution, report).await
             }
             Step::DeadLetter => self.dead_letter(execution).await,
+            Step::ReportDeadLettered => {
+                let report = Incoming::Workflow(WorkflowReport::DeadLettered {
+                    job: execution.job.clone(),
+                    error: execution.data.job_error().to_step_error(),
+                });
+                self.report(execution, report).await
+            }
             Step::Done => Ok(()),
         }
+    }
+
+    /// The step that follows a success of the execution's current state.
+    fn next_step(execution: &Execution) -> Step {
+        let next = execution
+            .step
+            .state()
+            .and_then(|state| JOB_MACHINE.state(state))
+            .and_then(|state| match state.kind {
+                StateKind::Wait { next, .. }
+                | StateKind::Report { next, .. }
+                | StateKind::DeadLetter { next } => Some(next),
+                _ => None,
+            });
+        next.map_or(Step::Done, Step::entering)
     }
 
     /// Moves the execution on, unless someone else moved it first.
@@ -228,20 +229,29 @@ where
         retries: u32,
         delay_ms: u64,
     ) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        let from = execution.step;
+        if !execution.step.may_move_to(to) {
+            tracing::error!(
+                from = execution.step.name(),
+                to = to.name(),
+                "the workflow has no such move"
+            );
+            return Err(StoreError::Corrupt(format!(
+                "execution {}: the workflow has no move from {} to {}",
+                execution.job,
+                execution.step.name(),
+                to.name()
+            )));
+        }
         let now = now_ms();
+        let next = Move {
+            to,
+            data,
+            retries,
+            due_at_ms: now + delay_ms,
+        };
         let moved = self
             .db
-            .call(move |conn| {
-                let next = Move {
-                    to,
-                    data,
-                    retries,
-                    due_at_ms: now + delay_ms,
-                };
-                execution::move_step(conn, &job, from, &next, now)
-            })
+            .move_execution(&execution.job, execution.step, next, now)
             .await?;
         if moved {
             tracing::info!(to = to.name(), "execution moved");

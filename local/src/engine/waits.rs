@@ -1,12 +1,14 @@
 //! The steps that wait: the approval, and the run (dispatch, heartbeat, runtime, the
 //! runner's process), and where an error that ends a wait leads.
 
-use super::execution::{self, Execution, Move, StepData};
-use super::{Answer, Engine, ErrorValue, Step};
+use super::Engine;
 use shared::clock::{millis, now_ms};
+use crate::store::{Answer, ErrorValue, Execution, Move, OpenWait, Step, StepData};
 use shared::dispatch::DispatchRequest;
 use shared::github::GitHub;
-use shared::job::{AfterError, JobError, STATES_TIMEOUT, Wait, after_error};
+use shared::job::{
+    AfterError, JOB_MACHINE, JobError, STATES_TIMEOUT, StateKind, StateName, Wait, after_error,
+};
 use shared::launcher::TaskLauncher;
 use shared::report::Incoming;
 use shared::store::StoreError;
@@ -17,33 +19,38 @@ where
     G: GitHub + 'static,
     L: TaskLauncher + 'static,
 {
-    /// `NeedsApproval`: opens the approval wait and hands its token to the report stage,
-    /// which keeps it for `/approve`, or goes straight on.
-    pub(super) async fn start(&self, execution: Execution) -> Result<(), StoreError> {
+    /// `NeedsApproval`: the machine's choice. When the job needs approval, opens the
+    /// approval wait and hands its token to the report stage, which keeps it for
+    /// `/approve`; else goes straight on.
+    pub(super) async fn needs_approval(&self, execution: Execution) -> Result<(), StoreError> {
+        let Some(StateKind::ApprovalChoice {
+            required,
+            otherwise,
+        }) = JOB_MACHINE
+            .state(StateName::NeedsApproval)
+            .map(|state| state.kind)
+        else {
+            return Err(StoreError::Corrupt(
+                "the workflow's NeedsApproval is not a choice".to_owned(),
+            ));
+        };
         if !execution.input.approval_required {
             return self
-                .go(&execution, Step::ReportRunning, StepData::default(), 0, 0)
+                .go(
+                    &execution,
+                    Step::entering(otherwise),
+                    StepData::default(),
+                    0,
+                    0,
+                )
                 .await;
         }
-        let job = execution.job.clone();
         let timeout = execution.input.timeouts.approval;
         let now = now_ms();
+        // A start repeated after a crash finds the wait it opened.
         let token = self
             .db
-            .call(move |conn| {
-                // A start repeated after a crash finds the wait it opened.
-                if let Some(wait) = execution::open_wait(conn, &job, Wait::Approval)? {
-                    return Ok(wait.token);
-                }
-                execution::open_new_wait(
-                    conn,
-                    &job,
-                    Wait::Approval,
-                    now + millis(timeout),
-                    false,
-                    now,
-                )
-            })
+            .approval_wait(&execution.job, now + millis(timeout), now)
             .await?;
         let incoming = Incoming::ApprovalWait {
             job: execution.job.clone(),
@@ -54,20 +61,21 @@ where
                 "keeping the approval token: {err}"
             )));
         }
-        self.go(&execution, Step::AwaitApproval, StepData::default(), 0, 0)
-            .await
+        self.go(
+            &execution,
+            Step::entering(required),
+            StepData::default(),
+            0,
+            0,
+        )
+        .await
     }
 
     pub(super) async fn await_approval(&self, execution: Execution) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        let Some(wait) = self
-            .db
-            .call(move |conn| execution::open_wait(conn, &job, Wait::Approval))
-            .await?
-        else {
-            // Lost its wait (closed, and the move after it did not happen): start over.
+        let Some(wait) = self.db.open_wait(&execution.job, Wait::Approval).await? else {
+            // Lost its wait (closed, and the move after it did not happen): open it again.
             return self
-                .go(&execution, Step::Start, StepData::default(), 0, 0)
+                .go(&execution, Step::NeedsApproval, StepData::default(), 0, 0)
                 .await;
         };
         let now = now_ms();
@@ -77,9 +85,8 @@ where
         let answer = self.close(&wait).await?;
         let (error, cause) = match answer {
             Some(Answer::Output(_)) => {
-                return self
-                    .go(&execution, Step::ReportRunning, StepData::default(), 0, 0)
-                    .await;
+                let next = Self::next_step(&execution);
+                return self.go(&execution, next, StepData::default(), 0, 0).await;
             }
             Some(Answer::Error { error, cause }) => (error, cause),
             None => (STATES_TIMEOUT.to_owned(), None),
@@ -87,41 +94,15 @@ where
         self.after(&execution, Wait::Approval, &error, cause).await
     }
 
-    /// From `Queued`: opens the run's wait and hands the attempt to the dispatch stage.
+    /// From `Dispatch:queued`: opens the run's wait and hands the attempt to the dispatch
+    /// stage.
     pub(super) async fn dispatch_attempt(&self, execution: Execution) -> Result<(), StoreError> {
-        let job = execution.job.clone();
         let timeout = execution.input.timeouts.max_runtime;
         let now = now_ms();
         let retries = execution.retries;
         let moved = self
             .db
-            .call(move |conn| {
-                let transaction = conn.transaction().map_err(crate::store::sql_error)?;
-                let moved = execution::move_step(
-                    &transaction,
-                    &job,
-                    Step::Queued,
-                    &Move {
-                        to: Step::Dispatch,
-                        data: StepData::default(),
-                        retries,
-                        due_at_ms: now,
-                    },
-                    now,
-                )?;
-                if moved {
-                    execution::open_new_wait(
-                        &transaction,
-                        &job,
-                        Wait::Run,
-                        now + millis(timeout),
-                        true,
-                        now,
-                    )?;
-                }
-                transaction.commit().map_err(crate::store::sql_error)?;
-                Ok(moved)
-            })
+            .dispatch_execution(&execution.job, retries, now + millis(timeout), now)
             .await?;
         if !moved {
             return Ok(());
@@ -137,17 +118,12 @@ where
     /// `Dispatch`: starts the runner once, then watches its wait: the answer, the
     /// runtime limit, the heartbeat, and whether its process is still there.
     pub(super) async fn await_run(&self, execution: Execution) -> Result<(), StoreError> {
-        let job = execution.job.clone();
-        let Some(wait) = self
-            .db
-            .call(move |conn| execution::open_wait(conn, &job, Wait::Run))
-            .await?
-        else {
+        let Some(wait) = self.db.open_wait(&execution.job, Wait::Run).await? else {
             // The wait was closed but the step not moved (a crash between the two).
             return self
                 .go(
                     &execution,
-                    Step::Queued,
+                    Step::DispatchQueued,
                     StepData::default(),
                     execution.retries,
                     0,
@@ -184,14 +160,8 @@ where
                     output: Some(output),
                     ..StepData::default()
                 };
-                self.go(
-                    &execution,
-                    Step::ReportSucceeded,
-                    data,
-                    execution.retries,
-                    0,
-                )
-                .await
+                let next = Self::next_step(&execution);
+                self.go(&execution, next, data, execution.retries, 0).await
             }
             (Some(Answer::Error { error, cause }), _) => {
                 self.after(&execution, Wait::Run, &error, cause).await
@@ -217,15 +187,15 @@ where
     pub(super) async fn hand_to_dispatch(
         &self,
         execution: &Execution,
-        wait: &execution::OpenWait,
+        wait: &OpenWait,
     ) -> Result<(), StoreError> {
-        let request = DispatchRequest {
+        let message = DispatchRequest {
             job: execution.job.clone(),
             token: wait.token.clone(),
             attempt: execution.retries + 1,
             timeouts: execution.input.timeouts,
         };
-        match self.dispatcher.handle(&request).await {
+        match self.dispatcher.handle(&message).await {
             Ok(dispatched) => {
                 tracing::info!(outcome = ?dispatched, "dispatched");
             }
@@ -250,36 +220,21 @@ where
             dispatched: true,
             ..StepData::default()
         };
-        let job = execution.job.clone();
-        let retries = execution.retries;
         let now = now_ms();
+        let next = Move {
+            to: Step::Dispatch,
+            data,
+            retries: execution.retries,
+            due_at_ms: now,
+        };
         self.db
-            .call(move |conn| {
-                execution::move_step(
-                    conn,
-                    &job,
-                    Step::Dispatch,
-                    &Move {
-                        to: Step::Dispatch,
-                        data,
-                        retries,
-                        due_at_ms: now,
-                    },
-                    now,
-                )
-            })
+            .move_execution(&execution.job, Step::Dispatch, next, now)
             .await?;
         Ok(())
     }
 
-    pub(super) async fn close(
-        &self,
-        wait: &execution::OpenWait,
-    ) -> Result<Option<Answer>, StoreError> {
-        let token = wait.token.clone();
-        self.db
-            .call(move |conn| execution::close_wait(conn, &token))
-            .await
+    pub(super) async fn close(&self, wait: &OpenWait) -> Result<Option<Answer>, StoreError> {
+        self.db.close_wait(&wait.token).await
     }
 
     /// The `Retry` and `Catch` of the wait that ended in `error`.
@@ -307,7 +262,7 @@ where
                 );
                 self.go(
                     execution,
-                    Step::Backoff,
+                    Step::DispatchQueued,
                     StepData::default(),
                     execution.retries + 1,
                     millis(delay),
@@ -319,8 +274,8 @@ where
                     error: Some(ErrorValue::new(error, cause)),
                     ..StepData::default()
                 };
-                self.go(execution, Step::ReportEnded, data, execution.retries, 0)
-                    .await
+                let next = Step::entering(StateName::ReportEnded);
+                self.go(execution, next, data, execution.retries, 0).await
             }
             AfterError::DeadLetter => {
                 self.dead_letter_from(execution, ErrorValue::new(error, cause))

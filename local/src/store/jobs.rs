@@ -4,9 +4,9 @@
 //! listings of `ota jobs`, `ota job <id>` and the status page.
 
 use super::db::{Database, sql_error};
-use super::record::{decode, encode, select_records};
-use rusqlite::{Connection, OptionalExtension, Params, TransactionBehavior, params};
+use super::record::{encode, select_record, select_records, wait_name};
 use shared::clock::now_ms;
+use rusqlite::{Connection, OptionalExtension, Params, ToSql, TransactionBehavior, params};
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobRecord, JobStatus, TaskToken, Wait};
 use shared::store::{Created, JobStore, StoreError};
@@ -36,18 +36,25 @@ impl JobRow {
             record: encode("job record", job)?,
         })
     }
+
+    /// The row's columns as the named parameters of the statements that write it, with
+    /// `updated_at_ms` the time of writing.
+    fn columns<'a>(&'a self, updated_at_ms: &'a u64) -> [(&'static str, &'a dyn ToSql); 7] {
+        [
+            (":id", &self.id),
+            (":status", &self.status),
+            (":repo", &self.repo),
+            (":thread", &self.thread),
+            (":created_at_ms", &self.created_at_ms),
+            (":updated_at_ms", updated_at_ms),
+            (":record", &self.record),
+        ]
+    }
 }
 
 /// Lower-cased: GitHub treats `Octo-Org/Repo` and `octo-org/repo` as one repository.
 fn repo_key(repo: &RepoFullName) -> String {
     repo.as_str().to_ascii_lowercase()
-}
-
-fn wait_name(wait: Wait) -> &'static str {
-    match wait {
-        Wait::Approval => "approval",
-        Wait::Run => "run",
-    }
 }
 
 fn status_named(name: &str) -> Result<JobStatus, StoreError> {
@@ -59,20 +66,10 @@ fn insert_job(connection: &Connection, row: &JobRow) -> Result<Created, StoreErr
     let inserted = connection
         .prepare_cached(
             "INSERT INTO jobs (id, status, repo, thread, created_at_ms, updated_at_ms, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             VALUES (:id, :status, :repo, :thread, :created_at_ms, :updated_at_ms, :record)
              ON CONFLICT (id) DO NOTHING",
         )
-        .and_then(|mut insert| {
-            insert.execute(params![
-                row.id,
-                row.status,
-                row.repo,
-                row.thread,
-                row.created_at_ms,
-                now_ms(),
-                row.record
-            ])
-        })
+        .and_then(|mut insert| insert.execute(&row.columns(&now_ms())[..]))
         .map_err(sql_error)?;
     if inserted == 1 {
         return Ok(Created::New);
@@ -88,13 +85,13 @@ fn insert_job(connection: &Connection, row: &JobRow) -> Result<Created, StoreErr
 }
 
 fn stored_job(connection: &Connection, id: &str) -> Result<Option<JobRecord>, StoreError> {
-    let record: Option<String> = connection
-        .prepare_cached("SELECT record FROM jobs WHERE id = ?1")
-        .and_then(|mut select| select.query_row([id], |row| row.get(0)).optional())
-        .map_err(sql_error)?;
-    record
-        .map(|json| decode(&format!("job record {id}"), &json))
-        .transpose()
+    let what = format!("job record {id}");
+    select_record(
+        connection,
+        &what,
+        "SELECT record FROM jobs WHERE id = ?1",
+        [id],
+    )
 }
 
 /// Replaces the job if its stored status is `expected`; otherwise reports what is stored,
@@ -107,24 +104,18 @@ fn replace_job(
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_error)?;
+    let expected = expected.as_str();
+    let now = now_ms();
+    let mut columns = row.columns(&now).to_vec();
+    columns.push((":expected", &expected));
     let updated = transaction
         .prepare_cached(
-            "UPDATE jobs SET status = ?2, repo = ?3, thread = ?4, created_at_ms = ?5,
-                             updated_at_ms = ?6, record = ?7
-             WHERE id = ?1 AND status = ?8",
+            "UPDATE jobs SET status = :status, repo = :repo, thread = :thread,
+                             created_at_ms = :created_at_ms, updated_at_ms = :updated_at_ms,
+                             record = :record
+             WHERE id = :id AND status = :expected",
         )
-        .and_then(|mut update| {
-            update.execute(params![
-                row.id,
-                row.status,
-                row.repo,
-                row.thread,
-                row.created_at_ms,
-                now_ms(),
-                row.record,
-                expected.as_str()
-            ])
-        })
+        .and_then(|mut update| update.execute(&columns[..]))
         .map_err(sql_error)?;
     if updated == 1 {
         return transaction.commit().map_err(sql_error);
@@ -184,9 +175,6 @@ impl JobStore for Database {
         number: u64,
         limit: usize,
     ) -> Result<Vec<JobRecord>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
         let repo = repo_key(repo);
         self.call(move |connection| {
             job_records(

@@ -3,8 +3,8 @@
 //! removes everything kept for it in one transaction.
 
 use super::db::{Database, sql_error};
-use super::record::{decode, encode, select_records};
-use rusqlite::{Connection, OptionalExtension, params};
+use super::record::{encode, select_record, select_records};
+use rusqlite::{Connection, params};
 use shared::ids::{InstallationId, RepoFullName};
 use shared::policy::InstallationPolicy;
 use shared::store::{InstallationRecord, InstallationStore, PolicyStore, StoreError};
@@ -105,17 +105,12 @@ impl InstallationStore for Database {
         &self,
         id: InstallationId,
     ) -> Result<Option<InstallationRecord>, StoreError> {
-        let record: Option<String> = self
-            .call(move |connection| {
-                connection
-                    .prepare_cached("SELECT record FROM installations WHERE id = ?1")
-                    .and_then(|mut select| select.query_row([id.0], |row| row.get(0)).optional())
-                    .map_err(sql_error)
-            })
-            .await?;
-        record
-            .map(|json| decode(&format!("installation record {id}"), &json))
-            .transpose()
+        self.call(move |connection| {
+            let what = format!("installation record {id}");
+            let sql = "SELECT record FROM installations WHERE id = ?1";
+            select_record(connection, &what, sql, [id.0])
+        })
+        .await
     }
 
     async fn add_repositories(

@@ -46,9 +46,6 @@ impl AuditLog for Database {
         installation: InstallationId,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
         self.call(move |connection| {
             entries(
                 connection,

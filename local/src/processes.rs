@@ -4,13 +4,13 @@
 //!
 //! A runner must not outlive its server, or a restarted server would start a second
 //! runner for the same job: the runner asks the kernel to kill it when its parent dies
-//! (see `crate::child`), and every runner is recorded ([`RunnerRecords`]) with its
-//! process start time, so that a restarted server can tell its predecessor's runners
-//! from unrelated processes that reused their ids, and stop any that survived.
+//! (`ota runner`, in the `ota` binary, reads [`PARENT_PID_VAR`]), and every runner is
+//! recorded ([`RunnerRecords`]) with its process start time, so that a restarted server
+//! can tell its predecessor's runners from unrelated processes that reused their ids, and
+//! stop any that survived ([`ChildLauncher::recover`]).
 
-use crate::store::{Database, sql_error};
-use rusqlite::params;
 use shared::clock::now_ms;
+use crate::store::{Database, LOST_WITH_SERVER, RunnerRecords};
 use shared::job::JobId;
 use shared::launcher::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
 use shared::store::StoreError;
@@ -22,9 +22,6 @@ use tokio::sync::Notify;
 /// The runner's environment variable holding its server's process id: the runner stops
 /// at once if its parent is already gone when it starts.
 pub const PARENT_PID_VAR: &str = "OTA_PARENT_PID";
-
-/// The exit code recorded for a runner found alive or unreaped when its server restarted.
-const LOST_WITH_SERVER: i64 = -1;
 
 #[derive(Clone)]
 pub struct ChildLauncher {
@@ -45,7 +42,7 @@ impl ChildLauncher {
             inner: Arc::new(Inner {
                 program,
                 data_dir,
-                records: RunnerRecords { db },
+                records: RunnerRecords::new(db),
                 wake,
             }),
         }
@@ -53,6 +50,24 @@ impl ChildLauncher {
 
     pub fn records(&self) -> RunnerRecords {
         self.inner.records.clone()
+    }
+
+    /// At start-up: the runners of an earlier server are stopped if they somehow still
+    /// run, and recorded as lost, so their jobs' waits fail and are retried; how many.
+    pub async fn recover(&self) -> Result<usize, StoreError> {
+        let records = &self.inner.records;
+        let orphans = records.unreaped().await?;
+        for orphan in &orphans {
+            if kill_if_same(orphan.pid, orphan.started_ticks) {
+                tracing::warn!(
+                    job = orphan.job.as_str(),
+                    pid = orphan.pid,
+                    "stopped a runner left by the previous server"
+                );
+            }
+        }
+        records.mark_lost(now_ms()).await?;
+        Ok(orphans.len())
     }
 
     fn log_path(&self, launch: &RunnerLaunch) -> PathBuf {
@@ -206,145 +221,4 @@ fn kill_if_same(pid: u32, started: u64) -> bool {
         return false;
     };
     rustix::process::kill_process_group(group, rustix::process::Signal::KILL).is_ok()
-}
-
-/// The `runners` table: which runner processes were started for which job, and how they
-/// ended.
-#[derive(Clone)]
-pub struct RunnerRecords {
-    db: Database,
-}
-
-impl RunnerRecords {
-    pub fn new(db: Database) -> Self {
-        Self { db }
-    }
-
-    async fn insert(
-        &self,
-        pid: u32,
-        started: u64,
-        job: &JobId,
-        attempt: u32,
-        log: &str,
-    ) -> Result<(), StoreError> {
-        let job = job.as_str().to_owned();
-        let log = log.to_owned();
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "INSERT OR REPLACE INTO runners (pid, started_ticks, job, attempt, log, exit_code)
-                     VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
-                    params![pid, started, job, attempt, log],
-                )
-                .map_err(sql_error)
-            })
-            .await?;
-        Ok(())
-    }
-
-    async fn exited(&self, pid: u32, started: u64, code: i64) -> Result<(), StoreError> {
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE runners SET exit_code = ?1 WHERE pid = ?2 AND started_ticks = ?3",
-                    params![code, pid, started],
-                )
-                .map_err(sql_error)
-            })
-            .await?;
-        Ok(())
-    }
-
-    async fn running(&self, job: &JobId) -> Result<Vec<(u32, u64)>, StoreError> {
-        let job = job.as_str().to_owned();
-        self.db
-            .call(move |conn| {
-                let mut statement = conn
-                    .prepare("SELECT pid, started_ticks FROM runners WHERE job = ?1 AND exit_code IS NULL")
-                    .map_err(sql_error)?;
-                let rows = statement
-                    .query_map([job], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .map_err(sql_error)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
-            })
-            .await
-    }
-
-    /// Why attempt `attempt` of `job` has no runner any more, if it has none: its process
-    /// exited (the engine looks at this only while the run's wait is unanswered).
-    pub async fn exited_without_answer(
-        &self,
-        job: &JobId,
-        attempt: u32,
-    ) -> Result<Option<String>, StoreError> {
-        let job = job.as_str().to_owned();
-        let code: Option<Option<i64>> = self
-            .db
-            .call(move |conn| {
-                use rusqlite::OptionalExtension;
-                conn.query_row(
-                    "SELECT exit_code FROM runners WHERE job = ?1 AND attempt = ?2
-                     ORDER BY rowid DESC LIMIT 1",
-                    params![job, attempt],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(sql_error)
-            })
-            .await?;
-        Ok(match code.flatten() {
-            None => None,
-            Some(LOST_WITH_SERVER) => {
-                Some("the runner was lost when the server stopped".to_owned())
-            }
-            Some(code) if code < 0 => Some(format!(
-                "the runner process was killed by signal {} before it answered",
-                -code
-            )),
-            Some(code) => Some(format!(
-                "the runner process exited with code {code} before it answered"
-            )),
-        })
-    }
-
-    /// At start-up: the runners of an earlier server are stopped if they somehow still run
-    /// and recorded as lost, so their jobs' waits fail and are retried.
-    pub async fn recover(&self) -> Result<usize, StoreError> {
-        let orphans: Vec<(u32, u64, String)> = self
-            .db
-            .call(|conn| {
-                let mut statement = conn
-                    .prepare("SELECT pid, started_ticks, job FROM runners WHERE exit_code IS NULL")
-                    .map_err(sql_error)?;
-                let rows = statement
-                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                    .map_err(sql_error)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
-            })
-            .await?;
-        for (pid, started, job) in &orphans {
-            if kill_if_same(*pid, *started) {
-                tracing::warn!(job, pid, "stopped a runner left by the previous server");
-            }
-        }
-        let now = now_ms();
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE runners SET exit_code = ?1 WHERE exit_code IS NULL",
-                    params![LOST_WITH_SERVER],
-                )
-                .map_err(sql_error)?;
-                // Waits are measured from now: the time the server was down is not the
-                // runner's fault, and the engine will find these runners lost anyway.
-                conn.execute(
-                    "UPDATE waits SET heartbeat_at_ms = ?1 WHERE closed = 0 AND heartbeats = 1",
-                    params![now],
-                )
-                .map_err(sql_error)
-            })
-            .await?;
-        Ok(orphans.len())
-    }
 }

@@ -5,34 +5,19 @@
 
 use super::db::{Database, sql_error};
 use super::record::sql_ms;
+use shared::clock::millis;
 use rusqlite::{Connection, OptionalExtension, params};
-use shared::store::{RateDecision, RateLimiter, StoreError};
+use shared::store::{RATE_COUNTER_SLACK, RateDecision, RateLimiter, RateWindow, StoreError};
 use std::time::Duration;
 
-/// How long a counter is kept after its window ends: a caller whose clock lags a little
-/// still finds (and respects) the counter of the window it thinks it is in. As on
-/// DynamoDB, where the same slack goes into the counter's TTL.
-const EXPIRY_SLACK: Duration = Duration::from_secs(60 * 60);
-
-/// The fixed window of length `window` that contains `now_ms`: its length, start and end
-/// (Unix milliseconds, end exclusive). Windows start at multiples of their length, so every
-/// caller agrees on them without coordination. A zero window counts as one millisecond.
-fn window_bounds(window: Duration, now_ms: u64) -> (u64, u64, u64) {
-    let length = shared::clock::millis(window).max(1);
-    let start = now_ms - now_ms % length;
-    (length, start, start.saturating_add(length))
-}
-
-fn slack_ms() -> u64 {
-    shared::clock::millis(EXPIRY_SLACK)
-}
-
-/// Counts one use unless `limit` were counted already; `true` when counted.
+/// Counts one use unless `limit` were counted already; `true` when counted. The counter
+/// is kept [`RATE_COUNTER_SLACK`] after its window ends, as on DynamoDB, where the same
+/// slack goes into the counter's TTL.
 fn count_use(
     connection: &Connection,
     key: &str,
     limit: u32,
-    (length, start, end): (u64, u64, u64),
+    window: RateWindow,
     now_ms: u64,
 ) -> Result<bool, StoreError> {
     let counted: Option<u64> = connection
@@ -48,9 +33,9 @@ fn count_use(
                 .query_row(
                     params![
                         key,
-                        sql_ms(length),
-                        sql_ms(start),
-                        sql_ms(end.saturating_add(slack_ms())),
+                        sql_ms(window.length_ms),
+                        sql_ms(window.start_ms),
+                        sql_ms(window.end_ms.saturating_add(millis(RATE_COUNTER_SLACK))),
                         limit
                     ],
                     |row| row.get(0),
@@ -76,21 +61,17 @@ impl RateLimiter for Database {
         window: Duration,
         now_ms: u64,
     ) -> Result<RateDecision, StoreError> {
-        let bounds = window_bounds(window, now_ms);
-        let limited = RateDecision::Limited {
-            retry_at_ms: bounds.2,
-        };
-        if limit == 0 {
-            return Ok(limited);
-        }
+        let bounds = RateWindow::containing(window, now_ms);
         let key = key.to_owned();
-        let counted = self
-            .call(move |connection| count_use(connection, &key, limit, bounds, now_ms))
-            .await?;
+        // A limit of zero allows nothing: no counter to look at.
+        let counted = limit > 0
+            && self
+                .call(move |connection| count_use(connection, &key, limit, bounds, now_ms))
+                .await?;
         Ok(if counted {
             RateDecision::Allowed
         } else {
-            limited
+            bounds.limited()
         })
     }
 }
@@ -102,18 +83,6 @@ mod tests {
 
     const HOUR: Duration = Duration::from_secs(3_600);
     const START: u64 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000;
-
-    #[test]
-    fn windows_are_aligned_to_their_length() {
-        assert_eq!(window_bounds(HOUR, 0), (3_600_000, 0, 3_600_000));
-        assert_eq!(window_bounds(HOUR, 3_599_999), (3_600_000, 0, 3_600_000));
-        assert_eq!(
-            window_bounds(HOUR, 3_600_000),
-            (3_600_000, 3_600_000, 7_200_000)
-        );
-        assert_eq!(window_bounds(Duration::ZERO, 42), (1, 42, 43));
-        assert_eq!(window_bounds(Duration::MAX, 42), (u64::MAX, 0, u64::MAX));
-    }
 
     #[tokio::test]
     async fn counters_keep_the_rate_limiter_contract() {
