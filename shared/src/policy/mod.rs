@@ -1,9 +1,11 @@
 //! Who may trigger what: installation policies, permission rules, approvals and rate
-//! limits, decided by pure functions over plain data.
+//! limits, decided by pure functions over plain data; the operations on a job that a
+//! comment and the `ota` command line share (`operations`); the policy stage (`stage`).
 
 mod decide;
 mod installation;
 pub mod messages;
+pub mod operations;
 pub mod stage;
 
 pub use decide::{
