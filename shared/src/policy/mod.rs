@@ -10,6 +10,6 @@ pub mod stage;
 
 pub use decide::{
     ApprovalReason, ApprovalRefusal, Denial, MIN_REQUEST_ROLE, RunDecision, RunRequest,
-    approver_role, decide_approval, decide_run, may_manage, short_sha,
+    approver_role, decide_approval, decide_run, may_give, needed_role, short_sha,
 };
 pub use installation::{InstallationPolicy, TriggerKind, matching_policy};

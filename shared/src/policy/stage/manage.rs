@@ -5,7 +5,7 @@
 use super::comment::{CommandContext, Commenter};
 use super::run::Ask;
 use super::{PolicyStage, StageError, Store};
-use crate::command::JobRef as CommandJobRef;
+use crate::command::{CommandKind, JobRef as CommandJobRef};
 use crate::github::{CheckConclusion, CheckRunUpdate, CheckStatus, GitHub, Permission, Reaction};
 use crate::job::{JobId, JobRecord, JobRef, JobStatus, Trigger};
 use crate::policy::messages::{
@@ -14,7 +14,7 @@ use crate::policy::messages::{
     not_allowed_to_manage_comment, not_cancellable_comment, not_retryable_comment,
 };
 use crate::policy::operations::{self, Actor, Approved, Cancelled, Origin};
-use crate::policy::{ApprovalRefusal, TriggerKind, approver_role, decide_approval, may_manage};
+use crate::policy::{ApprovalRefusal, TriggerKind, decide_approval, may_give, needed_role};
 use crate::workflow::Workflow;
 
 /// How many of a thread's jobs a command looks through.
@@ -22,6 +22,8 @@ const THREAD_JOBS: usize = 100;
 
 /// The job `/cancel` or `/retry` acts on, and what it must be.
 struct Wanted {
+    /// The command, for who may give it.
+    kind: CommandKind,
     /// The command's word, for replies and their markers.
     verb: &'static str,
     /// What the job must be, for the reply when there is none.
@@ -32,6 +34,7 @@ struct Wanted {
 }
 
 const TO_CANCEL: Wanted = Wanted {
+    kind: CommandKind::Cancel,
     verb: "cancel",
     description: "that can be cancelled",
     fits: |job| !job.status.is_terminal(),
@@ -39,6 +42,7 @@ const TO_CANCEL: Wanted = Wanted {
 };
 
 const TO_RETRY: Wanted = Wanted {
+    kind: CommandKind::Retry,
     verb: "retry",
     description: "to retry",
     fits: |job| job.status.is_retryable(),
@@ -152,7 +156,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             Managed::Allowed(job, _) => job,
             Managed::Denied(job) => {
                 let reason = "not allowed to cancel".to_owned();
-                return self.audit(origin.entry("denied", reason, Some(job.id))).await;
+                return self
+                    .audit(origin.entry("denied", reason, Some(job.id)))
+                    .await;
             }
             Managed::Answered => return Ok(()),
         };
@@ -238,8 +244,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let permission = commenter
             .permission(&self.github, context.scope, login)
             .await?;
-        if !may_manage(login, permission, &job, context.config) {
-            let role = approver_role(context.config);
+        let needs = wanted.kind.spec().needs;
+        if !may_give(needs, login, permission, Some(&job), context.config) {
+            let role = needed_role(needs, context.config);
             let reply = not_allowed_to_manage_comment(login, wanted.verb, &job, role);
             self.reply(context, wanted.verb, &reply).await?;
             return Ok(Managed::Denied(job));
