@@ -195,14 +195,6 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
     ) -> Result<(), StageError> {
-        let CommandContext {
-            envelope,
-            scope,
-            config,
-            thread,
-            index,
-            source,
-        } = *context;
         let Managed::Allowed(old, permission) = self
             .job_to_manage(context, reference, &TO_RETRY, commenter)
             .await?
@@ -210,13 +202,20 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             return Ok(());
         };
         let ask = Ask {
-            job: JobId::for_command(&envelope.delivery, index),
+            job: JobId::for_command(&context.envelope.delivery, context.index),
             trigger: TriggerKind::Comment,
-            task: old.task.clone(),
-            params: old.params.clone(),
+            task: old.task,
+            params: old.params,
             permission,
-            command: source.to_owned(),
+            command: context.source.to_owned(),
         };
+        let CommandContext {
+            envelope,
+            scope,
+            config,
+            thread,
+            ..
+        } = *context;
         self.run(envelope, scope, config, thread, ask).await
     }
 
