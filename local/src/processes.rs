@@ -9,8 +9,8 @@
 //! can tell its predecessor's runners from unrelated processes that reused their ids, and
 //! stop any that survived ([`ChildLauncher::recover`]).
 
-use shared::clock::now_ms;
 use crate::store::{Database, LOST_WITH_SERVER, RunnerRecords};
+use shared::clock::now_ms;
 use shared::job::JobId;
 use shared::launcher::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
 use shared::store::StoreError;

@@ -1,18 +1,19 @@
 //! `ota jobs`, `ota job`, `ota approve`, `ota cancel`, `ota retry`: the operator's view of
-//! the local database. They write what `/approve`, `/cancel` and `/retry` would (the
-//! approval, the stop request, the new job) and the running `ota serve` acts on it within
-//! a moment; with no server running, it acts on it when it starts.
+//! the local database. The last three are the operations `/approve`, `/cancel` and
+//! `/retry` also use ([`shared::policy::operations`]), done by the trusted local operator;
+//! here they are only rendered as terminal lines. The running `ota serve` acts on what
+//! they write within a moment; with no server running, it acts on it when it starts.
 
 use crate::settings::DataDir;
 use anyhow::{Context, anyhow, bail};
-use shared::clock::now_ms;
 use ota_local::engine::LocalWorkflow;
 use ota_local::store::{DATABASE_FILE, Database};
-use shared::ids::DeliveryId;
-use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Timeouts, Wait};
+use shared::clock::now_ms;
+use shared::github::RepoScope;
+use shared::job::{JobRecord, JobStatus, Timeouts};
+use shared::policy::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::report::text::format_duration;
-use shared::store::{AuditEntry, AuditLog, JobStore};
-use shared::workflow::{Workflow, WorkflowError, WorkflowInput};
+use shared::store::{AuditEntry, StoreError};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -68,12 +69,21 @@ async fn find(db: &Database, reference: &str) -> anyhow::Result<JobRecord> {
     }
 }
 
-/// Who acts, for the job and the audit log.
-fn operator() -> String {
+/// Who acts, for the job and the audit log: the local operator, trusted.
+fn operator(job: &JobRecord, command: &str) -> Origin {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "operator".to_owned());
-    format!("local:{user}")
+    Origin {
+        actor: Actor::operator(&user),
+        command: command.to_owned(),
+        delivery: None,
+        scope: RepoScope {
+            installation: job.installation,
+            repo: job.repo.clone(),
+        },
+        clock: now_ms,
+    }
 }
 
 fn thread(job: &JobRecord) -> String {
@@ -203,156 +213,102 @@ fn workflow(db: &Database) -> LocalWorkflow {
     LocalWorkflow::new(db.clone(), Arc::new(Notify::new()))
 }
 
-fn audit_entry(job: &JobRecord, command: &str, decision: &str, reason: String) -> AuditEntry {
-    AuditEntry {
-        installation: job.installation,
-        repo: Some(job.repo.clone()),
-        at_ms: now_ms(),
-        delivery: String::new(),
-        actor: operator(),
-        command: command.to_owned(),
-        decision: decision.to_owned(),
-        reason,
-        policy: None,
-        job: Some(job.id.clone()),
-    }
-}
-
 pub async fn approve(args: JobArgs) -> anyhow::Result<ExitCode> {
     let db = open(&args.data_dir)?;
-    let mut job = find(&db, &args.id).await?;
-    if job.status != JobStatus::AwaitingApproval {
-        bail!(
+    let job = find(&db, &args.id).await?;
+    let origin = operator(&job, "ota approve");
+    match operations::approve(&db, &workflow(&db), job, &origin).await? {
+        Approved::Approved(job) => {
+            println!("Approved job {}; it will run next.", job.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Approved::NotWaiting(job) => bail!(
             "job {} is {}, not waiting for an approval",
             job.id,
             job.status
-        );
-    }
-    let token = db
-        .task_token(&job.id, Wait::Approval)
-        .await?
-        .ok_or_else(|| {
-            anyhow!(
-                "job {} has not reached its approval wait yet; is `ota serve` running?",
-                job.id
-            )
-        })?;
-    let operator = operator();
-    job.approval.approved_by = Some(operator.clone());
-    job.approval.approved_at_ms = Some(now_ms());
-    db.update_job(&job, JobStatus::AwaitingApproval)
-        .await
-        .with_context(|| {
-            format!(
-                "job {} changed meanwhile; look again with `ota job {}`",
-                job.id, job.id
-            )
-        })?;
-    match workflow(&db)
-        .succeed(&token, &serde_json::json!({ "approved_by": operator }))
-        .await
-    {
-        Ok(()) => {}
-        Err(WorkflowError::TokenExpired) => bail!(
+        ),
+        Approved::NotReady(job) => bail!(
+            "job {} has not reached its approval wait yet; is `ota serve` running?",
+            job.id
+        ),
+        Approved::Raced(job) => Err(anyhow::Error::new(StoreError::Conflict {
+            current: Some(job.status),
+        })
+        .context(format!(
+            "job {} changed meanwhile; look again with `ota job {}`",
+            job.id, job.id
+        ))),
+        Approved::WindowOver(job) => bail!(
             "job {}'s approval wait is over (expired or cancelled)",
             job.id
         ),
-        Err(err) => return Err(err.into()),
     }
-    db.append(&audit_entry(
-        &job,
-        "ota approve",
-        "approved",
-        format!("approved by {operator}"),
-    ))
-    .await?;
-    println!("Approved job {}; it will run next.", job.id);
-    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn cancel(args: JobArgs) -> anyhow::Result<ExitCode> {
     let db = open(&args.data_dir)?;
     let job = find(&db, &args.id).await?;
-    if job.status.is_terminal() {
-        bail!("job {} is already {}", job.id, job.status);
+    let origin = operator(&job, "ota cancel");
+    match operations::cancel(&db, &workflow(&db), job, &origin).await? {
+        Cancelled::Stopped(job) => {
+            println!(
+                "Cancelling job {}: its runner is stopped and the cancellation reported.",
+                job.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cancelled::AlreadyFinished(job) => bail!("job {} is already {}", job.id, job.status),
     }
-    let operator = operator();
-    workflow(&db)
-        .stop(
-            &job.id,
-            &format!("cancelled with `ota cancel` by {operator}"),
-        )
-        .await?;
-    db.append(&audit_entry(
-        &job,
-        "ota cancel",
-        "cancelled",
-        format!("cancelled by {operator}"),
-    ))
-    .await?;
-    println!(
-        "Cancelling job {}: its runner is stopped and the cancellation reported.",
-        job.id
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn retry(args: JobArgs) -> anyhow::Result<ExitCode> {
     let db = open(&args.data_dir)?;
     let old = find(&db, &args.id).await?;
-    if !matches!(
-        old.status,
-        JobStatus::Failed | JobStatus::Cancelled | JobStatus::Expired | JobStatus::DeadLettered
-    ) {
-        bail!(
-            "job {} is {}; only failed, cancelled, expired or dead-lettered jobs can be retried",
-            old.id,
-            old.status
-        );
-    }
-    let now = now_ms();
-    let delivery = DeliveryId::parse(&format!("ota-retry-{}-{now}", old.id))
-        .map_err(|err| anyhow!("cannot name the retry: {err}"))?;
-    let id = JobId::for_command(&delivery, 0);
-    let record = JobRecord::new(
-        JobRequest {
-            id: id.clone(),
-            delivery,
-            installation: old.installation,
-            repo: old.repo.clone(),
-            commit: old.commit.clone(),
-            git_ref: old.git_ref.clone(),
-            trigger: old.trigger.clone(),
-            task: old.task.clone(),
-            params: old.params.clone(),
-            requester: old.requester.clone(),
-            // The operator asked for it: that is the approval.
-            approval: Approval::not_required(),
-        },
-        now,
-    );
-    db.create_job(&record).await?;
     let timeouts = db
         .execution_timeouts(&old.id)
         .await?
         .unwrap_or(Timeouts::DEFAULT);
-    workflow(&db)
-        .start(&WorkflowInput {
-            job: id.clone(),
-            approval_required: false,
-            timeouts,
-        })
-        .await?;
-    db.append(&audit_entry(
-        &record,
-        "ota retry",
-        "accepted",
-        format!("retry of {} by {}", old.id, operator()),
-    ))
-    .await?;
-    println!(
-        "Job {id} retries job {}; `ota job {id}` shows how it goes.",
-        old.id
-    );
-    Ok(ExitCode::SUCCESS)
+    let origin = operator(&old, "ota retry");
+    match operations::retry(&db, &workflow(&db), &old, &origin, timeouts).await? {
+        Retried::Started(job) => {
+            println!(
+                "Job {} retries job {}; `ota job {}` shows how it goes.",
+                job.id, old.id, job.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Retried::NotRetryable(old) => bail!(
+            "job {} is {}; only {} jobs can be retried",
+            old.id,
+            old.status,
+            retryable_statuses()
+        ),
+    }
+}
+
+/// The statuses [`JobStatus::RETRYABLE`] names, as a sentence: "failed, cancelled,
+/// expired or dead-lettered".
+fn retryable_statuses() -> String {
+    let names: Vec<String> = JobStatus::RETRYABLE
+        .iter()
+        .map(|status| status.as_str().replace('_', "-"))
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_retry_refusal_names_every_retryable_status() {
+        assert_eq!(
+            retryable_statuses(),
+            "failed, cancelled, expired or dead-lettered"
+        );
+    }
 }

@@ -3,8 +3,8 @@
 //! a time; one that fails for a passing reason holds its repository's later ones back
 //! and is tried again with a backoff; one that cannot work is set aside (dead).
 
-use shared::clock::{millis, now_ms};
 use ota_local::store::{Database, Inbox, PendingDelivery};
+use shared::clock::{millis, now_ms};
 use shared::github::GitHub;
 use shared::policy::stage::{PolicyStage, Store};
 use shared::webhook::envelope::Envelope;

@@ -74,7 +74,10 @@ pub async fn handle<Q: EventQueue, S: SecretSource>(
     };
     let receipt = intake.receive(&parts.headers, bytes).await;
     telemetry::log(&receipt, started.elapsed());
-    println!("{}", metrics::receipt_line(&receipt, shared::clock::now_ms()));
+    println!(
+        "{}",
+        metrics::receipt_line(&receipt, shared::clock::now_ms())
+    );
     json_response(receipt.status(), receipt.body())
 }
 

@@ -21,8 +21,8 @@ mod workflow;
 
 pub use workflow::LocalWorkflow;
 
-use shared::clock::now_ms;
 use crate::store::{Database, Execution, Move, RunnerRecords, Step, StepData};
+use shared::clock::now_ms;
 use shared::dispatch::Dispatcher;
 use shared::github::GitHub;
 use shared::job::{JOB_MACHINE, RetryPolicy, StateKind};

@@ -2,8 +2,8 @@
 //! and a stopped execution.
 
 use super::Engine;
-use shared::clock::{millis, now_ms};
 use crate::store::{ErrorValue, Execution, Step, StepData};
+use shared::clock::{millis, now_ms};
 use shared::github::GitHub;
 use shared::job::{Caught, JOB_MACHINE, StateName};
 use shared::launcher::TaskLauncher;

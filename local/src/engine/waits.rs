@@ -2,8 +2,8 @@
 //! runner's process), and where an error that ends a wait leads.
 
 use super::Engine;
-use shared::clock::{millis, now_ms};
 use crate::store::{Answer, ErrorValue, Execution, Move, OpenWait, Step, StepData};
+use shared::clock::{millis, now_ms};
 use shared::dispatch::DispatchRequest;
 use shared::github::GitHub;
 use shared::job::{

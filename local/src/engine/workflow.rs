@@ -4,8 +4,8 @@
 //! processes and the `ota` commands can all use it on the same database; the engine
 //! ([`super::Engine`]) acts on what they wrote.
 
-use shared::clock::now_ms;
 use crate::store::{Answer, Database};
+use shared::clock::now_ms;
 use shared::job::{JobError, JobId, TaskToken};
 use shared::store::StoreError;
 use shared::workflow::{Started, Workflow, WorkflowError, WorkflowInput};

@@ -5,8 +5,8 @@
 
 use super::db::{Database, sql_error};
 use super::record::{encode, select_record, select_records, wait_name};
-use shared::clock::now_ms;
 use rusqlite::{Connection, OptionalExtension, Params, ToSql, TransactionBehavior, params};
+use shared::clock::now_ms;
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobRecord, JobStatus, TaskToken, Wait};
 use shared::store::{Created, JobStore, StoreError};

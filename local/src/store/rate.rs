@@ -5,8 +5,8 @@
 
 use super::db::{Database, sql_error};
 use super::record::sql_ms;
-use shared::clock::millis;
 use rusqlite::{Connection, OptionalExtension, params};
+use shared::clock::millis;
 use shared::store::{RATE_COUNTER_SLACK, RateDecision, RateLimiter, RateWindow, StoreError};
 use std::time::Duration;
 

@@ -17,7 +17,7 @@ pub use error::CommandError;
 pub use parser::parse_comment;
 pub use reply::{HELP_COMMAND, command_errors_comment, help_text};
 pub use tasks::{KnownTasks, TaskInfo};
-pub use types::{Command, CommandKind, JobRef, ParsedCommand, TaskName};
+pub use types::{Command, CommandKind, CommandSpec, JobRef, Needs, ParsedCommand, Takes, TaskName};
 
 #[cfg(test)]
 mod tests;

@@ -5,8 +5,10 @@
 //! /approve [job]                  /cancel [job]     /retry [job]
 //! ```
 //!
-//! A command is the first word of a line (after any indentation). Only `/ollama`,
-//! `/approve`, `/cancel` and `/retry` are ours, matched whole and without regard to ASCII
+//! The words, arguments and constructors of each command come from
+//! [`CommandKind::spec`]; this file names no command. A command is the first word of a
+//! line (after any indentation). Only the commands' words (`/ollama`, `/approve`,
+//! `/cancel`, `/retry`) are ours, matched whole and without regard to ASCII
 //! case; any other line, including `/other-bot ...`, `@someone ...` and `/ollamax`, is
 //! text for someone else and yields nothing. Free text is the rest of the line, trimmed,
 //! as written. `help` and `status` take nothing after them, and the job commands at most
@@ -17,21 +19,7 @@ use super::error::CommandError;
 use super::scan::prose_lines;
 use super::suggest::closest;
 use super::tasks::KnownTasks;
-use super::types::{Command, CommandKind, JobRef, ParsedCommand};
-
-const OLLAMA: &str = "/ollama";
-const HELP: &str = "help";
-const STATUS: &str = "status";
-
-/// Builds a job command from its optional job reference.
-type JobCommand = fn(Option<JobRef>) -> Command;
-
-/// The commands that act on a job, each with how to build it.
-const JOB_COMMANDS: [(CommandKind, JobCommand); 3] = [
-    (CommandKind::Approve, |job| Command::Approve { job }),
-    (CommandKind::Cancel, |job| Command::Cancel { job }),
-    (CommandKind::Retry, |job| Command::Retry { job }),
-];
+use super::types::{Command, CommandKind, JobRef, ParsedCommand, Takes};
 
 /// Every command in `body`, in order, each with its line number and its own result.
 /// Lines inside code blocks (fenced or indented), quotes and HTML comments are skipped.
@@ -49,38 +37,55 @@ pub fn parse_comment(body: &str, tasks: &KnownTasks) -> Vec<ParsedCommand> {
         .collect()
 }
 
-/// The command on one trimmed line, or `None` when the line is not addressed to us.
+/// The command on one trimmed line, or `None` when the line is not addressed to us. The
+/// commands' words come from [`CommandKind::spec`]: a command of two words (`/ollama
+/// help`) wins over the one-word command that shares its first word (`/ollama <task>`).
 fn parse_line(line: &str, tasks: &KnownTasks) -> Option<Result<Command, CommandError>> {
     let (word, rest) = split_word(line);
-    let job_command = JOB_COMMANDS
-        .into_iter()
-        .find(|(kind, _)| kind.words().eq_ignore_ascii_case(word));
-    if let Some((kind, build)) = job_command {
-        return Some(parse_job(kind, rest).map(build));
+    let (second, after_second) = split_word(rest);
+    let mut one_word = None;
+    for kind in CommandKind::ALL {
+        let spec = kind.spec();
+        let (first, more) = split_word(spec.words);
+        if !first.eq_ignore_ascii_case(word) {
+            continue;
+        }
+        if more.is_empty() {
+            one_word = Some(kind);
+        } else if more.eq_ignore_ascii_case(second) {
+            return Some(parse_arguments(kind, after_second, tasks));
+        }
     }
-    word.eq_ignore_ascii_case(OLLAMA)
-        .then(|| parse_ollama(rest, tasks))
+    one_word.map(|kind| parse_arguments(kind, rest, tasks))
 }
 
-fn parse_ollama(rest: &str, tasks: &KnownTasks) -> Result<Command, CommandError> {
+/// The command `kind`, from what follows its words.
+fn parse_arguments(
+    kind: CommandKind,
+    rest: &str,
+    tasks: &KnownTasks,
+) -> Result<Command, CommandError> {
+    match kind.spec().takes {
+        Takes::Nothing(build) => no_arguments(kind, rest).map(|()| build()),
+        Takes::Job(build) => parse_job(kind, rest).map(build),
+        Takes::Task(build) => parse_task(kind, rest, tasks).map(|(task, text)| build(task, text)),
+    }
+}
+
+fn parse_task(
+    kind: CommandKind,
+    rest: &str,
+    tasks: &KnownTasks,
+) -> Result<(super::types::TaskName, String), CommandError> {
     let (word, text) = split_word(rest);
     if word.is_empty() {
         return Err(CommandError::MissingTask);
     }
-    if word.eq_ignore_ascii_case(HELP) {
-        return no_arguments(CommandKind::Help, text).map(|()| Command::Help);
-    }
-    if word.eq_ignore_ascii_case(STATUS) {
-        return no_arguments(CommandKind::Status, text).map(|()| Command::Status);
-    }
     match tasks.find(word) {
-        Some(task) => Ok(Command::Run {
-            task: task.clone(),
-            text: text.to_owned(),
-        }),
+        Some(task) => Ok((task.clone(), text.to_owned())),
         None => Err(CommandError::UnknownTask {
             found: word.to_owned(),
-            suggestion: suggest_for(word, tasks),
+            suggestion: suggest_for(kind, word, tasks),
         }),
     }
 }
@@ -116,17 +121,17 @@ fn parse_job(kind: CommandKind, rest: &str) -> Result<Option<JobRef>, CommandErr
         })
 }
 
-/// What the user probably meant by `/ollama <word>`: a task, `help` or `status`, or one of
-/// the job commands they wrote after `/ollama` (`/ollama approve` → `/approve`).
-fn suggest_for(word: &str, tasks: &KnownTasks) -> Option<String> {
+/// What the user probably meant by `/ollama <word>`: a task, or one of the other
+/// commands, written after `/ollama` (`/ollama hepl` → `/ollama help`) or not (`/ollama
+/// approve` → `/approve`). `kind` is the command that takes a task.
+fn suggest_for(kind: CommandKind, word: &str, tasks: &KnownTasks) -> Option<String> {
     let task_candidates = tasks.iter().map(|task| {
         let name = task.name.as_str();
-        (name, format!("{OLLAMA} {name}"))
+        (name, format!("{} {name}", kind.words()))
     });
-    let job_kinds = JOB_COMMANDS.map(|(kind, _)| kind);
-    let builtin_candidates = [CommandKind::Help, CommandKind::Status]
+    let builtin_candidates = CommandKind::ALL
         .into_iter()
-        .chain(job_kinds)
+        .filter(|kind| !matches!(kind.spec().takes, Takes::Task(_)))
         .map(|kind| {
             let words = kind.words();
             let bare = words.rsplit([' ', '/']).next().unwrap_or(words);

@@ -1,9 +1,11 @@
 //! The text the bot writes about commands: the help page and the one reply that explains
-//! every command a comment got wrong. All wording about commands lives here.
+//! every command a comment got wrong. All wording about commands lives here, but for each
+//! command's usage and line of help, which its description holds
+//! ([`CommandKind::spec`]).
 
 use super::error::CommandError;
 use super::tasks::KnownTasks;
-use super::types::{CommandKind, ParsedCommand};
+use super::types::{CommandKind, ParsedCommand, Takes};
 use std::fmt::Write as _;
 
 /// The command every message sends users to.
@@ -27,7 +29,7 @@ pub fn help_text(tasks: &KnownTasks) -> String {
          Lines in code blocks, quotes and HTML comments are ignored.\n\n",
     );
     for kind in CommandKind::ALL {
-        let _ = writeln!(text, "- {}: {}", code_span(kind.usage()), describe(kind));
+        let _ = writeln!(text, "- {}: {}", code_span(kind.usage()), kind.spec().help);
     }
     text.push_str(
         "\n`[job]` is a job id as the bot's comments show it. Without one, the command \
@@ -49,22 +51,6 @@ pub fn help_text(tasks: &KnownTasks) -> String {
         }
     }
     text
-}
-
-/// What each kind of command does. A `match` with no wildcard, so a new command cannot
-/// reach users without a line of help.
-fn describe(kind: CommandKind) -> &'static str {
-    match kind {
-        CommandKind::Run => {
-            "start a job that runs `<task>` (one of the tasks below), following the \
-             instructions written after it on the same line."
-        }
-        CommandKind::Help => "show this help.",
-        CommandKind::Status => "show the jobs on this issue or pull request and their state.",
-        CommandKind::Approve => "start a job that is waiting for a maintainer's approval.",
-        CommandKind::Cancel => "stop a job that is queued or running.",
-        CommandKind::Retry => "start a failed or cancelled job again.",
-    }
 }
 
 /// The reply to a comment whose commands did not all parse: one line per mistake saying
@@ -115,17 +101,19 @@ fn explain(error: &CommandError) -> String {
             }
             text
         }
-        CommandError::UnexpectedArguments { command, .. } => match command {
-            CommandKind::Help | CommandKind::Status => format!(
+        CommandError::UnexpectedArguments { command, .. } => match command.spec().takes {
+            Takes::Nothing(_) => format!(
                 "{} takes nothing after it; write it alone on its line.",
                 code_span(command.words())
             ),
-            CommandKind::Approve | CommandKind::Cancel | CommandKind::Retry => format!(
+            Takes::Job(_) => format!(
                 "{} takes at most one job id; write {} alone on its line.",
                 code_span(command.words()),
                 code_span(command.usage())
             ),
-            CommandKind::Run => format!("write {} alone on its line.", code_span(command.usage())),
+            Takes::Task(_) => {
+                format!("write {} alone on its line.", code_span(command.usage()))
+            }
         },
         CommandError::InvalidJobRef { command, found } => format!(
             "{} is not a job id. {} takes the id the bot's comments show (letters, digits \

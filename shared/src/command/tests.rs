@@ -420,3 +420,28 @@ fn every_kind_is_parsed_from_its_usage() {
         assert_eq!(parsed_kind, Some(kind), "{line}");
     }
 }
+
+#[test]
+fn every_description_holds_together() {
+    for kind in CommandKind::ALL {
+        let spec = kind.spec();
+        assert!(spec.usage.starts_with(spec.words), "{kind:?}: {spec:?}");
+        assert!(spec.help.ends_with('.'), "{kind:?}: {spec:?}");
+        // What the description builds is a command of its own kind.
+        let built = match spec.takes {
+            Takes::Nothing(build) => build(),
+            Takes::Job(build) => build(None),
+            Takes::Task(build) => build(TaskName::new("fix").expect("a task name"), String::new()),
+        };
+        assert_eq!(built.kind(), kind);
+    }
+    let words: std::collections::HashSet<String> = CommandKind::ALL
+        .into_iter()
+        .map(|kind| kind.words().to_ascii_lowercase())
+        .collect();
+    assert_eq!(
+        words.len(),
+        CommandKind::ALL.len(),
+        "two commands share their words"
+    );
+}

@@ -54,9 +54,8 @@ pub enum CommandKind {
 }
 
 impl CommandKind {
-    /// Every kind, in the order the help text lists them. [`Command::kind`] and the help
-    /// text match exhaustively on the kind, so a new one must be described before it
-    /// compiles; listing it here is what puts it on the help page.
+    /// Every kind, in the order the help text lists them: listing a kind here is what lets
+    /// the parser find it and puts it on the help page.
     pub const ALL: [CommandKind; 6] = [
         Self::Run,
         Self::Help,
@@ -66,29 +65,109 @@ impl CommandKind {
         Self::Retry,
     ];
 
+    /// Everything about the command that is not its handler: the one place a new command
+    /// is described. The parser, the help text, the error messages and the permission
+    /// check read it; none of them names a command.
+    pub fn spec(self) -> CommandSpec {
+        match self {
+            Self::Run => CommandSpec {
+                words: "/ollama",
+                usage: "/ollama <task> [instructions]",
+                help: "start a job that runs `<task>` (one of the tasks below), following the \
+                       instructions written after it on the same line.",
+                takes: Takes::Task(|task, text| Command::Run { task, text }),
+                needs: Needs::Requester,
+            },
+            Self::Help => CommandSpec {
+                words: "/ollama help",
+                usage: "/ollama help",
+                help: "show this help.",
+                takes: Takes::Nothing(|| Command::Help),
+                needs: Needs::Nothing,
+            },
+            Self::Status => CommandSpec {
+                words: "/ollama status",
+                usage: "/ollama status",
+                help: "show the jobs on this issue or pull request and their state.",
+                takes: Takes::Nothing(|| Command::Status),
+                needs: Needs::Nothing,
+            },
+            Self::Approve => CommandSpec {
+                words: "/approve",
+                usage: "/approve [job]",
+                help: "start a job that is waiting for a maintainer's approval.",
+                takes: Takes::Job(|job| Command::Approve { job }),
+                needs: Needs::Approver,
+            },
+            Self::Cancel => CommandSpec {
+                words: "/cancel",
+                usage: "/cancel [job]",
+                help: "stop a job that is queued or running.",
+                takes: Takes::Job(|job| Command::Cancel { job }),
+                needs: Needs::RequesterOrApprover,
+            },
+            Self::Retry => CommandSpec {
+                words: "/retry",
+                usage: "/retry [job]",
+                help: "start a failed or cancelled job again.",
+                takes: Takes::Job(|job| Command::Retry { job }),
+                needs: Needs::RequesterOrApprover,
+            },
+        }
+    }
+
     /// How the command is written, with `<required>` and `[optional]` parts.
     pub fn usage(self) -> &'static str {
-        match self {
-            Self::Run => "/ollama <task> [instructions]",
-            Self::Help => "/ollama help",
-            Self::Status => "/ollama status",
-            Self::Approve => "/approve [job]",
-            Self::Cancel => "/cancel [job]",
-            Self::Retry => "/retry [job]",
-        }
+        self.spec().usage
     }
 
     /// The words that start the command, as a user would type them.
     pub fn words(self) -> &'static str {
-        match self {
-            Self::Run => "/ollama",
-            Self::Help => "/ollama help",
-            Self::Status => "/ollama status",
-            Self::Approve => "/approve",
-            Self::Cancel => "/cancel",
-            Self::Retry => "/retry",
-        }
+        self.spec().words
     }
+}
+
+/// One kind of command, described: see [`CommandKind::spec`].
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    /// The words that start it, as a user would type them: one word (`/approve`), or
+    /// `/ollama` and a second word (`/ollama help`). Matched without regard to ASCII case.
+    pub words: &'static str,
+    /// How it is written, with `<required>` and `[optional]` parts.
+    pub usage: &'static str,
+    /// What it does, for its line on the help page.
+    pub help: &'static str,
+    /// What may follow its words.
+    pub takes: Takes,
+    /// Who may give it.
+    pub needs: Needs,
+}
+
+/// What may follow a command's words, with how the command is built from it.
+#[derive(Debug, Clone, Copy)]
+pub enum Takes {
+    /// Nothing: anything after the words is a mistake.
+    Nothing(fn() -> Command),
+    /// At most one job id; without one, the command means the latest job on the thread
+    /// that it fits.
+    Job(fn(Option<JobRef>) -> Command),
+    /// A task, then free text to the end of the line.
+    Task(fn(TaskName, String) -> Command),
+}
+
+/// Who may give a command. [`crate::policy::needed_role`] says which role each stands
+/// for under a repository's configuration, and [`crate::policy::may_give`] checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Anyone who can comment: the command only reads.
+    Nothing,
+    /// The role that may ask for jobs; below the approver's role, a job waits for an
+    /// approval.
+    Requester,
+    /// The role that may approve jobs.
+    Approver,
+    /// The job's requester, or the role that may approve jobs.
+    RequesterOrApprover,
 }
 
 impl fmt::Display for CommandKind {

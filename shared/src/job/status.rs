@@ -179,6 +179,15 @@ impl JobStatus {
     pub fn is_terminal(self) -> bool {
         self.allowed_next().is_empty()
     }
+
+    /// The finished statuses a job can be run again from, as a new job (`/retry`, `ota
+    /// retry`): every way of ending except success, which has nothing to run again for.
+    pub const RETRYABLE: [JobStatus; 4] = [Failed, Cancelled, Expired, DeadLettered];
+
+    /// Whether a job in this status may be run again: one of [`Self::RETRYABLE`].
+    pub fn is_retryable(self) -> bool {
+        Self::RETRYABLE.contains(&self)
+    }
 }
 
 impl fmt::Display for JobStatus {
@@ -258,6 +267,16 @@ mod tests {
         for status in terminal {
             assert!(status.allowed_next().is_empty());
         }
+    }
+
+    #[test]
+    fn every_ending_but_success_can_be_retried() {
+        let retryable: Vec<_> = JobStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_retryable())
+            .collect();
+        assert_eq!(retryable, [Failed, Cancelled, Expired, DeadLettered]);
+        assert!(retryable.iter().all(|s| s.is_terminal()));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the policy stage gathers it (permissions from GitHub, config, installation policy).
 
 use super::installation::{InstallationPolicy, TriggerKind};
+use crate::command::{CommandKind, Needs};
 use crate::config::RepoConfig;
 use crate::github::Permission;
 use crate::ids::CommitSha;
@@ -87,7 +88,16 @@ pub fn decide_run(
     if request.requester_kind == AccountKind::Bot && request.trigger == TriggerKind::Comment {
         return RunDecision::Denied(Denial::Bot);
     }
-    if request.trigger == TriggerKind::Comment && request.permission < MIN_REQUEST_ROLE {
+    let run_needs = CommandKind::Run.spec().needs;
+    if request.trigger == TriggerKind::Comment
+        && !may_give(
+            run_needs,
+            request.requester,
+            request.permission,
+            None,
+            config,
+        )
+    {
         return RunDecision::Denied(Denial::Permission {
             user: request.requester.to_owned(),
             has: request.permission,
@@ -180,8 +190,14 @@ pub fn decide_approval(
             status: job.status,
         });
     }
-    let needs = approver_role(config);
-    if permission < needs {
+    if !may_give(
+        CommandKind::Approve.spec().needs,
+        approver,
+        permission,
+        None,
+        config,
+    ) {
+        let needs = needed_role(CommandKind::Approve.spec().needs, config);
         return Err(ApprovalRefusal::Permission {
             approver: approver.to_owned(),
             has: permission,
@@ -202,14 +218,27 @@ pub fn decide_approval(
     Ok(())
 }
 
-/// `/cancel` and `/retry`: the requester, or anyone who may start jobs directly.
-pub fn may_manage(
+/// The role a command that `needs` this takes under `config`: what [`Needs`] stands for.
+pub fn needed_role(needs: Needs, config: &RepoConfig) -> Permission {
+    match needs {
+        Needs::Nothing => Permission::None,
+        Needs::Requester => MIN_REQUEST_ROLE,
+        Needs::Approver | Needs::RequesterOrApprover => approver_role(config),
+    }
+}
+
+/// May `actor`, whose role is `permission`, give a command that `needs` this, about `job`
+/// when it acts on one? The one permission check of the comment commands; what else
+/// decides a run or an approval is in [`decide_run`] and [`decide_approval`].
+pub fn may_give(
+    needs: Needs,
     actor: &str,
     permission: Permission,
-    job: &JobRecord,
+    job: Option<&JobRecord>,
     config: &RepoConfig,
 ) -> bool {
-    actor.eq_ignore_ascii_case(&job.requester) || permission >= approver_role(config)
+    let requester = job.is_some_and(|job| actor.eq_ignore_ascii_case(&job.requester));
+    (needs == Needs::RequesterOrApprover && requester) || permission >= needed_role(needs, config)
 }
 
 pub fn short_sha(sha: &CommitSha) -> String {

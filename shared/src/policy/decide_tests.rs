@@ -263,7 +263,9 @@ fn only_waiting_jobs_can_be_approved() {
 fn the_requester_or_a_writer_may_cancel() {
     let job = awaiting_job("octocat", None);
     let defaults = RepoConfig::default();
-    assert!(may_manage("octocat", Permission::Read, &job, &defaults));
-    assert!(may_manage("maintainer", Permission::Write, &job, &defaults));
-    assert!(!may_manage("someone", Permission::Triage, &job, &defaults));
+    let needs = CommandKind::Cancel.spec().needs;
+    let may_cancel = |actor, permission| may_give(needs, actor, permission, Some(&job), &defaults);
+    assert!(may_cancel("octocat", Permission::Read));
+    assert!(may_cancel("maintainer", Permission::Write));
+    assert!(!may_cancel("someone", Permission::Triage));
 }

@@ -1,13 +1,15 @@
 //! Who may trigger what: installation policies, permission rules, approvals and rate
-//! limits, decided by pure functions over plain data.
+//! limits, decided by pure functions over plain data; the operations on a job that a
+//! comment and the `ota` command line share (`operations`); the policy stage (`stage`).
 
 mod decide;
 mod installation;
 pub mod messages;
+pub mod operations;
 pub mod stage;
 
 pub use decide::{
     ApprovalReason, ApprovalRefusal, Denial, MIN_REQUEST_ROLE, RunDecision, RunRequest,
-    approver_role, decide_approval, decide_run, may_manage, short_sha,
+    approver_role, decide_approval, decide_run, may_give, needed_role, short_sha,
 };
 pub use installation::{InstallationPolicy, TriggerKind, matching_policy};

@@ -279,8 +279,8 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::clock::now_ms;
     use crate::store::test_support::{database, envelope, unique_delivery};
+    use shared::clock::now_ms;
     use shared::ports::EventQueue;
     use shared::webhook::envelope::Envelope;
 

@@ -6,10 +6,10 @@
 //! that arrived while the previous one ran.
 
 use super::checkpoint::checkpoint_until_stopped;
-use shared::clock::now_ms;
 use crate::store::db::{Database, sql_error};
 use crate::store::lock::{FairShare, nap_quietly};
 use rusqlite::{Connection, TransactionBehavior, params};
+use shared::clock::now_ms;
 use shared::ports::{EventQueue, QueueError};
 use shared::store::StoreError;
 use shared::webhook::envelope::Envelope;

@@ -1,23 +1,62 @@
 //! `/approve`, `/cancel` and `/retry`: each finds its job on the thread, checks who is
-//! asking, acts on the workflow and says what happened.
+//! asking, has the operation in [`crate::policy::operations`] act on it and says what
+//! happened.
 
 use super::comment::{CommandContext, Commenter};
 use super::run::Ask;
 use super::{PolicyStage, StageError, Store};
-use crate::command::JobRef as CommandJobRef;
-use crate::github::{CheckConclusion, CheckRunUpdate, CheckStatus, GitHub, Reaction};
-use crate::job::{JobId, JobRecord, JobRef, JobStatus, Trigger, Wait};
+use crate::command::{CommandKind, JobRef as CommandJobRef};
+use crate::github::{CheckConclusion, CheckRunUpdate, CheckStatus, GitHub, Permission, Reaction};
+use crate::job::{JobId, JobRecord, JobRef, JobStatus, Trigger};
 use crate::policy::messages::{
     ambiguous_job_comment, approval_invalidated_comment, approval_refused_comment,
     approval_window_over_comment, approved_comment, cancelled_comment, job_not_found_comment,
     not_allowed_to_manage_comment, not_cancellable_comment, not_retryable_comment,
 };
-use crate::policy::{ApprovalRefusal, TriggerKind, approver_role, decide_approval, may_manage};
-use crate::store::{AuditEntry, StoreError};
-use crate::workflow::{Workflow, WorkflowError};
+use crate::policy::operations::{self, Actor, Approved, Cancelled, Origin};
+use crate::policy::{ApprovalRefusal, TriggerKind, decide_approval, may_give, needed_role};
+use crate::workflow::Workflow;
 
 /// How many of a thread's jobs a command looks through.
 const THREAD_JOBS: usize = 100;
+
+/// The job `/cancel` or `/retry` acts on, and what it must be.
+struct Wanted {
+    /// The command, for who may give it.
+    kind: CommandKind,
+    /// The command's word, for replies and their markers.
+    verb: &'static str,
+    /// What the job must be, for the reply when there is none.
+    description: &'static str,
+    fits: fn(&JobRecord) -> bool,
+    /// The reply when the job named does not fit.
+    unfit: fn(&str, &JobRecord) -> String,
+}
+
+const TO_CANCEL: Wanted = Wanted {
+    kind: CommandKind::Cancel,
+    verb: "cancel",
+    description: "that can be cancelled",
+    fits: |job| !job.status.is_terminal(),
+    unfit: not_cancellable_comment,
+};
+
+const TO_RETRY: Wanted = Wanted {
+    kind: CommandKind::Retry,
+    verb: "retry",
+    description: "to retry",
+    fits: |job| job.status.is_retryable(),
+    unfit: not_retryable_comment,
+};
+
+/// What came of looking for the job to manage and checking the commenter may.
+enum Managed {
+    Allowed(JobRecord, Permission),
+    /// The commenter may not; they have been told.
+    Denied(JobRecord),
+    /// No job fits; the commenter has been told.
+    Answered,
+}
 
 impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     pub(super) async fn approve(
@@ -33,7 +72,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             ..
         } = *context;
         let login = &envelope.sender.login;
-        let Some(mut job) = self
+        let Some(job) = self
             .find_job(context, reference, "waiting for an approval", |job| {
                 job.status == JobStatus::AwaitingApproval
             })
@@ -74,55 +113,32 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 _ => approval_refused_comment(login, &refusal),
             };
             self.reply(context, "approve", &reply).await?;
+            let origin = self.origin(context);
             return self
-                .audit(self.entry(context, "denied", refusal.to_string(), Some(job.id)))
+                .audit(origin.entry("denied", refusal.to_string(), Some(job.id)))
                 .await;
         }
 
-        let token = self
-            .store
-            .task_token(&job.id, Wait::Approval)
-            .await?
-            .ok_or_else(|| {
-                StageError::NotReady(format!(
+        let origin = self.origin(context);
+        let reply = match operations::approve(&self.store, &self.workflow, job, &origin).await? {
+            Approved::Approved(job) => {
+                return self
+                    .announce(context, &job, "approved", &approved_comment(&job, login))
+                    .await;
+            }
+            Approved::NotReady(job) => {
+                return Err(StageError::NotReady(format!(
                     "job {} has not reached its approval wait yet",
                     job.id
-                ))
-            })?;
-        job.approval.approved_by = Some(login.clone());
-        job.approval.approved_at_ms = Some((self.clock)());
-        match self
-            .store
-            .update_job(&job, JobStatus::AwaitingApproval)
-            .await
-        {
-            Ok(()) => {}
-            // The workflow moved on (expired, cancelled) or another approval won.
-            Err(StoreError::Conflict { .. }) => {
-                let current = self.store.job(&job.id).await?.unwrap_or(job);
-                if current.approval.approved_by.is_none() {
-                    let reply = approval_window_over_comment(login, &current);
-                    self.reply(context, "approve", &reply).await?;
-                }
-                return Ok(());
+                )));
             }
-            Err(err) => return Err(err.into()),
-        }
-        match self
-            .workflow
-            .succeed(&token, &serde_json::json!({ "approved_by": login }))
-            .await
-        {
-            Ok(()) => {}
-            Err(WorkflowError::TokenExpired) => {
-                let reply = approval_window_over_comment(login, &job);
-                self.reply(context, "approve", &reply).await?;
-                return Ok(());
+            // Another approval won: it was announced.
+            Approved::Raced(current) if current.approval.approved_by.is_some() => return Ok(()),
+            Approved::Raced(job) | Approved::NotWaiting(job) | Approved::WindowOver(job) => {
+                approval_window_over_comment(login, &job)
             }
-            Err(err) => return Err(err.into()),
-        }
-        self.announce(context, &job, "approved", &approved_comment(&job, login))
-            .await
+        };
+        self.reply(context, "approve", &reply).await
     }
 
     pub(super) async fn cancel(
@@ -131,47 +147,33 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
     ) -> Result<(), StageError> {
-        let CommandContext {
-            envelope,
-            scope,
-            config,
-            ..
-        } = *context;
-        let login = &envelope.sender.login;
-        let Some(job) = self
-            .find_job(context, reference, "that can be cancelled", |job| {
-                !job.status.is_terminal()
-            })
+        let login = &context.envelope.sender.login;
+        let origin = self.origin(context);
+        let job = match self
+            .job_to_manage(context, reference, &TO_CANCEL, commenter)
             .await?
-        else {
-            return Ok(());
+        {
+            Managed::Allowed(job, _) => job,
+            Managed::Denied(job) => {
+                let reason = "not allowed to cancel".to_owned();
+                return self
+                    .audit(origin.entry("denied", reason, Some(job.id)))
+                    .await;
+            }
+            Managed::Answered => return Ok(()),
         };
-        if job.status.is_terminal() {
-            let reply = not_cancellable_comment(login, &job);
-            self.reply(context, "cancel", &reply).await?;
-            return Ok(());
-        }
-        let permission = commenter.permission(&self.github, scope, login).await?;
-        if !may_manage(login, permission, &job, config) {
-            let reply = not_allowed_to_manage_comment(login, "cancel", &job, approver_role(config));
-            self.reply(context, "cancel", &reply).await?;
-            return self
-                .audit(self.entry(
-                    context,
-                    "denied",
-                    "not allowed to cancel".to_owned(),
-                    Some(job.id),
-                ))
-                .await;
-        }
-        self.workflow
-            .stop(&job.id, &format!("cancelled by @{login}"))
-            .await?;
-        let job = self.finish(job, JobStatus::Cancelled).await?;
+        let job = match operations::cancel(&self.store, &self.workflow, job, &origin).await? {
+            Cancelled::Stopped(job) => job,
+            Cancelled::AlreadyFinished(job) => {
+                return self
+                    .reply(context, "cancel", &not_cancellable_comment(login, &job))
+                    .await;
+            }
+        };
         if let Some(check_run_id) = job.check_run_id {
             self.github
                 .update_check_run(
-                    scope,
+                    context.scope,
                     check_run_id,
                     &CheckRunUpdate {
                         status: Some(CheckStatus::Completed),
@@ -185,47 +187,70 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .await
     }
 
+    /// `/retry`: a new request, by the commenter, for the old job's task and instructions
+    /// on the thread's code as it is now; decided as any request is.
     pub(super) async fn retry(
         &self,
         context: &CommandContext<'_>,
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
     ) -> Result<(), StageError> {
+        let Managed::Allowed(old, permission) = self
+            .job_to_manage(context, reference, &TO_RETRY, commenter)
+            .await?
+        else {
+            return Ok(());
+        };
+        let ask = Ask {
+            job: JobId::for_command(&context.envelope.delivery, context.index),
+            trigger: TriggerKind::Comment,
+            task: old.task,
+            params: old.params,
+            permission,
+            command: context.source.to_owned(),
+        };
         let CommandContext {
             envelope,
             scope,
             config,
             thread,
-            index,
-            source,
+            ..
         } = *context;
-        let login = &envelope.sender.login;
-        let Some(old) = self
-            .find_job(context, reference, "to retry", |job| retryable(job.status))
+        self.run(envelope, scope, config, thread, ask).await
+    }
+
+    /// The job `/cancel` or `/retry` means, if it fits and the commenter may act on it;
+    /// replies otherwise.
+    async fn job_to_manage(
+        &self,
+        context: &CommandContext<'_>,
+        reference: Option<&CommandJobRef>,
+        wanted: &Wanted,
+        commenter: &mut Commenter,
+    ) -> Result<Managed, StageError> {
+        let login = &context.envelope.sender.login;
+        let Some(job) = self
+            .find_job(context, reference, wanted.description, wanted.fits)
             .await?
         else {
-            return Ok(());
+            return Ok(Managed::Answered);
         };
-        if !retryable(old.status) {
-            let reply = not_retryable_comment(login, &old);
-            self.reply(context, "retry", &reply).await?;
-            return Ok(());
+        if !(wanted.fits)(&job) {
+            let reply = (wanted.unfit)(login, &job);
+            self.reply(context, wanted.verb, &reply).await?;
+            return Ok(Managed::Answered);
         }
-        let permission = commenter.permission(&self.github, scope, login).await?;
-        if !may_manage(login, permission, &old, config) {
-            let reply = not_allowed_to_manage_comment(login, "retry", &old, approver_role(config));
-            self.reply(context, "retry", &reply).await?;
-            return Ok(());
+        let permission = commenter
+            .permission(&self.github, context.scope, login)
+            .await?;
+        let needs = wanted.kind.spec().needs;
+        if !may_give(needs, login, permission, Some(&job), context.config) {
+            let role = needed_role(needs, context.config);
+            let reply = not_allowed_to_manage_comment(login, wanted.verb, &job, role);
+            self.reply(context, wanted.verb, &reply).await?;
+            return Ok(Managed::Denied(job));
         }
-        let ask = Ask {
-            job: JobId::for_command(&envelope.delivery, index),
-            trigger: TriggerKind::Comment,
-            task: old.task.clone(),
-            params: old.params.clone(),
-            permission,
-            command: source.to_owned(),
-        };
-        self.run(envelope, scope, config, thread, ask).await
+        Ok(Managed::Allowed(job, permission))
     }
 
     /// A push made a pending approval stale: the job will not run.
@@ -238,7 +263,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         self.workflow
             .stop(&job.id, "new commits invalidated the pending approval")
             .await?;
-        let job = self.finish(job, JobStatus::Expired).await?;
+        let job = operations::finish(&self.store, job, JobStatus::Expired, self.clock).await?;
         if let Some(number) = job.trigger.number() {
             self.github
                 .comment(
@@ -250,34 +275,6 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 .await?;
         }
         Ok(())
-    }
-
-    /// Moves the job to a terminal status, unless it got to one first.
-    async fn finish(&self, mut job: JobRecord, to: JobStatus) -> Result<JobRecord, StageError> {
-        for _ in 0..3 {
-            if job.status.is_terminal() {
-                return Ok(job);
-            }
-            let expected = job.status;
-            let mut moved = job.clone();
-            moved
-                .move_to(to, (self.clock)())
-                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
-            match self.store.update_job(&moved, expected).await {
-                Ok(()) => return Ok(moved),
-                Err(StoreError::Conflict { .. }) => {
-                    job =
-                        self.store.job(&job.id).await?.ok_or_else(|| {
-                            StoreError::Corrupt(format!("job {} vanished", job.id))
-                        })?;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(StageError::NotReady(format!(
-            "job {} kept changing",
-            job.id
-        )))
     }
 
     /// The job a command means: the one it names, or the newest that `fits`. Replies
@@ -343,7 +340,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         Ok(())
     }
 
-    /// The end of a command that acted on `job`: 👀, the announcement, the audit entry.
+    /// The end of a command that acted on `job`: 👀 and the announcement (the operation
+    /// wrote the audit entry).
     async fn announce(
         &self,
         context: &CommandContext<'_>,
@@ -361,35 +359,17 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 text,
             )
             .await?;
-        self.audit(self.entry(context, decision, decision.to_owned(), Some(job.id.clone())))
-            .await
+        Ok(())
     }
 
-    fn entry(
-        &self,
-        context: &CommandContext<'_>,
-        decision: &str,
-        reason: String,
-        job: Option<JobId>,
-    ) -> AuditEntry {
-        AuditEntry {
-            installation: context.scope.installation,
-            repo: Some(context.scope.repo.clone()),
-            at_ms: (self.clock)(),
-            delivery: context.envelope.delivery.to_string(),
-            actor: context.envelope.sender.login.clone(),
+    /// Who gives the command in `context`, for the operations on jobs.
+    fn origin(&self, context: &CommandContext<'_>) -> Origin {
+        Origin {
+            actor: Actor::User(context.envelope.sender.login.clone()),
             command: context.source.to_owned(),
-            decision: decision.to_owned(),
-            reason,
-            policy: None,
-            job,
+            delivery: Some(context.envelope.delivery.clone()),
+            scope: context.scope.clone(),
+            clock: self.clock,
         }
     }
-}
-
-fn retryable(status: JobStatus) -> bool {
-    matches!(
-        status,
-        JobStatus::Failed | JobStatus::Cancelled | JobStatus::Expired | JobStatus::DeadLettered
-    )
 }

@@ -16,6 +16,7 @@ mod run;
 use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig};
 use crate::github::{GitHub, GitHubError, RepoScope};
 use crate::inbound::Inbound;
+use crate::policy::operations::{OperationError, record};
 use crate::store::{
     AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError,
 };
@@ -53,6 +54,17 @@ pub enum StageError {
     /// its approval wait); trying again later will work.
     #[error("not ready: {0}")]
     NotReady(String),
+}
+
+impl From<OperationError> for StageError {
+    fn from(err: OperationError) -> Self {
+        match err {
+            OperationError::Store(err) => Self::Store(err),
+            OperationError::Workflow(err) => Self::Workflow(err),
+            OperationError::KeptChanging(what) => Self::NotReady(what),
+            OperationError::RetryName(err) => Self::Store(StoreError::Corrupt(err.to_string())),
+        }
+    }
 }
 
 impl StageError {
@@ -119,19 +131,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StageError> {
-        tracing::info!(
-            installation = entry.installation.0,
-            repo = entry.repo.as_ref().map(|repo| repo.as_str()),
-            delivery = %entry.delivery,
-            actor = %entry.actor,
-            command = %entry.command,
-            decision = %entry.decision,
-            reason = %entry.reason,
-            policy = entry.policy.as_deref(),
-            job = entry.job.as_ref().map(|job| job.as_str()),
-            "policy decision"
-        );
-        self.store.append(&entry).await?;
+        record(&self.store, &entry).await?;
         Ok(())
     }
 }

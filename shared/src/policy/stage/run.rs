@@ -19,6 +19,7 @@ use crate::job::{
 use crate::policy::messages::{
     approval_requested_comment, check_run_name, denied_comment, rate_limited_comment,
 };
+use crate::policy::operations::update_racing;
 use crate::policy::{
     InstallationPolicy, RunDecision, RunRequest, TriggerKind, approver_role, decide_run,
     matching_policy,
@@ -30,9 +31,6 @@ use std::time::Duration;
 
 /// The rate-limit window.
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// How often a write that races with the workflow is tried again before giving up.
-const CONFLICT_ATTEMPTS: usize = 3;
 
 /// The issue or pull request a job belongs to, and the comment that asked for it.
 #[derive(Debug, Clone)]
@@ -351,26 +349,21 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     /// Stores the check run's id on the job, even if the workflow moved it meanwhile.
     async fn record_check_run(
         &self,
-        mut job: JobRecord,
+        job: JobRecord,
         check_run_id: u64,
     ) -> Result<JobRecord, StageError> {
-        for _ in 0..CONFLICT_ATTEMPTS {
+        let id = job.id.clone();
+        let recorded = update_racing(&self.store, job, |job| {
+            let mut job = job.clone();
             job.check_run_id = Some(check_run_id);
-            match self.store.update_job(&job, job.status).await {
-                Ok(()) => return Ok(job),
-                Err(StoreError::Conflict { .. }) => {
-                    job =
-                        self.store.job(&job.id).await?.ok_or_else(|| {
-                            StoreError::Corrupt(format!("job {} vanished", job.id))
-                        })?;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(StageError::NotReady(format!(
-            "job {} kept changing while its check run was recorded",
-            job.id
-        )))
+            Ok(Some(job))
+        })
+        .await?;
+        recorded.ok_or_else(|| {
+            StageError::NotReady(format!(
+                "job {id} kept changing while its check run was recorded"
+            ))
+        })
     }
 
     pub(super) async fn react(
