@@ -4,8 +4,8 @@
 
 use crate::describe;
 use aws_sdk_sqs::Client;
+use shared::inbound::Inbound;
 use shared::ports::{EventQueue, QueueError};
-use shared::webhook::envelope::Envelope;
 
 #[derive(Clone)]
 pub struct SqsEventQueue {
@@ -27,9 +27,10 @@ impl SqsEventQueue {
 }
 
 impl EventQueue for SqsEventQueue {
-    async fn enqueue(&self, envelope: &Envelope) -> Result<(), QueueError> {
-        let body = serde_json::to_string(envelope)
-            .map_err(|err| QueueError(format!("could not encode the envelope: {err}")))?;
+    async fn enqueue(&self, message: &Inbound) -> Result<(), QueueError> {
+        let body = message
+            .to_queue_message()
+            .map_err(|err| QueueError(format!("could not encode the message: {err}")))?;
         let mut request = self
             .client
             .send_message()
@@ -37,8 +38,8 @@ impl EventQueue for SqsEventQueue {
             .message_body(body);
         if self.fifo {
             request = request
-                .message_group_id(envelope.ordering_key())
-                .message_deduplication_id(envelope.delivery.as_str());
+                .message_group_id(message.ordering_key())
+                .message_deduplication_id(message.id().as_str());
         }
         request
             .send()

@@ -1,15 +1,15 @@
 //! The I/O the domain needs, as small traits. Each has an AWS implementation (in
 //! `ota-aws`) and a local one (used by `ota` on a single machine).
 
-use crate::webhook::envelope::Envelope;
+use crate::inbound::Inbound;
 use secrecy::SecretString;
 use std::future::Future;
 
-/// Durable hand-off of normalized events to the policy stage.
+/// Durable hand-off of normalized deliveries and requests to the policy stage.
 pub trait EventQueue: Send + Sync {
-    /// Resolves once the envelope is durably stored. Enqueuing the same delivery twice
-    /// must leave one message (deduplication by delivery id).
-    fn enqueue(&self, envelope: &Envelope) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Resolves once the message is durably stored. Enqueuing the same delivery or
+    /// request twice must leave one message (deduplication by [`Inbound::id`]).
+    fn enqueue(&self, message: &Inbound) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
 /// The queue could not take the event; the caller must not acknowledge it.

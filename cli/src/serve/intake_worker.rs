@@ -6,9 +6,8 @@
 use ota_local::store::{Database, Inbox, PendingDelivery};
 use shared::clock::{millis, now_ms};
 use shared::github::GitHub;
+use shared::inbound::Inbound;
 use shared::policy::stage::{PolicyStage, Store};
-use shared::webhook::envelope::Envelope;
-use shared::webhook::telemetry::event_span;
 use shared::workflow::Workflow;
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,8 +78,8 @@ async fn handle<G: GitHub, S: Store, W: Workflow>(
     stage: &PolicyStage<G, S, W>,
     delivery: PendingDelivery,
 ) {
-    let envelope = match Envelope::from_queue_message(&delivery.envelope_json) {
-        Ok(envelope) => envelope,
+    let message = match Inbound::from_queue_message(&delivery.envelope_json) {
+        Ok(message) => message,
         Err(problem) => {
             tracing::error!(delivery = %delivery.delivery, error = %problem, "undecodable delivery set aside");
             if let Err(err) = db.delivery_dead(delivery.seq, &problem).await {
@@ -89,9 +88,9 @@ async fn handle<G: GitHub, S: Store, W: Workflow>(
             return;
         }
     };
-    let span = event_span(&envelope);
+    let span = message.span();
     async {
-        let result = stage.handle(&envelope).await;
+        let result = stage.handle_inbound(&message).await;
         let recorded = match result {
             Ok(()) => db.delivery_done(delivery.seq).await,
             Err(err) if err.is_transient() && delivery.attempts + 1 < MAX_TRIES => {

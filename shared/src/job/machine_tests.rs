@@ -188,11 +188,21 @@ fn a_failed_report_of_an_ended_job_keeps_the_jobs_error() {
 }
 
 #[test]
-fn the_workflow_page_draws_this_machine() {
-    let page = include_str!("../../../docs/workflow.md");
+fn the_docs_draw_this_machine() {
     let diagram = JOB_MACHINE.mermaid();
-    assert!(
-        page.contains(&format!("```mermaid\n{diagram}```")),
-        "docs/workflow.md must show the machine as drawn by JOB_MACHINE.mermaid():\n{diagram}"
-    );
+    for (name, page) in [
+        (
+            "docs/workflow.md",
+            include_str!("../../../docs/workflow.md"),
+        ),
+        (
+            "docs/architecture.md",
+            include_str!("../../../docs/architecture.md"),
+        ),
+    ] {
+        assert!(
+            page.contains(&format!("```mermaid\n{diagram}```")),
+            "{name} must show the machine as drawn by JOB_MACHINE.mermaid():\n{diagram}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use super::payload::{self, PayloadError};
 use super::secrets::{VerifyError, WebhookSecrets};
 use super::signature::Signature;
 use crate::ids::{DeliveryId, DeliveryIdError, InstallationId, RepoFullName};
+use crate::inbound::Inbound;
 use crate::ports::{EventQueue, SecretSource};
 use http::HeaderMap;
 use std::borrow::Cow;
@@ -254,7 +255,7 @@ impl<Q: EventQueue, S: SecretSource> Intake<Q, S> {
             return Ok(reason);
         }
         self.queue
-            .enqueue(&envelope)
+            .enqueue(&Inbound::Delivery(envelope))
             .await
             .map_err(Rejection::QueueUnavailable)?;
         Ok(Outcome::Queued)

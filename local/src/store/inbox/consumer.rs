@@ -291,7 +291,7 @@ mod tests {
         for repo in repos {
             let delivery = unique_delivery();
             inbox
-                .enqueue(&envelope(&delivery, *repo))
+                .enqueue(&envelope(&delivery, *repo).into())
                 .await
                 .expect("enqueue");
             sent.push(delivery);
@@ -450,7 +450,7 @@ mod tests {
         // Once purged, the same delivery id is taken as new.
         let inbox = db.inbox().expect("inbox");
         inbox
-            .enqueue(&envelope(&sent[0], Some(1)))
+            .enqueue(&envelope(&sent[0], Some(1)).into())
             .await
             .expect("enqueue");
         assert_eq!(db.inbox_counts().await.expect("counts").pending, 2);

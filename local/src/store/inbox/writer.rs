@@ -10,9 +10,9 @@ use crate::store::db::{Database, sql_error};
 use crate::store::lock::{FairShare, nap_quietly};
 use rusqlite::{Connection, TransactionBehavior, params};
 use shared::clock::now_ms;
+use shared::inbound::Inbound;
 use shared::ports::{EventQueue, QueueError};
 use shared::store::StoreError;
-use shared::webhook::envelope::Envelope;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Instant;
@@ -107,12 +107,13 @@ impl Inbox {
 impl EventQueue for Inbox {
     /// Resolves once the delivery is committed (or was already stored). An error means it
     /// is not stored: the caller answers 5xx and GitHub may deliver it again.
-    async fn enqueue(&self, envelope: &Envelope) -> Result<(), QueueError> {
+    async fn enqueue(&self, message: &Inbound) -> Result<(), QueueError> {
         let row = Row {
-            delivery: envelope.delivery.as_str().to_owned(),
-            group: envelope.ordering_key(),
-            envelope: serde_json::to_string(envelope)
-                .map_err(|err| QueueError(format!("could not encode the envelope: {err}")))?,
+            delivery: message.id().as_str().to_owned(),
+            group: message.ordering_key(),
+            envelope: message
+                .to_queue_message()
+                .map_err(|err| QueueError(format!("could not encode the message: {err}")))?,
             received_at_ms: now_ms(),
         };
         let (answer, answered) = oneshot::channel();
@@ -209,18 +210,51 @@ mod tests {
         let inbox = db.inbox().expect("inbox");
         let delivery = unique_delivery();
         let sent = envelope(&delivery, Some(1296269));
-        inbox.enqueue(&sent).await.expect("enqueue");
+        inbox.enqueue(&sent.clone().into()).await.expect("enqueue");
         let mut redelivered = sent.clone();
         redelivered.action = Some("edited".to_owned());
-        inbox.enqueue(&redelivered).await.expect("enqueue again");
+        inbox
+            .enqueue(&redelivered.clone().into())
+            .await
+            .expect("enqueue again");
 
         let rows = stored_rows(&db).await;
         assert_eq!(rows.len(), 1, "{rows:?}");
         let (stored_delivery, group, json) = &rows[0];
         assert_eq!(stored_delivery, delivery.as_str());
         assert_eq!(group, "repo-1296269");
-        let stored: Envelope = serde_json::from_str(json).expect("envelope");
+        let stored: shared::webhook::envelope::Envelope =
+            serde_json::from_str(json).expect("envelope");
         assert_eq!(stored, sent);
+    }
+
+    #[tokio::test]
+    async fn a_request_from_outside_github_is_queued_beside_deliveries_and_read_back() {
+        use shared::inbound::{Request, RequestSource};
+        let (_dir, db) = database();
+        let inbox = db.inbox().expect("inbox");
+        let repository = envelope(&unique_delivery(), Some(7))
+            .repository
+            .expect("repository");
+        let request = Inbound::Request(Request {
+            id: shared::ids::DeliveryId::parse("operator-run-1").expect("id"),
+            source: RequestSource::Operator {
+                login: "local:alice".to_owned(),
+            },
+            installation: shared::ids::InstallationId(42),
+            repository,
+            tasks: vec!["docs".to_owned()],
+            text: String::new(),
+        });
+        inbox.enqueue(&request).await.expect("enqueue");
+        inbox.enqueue(&request).await.expect("enqueue again");
+
+        let rows = stored_rows(&db).await;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let (id, group, json) = &rows[0];
+        assert_eq!(id, "operator-run-1");
+        assert_eq!(group, "repo-7");
+        assert_eq!(Inbound::from_queue_message(json), Ok(request));
     }
 
     #[tokio::test]
@@ -232,7 +266,7 @@ mod tests {
             let inbox = db.inbox().expect("inbox");
             for (delivery, repo) in deliveries.iter().zip([1, 2, 1]) {
                 inbox
-                    .enqueue(&envelope(delivery, Some(repo)))
+                    .enqueue(&envelope(delivery, Some(repo)).into())
                     .await
                     .expect("enqueue");
             }
@@ -257,7 +291,7 @@ mod tests {
                     for _ in 0..50 {
                         let delivery = unique_delivery();
                         inbox
-                            .enqueue(&envelope(&delivery, Some(sender % 4)))
+                            .enqueue(&envelope(&delivery, Some(sender % 4)).into())
                             .await
                             .expect("enqueue");
                         sent.push(delivery.as_str().to_owned());
@@ -295,9 +329,11 @@ mod tests {
         let senders: Vec<_> = (0..8)
             .map(|_| {
                 let inbox = inbox.clone();
-                tokio::spawn(
-                    async move { inbox.enqueue(&envelope(&unique_delivery(), Some(1))).await },
-                )
+                tokio::spawn(async move {
+                    inbox
+                        .enqueue(&envelope(&unique_delivery(), Some(1)).into())
+                        .await
+                })
             })
             .collect();
         for sender in senders {
@@ -315,7 +351,7 @@ mod tests {
         let inbox = db.inbox().expect("inbox");
         let other_handle = inbox.clone();
         inbox
-            .enqueue(&envelope(&unique_delivery(), Some(1)))
+            .enqueue(&envelope(&unique_delivery(), Some(1)).into())
             .await
             .expect("enqueue");
         let wal = db.path().with_extension("db-wal");
@@ -323,7 +359,7 @@ mod tests {
         assert!(wal_size() > Some(0));
         drop(inbox);
         other_handle
-            .enqueue(&envelope(&unique_delivery(), Some(1)))
+            .enqueue(&envelope(&unique_delivery(), Some(1)).into())
             .await
             .expect("a clone still works");
         drop(other_handle);
@@ -348,7 +384,7 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!woken.is_finished());
         inbox
-            .enqueue(&envelope(&unique_delivery(), None))
+            .enqueue(&envelope(&unique_delivery(), None).into())
             .await
             .expect("enqueue");
         tokio::time::timeout(Duration::from_secs(5), woken)
@@ -358,7 +394,7 @@ mod tests {
 
         // A commit while nobody waits is remembered for the next wait.
         inbox
-            .enqueue(&envelope(&unique_delivery(), None))
+            .enqueue(&envelope(&unique_delivery(), None).into())
             .await
             .expect("enqueue");
         tokio::time::timeout(Duration::from_secs(5), inbox.wait_for_new())
