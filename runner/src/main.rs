@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .context("setting up the GitHub client")?;
-    let ollama_url = env.ollama_url.clone();
+    let ollama_url = env.launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
             .context("reading the Ollama URL")?;
@@ -73,12 +73,13 @@ async fn main() -> anyhow::Result<()> {
         },
         git_base_url: env.git_base_url.clone(),
         identity: Identity::bot(&env.app_slug, None),
-        endpoint: env.endpoint,
+        endpoint: Some(env.launch.endpoint.kind),
         heartbeat_interval: HEARTBEAT_INTERVAL,
         live_update_interval: LIVE_UPDATE_INTERVAL,
     };
-    tracing::info!(job = %env.job, attempt = env.attempt, "runner starting");
-    match runner.run_job(&env.job).await? {
+    let job = &env.launch.job;
+    tracing::info!(%job, attempt = env.launch.attempt, "runner starting");
+    match runner.run_job(job).await? {
         Finished::Succeeded(_) | Finished::Failed(_) | Finished::Stopped => Ok(()),
     }
 }
