@@ -6,7 +6,7 @@ use crate::launcher::PARENT_PID_VAR;
 use crate::settings::{AppConfig, DataDir, Environment, read_app};
 use crate::store::Database;
 use anyhow::{Context, bail};
-use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use ota_github::{GitHubApp, TokenPermissions};
 use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};
@@ -51,17 +51,9 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let db = Database::open(&args.data_dir.path).context("opening the database")?;
-    let github = GitHubClient::new(
-        &AppCredentials {
-            app_id: app.app_id,
-            private_key: app.private_key.clone(),
-        },
-        ClientOptions {
-            permissions: TokenPermissions::runner(),
-            ..ClientOptions::with_base_url(environment.api_url.clone())
-        },
-    )
-    .context("setting up the GitHub client")?;
+    let github = GitHubApp::new(app.app_id, app.private_key.clone(), &environment.api_url)
+        .client(TokenPermissions::runner())
+        .context("setting up the GitHub client")?;
     let ollama_url = launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use ota_aws::{DynamoStore, SecretsManagerSecret, StepFunctionsWorkflow};
-use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use ota_github::{GitHubApp, TokenPermissions};
 use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner, RunnerEnv};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};
@@ -39,17 +39,9 @@ async fn main() -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let github = GitHubClient::new(
-        &AppCredentials {
-            app_id: AppId(env.app_id),
-            private_key,
-        },
-        ClientOptions {
-            permissions: TokenPermissions::runner(),
-            ..ClientOptions::with_base_url(env.api_url.clone())
-        },
-    )
-    .context("setting up the GitHub client")?;
+    let github = GitHubApp::new(AppId(env.app_id), private_key, env.api_url.clone())
+        .client(TokenPermissions::runner())
+        .context("setting up the GitHub client")?;
     let ollama_url = env.launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))

@@ -11,7 +11,7 @@ use crate::git_server::GitServer;
 use crate::unique;
 use aws_sdk_sfn::types::ExecutionStatus;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
-use ota_github::{ClientOptions as GitHubOptions, GitHubClient, TokenPermissions};
+use ota_github::TokenPermissions;
 use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::Runner;
 use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv};
@@ -194,14 +194,11 @@ impl World {
             store: self.store.clone(),
             workflow: StepFunctionsWorkflow::new(self.sfn.clone(), self.state_machine.clone())
                 .expect("state machine arn"),
-            github: GitHubClient::new(
-                &FakeGitHub::app_credentials(),
-                GitHubOptions {
-                    permissions: TokenPermissions::runner(),
-                    ..GitHubOptions::with_base_url(self.github.base_url())
-                },
-            )
-            .expect("github client"),
+            github: self
+                .github
+                .app()
+                .client(TokenPermissions::runner())
+                .expect("github client"),
             ollama: OllamaClient::new(
                 &env,
                 ClientOptions {

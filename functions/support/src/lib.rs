@@ -5,7 +5,7 @@
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use ota_aws::SecretsManagerSecret;
-use ota_github::{AppCredentials, ClientOptions, GitHubClient};
+use ota_github::{GitHubApp, GitHubClient, TokenPermissions};
 use shared::ids::AppId;
 use shared::ports::{SecretSource, SecretVersion};
 use shared::settings::EnvReader;
@@ -56,11 +56,8 @@ impl GitHubAppSettings {
         .await
         .map_err(|err| format!("PRIVATE_KEY_SECRET_ARN: {err}"))?
         .ok_or("PRIVATE_KEY_SECRET_ARN: the secret has no current value")?;
-        let credentials = AppCredentials {
-            app_id: self.app_id,
-            private_key,
-        };
-        GitHubClient::new(&credentials, ClientOptions::with_base_url(&self.api_url))
+        GitHubApp::new(self.app_id, private_key, &self.api_url)
+            .client(TokenPermissions::policy_and_report())
             .map_err(|err| err.to_string())
     }
 }
