@@ -1,7 +1,7 @@
 //! [`TaskLauncher`] on ECS: each runner is one Fargate task of the runner task definition,
 //! started with `RunTask` (`startedBy` = the job id, so `ListTasks` finds a job's runners)
 //! and stopped with `StopTask`. The task's overrides carry only
-//! [`RunnerLaunch::environment`]: the runner reads its task token from the job store.
+//! [`RunnerLaunch::to_env`]: the runner reads its task token from the job store.
 
 use crate::describe;
 use aws_sdk_ecs::Client;
@@ -123,7 +123,7 @@ impl TaskLauncher for EcsLauncher {
     async fn launch(&self, launch: &RunnerLaunch) -> Result<LaunchedRunner, LaunchError> {
         let tasks = &self.tasks;
         let environment = launch
-            .environment()
+            .to_env()
             .into_iter()
             .map(|(name, value)| KeyValuePair::builder().name(name).value(value).build())
             .collect();

@@ -3,7 +3,7 @@
 
 use crate::settings::{AppConfig, DataDir, Environment, read_app};
 use anyhow::{Context, bail};
-use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use ota_github::{GitHubApp, TokenPermissions};
 use ota_local::engine::LocalWorkflow;
 use ota_local::processes::PARENT_PID_VAR;
 use ota_local::store::Database;
@@ -11,8 +11,8 @@ use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
-use shared::job::{HEARTBEAT_INTERVAL, JobId};
-use shared::launcher::{ATTEMPT_VAR, EndpointKind, JOB_ID_VAR, MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR};
+use shared::job::HEARTBEAT_INTERVAL;
+use shared::launcher::RunnerLaunch;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -42,16 +42,7 @@ fn tie_to_parent() -> anyhow::Result<()> {
 pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     tie_to_parent()?;
     let var = |name: &str| std::env::var(name).ok();
-    let job = var(JOB_ID_VAR).with_context(|| format!("{JOB_ID_VAR} is not set"))?;
-    let job = JobId::parse(&job).with_context(|| format!("{JOB_ID_VAR} is not a job id"))?;
-    let attempt: u32 = var(ATTEMPT_VAR)
-        .and_then(|raw| raw.parse().ok())
-        .unwrap_or(1);
-    let endpoint = match var(MODEL_ENDPOINT_VAR).as_deref() {
-        Some("hosted") => Some(EndpointKind::Hosted),
-        Some("self_hosted") => Some(EndpointKind::SelfHosted),
-        _ => None,
-    };
+    let launch = RunnerLaunch::from_env(var).context("reading the runner's launch environment")?;
     let environment = Environment::read(&var).map_err(anyhow::Error::msg)?;
     let app = match read_app(&var, &args.data_dir.path).map_err(anyhow::Error::msg)? {
         AppConfig::Ready(app) => app,
@@ -60,18 +51,10 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let db = Database::open(&args.data_dir.path).context("opening the database")?;
-    let github = GitHubClient::new(
-        &AppCredentials {
-            app_id: app.app_id,
-            private_key: app.private_key.clone(),
-        },
-        ClientOptions {
-            permissions: TokenPermissions::runner(),
-            ..ClientOptions::with_base_url(environment.api_url.clone())
-        },
-    )
-    .context("setting up the GitHub client")?;
-    let ollama_url = var(OLLAMA_URL_VAR).unwrap_or_else(|| environment.ollama_host.clone());
+    let github = GitHubApp::new(app.app_id, app.private_key.clone(), &environment.api_url)
+        .client(TokenPermissions::runner())
+        .context("setting up the GitHub client")?;
+    let ollama_url = launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
             .context("reading the Ollama URL")?;
@@ -89,12 +72,15 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
         },
         git_base_url: environment.git_base_url.clone(),
         identity: Identity::bot(&app.slug, None),
-        endpoint,
+        endpoint: Some(launch.endpoint.kind),
         heartbeat_interval: HEARTBEAT_INTERVAL,
         live_update_interval: LIVE_UPDATE_INTERVAL,
     };
-    tracing::info!(%job, attempt, "runner starting");
-    let finished = runner.run_job(&job).await.context("running the job")?;
+    tracing::info!(job = %launch.job, attempt = launch.attempt, "runner starting");
+    let finished = runner
+        .run_job(&launch.job)
+        .await
+        .context("running the job")?;
     Ok(match finished {
         Finished::Succeeded(_) | Finished::Stopped => ExitCode::SUCCESS,
         Finished::Failed(_) => ExitCode::from(2),

@@ -1,11 +1,12 @@
 //! The GitHub App client of Ollama Turbo Agent: App JWTs, installation tokens scoped to one
 //! repository and to the permissions a stage needs, bounded retries that never duplicate a
 //! comment or a check run, and [`GitHubClient`], the octocrab-backed implementation of
-//! [`shared::github::GitHub`].
+//! [`shared::github::GitHub`], built from the App's settings by [`GitHubApp::client`].
 //!
 //! Tokens, the JWT and the private key never appear in logs, errors or `Debug` output.
 
 mod api;
+mod app;
 mod checks;
 mod classify;
 mod client;
@@ -18,6 +19,7 @@ mod token;
 mod transport;
 
 pub use api::MAX_FILE_BYTES;
+pub use app::GitHubApp;
 pub use checks::MAX_CHECK_TEXT_CHARS;
 pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient};
 pub use comments::MAX_COMMENT_CHARS;

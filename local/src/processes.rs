@@ -1,5 +1,5 @@
 //! Runners as child processes of `ota serve`: `ota runner` started with the job in its
-//! environment ([`RunnerLaunch::environment`]), its output in a log file of the data
+//! environment ([`RunnerLaunch::to_env`]), its output in a log file of the data
 //! directory, in a process group of its own so that stopping it stops what it started.
 //!
 //! A runner must not outlive its server, or a restarted server would start a second
@@ -98,7 +98,7 @@ impl TaskLauncher for ChildLauncher {
             .arg("runner")
             .arg("--data-dir")
             .arg(&self.inner.data_dir)
-            .envs(launch.environment())
+            .envs(launch.to_env())
             .env(PARENT_PID_VAR, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(log)

@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use ota_aws::{DynamoStore, SecretsManagerSecret, StepFunctionsWorkflow};
-use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use ota_github::{GitHubApp, TokenPermissions};
 use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner, RunnerEnv};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};
@@ -39,18 +39,10 @@ async fn main() -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let github = GitHubClient::new(
-        &AppCredentials {
-            app_id: AppId(env.app_id),
-            private_key,
-        },
-        ClientOptions {
-            permissions: TokenPermissions::runner(),
-            ..ClientOptions::with_base_url(env.api_url.clone())
-        },
-    )
-    .context("setting up the GitHub client")?;
-    let ollama_url = env.ollama_url.clone();
+    let github = GitHubApp::new(AppId(env.app_id), private_key, env.api_url.clone())
+        .client(TokenPermissions::runner())
+        .context("setting up the GitHub client")?;
+    let ollama_url = env.launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
             .context("reading the Ollama URL")?;
@@ -73,12 +65,13 @@ async fn main() -> anyhow::Result<()> {
         },
         git_base_url: env.git_base_url.clone(),
         identity: Identity::bot(&env.app_slug, None),
-        endpoint: env.endpoint,
+        endpoint: Some(env.launch.endpoint.kind),
         heartbeat_interval: HEARTBEAT_INTERVAL,
         live_update_interval: LIVE_UPDATE_INTERVAL,
     };
-    tracing::info!(job = %env.job, attempt = env.attempt, "runner starting");
-    match runner.run_job(&env.job).await? {
+    let job = &env.launch.job;
+    tracing::info!(%job, attempt = env.launch.attempt, "runner starting");
+    match runner.run_job(job).await? {
         Finished::Succeeded(_) | Finished::Failed(_) | Finished::Stopped => Ok(()),
     }
 }

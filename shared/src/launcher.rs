@@ -1,25 +1,23 @@
 //! Starting and stopping a job's runner, as a port: a Fargate task on AWS (`ota-aws`'s
 //! `EcsLauncher`), a child process on one machine.
 //!
-//! What a runner is told travels in [`RunnerLaunch::environment`]: the job id, the attempt
+//! What a runner is told travels in its launch environment ([`environment`]: written by
+//! [`RunnerLaunch::to_env`], read by [`RunnerLaunch::from_env`]): the job id, the attempt
 //! and the model endpoint, nothing secret. The runner reads the rest from the job store,
 //! including its task token (`task_token(job, Wait::Run)`): the token is a bearer
 //! credential for the execution, and ECS keeps task overrides in its API responses and
 //! event history, where any reader of the account could take it.
 
+pub mod environment;
+
+pub use environment::{
+    ATTEMPT_VAR, JOB_ID_VAR, LaunchEnvError, LaunchVarError, MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR,
+};
+
 use crate::job::JobId;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::future::Future;
-
-/// The runner's environment variable holding the job id.
-pub const JOB_ID_VAR: &str = "OTA_JOB_ID";
-/// The runner's environment variable holding the attempt (1 for the first dispatch).
-pub const ATTEMPT_VAR: &str = "OTA_ATTEMPT";
-/// Which Ollama the runner talks to: `self_hosted` or `hosted`.
-pub const MODEL_ENDPOINT_VAR: &str = "OTA_MODEL_ENDPOINT";
-/// The base URL of that Ollama.
-pub const OLLAMA_URL_VAR: &str = "OTA_OLLAMA_URL";
 
 /// Where a job's model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,26 +60,14 @@ pub struct ModelEndpoint {
     pub url: String,
 }
 
-/// One runner to start.
+/// One runner to start, and what a runner is started with: its launch environment
+/// ([`RunnerLaunch::to_env`], [`RunnerLaunch::from_env`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerLaunch {
     pub job: JobId,
     /// 1 for the first dispatch, one more per retry.
     pub attempt: u32,
     pub endpoint: ModelEndpoint,
-}
-
-impl RunnerLaunch {
-    /// The variables the runner starts with. Never a secret: launchers put these where
-    /// operators (and the ECS API) can read them.
-    pub fn environment(&self) -> Vec<(&'static str, String)> {
-        vec![
-            (JOB_ID_VAR, self.job.as_str().to_owned()),
-            (ATTEMPT_VAR, self.attempt.to_string()),
-            (MODEL_ENDPOINT_VAR, self.endpoint.kind.as_str().to_owned()),
-            (OLLAMA_URL_VAR, self.endpoint.url.clone()),
-        ]
-    }
 }
 
 /// A runner that was started.
@@ -135,27 +121,6 @@ pub trait TaskLauncher: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_runner_environment_names_the_job_and_its_endpoint_only() {
-        let launch = RunnerLaunch {
-            job: JobId::parse("j0123456789abcdef0123").expect("job id"),
-            attempt: 2,
-            endpoint: ModelEndpoint {
-                kind: EndpointKind::Hosted,
-                url: "https://ollama.com".to_owned(),
-            },
-        };
-        assert_eq!(
-            launch.environment(),
-            [
-                ("OTA_JOB_ID", "j0123456789abcdef0123".to_owned()),
-                ("OTA_ATTEMPT", "2".to_owned()),
-                ("OTA_MODEL_ENDPOINT", "hosted".to_owned()),
-                ("OTA_OLLAMA_URL", "https://ollama.com".to_owned()),
-            ]
-        );
-    }
 
     #[test]
     fn endpoint_kinds_serialize_as_their_names() {

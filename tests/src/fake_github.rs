@@ -325,13 +325,20 @@ impl FakeGitHub {
         }
     }
 
-    /// A client for the test App pointed at this fake, with the default options.
+    /// The test App on this fake, as a deployment's settings describe it.
+    pub fn app(&self) -> ota_github::GitHubApp {
+        ota_github::GitHubApp {
+            credentials: Self::app_credentials(),
+            api_url: self.base_url(),
+        }
+    }
+
+    /// A client for the test App pointed at this fake, as the policy and report stages
+    /// build theirs.
     pub fn client(&self) -> ota_github::GitHubClient {
-        ota_github::GitHubClient::new(
-            &Self::app_credentials(),
-            ota_github::ClientOptions::with_base_url(self.base_url()),
-        )
-        .expect("a client for the fake GitHub")
+        self.app()
+            .client(ota_github::TokenPermissions::policy_and_report())
+            .expect("a client for the fake GitHub")
     }
 
     /// Fails the test if any request matched no route or was refused by the fake.

@@ -10,7 +10,7 @@ use crate::fake_ollama::FakeOllama;
 use crate::git_server::GitServer;
 use crate::unique;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
-use ota_github::{ClientOptions as GitHubOptions, GitHubClient, TokenPermissions};
+use ota_github::TokenPermissions;
 use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::{Finished, Runner};
 use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv};
@@ -184,14 +184,11 @@ impl World {
             store: self.store.clone(),
             workflow: StepFunctionsWorkflow::new(self.sfn.clone(), self.state_machine.clone())
                 .expect("state machine arn"),
-            github: GitHubClient::new(
-                &FakeGitHub::app_credentials(),
-                GitHubOptions {
-                    permissions: TokenPermissions::runner(),
-                    ..GitHubOptions::with_base_url(self.github.base_url())
-                },
-            )
-            .expect("github client"),
+            github: self
+                .github
+                .app()
+                .client(TokenPermissions::runner())
+                .expect("github client"),
             ollama: OllamaClient::new(
                 &env,
                 ClientOptions {

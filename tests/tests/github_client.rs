@@ -236,6 +236,33 @@ async fn other_callers_get_tokens_with_the_permissions_they_ask_for() {
 }
 
 #[tokio::test]
+async fn a_client_built_from_the_apps_settings_uses_the_permissions_asked_for() {
+    let fake = FakeGitHub::start().await;
+    fake.set_file(REPO, "main", "README.md", "hello");
+    let mut app = fake.app();
+    app.api_url.push('/');
+    assert_eq!(app.credentials.app_id, AppId(APP_ID));
+    let client = app.client(TokenPermissions::runner()).expect("client");
+    assert_eq!(client.base_url(), fake.base_url(), "no trailing slash");
+    assert_eq!(client.app_id(), AppId(APP_ID));
+
+    let file = client
+        .file(&scope(REPO), "README.md", "main")
+        .await
+        .expect("file");
+
+    assert_eq!(file.as_deref(), Some("hello"));
+    let minted = fake.minted_tokens();
+    assert_eq!(minted.len(), 1);
+    assert_eq!(
+        minted[0].permissions.get("contents").map(String::as_str),
+        Some("write"),
+        "the runner's permissions"
+    );
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
 async fn an_unreachable_github_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -9,7 +9,7 @@ mod routes;
 
 use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
 use anyhow::{Context, anyhow};
-use ota_github::{AppCredentials, ClientOptions, GitHubClient, TokenPermissions};
+use ota_github::{GitHubApp, TokenPermissions};
 use ota_local::engine::{Engine, LocalWorkflow};
 use ota_local::processes::ChildLauncher;
 use ota_local::store::{Database, Inbox};
@@ -82,18 +82,14 @@ impl Server {
         if self.running().is_some() {
             return Ok(());
         }
+        let app = GitHubApp::new(
+            settings.app_id,
+            settings.private_key.clone(),
+            &self.environment.api_url,
+        );
         let github = || {
-            GitHubClient::new(
-                &AppCredentials {
-                    app_id: settings.app_id,
-                    private_key: settings.private_key.clone(),
-                },
-                ClientOptions {
-                    permissions: TokenPermissions::policy_and_report(),
-                    ..ClientOptions::with_base_url(self.environment.api_url.clone())
-                },
-            )
-            .with_context(|| format!("the GitHub App's private key (from {})", settings.source))
+            app.client(TokenPermissions::policy_and_report())
+                .with_context(|| format!("the GitHub App's private key (from {})", settings.source))
         };
         let db = self.db.clone();
         let wake = Arc::new(Notify::new());

@@ -10,7 +10,7 @@ pub use batch::{Failed, QueueMessages, handle_each, process_batch};
 
 use aws_config::SdkConfig;
 use ota_aws::SecretsManagerSecret;
-use ota_github::{AppCredentials, ClientOptions, GitHubClient};
+use ota_github::{GitHubApp, GitHubClient, TokenPermissions};
 use shared::ids::AppId;
 use shared::ports::{SecretSource, SecretVersion};
 use shared::settings::EnvReader;
@@ -59,11 +59,8 @@ impl GitHubAppSettings {
         .await
         .map_err(|err| format!("PRIVATE_KEY_SECRET_ARN: {err}"))?
         .ok_or("PRIVATE_KEY_SECRET_ARN: the secret has no current value")?;
-        let credentials = AppCredentials {
-            app_id: self.app_id,
-            private_key,
-        };
-        GitHubClient::new(&credentials, ClientOptions::with_base_url(&self.api_url))
+        GitHubApp::new(self.app_id, private_key, &self.api_url)
+            .client(TokenPermissions::policy_and_report())
             .map_err(|err| err.to_string())
     }
 }

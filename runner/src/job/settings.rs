@@ -1,10 +1,9 @@
 //! The runner's settings, read once from its environment: the job and model endpoint the
-//! dispatch stage passes per task (`shared::launcher`), and the deployment's settings the
-//! task definition sets. No secret is read from the environment: the App's private key and
+//! dispatch stage passes per task (its launch environment, [`RunnerLaunch::from_env`]),
+//! and the deployment's settings the task definition sets. No secret is read from the environment: the App's private key and
 //! the hosted Ollama's API key are read from Secrets Manager by ARN.
 
-use shared::job::JobId;
-use shared::launcher::{ATTEMPT_VAR, EndpointKind, JOB_ID_VAR, MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR};
+use shared::launcher::RunnerLaunch;
 use shared::settings::EnvReader;
 
 /// The App's slug when `APP_SLUG` is not set: commits are by `<slug>[bot]`.
@@ -16,14 +15,8 @@ const DEFAULT_API_URL: &str = "https://api.github.com";
 /// Everything the runner reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerEnv {
-    /// `OTA_JOB_ID`.
-    pub job: JobId,
-    /// `OTA_ATTEMPT` (1 when not set).
-    pub attempt: u32,
-    /// `OTA_MODEL_ENDPOINT`.
-    pub endpoint: Option<EndpointKind>,
-    /// `OTA_OLLAMA_URL`, else `OLLAMA_HOST`.
-    pub ollama_url: String,
+    /// `OTA_JOB_ID`, `OTA_ATTEMPT`, `OTA_MODEL_ENDPOINT`, `OTA_OLLAMA_URL`.
+    pub launch: RunnerLaunch,
     /// `OLLAMA_API_KEY_SECRET_ARN`: the hosted service's API key, when the job runs there.
     pub ollama_key_secret: Option<String>,
     /// `JOBS_TABLE`.
@@ -55,56 +48,31 @@ pub fn git_base_url(api_url: &str) -> String {
 impl RunnerEnv {
     /// Reads the settings through `var`, naming every missing or invalid one.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let mut env = EnvReader::new(var);
-        let job = env.required(JOB_ID_VAR);
-        let job = JobId::parse(&job).map_err(|err| format!("{JOB_ID_VAR}: {err}"));
-        // A missing id is already reported; an unreadable one is reported here.
-        if let Err(problem) = &job
-            && env.optional(JOB_ID_VAR).is_some()
-        {
-            env.problem(problem.clone());
+        let launch = RunnerLaunch::from_env(&var);
+        let mut env = EnvReader::new(&var);
+        if let Err(err) = &launch {
+            for problem in err.problems() {
+                env.problem(problem.to_string());
+            }
         }
         let table = env.required("JOBS_TABLE");
         let state_machine_arn = env.required("STATE_MACHINE_ARN");
         let app_id: u64 = env.required_parsed("APP_ID", "a number");
         let private_key_secret = env.required("PRIVATE_KEY_SECRET_ARN");
-        let ollama_url = env
-            .optional(OLLAMA_URL_VAR)
-            .or_else(|| env.optional("OLLAMA_HOST"));
-        if ollama_url.is_none() {
-            env.problem(format!("{OLLAMA_URL_VAR} (or OLLAMA_HOST) is not set"));
-        }
-        let attempt = env.parsed_or(ATTEMPT_VAR, 1, "a number");
-        let endpoint = match env.optional(MODEL_ENDPOINT_VAR).as_deref() {
-            None => None,
-            Some("self_hosted") => Some(EndpointKind::SelfHosted),
-            Some("hosted") => Some(EndpointKind::Hosted),
-            Some(other) => {
-                env.problem(format!(
-                    "{MODEL_ENDPOINT_VAR} must be `self_hosted` or `hosted`, not {other:?}"
-                ));
-                None
-            }
-        };
         let api_url = env
             .optional("GITHUB_API_URL")
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
         let settings = (
-            job,
-            ollama_url,
             env.optional("OLLAMA_API_KEY_SECRET_ARN"),
             env.optional("APP_SLUG"),
             env.optional("GIT_BASE_URL"),
         );
-        let (job, ollama_url, ollama_key_secret, app_slug, git_base) = env.finish(settings)?;
-        let (Ok(job), Some(ollama_url)) = (job, ollama_url) else {
+        let (ollama_key_secret, app_slug, git_base) = env.finish(settings)?;
+        let Ok(launch) = launch else {
             return Err("the runner's settings are incomplete".to_owned());
         };
         Ok(Self {
-            job,
-            attempt,
-            endpoint,
-            ollama_url,
+            launch,
             ollama_key_secret,
             table,
             state_machine_arn,
@@ -120,6 +88,7 @@ impl RunnerEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::launcher::EndpointKind;
     use std::collections::HashMap;
 
     #[test]
@@ -153,8 +122,8 @@ mod tests {
         .into();
         let env =
             RunnerEnv::from_vars(|name| vars.get(name).map(|v| (*v).to_owned())).expect("settings");
-        assert_eq!(env.attempt, 2);
-        assert_eq!(env.endpoint, Some(EndpointKind::Hosted));
+        assert_eq!(env.launch.attempt, 2);
+        assert_eq!(env.launch.endpoint.kind, EndpointKind::Hosted);
         assert_eq!(env.git_base_url, "https://github.com");
         assert_eq!(env.app_slug, DEFAULT_APP_SLUG);
         let err = RunnerEnv::from_vars(|name| (name == "APP_ID").then(|| "x".to_owned()))

@@ -1,5 +1,5 @@
 //! The runner's side of the workflow contract. A runner starts with the variables of
-//! [`crate::launcher::RunnerLaunch::environment`], reads its job and its task token
+//! [`crate::launcher::RunnerLaunch::to_env`], reads its job and its task token
 //! (`task_token(job, Wait::Run)`) from the job store, marks the job running
 //! ([`runner_started`]), sends a heartbeat every [`crate::job::HEARTBEAT_INTERVAL`] and
 //! ends its wait once: `SendTaskSuccess` with a [`RunOutput`], or `SendTaskFailure` with
