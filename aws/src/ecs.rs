@@ -11,7 +11,7 @@ use aws_sdk_ecs::types::{
     LaunchType, NetworkConfiguration, Tag, TaskOverride,
 };
 use shared::job::JobId;
-use shared::launcher::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
+use shared::ports::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
 
 /// `StopTask` keeps at most this many characters of the reason.
 const MAX_STOP_REASON_CHARS: usize = 255;

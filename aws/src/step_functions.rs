@@ -5,7 +5,7 @@
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use shared::job::{JobError, JobId, TaskToken};
-use shared::workflow::{Started, Workflow, WorkflowError, WorkflowInput};
+use shared::ports::{Started, Workflow, WorkflowError, WorkflowInput};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The field of the execution input that holds [`start_request_id`]. Step Functions

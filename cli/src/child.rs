@@ -12,7 +12,7 @@ use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
 use shared::job::HEARTBEAT_INTERVAL;
-use shared::launcher::RunnerLaunch;
+use shared::ports::RunnerLaunch;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::Notify;

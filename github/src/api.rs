@@ -8,12 +8,12 @@ use base64::Engine;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;
-use shared::github::{
+use shared::ids::CommitSha;
+use shared::ports::{
     CheckRunUpdate, GitHub, GitHubError, MAX_THREAD_DIFF_CHARS, NewCheckRun, NewPullRequest,
     NewReview, OpenedPullRequest, Permission, PullRequestInfo, Reaction, ReactionTarget, RepoScope,
     ThreadText,
 };
-use shared::ids::CommitSha;
 
 /// The contents API returns a file's content only up to 1 MB; larger files come without
 /// it, and nothing the agent reads this way (its config file) should be that big.

@@ -29,7 +29,7 @@ impl GitHubApp {
         }
     }
 
-    /// The App's client, whose [`shared::github::GitHub`] calls use tokens with
+    /// The App's client, whose [`shared::ports::GitHub`] calls use tokens with
     /// `permissions` ([`TokenPermissions::policy_and_report`] for the stages,
     /// [`TokenPermissions::runner`] for a runner), and the default retries and timeouts.
     /// Fails on a key that cannot sign or an API root that cannot be a URL; call it inside

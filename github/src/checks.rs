@@ -6,7 +6,7 @@ use crate::comments::truncate;
 use crate::transport::{Call, encode};
 use http::Method;
 use serde::{Deserialize, Serialize};
-use shared::github::{
+use shared::ports::{
     CheckConclusion, CheckOutput, CheckRunUpdate, CheckStatus, GitHubError, NewCheckRun, RepoScope,
 };
 

@@ -5,7 +5,7 @@
 use http::{HeaderMap, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use shared::github::GitHubError;
+use shared::ports::GitHubError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// GitHub's `message` is usually one sentence; a proxy's HTML error page is not worth

@@ -1,6 +1,6 @@
 //! [`GitHubClient`]: the App's connection to one GitHub (github.com or a GitHub Enterprise
 //! Server), minting and caching per-repository installation tokens. The calls of the
-//! [`shared::github::GitHub`] port are in `api`, `comments` and `checks`.
+//! [`shared::ports::GitHub`] port are in `api`, `comments` and `checks`.
 
 use crate::credentials::{AppCredentials, AppSigner, SetupError};
 use crate::retry::RetryPolicy;
@@ -9,8 +9,8 @@ use crate::transport::{Call, Reply, Scheme, Timeouts, Transport, encode};
 use chrono::DateTime;
 use serde::Deserialize;
 use serde_json::json;
-use shared::github::{GitHubError, RepoScope};
 use shared::ids::AppId;
+use shared::ports::{GitHubError, RepoScope};
 use std::fmt;
 use std::time::SystemTime;
 
@@ -25,7 +25,7 @@ pub struct ClientOptions {
     pub base_url: String,
     pub retry: RetryPolicy,
     pub timeouts: Timeouts,
-    /// The permissions of the tokens the [`shared::github::GitHub`] calls use.
+    /// The permissions of the tokens the [`shared::ports::GitHub`] calls use.
     pub permissions: TokenPermissions,
 }
 

@@ -7,7 +7,7 @@ use crate::transport::Call;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use shared::github::{GitHubError, RepoScope, marker_line};
+use shared::ports::{GitHubError, RepoScope, marker_line};
 use std::time::{Duration, SystemTime};
 
 /// GitHub refuses an issue comment longer than this many characters.

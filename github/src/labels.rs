@@ -5,7 +5,7 @@ use crate::client::{GitHubClient, repo_path};
 use crate::transport::{Call, encode};
 use http::Method;
 use serde_json::json;
-use shared::github::{GitHubError, RepoScope};
+use shared::ports::{GitHubError, RepoScope};
 
 impl GitHubClient {
     /// `POST /repos/{owner}/{repo}/issues/{number}/labels`: adds to the issue's labels

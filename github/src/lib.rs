@@ -1,7 +1,7 @@
 //! The GitHub App client of Ollama Turbo Agent: App JWTs, installation tokens scoped to one
 //! repository and to the permissions a stage needs, bounded retries that never duplicate a
 //! comment or a check run, and [`GitHubClient`], the octocrab-backed implementation of
-//! [`shared::github::GitHub`], built from the App's settings by [`GitHubApp::client`].
+//! [`shared::ports::GitHub`], built from the App's settings by [`GitHubApp::client`].
 //!
 //! Tokens, the JWT and the private key never appear in logs, errors or `Debug` output.
 

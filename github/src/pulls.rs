@@ -8,7 +8,7 @@ use crate::comments::{truncate, with_marker};
 use crate::transport::Call;
 use serde::Deserialize;
 use serde_json::json;
-use shared::github::{
+use shared::ports::{
     GitHubError, NewPullRequest, NewReview, OpenedPullRequest, RepoScope, marker_line,
 };
 

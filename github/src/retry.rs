@@ -2,7 +2,7 @@
 //! purpose: the caller is a queue consumer, and a long wait is better spent by the queue
 //! redelivering the message than by a Lambda sleeping.
 
-use shared::github::GitHubError;
+use shared::ports::GitHubError;
 use std::future::Future;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 use secrecy::SecretString;
 use serde::Serialize;
 use shared::config::Deliverable;
-use shared::github::RepoScope;
+use shared::ports::RepoScope;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};

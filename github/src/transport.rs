@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use shared::error_chain::one_line;
-use shared::github::GitHubError;
+use shared::ports::GitHubError;
 use std::time::{Duration, SystemTime};
 
 /// What GitHub's REST API answers in; also selects its current JSON media type.

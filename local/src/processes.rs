@@ -12,8 +12,8 @@
 use crate::store::{Database, LOST_WITH_SERVER, RunnerRecords};
 use shared::clock::now_ms;
 use shared::job::JobId;
-use shared::launcher::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
-use shared::store::StoreError;
+use shared::ports::StoreError;
+use shared::ports::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;

@@ -3,8 +3,8 @@
 
 use crate::fake_github::{FakeGitHub, FakePull, Fault, Route};
 use ota_github::GitHubClient;
-use shared::github::{CheckOutput, CheckStatus, GitHub, NewCheckRun, RepoScope};
 use shared::ids::{CommitSha, InstallationId, RepoFullName};
+use shared::ports::{CheckOutput, CheckStatus, GitHub, NewCheckRun, RepoScope};
 
 pub const INSTALLATION: u64 = 4242;
 pub const REPO: &str = "octo-org/hello-world";

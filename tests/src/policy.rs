@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use shared::ids::{DeliveryId, InstallationId};
 use shared::inbound::Inbound;
 use shared::job::{JobRecord, TaskToken, Wait};
-use shared::store::{AuditEntry, AuditLog, JobStore};
+use shared::ports::{AuditEntry, AuditLog, JobStore};
 use shared::webhook::envelope::{Envelope, EventName};
 use shared::webhook::payload::normalize;
 

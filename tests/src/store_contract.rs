@@ -1,4 +1,4 @@
-//! The contract of the store ports (`shared::store`'s `JobStore`, `InstallationStore`,
+//! The contract of the store ports (`shared::ports`'s `JobStore`, `InstallationStore`,
 //! `PolicyStore`, `AuditLog` and `RateLimiter`), written once and checked against every
 //! implementation: the DynamoDB store against moto (`tests/dynamo_store.rs`,
 //! `tests/dynamo_rate_limit.rs`) and the SQLite store of `ota serve` (its unit tests).
@@ -9,7 +9,7 @@ use crate::unique;
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Trigger, Wait};
 use shared::policy::{InstallationPolicy, TriggerKind};
-use shared::store::{
+use shared::ports::{
     AuditEntry, AuditLog, Created, InstallationRecord, InstallationStore, JobStore, PolicyStore,
     RateDecision, RateLimiter, StoreError,
 };

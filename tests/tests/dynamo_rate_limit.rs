@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::aws::fresh_store;
 use e2e::unique;
-use shared::store::{RateDecision, RateLimiter};
+use shared::ports::{RateDecision, RateLimiter};
 use std::sync::Arc;
 use std::time::Duration;
 

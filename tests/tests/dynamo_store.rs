@@ -11,7 +11,7 @@ use e2e::store_contract::{self, job};
 use e2e::unique;
 use ota_aws::DynamoStore;
 use shared::job::{TaskToken, Wait};
-use shared::store::JobStore;
+use shared::ports::JobStore;
 
 #[tokio::test]
 async fn jobs_keep_the_job_store_contract() {

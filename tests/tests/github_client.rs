@@ -11,8 +11,8 @@ use ota_github::{
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
-use shared::github::{GitHub, GitHubError, Permission};
 use shared::ids::{AppId, CommitSha};
+use shared::ports::{GitHub, GitHubError, Permission};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::instrument::WithSubscriber;
 

@@ -9,7 +9,7 @@ use e2e::github_client::{
 };
 use ota_github::RetryPolicy;
 use serde_json::json;
-use shared::github::{
+use shared::ports::{
     CheckConclusion, CheckOutput, CheckRunUpdate, GitHub, GitHubError, Permission, Reaction,
     ReactionTarget, marker_line,
 };

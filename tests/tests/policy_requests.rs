@@ -9,7 +9,7 @@ use shared::ids::{DeliveryId, InstallationId, RepoFullName, RepoId};
 use shared::inbound::{Inbound, Request, RequestSource};
 use shared::job::{JobId, JobStatus, Trigger};
 use shared::policy::{InstallationPolicy, TriggerKind};
-use shared::store::{AuditLog, JobStore, PolicyStore};
+use shared::ports::{AuditLog, JobStore, PolicyStore};
 use shared::webhook::envelope::Repository;
 
 fn request(source: RequestSource, tasks: &[&str]) -> Request {

@@ -11,7 +11,7 @@ use e2e::policy::{
 use e2e::redact::Redact;
 use shared::ids::InstallationId;
 use shared::job::{JobId, JobStatus};
-use shared::store::InstallationStore;
+use shared::ports::InstallationStore;
 
 #[tokio::test]
 async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_workflow() {
@@ -244,7 +244,7 @@ async fn a_new_push_invalidates_a_pending_approval() {
 async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
     let harness = PolicyHarness::start().await;
     use shared::policy::InstallationPolicy;
-    use shared::store::PolicyStore;
+    use shared::ports::PolicyStore;
     harness
         .store
         .put_policy(&InstallationPolicy {

@@ -13,7 +13,7 @@ use e2e::runner_world::{REFACTORED, World};
 use ota_runner::job::Finished;
 use serde_json::json;
 use shared::job::JobStatus;
-use shared::store::JobStore;
+use shared::ports::JobStore;
 use std::time::Duration;
 
 /// The refactor's check: shows the clone's git config and the command's environment (for

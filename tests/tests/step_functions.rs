@@ -12,7 +12,7 @@ use e2e::workflow::seen::assert_ignored;
 use ota_aws::{START_REQUEST_FIELD, StepFunctionsWorkflow};
 use shared::ids::DeliveryId;
 use shared::job::{JobError, JobId, TaskToken, Timeouts};
-use shared::workflow::{Started, Workflow, WorkflowError, WorkflowInput};
+use shared::ports::{Started, Workflow, WorkflowError, WorkflowInput};
 use std::time::Duration;
 
 struct Machine {

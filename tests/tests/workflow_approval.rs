@@ -6,7 +6,7 @@ use e2e::workflow::Harness;
 use e2e::workflow::actors::TEST_TIMEOUTS;
 use e2e::workflow::seen::error_name;
 use shared::job::{JobStatus, Timeouts, Wait};
-use shared::store::JobStore;
+use shared::ports::JobStore;
 use std::time::Duration;
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use e2e::workflow::definition::{
 };
 use serde_json::{Value, json};
 use shared::job::{JobError, JobId, RetryPolicy, TRANSIENT_ERRORS, Timeouts, Wait};
-use shared::workflow::WorkflowInput;
+use shared::ports::WorkflowInput;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The definition as deployed: the template's values, with the `!Ref`/`!GetAtt` values

@@ -9,9 +9,9 @@ use e2e::workflow::{Harness, INSTALLATION, Options, TEST_RETRY};
 use shared::dispatch::Limits;
 use shared::ids::InstallationId;
 use shared::job::{JobError, JobStatus, Timeouts};
-use shared::launcher::EndpointKind;
 use shared::policy::InstallationPolicy;
-use shared::store::PolicyStore;
+use shared::ports::EndpointKind;
+use shared::ports::PolicyStore;
 use std::time::Duration;
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 
 use e2e::aws::fresh_store;
 use shared::dispatch::capacity::{acquire, release};
-use shared::dispatch::{Admission, Endpoints, Limits, SlotRequest, SlotStore, Slots};
+use shared::dispatch::{Admission, Endpoints, Limits, SlotRequest, Slots};
 use shared::ids::InstallationId;
 use shared::job::JobId;
-use shared::store::StoreError;
+use shared::ports::SlotStore;
+use shared::ports::StoreError;
 use std::time::Duration;
 
 fn job(n: usize) -> JobId {

@@ -7,7 +7,7 @@ use super::keys::{self, PK};
 use super::{DynamoStore, RECORD, TYPE, conditional_failure, decode, key, string};
 use sha2::{Digest, Sha256};
 use shared::ids::InstallationId;
-use shared::store::{AuditEntry, AuditLog, StoreError};
+use shared::ports::{AuditEntry, AuditLog, StoreError};
 
 /// Hex digits of the entry's SHA-256 in its key: 64 bits tell apart the entries of one
 /// delivery in one millisecond with room to spare.

@@ -9,7 +9,7 @@ use super::{
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use shared::ids::{InstallationId, RepoFullName};
 use shared::policy::InstallationPolicy;
-use shared::store::{InstallationRecord, InstallationStore, PolicyStore, StoreError};
+use shared::ports::{InstallationRecord, InstallationStore, PolicyStore, StoreError};
 use std::collections::HashMap;
 
 /// The repository's name as GitHub gave it (the sort key holds it lower-cased).

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobRecord, JobStatus, TaskToken, Wait};
-use shared::store::{Created, JobStore, StoreError};
+use shared::ports::{Created, JobStore, StoreError};
 
 /// The job's status beside its record, for the condition of [`JobStore::update_job`].
 const STATUS: &str = "status";

@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use shared::store::StoreError;
+use shared::ports::StoreError;
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use super::keys::{self, EXPIRES_AT};
 use super::{DynamoStore, TYPE, key, number, string, unavailable};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use shared::store::{RATE_COUNTER_SLACK, RateDecision, RateLimiter, RateWindow, StoreError};
+use shared::ports::{RATE_COUNTER_SLACK, RateDecision, RateLimiter, RateWindow, StoreError};
 use std::time::Duration;
 
 /// The counter of uses in the window.

@@ -9,8 +9,9 @@ use super::{
     unavailable,
 };
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::dispatch::{SlotStore, Slots, VersionedSlots};
-use shared::store::StoreError;
+use shared::dispatch::{Slots, VersionedSlots};
+use shared::ports::SlotStore;
+use shared::ports::StoreError;
 
 /// The slots' version, one more on every write.
 const VERSION: &str = "version";

@@ -5,10 +5,10 @@
 
 use ota_local::store::{Database, Inbox, PendingDelivery};
 use shared::clock::{millis, now_ms};
-use shared::github::GitHub;
 use shared::inbound::Inbound;
 use shared::policy::stage::{PolicyStage, Store};
-use shared::workflow::Workflow;
+use shared::ports::GitHub;
+use shared::ports::Workflow;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;

@@ -92,7 +92,7 @@ async fn home(State(server): State<Arc<Server>>) -> Response {
 async fn status_view(
     server: &Server,
     app: &AppSettings,
-) -> Result<StatusView, shared::store::StoreError> {
+) -> Result<StatusView, shared::ports::StoreError> {
     let recent_jobs = server.db.recent_jobs(STATUS_JOBS, None).await?;
     let jobs_by_status = server.db.job_counts().await?;
     let inbox = server.db.inbox_counts().await?;

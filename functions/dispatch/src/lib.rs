@@ -11,8 +11,8 @@ pub use settings::{Settings, Stage, build_stage};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_support::{QueueMessages, handle_each};
 use shared::dispatch::{DispatchError, DispatchRequest, Dispatcher, Store};
-use shared::launcher::TaskLauncher;
-use shared::workflow::Workflow;
+use shared::ports::TaskLauncher;
+use shared::ports::Workflow;
 
 /// The dispatch queue's messages. The body holds a task token: it is never logged, only
 /// parsed.

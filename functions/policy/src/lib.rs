@@ -8,10 +8,10 @@ pub use settings::{Settings, Stage, build_stage};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_support::{QueueMessages, handle_each};
-use shared::github::GitHub;
 use shared::inbound::Inbound;
 use shared::policy::stage::{PolicyStage, StageError, Store};
-use shared::workflow::Workflow;
+use shared::ports::GitHub;
+use shared::ports::Workflow;
 
 /// The intake queue's messages: normalized deliveries and requests.
 const EVENTS: QueueMessages<Inbound, StageError> = QueueMessages {

@@ -11,8 +11,8 @@ pub use settings::{Settings, Stage, build_stage};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_support::{QueueMessages, handle_each};
-use shared::github::GitHub;
-use shared::launcher::TaskLauncher;
+use shared::ports::GitHub;
+use shared::ports::TaskLauncher;
 use shared::report::{Incoming, ReportError, Reporter, Store};
 
 /// The report and approvals queues' messages: a report, or nothing to do (an execution

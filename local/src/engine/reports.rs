@@ -4,11 +4,11 @@
 use super::Engine;
 use crate::store::{ErrorValue, Execution, Step, StepData};
 use shared::clock::{millis, now_ms};
-use shared::github::GitHub;
 use shared::job::{Caught, JOB_MACHINE, StateName};
-use shared::launcher::TaskLauncher;
+use shared::ports::GitHub;
+use shared::ports::StoreError;
+use shared::ports::TaskLauncher;
 use shared::report::Incoming;
-use shared::store::StoreError;
 use std::time::Duration;
 
 /// Tries of a report step before its job is dead-lettered (GitHub down for longer than

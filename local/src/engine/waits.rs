@@ -5,14 +5,14 @@ use super::Engine;
 use crate::store::{Answer, ErrorValue, Execution, Move, OpenWait, Step, StepData};
 use shared::clock::{millis, now_ms};
 use shared::dispatch::DispatchRequest;
-use shared::github::GitHub;
 use shared::job::{
     AfterError, JOB_MACHINE, JobError, STATES_TIMEOUT, StateKind, StateName, Wait, after_error,
 };
-use shared::launcher::TaskLauncher;
+use shared::ports::GitHub;
+use shared::ports::StoreError;
+use shared::ports::TaskLauncher;
+use shared::ports::Workflow as _;
 use shared::report::Incoming;
-use shared::store::StoreError;
-use shared::workflow::Workflow as _;
 
 impl<G, L> Engine<G, L>
 where

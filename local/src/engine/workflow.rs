@@ -7,8 +7,8 @@
 use crate::store::{Answer, Database};
 use shared::clock::now_ms;
 use shared::job::{JobError, JobId, TaskToken};
-use shared::store::StoreError;
-use shared::workflow::{Started, Workflow, WorkflowError, WorkflowInput};
+use shared::ports::StoreError;
+use shared::ports::{Started, Workflow, WorkflowError, WorkflowInput};
 use std::sync::Arc;
 use tokio::sync::Notify;
 

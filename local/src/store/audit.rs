@@ -7,7 +7,7 @@ use super::record::{encode, select_records};
 use rusqlite::{Connection, Params, params};
 use shared::ids::InstallationId;
 use shared::job::JobId;
-use shared::store::{AuditEntry, AuditLog, StoreError};
+use shared::ports::{AuditEntry, AuditLog, StoreError};
 
 /// The entries a query selects as its only column, in its order.
 fn entries<P: Params>(

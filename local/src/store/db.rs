@@ -2,7 +2,7 @@
 
 use super::lock::nap_while_locked;
 use rusqlite::Connection;
-use shared::store::StoreError;
+use shared::ports::StoreError;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 

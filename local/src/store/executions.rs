@@ -7,9 +7,9 @@ use super::record::{decode, encode};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use shared::job::{JOB_MACHINE, JobError, JobId, StateKind, StateName, Timeouts};
+use shared::ports::StoreError;
+use shared::ports::WorkflowInput;
 use shared::report::StepError;
-use shared::store::StoreError;
-use shared::workflow::WorkflowInput;
 
 /// Where an execution is: a state of the job workflow ([`JOB_MACHINE`]), stored under the
 /// state's own name. Two steps are phases of one state: `Dispatch` first waits for a free

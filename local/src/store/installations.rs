@@ -7,7 +7,7 @@ use super::record::{encode, select_record, select_records};
 use rusqlite::{Connection, params};
 use shared::ids::{InstallationId, RepoFullName};
 use shared::policy::InstallationPolicy;
-use shared::store::{InstallationRecord, InstallationStore, PolicyStore, StoreError};
+use shared::ports::{InstallationRecord, InstallationStore, PolicyStore, StoreError};
 
 /// Every name in `repos`, owned, for the blocking call. The rows are keyed by the name
 /// lower-cased: GitHub treats `Octo-Org/Repo` and `octo-org/repo` as one repository.

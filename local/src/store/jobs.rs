@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Params, ToSql, TransactionBehavior
 use shared::clock::now_ms;
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobRecord, JobStatus, TaskToken, Wait};
-use shared::store::{Created, JobStore, StoreError};
+use shared::ports::{Created, JobStore, StoreError};
 
 /// How many jobs [`Database::jobs_by_prefix`] returns at most: a prefix names one job, a
 /// handful when it is ambiguous; more says nothing a user could act on.

@@ -6,9 +6,9 @@
 //! SQLite's WAL mode lets them read while one writes. Every SQL statement of the project
 //! is in this module, and every table in `schema.sql`.
 //!
-//! [`Database`] implements the domain's store ports (`shared::store`'s `JobStore`,
+//! [`Database`] implements the domain's store ports (`shared::ports`'s `JobStore`,
 //! `InstallationStore`, `PolicyStore`, `AuditLog`, `RateLimiter`, and
-//! `shared::dispatch::SlotStore`) with the semantics of the DynamoDB store
+//! `shared::ports::SlotStore`) with the semantics of the DynamoDB store
 //! (`docs/storage.md`), and the statements the engine runs ([`executions`], [`waits`]);
 //! [`Inbox`] implements `shared::ports::EventQueue`; [`RunnerRecords`] keeps the runner
 //! processes.

@@ -7,7 +7,7 @@ use super::db::{Database, sql_error};
 use super::record::sql_ms;
 use rusqlite::{Connection, OptionalExtension, params};
 use shared::clock::millis;
-use shared::store::{RATE_COUNTER_SLACK, RateDecision, RateLimiter, RateWindow, StoreError};
+use shared::ports::{RATE_COUNTER_SLACK, RateDecision, RateLimiter, RateWindow, StoreError};
 use std::time::Duration;
 
 /// Counts one use unless `limit` were counted already; `true` when counted. The counter

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::job::Wait;
-use shared::store::StoreError;
+use shared::ports::StoreError;
 
 /// `record` as the JSON stored in its column.
 pub(crate) fn encode<T: Serialize>(what: &str, record: &T) -> Result<String, StoreError> {

@@ -6,7 +6,7 @@
 use super::db::{Database, sql_error};
 use rusqlite::{OptionalExtension, params};
 use shared::job::JobId;
-use shared::store::StoreError;
+use shared::ports::StoreError;
 
 /// The exit code recorded for a runner found alive or unreaped when its server restarted.
 pub const LOST_WITH_SERVER: i64 = -1;

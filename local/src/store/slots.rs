@@ -6,8 +6,9 @@
 use super::db::{Database, sql_error};
 use super::record::{decode, encode};
 use rusqlite::{OptionalExtension, params};
-use shared::dispatch::{SlotStore, Slots, VersionedSlots};
-use shared::store::StoreError;
+use shared::dispatch::{Slots, VersionedSlots};
+use shared::ports::SlotStore;
+use shared::ports::StoreError;
 
 impl SlotStore for Database {
     async fn slots(&self) -> Result<VersionedSlots, StoreError> {
@@ -70,7 +71,7 @@ mod tests {
     use shared::dispatch::{Admission, Endpoints, Lease, Limits, SlotRequest};
     use shared::ids::InstallationId;
     use shared::job::JobId;
-    use shared::launcher::EndpointKind;
+    use shared::ports::EndpointKind;
     use std::time::Duration;
 
     fn slots_of(job_number: u64) -> Slots {

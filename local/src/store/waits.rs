@@ -8,7 +8,7 @@ use super::executions::{Move, Step, StepData, move_step};
 use super::record::{decode, encode, wait_name};
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use shared::job::{JobId, TaskToken, Wait};
-use shared::store::StoreError;
+use shared::ports::StoreError;
 
 /// An open wait of a job.
 #[derive(Clone)]

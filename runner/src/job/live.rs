@@ -3,7 +3,7 @@
 //! updated at most every [`LIVE_UPDATE_INTERVAL`].
 
 use crate::agent::{Progress, ProgressKind};
-use shared::github::{CheckOutput, CheckRunUpdate, CheckStatus, GitHub, RepoScope};
+use shared::ports::{CheckOutput, CheckRunUpdate, CheckStatus, GitHub, RepoScope};
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;

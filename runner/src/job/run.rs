@@ -12,11 +12,11 @@ use ota_github::{GitHubClient, TokenPermissions};
 use shared::clock::now_ms;
 use shared::config::{CONFIG_FILE_NAME, Deliverable, RepoConfig};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
-use shared::github::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
 use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
-use shared::launcher::EndpointKind;
-use shared::store::{JobStore, StoreError};
-use shared::workflow::{Workflow, WorkflowError};
+use shared::ports::EndpointKind;
+use shared::ports::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
+use shared::ports::{JobStore, StoreError};
+use shared::ports::{Workflow, WorkflowError};
 use std::time::Duration;
 use tracing::Instrument;
 

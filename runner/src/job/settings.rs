@@ -3,7 +3,7 @@
 //! and the deployment's settings the task definition sets. No secret is read from the environment: the App's private key and
 //! the hosted Ollama's API key are read from Secrets Manager by ARN.
 
-use shared::launcher::RunnerLaunch;
+use shared::ports::RunnerLaunch;
 use shared::settings::EnvReader;
 
 /// The App's slug when `APP_SLUG` is not set: commits are by `<slug>[bot]`.
@@ -88,7 +88,7 @@ impl RunnerEnv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::launcher::EndpointKind;
+    use shared::ports::EndpointKind;
     use std::collections::HashMap;
 
     #[test]

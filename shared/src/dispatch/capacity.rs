@@ -14,10 +14,8 @@
 
 use crate::ids::InstallationId;
 use crate::job::{JobId, Timeouts};
-use crate::launcher::{EndpointKind, ModelEndpoint};
-use crate::store::StoreError;
+use crate::ports::{EndpointKind, ModelEndpoint, SlotStore, StoreError};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
 use std::time::Duration;
 
 /// How often an acquire or release reads and writes the slots again after losing a race
@@ -218,20 +216,6 @@ fn full_reason(
         "Ollama's hosted service has room"
     };
     format!("{gpu}, and {hosted}")
-}
-
-/// Where the slots are kept (a DynamoDB item, a SQLite row).
-pub trait SlotStore: Send + Sync {
-    /// The slots and their version; empty slots at version 0 when none are stored.
-    fn slots(&self) -> impl Future<Output = Result<VersionedSlots, StoreError>> + Send;
-
-    /// Stores `slots` as the next version if the stored version is still `expected`;
-    /// [`StoreError::Conflict`] if another writer got there first.
-    fn put_slots(
-        &self,
-        slots: &Slots,
-        expected: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// [`Slots::admit`] against the store, trying again when another dispatch wrote first.

@@ -1,7 +1,7 @@
 //! The dispatch stage: for each attempt the workflow's `Dispatch` state asks for (a
 //! [`DispatchRequest`]), pick the model endpoint within the concurrency caps
 //! ([`capacity`]), hand the runner its task token through the job store, and start it
-//! ([`crate::launcher::TaskLauncher`]). The runner, not this stage, answers the token;
+//! ([`crate::ports::TaskLauncher`]). The runner, not this stage, answers the token;
 //! this stage answers it only to fail the attempt (`Dispatch.NoCapacity`, or a job that
 //! is gone or finished).
 //!
@@ -15,17 +15,16 @@ pub mod request;
 pub mod runner;
 
 pub use capacity::{
-    Admission, Endpoints, Lease, Limits, SlotRequest, SlotStore, Slots, VersionedSlots,
-    lease_duration,
+    Admission, Endpoints, Lease, Limits, SlotRequest, Slots, VersionedSlots, lease_duration,
 };
 pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, runner_started};
 
 use crate::job::{JobError, JobRecord, JobStatus, Wait};
-use crate::launcher::{LaunchError, ModelEndpoint, RunnerLaunch, TaskLauncher};
 use crate::policy::matching_policy;
-use crate::store::{JobStore, PolicyStore, StoreError};
-use crate::workflow::{Workflow, WorkflowError};
+use crate::ports::{JobStore, PolicyStore, StoreError};
+use crate::ports::{LaunchError, ModelEndpoint, RunnerLaunch, SlotStore, TaskLauncher};
+use crate::ports::{Workflow, WorkflowError};
 
 /// How often a write that races with another writer of the job is tried again.
 const CONFLICT_ATTEMPTS: usize = 3;

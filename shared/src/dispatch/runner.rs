@@ -1,5 +1,5 @@
 //! The runner's side of the workflow contract. A runner starts with the variables of
-//! [`crate::launcher::RunnerLaunch::to_env`], reads its job and its task token
+//! [`crate::ports::RunnerLaunch::to_env`], reads its job and its task token
 //! (`task_token(job, Wait::Run)`) from the job store, marks the job running
 //! ([`runner_started`]), sends a heartbeat every [`crate::job::HEARTBEAT_INTERVAL`] and
 //! ends its wait once: `SendTaskSuccess` with a [`RunOutput`], or `SendTaskFailure` with
@@ -7,8 +7,8 @@
 //! refused (the job was cancelled, or a newer attempt replaced it) stops at once.
 
 use crate::job::{JobId, JobRecord, JobStatus, TokenUsage};
-use crate::launcher::EndpointKind;
-use crate::store::{JobStore, StoreError};
+use crate::ports::EndpointKind;
+use crate::ports::{JobStore, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// The most a [`RunOutput`] may take as JSON. Step Functions refuses a task output over

@@ -1,8 +1,8 @@
 use super::*;
 use crate::config::RepoConfig;
-use crate::github::Permission;
 use crate::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use crate::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Trigger};
+use crate::ports::Permission;
 use crate::webhook::envelope::{AccountKind, CommentSource};
 
 fn config(yaml: &str) -> RepoConfig {

@@ -3,8 +3,8 @@
 //! at `/ollama help`.
 
 use super::decide::{ApprovalReason, ApprovalRefusal, Denial, short_sha};
-use crate::github::Permission;
 use crate::job::{JobRecord, JobStatus};
+use crate::ports::Permission;
 
 const HELP_POINTER: &str = "Comment `/ollama help` to see what I can do.";
 

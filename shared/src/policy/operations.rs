@@ -4,11 +4,11 @@
 //! (GitHub permissions for a comment; the local operator is trusted) and only render the
 //! outcome: as comments on GitHub, or as lines in a terminal.
 
-use crate::github::RepoScope;
 use crate::ids::{DeliveryId, DeliveryIdError};
 use crate::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Timeouts, Wait};
-use crate::store::{AuditEntry, AuditLog, JobStore, StoreError};
-use crate::workflow::{Workflow, WorkflowError, WorkflowInput};
+use crate::ports::RepoScope;
+use crate::ports::{AuditEntry, AuditLog, JobStore, StoreError};
+use crate::ports::{Workflow, WorkflowError, WorkflowInput};
 
 /// What the local operator's name starts with, in jobs and the audit log, so it can never
 /// be taken for a GitHub login (which cannot hold a `:`).

@@ -16,11 +16,12 @@ pub mod text;
 pub use incoming::{Incoming, StepError, WorkflowReport};
 
 use crate::dispatch::RunOutput;
-use crate::dispatch::capacity::{self, SlotStore};
-use crate::github::{CheckRunUpdate, CheckStatus, GitHub, GitHubError, RepoScope};
+use crate::dispatch::capacity;
 use crate::job::{ErrorReport, JobError, JobId, JobRecord, JobResult, JobStatus, Wait};
-use crate::launcher::{LaunchError, TaskLauncher};
-use crate::store::{JobStore, StoreError};
+use crate::ports::SlotStore;
+use crate::ports::{CheckRunUpdate, CheckStatus, GitHub, GitHubError, RepoScope};
+use crate::ports::{JobStore, StoreError};
+use crate::ports::{LaunchError, TaskLauncher};
 use text::LabelChange;
 
 /// How often a move that races with another writer of the job is tried again.

@@ -3,8 +3,8 @@
 //! easy to find and its snapshots show in review.
 
 use crate::dispatch::RunOutput;
-use crate::github::{CheckConclusion, CheckOutput};
 use crate::job::{JobError, JobRecord, JobStatus};
+use crate::ports::{CheckConclusion, CheckOutput};
 
 /// On an issue or pull request while one of its jobs runs.
 pub const LABEL_PENDING: &str = "automation:pending";

@@ -2,7 +2,7 @@ use super::*;
 use crate::dispatch::TestRun;
 use crate::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use crate::job::{Approval, ErrorReport, JobId, JobRequest, JobResult, TokenUsage, Trigger};
-use crate::launcher::EndpointKind;
+use crate::ports::EndpointKind;
 use crate::webhook::envelope::CommentSource;
 
 const LOG: &str =

@@ -7,17 +7,17 @@
 use super::{HEAD_SHA, Harness, PULL, STEP_TIMEOUT};
 use shared::clock::now_ms;
 use shared::dispatch::{RunOutput, TestRun, runner_started};
-use shared::github::{CheckOutput, CheckStatus, GitHub, NewCheckRun};
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use shared::job::{
     Approval, JobError, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Timeouts, TokenUsage,
     Trigger, Wait,
 };
-use shared::launcher::EndpointKind;
 use shared::policy::messages::{cancelled_comment, check_run_name};
-use shared::store::JobStore;
+use shared::ports::EndpointKind;
+use shared::ports::JobStore;
+use shared::ports::{CheckOutput, CheckStatus, GitHub, NewCheckRun};
+use shared::ports::{Workflow, WorkflowError, WorkflowInput};
 use shared::webhook::envelope::CommentSource;
-use shared::workflow::{Workflow, WorkflowError, WorkflowInput};
 use std::time::{Duration, Instant};
 
 /// Timeouts short enough for tests: the run's heartbeat and runtime are long enough that
@@ -176,9 +176,9 @@ impl Harness {
                 .update_check_run(
                     &scope,
                     check_run_id,
-                    &shared::github::CheckRunUpdate {
+                    &shared::ports::CheckRunUpdate {
                         status: Some(CheckStatus::Completed),
-                        conclusion: Some(shared::github::CheckConclusion::Cancelled),
+                        conclusion: Some(shared::ports::CheckConclusion::Cancelled),
                         ..Default::default()
                     },
                 )

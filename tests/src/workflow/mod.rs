@@ -18,11 +18,11 @@ use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
 use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
-use shared::github::RepoScope;
 use shared::ids::{InstallationId, RepoFullName};
 use shared::job::{JobId, JobRecord, JobStatus, RetryPolicy};
+use shared::ports::JobStore;
+use shared::ports::RepoScope;
 use shared::report::Reporter;
-use shared::store::JobStore;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -5,10 +5,10 @@
 use super::{Harness, PULL, REPO};
 use crate::fake_github::FakeCheckRun;
 use crate::redact::Redact;
-use shared::dispatch::SlotStore;
 use shared::dispatch::capacity::Lease;
 use shared::job::{JobId, JobRecord};
-use shared::workflow::WorkflowError;
+use shared::ports::SlotStore;
+use shared::ports::WorkflowError;
 
 impl Harness {
     /// The job's check run as the fake GitHub last saw it: there is exactly one.

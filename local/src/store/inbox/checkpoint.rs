@@ -14,7 +14,7 @@
 
 use crate::store::db::sql_error;
 use rusqlite::Connection;
-use shared::store::StoreError;
+use shared::ports::StoreError;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 

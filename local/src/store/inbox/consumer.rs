@@ -6,7 +6,7 @@ use crate::store::db::{Database, sql_error};
 use crate::store::record::sql_ms;
 use rusqlite::{Connection, Params, params};
 use shared::ids::DeliveryId;
-use shared::store::StoreError;
+use shared::ports::StoreError;
 
 /// How much of an error is kept with a delivery: enough for any message the consumer
 /// writes, not a whole HTTP body quoted in one.

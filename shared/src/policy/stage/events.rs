@@ -4,13 +4,13 @@
 use super::run::{Ask, Target, ThreadRef};
 use super::{PolicyStage, StageError, Store, default_branch, scope_of};
 use crate::config::{PrAction, RepoConfig, TaskName};
-use crate::github::{GitHub, Permission, RepoScope};
 use crate::ids::RepoFullName;
 use crate::job::{JobId, JobStatus};
 use crate::policy::TriggerKind;
-use crate::store::InstallationRecord;
+use crate::ports::InstallationRecord;
+use crate::ports::Workflow;
+use crate::ports::{GitHub, Permission, RepoScope};
 use crate::webhook::envelope::{CheckRun, CheckSuite, Envelope, Installation, PullRequest, Push};
-use crate::workflow::Workflow;
 
 /// How many of a pull request's jobs are checked for stale approvals on a push.
 const PENDING_JOBS: usize = 100;

@@ -6,7 +6,6 @@ use super::comment::{CommandContext, Commenter};
 use super::run::Ask;
 use super::{PolicyStage, StageError, Store};
 use crate::command::{CommandKind, JobRef as CommandJobRef};
-use crate::github::{CheckConclusion, CheckRunUpdate, CheckStatus, GitHub, Permission, Reaction};
 use crate::job::{JobId, JobRecord, JobRef, JobStatus, Trigger};
 use crate::policy::messages::{
     ambiguous_job_comment, approval_invalidated_comment, approval_refused_comment,
@@ -15,7 +14,8 @@ use crate::policy::messages::{
 };
 use crate::policy::operations::{self, Actor, Approved, Cancelled, Origin};
 use crate::policy::{ApprovalRefusal, TriggerKind, decide_approval, may_give, needed_role};
-use crate::workflow::Workflow;
+use crate::ports::Workflow;
+use crate::ports::{CheckConclusion, CheckRunUpdate, CheckStatus, GitHub, Permission, Reaction};
 
 /// How many of a thread's jobs a command looks through.
 const THREAD_JOBS: usize = 100;
@@ -256,7 +256,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     /// A push made a pending approval stale: the job will not run.
     pub(super) async fn invalidate_approval(
         &self,
-        scope: &crate::github::RepoScope,
+        scope: &crate::ports::RepoScope,
         job: JobRecord,
         new_head: &str,
     ) -> Result<(), StageError> {

@@ -14,14 +14,14 @@ mod request;
 mod run;
 
 use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig};
-use crate::github::{GitHub, GitHubError, RepoScope};
 use crate::inbound::Inbound;
 use crate::policy::operations::{OperationError, record};
-use crate::store::{
+use crate::ports::{
     AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError,
 };
+use crate::ports::{GitHub, GitHubError, RepoScope};
+use crate::ports::{Workflow, WorkflowError};
 use crate::webhook::envelope::{Envelope, Subject};
-use crate::workflow::{Workflow, WorkflowError};
 
 /// Every record the stage reads and writes.
 pub trait Store: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter {}

@@ -7,12 +7,12 @@
 use super::comment::known_tasks;
 use super::run::{Ask, Origin, Target};
 use super::{PolicyStage, StageError, Store};
-use crate::github::{GitHub, Permission, RepoScope};
 use crate::inbound::Request;
 use crate::job::JobId;
-use crate::store::AuditEntry;
+use crate::ports::AuditEntry;
+use crate::ports::Workflow;
+use crate::ports::{GitHub, Permission, RepoScope};
 use crate::webhook::envelope::AccountKind;
-use crate::workflow::Workflow;
 
 impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     pub(super) async fn requested(&self, request: &Request) -> Result<(), StageError> {

@@ -8,9 +8,6 @@ use super::{
     default_branch,
 };
 use crate::config::RepoConfig;
-use crate::github::{
-    CheckOutput, CheckStatus, GitHub, NewCheckRun, Permission, Reaction, ReactionTarget, RepoScope,
-};
 use crate::ids::{CommitSha, DeliveryId};
 use crate::job::{
     APPROVAL_TIMEOUT, Approval, HEARTBEAT_TIMEOUT, JobId, JobRecord, JobRequest, JobStatus,
@@ -24,9 +21,12 @@ use crate::policy::{
     InstallationPolicy, RunDecision, RunRequest, TriggerKind, approver_role, decide_run,
     matching_policy,
 };
-use crate::store::{AuditEntry, Created, RateDecision, StoreError};
+use crate::ports::{AuditEntry, Created, RateDecision, StoreError};
+use crate::ports::{
+    CheckOutput, CheckStatus, GitHub, NewCheckRun, Permission, Reaction, ReactionTarget, RepoScope,
+};
+use crate::ports::{Workflow, WorkflowInput};
 use crate::webhook::envelope::{AccountKind, Comment, CommentSource, Envelope};
-use crate::workflow::{Workflow, WorkflowInput};
 use std::time::Duration;
 
 /// The rate-limit window.

@@ -1,21 +1,7 @@
-//! The I/O the domain needs, as small traits. Each has an AWS implementation (in
-//! `ota-aws`) and a local one (used by `ota` on a single machine).
+//! The secret source port: where a rotating secret (the webhook's) is read.
 
-use crate::inbound::Inbound;
 use secrecy::SecretString;
 use std::future::Future;
-
-/// Durable hand-off of normalized deliveries and requests to the policy stage.
-pub trait EventQueue: Send + Sync {
-    /// Resolves once the message is durably stored. Enqueuing the same delivery or
-    /// request twice must leave one message (deduplication by [`Inbound::id`]).
-    fn enqueue(&self, message: &Inbound) -> impl Future<Output = Result<(), QueueError>> + Send;
-}
-
-/// The queue could not take the event; the caller must not acknowledge it.
-#[derive(Debug, thiserror::Error)]
-#[error("event queue unavailable: {0}")]
-pub struct QueueError(pub String);
 
 /// Which version of a rotating secret to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
