@@ -3,8 +3,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use shared::envelope::EventName;
 use shared::ids::DeliveryId;
-use shared::webhook::envelope::EventName;
 use shared::webhook::payload::normalize;
 use shared::webhook::signature::{Signature, sign};
 use std::hint::black_box;

@@ -6,9 +6,8 @@
 //! On the queue a delivery is its envelope, exactly as before requests existed; a request
 //! is `{"version": 1, "request": {…}}`. A consumer tells them apart by the `request` key.
 
+use crate::envelope::{ENVELOPE_VERSION, Envelope, Repository};
 use crate::ids::{DeliveryId, InstallationId};
-use crate::policy::TriggerKind;
-use crate::webhook::envelope::{ENVELOPE_VERSION, Envelope, Repository};
 use serde::{Deserialize, Serialize};
 
 /// One message for the policy stage.
@@ -47,14 +46,6 @@ pub enum RequestSource {
 }
 
 impl RequestSource {
-    /// The trigger that installation policies allow or refuse.
-    pub fn trigger(&self) -> TriggerKind {
-        match self {
-            Self::Schedule { .. } => TriggerKind::Schedule,
-            Self::Operator { .. } => TriggerKind::Operator,
-        }
-    }
-
     /// Who the audit log and the job name as the requester.
     pub fn requester(&self) -> String {
         match self {
@@ -123,12 +114,12 @@ impl Inbound {
     /// The span its processing is logged in, with the fields a reader searches by.
     pub fn span(&self) -> tracing::Span {
         match self {
-            Self::Delivery(envelope) => crate::webhook::telemetry::event_span(envelope),
+            Self::Delivery(envelope) => envelope.span(),
             Self::Request(request) => tracing::info_span!(
                 "event",
                 delivery = %request.id,
                 event = "request",
-                action = request.source.trigger().as_str(),
+                source = request.source.requester(),
                 installation = request.installation.0,
                 repo = request.repository.full_name.as_str(),
             ),
@@ -186,13 +177,11 @@ mod tests {
     }
 
     #[test]
-    fn sources_name_their_trigger_and_requester() {
+    fn sources_name_their_requester() {
         let operator = RequestSource::Operator {
             login: "local:alice".to_owned(),
         };
-        assert_eq!(operator.trigger(), TriggerKind::Operator);
         assert_eq!(operator.requester(), "local:alice");
-        assert_eq!(request().source.trigger(), TriggerKind::Schedule);
         assert_eq!(request().source.requester(), "schedule:0 10 * * 1");
     }
 }

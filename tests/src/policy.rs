@@ -10,11 +10,11 @@ use ota_aws::DynamoStore;
 use policy_function::{Settings, Stage, build_stage, handle_batch};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use shared::envelope::{Envelope, EventName};
 use shared::ids::{DeliveryId, InstallationId};
 use shared::inbound::Inbound;
 use shared::job::{JobRecord, TaskToken, Wait};
 use shared::ports::{AuditEntry, AuditLog, JobStore};
-use shared::webhook::envelope::{Envelope, EventName};
 use shared::webhook::payload::normalize;
 
 /// The repository of the webhook fixtures.

@@ -15,12 +15,12 @@ use ota_runner::agent::{AgentSettings, CommandSandbox};
 use ota_runner::job::{Finished, Runner};
 use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
+use shared::envelope::CommentSource;
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Trigger, Wait};
 use shared::ports::EndpointKind;
 use shared::ports::JobStore;
 use shared::ports::{CheckStatus, GitHub, NewCheckRun, RepoScope};
-use shared::webhook::envelope::CommentSource;
 use std::time::Duration;
 
 /// The installation the test jobs belong to.

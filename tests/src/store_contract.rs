@@ -6,6 +6,7 @@
 //! that implementation's tests. Each contract wants a store nobody else writes to.
 
 use crate::unique;
+use shared::envelope::CommentSource;
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Trigger, Wait};
 use shared::policy::{InstallationPolicy, TriggerKind};
@@ -13,7 +14,6 @@ use shared::ports::{
     AuditEntry, AuditLog, Created, InstallationRecord, InstallationStore, JobStore, PolicyStore,
     RateDecision, RateLimiter, StoreError,
 };
-use shared::webhook::envelope::CommentSource;
 use std::time::Duration;
 
 /// A job on a delivery of its own: installation 42, `refactor` on a feature branch.

@@ -5,7 +5,7 @@ use crate::aws::{self, DrainedMessage};
 use crate::delivery::Delivery;
 use crate::fixtures;
 use serde_json::{Value, json};
-use shared::webhook::envelope::Envelope;
+use shared::envelope::Envelope;
 use shared::webhook::intake::Intake;
 use webhook_function::{Settings, WebhookIntake, build_intake, handle};
 

@@ -5,12 +5,12 @@
 //! nothing can run.
 
 use e2e::policy::{DEFAULT_BRANCH, DEFAULT_BRANCH_HEAD, INSTALLATION, PolicyHarness, REPO};
+use shared::envelope::Repository;
 use shared::ids::{DeliveryId, InstallationId, RepoFullName, RepoId};
 use shared::inbound::{Inbound, Request, RequestSource};
 use shared::job::{JobId, JobStatus, Trigger};
 use shared::policy::{InstallationPolicy, TriggerKind};
 use shared::ports::{AuditLog, JobStore, PolicyStore};
-use shared::webhook::envelope::Repository;
 
 fn request(source: RequestSource, tasks: &[&str]) -> Request {
     Request {

@@ -5,7 +5,7 @@ use e2e::delivery::function_url_request;
 use e2e::fixtures::root;
 use e2e::webhook::WebhookHarness;
 use serde_json::Value;
-use shared::webhook::envelope::Envelope;
+use shared::envelope::Envelope;
 
 const SAMPLE_SECRET: &str = "sample webhook secret";
 

@@ -6,7 +6,7 @@ use e2e::delivery::{Delivery, Signature};
 use e2e::fixtures;
 use e2e::webhook::{APP_SLUG, INSTALLATION, SECRET, WebhookHarness as Harness, comment, post_to};
 use serde_json::{Value, json};
-use shared::webhook::envelope::{Envelope, EventName, Subject};
+use shared::envelope::{Envelope, EventName, Subject};
 use shared::webhook::intake::Intake;
 use shared::webhook::secrets::{DEFAULT_MIN_REFRESH_INTERVAL, WebhookSecrets};
 

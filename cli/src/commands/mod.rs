@@ -1,6 +1,6 @@
 //! `ota jobs`, `ota job`, `ota approve`, `ota cancel`, `ota retry`: the operator's view of
 //! the local database. The last three are the operations `/approve`, `/cancel` and
-//! `/retry` also use ([`shared::policy::operations`]), done by the trusted local operator;
+//! `/retry` also use ([`shared::policy_stage::operations`]), done by the trusted local operator;
 //! here they are only rendered as terminal lines. The running `ota serve` acts on what
 //! they write within a moment; with no server running, it acts on it when it starts.
 
@@ -10,7 +10,7 @@ use ota_local::engine::LocalWorkflow;
 use ota_local::store::{DATABASE_FILE, Database};
 use shared::clock::now_ms;
 use shared::job::{JobRecord, JobStatus, Timeouts};
-use shared::policy::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
+use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::ports::RepoScope;
 use shared::ports::{AuditEntry, StoreError};
 use shared::report::text::format_duration;

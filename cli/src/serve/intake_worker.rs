@@ -6,7 +6,7 @@
 use ota_local::store::{Database, Inbox, PendingDelivery};
 use shared::clock::{millis, now_ms};
 use shared::inbound::Inbound;
-use shared::policy::stage::{PolicyStage, Store};
+use shared::policy_stage::{PolicyStage, Store};
 use shared::ports::GitHub;
 use shared::ports::Workflow;
 use std::sync::Arc;

@@ -15,7 +15,7 @@ use ota_local::processes::ChildLauncher;
 use ota_local::store::{Database, Inbox};
 use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
-use shared::policy::stage::PolicyStage;
+use shared::policy_stage::PolicyStage;
 use shared::ports::StaticSecret;
 use shared::report::Reporter;
 use shared::webhook::intake::{AppIdentity, Intake};

@@ -4,7 +4,7 @@
 
 use ota_github::{Access, TokenPermissions};
 use serde_json::{Value, json};
-use shared::webhook::envelope::EventName;
+use shared::envelope::EventName;
 use std::collections::BTreeMap;
 
 /// The name suggested on GitHub's creation page; the user may change it there (App names

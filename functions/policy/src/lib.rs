@@ -9,7 +9,7 @@ pub use settings::{Settings, Stage, build_stage};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_support::{QueueMessages, handle_each};
 use shared::inbound::Inbound;
-use shared::policy::stage::{PolicyStage, StageError, Store};
+use shared::policy_stage::{PolicyStage, StageError, Store};
 use shared::ports::GitHub;
 use shared::ports::Workflow;
 

@@ -4,7 +4,7 @@ use aws_config::SdkConfig;
 use lambda_support::GitHubAppSettings;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
-use shared::policy::stage::PolicyStage;
+use shared::policy_stage::PolicyStage;
 use shared::settings::EnvReader;
 
 /// The stage as the function runs it.

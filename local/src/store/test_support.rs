@@ -3,11 +3,11 @@
 //! `e2e::store_contract`, which the DynamoDB store's tests share too.
 
 use super::Database;
-use shared::ids::{AccountId, DeliveryId, InstallationId, RepoFullName, RepoId};
-use shared::webhook::envelope::{
+use shared::envelope::{
     AccountKind, Actor, AuthorAssociation, Comment, CommentSource, ENVELOPE_VERSION, Envelope,
     EventName, Repository, Subject,
 };
+use shared::ids::{AccountId, DeliveryId, InstallationId, RepoFullName, RepoId};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tempfile::TempDir;
 

@@ -14,8 +14,9 @@
 
 use crate::ids::InstallationId;
 use crate::job::{JobId, Timeouts};
-use crate::ports::{EndpointKind, ModelEndpoint, SlotStore, StoreError};
-use serde::{Deserialize, Serialize};
+use crate::ports::{
+    EndpointKind, Lease, ModelEndpoint, SlotStore, Slots, StoreError, VersionedSlots,
+};
 use std::time::Duration;
 
 /// How often an acquire or release reads and writes the slots again after losing a race
@@ -60,30 +61,6 @@ impl Endpoints {
             url: url.to_owned(),
         })
     }
-}
-
-/// One running job's hold on a slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    pub job: JobId,
-    pub installation: InstallationId,
-    pub endpoint: EndpointKind,
-    /// Unix milliseconds after which the lease no longer counts.
-    pub expires_at_ms: u64,
-}
-
-/// Every lease: the one record the caps are computed from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Slots {
-    pub leases: Vec<Lease>,
-}
-
-/// The slots as stored, with the version a write must still find.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VersionedSlots {
-    pub slots: Slots,
-    /// 0 when nothing is stored yet.
-    pub version: u64,
 }
 
 /// A job asking for a slot.

@@ -14,9 +14,8 @@ pub mod capacity;
 pub mod request;
 pub mod runner;
 
-pub use capacity::{
-    Admission, Endpoints, Lease, Limits, SlotRequest, Slots, VersionedSlots, lease_duration,
-};
+pub use crate::ports::{Lease, Slots, VersionedSlots};
+pub use capacity::{Admission, Endpoints, Limits, SlotRequest, lease_duration};
 pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, runner_started};
 

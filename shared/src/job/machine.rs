@@ -166,7 +166,7 @@ const fn catch_aside(errors: Errors, next: StateName) -> Catcher {
     }
 }
 
-/// What the report stage is told: the message kinds of [`crate::report::WorkflowReport`].
+/// What the report stage is told: the message kinds of its `WorkflowReport`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportKind {
     Running,

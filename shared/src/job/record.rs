@@ -5,8 +5,8 @@
 use super::error::{JobError, status_after_error};
 use super::id::JobId;
 use super::status::{JobStatus, TransitionError};
+use crate::envelope::CommentSource;
 use crate::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
-use crate::webhook::envelope::CommentSource;
 use serde::{Deserialize, Serialize};
 
 /// What caused a job, with just enough to answer in the right place.

@@ -5,10 +5,10 @@
 use super::installation::{InstallationPolicy, TriggerKind};
 use crate::command::{CommandKind, Needs};
 use crate::config::RepoConfig;
+use crate::envelope::AccountKind;
 use crate::ids::CommitSha;
 use crate::job::{JobRecord, JobStatus};
 use crate::ports::Permission;
-use crate::webhook::envelope::AccountKind;
 
 /// Someone, or something, asking for a job.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 use super::*;
 use crate::config::RepoConfig;
+use crate::envelope::{AccountKind, CommentSource};
 use crate::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use crate::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Trigger};
 use crate::ports::Permission;
-use crate::webhook::envelope::{AccountKind, CommentSource};
 
 fn config(yaml: &str) -> RepoConfig {
     RepoConfig::parse(yaml).expect("valid config")

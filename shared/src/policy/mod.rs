@@ -1,12 +1,10 @@
 //! Who may trigger what: installation policies, permission rules, approvals and rate
-//! limits, decided by pure functions over plain data; the operations on a job that a
-//! comment and the `ota` command line share (`operations`); the policy stage (`stage`).
+//! limits, decided by pure functions over plain data. The policy stage that carries the
+//! decisions out, and the operations on a job, are in [`crate::policy_stage`].
 
 mod decide;
 mod installation;
 pub mod messages;
-pub mod operations;
-pub mod stage;
 
 pub use decide::{
     ApprovalReason, ApprovalRefusal, Denial, MIN_REQUEST_ROLE, RunDecision, RunRequest,

@@ -1,9 +1,56 @@
-//! The policy store port: the installation policies an operator sets.
+//! The policy store port: the installation policies an operator sets, and the triggers
+//! they name. What a policy decides is the `policy` module's.
 
 use super::StoreError;
 use crate::ids::InstallationId;
-use crate::policy::InstallationPolicy;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
+
+/// What starts a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// A `/ollama` command in a comment.
+    Comment,
+    /// A pull request opened, synchronized or reopened.
+    PrOpened,
+    Push,
+    /// "Re-run" on the App's check suite or check run.
+    CheckSuite,
+    /// A schedule of the repository's config fired.
+    Schedule,
+    /// An operator of the App asked for it (`ota`), not GitHub.
+    Operator,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallationPolicy {
+    pub installation: InstallationId,
+    /// A name for the audit log.
+    pub name: String,
+    /// A glob over `owner/name`: `*`, `octo-org/*`, `octo-org/api-?`, `octo-org/web`.
+    pub repo_pattern: String,
+    /// `None`: every trigger.
+    #[serde(default)]
+    pub allowed_triggers: Option<Vec<TriggerKind>>,
+    /// `None`: anyone with the permission the action needs.
+    #[serde(default)]
+    pub allowed_users: Option<Vec<String>>,
+    /// `Some(true)` forces approval for every job, whatever the repository's config says.
+    #[serde(default)]
+    pub require_approval: Option<bool>,
+    #[serde(default)]
+    pub max_runtime_seconds: Option<u64>,
+    /// May jobs use Ollama's hosted service (rather than only the self-hosted one)?
+    #[serde(default)]
+    pub allow_hosted_model: Option<bool>,
+    /// Jobs per user per hour, overriding the default.
+    #[serde(default)]
+    pub user_jobs_per_hour: Option<u32>,
+    /// Jobs per installation per hour, overriding the default.
+    #[serde(default)]
+    pub installation_jobs_per_hour: Option<u32>,
+}
 
 pub trait PolicyStore: Send + Sync {
     fn policies(

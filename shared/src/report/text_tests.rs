@@ -1,9 +1,9 @@
 use super::*;
 use crate::dispatch::TestRun;
+use crate::envelope::CommentSource;
 use crate::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use crate::job::{Approval, ErrorReport, JobId, JobRequest, JobResult, TokenUsage, Trigger};
 use crate::ports::EndpointKind;
-use crate::webhook::envelope::CommentSource;
 
 const LOG: &str =
     "https://console.aws.amazon.com/cloudwatch/home#logsV2:log-groups/log-group/ota-runner";

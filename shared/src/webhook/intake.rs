@@ -2,10 +2,10 @@
 //! serve`): check size, signature and headers, normalize, queue, and say what happened.
 //! A delivery is answered 2xx only once it is durably queued or deliberately dropped.
 
-use super::envelope::{AccountKind, Envelope, EventName};
 use super::payload::{self, PayloadError};
 use super::secrets::{VerifyError, WebhookSecrets};
 use super::signature::Signature;
+use crate::envelope::{AccountKind, Envelope, EventName};
 use crate::ids::{DeliveryId, DeliveryIdError, InstallationId, RepoFullName};
 use crate::inbound::Inbound;
 use crate::ports::{EventQueue, SecretSource};

@@ -1,7 +1,6 @@
-//! GitHub webhook intake: signature, normalization into an [`envelope::Envelope`], and
+//! GitHub webhook intake: signature, normalization into an [`crate::envelope::Envelope`], and
 //! the edge logic that decides the HTTP answer.
 
-pub mod envelope;
 pub mod intake;
 pub mod payload;
 pub mod secrets;

@@ -2,7 +2,7 @@
 //! builds the [`Envelope`]. Everything else in the payload is skipped unread, and a
 //! missing or mistyped field is reported by its path (`pull_request.head.sha`).
 
-use super::envelope::*;
+use crate::envelope::*;
 use crate::ids::{AccountId, AppId, CommitSha, DeliveryId, InstallationId, RepoFullName, RepoId};
 use serde::Deserialize;
 use serde::de::{IgnoredAny, SeqAccess, Visitor};

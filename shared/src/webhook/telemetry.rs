@@ -3,7 +3,6 @@
 //! handled in. Neither ever carries a body, a signature or a secret. (The Lambdas' EMF
 //! metrics line is built from the same [`Outcome::name`] in `lambda_support::metrics`.)
 
-use super::envelope::Envelope;
 use super::intake::{Outcome, Receipt, Rejection};
 use std::time::Duration;
 
@@ -53,19 +52,6 @@ pub fn log(receipt: &Receipt, elapsed: Duration) {
             }
         }
     }
-}
-
-/// The span a queued event is handled in, by the policy Lambda and `ota serve`'s intake
-/// worker alike: its delivery, event, action, installation and repository.
-pub fn event_span(envelope: &Envelope) -> tracing::Span {
-    tracing::info_span!(
-        "event",
-        delivery = %envelope.delivery,
-        event = %envelope.event,
-        action = envelope.action.as_deref(),
-        installation = envelope.installation.map(|id| id.0),
-        repo = envelope.repository.as_ref().map(|repo| repo.full_name.as_str()),
-    )
 }
 
 /// The rejection as it may be logged: a parser's message can quote the body, so for a

@@ -7,6 +7,7 @@
 use super::{HEAD_SHA, Harness, PULL, STEP_TIMEOUT};
 use shared::clock::now_ms;
 use shared::dispatch::{RunOutput, TestRun, runner_started};
+use shared::envelope::CommentSource;
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
 use shared::job::{
     Approval, JobError, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Timeouts, TokenUsage,
@@ -17,7 +18,6 @@ use shared::ports::EndpointKind;
 use shared::ports::JobStore;
 use shared::ports::{CheckOutput, CheckStatus, GitHub, NewCheckRun};
 use shared::ports::{Workflow, WorkflowError, WorkflowInput};
-use shared::webhook::envelope::CommentSource;
 use std::time::{Duration, Instant};
 
 /// Timeouts short enough for tests: the run's heartbeat and runtime are long enough that

@@ -5,7 +5,7 @@
 use super::{Harness, PULL, REPO};
 use crate::fake_github::FakeCheckRun;
 use crate::redact::Redact;
-use shared::dispatch::capacity::Lease;
+use shared::dispatch::Lease;
 use shared::job::{JobId, JobRecord};
 use shared::ports::SlotStore;
 use shared::ports::WorkflowError;

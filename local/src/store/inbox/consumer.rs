@@ -18,7 +18,7 @@ pub struct PendingDelivery {
     /// Its place in the inbox, for [`Database::delivery_done`] and the like.
     pub seq: u64,
     pub delivery: DeliveryId,
-    /// The [`Envelope`](shared::webhook::envelope::Envelope) as JSON: decoding it is the
+    /// The [`Envelope`](shared::envelope::Envelope) as JSON: decoding it is the
     /// consumer's business (one that does not decode goes to [`Database::delivery_dead`]).
     pub envelope_json: String,
     /// Failed attempts so far.
@@ -281,8 +281,8 @@ mod tests {
     use super::*;
     use crate::store::test_support::{database, envelope, unique_delivery};
     use shared::clock::now_ms;
+    use shared::envelope::Envelope;
     use shared::ports::EventQueue;
-    use shared::webhook::envelope::Envelope;
 
     /// Enqueues one delivery per repository id (`None`: installation-wide), in order.
     async fn enqueue(db: &Database, repos: &[Option<u64>]) -> Vec<DeliveryId> {

@@ -223,8 +223,7 @@ mod tests {
         let (stored_delivery, group, json) = &rows[0];
         assert_eq!(stored_delivery, delivery.as_str());
         assert_eq!(group, "repo-1296269");
-        let stored: shared::webhook::envelope::Envelope =
-            serde_json::from_str(json).expect("envelope");
+        let stored: shared::envelope::Envelope = serde_json::from_str(json).expect("envelope");
         assert_eq!(stored, sent);
     }
 

@@ -1,5 +1,5 @@
 //! `/approve`, `/cancel` and `/retry`: each finds its job on the thread, checks who is
-//! asking, has the operation in [`crate::policy::operations`] act on it and says what
+//! asking, has the operation in [`crate::policy_stage::operations`] act on it and says what
 //! happened.
 
 use super::comment::{CommandContext, Commenter};
@@ -12,8 +12,8 @@ use crate::policy::messages::{
     approval_window_over_comment, approved_comment, cancelled_comment, job_not_found_comment,
     not_allowed_to_manage_comment, not_cancellable_comment, not_retryable_comment,
 };
-use crate::policy::operations::{self, Actor, Approved, Cancelled, Origin};
 use crate::policy::{ApprovalRefusal, TriggerKind, decide_approval, may_give, needed_role};
+use crate::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin};
 use crate::ports::Workflow;
 use crate::ports::{CheckConclusion, CheckRunUpdate, CheckStatus, GitHub, Permission, Reaction};
 

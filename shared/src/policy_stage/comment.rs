@@ -7,13 +7,13 @@ use crate::command::{
     Command, KnownTasks, ParsedCommand, command_errors_comment, help_text, parse_comment,
 };
 use crate::config::{RepoConfig, config_errors_comment};
+use crate::envelope::{Comment, Envelope};
 use crate::job::JobId;
 use crate::policy::TriggerKind;
 use crate::policy::messages::status_comment;
 use crate::ports::AuditEntry;
 use crate::ports::Workflow;
 use crate::ports::{GitHub, Permission, RepoScope};
-use crate::webhook::envelope::{Comment, Envelope};
 
 /// How many jobs `/ollama status` lists.
 const STATUS_JOBS: usize = 20;

@@ -296,6 +296,18 @@ pub struct InstalledRepository {
 }
 
 impl Envelope {
+    /// The span its processing is logged in, with the fields a reader searches by.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "event",
+            delivery = %self.delivery,
+            event = %self.event,
+            action = self.action.as_deref(),
+            installation = self.installation.map(|id| id.0),
+            repo = self.repository.as_ref().map(|repo| repo.full_name.as_str()),
+        )
+    }
+
     /// An envelope as a queue carries it (JSON of this version); the error says what is
     /// wrong with it, for the log line of a message that is set aside.
     pub fn from_queue_message(body: &str) -> Result<Self, String> {

@@ -7,12 +7,13 @@
 use super::comment::known_tasks;
 use super::run::{Ask, Origin, Target};
 use super::{PolicyStage, StageError, Store};
-use crate::inbound::Request;
+use crate::envelope::AccountKind;
+use crate::inbound::{Request, RequestSource};
 use crate::job::JobId;
+use crate::policy::TriggerKind;
 use crate::ports::AuditEntry;
 use crate::ports::Workflow;
 use crate::ports::{GitHub, Permission, RepoScope};
-use crate::webhook::envelope::AccountKind;
 
 impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     pub(super) async fn requested(&self, request: &Request) -> Result<(), StageError> {
@@ -20,7 +21,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             installation: request.installation,
             repo: request.repository.full_name.clone(),
         };
-        let trigger = request.source.trigger();
+        let trigger = trigger_of(&request.source);
         let refuse = |reason: String| AuditEntry {
             installation: scope.installation,
             repo: Some(scope.repo.clone()),
@@ -80,5 +81,13 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// The trigger that installation policies allow or refuse for a request.
+pub(super) fn trigger_of(source: &RequestSource) -> TriggerKind {
+    match source {
+        RequestSource::Schedule { .. } => TriggerKind::Schedule,
+        RequestSource::Operator { .. } => TriggerKind::Operator,
     }
 }

@@ -4,13 +4,13 @@
 use super::run::{Ask, Target, ThreadRef};
 use super::{PolicyStage, StageError, Store, default_branch, scope_of};
 use crate::config::{PrAction, RepoConfig, TaskName};
+use crate::envelope::{CheckRun, CheckSuite, Envelope, Installation, PullRequest, Push};
 use crate::ids::RepoFullName;
 use crate::job::{JobId, JobStatus};
 use crate::policy::TriggerKind;
 use crate::ports::InstallationRecord;
 use crate::ports::Workflow;
 use crate::ports::{GitHub, Permission, RepoScope};
-use crate::webhook::envelope::{CheckRun, CheckSuite, Envelope, Installation, PullRequest, Push};
 
 /// How many of a pull request's jobs are checked for stale approvals on a push.
 const PENDING_JOBS: usize = 100;
@@ -24,7 +24,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let Some(id) = envelope.installation else {
             return Ok(());
         };
-        let names = |repos: &[crate::webhook::envelope::InstalledRepository]| -> Vec<RepoFullName> {
+        let names = |repos: &[crate::envelope::InstalledRepository]| -> Vec<RepoFullName> {
             repos.iter().map(|repo| repo.full_name.clone()).collect()
         };
         match envelope.action.as_deref() {

@@ -10,18 +10,19 @@
 mod comment;
 mod events;
 mod manage;
+pub mod operations;
 mod request;
 mod run;
 
 use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig};
+use crate::envelope::{Envelope, Subject};
 use crate::inbound::Inbound;
-use crate::policy::operations::{OperationError, record};
+use crate::policy_stage::operations::{OperationError, record};
 use crate::ports::{
     AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError,
 };
 use crate::ports::{GitHub, GitHubError, RepoScope};
 use crate::ports::{Workflow, WorkflowError};
-use crate::webhook::envelope::{Envelope, Subject};
 
 /// Every record the stage reads and writes.
 pub trait Store: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter {}

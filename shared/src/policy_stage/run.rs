@@ -8,6 +8,7 @@ use super::{
     default_branch,
 };
 use crate::config::RepoConfig;
+use crate::envelope::{AccountKind, Comment, CommentSource, Envelope};
 use crate::ids::{CommitSha, DeliveryId};
 use crate::job::{
     APPROVAL_TIMEOUT, Approval, HEARTBEAT_TIMEOUT, JobId, JobRecord, JobRequest, JobStatus,
@@ -16,17 +17,16 @@ use crate::job::{
 use crate::policy::messages::{
     approval_requested_comment, check_run_name, denied_comment, rate_limited_comment,
 };
-use crate::policy::operations::update_racing;
 use crate::policy::{
     InstallationPolicy, RunDecision, RunRequest, TriggerKind, approver_role, decide_run,
     matching_policy,
 };
+use crate::policy_stage::operations::update_racing;
 use crate::ports::{AuditEntry, Created, RateDecision, StoreError};
 use crate::ports::{
     CheckOutput, CheckStatus, GitHub, NewCheckRun, Permission, Reaction, ReactionTarget, RepoScope,
 };
 use crate::ports::{Workflow, WorkflowInput};
-use crate::webhook::envelope::{AccountKind, Comment, CommentSource, Envelope};
 use std::time::Duration;
 
 /// The rate-limit window.
