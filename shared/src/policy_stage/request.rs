@@ -5,7 +5,7 @@
 //! where the operator who asked looks.
 
 use super::comment::known_tasks;
-use super::run::{Ask, Origin, Target};
+use super::run::{Ask, Requester, Target};
 use super::{PolicyStage, StageError, Store};
 use crate::envelope::AccountKind;
 use crate::inbound::{Request, RequestSource};
@@ -51,11 +51,11 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         };
         let known = known_tasks(&config);
         let commit = self.github.branch_head(&scope, &branch).await?;
-        let origin = Origin {
+        let requester = Requester {
             id: &request.id,
-            requester: request.source.requester(),
+            login: request.source.requester(),
             // Nobody on GitHub asked: the source is judged by the trigger's policy alone.
-            requester_kind: AccountKind::Bot,
+            kind: AccountKind::Bot,
         };
         for (index, task) in request.tasks.iter().enumerate() {
             let Some(task) = known.find(task) else {
@@ -77,7 +77,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 from_fork: false,
                 thread: None,
             };
-            self.start_job(&origin, &scope, &config, ask, target)
+            self.start_job(&requester, &scope, &config, ask, target)
                 .await?;
         }
         Ok(())

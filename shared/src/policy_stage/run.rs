@@ -69,19 +69,19 @@ impl Target {
 }
 
 /// Who asked for a job, whatever the event: a delivery's sender, or a request's source.
-pub(super) struct Origin<'a> {
+pub(super) struct Requester<'a> {
     /// The delivery or request: the job's `delivery`, and the audit log's.
     pub id: &'a DeliveryId,
-    pub requester: String,
-    pub requester_kind: AccountKind,
+    pub login: String,
+    pub kind: AccountKind,
 }
 
-impl<'a> Origin<'a> {
+impl<'a> Requester<'a> {
     pub(super) fn of(envelope: &'a Envelope) -> Self {
         Self {
             id: &envelope.delivery,
-            requester: envelope.sender.login.clone(),
-            requester_kind: envelope.sender.kind,
+            login: envelope.sender.login.clone(),
+            kind: envelope.sender.kind,
         }
     }
 }
@@ -147,7 +147,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         ask: Ask,
         target: Target,
     ) -> Result<(), StageError> {
-        self.start_job(&Origin::of(envelope), scope, config, ask, target)
+        self.start_job(&Requester::of(envelope), scope, config, ask, target)
             .await
     }
 
@@ -155,7 +155,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     /// asked for it.
     pub(super) async fn start_job(
         &self,
-        origin: &Origin<'_>,
+        asker: &Requester<'_>,
         scope: &RepoScope,
         config: &RepoConfig,
         ask: Ask,
@@ -169,14 +169,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 .ensure_started(scope, config, policy, thread, job)
                 .await;
         }
-        let requester = &origin.requester;
+        let requester = &asker.login;
         let policies = self.store.policies(scope.installation).await?;
         let policy = matching_policy(&policies, &scope.repo);
         let request = RunRequest {
             trigger: ask.trigger,
             task: &ask.task,
             requester,
-            requester_kind: origin.requester_kind,
+            requester_kind: asker.kind,
             permission: ask.permission,
             from_fork: target.from_fork,
         };
@@ -184,7 +184,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             installation: scope.installation,
             repo: Some(scope.repo.clone()),
             at_ms: (self.clock)(),
-            delivery: origin.id.to_string(),
+            delivery: asker.id.to_string(),
             actor: requester.clone(),
             command: ask.command.clone(),
             decision: decision.to_owned(),
@@ -242,7 +242,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let mut job = JobRecord::new(
             JobRequest {
                 id: ask.job.clone(),
-                delivery: origin.id.clone(),
+                delivery: asker.id.clone(),
                 installation: scope.installation,
                 repo: scope.repo.clone(),
                 commit: target.commit.clone(),
