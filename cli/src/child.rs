@@ -58,7 +58,11 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
             .context("reading the Ollama URL")?;
-    ollama_env.api_key = environment.ollama_api_key.clone();
+    ollama_env.api_key = launch
+        .endpoint
+        .takes_api_key()
+        .then(|| environment.ollama_api_key.clone())
+        .flatten();
     let ollama = OllamaClient::new(&ollama_env, Default::default())
         .context("setting up the Ollama client")?;
     let runner = Runner {

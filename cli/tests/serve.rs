@@ -4,7 +4,7 @@
 
 use e2e::delivery::Delivery;
 use e2e::ota_server::{
-    JOB_TIMEOUT, PR, REPO, SECRET, ServeWorld, eventually, first_job_id, pr_comment,
+    JOB_TIMEOUT, OtaServer, PR, REPO, SECRET, ServeWorld, eventually, first_job_id, pr_comment,
     refactor_request,
 };
 use e2e::runner_world::REFACTORED;
@@ -164,4 +164,32 @@ async fn without_an_app_the_server_starts_and_shows_what_is_missing() {
             .contains("set one up"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn the_hosted_services_key_never_reaches_a_self_hosted_ollama() {
+    const KEY: &str = "sk-hosted-only-7f3a";
+    let world = ServeWorld::with_lib(CHECK).await;
+    world.script_checked_refactor();
+    let mut environment = world.environment();
+    environment.push(("OLLAMA_API_KEY".to_owned(), KEY.to_owned()));
+    let server = OtaServer::start_with(
+        OTA,
+        world.data_dir(),
+        &environment,
+        &["--retry-interval-seconds", "1"],
+    );
+
+    let (status, body) = server.post(&refactor_request("Codertocat")).await;
+    assert_eq!(status, 202, "{body}");
+    world.opened_pull(&server).await;
+
+    let calls = world.ollama.calls();
+    assert!(!calls.is_empty(), "the job called its Ollama");
+    for call in calls {
+        assert_eq!(
+            call.authorization, None,
+            "a self-hosted Ollama was sent the hosted service's key"
+        );
+    }
 }

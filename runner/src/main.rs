@@ -32,12 +32,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("reading the GitHub App's private key")?;
     let api_key = match &env.ollama_key_secret {
-        Some(arn) => Some(
+        // Read only for a job on the hosted service: a self-hosted Ollama never gets it.
+        Some(arn) if env.launch.endpoint.takes_api_key() => Some(
             read_secret(&secrets, arn)
                 .await
                 .context("reading the Ollama API key")?,
         ),
-        None => None,
+        _ => None,
     };
     let github = GitHubApp::new(AppId(env.app_id), private_key, env.api_url.clone())
         .client(TokenPermissions::runner())

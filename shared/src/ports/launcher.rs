@@ -60,6 +60,15 @@ pub struct ModelEndpoint {
     pub url: String,
 }
 
+impl ModelEndpoint {
+    /// Whether the hosted service's API key goes with this endpoint's calls: only to
+    /// Ollama's hosted service, never to a self-hosted Ollama, which is often reached over
+    /// plain HTTP and has no use for it.
+    pub fn takes_api_key(&self) -> bool {
+        self.kind == EndpointKind::Hosted
+    }
+}
+
 /// One runner to start, and what a runner is started with: its launch environment
 /// ([`RunnerLaunch::to_env`], [`RunnerLaunch::from_env`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +130,16 @@ pub trait TaskLauncher: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_hosted_service_takes_the_api_key() {
+        let endpoint = |kind| ModelEndpoint {
+            kind,
+            url: "http://127.0.0.1:11434".to_owned(),
+        };
+        assert!(endpoint(EndpointKind::Hosted).takes_api_key());
+        assert!(!endpoint(EndpointKind::SelfHosted).takes_api_key());
+    }
 
     #[test]
     fn endpoint_kinds_serialize_as_their_names() {
