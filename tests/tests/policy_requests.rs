@@ -10,7 +10,7 @@ use shared::ids::{DeliveryId, InstallationId, RepoFullName, RepoId};
 use shared::inbound::{Inbound, Request, RequestSource};
 use shared::job::{JobId, JobStatus, Trigger};
 use shared::policy::{InstallationPolicy, TriggerKind};
-use shared::ports::{AuditLog, JobStore, PolicyStore};
+use shared::ports::{JobStore, PolicyStore};
 
 fn request(source: RequestSource, tasks: &[&str]) -> Request {
     Request {
@@ -80,11 +80,7 @@ async fn a_scheduled_request_starts_each_task_on_the_default_branch_head() {
     assert!(harness.github.reactions().is_empty());
     assert!(harness.github.unexpected().is_empty());
 
-    let audit = harness
-        .store
-        .recent(InstallationId(INSTALLATION), 10)
-        .await
-        .expect("audit");
+    let audit = harness.audit().await;
     assert_eq!(audit.len(), 2);
     assert!(audit.iter().all(|entry| entry.decision == "accepted"));
     assert!(audit.iter().all(|entry| entry.command == "schedule"));
@@ -124,11 +120,7 @@ async fn an_unknown_task_is_refused_in_the_audit_log_and_nothing_runs() {
     process_ok(&harness, &request).await;
 
     assert!(harness.execution_names().await.is_empty());
-    let audit = harness
-        .store
-        .recent(InstallationId(INSTALLATION), 10)
-        .await
-        .expect("audit");
+    let audit = harness.audit().await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].decision, "invalid");
     assert_eq!(audit[0].reason, format!("deploy is not a task of {REPO}"));
@@ -159,11 +151,7 @@ async fn a_policy_that_allows_only_comments_denies_a_scheduled_job() {
     process_ok(&harness, &request).await;
 
     assert!(harness.execution_names().await.is_empty());
-    let audit = harness
-        .store
-        .recent(InstallationId(INSTALLATION), 10)
-        .await
-        .expect("audit");
+    let audit = harness.audit().await;
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].decision, "denied");
     assert_eq!(audit[0].policy.as_deref(), Some("comments-only"));
