@@ -3,5 +3,6 @@
 pub mod agent;
 pub mod job;
 pub mod ollama;
+pub mod sandbox;
 pub mod tools;
 pub mod workspace;

@@ -1,31 +1,28 @@
 //! Running the task's configured command (`cargo test`, `npm test`, …) for the model, in the
-//! clone, sandboxed as far as a process can be without a container of its own:
+//! clone, in the sandbox the operator chose (see [`crate::sandbox`] and `docs/security.md`):
 //!
 //! - **Only configured commands.** The model can't type a command line; it asks for one of
 //!   the commands the task's configuration lists (see `run_command` in the agent's tools).
+//! - **Isolated from the runner.** By default in bubblewrap: its own namespaces and a fresh
+//!   `/proc` (no other process, its environment or memory), read-only system and toolchain
+//!   directories, writes only in the clone and a private `/tmp` and `HOME`, no network.
+//!   Where that can't work, a separate unprivileged uid ([`RunAs`]); off only when the
+//!   operator says so. A job whose command can't be sandboxed fails, it never runs bare.
 //! - **An explicit, minimal environment.** The child's environment is cleared and rebuilt
 //!   from [`CommandSandbox::env`]: a short allowlist of variables build tools need to find
 //!   themselves (`PATH`, `HOME`, toolchain homes and caches) plus fixed settings (`CI=true`,
 //!   no colour). Nothing is inherited wholesale, so `GITHUB_TOKEN`, `OLLAMA_API_KEY` and
 //!   `AWS_*` (the task role's credentials) never reach the repository's code, and a name that
 //!   looks like a credential is refused even when a caller passes it explicitly.
-//! - **An unprivileged user.** With [`CommandSandbox::run_as`] set (the runner running as
-//!   root), the child switches to that uid/gid, dropping supplementary groups, before it
-//!   runs. The runner's container image runs as a non-root user anyway; `run_as` covers a
-//!   runner started as root (`ota run` under sudo, a root container). The clone must be
-//!   writable by that user.
-//! - **A time limit, for the whole process group.** The command runs in its own process
-//!   group; when it times out, or once it exits, the group is killed, so a test runner's
-//!   children can't outlive it or keep its output open.
+//! - **Limits.** CPU time per process, memory and processes of the whole command where the
+//!   host has cgroups for it ([`CommandLimits`]), and a time limit for the whole process
+//!   group: when the command times out, or once it exits, the group (and its cgroup) is
+//!   killed, so a test runner's children can't outlive it or keep its output open.
 //! - **Bounded output.** Output (stdout and stderr interleaved) is kept as its first and last
 //!   bytes ([`HeadTail`]), whatever its length.
-//!
-//! Not a security boundary against hostile code: the command can still read the clone and
-//! use the network. The job's isolation is the runner's container.
 
 use std::fmt;
-use std::path::Path;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -33,6 +30,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use super::output::HeadTail;
+use crate::sandbox::{CgroupSupport, CommandLimits, Network, SandboxMode, spawn};
 
 /// Variables copied from the runner's environment when set: what compilers, package
 /// managers and test runners need to find their toolchains and caches. No credential is
@@ -116,9 +114,19 @@ impl std::str::FromStr for RunAs {
 /// How commands are run.
 #[derive(Debug, Clone)]
 pub struct CommandSandbox {
-    /// The whole environment of the command.
+    /// The whole environment of the command (bubblewrap then makes `HOME` and `TMPDIR`
+    /// private).
     pub env: Vec<(String, String)>,
-    pub run_as: Option<RunAs>,
+    /// The isolation: `OTA_COMMAND_SANDBOX`, checked on this host.
+    pub mode: SandboxMode,
+    /// `OTA_COMMAND_NETWORK`; only bubblewrap can take the network away.
+    pub network: Network,
+    pub limits: CommandLimits,
+    /// How this host enforces the memory and process limits.
+    pub cgroups: CgroupSupport,
+    /// Files never visible to a command even inside a bound directory: the App's private
+    /// key file (`PRIVATE_KEY_PATH`).
+    pub hidden: Vec<PathBuf>,
     /// The limit of one command (the job's own deadline may cut it shorter).
     pub timeout: Duration,
     pub head_bytes: usize,
@@ -126,7 +134,8 @@ pub struct CommandSandbox {
 }
 
 impl CommandSandbox {
-    /// The allowlisted variables from this process's environment, plus the fixed ones.
+    /// The allowlisted variables from this process's environment, plus the fixed ones,
+    /// in the sandbox this process's environment chooses.
     pub fn from_process_env() -> Self {
         Self::with_env(
             PASSED_THROUGH
@@ -135,7 +144,8 @@ impl CommandSandbox {
         )
     }
 
-    /// Exactly `vars` plus the fixed ones, minus any name that looks like a credential.
+    /// Exactly `vars` plus the fixed ones, minus any name that looks like a credential, in
+    /// the sandbox this process's environment chooses (`OTA_COMMAND_*`).
     pub fn with_env(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut env: Vec<(String, String)> = vars
             .into_iter()
@@ -145,12 +155,138 @@ impl CommandSandbox {
             env.push(("LANG".into(), "C.UTF-8".into()));
         }
         env.extend(FIXED.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let var = |name: &str| std::env::var(name).ok();
+        let mut mode = SandboxMode::from_vars(var);
+        let settings = Network::from_vars(var)
+            .and_then(|network| CommandLimits::from_vars(var).map(|limits| (network, limits)));
+        let (network, limits) = settings.unwrap_or_else(|problem| {
+            mode = SandboxMode::Missing { reason: problem };
+            (Network::None, CommandLimits::default())
+        });
         Self {
             env,
-            run_as: None,
+            network,
+            limits,
+            cgroups: CgroupSupport::from_vars(var),
+            hidden: var("PRIVATE_KEY_PATH")
+                .map(PathBuf::from)
+                .into_iter()
+                .collect(),
+            mode,
             timeout: DEFAULT_COMMAND_TIMEOUT,
             head_bytes: DEFAULT_HEAD_BYTES,
             tail_bytes: DEFAULT_TAIL_BYTES,
+        }
+    }
+
+    /// Why no command can run here, in words for the job's report; `None` when they can.
+    pub fn unavailable(&self) -> Option<String> {
+        match &self.mode {
+            SandboxMode::Missing { reason } => Some(format!(
+                "this runner can't run the repository's commands in a sandbox: {reason}"
+            )),
+            _ => None,
+        }
+    }
+
+    /// How commands run here, one line each, with `(warn, text)`: the mode, the network,
+    /// every limit and whether this host enforces it. Logged when a runner starts.
+    pub fn describe(&self) -> Vec<(bool, String)> {
+        let mut lines = Vec::new();
+        let network = crate::sandbox::network_of(&self.mode, self.network);
+        match &self.mode {
+            SandboxMode::Missing { .. } => {
+                lines.push((true, self.unavailable().unwrap_or_default()));
+                return lines;
+            }
+            SandboxMode::Off => lines.push((
+                true,
+                "commands run without a sandbox (OTA_COMMAND_SANDBOX=off): they can read \
+                 what the runner can read and reach what it can reach"
+                    .to_owned(),
+            )),
+            SandboxMode::Bubblewrap { program } => lines.push((
+                false,
+                format!("commands run in bubblewrap ({})", program.display()),
+            )),
+            SandboxMode::User(user) => lines.push((
+                false,
+                format!(
+                    "commands run as uid {}:{}, without namespaces",
+                    user.uid, user.gid
+                ),
+            )),
+        }
+        lines.push(match network {
+            Network::None => (false, "commands have no network but loopback".to_owned()),
+            Network::Host => (
+                true,
+                "commands use the host's network: whatever it reaches (metadata endpoints, \
+                 this server's port) they reach"
+                    .to_owned(),
+            ),
+        });
+        lines.push((
+            false,
+            format!(
+                "each command process may use {}s of CPU; a command may run {}s",
+                self.limits.cpu_seconds,
+                self.timeout.as_secs()
+            ),
+        ));
+        let memory = self.limits.memory_bytes / (1024 * 1024);
+        lines.push(if self.cgroups.limits_memory() {
+            (
+                false,
+                format!(
+                    "a command may use {memory} MiB of memory ({})",
+                    self.cgroups.describe()
+                ),
+            )
+        } else {
+            (
+                true,
+                format!(
+                    "the memory limit of commands ({memory} MiB) is NOT enforced on this host: {}",
+                    self.cgroups.describe()
+                ),
+            )
+        });
+        let processes = self.limits.max_processes;
+        let by_uid = matches!(self.mode, SandboxMode::User(_));
+        lines.push(if self.cgroups.limits_processes() {
+            (
+                false,
+                format!(
+                    "a command may have {processes} processes ({})",
+                    self.cgroups.describe()
+                ),
+            )
+        } else if by_uid {
+            (
+                false,
+                format!("a command may have {processes} processes (RLIMIT_NPROC of its uid)"),
+            )
+        } else {
+            (
+                true,
+                format!(
+                    "the process limit of commands ({processes}) is NOT enforced on this host: {}",
+                    self.cgroups.describe()
+                ),
+            )
+        });
+        lines
+    }
+
+    /// Logs [`Self::describe`]: what is not enforced as a warning.
+    pub fn log_setup(&self) {
+        for (warn, line) in self.describe() {
+            if warn {
+                tracing::warn!(sandbox = self.mode.name(), "{line}");
+            } else {
+                tracing::info!(sandbox = self.mode.name(), "{line}");
+            }
         }
     }
 }
@@ -262,27 +398,11 @@ pub async fn run_command(
     if let Some(deadline) = deadline {
         limit = limit.min(deadline);
     }
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(command)
-        .current_dir(dir)
-        .env_clear()
-        .envs(sandbox.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    #[cfg(unix)]
-    {
-        cmd.process_group(0);
-        if let Some(user) = sandbox.run_as {
-            cmd.uid(user.uid).gid(user.gid);
-        }
-    }
-    let mut child = cmd.spawn().map_err(|source| CommandError {
+    let mut spawned = spawn(dir, command, sandbox).map_err(|source| CommandError {
         command: command.to_owned(),
         source,
     })?;
+    let child = &mut spawned.child;
     let pid = child.id();
     let output = Arc::new(Mutex::new(HeadTail::new(
         sandbox.head_bytes,
@@ -308,13 +428,22 @@ pub async fn run_command(
             (None, true)
         }
     };
+    let memory_limit_reached = spawned.memory_limit_reached();
+    spawned.clean_up().await;
     for reader in readers {
         let abort = reader.abort_handle();
         if tokio::time::timeout(OUTPUT_GRACE, reader).await.is_err() {
             abort.abort();
         }
     }
-    let output = output.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut output = output.lock().unwrap_or_else(PoisonError::into_inner);
+    if memory_limit_reached {
+        let note = format!(
+            "\n[the command reached its memory limit of {} MiB]\n",
+            sandbox.limits.memory_bytes / (1024 * 1024)
+        );
+        output.push(note.as_bytes());
+    }
     Ok(CommandRun {
         command: command.to_owned(),
         exit_code,
