@@ -40,6 +40,7 @@ fn tie_to_parent() -> anyhow::Result<()> {
 }
 
 pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
+    ota_runner::sandbox::protect_runner_process().context("making the runner undumpable")?;
     tie_to_parent()?;
     let var = |name: &str| std::env::var(name).ok();
     let launch = RunnerLaunch::from_env(var).context("reading the runner's launch environment")?;

@@ -16,6 +16,7 @@ use shared::ports::{SecretSource, SecretVersion};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    ota_runner::sandbox::protect_runner_process().context("making the runner undumpable")?;
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(

@@ -63,6 +63,10 @@ pub enum RunError {
     #[error("{0}")]
     OllamaRefused(String),
 
+    /// The task runs a command, and no command sandbox works on this machine.
+    #[error("{reason}; nothing was started")]
+    NoSandbox { reason: String },
+
     #[error("a branch named {branch} already exists; run again for another name")]
     BranchTaken { branch: String },
 

@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ota_runner::agent::{
-    Agent, AgentReport, AgentSettings, CommandRun, Progress, ProgressSink, TaskInput, TaskSpec,
+    Agent, AgentReport, AgentSettings, CommandRun, CommandSandbox, Progress, ProgressSink,
+    TaskInput, TaskSpec,
 };
 use ota_runner::ollama::OllamaClient;
 use ota_runner::tools::Workspace;
@@ -68,6 +69,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let repo = LocalRepo::open(&args.repo).await?;
     let config = task::config_at_head(&repo).await?;
     let spec = task::choose(&config, &args.task, args.model.as_deref())?;
+    if spec.tools.run_command {
+        let sandbox = CommandSandbox::from_process_env();
+        if let Some(reason) = sandbox.unavailable() {
+            return Err(RunError::NoSandbox { reason }.into());
+        }
+        for (_, line) in sandbox.describe().into_iter().filter(|(warn, _)| *warn) {
+            eprintln!("ota: {line}");
+        }
+    }
     let ollama = ollama::connect(|name| std::env::var(name).ok()).await?;
 
     let id = new_run_id()?;

@@ -120,6 +120,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         token: &TaskToken,
     ) -> Result<Finished, RunnerError> {
         tracing::info!(commit = %job.commit.as_str(), "runner started");
+        self.agent.sandbox.log_setup();
         let result = tokio::select! {
             result = self.work(job) => result,
             stopped = self.heartbeats(token) => {
@@ -217,6 +218,15 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             repo: job.repo.clone(),
         };
         let spec = self.task_spec(job, &scope).await?;
+        if spec.tools.run_command
+            && let Some(reason) = self.agent.sandbox.unavailable()
+        {
+            tracing::error!(job = %job.id, "{reason}");
+            return Err(Failure::new(
+                JobError::RunnerFailed,
+                format!("the task's command was not run: {reason}"),
+            ));
+        }
         let remote = Remote::for_repo(&self.git_base_url, job.repo.as_str());
         let checkout = Checkout::clone_at(&remote, &job.commit, &self.git_auth(&scope).await?)
             .await
