@@ -200,3 +200,27 @@ async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_h
     );
     assert_eq!(world.github.opened_pulls(&world.repo).len(), 1);
 }
+
+#[tokio::test]
+async fn a_job_whose_command_cant_be_sandboxed_fails_with_the_reason_and_runs_nothing() {
+    let world = World::with_lib("touch ran-unsandboxed").await;
+    let job = world.start_job("refactor", "extract the retry loop").await;
+    let mut runner = world.runner();
+    runner.agent.sandbox.mode = ota_runner::sandbox::SandboxMode::Missing {
+        reason: "`bwrap` (bubblewrap) is not on PATH".to_owned(),
+    };
+
+    let finished = runner.run_job(&job.record.id).await.expect("runner");
+
+    let Finished::Failed(failure) = finished else {
+        panic!("the job should fail: {finished:?}");
+    };
+    assert_eq!(failure.error, JobError::RunnerFailed);
+    assert_eq!(
+        failure.cause,
+        "the task's command was not run: this runner can't run the repository's commands \
+         in a sandbox: `bwrap` (bubblewrap) is not on PATH"
+    );
+    assert!(world.ollama.calls().is_empty(), "the agent never started");
+    assert!(world.github.opened_pulls(&world.repo).is_empty());
+}
