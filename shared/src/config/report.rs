@@ -4,14 +4,20 @@
 use super::CONFIG_FILE_NAME;
 use super::error::ConfigErrors;
 
-/// Lists each problem as `line N, column C, field X: reason` with what to do about it.
+/// Lists each problem as `line N, column C, field X: reason` with what to do about it;
+/// a file that could not be read at all (too large, not UTF-8, no branch) says so first.
 pub fn config_errors_comment(errors: &ConfigErrors) -> String {
     let problems = errors.problems();
     let count = match problems.len() {
         1 => "a problem".to_owned(),
         n => format!("{n} problems"),
     };
-    let mut out = format!("**`{CONFIG_FILE_NAME}` has {count}**, so nothing was started.\n\n");
+    let unreadable = problems.iter().all(|problem| problem.kind.is_unreadable());
+    let mut out = if unreadable {
+        format!("**`{CONFIG_FILE_NAME}` could not be read**, so nothing was started.\n\n")
+    } else {
+        format!("**`{CONFIG_FILE_NAME}` has {count}**, so nothing was started.\n\n")
+    };
     for problem in problems {
         out.push_str(&format!("- {}", problem.place()));
         if !problem.field.is_empty() {
