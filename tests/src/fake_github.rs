@@ -410,9 +410,7 @@ impl FakeGitHub {
     /// ("No commit found for the ref …" from the contents API).
     pub fn remove_branch(&self, repo: &str, branch: &str) {
         let mut state = self.state();
-        state
-            .branches
-            .remove(&(repo.to_owned(), branch.to_owned()));
+        state.branches.remove(&(repo.to_owned(), branch.to_owned()));
         state
             .missing_refs
             .insert((repo.to_owned(), branch.to_owned()));

@@ -2,9 +2,9 @@
 //! reason it could not be read becomes a problem the user is told about, except a missing
 //! file, which means the defaults.
 
+use super::RepoConfig;
 use super::error::{ConfigErrors, ProblemKind};
 use super::limits::MAX_FILE_BYTES;
-use super::RepoConfig;
 use crate::ports::RepoFile;
 
 /// The configuration that `file`, read from `branch`, holds. A missing file is the
@@ -18,7 +18,9 @@ pub fn config_from_file(file: RepoFile, branch: &str) -> Result<RepoConfig, Conf
             size: usize::try_from(bytes).unwrap_or(usize::MAX),
             limit: MAX_FILE_BYTES,
         })),
-        RepoFile::NotAFile { kind } => Err(ConfigErrors::unreadable(ProblemKind::NotAFile { kind })),
+        RepoFile::NotAFile { kind } => {
+            Err(ConfigErrors::unreadable(ProblemKind::NotAFile { kind }))
+        }
         RepoFile::NoSuchRef { empty_repository } => {
             Err(ConfigErrors::unreadable(ProblemKind::NoSuchBranch {
                 branch: branch.to_owned(),
@@ -33,14 +35,19 @@ mod tests {
     use super::*;
 
     fn kind(file: RepoFile) -> ProblemKind {
-        config_from_file(file, "main").expect_err("a problem").problems()[0]
+        config_from_file(file, "main")
+            .expect_err("a problem")
+            .problems()[0]
             .kind
             .clone()
     }
 
     #[test]
     fn a_missing_file_is_the_defaults_and_a_found_one_is_parsed() {
-        assert_eq!(config_from_file(RepoFile::Missing, "main"), Ok(RepoConfig::default()));
+        assert_eq!(
+            config_from_file(RepoFile::Missing, "main"),
+            Ok(RepoConfig::default())
+        );
         assert_eq!(
             config_from_file(RepoFile::Found(b"version: 1\n".to_vec()), "main"),
             Ok(RepoConfig::default())
@@ -61,11 +68,17 @@ mod tests {
             ProblemKind::NotUtf8 { utf16: true }
         );
         assert_eq!(
-            kind(RepoFile::NotAFile { kind: "dir".to_owned() }),
-            ProblemKind::NotAFile { kind: "dir".to_owned() }
+            kind(RepoFile::NotAFile {
+                kind: "dir".to_owned()
+            }),
+            ProblemKind::NotAFile {
+                kind: "dir".to_owned()
+            }
         );
         assert_eq!(
-            kind(RepoFile::NoSuchRef { empty_repository: false }),
+            kind(RepoFile::NoSuchRef {
+                empty_repository: false
+            }),
             ProblemKind::NoSuchBranch {
                 branch: "main".to_owned(),
                 empty_repository: false

@@ -101,7 +101,8 @@ impl RepoConfig {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(too_large(bytes.len()));
         }
-        let text = encoding::utf8_text(bytes).map_err(|problem| ConfigErrors::new(vec![problem]))?;
+        let text =
+            encoding::utf8_text(bytes).map_err(|problem| ConfigErrors::new(vec![problem]))?;
         Self::parse(text)
     }
 

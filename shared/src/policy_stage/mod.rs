@@ -13,6 +13,7 @@ mod manage;
 pub mod operations;
 mod request;
 mod run;
+mod voice;
 
 use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig, config_from_file};
 use crate::envelope::{Envelope, Subject};
