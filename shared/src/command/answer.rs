@@ -81,11 +81,7 @@ pub fn comment_reply(answers: &[Answer], ignored: Option<Ignored>) -> Option<Str
     let headed = groups.len() > 1 || ignored.is_some();
     for (commands, text) in groups {
         if headed && !commands.is_empty() {
-            let heading: Vec<String> = commands
-                .iter()
-                .map(|(line, source)| format!("{} (line {line})", quote(source)))
-                .collect();
-            parts.push(format!("> {}\n\n{}", heading.join(", "), text.trim_end()));
+            parts.push(format!("> {}\n\n{}", heading(&commands), text.trim_end()));
         } else {
             parts.push(text.trim_end().to_owned());
         }
@@ -94,6 +90,26 @@ pub fn comment_reply(answers: &[Answer], ignored: Option<Ignored>) -> Option<Str
         return None;
     }
     Some(cut(parts.join("\n\n---\n\n")))
+}
+
+/// The commands an answer is about, each written once with its lines:
+/// `` `/ollama help` (lines 1, 2) ``.
+fn heading(commands: &[&(usize, String)]) -> String {
+    let mut sources: Vec<(&str, Vec<String>)> = Vec::new();
+    for (line, source) in commands {
+        match sources.iter_mut().find(|(seen, _)| seen == source) {
+            Some((_, lines)) => lines.push(line.to_string()),
+            None => sources.push((source, vec![line.to_string()])),
+        }
+    }
+    let written: Vec<String> = sources
+        .into_iter()
+        .map(|(source, lines)| {
+            let word = if lines.len() == 1 { "line" } else { "lines" };
+            format!("{} ({word} {})", quote(source), lines.join(", "))
+        })
+        .collect();
+    written.join(", ")
 }
 
 fn ignored_note(ignored: Ignored) -> String {
