@@ -10,14 +10,10 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 use shared::ids::CommitSha;
 use shared::ports::{
-    CheckRunUpdate, GitHub, GitHubError, MAX_THREAD_DIFF_CHARS, NewCheckRun, NewPullRequest,
-    NewReview, OpenedPullRequest, Permission, PullRequestInfo, Reaction, ReactionTarget, RepoScope,
-    ThreadText,
+    CheckRunUpdate, GitHub, GitHubError, MAX_CONTENTS_BYTES, MAX_THREAD_DIFF_CHARS, NewCheckRun,
+    NewPullRequest, NewReview, OpenedPullRequest, Permission, PullRequestInfo, Reaction,
+    ReactionTarget, RepoFile, RepoScope, ThreadText,
 };
-
-/// The contents API returns a file's content only up to 1 MB; larger files come without
-/// it, and nothing the agent reads this way (its config file) should be that big.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// The roles GitHub names in `role_name`; anything else is a custom role.
 const BUILT_IN_ROLES: [&str; 5] = ["admin", "maintain", "write", "triage", "read"];
@@ -106,28 +102,29 @@ impl PullJson {
     }
 }
 
-/// The text of a contents API entry, or why it cannot be had.
-fn file_text(call: &Call, path: &str, entry: ContentsJson) -> Result<String, GitHubError> {
+/// What a contents API entry holds: the file's bytes, or why they cannot be had.
+fn file_content(call: &Call, entry: ContentsJson) -> Result<RepoFile, GitHubError> {
     let entry = match entry {
         ContentsJson::Entry(entry) => entry,
         ContentsJson::Listing(entries) => {
-            return Err(GitHubError::Rejected(format!(
-                "{path} is a directory ({} entries), not a file",
-                entries.len()
-            )));
+            tracing::debug!(entries = entries.len(), "a directory, not a file");
+            return Ok(RepoFile::NotAFile {
+                kind: "directory".to_owned(),
+            });
         }
     };
-    if entry.kind != "file" {
-        return Err(GitHubError::Rejected(format!(
-            "{path} is a {}, not a file",
-            entry.kind
-        )));
+    match entry.kind.as_str() {
+        "file" => {}
+        "dir" => {
+            return Ok(RepoFile::NotAFile {
+                kind: "directory".to_owned(),
+            });
+        }
+        _ => return Ok(RepoFile::NotAFile { kind: entry.kind }),
     }
-    if entry.size > MAX_FILE_BYTES || entry.encoding.as_deref() != Some("base64") {
-        return Err(GitHubError::Rejected(format!(
-            "{path} is {} bytes; files over {MAX_FILE_BYTES} bytes are not read",
-            entry.size
-        )));
+    // Over 1 MB GitHub sends `encoding: "none"` and an empty `content`.
+    if entry.size > MAX_CONTENTS_BYTES || entry.encoding.as_deref() != Some("base64") {
+        return Ok(RepoFile::TooLarge { bytes: entry.size });
     }
     let encoded: String = entry
         .content
@@ -135,12 +132,30 @@ fn file_text(call: &Call, path: &str, entry: ContentsJson) -> Result<String, Git
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    let bytes = base64::engine::general_purpose::STANDARD
+    base64::engine::general_purpose::STANDARD
         .decode(encoded)
+        .map(RepoFile::Found)
         .map_err(|err| {
             GitHubError::Unavailable(format!("{}: content is not base64: {err}", call.label()))
-        })?;
-    String::from_utf8(bytes).map_err(|_| GitHubError::Rejected(format!("{path} is not UTF-8 text")))
+        })
+}
+
+/// What a 404 from the contents API means. GitHub's `message` tells a missing ref ("No
+/// commit found for the ref …") and an empty repository ("This repository is empty.")
+/// from a missing file ("Not Found"); the client quotes it in the error.
+fn not_found(message: &str) -> RepoFile {
+    let message = message.to_ascii_lowercase();
+    if message.contains("repository is empty") {
+        RepoFile::NoSuchRef {
+            empty_repository: true,
+        }
+    } else if message.contains("no commit found for the ref") {
+        RepoFile::NoSuchRef {
+            empty_repository: false,
+        }
+    } else {
+        RepoFile::Missing
+    }
 }
 
 impl GitHub for GitHubClient {
@@ -166,7 +181,7 @@ impl GitHub for GitHubClient {
         scope: &RepoScope,
         path: &str,
         git_ref: &str,
-    ) -> Result<Option<String>, GitHubError> {
+    ) -> Result<RepoFile, GitHubError> {
         let mut call = Call::get(repo_path(scope, &format!("contents/{}", encode_path(path))));
         if !git_ref.is_empty() {
             call = call.query("ref", git_ref);
@@ -177,10 +192,16 @@ impl GitHub for GitHubClient {
             .await
         {
             Ok(reply) => reply,
-            Err(GitHubError::NotFound(_)) => return Ok(None),
+            Err(GitHubError::NotFound(message)) => return Ok(not_found(&message)),
+            // Some GitHub endpoints answer 409 "Git Repository is empty." instead.
+            Err(GitHubError::Rejected(message))
+                if message.to_ascii_lowercase().contains("repository is empty") =>
+            {
+                return Ok(not_found(&message));
+            }
             Err(error) => return Err(error),
         };
-        file_text(&call, path, reply.json(&call)?).map(Some)
+        file_content(&call, reply.json(&call)?)
     }
 
     async fn branch_head(&self, scope: &RepoScope, branch: &str) -> Result<CommitSha, GitHubError> {
@@ -335,6 +356,24 @@ mod tests {
             role_name: role_name.map(str::to_owned),
         }
         .permission()
+    }
+
+    #[test]
+    fn a_404_is_a_missing_file_unless_github_names_the_ref_or_an_empty_repository() {
+        let answered = |message: &str| format!("GET /repos/o/r/contents/x answered 404: {message}");
+        assert_eq!(not_found(&answered("Not Found")), RepoFile::Missing);
+        assert_eq!(
+            not_found(&answered("No commit found for the ref main")),
+            RepoFile::NoSuchRef {
+                empty_repository: false
+            }
+        );
+        assert_eq!(
+            not_found(&answered("This repository is empty.")),
+            RepoFile::NoSuchRef {
+                empty_repository: true
+            }
+        );
     }
 
     #[test]

@@ -18,7 +18,6 @@ mod retry;
 mod token;
 mod transport;
 
-pub use api::MAX_FILE_BYTES;
 pub use app::GitHubApp;
 pub use checks::MAX_CHECK_TEXT_CHARS;
 pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient};

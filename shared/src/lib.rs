@@ -9,6 +9,7 @@ pub mod config;
 pub mod dispatch;
 pub mod envelope;
 pub mod error_chain;
+pub mod excerpt;
 pub mod ids;
 pub mod inbound;
 pub mod job;

@@ -247,6 +247,10 @@ pub(crate) struct State {
     pub(crate) roles: BTreeMap<(String, String), (String, Option<String>)>,
     pub(crate) files: BTreeMap<(String, String, String), Vec<u8>>,
     pub(crate) branches: BTreeMap<(String, String), String>,
+    /// Refs that do not exist (deleted or renamed branches), by repository.
+    pub(crate) missing_refs: std::collections::BTreeSet<(String, String)>,
+    /// Repositories without any commit.
+    pub(crate) empty_repositories: std::collections::BTreeSet<String>,
     pub(crate) pulls: BTreeMap<(String, u64), FakePull>,
     /// Title and body of issues and pull requests, by number.
     pub(crate) issues: BTreeMap<(String, u64), (String, String)>,
@@ -400,6 +404,22 @@ impl FakeGitHub {
         self.state()
             .branches
             .insert((repo.to_owned(), branch.to_owned()), sha.to_owned());
+    }
+
+    /// Deletes `branch`: reading it answers 404, as GitHub does for a ref that is gone
+    /// ("No commit found for the ref …" from the contents API).
+    pub fn remove_branch(&self, repo: &str, branch: &str) {
+        let mut state = self.state();
+        state.branches.remove(&(repo.to_owned(), branch.to_owned()));
+        state
+            .missing_refs
+            .insert((repo.to_owned(), branch.to_owned()));
+    }
+
+    /// `repo` has no commit yet: GitHub answers 404 "This repository is empty." to every
+    /// contents read.
+    pub fn set_empty_repository(&self, repo: &str) {
+        self.state().empty_repositories.insert(repo.to_owned());
     }
 
     /// The title and body of issue (or pull request) `number`.

@@ -12,7 +12,7 @@ use ota_github::{
 use secrecy::ExposeSecret;
 use serde_json::json;
 use shared::ids::{AppId, CommitSha};
-use shared::ports::{GitHub, GitHubError, Permission};
+use shared::ports::{GitHub, GitHubError, Permission, RepoFile};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::instrument::WithSubscriber;
 
@@ -52,35 +52,64 @@ async fn roles_map_to_permissions_and_an_unknown_user_has_none() {
 }
 
 #[tokio::test]
-async fn files_are_decoded_and_a_missing_one_is_none() {
+async fn files_come_as_bytes_and_each_reason_for_none_is_told_apart() {
     let (fake, client) = start().await;
     let config = "tasks:\n  refactor:\n    enabled: true\n".repeat(10) + "# café ✓\n";
     fake.set_file(REPO, "main", ".ollama-turbo.yml", config.clone());
     fake.set_file(REPO, "", "docs/a file.md", "default branch");
     fake.set_file(REPO, "main", "big.bin", vec![b'x'; 2 * 1024 * 1024]);
+    fake.set_file(REPO, "main", "latin1.yml", b"# caf\xe9\n".to_vec());
+    fake.remove_branch(REPO, "gone");
+    fake.set_empty_repository("octo-org/empty");
 
     let repo = scope(REPO);
     assert_eq!(
         client.file(&repo, ".ollama-turbo.yml", "main").await,
-        Ok(Some(config))
+        Ok(RepoFile::Found(config.into_bytes()))
     );
     assert_eq!(
         client.file(&repo, "docs/a file.md", "").await,
-        Ok(Some("default branch".to_owned()))
+        Ok(RepoFile::Found(b"default branch".to_vec()))
+    );
+    // The bytes as stored: whether they are text is the caller's business.
+    assert_eq!(
+        client.file(&repo, "latin1.yml", "main").await,
+        Ok(RepoFile::Found(b"# caf\xe9\n".to_vec()))
     );
     assert_eq!(
         client.file(&repo, ".ollama-turbo.yml", "dev").await,
-        Ok(None)
+        Ok(RepoFile::Missing)
     );
-    assert_eq!(client.file(&repo, "missing.yml", "main").await, Ok(None));
-    assert!(matches!(
+    assert_eq!(
+        client.file(&repo, "missing.yml", "main").await,
+        Ok(RepoFile::Missing)
+    );
+    assert_eq!(
         client.file(&repo, "big.bin", "main").await,
-        Err(GitHubError::Rejected(message)) if message.contains("bytes")
-    ));
-    assert!(matches!(
+        Ok(RepoFile::TooLarge {
+            bytes: 2 * 1024 * 1024
+        })
+    );
+    assert_eq!(
         client.file(&repo, "docs", "").await,
-        Err(GitHubError::Rejected(message)) if message.contains("directory")
-    ));
+        Ok(RepoFile::NotAFile {
+            kind: "directory".to_owned()
+        })
+    );
+    assert_eq!(
+        client.file(&repo, ".ollama-turbo.yml", "gone").await,
+        Ok(RepoFile::NoSuchRef {
+            empty_repository: false
+        })
+    );
+    assert_eq!(
+        client
+            .file(&scope("octo-org/empty"), ".ollama-turbo.yml", "")
+            .await,
+        Ok(RepoFile::NoSuchRef {
+            empty_repository: true
+        })
+    );
 
     let reads = fake.requests_to(Route::Contents);
     assert_eq!(
@@ -251,7 +280,7 @@ async fn a_client_built_from_the_apps_settings_uses_the_permissions_asked_for() 
         .await
         .expect("file");
 
-    assert_eq!(file.as_deref(), Some("hello"));
+    assert_eq!(file, RepoFile::Found(b"hello".to_vec()));
     let minted = fake.minted_tokens();
     assert_eq!(minted.len(), 1);
     assert_eq!(

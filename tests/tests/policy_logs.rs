@@ -6,6 +6,7 @@ use e2e::fake_github::{FakeGitHub, Fault, Route};
 use e2e::logs::CapturedLogs;
 use e2e::policy::{PR, PolicyHarness, comment, envelope};
 use secrecy::ExposeSecret;
+use shared::excerpt::EXCERPT_CHARS;
 use tracing::instrument::WithSubscriber;
 
 #[tokio::test]
@@ -56,4 +57,49 @@ async fn no_key_jwt_or_token_is_ever_logged() {
     // The base64 of an RS256 JWT header: no App JWT in the logs.
     assert!(!text.contains("eyJhbGciOiJSUzI1NiI"), "a JWT was logged");
     assert!(!text.contains("eyJ0eXAiOiJKV1Qi"), "a JWT was logged");
+}
+
+#[tokio::test]
+async fn a_long_comment_line_is_logged_as_an_excerpt() {
+    let logs = CapturedLogs::default();
+    let harness = PolicyHarness::start()
+        .with_subscriber(logs.subscriber())
+        .await;
+    // As long as GitHub lets a comment be, in two-byte characters.
+    let pasted = "é".repeat(65_000);
+
+    async {
+        harness
+            .process_ok(&[envelope(
+                "issue_comment",
+                &comment("Codertocat", &format!("/ollama refactor {pasted}"), true),
+            )])
+            .await;
+    }
+    .with_subscriber(logs.subscriber())
+    .await;
+
+    let text = logs.text();
+    assert!(text.contains("policy decision"), "{text}");
+    assert!(
+        text.contains("characters)"),
+        "the excerpt says how long the line was"
+    );
+    // Whatever logged the command line (the decision, a span, an error) kept its start.
+    let most_quoted = text
+        .lines()
+        .map(|line| line.matches('é').count())
+        .max()
+        .unwrap_or(0);
+    assert!(most_quoted > 0, "the excerpt is logged as written");
+    assert!(
+        most_quoted <= EXCERPT_CHARS,
+        "a log line quotes {most_quoted} characters of the comment"
+    );
+    let audit = harness.audit().await;
+    assert!(
+        audit[0].command.chars().count() < 300,
+        "{}",
+        audit[0].command
+    );
 }

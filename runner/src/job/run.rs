@@ -10,7 +10,7 @@ use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
 use ota_github::{GitHubClient, TokenPermissions};
 use shared::clock::now_ms;
-use shared::config::{CONFIG_FILE_NAME, Deliverable, RepoConfig};
+use shared::config::{CONFIG_FILE_NAME, Deliverable, config_from_file};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
 use shared::ports::EndpointKind;
@@ -189,20 +189,17 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
     }
 
     async fn task_spec(&self, job: &JobRecord, scope: &RepoScope) -> Result<TaskSpec, Failure> {
-        let text = self
+        let file = self
             .github
             .file(scope, CONFIG_FILE_NAME, "")
             .await
             .map_err(|err| Failure::github("reading .ollama-turbo.yml", &err))?;
-        let config = match text {
-            None => RepoConfig::default(),
-            Some(text) => RepoConfig::parse(&text).map_err(|errors| {
-                Failure::new(
-                    JobError::RunnerBadConfig,
-                    format!("{CONFIG_FILE_NAME} on the default branch is invalid: {errors}"),
-                )
-            })?,
-        };
+        let config = config_from_file(file, "").map_err(|errors| {
+            Failure::new(
+                JobError::RunnerBadConfig,
+                format!("{CONFIG_FILE_NAME} on the default branch is invalid: {errors}"),
+            )
+        })?;
         let task = config.task(&job.task).ok_or_else(|| {
             Failure::new(
                 JobError::RunnerBadConfig,

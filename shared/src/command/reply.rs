@@ -3,6 +3,7 @@
 //! command's usage and line of help, which its description holds
 //! ([`CommandKind::spec`]).
 
+use super::answer::MAX_COMMANDS_PER_COMMENT;
 use super::error::CommandError;
 use super::tasks::KnownTasks;
 use super::types::{CommandKind, ParsedCommand, Takes};
@@ -22,11 +23,12 @@ const MAX_QUOTED_CHARS: usize = 80;
 
 /// The help page: every command, then the tasks this repository accepts.
 pub fn help_text(tasks: &KnownTasks) -> String {
-    let mut text = String::from(
+    let mut text = format!(
         "**Ollama Turbo Agent commands**\n\n\
          Write a command at the start of a line in a comment on an issue or pull request; \
-         a comment can hold several, one per line. Command words are not case-sensitive. \
-         Lines in code blocks, quotes and HTML comments are ignored.\n\n",
+         a comment can hold up to {MAX_COMMANDS_PER_COMMENT}, one per line, and gets one \
+         reply for all of them. Command words are not case-sensitive. Lines in code blocks, \
+         quotes and HTML comments are ignored.\n\n",
     );
     for kind in CommandKind::ALL {
         let _ = writeln!(text, "- {}: {}", code_span(kind.usage()), kind.spec().help);
@@ -126,7 +128,7 @@ fn explain(error: &CommandError) -> String {
 
 /// User text as inline code, cut to [`MAX_QUOTED_CHARS`]: shown as written, and unable to
 /// mention anyone or inject Markdown.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     match text.char_indices().nth(MAX_QUOTED_CHARS) {
         Some((cut, _)) => code_span(&format!("{}…", &text[..cut])),
         None => code_span(text),

@@ -28,8 +28,19 @@ pub struct Problem {
 pub enum ProblemKind {
     #[error("the file is {size} bytes, more than the {limit} bytes allowed")]
     TooLarge { size: usize, limit: usize },
-    #[error("the file is not UTF-8 text")]
-    NotUtf8,
+    /// Bytes that are not UTF-8: `utf16` when the file starts with a UTF-16 byte-order
+    /// mark (what some Windows editors save as "Unicode").
+    #[error("{}", if *utf16 { "the file is UTF-16 text, not UTF-8" } else { "the file is not UTF-8 text" })]
+    NotUtf8 { utf16: bool },
+    /// Something other than a file sits where the file should be.
+    #[error("`.ollama-turbo.yml` is a {kind} here, not a file")]
+    NotAFile { kind: String },
+    /// The file could not be looked for: the branch it is read from does not exist.
+    #[error("{}", no_such_branch(branch, *empty_repository))]
+    NoSuchBranch {
+        branch: String,
+        empty_repository: bool,
+    },
     /// Not valid YAML, or YAML this file can't hold (several documents, too many aliases).
     #[error("{message}")]
     Syntax { message: String },
@@ -60,7 +71,20 @@ impl ProblemKind {
                  say what to do"
                     .to_owned(),
             ),
-            Self::NotUtf8 => Some("save the file as UTF-8".to_owned()),
+            Self::NotUtf8 { .. } => Some("save it as UTF-8".to_owned()),
+            Self::NotAFile { .. } => Some(
+                "put the configuration in a regular file at the root of the default branch"
+                    .to_owned(),
+            ),
+            Self::NoSuchBranch {
+                empty_repository: true,
+                ..
+            } => Some("push a first commit to the default branch".to_owned()),
+            Self::NoSuchBranch { .. } => Some(
+                "check the default branch in the repository's settings: it may have been \
+                 renamed or deleted"
+                    .to_owned(),
+            ),
             Self::Syntax { message } if message.contains("tab") => {
                 Some("indent with spaces: YAML does not allow tabs for indentation".to_owned())
             }
@@ -70,6 +94,29 @@ impl ProblemKind {
             Self::WrongType { .. } => None,
             Self::Invalid { hint, .. } => hint.clone(),
         }
+    }
+}
+
+impl ProblemKind {
+    /// The file could not be read at all, as opposed to read and found wrong.
+    pub fn is_unreadable(&self) -> bool {
+        matches!(
+            self,
+            Self::TooLarge { .. }
+                | Self::NotUtf8 { .. }
+                | Self::NotAFile { .. }
+                | Self::NoSuchBranch { .. }
+        )
+    }
+}
+
+fn no_such_branch(branch: &str, empty_repository: bool) -> String {
+    if empty_repository {
+        "the repository has no commits yet, so there is no file to read".to_owned()
+    } else if branch.is_empty() {
+        "the default branch the file is read from does not exist".to_owned()
+    } else {
+        format!("the branch `{branch}` the file is read from does not exist")
     }
 }
 
@@ -91,7 +138,7 @@ pub(super) fn backticked<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 impl Problem {
-    pub(super) fn whole_file(kind: ProblemKind) -> Self {
+    pub fn whole_file(kind: ProblemKind) -> Self {
         Self {
             position: None,
             field: String::new(),
@@ -141,6 +188,11 @@ fn join(problems: &[Problem]) -> String {
 }
 
 impl ConfigErrors {
+    /// The one problem that kept the file from being read.
+    pub fn unreadable(kind: ProblemKind) -> Self {
+        Self::new(vec![Problem::whole_file(kind)])
+    }
+
     /// Sorts `problems` into file order (whole-file problems first). Callers pass at least
     /// one problem.
     pub(super) fn new(mut problems: Vec<Problem>) -> Self {

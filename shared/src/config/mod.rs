@@ -19,7 +19,9 @@ mod check;
 mod cron;
 mod deliverable;
 mod duration;
+mod encoding;
 mod error;
+mod fetched;
 pub mod limits;
 mod model;
 mod raw;
@@ -42,6 +44,7 @@ pub use cron::CronSchedule;
 pub use deliverable::Deliverable;
 pub use duration::format_duration;
 pub use error::{ConfigErrors, Position, Problem, ProblemKind};
+pub use fetched::config_from_file;
 pub use model::{
     Approval, CheckSuiteTrigger, CommentTrigger, OutputMode, PrAction, PrOpenedTrigger,
     PushTrigger, ScheduleTrigger, Triggers,
@@ -92,13 +95,14 @@ impl RepoConfig {
     }
 
     /// [`RepoConfig::parse`] for the file's bytes as fetched: checks the size before
-    /// anything else, then that the bytes are UTF-8.
+    /// anything else, then that the bytes are UTF-8 (a UTF-8 byte-order mark is allowed
+    /// and skipped; a UTF-16 one is named, and other bytes are placed by line and column).
     pub fn parse_bytes(bytes: &[u8]) -> Result<Self, ConfigErrors> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(too_large(bytes.len()));
         }
-        let text = std::str::from_utf8(bytes)
-            .map_err(|_| ConfigErrors::new(vec![Problem::whole_file(ProblemKind::NotUtf8)]))?;
+        let text =
+            encoding::utf8_text(bytes).map_err(|problem| ConfigErrors::new(vec![problem]))?;
         Self::parse(text)
     }
 

@@ -2,32 +2,61 @@
 //! pull-request comment or a check run's output.
 
 use super::CONFIG_FILE_NAME;
-use super::error::ConfigErrors;
+use super::error::{ConfigErrors, ProblemKind};
 
-/// Lists each problem as `line N, column C, field X: reason` with what to do about it.
+/// Lists each problem as `line N, column C, field X: reason` with what to do about it;
+/// a file that could not be read at all (too large, not UTF-8, no branch) says so first.
 pub fn config_errors_comment(errors: &ConfigErrors) -> String {
     let problems = errors.problems();
     let count = match problems.len() {
         1 => "a problem".to_owned(),
         n => format!("{n} problems"),
     };
-    let mut out = format!("**`{CONFIG_FILE_NAME}` has {count}**, so nothing was started.\n\n");
+    let unreadable = problems.iter().all(|problem| problem.kind.is_unreadable());
+    let mut out = if unreadable {
+        format!("**`{CONFIG_FILE_NAME}` could not be read**, so nothing was started.\n\n")
+    } else {
+        format!("**`{CONFIG_FILE_NAME}` has {count}**, so nothing was started.\n\n")
+    };
     for problem in problems {
-        out.push_str(&format!("- {}", problem.place()));
-        if !problem.field.is_empty() {
-            out.push_str(&format!(", field `{}`", problem.field));
+        // A file that could not be read has no place to name but a line, if that.
+        if unreadable && problem.position.is_none() {
+            out.push_str(&format!("- {}", capitalized(&problem.kind.to_string())));
+        } else {
+            out.push_str(&format!("- {}", problem.place()));
+            if !problem.field.is_empty() {
+                out.push_str(&format!(", field `{}`", problem.field));
+            }
+            out.push_str(&format!(": {}", problem.kind));
         }
-        out.push_str(&format!(": {}", problem.kind));
         if let Some(hint) = problem.kind.hint() {
             out.push_str(&format!(" — {hint}"));
         }
         out.push('\n');
     }
+    let fix = if problems
+        .iter()
+        .any(|problem| matches!(problem.kind, ProblemKind::NoSuchBranch { .. }))
+    {
+        "Once the default branch exists and has a commit, comment again."
+    } else {
+        "Fix the file on the default branch and try again."
+    };
+    out.push_str(&format!("\n{fix}"));
     out.push_str(
-        "\nFix the file on the default branch and try again. Every key is described in \
+        " Every key is described in \
          `docs/config.md` of Ollama Turbo Agent; editors check the file as you type with its \
          JSON Schema, `docs/ollama-turbo.schema.json`. `/ollama help` lists the commands and \
          tasks.\n",
     );
     out
+}
+
+/// `text` with its first letter in upper case, to open a list item.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -1,13 +1,18 @@
-//! A new comment: find the commands in it and carry each out. Bad commands get one reply
-//! that lists what to fix; the good ones in the same comment still run.
+//! A new comment: find the commands in it and carry out the first
+//! [`MAX_COMMANDS_PER_COMMENT`]. Bad commands are listed with what to fix, and the good
+//! ones in the same comment still run; whatever they all come to is said in the
+//! comment's one reply ([`Voice`]).
 
 use super::run::{Ask, ThreadRef};
+use super::voice::Voice;
 use super::{PolicyStage, StageError, Store, default_branch, marker, scope_of};
 use crate::command::{
-    Command, KnownTasks, ParsedCommand, command_errors_comment, help_text, parse_comment,
+    Command, CommentCommands, Ignored, KnownTasks, MAX_COMMANDS_PER_COMMENT,
+    command_errors_comment, help_text, parse_comment,
 };
 use crate::config::{RepoConfig, config_errors_comment};
 use crate::envelope::{Comment, Envelope};
+use crate::excerpt::excerpt;
 use crate::job::JobId;
 use crate::policy::TriggerKind;
 use crate::policy::messages::status_comment;
@@ -57,60 +62,74 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let Some(scope) = scope_of(envelope) else {
             return Ok(());
         };
+        let mut voice = Voice::gathered();
         let config = match self.load_config(&scope, &default_branch(envelope)).await? {
             Ok(config) => config,
             Err(errors) => {
-                self.github
-                    .comment(
-                        &scope,
-                        comment.number,
-                        &marker(envelope, "config"),
-                        &config_errors_comment(&errors),
-                    )
+                let reply = config_errors_comment(&errors);
+                let marker = marker(envelope, "config");
+                voice
+                    .say(&self.github, &scope, comment.number, &marker, reply)
                     .await?;
+                voice
+                    .post_reply(&self.github, &scope, comment.number, envelope, None)
+                    .await?;
+                let reason = format!(
+                    "{} problem(s) in .ollama-turbo.yml",
+                    errors.problems().len()
+                );
                 return self
-                    .audit(AuditEntry {
-                        installation: scope.installation,
-                        repo: Some(scope.repo.clone()),
-                        at_ms: (self.clock)(),
-                        delivery: envelope.delivery.to_string(),
-                        actor: envelope.sender.login.clone(),
-                        command: "comment".to_owned(),
-                        decision: "invalid_config".to_owned(),
-                        reason: format!(
-                            "{} problem(s) in .ollama-turbo.yml",
-                            errors.problems().len()
-                        ),
-                        policy: None,
-                        job: None,
-                    })
+                    .audit(comment_entry(
+                        self,
+                        envelope,
+                        &scope,
+                        "invalid_config",
+                        reason,
+                    ))
                     .await;
             }
         };
 
         let tasks = known_tasks(&config);
-        let parsed = parse_comment(&comment.body, &tasks);
-        if let Some(reply) = command_errors_comment(&parsed) {
-            self.github
-                .comment(&scope, comment.number, &marker(envelope, "errors"), &reply)
+        let CommentCommands { taken, ignored } =
+            CommentCommands::take(parse_comment(&comment.body, &tasks));
+        if let Some(reply) = command_errors_comment(&taken) {
+            let marker = marker(envelope, "errors");
+            voice
+                .say(&self.github, &scope, comment.number, &marker, reply)
                 .await?;
         }
         let thread = ThreadRef::from_comment(comment);
         let mut commenter = Commenter::new();
-        for (index, ParsedCommand { result, source, .. }) in parsed.iter().enumerate() {
-            let Ok(command) = result else { continue };
+        for (index, parsed) in taken.iter().enumerate() {
+            let Ok(command) = &parsed.result else {
+                continue;
+            };
+            voice.about(Some((parsed.line, &parsed.source)));
+            // The audit trail and the logs keep the start of the line, not all of it.
+            let source = excerpt(&parsed.source);
             let context = CommandContext {
                 envelope,
                 scope: &scope,
                 config: &config,
                 thread: &thread,
                 index,
-                source,
+                source: &source,
             };
-            self.carry_out(&context, command, &tasks, &mut commenter)
+            self.carry_out(&context, command, &tasks, &mut commenter, &mut voice)
                 .await?;
         }
-        Ok(())
+        if let Some(Ignored { count, from_line }) = ignored {
+            let reason = format!(
+                "{count} command(s) from line {from_line} on, past the first \
+                 {MAX_COMMANDS_PER_COMMENT} of the comment"
+            );
+            self.audit(comment_entry(self, envelope, &scope, "ignored", reason))
+                .await?;
+        }
+        voice
+            .post_reply(&self.github, &scope, comment.number, envelope, ignored)
+            .await
     }
 
     async fn carry_out(
@@ -119,6 +138,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         command: &Command,
         tasks: &KnownTasks,
         commenter: &mut Commenter,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         let CommandContext {
             envelope,
@@ -129,30 +149,32 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         } = *context;
         match command {
             Command::Help => {
-                self.github
-                    .comment(
+                let marker = marker(envelope, &format!("{index}:help"));
+                voice
+                    .say(
+                        &self.github,
                         scope,
                         thread.number,
-                        &marker(envelope, &format!("{index}:help")),
-                        &help_text(tasks),
+                        &marker,
+                        help_text(tasks),
                     )
-                    .await?;
-                Ok(())
+                    .await
             }
             Command::Status => {
                 let jobs = self
                     .store
                     .jobs_for_thread(&scope.repo, thread.number, STATUS_JOBS)
                     .await?;
-                self.github
-                    .comment(
+                let marker = marker(envelope, &format!("{index}:status"));
+                voice
+                    .say(
+                        &self.github,
                         scope,
                         thread.number,
-                        &marker(envelope, &format!("{index}:status")),
-                        &status_comment(&jobs),
+                        &marker,
+                        status_comment(&jobs),
                     )
-                    .await?;
-                Ok(())
+                    .await
             }
             Command::Run { task, text } => {
                 let permission = commenter
@@ -166,12 +188,35 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                     permission,
                     command: context.source.to_owned(),
                 };
-                self.run(envelope, scope, context.config, thread, ask).await
+                self.run(envelope, scope, context.config, thread, ask, voice)
+                    .await
             }
-            Command::Approve { job } => self.approve(context, job.as_ref(), commenter).await,
-            Command::Cancel { job } => self.cancel(context, job.as_ref(), commenter).await,
-            Command::Retry { job } => self.retry(context, job.as_ref(), commenter).await,
+            Command::Approve { job } => self.approve(context, job.as_ref(), commenter, voice).await,
+            Command::Cancel { job } => self.cancel(context, job.as_ref(), commenter, voice).await,
+            Command::Retry { job } => self.retry(context, job.as_ref(), commenter, voice).await,
         }
+    }
+}
+
+/// An audit entry about the comment as a whole (its config, its ignored commands).
+fn comment_entry<G, S, W>(
+    stage: &PolicyStage<G, S, W>,
+    envelope: &Envelope,
+    scope: &RepoScope,
+    decision: &str,
+    reason: String,
+) -> AuditEntry {
+    AuditEntry {
+        installation: scope.installation,
+        repo: Some(scope.repo.clone()),
+        at_ms: (stage.clock)(),
+        delivery: envelope.delivery.to_string(),
+        actor: envelope.sender.login.clone(),
+        command: "comment".to_owned(),
+        decision: decision.to_owned(),
+        reason,
+        policy: None,
+        job: None,
     }
 }
 

@@ -2,6 +2,7 @@
 //! repository's config sets up (pull requests, pushes, "Re-run" on a check).
 
 use super::run::{Ask, Target, ThreadRef};
+use super::voice::Voice;
 use super::{PolicyStage, StageError, Store, default_branch, scope_of};
 use crate::config::{PrAction, RepoConfig, TaskName};
 use crate::envelope::{CheckRun, CheckSuite, Envelope, Installation, PullRequest, Push};
@@ -215,7 +216,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             from_fork: false,
             thread,
         };
-        self.run_on(envelope, &scope, &config, ask, target).await
+        self.run_on(envelope, &scope, &config, ask, target, &mut Voice::Direct)
+            .await
     }
 
     async fn run_tasks(
@@ -237,8 +239,15 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 permission: Permission::None,
                 command: trigger.as_str().to_owned(),
             };
-            self.run_on(envelope, scope, config, ask, target.clone())
-                .await?;
+            self.run_on(
+                envelope,
+                scope,
+                config,
+                ask,
+                target.clone(),
+                &mut Voice::Direct,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -282,7 +291,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                     .as_ref()
                     .is_some_and(|pinned| *pinned != pr.refs.head_sha);
             if stale {
-                self.invalidate_approval(scope, job, pr.refs.head_sha.as_str())
+                let head = pr.refs.head_sha.as_str();
+                self.invalidate_approval(scope, job, head, &mut Voice::Direct)
                     .await?;
             }
         }

@@ -4,6 +4,7 @@
 
 use super::comment::{CommandContext, Commenter};
 use super::run::Ask;
+use super::voice::Voice;
 use super::{PolicyStage, StageError, Store};
 use crate::command::{CommandKind, JobRef as CommandJobRef};
 use crate::job::{JobId, JobRecord, JobRef, JobStatus, Trigger};
@@ -64,6 +65,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         context: &CommandContext<'_>,
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         let CommandContext {
             envelope,
@@ -73,9 +75,13 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         } = *context;
         let login = &envelope.sender.login;
         let Some(job) = self
-            .find_job(context, reference, "waiting for an approval", |job| {
-                job.status == JobStatus::AwaitingApproval
-            })
+            .find_job(
+                context,
+                reference,
+                "waiting for an approval",
+                voice,
+                |job| job.status == JobStatus::AwaitingApproval,
+            )
             .await?
         else {
             return Ok(());
@@ -105,14 +111,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 ApprovalRefusal::NotWaiting { .. } => approval_window_over_comment(login, &job),
                 ApprovalRefusal::HeadMoved { .. } => {
                     if let Some(head) = &current_head {
-                        self.invalidate_approval(scope, job.clone(), head.as_str())
+                        self.invalidate_approval(scope, job.clone(), head.as_str(), voice)
                             .await?;
                     }
                     approval_refused_comment(login, &refusal)
                 }
                 _ => approval_refused_comment(login, &refusal),
             };
-            self.reply(context, "approve", &reply).await?;
+            self.reply(context, "approve", reply, voice).await?;
             let origin = self.origin(context);
             return self
                 .audit(origin.entry("denied", refusal.to_string(), Some(job.id)))
@@ -122,9 +128,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let origin = self.origin(context);
         let reply = match operations::approve(&self.store, &self.workflow, job, &origin).await? {
             Approved::Approved(job) => {
-                return self
-                    .announce(context, &job, "approved", &approved_comment(&job, login))
-                    .await;
+                let text = approved_comment(&job, login);
+                return self.announce(context, &job, "approved", text, voice).await;
             }
             Approved::NotReady(job) => {
                 return Err(StageError::NotReady(format!(
@@ -138,7 +143,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 approval_window_over_comment(login, &job)
             }
         };
-        self.reply(context, "approve", &reply).await
+        self.reply(context, "approve", reply, voice).await
     }
 
     pub(super) async fn cancel(
@@ -146,11 +151,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         context: &CommandContext<'_>,
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         let login = &context.envelope.sender.login;
         let origin = self.origin(context);
         let job = match self
-            .job_to_manage(context, reference, &TO_CANCEL, commenter)
+            .job_to_manage(context, reference, &TO_CANCEL, commenter, voice)
             .await?
         {
             Managed::Allowed(job, _) => job,
@@ -165,9 +171,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let job = match operations::cancel(&self.store, &self.workflow, job, &origin).await? {
             Cancelled::Stopped(job) => job,
             Cancelled::AlreadyFinished(job) => {
-                return self
-                    .reply(context, "cancel", &not_cancellable_comment(login, &job))
-                    .await;
+                let text = not_cancellable_comment(login, &job);
+                return self.reply(context, "cancel", text, voice).await;
             }
         };
         if let Some(check_run_id) = job.check_run_id {
@@ -183,8 +188,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 )
                 .await?;
         }
-        self.announce(context, &job, "cancelled", &cancelled_comment(&job, login))
-            .await
+        let text = cancelled_comment(&job, login);
+        self.announce(context, &job, "cancelled", text, voice).await
     }
 
     /// `/retry`: a new request, by the commenter, for the old job's task and instructions
@@ -194,9 +199,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         context: &CommandContext<'_>,
         reference: Option<&CommandJobRef>,
         commenter: &mut Commenter,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         let Managed::Allowed(old, permission) = self
-            .job_to_manage(context, reference, &TO_RETRY, commenter)
+            .job_to_manage(context, reference, &TO_RETRY, commenter, voice)
             .await?
         else {
             return Ok(());
@@ -216,7 +222,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             thread,
             ..
         } = *context;
-        self.run(envelope, scope, config, thread, ask).await
+        self.run(envelope, scope, config, thread, ask, voice).await
     }
 
     /// The job `/cancel` or `/retry` means, if it fits and the commenter may act on it;
@@ -227,17 +233,18 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         reference: Option<&CommandJobRef>,
         wanted: &Wanted,
         commenter: &mut Commenter,
+        voice: &mut Voice,
     ) -> Result<Managed, StageError> {
         let login = &context.envelope.sender.login;
         let Some(job) = self
-            .find_job(context, reference, wanted.description, wanted.fits)
+            .find_job(context, reference, wanted.description, voice, wanted.fits)
             .await?
         else {
             return Ok(Managed::Answered);
         };
         if !(wanted.fits)(&job) {
             let reply = (wanted.unfit)(login, &job);
-            self.reply(context, wanted.verb, &reply).await?;
+            self.reply(context, wanted.verb, reply, voice).await?;
             return Ok(Managed::Answered);
         }
         let permission = commenter
@@ -247,7 +254,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         if !may_give(needs, login, permission, Some(&job), context.config) {
             let role = needed_role(needs, context.config);
             let reply = not_allowed_to_manage_comment(login, wanted.verb, &job, role);
-            self.reply(context, wanted.verb, &reply).await?;
+            self.reply(context, wanted.verb, reply, voice).await?;
             return Ok(Managed::Denied(job));
         }
         Ok(Managed::Allowed(job, permission))
@@ -259,18 +266,20 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         scope: &crate::ports::RepoScope,
         job: JobRecord,
         new_head: &str,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         self.workflow
             .stop(&job.id, "new commits invalidated the pending approval")
             .await?;
         let job = operations::finish(&self.store, job, JobStatus::Expired, self.clock).await?;
         if let Some(number) = job.trigger.number() {
-            self.github
-                .comment(
+            voice
+                .say(
+                    &self.github,
                     scope,
                     number,
                     &format!("job:{}:invalidated", job.id),
-                    &approval_invalidated_comment(&job, new_head),
+                    approval_invalidated_comment(&job, new_head),
                 )
                 .await?;
         }
@@ -284,6 +293,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         context: &CommandContext<'_>,
         reference: Option<&CommandJobRef>,
         wanted: &str,
+        voice: &mut Voice,
         fits: impl Fn(&JobRecord) -> bool,
     ) -> Result<Option<JobRecord>, StageError> {
         let CommandContext {
@@ -302,7 +312,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 return Ok(Some(job));
             }
             let reply = job_not_found_comment(login, None, wanted);
-            self.reply(context, "find", &reply).await?;
+            self.reply(context, "find", reply, voice).await?;
             return Ok(None);
         };
         let parsed = JobRef::parse(reference.as_str()).ok();
@@ -319,7 +329,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             [] => job_not_found_comment(login, Some(reference.as_str()), wanted),
             several => ambiguous_job_comment(login, reference.as_str(), several),
         };
-        self.reply(context, "find", &reply).await?;
+        self.reply(context, "find", reply, voice).await?;
         Ok(None)
     }
 
@@ -328,16 +338,22 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         &self,
         context: &CommandContext<'_>,
         what: &str,
-        text: &str,
+        text: String,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         let marker = format!(
             "delivery:{}:{}:{what}",
             context.envelope.delivery, context.index
         );
-        self.github
-            .comment(context.scope, context.thread.number, &marker, text)
-            .await?;
-        Ok(())
+        voice
+            .say(
+                &self.github,
+                context.scope,
+                context.thread.number,
+                &marker,
+                text,
+            )
+            .await
     }
 
     /// The end of a command that acted on `job`: 👀 and the announcement (the operation
@@ -347,19 +363,21 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         context: &CommandContext<'_>,
         job: &JobRecord,
         decision: &str,
-        text: &str,
+        text: String,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         self.react(context.scope, context.thread, Reaction::Eyes)
             .await?;
-        self.github
-            .comment(
+        let marker = format!("job:{}:{decision}", job.id);
+        voice
+            .say(
+                &self.github,
                 context.scope,
                 context.thread.number,
-                &format!("job:{}:{decision}", job.id),
+                &marker,
                 text,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     /// Who gives the command in `context`, for the operations on jobs.

@@ -13,8 +13,9 @@ mod manage;
 pub mod operations;
 mod request;
 mod run;
+mod voice;
 
-use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig};
+use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig, config_from_file};
 use crate::envelope::{Envelope, Subject};
 use crate::inbound::Inbound;
 use crate::policy_stage::operations::{OperationError, record};
@@ -115,20 +116,19 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     }
 
     /// The repository's configuration from its default branch — never from a pull
-    /// request's head, which must not be able to loosen the rules that judge it.
+    /// request's head, which must not be able to loosen the rules that judge it. A file
+    /// that cannot be read (too large, not UTF-8, no such branch) is a problem to report
+    /// like an invalid one; only a missing file means the defaults.
     async fn load_config(
         &self,
         scope: &RepoScope,
         default_branch: &str,
     ) -> Result<Result<RepoConfig, ConfigErrors>, StageError> {
-        let text = self
+        let file = self
             .github
             .file(scope, CONFIG_FILE_NAME, default_branch)
             .await?;
-        Ok(match text {
-            None => Ok(RepoConfig::default()),
-            Some(text) => RepoConfig::parse(&text),
-        })
+        Ok(config_from_file(file, default_branch))
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StageError> {

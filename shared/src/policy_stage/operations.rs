@@ -4,6 +4,7 @@
 //! (GitHub permissions for a comment; the local operator is trusted) and only render the
 //! outcome: as comments on GitHub, or as lines in a terminal.
 
+use crate::excerpt::excerpt;
 use crate::ids::{DeliveryId, DeliveryIdError};
 use crate::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Timeouts, Wait};
 use crate::ports::RepoScope;
@@ -317,16 +318,17 @@ pub async fn update_racing<S: JobStore>(
     Ok(None)
 }
 
-/// Appends `entry` to the audit log, and logs it for the operator.
+/// Appends `entry` to the audit log, and logs it for the operator (its command and
+/// reason as excerpts: they may quote what a user wrote).
 pub async fn record<A: AuditLog>(log: &A, entry: &AuditEntry) -> Result<(), StoreError> {
     tracing::info!(
         installation = entry.installation.0,
         repo = entry.repo.as_ref().map(|repo| repo.as_str()),
         delivery = %entry.delivery,
         actor = %entry.actor,
-        command = %entry.command,
+        command = %excerpt(&entry.command),
         decision = %entry.decision,
-        reason = %entry.reason,
+        reason = %excerpt(&entry.reason),
         policy = entry.policy.as_deref(),
         job = entry.job.as_ref().map(|job| job.as_str()),
         "policy decision"

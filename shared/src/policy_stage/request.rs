@@ -6,6 +6,7 @@
 
 use super::comment::known_tasks;
 use super::run::{Ask, Requester, Target};
+use super::voice::Voice;
 use super::{PolicyStage, StageError, Store};
 use crate::envelope::AccountKind;
 use crate::inbound::{Request, RequestSource};
@@ -77,7 +78,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 from_fork: false,
                 thread: None,
             };
-            self.start_job(&requester, &scope, &config, ask, target)
+            // Nobody to answer: a request has no thread.
+            self.start_job(&requester, &scope, &config, ask, target, &mut Voice::Direct)
                 .await?;
         }
         Ok(())

@@ -3,6 +3,7 @@
 //! workflow. The acknowledgements and the start are repeated safely when an event is
 //! processed again.
 
+use super::voice::Voice;
 use super::{
     DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR, PolicyStage, StageError, Store,
     default_branch,
@@ -134,9 +135,11 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         config: &RepoConfig,
         thread: &ThreadRef,
         ask: Ask,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         let target = self.thread_target(envelope, scope, thread).await?;
-        self.run_on(envelope, scope, config, ask, target).await
+        self.run_on(envelope, scope, config, ask, target, voice)
+            .await
     }
 
     pub(super) async fn run_on(
@@ -146,13 +149,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         config: &RepoConfig,
         ask: Ask,
         target: Target,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
-        self.start_job(&Requester::of(envelope), scope, config, ask, target)
+        self.start_job(&Requester::of(envelope), scope, config, ask, target, voice)
             .await
     }
 
     /// Decides on a job, records it, acknowledges it and starts its workflow, whatever
-    /// asked for it.
+    /// asked for it. What the requester is told goes through `voice`.
     pub(super) async fn start_job(
         &self,
         asker: &Requester<'_>,
@@ -160,15 +164,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         config: &RepoConfig,
         ask: Ask,
         target: Target,
+        voice: &mut Voice,
     ) -> Result<(), StageError> {
         let thread = target.thread.as_ref();
-        if let Some(job) = self.store.job(&ask.job).await? {
-            let policies = self.store.policies(scope.installation).await?;
-            let policy = matching_policy(&policies, &scope.repo);
-            return self
-                .ensure_started(scope, config, policy, thread, job)
-                .await;
-        }
         let requester = &asker.login;
         let policies = self.store.policies(scope.installation).await?;
         let policy = matching_policy(&policies, &scope.repo);
@@ -180,6 +178,24 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             permission: ask.permission,
             from_fork: target.from_fork,
         };
+        if let Some(job) = self.store.job(&ask.job).await? {
+            if job.status == JobStatus::AwaitingApproval
+                && thread.is_some()
+                && let RunDecision::Run { approval } = decide_run(&request, config, policy)
+            {
+                voice.say_again(|| {
+                    approval_requested_comment(
+                        &job,
+                        &approval,
+                        approver_role(config),
+                        config.approval.allow_self_approval,
+                    )
+                });
+            }
+            return self
+                .ensure_started(scope, config, policy, thread, job)
+                .await;
+        }
         let audit = |decision: &str, reason: String| AuditEntry {
             installation: scope.installation,
             repo: Some(scope.repo.clone()),
@@ -198,12 +214,13 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             RunDecision::Denied(denial) => {
                 if let Some(thread) = thread {
                     self.react(scope, thread, Reaction::ThumbsDown).await?;
-                    self.github
-                        .comment(
+                    voice
+                        .say(
+                            &self.github,
                             scope,
                             thread.number,
                             &format!("job:{}:denied", ask.job),
-                            &denied_comment(requester, &denial),
+                            denied_comment(requester, &denial),
                         )
                         .await?;
                 }
@@ -216,12 +233,13 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         {
             if let Some(thread) = thread {
                 let minutes = retry_at_ms.saturating_sub((self.clock)()).div_ceil(60_000);
-                self.github
-                    .comment(
+                voice
+                    .say(
+                        &self.github,
                         scope,
                         thread.number,
                         &format!("job:{}:rate-limited", ask.job),
-                        &rate_limited_comment(requester, scope_word, limit, minutes),
+                        rate_limited_comment(requester, scope_word, limit, minutes),
                     )
                     .await?;
             }
@@ -260,12 +278,13 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 .map_err(|err| StageError::Store(StoreError::Corrupt(err.to_string())))?;
             if let Some(thread) = thread {
                 // Before the job is stored, so a retry after a failure here still asks.
-                self.github
-                    .comment(
+                voice
+                    .say(
+                        &self.github,
                         scope,
                         thread.number,
                         &format!("job:{}:approval", job.id),
-                        &approval_requested_comment(
+                        approval_requested_comment(
                             &job,
                             &reasons,
                             approver_role(config),

@@ -188,6 +188,29 @@ pub struct NewReview {
     pub comments: Vec<InlineComment>,
 }
 
+/// What reading one file of a repository found. GitHub answers 404 for a missing file, a
+/// missing ref and an empty repository alike, and tells them apart only by its `message`;
+/// the implementation sorts them out so that only a missing file means "not there".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoFile {
+    /// The file's bytes as stored; whether they are text is the reader's business.
+    Found(Vec<u8>),
+    /// The ref exists and has no file at this path.
+    Missing,
+    /// The file exists but its content was not sent: the contents API sends none for files
+    /// over [`MAX_CONTENTS_BYTES`].
+    TooLarge { bytes: u64 },
+    /// Something other than a file is at this path (`dir`, `symlink`, `submodule`).
+    NotAFile { kind: String },
+    /// The ref does not exist: a branch deleted or renamed, or, when `empty_repository`,
+    /// a repository without any commit yet.
+    NoSuchRef { empty_repository: bool },
+}
+
+/// The largest file GitHub's contents API sends the content of (in base64); larger ones
+/// come with `encoding: "none"` and no content.
+pub const MAX_CONTENTS_BYTES: u64 = 1024 * 1024;
+
 /// Why a GitHub call failed, classified so callers know whether to try again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitHubError {
@@ -241,14 +264,14 @@ pub trait GitHub: Send + Sync {
         login: &str,
     ) -> impl Future<Output = Result<Permission, GitHubError>> + Send;
 
-    /// A text file at `git_ref` (the default branch when empty); `None` when it does not
-    /// exist.
+    /// The file at `path` on `git_ref` (the default branch when empty), or why there is
+    /// none to read: each case a caller tells its user about differently.
     fn file(
         &self,
         scope: &RepoScope,
         path: &str,
         git_ref: &str,
-    ) -> impl Future<Output = Result<Option<String>, GitHubError>> + Send;
+    ) -> impl Future<Output = Result<RepoFile, GitHubError>> + Send;
 
     /// The commit a branch points at now (`GET /repos/{repo}/branches/{branch}`).
     fn branch_head(

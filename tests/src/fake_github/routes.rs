@@ -465,7 +465,20 @@ fn labels_json(labels: &std::collections::BTreeSet<String>) -> Value {
     )
 }
 
+/// `GET /repos/{o}/{r}/contents/{path}`: GitHub tells a missing file, a missing ref and an
+/// empty repository apart only by the 404's `message`; over 1 MB it sends
+/// `encoding: "none"` and no content ("Get repository content", REST API docs: files of
+/// 1–100 MB come without content unless the raw media type is asked for).
 fn contents(state: &State, repo: &str, git_ref: &str, path: &str) -> Answer {
+    if state.empty_repositories.contains(repo) {
+        return Answer::error(404, "This repository is empty.");
+    }
+    if state
+        .missing_refs
+        .contains(&(repo.to_owned(), git_ref.to_owned()))
+    {
+        return Answer::error(404, &format!("No commit found for the ref {git_ref}"));
+    }
     let key = (repo.to_owned(), git_ref.to_owned(), path.to_owned());
     if let Some(content) = state.files.get(&key) {
         let (encoding, encoded) = if content.len() > MAX_CONTENT_BYTES {

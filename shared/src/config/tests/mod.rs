@@ -384,7 +384,10 @@ fn parse_bytes_checks_size_and_encoding_first() {
         Ok(RepoConfig::default())
     );
     let errors = RepoConfig::parse_bytes(b"version: \xff\n").expect_err("not UTF-8");
-    assert_eq!(errors.problems()[0].kind, ProblemKind::NotUtf8);
+    assert_eq!(
+        errors.problems()[0].kind,
+        ProblemKind::NotUtf8 { utf16: false }
+    );
     let huge = vec![b'\xff'; limits::MAX_FILE_BYTES + 1];
     let errors = RepoConfig::parse_bytes(&huge).expect_err("too large");
     assert!(matches!(
