@@ -5,7 +5,8 @@
 //! App keeps its setup closed.
 
 use e2e::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM, Route};
-use e2e::ota_server::OtaServer;
+use e2e::ota_server::{Answer, OtaServer};
+use reqwest::Method;
 use std::path::Path;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
@@ -20,76 +21,54 @@ async fn unconfigured(data_dir: &Path) -> (FakeGitHub, OtaServer) {
     (github, server)
 }
 
-/// Posts the setup form with `headers`; the status, the `Set-Cookie` values and the body.
-async fn post_setup(server: &OtaServer, headers: &[(&str, &str)]) -> (u16, Vec<String>, String) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/setup", server.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(FORM);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("post the setup form");
-    let status = response.status().as_u16();
-    let cookies = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok().map(str::to_owned))
-        .collect();
-    (status, cookies, response.text().await.unwrap_or_default())
+/// Posts the setup form with `headers`.
+async fn post_setup(server: &OtaServer, headers: &[(&str, &str)]) -> Answer {
+    server
+        .send(Method::POST, "/setup", headers, Some(FORM))
+        .await
 }
 
-/// GETs `path` with `headers`; the status and the body.
-async fn get_with(server: &OtaServer, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut request = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-        .get(format!("{}{path}", server.url));
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("get");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
+/// GETs `path` with `headers`.
+async fn get_with(server: &OtaServer, path: &str, headers: &[(&str, &str)]) -> Answer {
+    server.send(Method::GET, path, headers, None).await
 }
 
 #[tokio::test]
 async fn strangers_get_neither_the_pages_nor_the_setup() {
     let data_dir = tempfile::tempdir().expect("data directory");
     let (github, server) = unconfigured(data_dir.path()).await;
-    let origin = [("origin", server.url.as_str())];
 
-    let (status, page) = server.get_anonymously("/").await;
-    assert_eq!(status, 403, "{page}");
-    assert!(!page.contains("APP_ID"), "the setup page leaked: {page}");
-    insta::assert_snapshot!("sign_in_page", page);
-
-    let (status, cookies, page) = post_setup(&server, &origin).await;
-    assert_eq!(status, 403, "{page}");
-    assert!(page.contains("operator-token"), "{page}");
+    let page = get_with(&server, "/", &[]).await;
+    assert_eq!(page.status, 403, "{}", page.body);
     assert!(
-        cookies
-            .iter()
-            .all(|cookie| !cookie.starts_with("ota_setup="))
+        !page.body.contains("APP_ID"),
+        "the setup page leaked: {}",
+        page.body
     );
+    insta::assert_snapshot!("sign_in_page", page.body);
+
+    let setup = post_setup(&server, &[("origin", &server.url)]).await;
+    assert_eq!(setup.status, 403, "{}", setup.body);
+    assert!(setup.body.contains("operator-token"), "{}", setup.body);
+    assert_eq!(setup.cookie("ota_setup"), None);
 
     // A stranger finishing a setup with their own App's code, with no setup of theirs.
     github.add_manifest_code("the-strangers-code");
-    let (status, page) = server
-        .get_anonymously(&format!(
-            "/setup/callback?code=the-strangers-code&state={}",
-            "a".repeat(64)
-        ))
-        .await;
-    assert_eq!(status, 403, "{page}");
+    let state = "a".repeat(64);
+    let callback = format!("/setup/callback?code=the-strangers-code&state={state}");
+    let finished = get_with(&server, &callback, &[]).await;
+    assert_eq!(finished.status, 403, "{}", finished.body);
     assert!(github.requests_to(Route::ManifestConversion).is_empty());
     assert!(!data_dir.path().join("app.json").exists());
 
-    let (status, page) = server.get_anonymously("/signin?token=guessed").await;
-    assert_eq!(status, 403, "{page}");
-    assert!(page.contains("That token is not this server's"), "{page}");
+    let guess = get_with(&server, "/signin?token=guessed", &[]).await;
+    assert_eq!(guess.status, 403, "{}", guess.body);
+    assert!(
+        guess.body.contains("That token is not this server's"),
+        "{}",
+        guess.body
+    );
+    assert_eq!(guess.cookie("ota_operator"), None);
 
     // What stays public: the health check, and the webhook (GitHub signs it).
     let (status, health) = server.get_anonymously("/healthz").await;
@@ -101,14 +80,12 @@ async fn strangers_get_neither_the_pages_nor_the_setup() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("APP_ID is not set"), "{page}");
     let session = server.sign_in().await;
-    let (status, page) = get_with(&server, "/", &[("cookie", &session)]).await;
-    assert_eq!(status, 200, "{page}");
-    let (status, cookies, page) =
-        post_setup(&server, &[("cookie", &session), ("origin", &server.url)]).await;
-    assert_eq!(status, 200, "{page}");
-    let bound = cookies
-        .iter()
-        .find(|cookie| cookie.starts_with("ota_setup="))
+    let page = get_with(&server, "/", &[("cookie", &session)]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let setup = post_setup(&server, &[("cookie", &session), ("origin", &server.url)]).await;
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let bound = setup
+        .set_cookie("ota_setup")
         .expect("the setup is bound to the browser");
     assert!(
         bound.contains("HttpOnly") && bound.contains("SameSite=Lax"),
@@ -145,60 +122,48 @@ async fn unknown_hosts_and_forms_from_other_sites_are_refused() {
         ("host", "rebind.evil.example:3000"),
         ("authorization", &bearer),
     ];
-    let (status, page) = get_with(&server, "/", &rebound).await;
-    assert_eq!(status, 421, "{page}");
-    insta::assert_snapshot!("unknown_host_page", page);
-    let (status, _) = get_with(
-        &server,
-        &format!("/signin?token={}", server.operator_token),
-        &[("host", "rebind.evil.example")],
-    )
-    .await;
-    assert_eq!(status, 421);
+    let page = get_with(&server, "/", &rebound).await;
+    assert_eq!(page.status, 421, "{}", page.body);
+    insta::assert_snapshot!("unknown_host_page", page.body);
+    let sign_in = format!("/signin?token={}", server.operator_token);
+    let signed = get_with(&server, &sign_in, &[("host", "rebind.evil.example")]).await;
+    assert_eq!(signed.status, 421);
+    assert_eq!(signed.cookie("ota_operator"), None);
 
     // A form another site makes the operator's browser post, with its cookie.
-    let (status, cookies, page) = post_setup(
-        &server,
-        &[("cookie", &session), ("origin", "https://evil.example")],
-    )
-    .await;
-    assert_eq!(status, 403, "{page}");
+    let forged = [
+        ("cookie", session.as_str()),
+        ("origin", "https://evil.example"),
+    ];
+    let setup = post_setup(&server, &forged).await;
+    assert_eq!(setup.status, 403, "{}", setup.body);
     assert!(
-        page.contains("not sent from this server's own page"),
-        "{page}"
+        setup.body.contains("not sent from this server's own page"),
+        "{}",
+        setup.body
     );
-    assert!(
-        cookies
-            .iter()
-            .all(|cookie| !cookie.starts_with("ota_setup="))
-    );
-    let (status, _, _) = post_setup(&server, &[("cookie", &session)]).await;
-    assert_eq!(status, 403, "no Origin nor Referer");
-    let (status, _, _) = post_setup(
-        &server,
-        &[("cookie", &session), ("referer", "https://evil.example/x")],
-    )
-    .await;
-    assert_eq!(status, 403);
+    assert_eq!(setup.cookie("ota_setup"), None);
+    let setup = post_setup(&server, &[("cookie", &session)]).await;
+    assert_eq!(setup.status, 403, "no Origin nor Referer");
+    let referred = [
+        ("cookie", session.as_str()),
+        ("referer", "https://evil.example/x"),
+    ];
+    assert_eq!(post_setup(&server, &referred).await.status, 403);
 
     // The server's own names are fine.
     let port = server.url.rsplit(':').next().unwrap();
     let localhost = format!("localhost:{port}");
     let local_origin = format!("http://localhost:{port}");
-    let (status, _, page) = post_setup(
-        &server,
-        &[
-            ("host", &localhost),
-            ("cookie", &session),
-            ("origin", &local_origin),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{page}");
-    assert!(
-        page.contains(&format!("{local_origin}/setup/callback")),
-        "{page}"
-    );
+    let own = [
+        ("host", localhost.as_str()),
+        ("cookie", session.as_str()),
+        ("origin", local_origin.as_str()),
+    ];
+    let setup = post_setup(&server, &own).await;
+    assert_eq!(setup.status, 200, "{}", setup.body);
+    let callback = format!("{local_origin}/setup/callback");
+    assert!(setup.body.contains(&callback), "{}", setup.body);
 
     let log = server.log();
     assert!(log.contains("host=\"rebind.evil.example:3000\""), "{log}");
@@ -229,27 +194,16 @@ async fn a_server_configured_from_the_environment_never_sets_up_another_app() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Recent jobs"), "the status page: {page}");
 
-    let (status, cookies, page) =
-        post_setup(&server, &[("cookie", &session), ("origin", &server.url)]).await;
-    assert_eq!(status, 409, "{page}");
-    insta::assert_snapshot!("already_configured_page", page);
-    assert!(
-        cookies
-            .iter()
-            .all(|cookie| !cookie.starts_with("ota_setup="))
-    );
+    let setup = post_setup(&server, &[("cookie", &session), ("origin", &server.url)]).await;
+    assert_eq!(setup.status, 409, "{}", setup.body);
+    insta::assert_snapshot!("already_configured_page", setup.body);
+    assert_eq!(setup.cookie("ota_setup"), None);
 
     github.add_manifest_code("code-from-github");
-    let (status, page) = get_with(
-        &server,
-        &format!(
-            "/setup/callback?code=code-from-github&state={}",
-            "a".repeat(64)
-        ),
-        &[("cookie", "ota_setup=whatever")],
-    )
-    .await;
-    assert_eq!(status, 409, "{page}");
+    let state = "a".repeat(64);
+    let callback = format!("/setup/callback?code=code-from-github&state={state}");
+    let finished = get_with(&server, &callback, &[("cookie", "ota_setup=whatever")]).await;
+    assert_eq!(finished.status, 409, "{}", finished.body);
 
     assert!(github.requests_to(Route::ManifestConversion).is_empty());
     assert!(!data_dir.path().join("app.json").exists());

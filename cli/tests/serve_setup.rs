@@ -8,6 +8,7 @@ use e2e::delivery::Delivery;
 use e2e::fake_github::{FakeGitHub, MANIFEST_WEBHOOK_SECRET};
 use e2e::fixtures;
 use e2e::ota_server::OtaServer;
+use reqwest::Method;
 use std::time::Duration;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
@@ -25,18 +26,17 @@ async fn an_app_created_with_the_manifest_flow_is_used_at_once() {
 
     let session = server.sign_in().await;
     let form = "public_url=https%3A%2F%2Fota.example.test&organization=";
-    let response = reqwest::Client::new()
-        .post(format!("{}/setup", server.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", &session)
-        .header("origin", &server.url)
-        .body(form)
-        .send()
-        .await
-        .expect("post the setup form");
-    assert_eq!(response.status().as_u16(), 200);
-    let browser = set_cookie(&response, "ota_setup").expect("the setup's cookie");
-    let page = response.text().await.expect("page");
+    let answer = server
+        .send(
+            Method::POST,
+            "/setup",
+            &[("cookie", &session), ("origin", &server.url)],
+            Some(form),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let browser = answer.cookie("ota_setup").expect("the setup's cookie");
+    let page = answer.body;
     assert!(page.contains("https://ota.example.test/webhook"), "{page}");
     // GitHub sends the browser back where it started, where its cookie is.
     assert!(
@@ -47,18 +47,15 @@ async fn an_app_created_with_the_manifest_flow_is_used_at_once() {
     let state: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
 
     github.add_manifest_code("code-from-github");
-    let response = reqwest::Client::new()
-        .get(format!(
-            "{}/setup/callback?code=code-from-github&state={state}",
-            server.url
-        ))
-        .header("cookie", &browser)
-        .send()
-        .await
-        .expect("callback");
-    let status = response.status().as_u16();
-    let page = response.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "{page}");
+    let answer = server
+        .send(
+            Method::GET,
+            &format!("/setup/callback?code=code-from-github&state={state}"),
+            &[("cookie", &browser)],
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, health) = server.get("/healthz").await;
@@ -78,18 +75,6 @@ async fn an_app_created_with_the_manifest_flow_is_used_at_once() {
     assert_eq!(body["status"], "pong");
     let forged = Delivery::json("ping", &ping, "not the App's secret");
     assert_eq!(server.post(&forged).await.0, 401);
-}
-
-/// The `name=value` pair of the response's cookie `name`.
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .filter_map(|value| value.split(';').next())
-        .find(|pair| pair.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
 }
 
 #[test]

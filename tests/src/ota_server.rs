@@ -408,6 +408,44 @@ impl OtaServer {
         (status, response.text().await.unwrap_or_default())
     }
 
+    /// Sends `method path` with `headers` (and a form `body`), as a browser that does not
+    /// follow redirects: the status, the cookies set and the body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: Option<&str>,
+    ) -> Answer {
+        let mut request = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .request(method, format!("{}{path}", self.url));
+        if let Some(form) = form {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.to_owned());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("send the request");
+        let status = response.status().as_u16();
+        let set_cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok().map(str::to_owned))
+            .collect();
+        let body = response.text().await.unwrap_or_default();
+        Answer {
+            status,
+            set_cookies,
+            body,
+        }
+    }
+
     /// Signs in as a browser does, with the printed link: the `name=value` of the session
     /// cookie the server set.
     pub async fn sign_in(&self) -> String {
@@ -445,6 +483,37 @@ impl Drop for OtaServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// What [`OtaServer::send`] got back.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// The `Set-Cookie` headers, whole.
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The `name=value` pair the answer set for the cookie `name`, if it set one with a
+    /// value.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        self.set_cookies
+            .iter()
+            .filter_map(|cookie| cookie.split(';').next())
+            .find(|pair| pair.starts_with(&prefix) && pair.len() > prefix.len())
+            .map(str::to_owned)
+    }
+
+    /// The whole `Set-Cookie` header for the cookie `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}=");
+        self.set_cookies
+            .iter()
+            .find(|cookie| cookie.starts_with(&prefix))
+            .map(String::as_str)
     }
 }
 
