@@ -5,6 +5,7 @@
 //! ([`setup`]) and a status page ([`pages`]). `ota run` runs one task on a local checkout
 //! ([`local_run`]); `ota jobs` and friends work on the local database ([`commands`]).
 
+pub mod browser;
 pub mod child;
 pub mod commands;
 pub mod local_run;

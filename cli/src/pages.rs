@@ -238,6 +238,31 @@ fn job_row(job: &JobRecord, view: &StatusView) -> String {
     )
 }
 
+/// The page a stranger gets instead of the operator's pages (403): where the operator
+/// finds the token, and a field to enter it. Says nothing about the server itself.
+pub fn sign_in_page(wrong_token: bool) -> String {
+    let wrong = if wrong_token {
+        "<p class=\"error\">That token is not this server's.</p>\n"
+    } else {
+        ""
+    };
+    let body = format!(
+        r#"<h1>Sign in</h1>
+{wrong}<p>This server's pages are for its operator. Open the sign-in link that
+<code>ota serve</code> printed in its terminal when it started
+(<code>http://…/signin?token=…</code>), or enter the token: it is in the file
+<code>operator-token</code> in the server's data directory (<code>./.ota</code> unless
+<code>--data-dir</code> says otherwise), or in <code>OTA_OPERATOR_TOKEN</code> if it was
+started with one.</p>
+<form method="get" action="/signin">
+<p><label>Operator token<br>
+<input name="token" type="password" required size="50" autocomplete="off"></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>"#
+    );
+    layout("Sign in", &body)
+}
+
 /// A page with a title and one paragraph: errors and notices.
 pub fn message_page(title: &str, body_text: &str) -> String {
     let body = format!(

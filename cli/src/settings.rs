@@ -49,6 +49,14 @@ pub struct ServeArgs {
     /// `RetryIntervalSeconds`).
     #[arg(long, env = "OTA_RETRY_INTERVAL_SECONDS", default_value_t = shared::job::RETRY_INTERVAL.as_secs())]
     pub retry_interval_seconds: u64,
+    /// Seconds a client has to send a request's headers (and an idle connection is kept):
+    /// a slower one is disconnected, so that stalled connections cannot pile up.
+    #[arg(long, env = "OTA_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a request's whole body once its headers arrived: a
+    /// slower one is answered 408. GitHub sends a delivery at once.
+    #[arg(long, env = "OTA_BODY_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_seconds: u64,
 }
 
 /// The App's identity and secrets.
@@ -92,7 +100,14 @@ pub struct Environment {
     pub ollama_host: String,
     /// `OLLAMA_API_KEY`: Ollama's hosted service's key.
     pub ollama_api_key: Option<SecretString>,
+    /// `OTA_OPERATOR_TOKEN`: the token that opens the pages; generated and kept in the data
+    /// directory when not set.
+    pub operator_token: Option<SecretString>,
 }
+
+/// The shortest `OTA_OPERATOR_TOKEN` accepted: a token anyone could guess opens the
+/// server's setup to them. (A generated one has 64 hex digits.)
+pub const MIN_OPERATOR_TOKEN_CHARS: usize = 24;
 
 impl Environment {
     /// Reads the environment through `var`, naming every wrong setting.
@@ -113,6 +128,17 @@ impl Environment {
             problems.push(format!("OLLAMA_HOST: {err}"));
         }
         let git_base_url = non_empty(var("GIT_BASE_URL")).unwrap_or_else(|| git_base_url(&api_url));
+        let operator_token = non_empty(var("OTA_OPERATOR_TOKEN"));
+        if let Some(token) = &operator_token {
+            let valid = token.chars().count() >= MIN_OPERATOR_TOKEN_CHARS
+                && token.bytes().all(|byte| byte.is_ascii_graphic());
+            if !valid {
+                problems.push(format!(
+                    "OTA_OPERATOR_TOKEN must be at least {MIN_OPERATOR_TOKEN_CHARS} printable \
+                     characters without spaces (or unset it to have one generated)"
+                ));
+            }
+        }
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
@@ -121,6 +147,7 @@ impl Environment {
             git_base_url,
             ollama_host,
             ollama_api_key: non_empty(var("OLLAMA_API_KEY")).map(SecretString::from),
+            operator_token: operator_token.map(SecretString::from),
         })
     }
 
@@ -324,5 +351,22 @@ mod tests {
             err.contains("GITHUB_API_URL must be an http(s) URL"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_guessable_operator_token_is_refused() {
+        let err =
+            Environment::read(&vars(&[("OTA_OPERATOR_TOKEN", "hunter2")])).expect_err("short");
+        assert!(
+            err.contains("OTA_OPERATOR_TOKEN must be at least 24"),
+            "{err}"
+        );
+        let token = "a".repeat(MIN_OPERATOR_TOKEN_CHARS);
+        let env = Environment::read(&vars(&[("OTA_OPERATOR_TOKEN", &token)])).expect("long");
+        assert_eq!(
+            env.operator_token.as_ref().map(ExposeSecret::expose_secret),
+            Some(token.as_str())
+        );
+        assert!(!format!("{env:?}").contains(&token));
     }
 }

@@ -1,11 +1,14 @@
-//! `ota serve`'s first run through the real binary: set up with GitHub's App Manifest
-//! flow (against the fake GitHub), then working with the new App without a restart; and
-//! settings that are wrong stop it with every problem named.
+//! `ota serve`'s first run through the real binary: the operator signs in with the printed
+//! link and sets up with GitHub's App Manifest flow (against the fake GitHub), then the
+//! server works with the new App without a restart; a server configured from the
+//! environment keeps its setup closed; and settings that are wrong stop it with every
+//! problem named.
 
 use e2e::delivery::Delivery;
 use e2e::fake_github::{FakeGitHub, MANIFEST_WEBHOOK_SECRET};
 use e2e::fixtures;
 use e2e::ota_server::OtaServer;
+use reqwest::Method;
 use std::time::Duration;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
@@ -21,27 +24,38 @@ async fn an_app_created_with_the_manifest_flow_is_used_at_once() {
     let early = Delivery::json("ping", &ping, MANIFEST_WEBHOOK_SECRET);
     assert_eq!(server.post(&early).await.0, 503, "no App yet");
 
+    let session = server.sign_in().await;
     let form = "public_url=https%3A%2F%2Fota.example.test&organization=";
-    let response = reqwest::Client::new()
-        .post(format!("{}/setup", server.url))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .expect("post the setup form");
-    assert_eq!(response.status().as_u16(), 200);
-    let page = response.text().await.expect("page");
+    let answer = server
+        .send(
+            Method::POST,
+            "/setup",
+            &[("cookie", &session), ("origin", &server.url)],
+            Some(form),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let browser = answer.cookie("ota_setup").expect("the setup's cookie");
+    let page = answer.body;
     assert!(page.contains("https://ota.example.test/webhook"), "{page}");
-    let state = std::fs::read_to_string(data_dir.path().join("setup-state")).expect("state");
+    // GitHub sends the browser back where it started, where its cookie is.
+    assert!(
+        page.contains(&format!("{}/setup/callback", server.url)),
+        "{page}"
+    );
+    let (_, rest) = page.split_once("state=").expect("the state");
+    let state: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
 
     github.add_manifest_code("code-from-github");
-    let (status, page) = server
-        .get(&format!(
-            "/setup/callback?code=code-from-github&state={}",
-            state.trim()
-        ))
+    let answer = server
+        .send(
+            Method::GET,
+            &format!("/setup/callback?code=code-from-github&state={state}"),
+            &[("cookie", &browser)],
+            None,
+        )
         .await;
-    assert_eq!(status, 200, "{page}");
+    assert_eq!(answer.status, 200, "{}", answer.body);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, health) = server.get("/healthz").await;

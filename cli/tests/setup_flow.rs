@@ -1,12 +1,16 @@
 //! The first-run setup through the real router on a socket, against the fake GitHub: the
-//! form answers the manifest page, GitHub's callback is checked against the state, the
-//! code is exchanged, and the App is stored and handed to the server.
+//! form answers the manifest page and binds its state to the browser, GitHub's callback is
+//! checked against the state and that browser's cookie, the code is exchanged, and the App
+//! is stored and handed to the server. (The operator's guard in front of the form is the
+//! server's: `serve_guard.rs`.)
 
 use e2e::fake_github::{
     APP_ID, FakeGitHub, MANIFEST_APP_SLUG, MANIFEST_CLIENT_SECRET, MANIFEST_WEBHOOK_SECRET,
     PRIVATE_KEY_PEM, Route,
 };
-use ota::setup::{APP_FILE, AppFile, STATE_FILE, SetupContext, routes};
+use ota::setup::{
+    APP_FILE, AppFile, PendingSetups, SETUP_COOKIE, SetupContext, SetupRoutes, routes,
+};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -19,6 +23,8 @@ struct Harness {
     base_url: String,
     configured: Arc<Mutex<Vec<u64>>>,
     http: reqwest::Client,
+    /// This browser's setup cookie (`ota_setup=…`), once the server set one.
+    cookie: Mutex<Option<String>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -47,13 +53,16 @@ impl Harness {
             public_url: None,
             listen,
             missing: vec!["APP_ID is not set".to_owned()],
+            configured: Arc::new(|| None),
             on_configured: Arc::new(move |app: AppFile| {
                 recorder.lock().unwrap().push(app.app_id);
                 Ok(())
             }),
+            pending: PendingSetups::default(),
         };
+        let SetupRoutes { start, callback } = routes(ctx);
         let server = tokio::spawn(async move {
-            axum::serve(listener, routes(ctx)).await.unwrap();
+            axum::serve(listener, start.merge(callback)).await.unwrap();
         });
         Self {
             github,
@@ -61,6 +70,7 @@ impl Harness {
             base_url: format!("http://{listen}"),
             configured,
             http: reqwest::Client::new(),
+            cookie: Mutex::new(None),
             server,
         }
     }
@@ -83,7 +93,14 @@ impl Harness {
             .send()
             .await
             .unwrap();
+        if let Some(cookie) = setup_cookie(&response) {
+            *self.cookie.lock().unwrap() = Some(cookie);
+        }
         (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    fn cookie(&self) -> Option<String> {
+        self.cookie.lock().unwrap().clone()
     }
 
     /// Starts the setup as the browser does; answers the state handed to GitHub and the
@@ -103,23 +120,42 @@ impl Harness {
         (state, serde_json::from_str(&manifest).unwrap())
     }
 
-    /// GitHub sending the browser back.
+    /// GitHub sending this browser back.
     async fn callback(&self, code: &str, state: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(format!(
-                "{}/setup/callback?code={code}&state={state}",
-                self.base_url
-            ))
-            .send()
+        self.callback_with(code, state, self.cookie().as_deref())
             .await
-            .unwrap();
+    }
+
+    /// GitHub sending a browser with `cookie` (or none) back.
+    async fn callback_with(&self, code: &str, state: &str, cookie: Option<&str>) -> (u16, String) {
+        let mut request = self.http.get(format!(
+            "{}/setup/callback?code={code}&state={state}",
+            self.base_url
+        ));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
     fn configured(&self) -> Vec<u64> {
         self.configured.lock().unwrap().clone()
     }
+}
+
+/// The `ota_setup=…` pair of the response's `Set-Cookie`, if it sets one with a value.
+fn setup_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| {
+            pair.starts_with(&format!("{SETUP_COOKIE}=")) && pair.len() > SETUP_COOKIE.len() + 1
+        })
+        .map(str::to_owned)
 }
 
 /// The decoded value of the attribute that `marker` opens.
@@ -159,8 +195,13 @@ async fn the_form_answers_a_page_posting_the_manifest_to_github() {
     let (state, manifest) = harness.start_setup().await;
 
     assert_eq!(state.len(), 64);
-    let stored = std::fs::read_to_string(harness.dir().join(STATE_FILE)).unwrap();
-    assert_eq!(stored.trim(), state);
+    let cookie = harness
+        .cookie()
+        .expect("the setup is bound to this browser");
+    assert_eq!(cookie.len(), "ota_setup=".len() + 64);
+    assert!(!cookie.contains(&state), "the cookie is not the state");
+    // Nothing is written before GitHub sends the browser back.
+    assert_eq!(std::fs::read_dir(harness.dir()).unwrap().count(), 0);
     assert_eq!(
         manifest["hook_attributes"],
         json!({ "url": format!("{}/webhook", harness.base_url), "active": true })
@@ -209,7 +250,7 @@ async fn a_form_without_a_usable_url_is_refused_with_what_to_fix() {
     let (status, page) = harness.post_setup(&[("public_url", "ota.example")]).await;
     assert_eq!(status, 400);
     assert!(page.contains("must start with https://"), "{page}");
-    assert!(!harness.dir().join(STATE_FILE).exists());
+    assert_eq!(harness.cookie(), None);
 }
 
 #[tokio::test]
@@ -221,7 +262,7 @@ async fn a_callback_with_a_wrong_state_stores_nothing() {
     let wrong = "0".repeat(state.len());
     let (status, page) = harness.callback("code-from-github", &wrong).await;
 
-    assert_eq!(status, 400, "{page}");
+    assert_eq!(status, 403, "{page}");
     assert!(page.contains("start the setup again"), "{page}");
     assert!(!harness.dir().join(APP_FILE).exists());
     assert!(harness.configured().is_empty());
@@ -261,8 +302,9 @@ async fn a_callback_with_the_right_state_stores_the_app_and_hands_it_to_the_serv
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    // The state is spent: the link cannot be replayed.
-    assert!(!harness.dir().join(STATE_FILE).exists());
+    // The link cannot be replayed.
+    let (status, page) = harness.callback("code-from-github", &state).await;
+    assert_eq!(status, 409, "{page}");
 
     let conversions = harness.github.requests_to(Route::ManifestConversion);
     assert_eq!(conversions.len(), 1);
@@ -308,12 +350,46 @@ async fn an_unreachable_github_is_a_bad_gateway() {
         .post_setup(&[("public_url", "https://ota.example")])
         .await;
     assert_eq!(status, 200, "{page}");
-    let state = std::fs::read_to_string(harness.dir().join(STATE_FILE)).unwrap();
+    let action = attribute_after(&page, r#"method="post" action=""#);
+    let (_, state) = action.split_once("state=").unwrap();
 
-    let (status, page) = harness.callback("code-from-github", state.trim()).await;
+    let (status, page) = harness.callback("code-from-github", state).await;
 
     assert_eq!(status, 502, "{page}");
     assert!(page.contains("unreachable"), "{page}");
     assert!(!page.contains("code-from-github"), "{page}");
     assert!(!harness.dir().join(APP_FILE).exists());
+}
+
+#[tokio::test]
+async fn a_callback_in_another_browser_or_without_the_cookie_stores_nothing() {
+    let harness = Harness::start().await;
+    let (state, _) = harness.start_setup().await;
+    let mine = harness.cookie().unwrap();
+    // Another browser starts its own setup: it has a cookie, but not for this state.
+    harness.start_setup().await;
+    let theirs = harness.cookie().unwrap();
+    assert_ne!(mine, theirs);
+    harness.github.add_manifest_code("code-from-github");
+
+    for cookie in [None, Some(theirs.as_str()), Some("ota_setup=forged")] {
+        let (status, page) = harness
+            .callback_with("code-from-github", &state, cookie)
+            .await;
+        assert_eq!(status, 403, "{cookie:?}: {page}");
+        assert!(
+            page.contains("this browser did not start that setup"),
+            "{page}"
+        );
+    }
+    assert!(!harness.dir().join(APP_FILE).exists());
+    assert!(harness.configured().is_empty());
+    assert!(harness.github.requests().is_empty());
+
+    // The browser that started it still can finish it.
+    let (status, page) = harness
+        .callback_with("code-from-github", &state, Some(&mine))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(harness.configured(), [APP_ID]);
 }

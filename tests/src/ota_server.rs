@@ -274,6 +274,8 @@ pub struct OtaServer {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The operator's token, from the sign-in link it printed (or `OTA_OPERATOR_TOKEN`).
+    pub operator_token: String,
     /// Where its stderr (its log) goes.
     pub log: PathBuf,
 }
@@ -318,10 +320,14 @@ impl OtaServer {
             .expect("start ota serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
+        let mut url = None;
+        let sign_in = loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(rest) = line.split("listening on ").nth(1) {
+                        url = Some(rest.trim().to_owned());
+                    }
+                    if let Some(rest) = line.split("sign in: ").nth(1) {
                         break rest.trim().to_owned();
                     }
                 }
@@ -336,7 +342,25 @@ impl OtaServer {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, url, log }
+        let url = url.expect("the listening line comes before the sign-in line");
+        let printed = sign_in
+            .split_once("token=")
+            .map(|(_, token)| token.to_owned())
+            .expect("a sign-in link with its token");
+        let operator_token = match printed.strip_prefix('$') {
+            Some(variable) => env
+                .iter()
+                .find(|(name, _)| name == variable)
+                .map(|(_, value)| value.clone())
+                .expect("the variable the sign-in link names"),
+            None => printed,
+        };
+        Self {
+            child,
+            url,
+            operator_token,
+            log,
+        }
     }
 
     /// Posts a signed delivery; returns the status and the JSON answer.
@@ -362,13 +386,85 @@ impl OtaServer {
         (status, body)
     }
 
-    /// GETs `path`; returns the status and the body.
+    /// GETs `path` as the operator (the token as a bearer token); returns the status and
+    /// the body.
     pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.operator_token)
+            .send()
+            .await
+            .expect("get");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// GETs `path` as anyone who can reach the server; returns the status and the body.
+    pub async fn get_anonymously(&self, path: &str) -> (u16, String) {
         let response = reqwest::get(format!("{}{path}", self.url))
             .await
             .expect("get");
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
+    }
+
+    /// Sends `method path` with `headers` (and a form `body`), as a browser that does not
+    /// follow redirects: the status, the cookies set and the body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: Option<&str>,
+    ) -> Answer {
+        let mut request = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .request(method, format!("{}{path}", self.url));
+        if let Some(form) = form {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.to_owned());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("send the request");
+        let status = response.status().as_u16();
+        let set_cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok().map(str::to_owned))
+            .collect();
+        let body = response.text().await.unwrap_or_default();
+        Answer {
+            status,
+            set_cookies,
+            body,
+        }
+    }
+
+    /// Signs in as a browser does, with the printed link: the `name=value` of the session
+    /// cookie the server set.
+    pub async fn sign_in(&self) -> String {
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .get(format!("{}/signin?token={}", self.url, self.operator_token))
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(response.status().as_u16(), 303, "sign-in did not redirect");
+        response
+            .headers()
+            .get("set-cookie")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .expect("a session cookie")
+            .to_owned()
     }
 
     /// The server's log so far.
@@ -387,6 +483,37 @@ impl Drop for OtaServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// What [`OtaServer::send`] got back.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// The `Set-Cookie` headers, whole.
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The `name=value` pair the answer set for the cookie `name`, if it set one with a
+    /// value.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        self.set_cookies
+            .iter()
+            .filter_map(|cookie| cookie.split(';').next())
+            .find(|pair| pair.starts_with(&prefix) && pair.len() > prefix.len())
+            .map(str::to_owned)
+    }
+
+    /// The whole `Set-Cookie` header for the cookie `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}=");
+        self.set_cookies
+            .iter()
+            .find(|cookie| cookie.starts_with(&prefix))
+            .map(String::as_str)
     }
 }
 

@@ -2,10 +2,19 @@
 //! as the webhook Lambda, into the SQLite inbox; the intake worker runs the policy stage
 //! on it; the engine walks each job's workflow, dispatching runners as child processes
 //! and reporting through the report stage. Without an App configured it serves the setup
-//! page instead, and never exits for want of credentials.
+//! page instead, and never exits for want of credentials. Its pages are the operator's
+//! only ([`guard`], with the [`OperatorToken`] printed at start as a sign-in link), and
+//! slow clients are cut off ([`listener`], [`body`]).
 
+mod body;
+mod guard;
 mod intake_worker;
+mod listener;
+mod operator_token;
 mod routes;
+
+pub use guard::{Gate, KnownHosts, SESSION_COOKIE};
+pub use operator_token::{OperatorToken, TOKEN_FILE, TOKEN_VARIABLE, TokenSource};
 
 use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
 use anyhow::{Context, anyhow};
@@ -235,6 +244,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .local_addr()
         .context("reading the listening address")?;
     let program = std::env::current_exe().context("finding the ota executable")?;
+    let token =
+        OperatorToken::load_or_create(environment.operator_token.clone(), &args.data_dir.path)
+            .context("the operator's token")?;
+    let gate = Arc::new(Gate {
+        token,
+        hosts: KnownHosts::new(addr, args.public_url.as_deref()),
+    });
     let server = Arc::new(Server {
         db,
         inbox,
@@ -248,19 +264,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     match app {
         AppConfig::Ready(settings) => server.start_app(settings).await?,
         AppConfig::Missing(missing) => {
-            tracing::warn!(missing = %missing.join("; "), "no GitHub App configured yet; open http://{addr}/ to set one up");
+            tracing::warn!(missing = %missing.join("; "), "no GitHub App configured yet; open the sign-in link printed below to set one up");
             if let Ok(mut slot) = server.missing.write() {
                 *slot = missing;
             }
         }
     }
-    println!("Ollama Turbo Agent is listening on http://{addr}");
+    // The one place the token is shown: the operator's terminal, never the log.
+    let local = crate::browser::local_url(addr);
+    println!("Ollama Turbo Agent is listening on {local}");
     println!("  webhook: {}", server.webhook_url());
-    println!("  status:  http://{addr}/");
-    axum::serve(listener, routes::router(Arc::clone(&server)))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    println!("  sign in: {}", gate.token.sign_in_url(&local));
+    let header_timeout = Duration::from_secs(server.args.header_timeout_seconds);
+    let router = routes::router(Arc::clone(&server), gate);
+    listener::serve(listener, router, header_timeout, shutdown_signal()).await;
     Ok(ExitCode::SUCCESS)
 }
 

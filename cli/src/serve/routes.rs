@@ -1,14 +1,20 @@
-//! The server's HTTP surface: `POST /webhook`, `GET /healthz`, `GET /` (the status page,
-//! or the setup page while no App is configured) and the setup flow's endpoints.
+//! The server's HTTP surface: `POST /webhook` and `GET /healthz` for anyone (GitHub signs
+//! its deliveries); `GET /` (the status page, or the setup page while no App is
+//! configured) and `POST /setup` for the operator only; `GET /signin` and the setup's
+//! callback for a browser on a known host ([`super::guard`]). Every body is read whole
+//! within a deadline and a limit first ([`super::body`]).
 
 use super::Server;
+use super::body::{self, BodyRules, PAGE_MAX_BODY_BYTES, Style};
+use super::guard::{self, Gate};
 use crate::pages::{self, StatusView};
 use crate::settings::AppSettings;
-use crate::setup::{self, AppFile, SetupContext};
+use crate::setup::{self, AppFile, SetupContext, SetupRoutes};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use shared::clock::now_ms;
@@ -16,22 +22,43 @@ use shared::ids::AppId;
 use shared::webhook::intake::DEFAULT_MAX_BODY_BYTES;
 use shared::webhook::telemetry;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Jobs on the status page.
 const STATUS_JOBS: usize = 50;
 
-pub fn router(server: Arc<Server>) -> Router {
-    let setup = setup::routes(setup_context(&server));
-    Router::new()
+pub fn router(server: Arc<Server>, gate: Arc<Gate>) -> Router {
+    let deadline = Duration::from_secs(server.args.body_timeout_seconds);
+    // The intake's own limit: a larger delivery is refused in its words, with its line.
+    let delivery_body = BodyRules {
+        max_bytes: DEFAULT_MAX_BODY_BYTES,
+        deadline,
+        style: Style::Webhook,
+    };
+    let page_body = BodyRules {
+        max_bytes: PAGE_MAX_BODY_BYTES,
+        deadline,
+        style: Style::Page,
+    };
+    let SetupRoutes { start, callback } = setup::routes(setup_context(&server));
+    let public = Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(DEFAULT_MAX_BODY_BYTES))
+        .with_state(Arc::clone(&server))
+        .layer(from_fn_with_state(delivery_body, body::read_whole));
+    // Layers run from the last added: the guard before the body is read.
+    let operator = Router::new()
         .route("/", get(home))
-        // One byte over the intake's own limit, so that the intake answers an oversized
-        // delivery with its own 413 and log line.
-        .layer(DefaultBodyLimit::max(DEFAULT_MAX_BODY_BYTES + 1))
         .with_state(server)
-        .merge(setup)
+        .merge(start)
+        .layer(from_fn_with_state(page_body, body::read_whole))
+        .layer(from_fn_with_state(Arc::clone(&gate), guard::operator_only));
+    let browser = callback
+        .merge(guard::routes(Arc::clone(&gate)))
+        .layer(from_fn_with_state(page_body, body::read_whole))
+        .layer(from_fn_with_state(gate, guard::known_host_only));
+    public.merge(operator).merge(browser)
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -42,7 +69,7 @@ async fn webhook(State(server): State<Arc<Server>>, headers: HeaderMap, body: By
     let Some(app) = server.running() else {
         let body = serde_json::json!({
             "status": "not_configured",
-            "error": format!("no GitHub App is configured yet: open http://{}/ to set one up", server.addr),
+            "error": format!("no GitHub App is configured yet: its operator can set one up at {}/", crate::browser::local_url(server.addr)),
         });
         return json(StatusCode::SERVICE_UNAVAILABLE, body.to_string());
     };
@@ -138,6 +165,11 @@ fn setup_context(server: &Arc<Server>) -> SetupContext {
         public_url: server.args.public_url.clone(),
         listen: server.addr,
         missing: server.missing(),
+        configured: {
+            let server = Arc::clone(server);
+            Arc::new(move || server.running().map(|app| app.settings.source.clone()))
+        },
+        pending: setup::PendingSetups::default(),
         on_configured: Arc::new(move |file: AppFile| {
             let settings = AppSettings {
                 app_id: AppId(file.app_id),

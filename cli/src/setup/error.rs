@@ -12,13 +12,20 @@ pub enum SetupError {
     /// A file in the data directory could not be written.
     #[error("cannot write {}: {reason}", path.display())]
     Unwritable { path: PathBuf, reason: String },
-    /// The state GitHub sent back is not the one this server handed out: a stale tab, a
-    /// second setup, or someone else's link.
+    /// The state GitHub sent back is not one this server handed out and has not used: a
+    /// stale tab, a finished or expired setup, a restart since, or someone else's link.
     #[error(
-        "the setup state does not match the one this server started; start the setup again \
-         from this server's page"
+        "the setup state is not one this server started, or it was used or expired; start \
+         the setup again from this server's page"
     )]
     StateMismatch,
+    /// The state is this server's, but this browser did not start that setup (its
+    /// `ota_setup` cookie is missing or another's).
+    #[error(
+        "this browser did not start that setup; finish it in the browser that started it, or \
+         start the setup again from this server's page"
+    )]
+    OtherBrowser,
     /// GitHub does not know the code: codes expire after an hour and work once.
     #[error(
         "GitHub did not accept the code: it expired or was already used; start the setup again"

@@ -75,6 +75,17 @@ pub fn manifest_with_webhook(public_url: &str, webhook_url: &str, app_name: &str
     })
 }
 
+/// Sends the browser back, after GitHub created the App, to `browser_origin` (the origin it
+/// started the setup on) rather than to the public URL: the cookie that binds the setup
+/// to the browser belongs to that origin (a tunnel's name and `127.0.0.1` are different
+/// sites to a browser). GitHub only redirects the browser there; it never calls it.
+pub fn return_to(manifest: &mut Value, browser_origin: &str) {
+    manifest["redirect_url"] = Value::String(format!(
+        "{}/setup/callback",
+        browser_origin.trim_end_matches('/')
+    ));
+}
+
 /// GitHub's page that creates an App from a posted manifest: for the user's account, or
 /// for `organization`. `github_web_url` is the web host (`https://github.com`, or a
 /// GitHub Enterprise Server's `https://HOST`).
@@ -187,6 +198,20 @@ mod tests {
         assert_eq!(
             manifest["redirect_url"],
             "http://127.0.0.1:3000/setup/callback"
+        );
+    }
+
+    #[test]
+    fn the_browser_returns_where_it_started() {
+        let mut manifest = manifest("https://ota.example.com", "My agent");
+        return_to(&mut manifest, "http://127.0.0.1:3000/");
+        assert_eq!(
+            manifest["redirect_url"],
+            "http://127.0.0.1:3000/setup/callback"
+        );
+        assert_eq!(
+            manifest["hook_attributes"]["url"],
+            "https://ota.example.com/webhook"
         );
     }
 

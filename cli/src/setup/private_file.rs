@@ -1,4 +1,4 @@
-//! Files only the server's user may read (the App's key, the setup state), written so that
+//! Files only the server's user may read (the App's key, the operator's token), written so that
 //! a reader never sees half a file: a temporary file created with mode 0600 in the same
 //! directory, synced, then renamed over the target.
 
@@ -35,18 +35,6 @@ pub(crate) fn read_if_exists(path: &Path) -> Result<Option<String>, SetupError> 
         Ok(content) => Ok(Some(content)),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(SetupError::Unreadable {
-            path: path.to_owned(),
-            reason: err.to_string(),
-        }),
-    }
-}
-
-/// Removes the file; one that is already gone is fine.
-pub(crate) fn remove_if_exists(path: &Path) -> Result<(), SetupError> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(SetupError::Unwritable {
             path: path.to_owned(),
             reason: err.to_string(),
         }),
@@ -117,10 +105,9 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_file_reads_as_none_and_removes_fine() {
+    fn a_missing_file_reads_as_none() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("absent");
         assert_eq!(read_if_exists(&path).unwrap(), None);
-        remove_if_exists(&path).unwrap();
     }
 }

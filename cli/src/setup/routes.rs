@@ -1,27 +1,34 @@
 //! The setup endpoints, for the server to merge into its router: `POST /setup` starts the
 //! manifest flow, `GET /setup/callback` finishes it. `GET /` is the server's: it shows
-//! [`setup_page_response`] until an App is configured.
+//! [`setup_page_response`] until an App is configured. The server guards `POST /setup`
+//! as the operator's; the callback is guarded by the state bound to the browser.
 
 use super::{
-    AppFile, DEFAULT_APP_NAME, SetupError, SetupState, exchange_code, manifest,
-    manifest_with_webhook, new_app_url,
+    AppFile, DEFAULT_APP_NAME, PendingSetups, SETUP_COOKIE, STATE_LIFETIME, SetupError,
+    exchange_code, manifest, manifest_with_webhook, new_app_url, return_to,
 };
+use crate::browser::{self, SameSite};
 use crate::pages::{self, SetupView};
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Called with the new App once it is stored, so the server can start using it without a
 /// restart. An error says why it could not (the page then asks for a restart).
 pub type OnConfigured = Arc<dyn Fn(AppFile) -> Result<(), String> + Send + Sync>;
+
+/// Where the App the server runs was configured from (`the environment`, a file), if it
+/// runs one: the setup is then closed.
+pub type ConfiguredApp = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 /// What the setup endpoints need from the server.
 #[derive(Clone)]
@@ -35,7 +42,10 @@ pub struct SetupContext {
     pub listen: SocketAddr,
     /// What is missing, one sentence each ("APP_ID is not set").
     pub missing: Vec<String>,
+    pub configured: ConfiguredApp,
     pub on_configured: OnConfigured,
+    /// The setups started and not finished.
+    pub pending: PendingSetups,
 }
 
 impl fmt::Debug for SetupContext {
@@ -56,24 +66,46 @@ impl SetupContext {
         ota_runner::job::git_base_url(&self.api_url)
     }
 
-    /// This server's URL from the machine itself: an unspecified listen address
-    /// (`0.0.0.0`) is reached on loopback.
+    /// This server's URL from the machine itself.
     fn local_url(&self) -> String {
-        let ip = match self.listen.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.listen.port()))
+        browser::local_url(self.listen)
+    }
+
+    /// The origin the browser that sent `headers` uses for this server: the one its form
+    /// came from, else the one it addressed, else the local URL.
+    fn browser_origin(&self, headers: &HeaderMap) -> String {
+        let from_origin = headers
+            .get(header::ORIGIN)
+            .and_then(|value| value.to_str().ok())
+            .and_then(browser::origin_of)
+            .map(|(scheme, authority)| format!("{}://{authority}", scheme.to_ascii_lowercase()));
+        from_origin
+            .or_else(|| browser::host_header(headers).map(|host| format!("http://{host}")))
+            .unwrap_or_else(|| self.local_url())
     }
 }
 
+/// The setup's two endpoints, guarded differently by the server.
+pub struct SetupRoutes {
+    /// `POST /setup`: the operator's.
+    pub start: Router,
+    /// `GET /setup/callback`: where GitHub sends the browser back, with no cookie that
+    /// proves the operator (a SameSite=Strict cookie does not come with a redirect from
+    /// github.com); the state bound to the browser proves that browser started it.
+    pub callback: Router,
+}
+
 /// `POST /setup` and `GET /setup/callback`.
-pub fn routes(ctx: SetupContext) -> Router {
-    Router::new()
-        .route("/setup", post(start))
-        .route("/setup/callback", get(callback))
-        .with_state(Arc::new(ctx))
+pub fn routes(ctx: SetupContext) -> SetupRoutes {
+    let ctx = Arc::new(ctx);
+    SetupRoutes {
+        start: Router::new()
+            .route("/setup", post(start))
+            .with_state(Arc::clone(&ctx)),
+        callback: Router::new()
+            .route("/setup/callback", get(callback))
+            .with_state(ctx),
+    }
 }
 
 /// The first-run page, for the server's `GET /`.
@@ -100,8 +132,12 @@ struct SetupForm {
 
 async fn start(
     State(ctx): State<Arc<SetupContext>>,
+    headers: HeaderMap,
     form: Result<Form<SetupForm>, FormRejection>,
 ) -> Response {
+    if let Some(refusal) = already_configured(&ctx) {
+        return refusal;
+    }
     let Ok(Form(form)) = form else {
         return message(
             StatusCode::BAD_REQUEST,
@@ -109,29 +145,53 @@ async fn start(
             "Send the form on this server's start page.",
         );
     };
-    if let Some(refusal) = already_configured(&ctx) {
-        return refusal;
-    }
     let request = match ManifestRequest::from_form(&form) {
         Ok(request) => request,
         Err(err) => return message(StatusCode::BAD_REQUEST, "Check the setup form", &err),
     };
-    let state = match SetupState::in_dir(&ctx.data_dir).get_or_create() {
-        Ok(state) => state,
+    let started = match ctx.pending.start() {
+        Ok(started) => started,
         Err(err) => return failure(StatusCode::INTERNAL_SERVER_ERROR, &err),
     };
-    let manifest = match &request.webhook_url {
+    let mut manifest = match &request.webhook_url {
         Some(webhook_url) => {
             manifest_with_webhook(&request.public_url, webhook_url, DEFAULT_APP_NAME)
         }
         None => manifest(&request.public_url, DEFAULT_APP_NAME),
     };
+    let origin = ctx.browser_origin(&headers);
+    return_to(&mut manifest, &origin);
     let target = new_app_url(
         &ctx.github_web_url(),
         request.organization.as_deref(),
-        &state,
+        &started.state,
     );
-    Html(pages::manifest_redirect_page(&target, &manifest)).into_response()
+    let page = Html(pages::manifest_redirect_page(&target, &manifest));
+    // Lax: the cookie must come back with GitHub's redirect, a top-level navigation.
+    let cookie = setup_cookie(
+        &started.browser,
+        STATE_LIFETIME,
+        origin.starts_with("https://"),
+    );
+    (cookie, page).into_response()
+}
+
+/// The cookie that binds a setup to its browser; a zero lifetime removes it.
+fn setup_cookie(
+    value: &str,
+    max_age: Duration,
+    secure: bool,
+) -> [(header::HeaderName, header::HeaderValue); 1] {
+    let cookie = browser::set_cookie(
+        SETUP_COOKIE,
+        value,
+        "/setup",
+        SameSite::Lax,
+        max_age,
+        secure,
+    )
+    .unwrap_or_else(|| header::HeaderValue::from_static(""));
+    [(header::SET_COOKIE, cookie)]
 }
 
 /// The setup form, checked.
@@ -202,6 +262,17 @@ struct CallbackQuery {
 
 async fn callback(
     State(ctx): State<Arc<SetupContext>>,
+    headers: HeaderMap,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Response {
+    let forget = setup_cookie("", Duration::ZERO, false);
+    (forget, finish(&ctx, &headers, query).await).into_response()
+}
+
+/// The callback's work; its answer goes out with the setup's cookie removed.
+async fn finish(
+    ctx: &SetupContext,
+    headers: &HeaderMap,
     query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(query)| query).unwrap_or_default();
@@ -213,13 +284,22 @@ async fn callback(
              the code and state GitHub adds. Start the setup again from this server's page.",
         );
     }
-    if let Some(refusal) = already_configured(&ctx) {
+    if let Some(refusal) = already_configured(ctx) {
         return refusal;
     }
-    let state = SetupState::in_dir(&ctx.data_dir);
-    if let Err(err) = state.verify(&query.state) {
-        tracing::warn!("setup callback with a state this server did not hand out");
-        return failure(StatusCode::BAD_REQUEST, &err);
+    let browser = browser::cookie(headers, SETUP_COOKIE);
+    if let Err(err) = ctx.pending.redeem(&query.state, browser) {
+        tracing::warn!(
+            reason = %err,
+            cookie = browser.is_some(),
+            "refused a setup callback this browser did not start"
+        );
+        return failure(StatusCode::FORBIDDEN, &err);
+    }
+    // Another tab may have finished first: one App only.
+    let _finishing = ctx.pending.finishing().await;
+    if let Some(refusal) = already_configured(ctx) {
+        return refusal;
     }
     let app = match exchange_code(&ctx.api_url, &query.code).await {
         Ok(app) => app,
@@ -242,10 +322,6 @@ async fn callback(
         file = %AppFile::path(&ctx.data_dir).display(),
         "GitHub App created and stored"
     );
-    if let Err(err) = state.clear() {
-        // The App is stored; a leftover state only lets the same setup be tried again.
-        tracing::warn!(error = %err, "could not remove the setup state");
-    }
     let (name, html_url) = (app.name.clone(), app.html_url.clone());
     if let Err(reason) = (ctx.on_configured)(app) {
         tracing::error!(%reason, "the new App is stored but the server could not start using it");
@@ -272,23 +348,33 @@ async fn callback(
     .into_response()
 }
 
-/// A refusal when an App is stored already: setting up again would replace its key.
+/// A refusal when the server has an App already (from the environment or the file):
+/// setting up again would replace its key, so nothing is written.
 fn already_configured(ctx: &SetupContext) -> Option<Response> {
-    match AppFile::load(&ctx.data_dir) {
-        Ok(None) => None,
-        Ok(Some(app)) => Some(message(
-            StatusCode::CONFLICT,
-            "Already set up",
-            &format!(
-                "This server already has the App {} ({}). To create another one, stop the \
-                 server, move {} away and start it again.",
-                app.name,
-                app.html_url,
-                AppFile::path(&ctx.data_dir).display()
-            ),
-        )),
-        Err(err) => Some(failure(StatusCode::INTERNAL_SERVER_ERROR, &err)),
-    }
+    let file = AppFile::path(&ctx.data_dir).display().to_string();
+    let source = match (ctx.configured)() {
+        Some(source) => source,
+        None => match AppFile::load(&ctx.data_dir) {
+            Ok(None) => return None,
+            Ok(Some(_)) => file.clone(),
+            Err(err) => return Some(failure(StatusCode::INTERNAL_SERVER_ERROR, &err)),
+        },
+    };
+    let change = if source == file {
+        format!("move {file} away")
+    } else {
+        "change APP_ID, PRIVATE_KEY (or PRIVATE_KEY_PATH) and WEBHOOK_SECRET".to_owned()
+    };
+    tracing::info!(from = %source, "setup refused: the server has a GitHub App already");
+    Some(message(
+        StatusCode::CONFLICT,
+        "Already set up",
+        &format!(
+            "This server already works for a GitHub App, configured from {source}; setup is \
+             closed and changes nothing. To use another App, stop the server, {change}, and \
+             start it again."
+        ),
+    ))
 }
 
 fn failure(status: StatusCode, err: &SetupError) -> Response {
@@ -352,7 +438,9 @@ mod tests {
             public_url: None,
             listen: listen.parse().unwrap(),
             missing: Vec::new(),
+            configured: Arc::new(|| None),
             on_configured: Arc::new(|_| Ok(())),
+            pending: PendingSetups::default(),
         };
         assert_eq!(ctx("0.0.0.0:3000").local_url(), "http://127.0.0.1:3000");
         assert_eq!(ctx("[::]:8080").local_url(), "http://[::1]:8080");
