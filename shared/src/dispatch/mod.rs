@@ -19,9 +19,9 @@ pub mod capacity;
 pub mod request;
 pub mod runner;
 
+pub use crate::ports::Waiter;
 pub use crate::ports::{Lease, Slots, VersionedSlots};
 pub use capacity::{Admission, Endpoints, Limits, SlotRequest, lease_duration};
-pub use crate::ports::Waiter;
 pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, runner_started};
 
@@ -122,16 +122,20 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             .slot_request(&job, request.attempt, &request.timeouts)
             .await?;
         let settings = &self.settings;
-        let endpoint =
-            match capacity::acquire(&self.store, &slot, &settings.limits, &settings.endpoints)
-                .await?
-            {
-                Admission::Admitted(endpoint) => endpoint,
-                Admission::Full(reason) => {
-                    tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for a runner slot");
-                    return Ok(Dispatched::Queued(reason));
-                }
-            };
+        let endpoint = match capacity::acquire(
+            &self.store,
+            &slot,
+            &settings.limits,
+            &settings.endpoints,
+        )
+        .await?
+        {
+            Admission::Admitted(endpoint) => endpoint,
+            Admission::Full(reason) => {
+                tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for a runner slot");
+                return Ok(Dispatched::Queued(reason));
+            }
+        };
         let job = match self.enter_attempt(request).await? {
             Ok(job) => job,
             Err(done) => {

@@ -45,9 +45,9 @@ pub enum JobError {
 }
 
 use JobError::{
-    ApprovalDenied, ApprovalExpired, HeartbeatTimeout, JobCancelled,
-    RunnerAgentGaveUp, RunnerBadConfig, RunnerBudgetExceeded, RunnerFailed,
-    RunnerGitHubUnavailable, RunnerModelUnavailable, RunnerTimedOut,
+    ApprovalDenied, ApprovalExpired, HeartbeatTimeout, JobCancelled, RunnerAgentGaveUp,
+    RunnerBadConfig, RunnerBudgetExceeded, RunnerFailed, RunnerGitHubUnavailable,
+    RunnerModelUnavailable, RunnerTimedOut,
 };
 
 /// The errors worth another attempt: each says "the world was not ready", not "this job
@@ -149,9 +149,9 @@ impl JobError {
             ApprovalExpired => JobStatus::Expired,
             // A transient error is final only once its retries are spent: the workflow's
             // catch-all then dead-letters the job.
-            RunnerModelUnavailable
-            | RunnerGitHubUnavailable
-            | HeartbeatTimeout => JobStatus::DeadLettered,
+            RunnerModelUnavailable | RunnerGitHubUnavailable | HeartbeatTimeout => {
+                JobStatus::DeadLettered
+            }
             RunnerBadConfig | RunnerBudgetExceeded | RunnerAgentGaveUp | RunnerTimedOut
             | RunnerFailed => JobStatus::Failed,
         }

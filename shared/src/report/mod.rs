@@ -101,6 +101,7 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
                     .await?)
             }
             Incoming::Workflow(WorkflowReport::Running { job }) => self.running(&job).await,
+            Incoming::Queued { job, reason } => self.queued(&job, &reason).await,
             Incoming::Workflow(WorkflowReport::Succeeded { job, run }) => {
                 self.finish(&job, Outcome::Succeeded(run), Source::Workflow)
                     .await
@@ -156,6 +157,25 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
             };
             self.github
                 .update_check_run(&scope, check_run_id, &update)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The check run goes back to queued, saying why the job waits.
+    async fn queued(&self, id: &JobId, reason: &str) -> Result<(), ReportError> {
+        let job = self.job(id).await?;
+        if job.status.is_terminal() {
+            return Ok(());
+        }
+        if let Some(check_run_id) = job.check_run_id {
+            let update = CheckRunUpdate {
+                status: Some(CheckStatus::Queued),
+                output: Some(text::queued_output(&job, reason)),
+                ..CheckRunUpdate::default()
+            };
+            self.github
+                .update_check_run(&scope_of(&job), check_run_id, &update)
                 .await?;
         }
         Ok(())

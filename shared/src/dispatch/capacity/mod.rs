@@ -19,7 +19,7 @@
 
 mod store;
 
-pub use store::{acquire, release, waiting, withdraw, wait_for_launch_capacity};
+pub use store::{acquire, release, wait_for_launch_capacity, waiting, withdraw};
 
 use crate::ids::InstallationId;
 use crate::job::{JobId, Timeouts};

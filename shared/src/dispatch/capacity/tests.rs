@@ -80,7 +80,11 @@ fn jobs_fill_the_gpu_then_spill_to_hosted_only_when_allowed() {
     );
     assert_eq!(slots.leases.len(), 3);
     let waiting: Vec<&JobId> = slots.waiting.iter().map(|waiter| &waiter.job).collect();
-    assert_eq!(waiting, [&job(4)], "the refused wait in line until admitted");
+    assert_eq!(
+        waiting,
+        [&job(4)],
+        "the refused wait in line until admitted"
+    );
 }
 
 #[test]
@@ -156,7 +160,11 @@ fn a_lease_outlives_the_longest_attempt() {
 }
 
 fn waiting(slots: &Slots) -> Vec<JobId> {
-    slots.waiting.iter().map(|waiter| waiter.job.clone()).collect()
+    slots
+        .waiting
+        .iter()
+        .map(|waiter| waiter.job.clone())
+        .collect()
 }
 
 #[test]
