@@ -87,11 +87,24 @@ async fn racing_dispatches_never_take_more_slots_than_there_are() {
     assert_eq!(stored.leases.len(), 2);
 
     release(&store, admitted[0], 1).await.expect("release");
-    release(&store, admitted[0])
+    release(&store, admitted[0], 1)
         .await
         .expect("releasing twice is harmless");
+    // The refused wait in line: a newcomer does not jump it, the oldest waiter gets the slot.
+    assert_eq!(stored.waiting.len(), 4);
     assert!(matches!(
         acquire(&store, &request(9, 9), &LIMITS, &endpoints).await,
+        Ok(Admission::Full(_))
+    ));
+    let oldest = store.slots().await.expect("read").slots.waiting[0]
+        .job
+        .clone();
+    let oldest = requests
+        .iter()
+        .find(|request| request.job == oldest)
+        .expect("a refused request");
+    assert!(matches!(
+        acquire(&store, oldest, &LIMITS, &endpoints).await,
         Ok(Admission::Admitted(_))
     ));
 }
