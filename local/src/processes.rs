@@ -8,9 +8,14 @@
 //! recorded ([`RunnerRecords`]) with its process start time, so that a restarted server
 //! can tell its predecessor's runners from unrelated processes that reused their ids, and
 //! stop any that survived ([`ChildLauncher::recover`]).
+//!
+//! A runner's slot is freed when its process is reaped, not when its job's status says it
+//! finished: a runner still retrying its model call holds its slot. The reaper then wakes
+//! the engine, whose queued jobs ask for the slot in the order they came.
 
 use crate::store::{Database, LOST_WITH_SERVER, RunnerRecords};
 use shared::clock::now_ms;
+use shared::dispatch::capacity;
 use shared::job::JobId;
 use shared::ports::StoreError;
 use shared::ports::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
@@ -33,6 +38,8 @@ struct Inner {
     program: PathBuf,
     data_dir: PathBuf,
     records: RunnerRecords,
+    /// Where the runner slots are kept, freed as runners exit.
+    db: Database,
     wake: Arc<Notify>,
 }
 
@@ -42,7 +49,8 @@ impl ChildLauncher {
             inner: Arc::new(Inner {
                 program,
                 data_dir,
-                records: RunnerRecords::new(db),
+                records: RunnerRecords::new(db.clone()),
+                db,
                 wake,
             }),
         }
@@ -53,7 +61,8 @@ impl ChildLauncher {
     }
 
     /// At start-up: the runners of an earlier server are stopped if they somehow still
-    /// run, and recorded as lost, so their jobs' waits fail and are retried; how many.
+    /// run, and recorded as lost, so their jobs' waits fail and are retried, and their
+    /// slots freed; how many.
     pub async fn recover(&self) -> Result<usize, StoreError> {
         let records = &self.inner.records;
         let orphans = records.unreaped().await?;
@@ -64,6 +73,9 @@ impl ChildLauncher {
                     pid = orphan.pid,
                     "stopped a runner left by the previous server"
                 );
+            }
+            if let Ok(job) = JobId::parse(&orphan.job) {
+                capacity::release(&self.inner.db, &job, u32::MAX).await?;
             }
         }
         records.mark_lost(now_ms()).await?;
@@ -120,6 +132,8 @@ impl TaskLauncher for ChildLauncher {
         };
         let started = process_start_ticks(pid).unwrap_or(0);
         let records = self.inner.records.clone();
+        let db = self.inner.db.clone();
+        let attempt = launch.attempt;
         let log_text = log_path.display().to_string();
         if let Err(err) = records
             .insert(pid, started, &launch.job, launch.attempt, &log_text)
@@ -144,6 +158,10 @@ impl TaskLauncher for ChildLauncher {
             tracing::info!(%job, pid, code, "runner exited");
             if let Err(err) = records.exited(pid, started, code).await {
                 tracing::warn!(%job, pid, error = %err, "could not record the runner's exit");
+            }
+            // Its slot is free now, and only now; a lease lost here expires on its own.
+            if let Err(err) = capacity::release(&db, &job, attempt).await {
+                tracing::warn!(%job, pid, error = %err, "could not free the runner's slot");
             }
             wake.notify_one();
         });

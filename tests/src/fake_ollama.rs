@@ -270,6 +270,9 @@ struct State {
     replies: VecDeque<Reply>,
     calls: Vec<ChatCall>,
     unexpected: Vec<Unexpected>,
+    /// Chat calls being answered now, and the most there ever were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// The running fake. Dropping it stops the server.
@@ -334,6 +337,11 @@ impl FakeOllama {
         self.lock().unexpected.clone()
     }
 
+    /// The most chat calls that were being answered at the same time.
+    pub fn most_at_once(&self) -> usize {
+        self.lock().most_in_flight
+    }
+
     /// Replies still queued.
     pub fn remaining(&self) -> usize {
         self.lock().replies.len()
@@ -380,7 +388,11 @@ async fn handle(
             body: json,
         });
         match state.replies.pop_front() {
-            Some(reply) => reply,
+            Some(reply) => {
+                state.in_flight += 1;
+                state.most_in_flight = state.most_in_flight.max(state.in_flight);
+                reply
+            }
             None => {
                 state.unexpected.push(unexpected("no scripted reply left"));
                 return Reply::error(500, "fake Ollama: no scripted reply left")
@@ -388,7 +400,10 @@ async fn handle(
             }
         }
     };
-    reply.into_response().await
+    let response = reply.into_response().await;
+    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+    state.in_flight = state.in_flight.saturating_sub(1);
+    response
 }
 
 impl Reply {

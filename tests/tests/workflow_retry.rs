@@ -1,7 +1,7 @@
 //! Retries, caps and dead-lettering in the job workflow, run by moto from
 //! `statemachine/job.asl.json` with one-second backoffs substituted in: a transient
-//! failure retried, attempts used up, a job over the caps, the hosted spill-over, and a
-//! runner that stops sending heartbeats.
+//! failure retried, attempts used up, a job over the caps waiting in line, the hosted
+//! spill-over, and a runner that stops sending heartbeats.
 
 use e2e::workflow::actors::TEST_TIMEOUTS;
 use e2e::workflow::seen::error_name;
@@ -12,6 +12,7 @@ use shared::job::{JobError, JobStatus, Timeouts};
 use shared::policy::InstallationPolicy;
 use shared::ports::EndpointKind;
 use shared::ports::PolicyStore;
+use shared::ports::SlotStore;
 use std::time::Duration;
 
 #[tokio::test]
@@ -93,31 +94,102 @@ async fn a_job_whose_retries_run_out_is_dead_lettered_and_reported() {
 }
 
 #[tokio::test]
-async fn a_job_over_the_caps_fails_its_attempts_with_no_capacity() {
+async fn a_job_over_the_caps_waits_in_line_and_starts_when_the_runner_ahead_stops() {
     let harness = Harness::start_with(Options {
         limits: Limits {
-            gpu_slots: 0,
-            hosted_slots: 2,
+            gpu_slots: 1,
+            hosted_slots: 0,
             per_installation: 2,
         },
         ..Options::default()
     })
     .await;
-    let id = harness.start_job(false, TEST_TIMEOUTS).await;
+    // Long enough that no wait times out while the test runs on a loaded machine.
+    let timeouts = Timeouts {
+        heartbeat: Duration::from_secs(60),
+        max_runtime: Duration::from_secs(120),
+        ..TEST_TIMEOUTS
+    };
+    let ahead = harness.start_job(false, timeouts).await;
+    let ahead_token = harness.runner_starts(&ahead, 1).await;
+    let queued = harness.start_job(false, timeouts).await;
+    let cancelled = harness.start_job(false, timeouts).await;
+    let in_line = |harness: &Harness| {
+        let harness = harness.store.clone();
+        async move {
+            let slots = harness.slots().await.expect("slots").slots;
+            slots
+                .waiting
+                .into_iter()
+                .map(|waiter| waiter.job)
+                .collect::<Vec<_>>()
+        }
+    };
+    let started = std::time::Instant::now();
+    while in_line(&harness).await.len() < 2 {
+        harness.pump().await;
+        assert!(
+            started.elapsed() < e2e::workflow::STEP_TIMEOUT,
+            "nobody queued"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The dispatch queue is a standard queue: who came first is up to its delivery.
+    let mut line = in_line(&harness).await;
+    line.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    let mut expected = [queued.clone(), cancelled.clone()];
+    expected.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(line, expected);
+    // The scheduled sweep wakes the line, which keeps the waits of those still in it
+    // alive with heartbeats (the test's heartbeat timeout is 15 s).
+    for _ in 0..5 {
+        harness.pump().await;
+        let woken = harness.dispatcher.wake().await.expect("sweep");
+        assert_eq!((woken.waiting, woken.dispatched.len()), (2, 0), "{woken:?}");
+    }
+    let waiting = harness.job(&queued).await;
+    assert_eq!(waiting.status, JobStatus::Queued, "no attempt was made");
+    assert_eq!(waiting.attempts, 0);
+    assert!(harness.runner_tasks(&queued, "RUNNING").await.is_empty());
 
-    let job = harness.finished_job(&id).await;
-    assert_eq!(job.status, JobStatus::DeadLettered);
-    assert_eq!(job.attempts, TEST_RETRY.max_attempts + 1);
-    assert_eq!(error_name(&job).as_deref(), Some("Dispatch.NoCapacity"));
-    assert!(harness.runner_tasks(&id, "RUNNING").await.is_empty());
-    assert!(
-        harness.runner_tasks(&id, "STOPPED").await.is_empty(),
-        "never launched"
+    // A queued job can be cancelled: it leaves the line.
+    harness.cancel(&cancelled, "octocat").await;
+    harness
+        .pump_until_status(&cancelled, JobStatus::Cancelled)
+        .await;
+    while harness.pump().await > 0 {}
+    assert_eq!(
+        in_line(&harness).await,
+        std::slice::from_ref(&queued),
+        "{:?}",
+        harness.job(&queued).await.status
     );
-    assert_eq!(harness.dead_letters().await.len(), 1);
-    assert_eq!(harness.check_run_fields()["conclusion"], "failure");
-    assert!(harness.leases().await.is_empty());
-    harness.assert_nothing_unexpected();
+    harness.dispatcher.wake().await.expect("sweep");
+
+    // The job ahead finishes; its slot is free once its runner has stopped.
+    harness.runner_succeeds(&ahead_token).await.expect("answer");
+    harness.finished_job(&ahead).await;
+    assert!(harness.runner_tasks(&queued, "RUNNING").await.is_empty());
+    let woken = harness.dispatcher.wake().await.expect("sweep");
+    assert_eq!(
+        woken.waiting, 1,
+        "the runner ahead has not stopped yet: {woken:?}"
+    );
+    // ECS's task STOPPED event, as the dispatch function takes it.
+    let woken = harness
+        .dispatcher
+        .runner_exited(&ahead, 1)
+        .await
+        .expect("the line moves");
+    assert_eq!(woken.dispatched, std::slice::from_ref(&queued), "{woken:?}");
+    let token = harness.runner_starts(&queued, 1).await;
+    assert_eq!(harness.runner_tasks(&queued, "RUNNING").await.len(), 1);
+    harness.runner_succeeds(&token).await.expect("answer");
+    let job = harness.finished_job(&queued).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(job.attempts, 1);
+    assert!(harness.dead_letters().await.is_empty());
+    assert!(in_line(&harness).await.is_empty());
 }
 
 #[tokio::test]

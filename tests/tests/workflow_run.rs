@@ -64,6 +64,13 @@ async fn a_job_runs_and_is_reported_on_github() {
         harness.redact(&id, &harness.the_comment()).await
     );
     assert_eq!(harness.labels(), ["automation:applied"]);
+    // The slot is the runner's until ECS says its task stopped.
+    assert_eq!(harness.leases().await.len(), 1);
+    harness
+        .dispatcher
+        .runner_exited(&id, 1)
+        .await
+        .expect("the runner's task stopped");
     assert!(harness.leases().await.is_empty());
     harness.assert_nothing_unexpected();
 
@@ -202,6 +209,13 @@ async fn cancel_while_running_stops_the_runner_task() {
         harness.redact(&id, &harness.the_comment()).await
     );
     assert!(harness.labels().is_empty());
+    // The stopped runner task's STOPPED event frees its slot.
+    assert_eq!(harness.leases().await.len(), 1);
+    harness
+        .dispatcher
+        .runner_exited(&id, 1)
+        .await
+        .expect("the runner's task stopped");
     assert!(harness.leases().await.is_empty());
     // A late answer from the stopped runner cannot revive the job.
     let late = harness.runner_succeeds(&token).await;

@@ -8,7 +8,6 @@ use shared::ids::InstallationId;
 use shared::job::JobId;
 use shared::ports::SlotStore;
 use shared::ports::StoreError;
-use std::time::Duration;
 
 fn job(n: usize) -> JobId {
     JobId::parse(&format!("j{n:020}")).expect("job id")
@@ -18,9 +17,10 @@ fn request(n: usize, installation: u64) -> SlotRequest {
     SlotRequest {
         job: job(n),
         installation: InstallationId(installation),
+        attempt: 1,
         allow_hosted: false,
         now_ms: 1_000,
-        lease: Duration::from_secs(600),
+        timeouts: shared::job::Timeouts::DEFAULT,
     }
 }
 
@@ -86,12 +86,25 @@ async fn racing_dispatches_never_take_more_slots_than_there_are() {
     let stored = store.slots().await.expect("read").slots;
     assert_eq!(stored.leases.len(), 2);
 
-    release(&store, admitted[0]).await.expect("release");
-    release(&store, admitted[0])
+    release(&store, admitted[0], 1).await.expect("release");
+    release(&store, admitted[0], 1)
         .await
         .expect("releasing twice is harmless");
+    // The refused wait in line: a newcomer does not jump it, the oldest waiter gets the slot.
+    assert_eq!(stored.waiting.len(), 4);
     assert!(matches!(
         acquire(&store, &request(9, 9), &LIMITS, &endpoints).await,
+        Ok(Admission::Full(_))
+    ));
+    let oldest = store.slots().await.expect("read").slots.waiting[0]
+        .job
+        .clone();
+    let oldest = requests
+        .iter()
+        .find(|request| request.job == oldest)
+        .expect("a refused request");
+    assert!(matches!(
+        acquire(&store, oldest, &LIMITS, &endpoints).await,
         Ok(Admission::Admitted(_))
     ));
 }

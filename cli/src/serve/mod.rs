@@ -149,17 +149,7 @@ impl Server {
             },
             clock: now_ms,
         };
-        let slots = usize::try_from(limits.gpu_slots + limits.hosted_slots)
-            .unwrap_or(1)
-            .max(1);
-        let mut engine = Engine::new(
-            db.clone(),
-            reporter,
-            dispatcher,
-            launcher.records(),
-            slots,
-            wake,
-        );
+        let mut engine = Engine::new(db.clone(), reporter, dispatcher, launcher.records(), wake);
         engine.retry.interval = Duration::from_secs(self.args.retry_interval_seconds);
         let engine = Arc::new(engine);
         let intake = Intake::new(

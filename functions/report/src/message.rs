@@ -9,7 +9,7 @@
 //! {"kind": "running", "job": "j…"}
 //! {"kind": "succeeded", "job": "j…", "run": {<RunOutput>}}
 //! {"kind": "ended", "job": "j…", "error": {"Error": "Runner.BadConfig", "Cause": "…"}}
-//! {"kind": "dead_lettered", "job": "j…", "error": {"Error": "Dispatch.NoCapacity", "Cause": "…"}}
+//! {"kind": "dead_lettered", "job": "j…", "error": {"Error": "Runner.GitHubUnavailable", "Cause": "…"}}
 //! {"detail-type": "Step Functions Execution Status Change", "source": "aws.states",
 //!  "detail": {"name": "j…", "status": "ABORTED", "error": "Job.Cancelled", "cause": "…"}}
 //! ```

@@ -29,7 +29,7 @@ use shared::ports::GitHub;
 use shared::ports::StoreError;
 use shared::ports::TaskLauncher;
 use shared::report::{Incoming, Reporter, WorkflowReport};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -45,9 +45,9 @@ pub struct Engine<G, L> {
     pub dispatcher: Dispatcher<Database, LocalWorkflow, L>,
     pub runners: RunnerRecords,
     pub retry: RetryPolicy,
-    /// Runners that may run at once: the GPU's slots (and the hosted service's).
-    pub slots: usize,
     pub wake: Arc<Notify>,
+    /// Why each queued job last said it waits, so it is told once per reason.
+    queued: Mutex<HashMap<String, String>>,
     /// Executions being advanced right now, so one is never advanced twice at once.
     busy: Mutex<HashSet<String>>,
 }
@@ -62,7 +62,6 @@ where
         reporter: Reporter<G, Database, L>,
         dispatcher: Dispatcher<Database, LocalWorkflow, L>,
         runners: RunnerRecords,
-        slots: usize,
         wake: Arc<Notify>,
     ) -> Self {
         Self {
@@ -71,8 +70,8 @@ where
             dispatcher,
             runners,
             retry: RetryPolicy::DEFAULT,
-            slots,
             wake,
+            queued: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashSet::new()),
         }
     }
@@ -94,22 +93,11 @@ where
     pub async fn round(self: &Arc<Self>) -> Result<(), StoreError> {
         let executions = self.db.unfinished_executions().await?;
         let now = now_ms();
-        let mut free_slots = self.slots.saturating_sub(
-            executions
-                .iter()
-                .filter(|execution| execution.step == Step::Dispatch)
-                .count(),
-        );
+        // Oldest first, so those queued for a runner slot ask for it in the order they
+        // came; the slots themselves are counted by the dispatch stage's admission.
         for execution in executions {
             if !self.has_work(&execution, now) {
                 continue;
-            }
-            if execution.step == Step::DispatchQueued && execution.stop_cause.is_none() {
-                // Slots are counted here, in one place, so they are never over-committed.
-                if free_slots == 0 {
-                    continue;
-                }
-                free_slots -= 1;
             }
             let key = execution.job.as_str().to_owned();
             let fresh = self
@@ -135,6 +123,19 @@ where
             );
         }
         Ok(())
+    }
+
+    /// Remembers that `job` waits for `reason` (or no longer waits); `true` when that is
+    /// news.
+    fn note_queued(&self, job: &shared::job::JobId, reason: Option<&str>) -> bool {
+        self.queued.lock().is_ok_and(|mut queued| {
+            let key = job.as_str().to_owned();
+            let before = match reason {
+                Some(reason) => queued.insert(key, reason.to_owned()),
+                None => queued.remove(&key),
+            };
+            before.as_deref() != reason
+        })
     }
 
     fn has_work(&self, execution: &Execution, now: u64) -> bool {

@@ -4,7 +4,7 @@
 use super::Engine;
 use crate::store::{Answer, ErrorValue, Execution, Move, OpenWait, Step, StepData};
 use shared::clock::{millis, now_ms};
-use shared::dispatch::DispatchRequest;
+use shared::dispatch::{Admission, DispatchRequest};
 use shared::job::{
     AfterError, JOB_MACHINE, JobError, STATES_TIMEOUT, StateKind, StateName, Wait, after_error,
 };
@@ -94,12 +94,35 @@ where
         self.after(&execution, Wait::Approval, &error, cause).await
     }
 
-    /// From `Dispatch:queued`: opens the run's wait and hands the attempt to the dispatch
-    /// stage.
+    /// From `Dispatch:queued`: once the attempt has a runner slot, opens the run's wait
+    /// and hands the attempt to the dispatch stage. Without one it stays queued, in line,
+    /// until a runner exits (which wakes the engine).
     pub(super) async fn dispatch_attempt(&self, execution: Execution) -> Result<(), StoreError> {
-        let timeout = execution.input.timeouts.max_runtime;
-        let now = now_ms();
+        let timeouts = execution.input.timeouts;
         let retries = execution.retries;
+        // A slot first: time in line never counts against the runtime. A job that is gone
+        // or finished goes on, for the dispatch stage to end its wait.
+        let admission = self
+            .dispatcher
+            .admit(&execution.job, retries + 1, &timeouts)
+            .await
+            .map_err(|err| StoreError::Unavailable(format!("asking for a runner slot: {err}")))?;
+        if let Some(Admission::Full(reason)) = admission {
+            if self.note_queued(&execution.job, Some(&reason)) {
+                tracing::info!(reason, "waiting for a runner slot");
+                let news = Incoming::Queued {
+                    job: execution.job.clone(),
+                    reason,
+                };
+                if let Err(err) = self.reporter.handle(news).await {
+                    tracing::warn!(error = %err, "could not say the job is queued");
+                }
+            }
+            return Ok(());
+        }
+        self.note_queued(&execution.job, None);
+        let timeout = timeouts.max_runtime;
+        let now = now_ms();
         let moved = self
             .db
             .dispatch_execution(&execution.job, retries, now + millis(timeout), now)

@@ -72,7 +72,6 @@ mod tests {
     use shared::ids::InstallationId;
     use shared::job::JobId;
     use shared::ports::EndpointKind;
-    use std::time::Duration;
 
     fn slots_of(job_number: u64) -> Slots {
         Slots {
@@ -80,8 +79,10 @@ mod tests {
                 job: JobId::parse(&format!("j{job_number:020}")).expect("job id"),
                 installation: InstallationId(42),
                 endpoint: EndpointKind::SelfHosted,
+                attempt: 1,
                 expires_at_ms: 10_000,
             }],
+            waiting: Vec::new(),
         }
     }
 
@@ -139,9 +140,10 @@ mod tests {
                 let request = SlotRequest {
                     job: job(100 + n).id,
                     installation: InstallationId(n),
+                    attempt: 1,
                     allow_hosted: false,
                     now_ms: 1_000,
-                    lease: Duration::from_secs(60),
+                    timeouts: shared::job::Timeouts::DEFAULT,
                 };
                 tokio::spawn(async move { acquire(&db, &request, &limits, &endpoints).await })
             })
@@ -157,7 +159,7 @@ mod tests {
         assert_eq!(stored.slots.leases.len(), 3);
 
         let leaving = stored.slots.leases[0].job.clone();
-        release(&db, &leaving).await.expect("release");
+        release(&db, &leaving, 1).await.expect("release");
         assert_eq!(db.slots().await.expect("read").slots.leases.len(), 2);
     }
 }

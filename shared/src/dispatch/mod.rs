@@ -2,8 +2,13 @@
 //! [`DispatchRequest`]), pick the model endpoint within the concurrency caps
 //! ([`capacity`]), hand the runner its task token through the job store, and start it
 //! ([`crate::ports::TaskLauncher`]). The runner, not this stage, answers the token;
-//! this stage answers it only to fail the attempt (`Dispatch.NoCapacity`, or a job that
-//! is gone or finished).
+//! this stage answers it only to fail the attempt of a job that is gone or finished, or
+//! whose runner cannot be started at all.
+//!
+//! No room is a wait, never a failure: the attempt joins the line ([`Dispatched::Queued`])
+//! with its wait left open, and is dispatched again from the line ([`Dispatcher::wake`])
+//! when a runner exits ([`Dispatcher::runner_exited`]) or at the next sweep, which also
+//! keeps the waits of those in line alive with heartbeats.
 //!
 //! Every step is safe to repeat: a repeated request (a redelivered message) finds the
 //! attempt already counted, its lease already held, and replaces a runner it may have
@@ -14,12 +19,13 @@ pub mod capacity;
 pub mod request;
 pub mod runner;
 
+pub use crate::ports::Waiter;
 pub use crate::ports::{Lease, Slots, VersionedSlots};
 pub use capacity::{Admission, Endpoints, Limits, SlotRequest, lease_duration};
 pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, runner_started};
 
-use crate::job::{JobError, JobRecord, JobStatus, Wait};
+use crate::job::{JobError, JobId, JobRecord, JobStatus, Timeouts, Wait};
 use crate::policy::matching_policy;
 use crate::ports::{JobStore, PolicyStore, StoreError};
 use crate::ports::{LaunchError, ModelEndpoint, RunnerLaunch, SlotStore, TaskLauncher};
@@ -56,8 +62,8 @@ pub enum Dispatched {
         task: String,
         endpoint: ModelEndpoint,
     },
-    /// No room: the attempt failed with `Dispatch.NoCapacity`, for the workflow to retry.
-    NoCapacity(String),
+    /// No room: the attempt waits in line, its wait open, until a slot frees; why.
+    Queued(String),
     /// The runner of this attempt already reported that it runs (a repeated request).
     AlreadyRunning,
     /// The job had finished (e.g. cancelled) before its runner started; the wait was
@@ -90,38 +96,53 @@ impl DispatchError {
     }
 }
 
+/// What a [`Dispatcher::wake`] did with the line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Woken {
+    /// Attempts taken out of the line and dispatched (or finished, if their job was).
+    pub dispatched: Vec<JobId>,
+    /// Attempts still waiting, their waits kept alive.
+    pub waiting: usize,
+    /// Attempts whose wait was over (the execution stopped or timed out): out of line.
+    pub dropped: usize,
+}
+
 impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
     pub async fn handle(&self, request: &DispatchRequest) -> Result<Dispatched, DispatchError> {
-        let job = match self.enter_attempt(request).await? {
+        let job = match self.current(request).await? {
             Ok(job) => job,
             Err(done) => return Ok(done),
         };
-        let policies = self.store.policies(job.installation).await?;
-        let allow_hosted = matching_policy(&policies, &job.repo)
-            .and_then(|policy| policy.allow_hosted_model)
-            .unwrap_or(false);
-        let slot = SlotRequest {
-            job: job.id.clone(),
-            installation: job.installation,
-            allow_hosted,
-            now_ms: (self.clock)(),
-            lease: lease_duration(&request.timeouts),
-        };
-        let settings = &self.settings;
-        let endpoint =
-            match capacity::acquire(&self.store, &slot, &settings.limits, &settings.endpoints)
-                .await?
-            {
-                Admission::Admitted(endpoint) => endpoint,
-                Admission::Full(reason) => {
-                    self.fail(request, JobError::DispatchNoCapacity, &reason)
-                        .await?;
-                    return Ok(Dispatched::NoCapacity(reason));
-                }
-            };
+        // Kept before the slot is asked for: an attempt in line is dispatched again from
+        // the line with this token.
         self.store
             .put_task_token(&job.id, Wait::Run, &request.token)
             .await?;
+        let slot = self
+            .slot_request(&job, request.attempt, &request.timeouts)
+            .await?;
+        let settings = &self.settings;
+        let endpoint = match capacity::acquire(
+            &self.store,
+            &slot,
+            &settings.limits,
+            &settings.endpoints,
+        )
+        .await?
+        {
+            Admission::Admitted(endpoint) => endpoint,
+            Admission::Full(reason) => {
+                tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for a runner slot");
+                return Ok(Dispatched::Queued(reason));
+            }
+        };
+        let job = match self.enter_attempt(request).await? {
+            Ok(job) => job,
+            Err(done) => {
+                capacity::release(&self.store, &request.job, request.attempt).await?;
+                return Ok(done);
+            }
+        };
         let replaced = format!("replaced by attempt {} of job {}", request.attempt, job.id);
         let stopped = self.launcher.stop_job(&job.id, &replaced).await?;
         if stopped > 0 {
@@ -141,19 +162,137 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
                 })
             }
             Err(LaunchError::NoCapacity(reason)) => {
-                capacity::release(&self.store, &job.id).await?;
-                self.fail(request, JobError::DispatchNoCapacity, &reason)
-                    .await?;
-                Ok(Dispatched::NoCapacity(reason))
+                capacity::wait_for_launch_capacity(&self.store, &slot, &reason).await?;
+                tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for room to start a runner");
+                Ok(Dispatched::Queued(reason))
             }
             Err(LaunchError::Rejected(reason)) => {
-                capacity::release(&self.store, &job.id).await?;
+                capacity::release(&self.store, &job.id, request.attempt).await?;
                 let cause = format!("the runner could not be started: {reason}");
                 self.fail(request, JobError::RunnerFailed, &cause).await?;
                 Ok(Dispatched::Refused(cause))
             }
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Whether attempt `attempt` of `job` has a slot now (taking it) or waits in line;
+    /// `None` when the job is gone or finished. The one-machine engine asks this before it
+    /// opens the attempt's wait, so time in line never counts against the runtime.
+    pub async fn admit(
+        &self,
+        job: &JobId,
+        attempt: u32,
+        timeouts: &Timeouts,
+    ) -> Result<Option<Admission>, DispatchError> {
+        let Some(job) = self.store.job(job).await? else {
+            return Ok(None);
+        };
+        if job.status.is_terminal() {
+            capacity::withdraw(&self.store, &job.id).await?;
+            return Ok(None);
+        }
+        let slot = self.slot_request(&job, attempt, timeouts).await?;
+        let settings = &self.settings;
+        Ok(Some(
+            capacity::acquire(&self.store, &slot, &settings.limits, &settings.endpoints).await?,
+        ))
+    }
+
+    /// The runner of `job`'s attempt `attempt` has exited: its slot is free, and the line
+    /// moves up.
+    pub async fn runner_exited(&self, job: &JobId, attempt: u32) -> Result<Woken, DispatchError> {
+        if capacity::release(&self.store, job, attempt).await? {
+            tracing::info!(%job, attempt, "runner exited; its slot is free");
+        }
+        self.wake().await
+    }
+
+    /// Dispatches again, oldest first, every attempt in line (each gets a slot if one is
+    /// free for it, else keeps its place), and keeps the waits of those still waiting
+    /// alive with a heartbeat. An attempt whose wait is over leaves the line. Safe to
+    /// repeat: a crash part-way leaves the rest in line for the next wake.
+    pub async fn wake(&self) -> Result<Woken, DispatchError> {
+        let mut woken = Woken::default();
+        for waiter in capacity::waiting(&self.store).await? {
+            let Some(token) = self.store.task_token(&waiter.job, Wait::Run).await? else {
+                capacity::withdraw(&self.store, &waiter.job).await?;
+                woken.dropped += 1;
+                continue;
+            };
+            let request = DispatchRequest {
+                job: waiter.job.clone(),
+                token,
+                attempt: waiter.attempt,
+                timeouts: waiter.timeouts,
+            };
+            let span = tracing::info_span!("dispatch", job = %waiter.job, attempt = waiter.attempt);
+            let _entered = span.enter();
+            match Box::pin(self.handle(&request)).await? {
+                Dispatched::Queued(_) => match self.workflow.heartbeat(&request.token).await {
+                    Ok(()) => woken.waiting += 1,
+                    Err(WorkflowError::TokenExpired) => {
+                        tracing::info!("the attempt's wait is over; it leaves the line");
+                        capacity::withdraw(&self.store, &waiter.job).await?;
+                        woken.dropped += 1;
+                    }
+                    Err(err) => return Err(err.into()),
+                },
+                outcome => {
+                    tracing::info!(?outcome, "dispatched from the line");
+                    woken.dispatched.push(waiter.job);
+                }
+            }
+        }
+        Ok(woken)
+    }
+
+    /// The job as the request finds it, unless there is nothing to dispatch: a missing or
+    /// finished job (its wait failed, and out of the line), or a runner already running.
+    async fn current(
+        &self,
+        request: &DispatchRequest,
+    ) -> Result<Result<JobRecord, Dispatched>, DispatchError> {
+        let Some(job) = self.store.job(&request.job).await? else {
+            let cause = format!("job {} has no record", request.job);
+            capacity::withdraw(&self.store, &request.job).await?;
+            self.fail(request, JobError::RunnerFailed, &cause).await?;
+            return Ok(Err(Dispatched::Refused(cause)));
+        };
+        if job.status.is_terminal() {
+            capacity::withdraw(&self.store, &job.id).await?;
+            let error = match job.status {
+                JobStatus::Cancelled | JobStatus::Expired => JobError::JobCancelled,
+                _ => JobError::RunnerFailed,
+            };
+            let cause = format!("job {} is already {}", job.id, job.status);
+            self.fail(request, error, &cause).await?;
+            return Ok(Err(Dispatched::JobFinished(job.status)));
+        }
+        if job.attempts >= request.attempt && job.status == JobStatus::Running {
+            return Ok(Err(Dispatched::AlreadyRunning));
+        }
+        Ok(Ok(job))
+    }
+
+    async fn slot_request(
+        &self,
+        job: &JobRecord,
+        attempt: u32,
+        timeouts: &Timeouts,
+    ) -> Result<SlotRequest, StoreError> {
+        let policies = self.store.policies(job.installation).await?;
+        let allow_hosted = matching_policy(&policies, &job.repo)
+            .and_then(|policy| policy.allow_hosted_model)
+            .unwrap_or(false);
+        Ok(SlotRequest {
+            job: job.id.clone(),
+            installation: job.installation,
+            attempt,
+            allow_hosted,
+            now_ms: (self.clock)(),
+            timeouts: *timeouts,
+        })
     }
 
     /// Counts the attempt (`dispatching`), unless a repeat of this request already

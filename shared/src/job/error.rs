@@ -14,8 +14,6 @@ pub const STATES_TIMEOUT: &str = "States.Timeout";
 /// A failure with a name both engines agree on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobError {
-    /// Transient. No Fargate capacity (or a throttled `RunTask`) for the runner.
-    DispatchNoCapacity,
     /// Transient. The Ollama service did not answer or has not loaded the model yet
     /// (scaling from zero, model pull).
     RunnerModelUnavailable,
@@ -47,15 +45,16 @@ pub enum JobError {
 }
 
 use JobError::{
-    ApprovalDenied, ApprovalExpired, DispatchNoCapacity, HeartbeatTimeout, JobCancelled,
-    RunnerAgentGaveUp, RunnerBadConfig, RunnerBudgetExceeded, RunnerFailed,
-    RunnerGitHubUnavailable, RunnerModelUnavailable, RunnerTimedOut,
+    ApprovalDenied, ApprovalExpired, HeartbeatTimeout, JobCancelled, RunnerAgentGaveUp,
+    RunnerBadConfig, RunnerBudgetExceeded, RunnerFailed, RunnerGitHubUnavailable,
+    RunnerModelUnavailable, RunnerTimedOut,
 };
 
 /// The errors worth another attempt: each says "the world was not ready", not "this job
-/// cannot work". The one list of them; [`JobError::is_transient`] reads it.
-const TRANSIENT: [JobError; 4] = [
-    DispatchNoCapacity,
+/// cannot work". The one list of them; [`JobError::is_transient`] reads it. No room for
+/// a runner is none of them: it is a wait in line, never a failed attempt
+/// (see the dispatch stage's capacity rules).
+const TRANSIENT: [JobError; 3] = [
     RunnerModelUnavailable,
     RunnerGitHubUnavailable,
     HeartbeatTimeout,
@@ -75,8 +74,7 @@ const fn names<const N: usize>(errors: [JobError; N]) -> [&'static str; N] {
 }
 
 impl JobError {
-    pub const ALL: [JobError; 12] = [
-        DispatchNoCapacity,
+    pub const ALL: [JobError; 11] = [
         RunnerModelUnavailable,
         RunnerGitHubUnavailable,
         HeartbeatTimeout,
@@ -93,7 +91,6 @@ impl JobError {
     /// The Step Functions error name.
     pub const fn name(self) -> &'static str {
         match self {
-            DispatchNoCapacity => "Dispatch.NoCapacity",
             RunnerModelUnavailable => "Runner.ModelUnavailable",
             RunnerGitHubUnavailable => "Runner.GitHubUnavailable",
             HeartbeatTimeout => "States.HeartbeatTimeout",
@@ -123,7 +120,6 @@ impl JobError {
     /// One sentence for people: job reports and logs.
     pub const fn description(self) -> &'static str {
         match self {
-            DispatchNoCapacity => "No capacity was available to start a runner.",
             RunnerModelUnavailable => {
                 "The model service was unavailable or still loading the model."
             }
@@ -153,10 +149,9 @@ impl JobError {
             ApprovalExpired => JobStatus::Expired,
             // A transient error is final only once its retries are spent: the workflow's
             // catch-all then dead-letters the job.
-            DispatchNoCapacity
-            | RunnerModelUnavailable
-            | RunnerGitHubUnavailable
-            | HeartbeatTimeout => JobStatus::DeadLettered,
+            RunnerModelUnavailable | RunnerGitHubUnavailable | HeartbeatTimeout => {
+                JobStatus::DeadLettered
+            }
             RunnerBadConfig | RunnerBudgetExceeded | RunnerAgentGaveUp | RunnerTimedOut
             | RunnerFailed => JobStatus::Failed,
         }
@@ -208,11 +203,10 @@ mod tests {
     }
 
     #[test]
-    fn transient_errors_are_exactly_the_four_named() {
+    fn transient_errors_are_exactly_the_three_named() {
         assert_eq!(
             TRANSIENT_ERRORS,
             [
-                "Dispatch.NoCapacity",
                 "Runner.ModelUnavailable",
                 "Runner.GitHubUnavailable",
                 "States.HeartbeatTimeout"

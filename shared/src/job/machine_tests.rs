@@ -76,7 +76,7 @@ fn final_errors_are_reported_and_unknown_ones_dead_lettered() {
         (Wait::Run, "States.Runtime"),
         (Wait::Run, "Approval.Denied"),
         (Wait::Approval, "Runner.Failed"),
-        (Wait::Approval, "Dispatch.NoCapacity"),
+        (Wait::Approval, "Runner.ModelUnavailable"),
     ] {
         assert_eq!(
             after_error(wait, name, None, 0, &POLICY, 0.0),

@@ -305,7 +305,7 @@ mod tests {
 
     #[test]
     fn transient_errors_retry_until_the_attempts_are_used_up() {
-        let error = JobError::DispatchNoCapacity;
+        let error = JobError::RunnerModelUnavailable;
         assert!(POLICY.should_retry(&error, 1));
         assert!(POLICY.should_retry(&error, 2));
         assert!(POLICY.should_retry(&error, 3));
@@ -341,7 +341,6 @@ mod tests {
             POLICY.to_asl_retrier(TRANSIENT_ERRORS),
             json!({
                 "ErrorEquals": [
-                    "Dispatch.NoCapacity",
                     "Runner.ModelUnavailable",
                     "Runner.GitHubUnavailable",
                     "States.HeartbeatTimeout"

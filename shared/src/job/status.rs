@@ -40,7 +40,8 @@ use JobStatus::{
 /// - `queued → dispatching` when no approval is needed, `queued → awaiting_approval` when it is.
 /// - `awaiting_approval → dispatching | expired` (approved, or the approval wait timed out).
 /// - `dispatching → running` once the runner reports it started; only `running` can succeed.
-/// - `dispatching → dispatching`: a retry before any runner started (`Dispatch.NoCapacity`).
+/// - `dispatching → dispatching`: a retry before any runner marked the job running (a
+///   runner that died at start-up).
 ///   It is a real write: the store records the new attempt, so stores must not treat
 ///   "already dispatching" as a no-op when the attempt number differs.
 /// - `running → dispatching`: a retry after a transient failure of the runner

@@ -1,10 +1,10 @@
-//! The slot store port: the runner slots in use, written with a version check so two
-//! dispatches racing for the last slot cannot both win.
+//! The slot store port: the runner slots in use and the line of attempts waiting for one,
+//! written with a version check so two dispatches racing for the last slot cannot both win.
 
 use super::EndpointKind;
 use super::StoreError;
 use crate::ids::InstallationId;
-use crate::job::JobId;
+use crate::job::{JobId, Timeouts};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 
@@ -14,14 +14,37 @@ pub struct Lease {
     pub job: JobId,
     pub installation: InstallationId,
     pub endpoint: EndpointKind,
+    /// The attempt whose runner holds it: only that runner's exit (or a later one's)
+    /// frees it, never the exit of an earlier attempt's runner.
+    #[serde(default)]
+    pub attempt: u32,
     /// Unix milliseconds after which the lease no longer counts.
     pub expires_at_ms: u64,
 }
 
-/// Every lease: the one record the caps are computed from.
+/// An attempt waiting in line for a slot: its workflow wait stays open meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiter {
+    pub job: JobId,
+    pub installation: InstallationId,
+    pub attempt: u32,
+    /// Whether its installation's policy lets it use Ollama's hosted service.
+    pub allow_hosted: bool,
+    /// Unix milliseconds it joined the line.
+    pub since_ms: u64,
+    /// Why it waits, in a sentence.
+    pub reason: String,
+    /// Its job's timeouts, to dispatch it again from the line.
+    pub timeouts: Timeouts,
+}
+
+/// Every lease and the line: the one record the caps are computed from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slots {
     pub leases: Vec<Lease>,
+    /// Oldest first.
+    #[serde(default)]
+    pub waiting: Vec<Waiter>,
 }
 
 /// The slots as stored, with the version a write must still find.

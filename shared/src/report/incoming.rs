@@ -54,6 +54,9 @@ pub enum Incoming {
     ApprovalWait { job: JobId, token: TaskToken },
     /// The workflow's own report.
     Workflow(WorkflowReport),
+    /// The job's attempt waits in line for a runner slot, for `reason`: its check run
+    /// says so (told once per reason, never as a comment).
+    Queued { job: JobId, reason: String },
     /// The job's execution was stopped (`/cancel`, `ota cancel`, an approval a push
     /// voided): the job is cancelled, with `cause` as its message.
     Stopped { job: JobId, cause: Option<String> },
@@ -72,6 +75,7 @@ impl Incoming {
     pub fn job(&self) -> &JobId {
         match self {
             Self::ApprovalWait { job, .. }
+            | Self::Queued { job, .. }
             | Self::Stopped { job, .. }
             | Self::Broke { job, .. } => job,
             Self::Workflow(report) => report.job(),
@@ -82,6 +86,7 @@ impl Incoming {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::ApprovalWait { .. } => "approval",
+            Self::Queued { .. } => "queued",
             Self::Workflow(WorkflowReport::Running { .. }) => "running",
             Self::Workflow(WorkflowReport::Succeeded { .. }) => "succeeded",
             Self::Workflow(WorkflowReport::Ended { .. }) => "ended",

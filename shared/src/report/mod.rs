@@ -1,8 +1,9 @@
 //! The report stage: what users see of a job once the policy stage accepted it. It keeps
 //! the approval wait's token for `/approve`, moves the check run from queued to in
 //! progress to completed, posts the summary comment, sets the `automation:*` labels,
-//! finishes the job in the store (through the lifecycle's conditional moves), frees its
-//! runner slot and stops any runner left behind.
+//! finishes the job in the store (through the lifecycle's conditional moves), takes it
+//! out of the line for a runner slot and stops any runner left behind (whose exit frees
+//! the slot).
 //!
 //! Whoever moves a job to its final status reports it: a job `/cancel` already finished
 //! (the policy stage commented) only gets its labels fixed and its runner stopped when
@@ -100,6 +101,7 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
                     .await?)
             }
             Incoming::Workflow(WorkflowReport::Running { job }) => self.running(&job).await,
+            Incoming::Queued { job, reason } => self.queued(&job, &reason).await,
             Incoming::Workflow(WorkflowReport::Succeeded { job, run }) => {
                 self.finish(&job, Outcome::Succeeded(run), Source::Workflow)
                     .await
@@ -160,6 +162,25 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
         Ok(())
     }
 
+    /// The check run goes back to queued, saying why the job waits.
+    async fn queued(&self, id: &JobId, reason: &str) -> Result<(), ReportError> {
+        let job = self.job(id).await?;
+        if job.status.is_terminal() {
+            return Ok(());
+        }
+        if let Some(check_run_id) = job.check_run_id {
+            let update = CheckRunUpdate {
+                status: Some(CheckStatus::Queued),
+                output: Some(text::queued_output(&job, reason)),
+                ..CheckRunUpdate::default()
+            };
+            self.github
+                .update_check_run(&scope_of(&job), check_run_id, &update)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn finish(
         &self,
         id: &JobId,
@@ -168,14 +189,18 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
     ) -> Result<(), ReportError> {
         let target = outcome.status();
         let (job, ours) = self.settle(id, &outcome, source).await?;
+        // A finished job leaves the line. Its slot is freed when its runner exits (the
+        // launcher's news of it); only a job left with no runner frees it here.
+        capacity::withdraw(&self.store, &job.id).await?;
         if job.status != JobStatus::Succeeded {
             let reason = format!("job {} ended {}", job.id, job.status);
             let stopped = self.launcher.stop_job(&job.id, &reason).await?;
             if stopped > 0 {
                 tracing::info!(job = %job.id, stopped, "stopped the job's runners");
+            } else {
+                capacity::release(&self.store, &job.id, u32::MAX).await?;
             }
         }
-        capacity::release(&self.store, &job.id).await?;
         let scope = scope_of(&job);
         self.relabel(&scope, &job, text::labels_when_finished(job.status))
             .await?;

@@ -89,6 +89,19 @@ pub fn running_output(job: &JobRecord) -> CheckOutput {
     }
 }
 
+/// The check run while the job waits in line for a runner slot.
+pub fn queued_output(job: &JobRecord, reason: &str) -> CheckOutput {
+    CheckOutput {
+        title: "Queued".to_owned(),
+        summary: format!(
+            "Job `{}` (`{}`) for @{} is waiting for a runner slot: {reason}. It starts as \
+             soon as one is free.",
+            job.id, job.task, job.requester
+        ),
+        text: None,
+    }
+}
+
 /// The check run once the job finished; `run` is the runner's output when it succeeded.
 pub fn finished_output(job: &JobRecord, run: Option<&RunOutput>) -> CheckOutput {
     let title = match job.status {

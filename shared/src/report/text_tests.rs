@@ -104,8 +104,8 @@ fn failures_say_why_and_what_to_do() {
         .expect("dead-letter");
     dead.result = Some(JobResult {
         error: Some(ErrorReport {
-            name: "Dispatch.NoCapacity".to_owned(),
-            message: "all 4 slots of the self-hosted GPU are busy (4 running)".to_owned(),
+            name: "Runner.ModelUnavailable".to_owned(),
+            message: "the model did not load in time".to_owned(),
         }),
         ..JobResult::default()
     });

@@ -1,0 +1,79 @@
+//! The capacity rules against a [`SlotStore`]: each change reads the slots, applies the
+//! pure rule and writes them back with the version it read, again when another writer
+//! got there first.
+
+use super::{Admission, Endpoints, Limits, SlotRequest};
+use crate::job::JobId;
+use crate::ports::{SlotStore, Slots, StoreError, VersionedSlots, Waiter};
+
+/// How often a change reads and writes the slots again after losing a race to another
+/// writer: a handful of concurrent dispatches is the most a GPU's worth of jobs produces,
+/// and each round trip takes milliseconds.
+const VERSION_ATTEMPTS: usize = 8;
+
+/// Applies `change` to the stored slots; writes only when it changed something.
+async fn update<S: SlotStore, T>(
+    store: &S,
+    mut change: impl FnMut(&mut Slots) -> T,
+) -> Result<T, StoreError> {
+    for _ in 0..VERSION_ATTEMPTS {
+        let VersionedSlots { mut slots, version } = store.slots().await?;
+        let before = slots.clone();
+        let out = change(&mut slots);
+        if slots == before {
+            return Ok(out);
+        }
+        match store.put_slots(&slots, version).await {
+            Ok(()) => return Ok(out),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "the runner slots kept changing over {VERSION_ATTEMPTS} attempts"
+    )))
+}
+
+/// [`Slots::admit`] against the store: a lease, or a place in line.
+pub async fn acquire<S: SlotStore>(
+    store: &S,
+    request: &SlotRequest,
+    limits: &Limits,
+    endpoints: &Endpoints,
+) -> Result<Admission, StoreError> {
+    update(store, |slots| slots.admit(request, limits, endpoints)).await
+}
+
+/// [`Slots::release`] against the store: the runner of `job`'s attempt `attempt` exited.
+/// Releasing a lease that is gone is harmless.
+pub async fn release<S: SlotStore>(
+    store: &S,
+    job: &JobId,
+    attempt: u32,
+) -> Result<bool, StoreError> {
+    update(store, |slots| slots.release(job, attempt)).await
+}
+
+/// [`Slots::withdraw`] against the store: `job` leaves the line.
+pub async fn withdraw<S: SlotStore>(store: &S, job: &JobId) -> Result<bool, StoreError> {
+    update(store, |slots| slots.withdraw(job)).await
+}
+
+/// The launcher had no room for a runner it was given a slot for (Fargate capacity, a
+/// throttled `RunTask`): the slot goes back and the attempt waits in line with `reason`.
+pub async fn wait_for_launch_capacity<S: SlotStore>(
+    store: &S,
+    request: &SlotRequest,
+    reason: &str,
+) -> Result<(), StoreError> {
+    update(store, |slots| {
+        slots.release(&request.job, request.attempt);
+        slots.queue(request, reason);
+    })
+    .await
+}
+
+/// The line, oldest first.
+pub async fn waiting<S: SlotStore>(store: &S) -> Result<Vec<Waiter>, StoreError> {
+    Ok(store.slots().await?.slots.waiting)
+}
