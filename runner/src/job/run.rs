@@ -284,6 +284,11 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                     Outcome::ModelRejected { message, .. } => {
                         format!("the model refused: {message}")
                     }
+                    Outcome::UnreadableReplies { message } => format!(
+                        "the model's replies could not be read, twice in a row; a model that \
+                         follows Ollama's chat format may do better (set `model` in \
+                         .ollama-turbo.yml). Last: {message}"
+                    ),
                     _ => other.label(),
                 };
                 Err(Failure::new(error, cause))
