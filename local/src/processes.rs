@@ -9,6 +9,7 @@
 //! can tell its predecessor's runners from unrelated processes that reused their ids, and
 //! stop any that survived ([`ChildLauncher::recover`]).
 
+use crate::clones::CloneDirs;
 use crate::store::{Database, LOST_WITH_SERVER, RunnerRecords};
 use shared::clock::now_ms;
 use shared::job::JobId;
@@ -32,6 +33,7 @@ struct Inner {
     /// The `ota` executable.
     program: PathBuf,
     data_dir: PathBuf,
+    clones: CloneDirs,
     records: RunnerRecords,
     wake: Arc<Notify>,
 }
@@ -41,6 +43,7 @@ impl ChildLauncher {
         Self {
             inner: Arc::new(Inner {
                 program,
+                clones: CloneDirs::new(&data_dir),
                 data_dir,
                 records: RunnerRecords::new(db),
                 wake,
@@ -93,6 +96,13 @@ impl TaskLauncher for ChildLauncher {
                 log_path.display()
             ))
         })?;
+        let clones = self
+            .inner
+            .clones
+            .create(&launch.job, launch.attempt)
+            .map_err(|err| {
+                LaunchError::Rejected(format!("cannot create the runner's clone directory: {err}"))
+            })?;
         let mut command = tokio::process::Command::new(&self.inner.program);
         command
             .arg("runner")
@@ -100,6 +110,8 @@ impl TaskLauncher for ChildLauncher {
             .arg(&self.inner.data_dir)
             .envs(launch.to_env())
             .env(PARENT_PID_VAR, std::process::id().to_string())
+            // The runner's clone goes there (see `clones`), not into the shared `/tmp`.
+            .env("TMPDIR", &clones)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -133,6 +145,8 @@ impl TaskLauncher for ChildLauncher {
         tracing::info!(job = %launch.job, attempt = launch.attempt, pid, log = %log_text, "runner started");
         let wake = Arc::clone(&self.inner.wake);
         let job = launch.job.clone();
+        let attempt = launch.attempt;
+        let clone_dirs = self.inner.clones.clone();
         tokio::spawn(async move {
             let code = match child.wait().await {
                 Ok(status) => exit_code(status),
@@ -142,6 +156,9 @@ impl TaskLauncher for ChildLauncher {
                 }
             };
             tracing::info!(%job, pid, code, "runner exited");
+            if let Err(err) = clone_dirs.remove(&job, attempt) {
+                tracing::warn!(%job, pid, error = %err, "could not remove the runner's clone");
+            }
             if let Err(err) = records.exited(pid, started, code).await {
                 tracing::warn!(%job, pid, error = %err, "could not record the runner's exit");
             }
