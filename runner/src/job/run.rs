@@ -357,7 +357,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             scope,
             job.check_run_id,
             format!("Working on `{}`", job.task),
-            job.log.clone(),
+            shared::report::text::log_pointer(&job.id, job.log.as_deref()),
             events,
             self.live_update_interval,
         );
