@@ -69,6 +69,26 @@ async fn a_refactor_comment_gets_a_reaction_a_check_run_a_branch_and_a_pull_requ
     let (status, health) = server.get("/healthz").await;
     assert_eq!(status, 200);
     assert!(health.contains("\"app_configured\":true"), "{health}");
+
+    // Nothing the App sent GitHub names a file of the server's (the runner's log is one):
+    // the check run points at the operator and the job instead.
+    let data_dir = world.data_dir().display().to_string();
+    for request in world.github.requests() {
+        let body = request.body.map(|b| b.to_string()).unwrap_or_default();
+        assert!(
+            !body.contains(&data_dir),
+            "{} {}: {body}",
+            request.method,
+            request.path
+        );
+    }
+    let summary = finished.fields["output"]["summary"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        summary.ends_with(&format!("(`ota job {id}` on the App's server).")),
+        "{summary}"
+    );
 }
 
 #[tokio::test]

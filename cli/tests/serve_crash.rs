@@ -1,6 +1,7 @@
 //! `ota serve` killed with SIGKILL and started again on the same data directory: an
 //! accepted delivery is still handled, and a job whose runner died with the server is
-//! retried to completion, never run by two runners at once.
+//! retried to completion, never run by two runners at once; the clone its runner left is
+//! removed when the server starts again.
 
 use e2e::fake_ollama::{ChatReply, Reply};
 use e2e::ota_server::{JOB_TIMEOUT, REPO, ServeWorld, eventually, refactor_request};
@@ -29,6 +30,29 @@ fn process_alive(pid: u32) -> bool {
 async fn runner_pids(world: &ServeWorld) -> Vec<u32> {
     let db = Database::open(world.data_dir()).expect("database");
     RunnerRecords::new(db).all_pids().await.expect("runners")
+}
+
+/// The runners' clones: `clones/<job>-<attempt>/ota-clone-*` in the data directory.
+fn clones(world: &ServeWorld) -> Vec<std::path::PathBuf> {
+    let Ok(runners) = std::fs::read_dir(world.data_dir().join("clones")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for runner in runners.flatten() {
+        found.push(runner.path());
+        if let Ok(inside) = std::fs::read_dir(runner.path()) {
+            found.extend(inside.flatten().map(|entry| entry.path()));
+        }
+    }
+    found.sort();
+    found
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|meta| meta.permissions().mode() & 0o777)
+        .unwrap_or(0)
 }
 
 /// The deliveries in the inbox, pending or handled.
@@ -83,6 +107,22 @@ async fn a_job_running_when_the_server_is_killed_is_retried_to_completion() {
     assert_eq!(running[0].status, JobStatus::Running);
     let first_runners = runner_pids(&world).await;
     assert_eq!(first_runners.len(), 1);
+    // The clone is the runner's alone, in the data directory rather than the shared /tmp.
+    let left = clones(&world);
+    let job = &running[0].id;
+    let runner_dir = world.data_dir().join(format!("clones/{job}-1"));
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[0], runner_dir);
+    assert!(
+        left[1]
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("ota-clone-")),
+        "{left:?}"
+    );
+    assert!(left[1].join("src/lib.rs").exists(), "{left:?}");
+    assert_eq!(mode(&world.data_dir().join("clones")), 0o700);
+    assert_eq!(mode(&left[0]), 0o700);
+    assert_eq!(mode(&left[1]), 0o700);
     server.kill();
 
     // The runner does not outlive its server.
@@ -94,6 +134,8 @@ async fn a_job_running_when_the_server_is_killed_is_retried_to_completion() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    assert!(runner_dir.exists(), "a killed runner leaves its clone");
 
     world.script_quick_refactor();
     let server = world.serve(OTA, ARGS);
@@ -107,6 +149,15 @@ async fn a_job_running_when_the_server_is_killed_is_retried_to_completion() {
     .await;
     assert_eq!(job.attempts, 2, "the lost attempt and the retry");
     assert_eq!(world.github.opened_pulls(REPO).len(), 1);
+    assert!(
+        !runner_dir.exists(),
+        "the killed runner's clone was not removed"
+    );
+    // The retry's runner took its clone with it when it ended.
+    eventually(&server, "the retry's clone to go", JOB_TIMEOUT, || {
+        clones(&world).is_empty().then_some(())
+    })
+    .await;
 }
 
 fn futures_block<T>(future: impl std::future::Future<Output = T>) -> T {

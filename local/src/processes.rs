@@ -13,6 +13,7 @@
 //! finished: a runner still retrying its model call holds its slot. The reaper then wakes
 //! the engine, whose queued jobs ask for the slot in the order they came.
 
+use crate::clones::CloneDirs;
 use crate::store::{Database, LOST_WITH_SERVER, RunnerRecords};
 use shared::clock::now_ms;
 use shared::dispatch::capacity;
@@ -37,6 +38,7 @@ struct Inner {
     /// The `ota` executable.
     program: PathBuf,
     data_dir: PathBuf,
+    clones: CloneDirs,
     records: RunnerRecords,
     /// Where the runner slots are kept, freed as runners exit.
     db: Database,
@@ -48,6 +50,7 @@ impl ChildLauncher {
         Self {
             inner: Arc::new(Inner {
                 program,
+                clones: CloneDirs::new(&data_dir),
                 data_dir,
                 records: RunnerRecords::new(db.clone()),
                 db,
@@ -105,6 +108,13 @@ impl TaskLauncher for ChildLauncher {
                 log_path.display()
             ))
         })?;
+        let clones = self
+            .inner
+            .clones
+            .create(&launch.job, launch.attempt)
+            .map_err(|err| {
+                LaunchError::Rejected(format!("cannot create the runner's clone directory: {err}"))
+            })?;
         let mut command = tokio::process::Command::new(&self.inner.program);
         command
             .arg("runner")
@@ -112,6 +122,8 @@ impl TaskLauncher for ChildLauncher {
             .arg(&self.inner.data_dir)
             .envs(launch.to_env())
             .env(PARENT_PID_VAR, std::process::id().to_string())
+            // The runner's clone goes there (see `clones`), not into the shared `/tmp`.
+            .env("TMPDIR", &clones)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
@@ -147,6 +159,8 @@ impl TaskLauncher for ChildLauncher {
         tracing::info!(job = %launch.job, attempt = launch.attempt, pid, log = %log_text, "runner started");
         let wake = Arc::clone(&self.inner.wake);
         let job = launch.job.clone();
+        let attempt = launch.attempt;
+        let clone_dirs = self.inner.clones.clone();
         tokio::spawn(async move {
             let code = match child.wait().await {
                 Ok(status) => exit_code(status),
@@ -156,6 +170,9 @@ impl TaskLauncher for ChildLauncher {
                 }
             };
             tracing::info!(%job, pid, code, "runner exited");
+            if let Err(err) = clone_dirs.remove(&job, attempt) {
+                tracing::warn!(%job, pid, error = %err, "could not remove the runner's clone");
+            }
             if let Err(err) = records.exited(pid, started, code).await {
                 tracing::warn!(%job, pid, error = %err, "could not record the runner's exit");
             }

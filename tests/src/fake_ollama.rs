@@ -4,7 +4,9 @@
 //!
 //! Each test scripts a queue of replies, one per `/api/chat` request in order: a streamed
 //! chat turn ([`ChatReply`], optionally cut into small pieces to exercise chunk boundaries,
-//! or paused), an HTTP status, a connection closed mid-stream, or a delay. Every request is
+//! or paused), an HTTP status, a connection closed mid-stream, a delay, lines that are not
+//! chat objects ([`Reply::garbage`]) or a reply that never ends ([`Reply::flood`], with the
+//! bytes the client pulled in [`FakeOllama::flood_bytes_sent`]). Every request is
 //! recorded ([`ChatCall`]: model, messages, tools, options, the `Authorization` header) for
 //! assertions. `GET /api/version` answers [`FAKE_VERSION`], as a server that is up does. A
 //! request with no reply left, or to any other path, answers 500 or 404 and shows up in
@@ -12,6 +14,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -45,6 +48,9 @@ pub enum Reply {
     CloseMidStream { pieces: Vec<Vec<u8>> },
     /// Wait, then give `reply`.
     Delayed { delay: Duration, reply: Box<Reply> },
+    /// Stream `line` again and again, up to `total` bytes, as a server whose reply never
+    /// ends; generated as the client reads, so what it never read is never sent.
+    Flood { line: Vec<u8>, total: u64 },
 }
 
 impl Reply {
@@ -53,6 +59,28 @@ impl Reply {
         Self::Status {
             status,
             body: json!({ "error": message }).to_string(),
+        }
+    }
+
+    /// These lines as they are, then the stream ends: a 200 whose body is not Ollama's
+    /// NDJSON (a model or server gone wrong, a proxy's page).
+    pub fn garbage(lines: &[&str]) -> Self {
+        Self::Stream {
+            pieces: lines
+                .iter()
+                .map(|l| format!("{l}\n").into_bytes())
+                .collect(),
+            pause: Duration::ZERO,
+        }
+    }
+
+    /// `total` bytes of valid content objects that never reach `done: true`.
+    pub fn flood(total: u64) -> Self {
+        let line = json!({"model": "fake-model", "created_at": "2026-01-01T00:00:00.000000Z",
+            "message": {"role": "assistant", "content": "x".repeat(4000)}, "done": false});
+        Self::Flood {
+            line: format!("{line}\n").into_bytes(),
+            total,
         }
     }
 
@@ -273,6 +301,7 @@ struct State {
     /// Chat calls being answered now, and the most there ever were at once.
     in_flight: usize,
     most_in_flight: usize,
+    flood_sent: Arc<AtomicU64>,
 }
 
 /// The running fake. Dropping it stops the server.
@@ -342,6 +371,12 @@ impl FakeOllama {
         self.lock().most_in_flight
     }
 
+    /// Bytes of [`Reply::flood`] replies handed to the connection so far: at most what the
+    /// client read plus what the sockets' buffers hold.
+    pub fn flood_bytes_sent(&self) -> u64 {
+        self.lock().flood_sent.load(Ordering::Relaxed)
+    }
+
     /// Replies still queued.
     pub fn remaining(&self) -> usize {
         self.lock().replies.len()
@@ -355,7 +390,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let reply = {
+    let (reply, flood_sent) = {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         let unexpected = |why: &str| Unexpected {
             method: method.to_string(),
@@ -372,7 +407,7 @@ async fn handle(
         }
         let Ok(json) = serde_json::from_slice::<Value>(&body) else {
             state.unexpected.push(unexpected("the body is not JSON"));
-            return Reply::error(400, "invalid JSON").into_response_now();
+            return Reply::error(400, "invalid JSON").into_response_now(Arc::default());
         };
         state.calls.push(ChatCall {
             model: json["model"].as_str().unwrap_or_default().to_owned(),
@@ -391,16 +426,16 @@ async fn handle(
             Some(reply) => {
                 state.in_flight += 1;
                 state.most_in_flight = state.most_in_flight.max(state.in_flight);
-                reply
+                (reply, state.flood_sent.clone())
             }
             None => {
                 state.unexpected.push(unexpected("no scripted reply left"));
                 return Reply::error(500, "fake Ollama: no scripted reply left")
-                    .into_response_now();
+                    .into_response_now(Arc::default());
             }
         }
     };
-    let response = reply.into_response().await;
+    let response = reply.into_response(flood_sent).await;
     let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
     state.in_flight = state.in_flight.saturating_sub(1);
     response
@@ -408,7 +443,7 @@ async fn handle(
 
 impl Reply {
     /// A reply that needs no waiting.
-    fn into_response_now(self) -> Response {
+    fn into_response_now(self, flood_sent: Arc<AtomicU64>) -> Response {
         match self {
             Reply::Status { status, body } => (
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -436,11 +471,20 @@ impl Reply {
                 .chain(cut);
                 ndjson(Body::from_stream(stream))
             }
-            Reply::Delayed { reply, .. } => reply.into_response_now(),
+            Reply::Delayed { reply, .. } => reply.into_response_now(flood_sent),
+            Reply::Flood { line, total } => {
+                let size = line.len() as u64;
+                let count = total.div_ceil(size.max(1));
+                let stream = futures_util::stream::iter(0..count).map(move |_| {
+                    flood_sent.fetch_add(size, Ordering::Relaxed);
+                    Ok::<_, std::io::Error>(Bytes::from(line.clone()))
+                });
+                ndjson(Body::from_stream(stream))
+            }
         }
     }
 
-    async fn into_response(self) -> Response {
+    async fn into_response(self, flood_sent: Arc<AtomicU64>) -> Response {
         let mut reply = self;
         while let Reply::Delayed {
             delay,
@@ -450,7 +494,7 @@ impl Reply {
             tokio::time::sleep(delay).await;
             reply = *inner;
         }
-        reply.into_response_now()
+        reply.into_response_now(flood_sent)
     }
 }
 

@@ -75,6 +75,9 @@ impl Ending {
                 "the agent stopped calling tools without finishing".to_owned()
             }
             Outcome::ModelUnavailable { message } => format!("Ollama stopped answering: {message}"),
+            Outcome::UnreadableReplies { message } => format!(
+                "the model's replies could not be read twice in a row ({message}); try another model with `--model`"
+            ),
             Outcome::ModelRejected { message, error } if *error == JobError::RunnerBadConfig => {
                 format!(
                     "Ollama refused the work: {message}; or choose another model with `--model`"

@@ -19,6 +19,7 @@ pub use operator_token::{OperatorToken, TOKEN_FILE, TOKEN_VARIABLE, TokenSource}
 use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
 use anyhow::{Context, anyhow};
 use ota_github::{GitHubApp, TokenPermissions};
+use ota_local::clones::CloneDirs;
 use ota_local::engine::{Engine, LocalWorkflow};
 use ota_local::processes::ChildLauncher;
 use ota_local::store::{Database, Inbox};
@@ -118,6 +119,14 @@ impl Server {
                 lost,
                 "runners of the previous server were lost; their jobs will be retried"
             );
+        }
+        // No runner of an earlier server runs any more: what clones they left go.
+        match CloneDirs::new(&self.args.data_dir.path).sweep() {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed clones left by earlier runners"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not remove the clones left by earlier runners")
+            }
         }
         let stage = Arc::new(PolicyStage::new(github()?, db.clone(), workflow.clone()));
         let reporter = Reporter {

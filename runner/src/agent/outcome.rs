@@ -54,6 +54,10 @@ pub enum Outcome {
     /// Ollama stayed unreachable or failing after the client's retries. Transient: the job
     /// may be retried.
     ModelUnavailable { message: String },
+    /// The model's replies could not be read twice in a row (not a chat stream, past the
+    /// size limit, a tool call Ollama could not parse). Permanent: it is the model's
+    /// answer, not an outage, so another attempt would most likely get the same.
+    UnreadableReplies { message: String },
     /// Ollama refused the work for good: the model is missing or has no tool support, or the
     /// credentials were refused. The message says what to change.
     ModelRejected { message: String, error: JobError },
@@ -68,7 +72,9 @@ impl Outcome {
                 budget: BudgetKind::WallClock,
             } => Some(JobError::RunnerTimedOut),
             Self::BudgetExhausted { .. } => Some(JobError::RunnerBudgetExceeded),
-            Self::GaveUp { .. } => Some(JobError::RunnerAgentGaveUp),
+            Self::GaveUp { .. } | Self::UnreadableReplies { .. } => {
+                Some(JobError::RunnerAgentGaveUp)
+            }
             Self::ModelUnavailable { .. } => Some(JobError::RunnerModelUnavailable),
             Self::ModelRejected { error, .. } => Some(*error),
         }
@@ -81,6 +87,7 @@ impl Outcome {
             Self::BudgetExhausted { budget } => format!("stopped: {budget} budget used up"),
             Self::GaveUp { .. } => "gave up".to_owned(),
             Self::ModelUnavailable { .. } => "model unavailable".to_owned(),
+            Self::UnreadableReplies { .. } => "the model's replies could not be read".to_owned(),
             Self::ModelRejected { .. } => "model refused the work".to_owned(),
         }
     }

@@ -44,6 +44,11 @@ pub const DEFAULT_KEEP_ALIVE: &str = "30m";
 /// the model has had its chance.
 const MAX_REPLIES_WITHOUT_TOOLS: u32 = 2;
 
+/// Unreadable replies in a row (a stream that is not a chat stream, a tool call Ollama
+/// could not parse) before the run stops: the model is told once and gets one more turn;
+/// a second bad reply in a row means it will not produce a readable one.
+const MAX_BAD_REPLIES_IN_A_ROW: u32 = 2;
+
 /// The runner's settings, the same for every task (the task's own are in [`TaskSpec`]).
 #[derive(Debug, Clone)]
 pub struct AgentSettings {
@@ -91,6 +96,8 @@ struct State {
     last_command: Option<super::command::CommandRun>,
     last_message: Option<String>,
     replies_without_tools: u32,
+    /// Unreadable replies since the last readable one.
+    bad_replies: u32,
     /// Files changed since the configured command last passed.
     unchecked_changes: bool,
 }
@@ -111,6 +118,7 @@ impl Agent<'_> {
             last_command: None,
             last_message: None,
             replies_without_tools: 0,
+            bad_replies: 0,
             unchecked_changes: false,
         };
         let outcome = self.run_loop(input, &mut state).await;
@@ -228,11 +236,18 @@ impl Agent<'_> {
                         budget: BudgetKind::WallClock,
                     };
                 }
-                Ok(Err(OllamaError::MalformedToolCall { message })) => {
-                    transcript.push(Message::user(format!(
-                        "Your last reply contained a tool call that could not be parsed ({message}). \
-                         Call the tool again with its arguments as one valid JSON object."
-                    )));
+                Ok(Err(
+                    error @ (OllamaError::MalformedToolCall { .. }
+                    | OllamaError::UnreadableReply { .. }),
+                )) => {
+                    state.bad_replies += 1;
+                    tracing::warn!(bad_replies = state.bad_replies, error = %error, "the model's reply could not be read");
+                    if state.bad_replies >= MAX_BAD_REPLIES_IN_A_ROW {
+                        return Outcome::UnreadableReplies {
+                            message: error.to_string(),
+                        };
+                    }
+                    transcript.push(Message::user(bad_reply_note(&error)));
                     continue;
                 }
                 Ok(Err(error)) if error.job_error().is_transient() => {
@@ -249,6 +264,7 @@ impl Agent<'_> {
                 Ok(Ok(response)) => response,
             };
 
+            state.bad_replies = 0;
             state.tokens.prompt += response.usage.prompt_tokens;
             state.tokens.completion += response.usage.completion_tokens;
             if transcript.observe(response.usage.prompt_tokens, window) {
@@ -425,5 +441,19 @@ impl Agent<'_> {
             Ok(Err(err)) => format!("(the repository map could not be built: {err})"),
             Err(_) => "(the repository map could not be built)".to_owned(),
         }
+    }
+}
+
+/// What the model is told after a reply that could not be read.
+fn bad_reply_note(error: &OllamaError) -> String {
+    match error {
+        OllamaError::MalformedToolCall { message } => format!(
+            "Your last reply contained a tool call that could not be parsed ({message}). \
+             Call the tool again with its arguments as one valid JSON object."
+        ),
+        other => format!(
+            "Your last reply could not be read ({other}). Reply again, briefly, with one \
+             tool call."
+        ),
     }
 }

@@ -93,13 +93,14 @@ pub(crate) fn describe(event: &Progress) -> String {
     )
 }
 
-/// Feeds the check run from `events` until the channel closes (the agent is done).
+/// Feeds the check run from `events` until the channel closes (the agent is done); the
+/// text ends with `log_pointer` (`shared::report::text::log_pointer`), never a server path.
 pub(crate) async fn feed_check_run<G: GitHub>(
     github: &G,
     scope: &RepoScope,
     check_run_id: Option<u64>,
     title: String,
-    log_location: Option<String>,
+    log_pointer: Option<String>,
     mut events: UnboundedReceiver<Progress>,
     interval: Duration,
 ) -> LogTail {
@@ -130,7 +131,7 @@ pub(crate) async fn feed_check_run<G: GitHub>(
                 None => break,
             },
             () = tokio::time::sleep(wait), if dirty => {
-                update(github, scope, check_run_id, &title, &summary, &tail, log_location.as_deref()).await;
+                update(github, scope, check_run_id, &title, &summary, &tail, log_pointer.as_deref()).await;
                 dirty = false;
                 last_update = Some(tokio::time::Instant::now());
             }
@@ -145,7 +146,7 @@ pub(crate) async fn feed_check_run<G: GitHub>(
             &title,
             &summary,
             &tail,
-            log_location.as_deref(),
+            log_pointer.as_deref(),
         )
         .await;
     }
@@ -160,14 +161,14 @@ async fn update<G: GitHub>(
     title: &str,
     summary: &str,
     tail: &LogTail,
-    log_location: Option<&str>,
+    log_pointer: Option<&str>,
 ) {
     let Some(id) = check_run_id else {
         return;
     };
     let mut text = tail.text();
-    if let Some(location) = log_location {
-        text.push_str(&format!("\nFull log: {location}\n"));
+    if let Some(pointer) = log_pointer {
+        text.push_str(&format!("\n{pointer}\n"));
     }
     let update = CheckRunUpdate {
         status: Some(CheckStatus::InProgress),

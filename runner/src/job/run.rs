@@ -291,6 +291,11 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                     Outcome::ModelRejected { message, .. } => {
                         format!("the model refused: {message}")
                     }
+                    Outcome::UnreadableReplies { message } => format!(
+                        "the model's replies could not be read, twice in a row; a model that \
+                         follows Ollama's chat format may do better (set `model` in \
+                         .ollama-turbo.yml). Last: {message}"
+                    ),
                     _ => other.label(),
                 };
                 Err(Failure::new(error, cause))
@@ -359,7 +364,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             scope,
             job.check_run_id,
             format!("Working on `{}`", job.task),
-            job.log.clone(),
+            shared::report::text::log_pointer(&job.id, job.log.as_deref()),
             events,
             self.live_update_interval,
         );

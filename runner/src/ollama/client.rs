@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 
 use super::error::OllamaError;
 use super::host::{OllamaEnv, OllamaHost};
-use super::ndjson::LineSplitter;
+use super::ndjson::{LineSplitter, MAX_LINE_BYTES, reply_byte_limit};
 use super::retry::RetryPolicy;
 use super::stream::{Assembler, ChatResponse};
 use super::wire::{ChatBody, ChatRequest};
@@ -172,7 +172,8 @@ impl OllamaClient {
         let policy = self.options.retry;
         let mut attempt = 1;
         loop {
-            let error = match self.attempt(&body, request.model).await {
+            let num_predict = request.options.num_predict;
+            let error = match self.attempt(&body, request.model, num_predict).await {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
@@ -202,7 +203,14 @@ impl OllamaClient {
         }
     }
 
-    async fn attempt(&self, body: &[u8], model: &str) -> Result<ChatResponse, OllamaError> {
+    /// One call, reading at most [`reply_byte_limit`] bytes of the streamed reply.
+    async fn attempt(
+        &self,
+        body: &[u8],
+        model: &str,
+        num_predict: u32,
+    ) -> Result<ChatResponse, OllamaError> {
+        let limit = reply_byte_limit(num_predict);
         let mut request = self
             .http
             .post(self.chat_url.clone())
@@ -224,8 +232,9 @@ impl OllamaClient {
                 self.authorization.is_some(),
             ));
         }
-        let mut lines = LineSplitter::default();
+        let mut lines = LineSplitter::with_limit(limit.min(MAX_LINE_BYTES));
         let mut assembler = Assembler::default();
+        let mut read = 0usize;
         loop {
             let chunk = match response.chunk().await {
                 Ok(Some(chunk)) => chunk,
@@ -242,9 +251,21 @@ impl OllamaClient {
                     });
                 }
             };
-            let complete = lines.push(&chunk).map_err(|err| OllamaError::Protocol {
-                reason: err.to_string(),
-            })?;
+            read = read.saturating_add(chunk.len());
+            if read > limit {
+                // Dropping the response closes the connection: the rest is never read.
+                return Err(OllamaError::UnreadableReply {
+                    reason: format!(
+                        "it passed {limit} bytes without ending, more than a reply of at most \
+                         {num_predict} tokens can take; it was cut there"
+                    ),
+                });
+            }
+            let complete = lines
+                .push(&chunk)
+                .map_err(|err| OllamaError::UnreadableReply {
+                    reason: err.to_string(),
+                })?;
             for line in complete {
                 if let Some(done) = assembler.push_line(&line)? {
                     return Ok(done);

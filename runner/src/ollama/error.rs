@@ -28,9 +28,13 @@ pub enum OllamaError {
     /// The body ended (or the connection closed) before the object with `done: true`.
     #[error("the response stream from Ollama ended before the final message{}", .detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
     StreamEnded { detail: Option<String> },
-    /// A streamed line was not the JSON object it should be.
-    #[error("Ollama sent a line that is not a valid chat object: {reason}")]
-    Protocol { reason: String },
+    /// The reply could not be read as `/api/chat`'s stream: a line that is not a chat
+    /// object, or a line or a whole reply past its size limit. That is the model's answer
+    /// (or a broken server's), not an outage: the same request would most likely get the
+    /// same answer, so the client does not retry it; the agent gives the model one more
+    /// turn and then stops.
+    #[error("the model's reply could not be read: {reason}")]
+    UnreadableReply { reason: String },
     /// The server does not have the model.
     #[error(
         "model `{model}` is not available on the Ollama server; pull it there with `ollama pull {model}`, or set `model` in .ollama-turbo.yml to a model the server has"
@@ -67,7 +71,8 @@ pub enum OllamaError {
 }
 
 impl OllamaError {
-    /// Worth another attempt after a pause.
+    /// Worth another attempt after a pause: the server or the network was not ready. What
+    /// the model wrote ([`Self::UnreadableReply`], [`Self::MalformedToolCall`]) is not.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -75,7 +80,6 @@ impl OllamaError {
                 | Self::TimedOut { .. }
                 | Self::Server { .. }
                 | Self::StreamEnded { .. }
-                | Self::Protocol { .. }
         )
     }
 
@@ -86,10 +90,11 @@ impl OllamaError {
             | Self::TimedOut { .. }
             | Self::Server { .. }
             | Self::StreamEnded { .. }
-            | Self::Protocol { .. }
             | Self::Unavailable { .. } => JobError::RunnerModelUnavailable,
             Self::ModelNotFound { .. } | Self::ToolsUnsupported { .. } => JobError::RunnerBadConfig,
-            Self::MalformedToolCall { .. } => JobError::RunnerAgentGaveUp,
+            Self::MalformedToolCall { .. } | Self::UnreadableReply { .. } => {
+                JobError::RunnerAgentGaveUp
+            }
             Self::Unauthorized { .. } | Self::NoChatEndpoint { .. } | Self::Rejected { .. } => {
                 JobError::RunnerFailed
             }

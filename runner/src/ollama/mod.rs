@@ -7,9 +7,13 @@
 //! conversation.
 //!
 //! Errors are sorted by what to do ([`OllamaError::is_transient`]): connection failures,
-//! timeouts, 5xx and streams that end early are retried with exponential backoff and jitter
-//! ([`RetryPolicy`]), then reported as `Runner.ModelUnavailable`; a missing model, a model
-//! without tool support and refused credentials are permanent and say what to change.
+//! timeouts, 5xx, `{"error": …}` lines in the stream (Ollama's way of failing once the
+//! 200 is sent, <https://docs.ollama.com/api/errors>) and streams that end early are retried
+//! with exponential backoff and jitter ([`RetryPolicy`]), then reported as
+//! `Runner.ModelUnavailable`; a missing model, a model without tool support and refused
+//! credentials are permanent and say what to change. A reply that is not a chat stream
+//! (garbage lines, a reply past [`reply_byte_limit`]) is the model's answer, not an outage:
+//! it is read once, up to that limit, and never retried by the client.
 
 mod client;
 mod error;
@@ -23,7 +27,7 @@ mod wire;
 pub use client::{ClientError, ClientOptions, OllamaClient, RetryNotice};
 pub use error::OllamaError;
 pub use host::{DEFAULT_HOST, HostError, OllamaEnv, OllamaHost};
-pub use ndjson::{LineSplitter, LineTooLong, MAX_LINE_BYTES};
+pub use ndjson::{LineSplitter, LineTooLong, MAX_LINE_BYTES, MAX_REPLY_BYTES, reply_byte_limit};
 pub use retry::RetryPolicy;
 pub use stream::{ChatResponse, Timings, Usage};
 pub use tool_call::{MalformedArguments, ToolCall, parse_arguments};

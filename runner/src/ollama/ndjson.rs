@@ -6,6 +6,29 @@
 /// broken server, and buffering it without bound would only exhaust memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Room for the parts of a reply that do not grow with its tokens: the final object, a tool
+/// call's JSON around its arguments, keep-alive newlines.
+const REPLY_BASE_BYTES: usize = 1024 * 1024;
+
+/// Bytes one streamed token takes at most, generously: each token is one object of about
+/// 150 bytes (`{"model":…,"created_at":…,"message":{"role":"assistant","content":"…"},"done":false}`)
+/// plus a long model name and a token whose characters JSON escapes.
+const BYTES_PER_TOKEN: usize = 256;
+
+/// The most of one reply read however many tokens it may have: past this, a server is
+/// not streaming a chat reply.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The most bytes a reply of at most `num_predict` tokens can take; a reply past it is cut
+/// and counts as unreadable, so a broken server can't make the runner download without
+/// end (or again on every retry). About 5 MB for the default 16,384 tokens.
+pub fn reply_byte_limit(num_predict: u32) -> usize {
+    let tokens = usize::try_from(num_predict).unwrap_or(usize::MAX);
+    REPLY_BASE_BYTES
+        .saturating_add(tokens.saturating_mul(BYTES_PER_TOKEN))
+        .min(MAX_REPLY_BYTES)
+}
+
 /// A line grew past the limit before its newline arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("a streamed line exceeded {limit} bytes without ending")]
@@ -143,6 +166,13 @@ mod tests {
         );
         assert!(splitter.push(b"true}").unwrap().is_empty());
         assert_eq!(splitter.finish(), Some(b"{\"done\":true}".to_vec()));
+    }
+
+    #[test]
+    fn the_reply_limit_follows_the_response_budget_within_bounds() {
+        assert_eq!(reply_byte_limit(0), REPLY_BASE_BYTES);
+        assert_eq!(reply_byte_limit(16_384), 5 * 1024 * 1024);
+        assert_eq!(reply_byte_limit(u32::MAX), MAX_REPLY_BYTES);
     }
 
     #[test]

@@ -60,9 +60,9 @@ impl Assembler {
     /// Takes one line; returns the response once the final object arrives.
     pub(crate) fn push_line(&mut self, line: &[u8]) -> Result<Option<ChatResponse>, OllamaError> {
         let chunk: ChatChunk =
-            serde_json::from_slice(line).map_err(|err| OllamaError::Protocol {
+            serde_json::from_slice(line).map_err(|err| OllamaError::UnreadableReply {
                 reason: format!(
-                    "{err}, in `{}`",
+                    "a line is not a chat object ({err}): `{}`",
                     cut(&String::from_utf8_lossy(line), LINE_PREVIEW_CHARS)
                 ),
             })?;
@@ -161,7 +161,11 @@ mod tests {
             .unwrap_err();
         assert!(matches!(tool, OllamaError::MalformedToolCall { .. }));
         let garbage = feed(&["<html>502 Bad Gateway</html>"]).unwrap_err();
-        assert!(matches!(garbage, OllamaError::Protocol { .. }));
-        assert!(garbage.is_transient());
+        assert!(matches!(garbage, OllamaError::UnreadableReply { .. }));
+        assert!(!garbage.is_transient(), "bad output is not an outage");
+        assert_eq!(
+            garbage.job_error(),
+            shared::job::JobError::RunnerAgentGaveUp
+        );
     }
 }

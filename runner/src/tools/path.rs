@@ -1,7 +1,7 @@
 //! Turning a path from the model into a checked path inside the workspace root.
 //!
 //! The check is done in two steps: a lexical one (no absolute paths, no `..` above the root, no
-//! `.git` component), then a walk of the components on disk that follows each symbolic link and
+//! component that names `.git` on some file system, [`is_git_name`]), then a walk of the components on disk that follows each symbolic link and
 //! refuses it if it lands outside the root or inside `.git/`.
 
 use std::fs;
@@ -72,7 +72,7 @@ fn normalize(root: &Path, input: &str) -> Result<Vec<String>, ToolError> {
             }
             Component::Normal(name) => {
                 let name = name.to_string_lossy();
-                if name == ".git" {
+                if is_git_name(&name) {
                     return Err(ToolError::GitDirectory {
                         path: trimmed.to_owned(),
                     });
@@ -141,12 +141,39 @@ fn check_inside(root: &Path, target: &Path, shown: &str) -> Result<(), ToolError
             path: shown.to_owned(),
         });
     };
-    if inside.components().any(|c| c.as_os_str() == ".git") {
+    if inside
+        .components()
+        .any(|c| is_git_name(&c.as_os_str().to_string_lossy()))
+    {
         return Err(ToolError::GitDirectory {
             path: shown.to_owned(),
         });
     }
     Ok(())
+}
+
+/// Whether a file name would be the repository's `.git` on some file system, as Git itself
+/// refuses such names in a tree (`core.protectHFS`, `core.protectNTFS`, on by default):
+/// `.git` in any case (case-insensitive file systems), with trailing spaces or dots or an
+/// NTFS stream suffix (`.git.`, `.git::$INDEX_ALLOCATION`), its NTFS short name `git~1`,
+/// with characters HFS+ ignores (`.g\u{200c}it`), or as a `\`-separated part (a separator
+/// on Windows). A file written there would reach the hooks on such a system, and on any
+/// system `git add` refuses it, which would fail the job at its commit.
+pub(crate) fn is_git_name(name: &str) -> bool {
+    name.split('\\').any(|part| {
+        let visible: String = part.chars().filter(|c| !hfs_ignored(*c)).collect();
+        let base = visible.split(':').next().unwrap_or_default();
+        let base = base.trim_end_matches([' ', '.']).to_ascii_lowercase();
+        base == ".git" || base == "git~1"
+    })
+}
+
+/// Code points HFS+ ignores when it compares names (Git's `is_hfs_dotgit` list).
+fn hfs_ignored(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}'
+    )
 }
 
 /// "Not found", including a path that goes through a regular file (`src/main.rs/x`).
@@ -218,6 +245,45 @@ mod tests {
         }
         assert!(resolve(&root, ".github/workflows/ci.yml").is_ok());
         assert!(resolve(&root, ".gitignore").is_ok());
+    }
+
+    #[test]
+    fn refuses_names_that_are_git_on_other_file_systems() {
+        let (dir, _) = workspace_with(&[("src/lib.rs", "x")]);
+        let root = root_of(&dir);
+        for input in [
+            ".GIT/hooks/pre-commit",
+            ".Git/config",
+            "src/.gIt/hooks/post-checkout",
+            ".git./hooks/x",
+            ".git . /hooks/x",
+            ".git::$INDEX_ALLOCATION/hooks/x",
+            "GIT~1/hooks/x",
+            "git~1",
+            ".g\u{200c}it/hooks/x",
+            "\u{feff}.GIT/config",
+            "a\\.git\\hooks\\x",
+        ] {
+            let err = resolve(&root, input).unwrap_err();
+            assert!(
+                matches!(err, ToolError::GitDirectory { .. }),
+                "{input}: {err}"
+            );
+            assert!(
+                err.to_string()
+                    .contains("is inside `.git/`, which these tools never read or change"),
+                "{err}"
+            );
+        }
+        for fine in [
+            ".gitignore",
+            ".git-blame-ignore-revs",
+            "git~2",
+            ".github",
+            "x.git",
+        ] {
+            assert!(resolve(&root, fine).is_ok(), "{fine}");
+        }
     }
 
     #[cfg(unix)]

@@ -29,7 +29,7 @@ pub(crate) fn walker(root: &Path, target: &Path) -> WalkBuilder {
     let whole_tree = target == root;
     let target = target.to_path_buf();
     builder.filter_entry(move |entry| {
-        entry.file_name() != ".git"
+        !super::path::is_git_name(&entry.file_name().to_string_lossy())
             && (whole_tree || entry.path().starts_with(&target) || target.starts_with(entry.path()))
     });
     builder

@@ -48,6 +48,21 @@ pub enum PushError {
     Git(#[from] GitError),
 }
 
+/// A new directory for a clone in the system's temporary directory (`TMPDIR`: the task's
+/// own on Fargate, the runner's directory under the data directory for `ota serve`),
+/// readable by the runner's user alone: the repository's code and what the agent writes
+/// are nobody else's business on a shared machine.
+fn clone_dir() -> std::io::Result<TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("ota-clone-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir()
+}
+
 /// A clone in a temporary directory, removed when dropped.
 #[derive(Debug)]
 pub struct Checkout {
@@ -64,14 +79,11 @@ impl Checkout {
         commit: &CommitSha,
         auth: &GitAuth,
     ) -> Result<Self, GitError> {
-        let dir = tempfile::Builder::new()
-            .prefix("ota-clone-")
-            .tempdir()
-            .map_err(|err| GitError {
-                command: "clone".to_owned(),
-                reason: format!("could not create a temporary directory: {err}"),
-                transient: false,
-            })?;
+        let dir = clone_dir().map_err(|err| GitError {
+            command: "clone".to_owned(),
+            reason: format!("could not create a temporary directory: {err}"),
+            transient: false,
+        })?;
         let checkout = Self {
             dir,
             remote: remote.clone(),
@@ -220,5 +232,17 @@ impl Checkout {
             }
             Err(err) => Err(err.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn clone_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = super::clone_dir().unwrap();
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
     }
 }

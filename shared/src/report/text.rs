@@ -3,7 +3,7 @@
 //! easy to find and its snapshots show in review.
 
 use crate::dispatch::RunOutput;
-use crate::job::{JobError, JobRecord, JobStatus};
+use crate::job::{JobError, JobId, JobRecord, JobStatus};
 use crate::ports::{CheckConclusion, CheckOutput};
 
 /// On an issue or pull request while one of its jobs runs.
@@ -131,10 +131,11 @@ pub fn finished_output(job: &JobRecord, run: Option<&RunOutput>) -> CheckOutput 
         text.push_str(cause);
         text.push_str("\n```\n");
     }
-    let text = (!text.is_empty()).then(|| fit_check_text(&text, job.log.as_deref()));
+    let pointer = log_pointer(&job.id, job.log.as_deref());
+    let text = (!text.is_empty()).then(|| fit_check_text(&text, pointer.as_deref()));
     CheckOutput {
         title,
-        summary: fit_check_text(&finished_comment(job, run), job.log.as_deref()),
+        summary: fit_check_text(&finished_comment(job, run), pointer.as_deref()),
         text,
     }
 }
@@ -255,18 +256,40 @@ pub fn cancelled_comment(job: &JobRecord) -> String {
     text
 }
 
-/// `text` cut to [`MAX_CHECK_TEXT_CHARS`], ending with where the full log is when there
-/// is one; the pointer survives any cut.
-pub fn fit_check_text(text: &str, log: Option<&str>) -> String {
-    if let Some(log) = log
-        && text.contains(log)
+/// Where a user finds the job's full log, for comments and check runs: a link when the log
+/// is at a URL (the CloudWatch console on AWS); otherwise (a file on the machine of
+/// `ota serve`) the job's id and who can show it. A path on the server's disk is of no use
+/// to a user and tells everyone how the server is laid out, so it is never published.
+pub fn log_pointer(job: &JobId, log: Option<&str>) -> Option<String> {
+    let log = log?.trim();
+    if log.is_empty() {
+        return None;
+    }
+    let is_link = ["https://", "http://"].iter().any(|scheme| {
+        log.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    }) && !log.chars().any(char::is_whitespace);
+    Some(if is_link {
+        format!("Full log: {log}")
+    } else {
+        format!(
+            "Full log: kept by the App's operator, who can show it for job `{job}` (`ota job {job}` on the App's server)."
+        )
+    })
+}
+
+/// `text` cut to [`MAX_CHECK_TEXT_CHARS`], ending with `pointer` (see [`log_pointer`]) when
+/// there is one; the pointer survives any cut.
+pub fn fit_check_text(text: &str, pointer: Option<&str>) -> String {
+    if let Some(pointer) = pointer
+        && text.contains(pointer)
         && text.chars().count() <= MAX_CHECK_TEXT_CHARS
     {
         // It says where the log is already.
         return text.to_owned();
     }
-    let pointer = log
-        .map(|log| format!("\n\nFull log: {log}"))
+    let pointer = pointer
+        .map(|pointer| format!("\n\n{pointer}"))
         .unwrap_or_default();
     let cut_note = "\n\n… (cut to fit GitHub's limit)";
     let whole = text.chars().count() + pointer.chars().count();
@@ -349,8 +372,9 @@ fn push_cause(text: &mut String, job: &JobRecord) {
 }
 
 fn push_log(text: &mut String, job: &JobRecord) {
-    if let Some(log) = &job.log {
-        text.push_str(&format!(" Full log: {log}"));
+    if let Some(pointer) = log_pointer(&job.id, job.log.as_deref()) {
+        text.push(' ');
+        text.push_str(&pointer);
     }
 }
 

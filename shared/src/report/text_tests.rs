@@ -167,7 +167,8 @@ fn the_check_run_has_a_title_summary_and_details_with_the_log() {
 #[test]
 fn check_run_text_is_cut_to_github_limit_keeping_the_log_pointer() {
     let long = "x".repeat(MAX_CHECK_TEXT_CHARS * 2);
-    let fitted = fit_check_text(&long, Some(LOG));
+    let pointer = format!("Full log: {LOG}");
+    let fitted = fit_check_text(&long, Some(&pointer));
     assert_eq!(fitted.chars().count(), MAX_CHECK_TEXT_CHARS);
     assert!(fitted.ends_with(&format!("Full log: {LOG}")));
     assert!(fitted.contains("cut to fit GitHub's limit"));
@@ -217,4 +218,37 @@ fn durations_read_naturally() {
     assert_eq!(format_duration(3_780_000), "1 h 3 min");
     assert_eq!(thousands(0), "0");
     assert_eq!(thousands(12_345_678), "12,345,678");
+}
+
+#[test]
+fn a_log_on_the_servers_disk_is_never_published() {
+    let mut job = ended("Runner.Failed", "the clone is unusable");
+    job.log = Some("/var/lib/ota/logs/j7c4a6f78a5722932c4ca-1.log".to_owned());
+    let comment = failed_comment(&job);
+    let output = finished_output(&job, None);
+    for text in [
+        comment.as_str(),
+        output.summary.as_str(),
+        output.text.as_deref().unwrap_or_default(),
+    ] {
+        assert!(!text.contains("/var/lib/ota"), "{text}");
+        assert!(text.contains(&format!("`ota job {}`", job.id)), "{text}");
+    }
+    insta::assert_snapshot!("failed_with_a_local_log", comment);
+
+    assert_eq!(log_pointer(&job.id, None), None);
+    assert_eq!(log_pointer(&job.id, Some("  ")), None);
+    assert_eq!(
+        log_pointer(&job.id, Some(LOG)).as_deref(),
+        Some(format!("Full log: {LOG}").as_str())
+    );
+    for not_a_link in [
+        "/tmp/ota/x.log",
+        "C:\\ota\\x.log",
+        "file:///tmp/x",
+        "https://a b",
+    ] {
+        let pointer = log_pointer(&job.id, Some(not_a_link)).expect("a pointer");
+        assert!(!pointer.contains(not_a_link), "{pointer}");
+    }
 }
