@@ -145,7 +145,6 @@ impl TaskLauncher for ChildLauncher {
         let started = process_start_ticks(pid).unwrap_or(0);
         let records = self.inner.records.clone();
         let db = self.inner.db.clone();
-        let attempt = launch.attempt;
         let log_text = log_path.display().to_string();
         if let Err(err) = records
             .insert(pid, started, &launch.job, launch.attempt, &log_text)
