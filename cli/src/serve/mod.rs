@@ -218,6 +218,9 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // The server holds the webhook secret (and may read the App's key): no other process
+    // of its user reads its environment or memory through `/proc`.
+    ota_runner::sandbox::protect_runner_process().context("making the server undumpable")?;
     let var = |name: &str| std::env::var(name).ok();
     // Every wrong setting is named at once, not one per attempt.
     let (environment, app) = match (Environment::read(&var), read_app(&var, &args.data_dir.path)) {
