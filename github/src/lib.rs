@@ -7,6 +7,7 @@
 
 mod api;
 mod app;
+mod broker;
 mod checks;
 mod classify;
 mod client;
@@ -20,6 +21,7 @@ mod transport;
 
 pub use api::MAX_FILE_BYTES;
 pub use app::GitHubApp;
+pub use broker::{BrokerFuture, TokenBroker};
 pub use checks::MAX_CHECK_TEXT_CHARS;
 pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient};
 pub use comments::MAX_COMMENT_CHARS;

@@ -1,7 +1,8 @@
 //! The server's HTTP surface: `POST /webhook`, `GET /healthz`, `GET /` (the status page,
-//! or the setup page while no App is configured) and the setup flow's endpoints.
+//! or the setup page while no App is configured), the setup flow's endpoints and
+//! `POST /runner/token` for its runners (`runner_token`).
 
-use super::Server;
+use super::{Server, runner_token};
 use crate::pages::{self, StatusView};
 use crate::settings::AppSettings;
 use crate::setup::{self, AppFile, SetupContext};
@@ -23,6 +24,10 @@ const STATUS_JOBS: usize = 50;
 
 pub fn router(server: Arc<Server>) -> Router {
     let setup = setup::routes(setup_context(&server));
+    let runners = Router::new()
+        .route(ota_runner::job::TOKEN_PATH, post(runner_token::handle))
+        .layer(DefaultBodyLimit::max(runner_token::MAX_BODY_BYTES))
+        .with_state(Arc::clone(&server));
     Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(healthz))
@@ -32,6 +37,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .layer(DefaultBodyLimit::max(DEFAULT_MAX_BODY_BYTES + 1))
         .with_state(server)
         .merge(setup)
+        .merge(runners)
 }
 
 fn json(status: StatusCode, body: String) -> Response {

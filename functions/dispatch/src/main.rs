@@ -10,7 +10,14 @@ async fn main() -> Result<(), Error> {
 
     let settings = Settings::from_env(|name| std::env::var(name).ok())
         .map_err(|problems| format!("dispatch function misconfigured: {problems}"))?;
-    let stage = build_stage(&settings, &ota_aws::load_config().await)
+    let aws = ota_aws::load_config().await;
+    let private_key = settings
+        .github
+        .private_key(&aws)
+        .await
+        .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
+    let grants = shared::dispatch::GrantKey::from_app_key(&private_key);
+    let stage = build_stage(&settings, &aws, grants)
         .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
 
     let stage = &stage;
