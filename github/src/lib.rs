@@ -16,6 +16,7 @@ mod credentials;
 mod labels;
 mod pulls;
 mod retry;
+mod runner_token;
 mod token;
 mod transport;
 
@@ -27,5 +28,6 @@ pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient};
 pub use comments::MAX_COMMENT_CHARS;
 pub use credentials::{AppCredentials, JWT_BACKDATE, JWT_LIFETIME, SetupError};
 pub use retry::RetryPolicy;
+pub use runner_token::{TokenFailure, answer_token_request};
 pub use token::{Access, InstallationToken, REFRESH_MARGIN, TokenPermissions};
 pub use transport::Timeouts;

@@ -11,12 +11,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ota_github::TokenPermissions;
-use secrecy::ExposeSecret;
-use shared::dispatch::{TokenAnswer, TokenRequest, check_token_request};
-use shared::ports::RepoScope;
+use ota_github::answer_token_request;
+use shared::dispatch::TokenRequest;
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 /// The most a token request may take: `{"job", "attempt"}` is under a hundred bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -54,52 +51,23 @@ pub async fn handle(
             return refuse(StatusCode::BAD_REQUEST, "bad_request", &err.to_string());
         }
     };
-    let job = request.job.clone();
-    let attempt = request.attempt;
-    let granted = match check_token_request(&server.db, &app.grants, &request).await {
-        Ok(granted) => granted,
-        Err(refusal) => {
-            tracing::warn!(%job, attempt, reason = %refusal, "refused a runner token request");
+    let ollama_key = || async { Ok(server.environment.ollama_api_key.clone()) };
+    let answer = match answer_token_request(
+        &server.db,
+        &app.grants,
+        &app.tokens,
+        &request,
+        ollama_key,
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        Err(failure) => {
             let status =
-                StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return refuse(status, refusal.code(), &refusal.to_string());
+                StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return refuse(status, failure.code, &failure.error);
         }
     };
-    let scope = RepoScope {
-        installation: granted.job.installation,
-        repo: granted.job.repo.clone(),
-    };
-    let permissions = TokenPermissions::to_deliver(granted.deliverable());
-    let token = match app.tokens.installation_token(&scope, &permissions).await {
-        Ok(token) => token,
-        Err(err) => {
-            tracing::warn!(%job, attempt, error = %err, "could not mint the runner's token");
-            let status = if err.is_transient() {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            return refuse(status, "github", &format!("GitHub gave no token: {err}"));
-        }
-    };
-    let ollama_api_key = granted
-        .ollama_key
-        .then(|| server.environment.ollama_api_key.as_ref())
-        .flatten()
-        .map(|key| key.expose_secret().to_owned());
-    let answer = TokenAnswer {
-        token: token.secret().expose_secret().to_owned(),
-        expires_at_ms: token
-            .expires_at()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            }),
-        installation: scope.installation,
-        repo: scope.repo,
-        ollama_api_key,
-    };
-    tracing::info!(%job, attempt, repo = %answer.repo, "handed a runner its token");
     match serde_json::to_string(&answer) {
         Ok(body) => (
             StatusCode::OK,

@@ -1,7 +1,7 @@
-//! Entry point of the dispatch Lambda: build the clients once, then process batches.
+//! Entry point of the dispatch Lambda: build the clients once, then process the dispatch
+//! queue's batches and the runners' token requests (direct invocations).
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use dispatch_function::{Settings, build_stage, handle_batch};
+use dispatch_function::{Settings, build_stage, build_token_desk, handle_invocation};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -19,10 +19,16 @@ async fn main() -> Result<(), Error> {
     let grants = shared::dispatch::GrantKey::from_app_key(&private_key);
     let stage = build_stage(&settings, &aws, grants)
         .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
+    let desk = build_token_desk(&settings, &aws, private_key)
+        .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
 
-    let stage = &stage;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(handle_batch(stage, event.payload).await)
-    }))
+    let (stage, desk) = (&stage, &desk);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle_invocation(stage, desk, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
     .await
 }

@@ -1,8 +1,12 @@
 //! The dispatch function's settings, read once at start-up, and the stage built from them.
 
+use crate::token::TokenDesk;
 use aws_config::SdkConfig;
 use lambda_support::GitHubAppSettings;
-use ota_aws::{DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, StepFunctionsWorkflow};
+use ota_aws::{
+    DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, SecretsManagerSecret, StepFunctionsWorkflow,
+};
+use secrecy::SecretString;
 use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, GrantKey, Limits};
 use shared::settings::EnvReader;
@@ -129,6 +133,29 @@ pub fn build_stage(
         },
         grants,
         clock: now_ms,
+    })
+}
+
+/// Builds the token desk (the runners' token requests) from the settings, one SDK
+/// configuration and the App's private key.
+pub fn build_token_desk(
+    settings: &Settings,
+    aws: &SdkConfig,
+    private_key: SecretString,
+) -> Result<TokenDesk, String> {
+    let grants = GrantKey::from_app_key(&private_key);
+    let tokens = settings
+        .github
+        .client_with_key(private_key)
+        .map_err(|err| format!("the GitHub App: {err}"))?;
+    Ok(TokenDesk {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &settings.table),
+        grants,
+        tokens,
+        ollama_key: settings
+            .ollama_key_secret_arn
+            .as_ref()
+            .map(|arn| SecretsManagerSecret::new(aws_sdk_secretsmanager::Client::new(aws), arn)),
     })
 }
 

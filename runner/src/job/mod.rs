@@ -17,6 +17,8 @@
 //! time budget), naming the branch.
 
 mod broker;
+#[cfg(feature = "aws")]
+mod lambda_broker;
 mod live;
 mod run;
 mod settings;
@@ -25,6 +27,8 @@ mod text;
 pub use broker::{
     BrokerError, ControlPlane, Grant, HttpBroker, TOKEN_PATH, brokered_client, read_answer,
 };
+#[cfg(feature = "aws")]
+pub use lambda_broker::LambdaBroker;
 pub use live::{LIVE_UPDATE_INTERVAL, LogTail, MAX_LOG_TAIL_CHARS};
 pub use run::{Failure, Finished, Runner, RunnerError};
 pub use settings::{DEFAULT_APP_SLUG, RunnerEnv, git_base_url};
