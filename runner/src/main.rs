@@ -18,9 +18,9 @@ use std::sync::Arc;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(ota_aws::log_filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
         .with_current_span(true)
         .init();
 
@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     // The job's token (and, for a job on the hosted service, the Ollama key) comes from
     // the dispatch function, asked with the attempt's credential: no secret is read here.
     let broker = LambdaBroker::new(
-        aws_sdk_lambda::Client::new(&aws),
+        LambdaBroker::client(&aws),
         env.dispatch_function.clone(),
         env.launch.job.clone(),
         env.launch.attempt,

@@ -49,7 +49,7 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
             json!({"path": "src/lib.rs", "content": REFACTORED}),
         ))
         .push(ChatReply::read_file("src/lib.rs"));
-    let mut runner = world.runner();
+    let mut runner = world.runner(&job).await;
     runner.agent.max_turns = 2;
 
     let finished = runner.run_job(&job.record.id).await.expect("runner");
@@ -151,7 +151,8 @@ async fn an_unreachable_model_fails_the_attempt_as_transient() {
     let down = format!("http://127.0.0.1:{}", e2e::aws::closed_port());
 
     let finished = world
-        .runner_with_ollama(&down)
+        .runner_with_ollama(&job, &down)
+        .await
         .run_job(&job.record.id)
         .await
         .expect("runner");

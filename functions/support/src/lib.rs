@@ -16,14 +16,14 @@ use shared::ids::AppId;
 use shared::ports::{SecretSource, SecretVersion};
 use shared::settings::EnvReader;
 
-/// JSON log lines on stdout, one per event, level from `RUST_LOG` (default `info`).
-/// CloudWatch adds its own timestamps.
+/// JSON log lines on stdout, one per event, level from `RUST_LOG` (default `info`; the
+/// SDK's bodies never, `ota_aws::log_filter`). CloudWatch adds its own timestamps.
 pub fn init_json_logs() {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(ota_aws::log_filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
         .with_current_span(true)
         .without_time()
         .init();

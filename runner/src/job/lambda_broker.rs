@@ -5,11 +5,18 @@
 //! function and read no secret.
 
 use super::broker::{ControlPlane, Grant, read_answer};
+use aws_sdk_lambda::config::timeout::TimeoutConfig;
 use aws_sdk_lambda::primitives::Blob;
 use shared::job::{JobId, RunnerCredential};
 use shared::ports::GitHubError;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
+
+/// How long one invocation may take: the function's own timeout (30 s in
+/// `template.yaml`) and a cold start. The SDK's usual bounds (`ota_aws::timeouts`) are
+/// for quick calls.
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// Asks the dispatch function for the job's token.
 pub struct LambdaBroker {
@@ -21,6 +28,20 @@ pub struct LambdaBroker {
 }
 
 impl LambdaBroker {
+    /// A Lambda client of `aws`'s settings whose invocations may take [`INVOKE_TIMEOUT`].
+    pub fn client(aws: &aws_config::SdkConfig) -> aws_sdk_lambda::Client {
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(INVOKE_TIMEOUT)
+            .operation_timeout(INVOKE_TIMEOUT * 2)
+            .build();
+        aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(aws)
+                .timeout_config(timeouts)
+                .build(),
+        )
+    }
+
     /// The broker of `attempt` of `job`, invoking `function` (a name or ARN).
     pub fn new(
         client: aws_sdk_lambda::Client,
