@@ -9,6 +9,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use ota_aws::{DynamoStore, SecretsManagerSecret};
 use ota_github::{GitHubClient, TokenFailure, answer_token_request};
 use shared::dispatch::{GrantKey, TokenRequest};
+use shared::job::JobId;
 use shared::ports::{SecretSource, SecretVersion};
 
 /// Everything a token request needs: the jobs, the grants' key, the App's client that
@@ -65,10 +66,14 @@ impl TokenDesk {
         let request = match TokenRequest::from_json(payload.to_string().as_bytes(), None) {
             Ok(request) => request,
             Err(err) => {
+                // The job's id when it is one; other text is not logged, as it may be
+                // anything (a credential in the wrong field).
                 let job = payload
                     .get("job")
                     .and_then(|job| job.as_str())
-                    .unwrap_or("");
+                    .and_then(|job| JobId::parse(job).ok())
+                    .map(|job| job.to_string())
+                    .unwrap_or_default();
                 tracing::warn!(job, error = %err, "refused a runner token request");
                 return TokenFailure::new(400, "bad_request", err.to_string()).to_json();
             }
