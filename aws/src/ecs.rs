@@ -10,8 +10,8 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerOverride, DesiredStatus, KeyValuePair,
     LaunchType, NetworkConfiguration, Tag, TaskOverride,
 };
-use shared::job::JobId;
-use shared::ports::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
+use shared::job::{JobId, RunnerCredential};
+use shared::ports::{CREDENTIAL_VAR, LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
 
 /// `StopTask` keeps at most this many characters of the reason.
 const MAX_STOP_REASON_CHARS: usize = 255;
@@ -120,11 +120,19 @@ where
 }
 
 impl TaskLauncher for EcsLauncher {
-    async fn launch(&self, launch: &RunnerLaunch) -> Result<LaunchedRunner, LaunchError> {
+    async fn launch(
+        &self,
+        launch: &RunnerLaunch,
+        credential: &RunnerCredential,
+    ) -> Result<LaunchedRunner, LaunchError> {
         let tasks = &self.tasks;
+        // The credential goes in the container override, where `ecs:DescribeTasks` shows
+        // it: acceptable only because it is good for nothing but this attempt's token
+        // requests, and worthless once the attempt is over, superseded or the job ends.
         let environment = launch
             .to_env()
             .into_iter()
+            .chain([(CREDENTIAL_VAR, credential.expose().to_owned())])
             .map(|(name, value)| KeyValuePair::builder().name(name).value(value).build())
             .collect();
         let network = AwsVpcConfiguration::builder()

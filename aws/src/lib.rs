@@ -40,6 +40,25 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// The SDK's request and response bodies are traced by `aws_smithy_runtime` (at `trace`),
+/// and they hold what the project keeps out of logs: task tokens in DynamoDB items, a
+/// runner's credential and its token in the dispatch function's invocation. This
+/// directive keeps the SDK at `debug` at most, whatever `RUST_LOG` asks.
+pub const SDK_BODIES_UNLOGGED: &str = "aws_smithy_runtime=debug";
+
+/// The log filter of every AWS binary (the Lambdas, the Fargate runner): `rust_log`
+/// (`RUST_LOG`; `info` when unset or unreadable), with the SDK's bodies never logged
+/// ([`SDK_BODIES_UNLOGGED`]).
+pub fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let filter = rust_log
+        .and_then(|directives| tracing_subscriber::EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    match SDK_BODIES_UNLOGGED.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
 /// The full text of an SDK error (its `Display` alone says only "service error").
 pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     aws_sdk_sqs::error::DisplayErrorContext(err).to_string()

@@ -1,21 +1,102 @@
 //! `ota runner`: one runner, started by `ota serve` as a child process for one attempt
 //! of one job. The same [`Runner`] as the Fargate task, on the local database and engine.
+//!
+//! It holds no App key and no server secret: its environment is
+//! [`runner_environment`] and its launch variables, its attempt's credential comes on
+//! its stdin, and its GitHub token from the server's `POST /runner/token`.
 
-use crate::settings::{AppConfig, DataDir, Environment, read_app};
+use crate::settings::{AppSettings, DataDir, Environment};
 use anyhow::{Context, bail};
-use ota_github::{GitHubApp, TokenPermissions};
 use ota_local::engine::LocalWorkflow;
 use ota_local::processes::PARENT_PID_VAR;
 use ota_local::store::Database;
-use ota_runner::agent::{AgentSettings, CommandSandbox};
-use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner};
+use ota_runner::agent::{AgentSettings, CommandSandbox, PASSED_THROUGH};
+use ota_runner::job::{Finished, HttpBroker, LIVE_UPDATE_INTERVAL, Runner, brokered_client};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
-use shared::job::HEARTBEAT_INTERVAL;
+use shared::ids::AppId;
+use shared::job::{HEARTBEAT_INTERVAL, RunnerCredential};
 use shared::ports::RunnerLaunch;
+use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::sync::Notify;
+
+/// The runner's variable holding the URL of the server that started it, whose
+/// `POST /runner/token` hands it the job's GitHub token.
+pub const SERVER_URL_VAR: &str = "OTA_SERVER_URL";
+
+/// Variables a runner takes from its server's environment besides the commands'
+/// toolchain variables ([`PASSED_THROUGH`]): logging, and the TLS roots git may need.
+const INHERITED: &[&str] = &[
+    "RUST_LOG",
+    "RUST_BACKTRACE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// A runner's whole environment besides its launch variables: the allowlisted variables
+/// of the server's environment (read through `var`) and the runner's settings, none of
+/// them secret. The server's own secrets (the webhook secret, the Ollama key, the App
+/// key or its path) are never among them.
+pub fn runner_environment(
+    var: &impl Fn(&str) -> Option<String>,
+    server_url: &str,
+    app: &AppSettings,
+    environment: &Environment,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = INHERITED
+        .iter()
+        .chain(PASSED_THROUGH)
+        .filter_map(|name| var(name).map(|value| ((*name).to_owned(), value)))
+        .collect();
+    env.extend(
+        [
+            (SERVER_URL_VAR, server_url.to_owned()),
+            ("APP_ID", app.app_id.0.to_string()),
+            ("APP_SLUG", app.slug.clone()),
+            ("GITHUB_API_URL", environment.api_url.clone()),
+            ("GIT_BASE_URL", environment.git_base_url.clone()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value)),
+    );
+    env
+}
+
+/// What a runner reads of [`runner_environment`].
+struct ChildSettings {
+    server_url: String,
+    app_id: AppId,
+    slug: String,
+    api_url: String,
+    git_base_url: String,
+}
+
+impl ChildSettings {
+    fn read(var: &impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let required =
+            |name: &str| var(name).with_context(|| format!("{name} is not set; ota serve sets it"));
+        let app_id = required("APP_ID")?;
+        Ok(Self {
+            server_url: required(SERVER_URL_VAR)?,
+            app_id: AppId(app_id.parse().context("APP_ID must be a number")?),
+            slug: required("APP_SLUG")?,
+            api_url: required("GITHUB_API_URL")?,
+            git_base_url: required("GIT_BASE_URL")?,
+        })
+    }
+}
+
+/// The attempt's credential, which the server writes on the runner's stdin.
+fn read_credential() -> anyhow::Result<RunnerCredential> {
+    let mut line = String::new();
+    std::io::stdin()
+        .take(256)
+        .read_to_string(&mut line)
+        .context("reading the runner's credential from stdin")?;
+    RunnerCredential::parse(&line)
+        .context("no runner credential on stdin; runners are started by ota serve")
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunnerArgs {
@@ -42,28 +123,27 @@ fn tie_to_parent() -> anyhow::Result<()> {
 pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
     ota_runner::sandbox::protect_runner_process().context("making the runner undumpable")?;
     tie_to_parent()?;
+    let credential = read_credential()?;
     let var = |name: &str| std::env::var(name).ok();
     let launch = RunnerLaunch::from_env(var).context("reading the runner's launch environment")?;
-    let environment = Environment::read(&var).map_err(anyhow::Error::msg)?;
-    let app = match read_app(&var, &args.data_dir.path).map_err(anyhow::Error::msg)? {
-        AppConfig::Ready(app) => app,
-        AppConfig::Missing(missing) => {
-            bail!("the GitHub App is not configured: {}", missing.join("; "))
-        }
-    };
+    let settings = ChildSettings::read(&var)?;
     let db = Database::open(&args.data_dir.path).context("opening the database")?;
-    let github = GitHubApp::new(app.app_id, app.private_key.clone(), &environment.api_url)
-        .client(TokenPermissions::runner())
-        .context("setting up the GitHub client")?;
+    let broker = HttpBroker::new(
+        &settings.server_url,
+        launch.job.clone(),
+        launch.attempt,
+        credential,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let (github, api_key) = brokered_client(Arc::new(broker), settings.app_id, &settings.api_url)
+        .await
+        .context("getting the job's GitHub token from ota serve")?;
     let ollama_url = launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
             .context("reading the Ollama URL")?;
-    ollama_env.api_key = launch
-        .endpoint
-        .takes_api_key()
-        .then(|| environment.ollama_api_key.clone())
-        .flatten();
+    // The server sends the key only for an attempt on the hosted service.
+    ollama_env.api_key = api_key.filter(|_| launch.endpoint.takes_api_key());
     let ollama = OllamaClient::new(&ollama_env, Default::default())
         .context("setting up the Ollama client")?;
     let runner = Runner {
@@ -75,8 +155,8 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
             sandbox: CommandSandbox::from_process_env(),
             ..AgentSettings::default()
         },
-        git_base_url: environment.git_base_url.clone(),
-        identity: Identity::bot(&app.slug, None),
+        git_base_url: settings.git_base_url.clone(),
+        identity: Identity::bot(&settings.slug, None),
         endpoint: Some(launch.endpoint.kind),
         heartbeat_interval: HEARTBEAT_INTERVAL,
         live_update_interval: LIVE_UPDATE_INTERVAL,

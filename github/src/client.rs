@@ -2,6 +2,7 @@
 //! Server), minting and caching per-repository installation tokens. The calls of the
 //! [`shared::ports::GitHub`] port are in `api`, `comments` and `checks`.
 
+use crate::broker::TokenBroker;
 use crate::credentials::{AppCredentials, AppSigner, SetupError};
 use crate::retry::RetryPolicy;
 use crate::token::{InstallationToken, TokenCache, TokenPermissions};
@@ -12,6 +13,7 @@ use serde_json::json;
 use shared::ids::AppId;
 use shared::ports::{GitHubError, RepoScope};
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// github.com's REST API. A GitHub Enterprise Server's is `https://HOST/api/v3`.
@@ -61,7 +63,8 @@ struct AccessTokenJson {
 /// tokens are reused across invocations.
 pub struct GitHubClient {
     transport: Transport,
-    signer: AppSigner,
+    app_id: AppId,
+    minter: Minter,
     tokens: TokenCache,
     pub(crate) retry: RetryPolicy,
     permissions: TokenPermissions,
@@ -71,7 +74,8 @@ impl fmt::Debug for GitHubClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GitHubClient")
             .field("base_url", &self.transport.base_url())
-            .field("app_id", &self.signer.app_id())
+            .field("app_id", &self.app_id)
+            .field("brokered", &matches!(self.minter, Minter::Broker { .. }))
             .field("permissions", &self.permissions)
             .field("cached_tokens", &self.tokens.len())
             .finish_non_exhaustive()
@@ -87,15 +91,52 @@ impl GitHubClient {
         let base_url = options.base_url.trim_end_matches('/');
         Ok(Self {
             transport: Transport::new(base_url, &options.timeouts)?,
-            signer,
+            app_id: credentials.app_id,
+            minter: Minter::App(signer),
             tokens: TokenCache::default(),
             retry: options.retry,
             permissions: options.permissions,
         })
     }
 
+    /// A client without the App's key: its tokens, for `scope`'s repository only, come
+    /// from `broker` (see [`crate::TokenBroker`]); `first`, when the caller already has
+    /// one, is used until it nears expiry. `app_id` is the App's (not secret: it finds
+    /// the App's own check runs).
+    pub fn brokered(
+        app_id: AppId,
+        scope: RepoScope,
+        broker: Arc<dyn TokenBroker>,
+        first: Option<InstallationToken>,
+        options: ClientOptions,
+    ) -> Result<Self, SetupError> {
+        let base_url = options.base_url.trim_end_matches('/');
+        let client = Self {
+            transport: Transport::new(base_url, &options.timeouts)?,
+            app_id,
+            minter: Minter::Broker {
+                scope: scope.clone(),
+                broker,
+            },
+            tokens: TokenCache::default(),
+            retry: options.retry,
+            permissions: options.permissions,
+        };
+        if let Some(token) = first {
+            client
+                .tokens
+                .put(&scope, &client.permissions, token, SystemTime::now());
+        }
+        Ok(client)
+    }
+
     pub fn app_id(&self) -> AppId {
-        self.signer.app_id()
+        self.app_id
+    }
+
+    /// The permissions of the tokens this client's calls use.
+    pub fn permissions(&self) -> &TokenPermissions {
+        &self.permissions
     }
 
     pub fn base_url(&self) -> &str {
@@ -139,13 +180,30 @@ impl GitHubClient {
         scope: &RepoScope,
         permissions: &TokenPermissions,
     ) -> Result<InstallationToken, GitHubError> {
+        let signer = match &self.minter {
+            Minter::App(signer) => signer,
+            Minter::Broker {
+                scope: granted,
+                broker,
+            } => {
+                if granted != scope {
+                    return Err(GitHubError::Forbidden(format!(
+                        "this client's tokens are for {} only, not {}",
+                        granted.repo, scope.repo
+                    )));
+                }
+                let token = broker.fetch().await?;
+                tracing::debug!(repo = %scope.repo, "received an installation token from the control plane");
+                return Ok(token);
+            }
+        };
         let refused = |reason: String| {
             GitHubError::Unauthorized(format!(
                 "could not mint an installation token for {} (installation {}): {reason}",
                 scope.repo, scope.installation
             ))
         };
-        let jwt = self.signer.sign(SystemTime::now()).map_err(refused)?;
+        let jwt = signer.sign(SystemTime::now()).map_err(refused)?;
         let call = Call::post(
             format!(
                 "/app/installations/{}/access_tokens",
@@ -206,6 +264,17 @@ impl GitHubClient {
             result => result,
         }
     }
+}
+
+/// Where a client's tokens come from.
+enum Minter {
+    /// Minted with the App's key.
+    App(AppSigner),
+    /// Asked of the control plane, for one repository.
+    Broker {
+        scope: RepoScope,
+        broker: Arc<dyn TokenBroker>,
+    },
 }
 
 /// `/repos/{owner}/{name}/{rest}` for `scope`'s repository; `rest` is already escaped.

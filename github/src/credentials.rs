@@ -89,10 +89,6 @@ impl AppSigner {
         Ok(signer)
     }
 
-    pub(crate) fn app_id(&self) -> AppId {
-        self.app_id
-    }
-
     /// A JWT valid from [`JWT_BACKDATE`] before `now` to [`JWT_LIFETIME`] after it. The
     /// error says why signing failed, without key material.
     pub(crate) fn sign(&self, now: SystemTime) -> Result<SecretString, String> {

@@ -7,6 +7,7 @@
 
 mod api;
 mod app;
+mod broker;
 mod checks;
 mod classify;
 mod client;
@@ -15,14 +16,17 @@ mod credentials;
 mod labels;
 mod pulls;
 mod retry;
+mod runner_token;
 mod token;
 mod transport;
 
 pub use app::GitHubApp;
+pub use broker::{BrokerFuture, TokenBroker};
 pub use checks::MAX_CHECK_TEXT_CHARS;
 pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient};
 pub use comments::MAX_COMMENT_CHARS;
 pub use credentials::{AppCredentials, JWT_BACKDATE, JWT_LIFETIME, SetupError};
 pub use retry::RetryPolicy;
+pub use runner_token::{TokenFailure, answer_token_request};
 pub use token::{Access, InstallationToken, REFRESH_MARGIN, TokenPermissions};
 pub use transport::Timeouts;

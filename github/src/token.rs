@@ -108,7 +108,8 @@ pub struct InstallationToken {
 }
 
 impl InstallationToken {
-    pub(crate) fn new(secret: SecretString, expires_at: SystemTime) -> Self {
+    /// A token as GitHub (or a broker passing GitHub's answer on) handed it out.
+    pub fn new(secret: SecretString, expires_at: SystemTime) -> Self {
         Self { secret, expires_at }
     }
 

@@ -2,6 +2,12 @@
 //! environment ([`RunnerLaunch::to_env`]), its output in a log file of the data
 //! directory, in a process group of its own so that stopping it stops what it started.
 //!
+//! A runner inherits nothing of its server's environment (which holds the webhook secret,
+//! the Ollama key, the App key's path): it gets exactly the variables the server hands
+//! the launcher ([`ChildLauncher::new`]'s `runner_env`, an allowlist and the runner's
+//! non-secret settings), its launch environment, and its attempt's credential on its
+//! stdin, where neither `/proc/PID/environ` nor its command line shows it.
+//!
 //! A runner must not outlive its server, or a restarted server would start a second
 //! runner for the same job: the runner asks the kernel to kill it when its parent dies
 //! (`ota runner`, in the `ota` binary, reads [`PARENT_PID_VAR`]), and every runner is
@@ -17,12 +23,13 @@ use crate::clones::CloneDirs;
 use crate::store::{Database, LOST_WITH_SERVER, RunnerRecords};
 use shared::clock::now_ms;
 use shared::dispatch::capacity;
-use shared::job::JobId;
+use shared::job::{JobId, RunnerCredential};
 use shared::ports::StoreError;
 use shared::ports::{LaunchError, LaunchedRunner, RunnerLaunch, TaskLauncher};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 /// The runner's environment variable holding its server's process id: the runner stops
@@ -39,6 +46,8 @@ struct Inner {
     program: PathBuf,
     data_dir: PathBuf,
     clones: CloneDirs,
+    /// The runner's whole environment besides its launch variables.
+    runner_env: Vec<(String, String)>,
     records: RunnerRecords,
     /// Where the runner slots are kept, freed as runners exit.
     db: Database,
@@ -46,7 +55,15 @@ struct Inner {
 }
 
 impl ChildLauncher {
-    pub fn new(program: PathBuf, data_dir: PathBuf, db: Database, wake: Arc<Notify>) -> Self {
+    /// Runners are `program runner --data-dir DATA_DIR`, started with exactly
+    /// `runner_env` and their launch environment.
+    pub fn new(
+        program: PathBuf,
+        data_dir: PathBuf,
+        runner_env: Vec<(String, String)>,
+        db: Database,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 program,
@@ -54,6 +71,7 @@ impl ChildLauncher {
                 data_dir,
                 records: RunnerRecords::new(db.clone()),
                 db,
+                runner_env,
                 wake,
             }),
         }
@@ -94,7 +112,11 @@ impl ChildLauncher {
 }
 
 impl TaskLauncher for ChildLauncher {
-    async fn launch(&self, launch: &RunnerLaunch) -> Result<LaunchedRunner, LaunchError> {
+    async fn launch(
+        &self,
+        launch: &RunnerLaunch,
+        credential: &RunnerCredential,
+    ) -> Result<LaunchedRunner, LaunchError> {
         let log_path = self.log_path(launch);
         let log = open_log(&log_path).map_err(|err| {
             LaunchError::Rejected(format!(
@@ -120,11 +142,13 @@ impl TaskLauncher for ChildLauncher {
             .arg("runner")
             .arg("--data-dir")
             .arg(&self.inner.data_dir)
+            .env_clear()
+            .envs(self.inner.runner_env.iter().cloned())
             .envs(launch.to_env())
             .env(PARENT_PID_VAR, std::process::id().to_string())
             // The runner's clone goes there (see `clones`), not into the shared `/tmp`.
             .env("TMPDIR", &clones)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log)
             .stderr(log_err)
             .process_group(0);
@@ -142,6 +166,12 @@ impl TaskLauncher for ChildLauncher {
                 "the runner exited at once".to_owned(),
             ));
         };
+        if let Err(err) = hand_credential(&mut child, credential).await {
+            let _ = child.start_kill();
+            return Err(LaunchError::Unavailable(format!(
+                "could not hand the runner its credential: {err}"
+            )));
+        }
         let started = process_start_ticks(pid).unwrap_or(0);
         let records = self.inner.records.clone();
         let db = self.inner.db.clone();
@@ -203,6 +233,21 @@ impl TaskLauncher for ChildLauncher {
         }
         Ok(stopped)
     }
+}
+
+/// Writes the credential on the runner's stdin, one line, and closes it.
+async fn hand_credential(
+    child: &mut tokio::process::Child,
+    credential: &RunnerCredential,
+) -> std::io::Result<()> {
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("the runner has no stdin"))?;
+    stdin
+        .write_all(format!("{}\n", credential.expose()).as_bytes())
+        .await?;
+    stdin.shutdown().await
 }
 
 fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {

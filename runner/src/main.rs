@@ -3,47 +3,45 @@
 //! and answers its wait; logs are JSON lines on stdout for CloudWatch.
 
 use anyhow::Context;
-use ota_aws::{DynamoStore, SecretsManagerSecret, StepFunctionsWorkflow};
-use ota_github::{GitHubApp, TokenPermissions};
+use ota_aws::{DynamoStore, StepFunctionsWorkflow};
 use ota_runner::agent::{AgentSettings, CommandSandbox};
-use ota_runner::job::{Finished, LIVE_UPDATE_INTERVAL, Runner, RunnerEnv};
+use ota_runner::job::{
+    Finished, LIVE_UPDATE_INTERVAL, LambdaBroker, Runner, RunnerEnv, brokered_client,
+};
 use ota_runner::ollama::{OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
-use secrecy::SecretString;
 use shared::ids::AppId;
 use shared::job::HEARTBEAT_INTERVAL;
-use shared::ports::{SecretSource, SecretVersion};
+use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     ota_runner::sandbox::protect_runner_process().context("making the runner undumpable")?;
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(ota_aws::log_filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
         .with_current_span(true)
         .init();
 
     let env = RunnerEnv::from_vars(|name| std::env::var(name).ok())
         .map_err(|problems| anyhow::anyhow!("runner misconfigured: {problems}"))?;
     let aws = ota_aws::load_config().await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-    let private_key = read_secret(&secrets, &env.private_key_secret)
+    // The job's token (and, for a job on the hosted service, the Ollama key) comes from
+    // the dispatch function, asked with the attempt's credential: no secret is read here.
+    let broker = LambdaBroker::new(
+        LambdaBroker::client(&aws),
+        env.dispatch_function.clone(),
+        env.launch.job.clone(),
+        env.launch.attempt,
+        env.credential.clone(),
+    );
+    let (github, api_key) = brokered_client(Arc::new(broker), AppId(env.app_id), &env.api_url)
         .await
-        .context("reading the GitHub App's private key")?;
-    let api_key = match &env.ollama_key_secret {
-        // Read only for a job on the hosted service: a self-hosted Ollama never gets it.
-        Some(arn) if env.launch.endpoint.takes_api_key() => Some(
-            read_secret(&secrets, arn)
-                .await
-                .context("reading the Ollama API key")?,
-        ),
-        _ => None,
-    };
-    let github = GitHubApp::new(AppId(env.app_id), private_key, env.api_url.clone())
-        .client(TokenPermissions::runner())
-        .context("setting up the GitHub client")?;
+        .context("getting the job's GitHub token")?;
+    // Only a job on the hosted service gets the key; a self-hosted Ollama never does.
+    let api_key = api_key.filter(|_| env.launch.endpoint.takes_api_key());
     let ollama_url = env.launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
@@ -76,15 +74,4 @@ async fn main() -> anyhow::Result<()> {
     match runner.run_job(job).await? {
         Finished::Succeeded(_) | Finished::Failed(_) | Finished::Stopped => Ok(()),
     }
-}
-
-async fn read_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    arn: &str,
-) -> anyhow::Result<SecretString> {
-    SecretsManagerSecret::new(client.clone(), arn)
-        .fetch(SecretVersion::Current)
-        .await
-        .map_err(|err| anyhow::anyhow!("{err}"))?
-        .ok_or_else(|| anyhow::anyhow!("secret {arn} has no current value"))
 }

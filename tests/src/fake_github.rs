@@ -567,11 +567,12 @@ impl FakeGitHub {
             .collect()
     }
 
-    /// Whether `token` is one this fake minted, unexpired, that may write `repo`'s
-    /// contents: what a git server in front of the fake's repositories checks.
-    pub fn token_checker(&self) -> impl Fn(&str, &str) -> bool + Send + Sync + 'static {
+    /// Whether `token` is one this fake minted, unexpired, that may read `repo`'s
+    /// contents (to fetch) or write them (`push`): what a git server in front of the
+    /// fake's repositories checks, as GitHub does.
+    pub fn token_checker(&self) -> impl Fn(&str, &str, bool) -> bool + Send + Sync + 'static {
         let state = self.state.clone();
-        move |repo: &str, token: &str| {
+        move |repo: &str, token: &str, push: bool| {
             let state = state
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -580,7 +581,11 @@ impl FakeGitHub {
                 minted.token == token
                     && minted.expires_at > SystemTime::now()
                     && minted.repositories.iter().any(|scoped| scoped == name)
-                    && minted.permissions.get("contents").map(String::as_str) == Some("write")
+                    && match minted.permissions.get("contents").map(String::as_str) {
+                        Some("write") => true,
+                        Some("read") => !push,
+                        _ => false,
+                    }
             })
         }
     }

@@ -24,7 +24,8 @@ pub const DEFAULT_BRANCH: &str = "main";
 /// Who makes the repositories' commits.
 const AUTHOR: (&str, &str) = ("Test Author", "author@example.com");
 
-type TokenCheck = dyn Fn(&str, &str) -> bool + Send + Sync;
+/// `check(repo, token, push)`: whether `token` may fetch (`push` false) or push `repo`.
+type TokenCheck = dyn Fn(&str, &str, bool) -> bool + Send + Sync;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -80,9 +81,9 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 impl GitServer {
-    /// Serves the repositories under a new temporary directory; `check(repo, token)`
-    /// decides which tokens may fetch and push `repo` (`owner/name`).
-    pub async fn start(check: impl Fn(&str, &str) -> bool + Send + Sync + 'static) -> Self {
+    /// Serves the repositories under a new temporary directory; `check(repo, token,
+    /// push)` decides which tokens may fetch (`push` false) and push `repo` (`owner/name`).
+    pub async fn start(check: impl Fn(&str, &str, bool) -> bool + Send + Sync + 'static) -> Self {
         let root = tempfile::tempdir().expect("git server root");
         let inner = Arc::new(Inner {
             root: root.path().to_owned(),
@@ -234,8 +235,10 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
+    // A push is `git-receive-pack` (its advertisement, then the pack itself).
+    let push = path.ends_with("/git-receive-pack") || query.contains("service=git-receive-pack");
     let authorized = match (repo_of(&path), token_of(&headers)) {
-        (Some(repo), Some(token)) => (inner.check)(&repo, &token),
+        (Some(repo), Some(token)) => (inner.check)(&repo, &token, push),
         _ => false,
     };
     let response = if authorized {

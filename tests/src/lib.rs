@@ -8,6 +8,7 @@ pub mod agent_harness;
 pub mod aws;
 pub mod delivery;
 pub mod fake_github;
+pub mod fake_lambda;
 pub mod fake_ollama;
 pub mod fixtures;
 pub mod git_server;

@@ -22,6 +22,22 @@ impl CapturedLogs {
     }
 }
 
+impl CapturedLogs {
+    /// Like [`Self::subscriber`], through `filter` (a binary's own, e.g.
+    /// `ota_aws::log_filter`).
+    pub fn subscriber_with(
+        &self,
+        filter: tracing_subscriber::EnvFilter,
+    ) -> impl tracing::Subscriber + Send + Sync + use<> {
+        let buffer = self.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || buffer.clone())
+            .with_env_filter(filter)
+            .finish()
+    }
+}
+
 impl Write for CapturedLogs {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.lock().expect("log buffer").extend_from_slice(bytes);

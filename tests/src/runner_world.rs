@@ -1,26 +1,34 @@
 //! Everything a runner test starts from: a job in DynamoDB (moto) with a task token from a
 //! real `.waitForTaskToken` execution, a repository on a [`GitServer`], a [`FakeGitHub`]
-//! that minted the tokens the Git server accepts, a [`FakeOllama`] to script, and the
-//! [`Runner`] wired to all of them as `main` wires it to AWS.
+//! that minted the tokens the Git server accepts, a [`FakeOllama`] to script, the dispatch
+//! function's token handler behind a [`FakeLambda`], and the [`Runner`] wired to all of
+//! them as `main` wires it to AWS: it holds no App key, only its attempt's credential,
+//! and gets its job's token from the dispatch function.
 
 use crate::agent_harness::{MODEL, fast_retries};
 use crate::aws::{self, config, jobs_table};
-use crate::fake_github::FakeGitHub;
+use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
+use crate::fake_lambda::FakeLambda;
 use crate::fake_ollama::FakeOllama;
 use crate::git_server::GitServer;
 use crate::unique;
+use dispatch_function::TokenDesk;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
-use ota_github::TokenPermissions;
 use ota_runner::agent::{AgentSettings, CommandSandbox};
-use ota_runner::job::{Finished, Runner};
+use ota_runner::job::{Finished, LambdaBroker, Runner, brokered_client};
 use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv};
 use ota_runner::workspace::Identity;
+use secrecy::SecretString;
+use shared::dispatch::GrantKey;
 use shared::envelope::CommentSource;
-use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
-use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Trigger, Wait};
+use shared::ids::{AppId, CommitSha, DeliveryId, InstallationId, RepoFullName};
+use shared::job::{
+    Approval, JobId, JobRecord, JobRequest, JobStatus, RunnerCredential, TaskToken, Trigger, Wait,
+};
 use shared::ports::EndpointKind;
 use shared::ports::JobStore;
 use shared::ports::{CheckStatus, GitHub, NewCheckRun, RepoScope};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The installation the test jobs belong to.
@@ -41,12 +49,18 @@ pub struct World {
     pub sqs: aws_sdk_sqs::Client,
     pub state_machine: String,
     pub queue_url: String,
+    /// The dispatch function, as far as runners ask it for their tokens.
+    pub dispatch: FakeLambda,
+    /// The key of the runners' grants (the App key's, as the dispatch stage derives it).
+    pub grants: GrantKey,
+    pub aws: aws_config::SdkConfig,
 }
 
-/// A job started: its record and its execution.
+/// A job started: its record, its execution, and its attempt's credential.
 pub struct StartedJob {
     pub record: JobRecord,
     pub execution_arn: String,
+    pub credential: RunnerCredential,
 }
 
 impl World {
@@ -66,17 +80,30 @@ impl World {
         let sfn = aws_sdk_sfn::Client::new(&aws);
         let sqs = aws_sdk_sqs::Client::new(&aws);
         let (state_machine, queue_url) = run_state_machine(&sfn, &sqs, &unique("ota-run")).await;
+        let store = DynamoStore::new(dynamo, table);
+        let private_key = SecretString::from(PRIVATE_KEY_PEM);
+        let grants = GrantKey::from_app_key(&private_key);
+        let desk = TokenDesk {
+            store: store.clone(),
+            grants: grants.clone(),
+            tokens: github.client(),
+            ollama_key: None,
+        };
+        let dispatch = FakeLambda::dispatch_tokens(&unique("ota-dispatch"), desk).await;
         Self {
             github,
             git,
             ollama,
             repo,
             head,
-            store: DynamoStore::new(dynamo, table),
+            store,
             sfn,
             sqs,
             state_machine,
             queue_url,
+            dispatch,
+            grants,
+            aws,
         }
     }
 
@@ -87,7 +114,11 @@ impl World {
 
     /// Runs the job to its end with the runner as `main` builds it.
     pub async fn run(&self, job: &StartedJob) -> Finished {
-        self.runner().run_job(&job.record.id).await.expect("runner")
+        self.runner(job)
+            .await
+            .run_job(&job.record.id)
+            .await
+            .expect("runner")
     }
 
     pub fn scope(&self) -> RepoScope {
@@ -126,6 +157,13 @@ impl World {
         record
             .move_to(JobStatus::Dispatching, 2_000)
             .expect("dispatching");
+        // The attempt's credential, granted as the dispatch stage grants it.
+        let credential = RunnerCredential::generate().expect("a credential");
+        record.runner_grant =
+            Some(
+                self.grants
+                    .grant(&record.id, record.attempts, false, &credential),
+            );
         let check = self
             .github
             .client()
@@ -163,6 +201,7 @@ impl World {
         StartedJob {
             record,
             execution_arn,
+            credential,
         }
     }
 
@@ -170,25 +209,32 @@ impl World {
         aws::next_task_token(&self.sqs, &self.queue_url).await.1
     }
 
-    /// The runner as `main` builds it, pointed at this world's servers.
-    pub fn runner(&self) -> Runner<DynamoStore, StepFunctionsWorkflow> {
+    /// The runner of `job`'s attempt as `main` builds it, pointed at this world's servers:
+    /// its GitHub client gets its tokens from the dispatch function.
+    pub async fn runner(&self, job: &StartedJob) -> Runner<DynamoStore, StepFunctionsWorkflow> {
         let host = self.ollama.host();
-        self.runner_with_ollama(&host)
+        self.runner_with_ollama(job, &host).await
     }
 
-    pub fn runner_with_ollama(&self, host: &str) -> Runner<DynamoStore, StepFunctionsWorkflow> {
+    pub async fn runner_with_ollama(
+        &self,
+        job: &StartedJob,
+        host: &str,
+    ) -> Runner<DynamoStore, StepFunctionsWorkflow> {
         let host = host.to_owned();
         let env = OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| host.clone()))
             .expect("ollama host");
+        let broker = self.broker(job, job.record.attempts, job.credential.clone());
+        let (github, api_key) =
+            brokered_client(Arc::new(broker), AppId(APP_ID), &self.github.base_url())
+                .await
+                .expect("the job's token from the dispatch function");
+        assert!(api_key.is_none(), "a self-hosted job got the Ollama key");
         Runner {
             store: self.store.clone(),
             workflow: StepFunctionsWorkflow::new(self.sfn.clone(), self.state_machine.clone())
                 .expect("state machine arn"),
-            github: self
-                .github
-                .app()
-                .client(TokenPermissions::runner())
-                .expect("github client"),
+            github,
             ollama: OllamaClient::new(
                 &env,
                 ClientOptions {
@@ -208,6 +254,22 @@ impl World {
             heartbeat_interval: Duration::from_millis(200),
             live_update_interval: Duration::from_millis(50),
         }
+    }
+
+    /// The broker a runner of `job` builds, for `attempt` with `credential`.
+    pub fn broker(
+        &self,
+        job: &StartedJob,
+        attempt: u32,
+        credential: RunnerCredential,
+    ) -> LambdaBroker {
+        LambdaBroker::new(
+            self.dispatch.client(&self.aws),
+            self.dispatch.name(),
+            job.record.id.clone(),
+            attempt,
+            credential,
+        )
     }
 
     /// The execution once it is no longer running.

@@ -49,7 +49,7 @@ async fn a_spent_budget_pushes_the_partial_work_and_fails_without_a_pull_request
             json!({"path": "src/lib.rs", "content": REFACTORED}),
         ))
         .push(ChatReply::read_file("src/lib.rs"));
-    let mut runner = world.runner();
+    let mut runner = world.runner(&job).await;
     runner.agent.max_turns = 2;
 
     let finished = runner.run_job(&job.record.id).await.expect("runner");
@@ -151,7 +151,8 @@ async fn an_unreachable_model_fails_the_attempt_as_transient() {
     let down = format!("http://127.0.0.1:{}", e2e::aws::closed_port());
 
     let finished = world
-        .runner_with_ollama(&down)
+        .runner_with_ollama(&job, &down)
+        .await
         .run_job(&job.record.id)
         .await
         .expect("runner");
@@ -205,7 +206,7 @@ async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_h
 async fn a_job_whose_command_cant_be_sandboxed_fails_with_the_reason_and_runs_nothing() {
     let world = World::with_lib("touch ran-unsandboxed").await;
     let job = world.start_job("refactor", "extract the retry loop").await;
-    let mut runner = world.runner();
+    let mut runner = world.runner(&job).await;
     runner.agent.sandbox.mode = ota_runner::sandbox::SandboxMode::Missing {
         reason: "`bwrap` (bubblewrap) is not on PATH".to_owned(),
     };

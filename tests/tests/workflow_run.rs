@@ -86,11 +86,29 @@ async fn a_job_runs_and_is_reported_on_github() {
     let overrides = task.overrides().expect("overrides");
     let container = &overrides.container_overrides()[0];
     assert_eq!(container.name(), Some(CONTAINER));
-    let environment: Vec<(&str, &str)> = container
+    let mut environment: Vec<(&str, &str)> = container
         .environment()
         .iter()
         .map(|pair| (pair.name().unwrap_or(""), pair.value().unwrap_or("")))
         .collect();
+    // Besides, its attempt's credential: the one the job's grant admits (the job is over
+    // by now, so the credential gets only that answer, but not "wrong credential").
+    let (name, credential) = environment.pop().expect("the credential");
+    assert_eq!(name, shared::ports::CREDENTIAL_VAR);
+    let request = shared::dispatch::TokenRequest {
+        job: id.clone(),
+        attempt: 1,
+        credential: shared::job::RunnerCredential::parse(credential).expect("a credential"),
+    };
+    let grants =
+        shared::dispatch::GrantKey::from_app_key(&e2e::fake_github::PRIVATE_KEY_PEM.into());
+    let refusal = shared::dispatch::check_token_request(&harness.store, &grants, &request)
+        .await
+        .expect_err("the job is over");
+    assert!(
+        matches!(refusal, shared::dispatch::TokenRefusal::Finished { .. }),
+        "{refusal}"
+    );
     assert_eq!(
         environment,
         [

@@ -12,19 +12,20 @@ mod intake_worker;
 mod listener;
 mod operator_token;
 mod routes;
+mod runner_token;
 
 pub use guard::{Gate, KnownHosts, SESSION_COOKIE};
 pub use operator_token::{OperatorToken, TOKEN_FILE, TOKEN_VARIABLE, TokenSource};
 
 use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
 use anyhow::{Context, anyhow};
-use ota_github::{GitHubApp, TokenPermissions};
+use ota_github::{GitHubApp, GitHubClient, TokenPermissions};
 use ota_local::clones::CloneDirs;
 use ota_local::engine::{Engine, LocalWorkflow};
 use ota_local::processes::ChildLauncher;
 use ota_local::store::{Database, Inbox};
 use shared::clock::now_ms;
-use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
+use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, GrantKey, Limits};
 use shared::policy_stage::PolicyStage;
 use shared::ports::StaticSecret;
 use shared::report::Reporter;
@@ -63,6 +64,10 @@ pub struct Server {
 pub struct RunningApp {
     pub settings: AppSettings,
     pub intake: LocalIntake,
+    /// Mints the runners' tokens (`POST /runner/token`).
+    pub tokens: GitHubClient,
+    /// Checks the runners' credentials.
+    pub grants: GrantKey,
 }
 
 impl Server {
@@ -87,6 +92,19 @@ impl Server {
         format!("{}/webhook", base.trim_end_matches('/'))
     }
 
+    /// The URL this server's runners reach it at: the listening address, or the
+    /// loopback address when it listens on every interface.
+    pub fn runner_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}")
+    }
+
     /// Builds the App's stages and starts its workers: the intake worker and the engine.
     pub async fn start_app(self: &Arc<Self>, settings: AppSettings) -> anyhow::Result<()> {
         if self.running().is_some() {
@@ -104,9 +122,16 @@ impl Server {
         let db = self.db.clone();
         let wake = Arc::new(Notify::new());
         let workflow = LocalWorkflow::new(db.clone(), Arc::clone(&wake));
+        let grants = GrantKey::from_app_key(&settings.private_key);
         let launcher = ChildLauncher::new(
             self.program.clone(),
             self.args.data_dir.path.clone(),
+            crate::child::runner_environment(
+                &|name| std::env::var(name).ok(),
+                &self.runner_url(),
+                &settings,
+                &self.environment,
+            ),
             db.clone(),
             Arc::clone(&wake),
         );
@@ -156,11 +181,13 @@ impl Server {
                     hosted,
                 },
             },
+            grants: grants.clone(),
             clock: now_ms,
         };
         let mut engine = Engine::new(db.clone(), reporter, dispatcher, launcher.records(), wake);
         engine.retry.interval = Duration::from_secs(self.args.retry_interval_seconds);
         let engine = Arc::new(engine);
+        let tokens = github()?;
         let intake = Intake::new(
             self.inbox.clone(),
             WebhookSecrets::new(
@@ -173,7 +200,12 @@ impl Server {
         tokio::spawn(intake_worker::run(db, self.inbox.clone(), stage));
         tracing::info!(app_id = settings.app_id.0, slug = %settings.slug, from = %settings.source, "GitHub App configured; processing deliveries");
         if let Ok(mut app) = self.app.write() {
-            *app = Some(Arc::new(RunningApp { settings, intake }));
+            *app = Some(Arc::new(RunningApp {
+                settings,
+                intake,
+                tokens,
+                grants,
+            }));
         }
         if let Ok(mut missing) = self.missing.write() {
             missing.clear();

@@ -1,10 +1,12 @@
 //! The server's HTTP surface: `POST /webhook` and `GET /healthz` for anyone (GitHub signs
 //! its deliveries); `GET /` (the status page, or the setup page while no App is
 //! configured) and `POST /setup` for the operator only; `GET /signin` and the setup's
-//! callback for a browser on a known host ([`super::guard`]). Every body is read whole
-//! within a deadline and a limit first ([`super::body`]).
+//! callback for a browser on a known host ([`super::guard`]); `POST /runner/token` for
+//! its runners, who prove themselves with their attempt's credential
+//! ([`super::runner_token`]). Every body is read whole within a deadline and a limit
+//! first ([`super::body`]).
 
-use super::Server;
+use super::{Server, runner_token};
 use super::body::{self, BodyRules, PAGE_MAX_BODY_BYTES, Style};
 use super::guard::{self, Gate};
 use crate::pages::{self, StatusView};
@@ -41,6 +43,11 @@ pub fn router(server: Arc<Server>, gate: Arc<Gate>) -> Router {
         style: Style::Page,
     };
     let SetupRoutes { start, callback } = setup::routes(setup_context(&server));
+    let runners = Router::new()
+        .route(ota_runner::job::TOKEN_PATH, post(runner_token::handle))
+        .layer(DefaultBodyLimit::max(runner_token::MAX_BODY_BYTES))
+        .with_state(Arc::clone(&server))
+        .layer(from_fn_with_state(page_body, body::read_whole));
     let public = Router::new()
         .route("/webhook", post(webhook))
         .route("/healthz", get(healthz))
@@ -58,7 +65,7 @@ pub fn router(server: Arc<Server>, gate: Arc<Gate>) -> Router {
         .merge(guard::routes(Arc::clone(&gate)))
         .layer(from_fn_with_state(page_body, body::read_whole))
         .layer(from_fn_with_state(gate, guard::known_host_only));
-    public.merge(operator).merge(browser)
+    public.merge(runners).merge(operator).merge(browser)
 }
 
 fn json(status: StatusCode, body: String) -> Response {

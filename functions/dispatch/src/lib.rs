@@ -1,12 +1,15 @@
 //! The dispatch Lambda: takes the workflow's dispatch messages (one per attempt) and
 //! hands each to the dispatch stage, reporting failed messages one by one so a bad
 //! message neither fails nor repeats the others. A message that keeps failing ends in the
-//! queue's dead-letter queue, and the attempt's heartbeat timeout retries the job.
+//! queue's dead-letter queue, and the attempt's heartbeat timeout retries the job. The
+//! runners it starts invoke it directly for their job's token ([`token`]).
 
 pub mod message;
 mod settings;
+pub mod token;
 
-pub use settings::{Settings, Stage, build_stage};
+pub use settings::{Settings, Stage, build_stage, build_token_desk};
+pub use token::{Invocation, TokenDesk, UnknownEvent};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_support::{QueueMessages, handle_each};
@@ -37,4 +40,21 @@ pub async fn handle_batch<S: Store, W: Workflow, L: TaskLauncher>(
         Ok(())
     })
     .await
+}
+
+/// Handles one invocation: an SQS batch (answered with the messages to deliver again) or
+/// a runner's token request (answered with its token or refusal).
+pub async fn handle_invocation<S: Store, W: Workflow, L: TaskLauncher>(
+    stage: &Dispatcher<S, W, L>,
+    desk: &TokenDesk,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, UnknownEvent> {
+    match Invocation::read(event)? {
+        Invocation::Batch(batch) => {
+            let response = handle_batch(stage, batch).await;
+            serde_json::to_value(&response)
+                .map_err(|err| UnknownEvent(format!("the batch's answer is unwritable: {err}")))
+        }
+        Invocation::Token(request) => Ok(desk.answer(&request).await),
+    }
 }

@@ -1,7 +1,7 @@
-//! Entry point of the dispatch Lambda: build the clients once, then process batches.
+//! Entry point of the dispatch Lambda: build the clients once, then process the dispatch
+//! queue's batches and the runners' token requests (direct invocations).
 
-use aws_lambda_events::event::sqs::SqsEvent;
-use dispatch_function::{Settings, build_stage, handle_batch};
+use dispatch_function::{Settings, build_stage, build_token_desk, handle_invocation};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -10,12 +10,25 @@ async fn main() -> Result<(), Error> {
 
     let settings = Settings::from_env(|name| std::env::var(name).ok())
         .map_err(|problems| format!("dispatch function misconfigured: {problems}"))?;
-    let stage = build_stage(&settings, &ota_aws::load_config().await)
+    let aws = ota_aws::load_config().await;
+    let private_key = settings
+        .github
+        .private_key(&aws)
+        .await
+        .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
+    let grants = shared::dispatch::GrantKey::from_app_key(&private_key);
+    let stage = build_stage(&settings, &aws, grants)
+        .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
+    let desk = build_token_desk(&settings, &aws, private_key)
         .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
 
-    let stage = &stage;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(handle_batch(stage, event.payload).await)
-    }))
+    let (stage, desk) = (&stage, &desk);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            handle_invocation(stage, desk, event.payload)
+                .await
+                .map_err(Error::from)
+        },
+    ))
     .await
 }

@@ -1,9 +1,14 @@
 //! The dispatch function's settings, read once at start-up, and the stage built from them.
 
+use crate::token::TokenDesk;
 use aws_config::SdkConfig;
-use ota_aws::{DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, StepFunctionsWorkflow};
+use lambda_support::GitHubAppSettings;
+use ota_aws::{
+    DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, SecretsManagerSecret, StepFunctionsWorkflow,
+};
+use secrecy::SecretString;
 use shared::clock::now_ms;
-use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
+use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, GrantKey, Limits};
 use shared::settings::EnvReader;
 
 /// The stage as the function runs it.
@@ -38,6 +43,12 @@ pub struct Settings {
     pub endpoints: Endpoints,
     /// `GPU_SLOTS`, `HOSTED_SLOTS`, `INSTALLATION_SLOTS`.
     pub limits: Limits,
+    /// `APP_ID`, `PRIVATE_KEY_SECRET_ARN`, `GITHUB_API_URL`: the App, whose key mints the
+    /// runners' tokens and keys their credentials' digests.
+    pub github: GitHubAppSettings,
+    /// `OLLAMA_API_KEY_SECRET_ARN`: the hosted service's key, handed with the token to a
+    /// runner whose attempt runs there.
+    pub ollama_key_secret_arn: Option<String>,
 }
 
 impl Settings {
@@ -72,6 +83,8 @@ impl Settings {
                  have no model",
             );
         }
+        let github = GitHubAppSettings::read(&mut read);
+        let ollama_key_secret_arn = read.optional("OLLAMA_API_KEY_SECRET_ARN");
         let limits = Limits {
             gpu_slots: read.parsed_or("GPU_SLOTS", DEFAULT_GPU_SLOTS, "a whole number"),
             hosted_slots: read.parsed_or("HOSTED_SLOTS", DEFAULT_HOSTED_SLOTS, "a whole number"),
@@ -95,12 +108,18 @@ impl Settings {
             },
             endpoints,
             limits,
+            github,
+            ollama_key_secret_arn,
         })
     }
 }
 
 /// Builds the stage from the settings and one SDK configuration.
-pub fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String> {
+pub fn build_stage(
+    settings: &Settings,
+    aws: &SdkConfig,
+    grants: GrantKey,
+) -> Result<Stage, String> {
     let workflow =
         StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(aws), &settings.state_machine_arn)
             .map_err(|err| format!("STATE_MACHINE_ARN: {err}"))?;
@@ -112,7 +131,31 @@ pub fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String
             limits: settings.limits,
             endpoints: settings.endpoints.clone(),
         },
+        grants,
         clock: now_ms,
+    })
+}
+
+/// Builds the token desk (the runners' token requests) from the settings, one SDK
+/// configuration and the App's private key.
+pub fn build_token_desk(
+    settings: &Settings,
+    aws: &SdkConfig,
+    private_key: SecretString,
+) -> Result<TokenDesk, String> {
+    let grants = GrantKey::from_app_key(&private_key);
+    let tokens = settings
+        .github
+        .client_with_key(private_key)
+        .map_err(|err| format!("the GitHub App: {err}"))?;
+    Ok(TokenDesk {
+        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &settings.table),
+        grants,
+        tokens,
+        ollama_key: settings
+            .ollama_key_secret_arn
+            .as_ref()
+            .map(|arn| SecretsManagerSecret::new(aws_sdk_secretsmanager::Client::new(aws), arn)),
     })
 }
 
@@ -153,6 +196,8 @@ mod tests {
             ("RUNNER_LOG_GROUP", "/ota/runner"),
             ("AWS_REGION", "eu-west-1"),
             ("SELF_HOSTED_OLLAMA_URL", "http://gpu.internal:11434"),
+            ("APP_ID", "42"),
+            ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
         ]))
         .expect("complete");
         assert_eq!(settings.runner.subnets, ["subnet-1", "subnet-2"]);

@@ -11,18 +11,19 @@ pub use batch::{Failed, QueueMessages, handle_each, process_batch};
 use aws_config::SdkConfig;
 use ota_aws::SecretsManagerSecret;
 use ota_github::{GitHubApp, GitHubClient, TokenPermissions};
+use secrecy::SecretString;
 use shared::ids::AppId;
 use shared::ports::{SecretSource, SecretVersion};
 use shared::settings::EnvReader;
 
-/// JSON log lines on stdout, one per event, level from `RUST_LOG` (default `info`).
-/// CloudWatch adds its own timestamps.
+/// JSON log lines on stdout, one per event, level from `RUST_LOG` (default `info`; the
+/// SDK's bodies never, `ota_aws::log_filter`). CloudWatch adds its own timestamps.
 pub fn init_json_logs() {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(ota_aws::log_filter(
+            std::env::var("RUST_LOG").ok().as_deref(),
+        ))
         .with_current_span(true)
         .without_time()
         .init();
@@ -51,17 +52,26 @@ impl GitHubAppSettings {
 
     /// The App's client, its private key read once from Secrets Manager.
     pub async fn client(&self, aws: &SdkConfig) -> Result<GitHubClient, String> {
-        let private_key = SecretsManagerSecret::new(
+        self.client_with_key(self.private_key(aws).await?)
+    }
+
+    /// The App's client on `private_key` ([`Self::private_key`]).
+    pub fn client_with_key(&self, private_key: SecretString) -> Result<GitHubClient, String> {
+        GitHubApp::new(self.app_id, private_key, &self.api_url)
+            .client(TokenPermissions::policy_and_report())
+            .map_err(|err| err.to_string())
+    }
+
+    /// The App's private key, read from Secrets Manager.
+    pub async fn private_key(&self, aws: &SdkConfig) -> Result<SecretString, String> {
+        SecretsManagerSecret::new(
             aws_sdk_secretsmanager::Client::new(aws),
             &self.private_key_secret_arn,
         )
         .fetch(SecretVersion::Current)
         .await
         .map_err(|err| format!("PRIVATE_KEY_SECRET_ARN: {err}"))?
-        .ok_or("PRIVATE_KEY_SECRET_ARN: the secret has no current value")?;
-        GitHubApp::new(self.app_id, private_key, &self.api_url)
-            .client(TokenPermissions::policy_and_report())
-            .map_err(|err| err.to_string())
+        .ok_or_else(|| "PRIVATE_KEY_SECRET_ARN: the secret has no current value".to_owned())
     }
 }
 

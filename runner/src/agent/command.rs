@@ -35,7 +35,7 @@ use crate::sandbox::{CgroupSupport, CommandLimits, Network, SandboxMode, spawn};
 /// Variables copied from the runner's environment when set: what compilers, package
 /// managers and test runners need to find their toolchains and caches. No credential is
 /// among them; see [`looks_like_a_credential`] for the second line of defence.
-const PASSED_THROUGH: &[&str] = &[
+pub const PASSED_THROUGH: &[&str] = &[
     "PATH",
     "HOME",
     "USER",

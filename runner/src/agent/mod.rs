@@ -48,7 +48,8 @@ mod task;
 
 pub use args::ArgError;
 pub use command::{
-    CommandError, CommandRun, CommandSandbox, RunAs, looks_like_a_credential, run_command,
+    CommandError, CommandRun, CommandSandbox, PASSED_THROUGH, RunAs, looks_like_a_credential,
+    run_command,
 };
 pub use context::{ContextFull, ContextWindow, Trimmed};
 pub use dispatch::{MAX_REVIEW_COMMENTS, MAX_TOOL_RESULT_CHARS, Review, ReviewComment};

@@ -16,11 +16,19 @@
 //! opened, and the job fails with `Runner.BudgetExceeded` (`Runner.TimedOut` for the
 //! time budget), naming the branch.
 
+mod broker;
+#[cfg(feature = "aws")]
+mod lambda_broker;
 mod live;
 mod run;
 mod settings;
 mod text;
 
+pub use broker::{
+    BrokerError, ControlPlane, Grant, HttpBroker, TOKEN_PATH, brokered_client, read_answer,
+};
+#[cfg(feature = "aws")]
+pub use lambda_broker::LambdaBroker;
 pub use live::{LIVE_UPDATE_INTERVAL, LogTail, MAX_LOG_TAIL_CHARS};
 pub use run::{Failure, Finished, Runner, RunnerError};
 pub use settings::{DEFAULT_APP_SLUG, RunnerEnv, git_base_url};

@@ -8,7 +8,7 @@ use crate::agent::{
 use crate::ollama::OllamaClient;
 use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
-use ota_github::{GitHubClient, TokenPermissions};
+use ota_github::GitHubClient;
 use shared::clock::now_ms;
 use shared::config::{CONFIG_FILE_NAME, Deliverable, config_from_file};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
@@ -78,7 +78,7 @@ pub enum RunnerError {
 pub struct Runner<S, W> {
     pub store: S,
     pub workflow: W,
-    /// The App's client, with [`TokenPermissions::runner`] tokens.
+    /// The GitHub client, its tokens from the control plane ([`super::brokered_client`]).
     pub github: GitHubClient,
     pub ollama: OllamaClient,
     pub agent: AgentSettings,
@@ -182,7 +182,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
     async fn git_auth(&self, scope: &RepoScope) -> Result<GitAuth, Failure> {
         let token = self
             .github
-            .installation_token(scope, &TokenPermissions::runner())
+            .installation_token(scope, self.github.permissions())
             .await
             .map_err(|err| Failure::github("minting an installation token", &err))?;
         Ok(GitAuth::installation_token(token.secret()))

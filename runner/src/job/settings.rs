@@ -1,9 +1,12 @@
 //! The runner's settings, read once from its environment: the job and model endpoint the
 //! dispatch stage passes per task (its launch environment, [`RunnerLaunch::from_env`]),
-//! and the deployment's settings the task definition sets. No secret is read from the environment: the App's private key and
-//! the hosted Ollama's API key are read from Secrets Manager by ARN.
+//! its attempt's credential), and the deployment's settings the task definition sets.
+//! The runner holds no long-lived secret: its GitHub token and, for a job on the hosted
+//! service, the Ollama API key come from the dispatch function (`DISPATCH_FUNCTION`),
+//! which it asks with the attempt's credential (`OTA_RUNNER_CREDENTIAL`).
 
-use shared::ports::RunnerLaunch;
+use shared::job::RunnerCredential;
+use shared::ports::{CREDENTIAL_VAR, RunnerLaunch};
 use shared::settings::EnvReader;
 
 /// The App's slug when `APP_SLUG` is not set: commits are by `<slug>[bot]`.
@@ -13,20 +16,21 @@ pub const DEFAULT_APP_SLUG: &str = "ollama-turbo-agent";
 const DEFAULT_API_URL: &str = "https://api.github.com";
 
 /// Everything the runner reads from its environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` never shows the credential.
+#[derive(Debug, Clone)]
 pub struct RunnerEnv {
     /// `OTA_JOB_ID`, `OTA_ATTEMPT`, `OTA_MODEL_ENDPOINT`, `OTA_OLLAMA_URL`.
     pub launch: RunnerLaunch,
-    /// `OLLAMA_API_KEY_SECRET_ARN`: the hosted service's API key, when the job runs there.
-    pub ollama_key_secret: Option<String>,
+    /// `OTA_RUNNER_CREDENTIAL`: the attempt's credential, for the job's token.
+    pub credential: RunnerCredential,
+    /// `DISPATCH_FUNCTION`: the dispatch Lambda's name or ARN, which hands out the token.
+    pub dispatch_function: String,
     /// `JOBS_TABLE`.
     pub table: String,
     /// `STATE_MACHINE_ARN`.
     pub state_machine_arn: String,
     /// `APP_ID`.
     pub app_id: u64,
-    /// `PRIVATE_KEY_SECRET_ARN`.
-    pub private_key_secret: String,
     /// `APP_SLUG`.
     pub app_slug: String,
     /// `GITHUB_API_URL`.
@@ -58,26 +62,33 @@ impl RunnerEnv {
         let table = env.required("JOBS_TABLE");
         let state_machine_arn = env.required("STATE_MACHINE_ARN");
         let app_id: u64 = env.required_parsed("APP_ID", "a number");
-        let private_key_secret = env.required("PRIVATE_KEY_SECRET_ARN");
+        let dispatch_function = env.required("DISPATCH_FUNCTION");
+        let credential = env.required(CREDENTIAL_VAR);
+        let credential = match RunnerCredential::parse(&credential) {
+            Ok(credential) => Some(credential),
+            Err(err) => {
+                // An empty one was already named missing; the value is never quoted.
+                if !credential.is_empty() {
+                    env.problem(format!("{CREDENTIAL_VAR}: {err}"));
+                }
+                None
+            }
+        };
         let api_url = env
             .optional("GITHUB_API_URL")
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        let settings = (
-            env.optional("OLLAMA_API_KEY_SECRET_ARN"),
-            env.optional("APP_SLUG"),
-            env.optional("GIT_BASE_URL"),
-        );
-        let (ollama_key_secret, app_slug, git_base) = env.finish(settings)?;
-        let Ok(launch) = launch else {
+        let settings = (env.optional("APP_SLUG"), env.optional("GIT_BASE_URL"));
+        let (app_slug, git_base) = env.finish(settings)?;
+        let (Ok(launch), Some(credential)) = (launch, credential) else {
             return Err("the runner's settings are incomplete".to_owned());
         };
         Ok(Self {
             launch,
-            ollama_key_secret,
+            credential,
+            dispatch_function,
             table,
             state_machine_arn,
             app_id,
-            private_key_secret,
             app_slug: app_slug.unwrap_or_else(|| DEFAULT_APP_SLUG.to_owned()),
             git_base_url: git_base.unwrap_or_else(|| git_base_url(&api_url)),
             api_url,
@@ -117,7 +128,8 @@ mod tests {
                 "arn:aws:states:us-east-1:1:stateMachine:ota",
             ),
             ("APP_ID", "42"),
-            ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
+            ("DISPATCH_FUNCTION", "ota-dispatch"),
+            ("OTA_RUNNER_CREDENTIAL", CREDENTIAL),
         ]
         .into();
         let env =
@@ -126,16 +138,36 @@ mod tests {
         assert_eq!(env.launch.endpoint.kind, EndpointKind::Hosted);
         assert_eq!(env.git_base_url, "https://github.com");
         assert_eq!(env.app_slug, DEFAULT_APP_SLUG);
+        assert_eq!(env.dispatch_function, "ota-dispatch");
+        assert_eq!(env.credential.expose(), CREDENTIAL);
+        assert!(!format!("{env:?}").contains(CREDENTIAL));
         let err = RunnerEnv::from_vars(|name| (name == "APP_ID").then(|| "x".to_owned()))
             .expect_err("missing");
         for name in [
             "OTA_JOB_ID",
             "JOBS_TABLE",
             "STATE_MACHINE_ARN",
-            "PRIVATE_KEY_SECRET_ARN",
+            "DISPATCH_FUNCTION is not set",
+            "OTA_RUNNER_CREDENTIAL is not set",
             "APP_ID must be a number",
         ] {
             assert!(err.contains(name), "{err}");
         }
     }
+
+    #[test]
+    fn a_malformed_credential_is_named_but_never_quoted() {
+        let err = RunnerEnv::from_vars(|name| {
+            (name == "OTA_RUNNER_CREDENTIAL").then(|| "hunter2".to_owned())
+        })
+        .expect_err("malformed");
+        assert!(
+            err.contains("OTA_RUNNER_CREDENTIAL: a runner credential is 64"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    /// A well-formed credential (64 hexadecimal characters).
+    const CREDENTIAL: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 }

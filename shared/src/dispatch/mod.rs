@@ -16,16 +16,21 @@
 //! runs).
 
 pub mod capacity;
+pub mod credential;
 pub mod request;
 pub mod runner;
 
 pub use crate::ports::Waiter;
 pub use crate::ports::{Lease, Slots, VersionedSlots};
 pub use capacity::{Admission, Endpoints, Limits, SlotRequest, lease_duration};
+pub use credential::{
+    GrantKey, Granted, TokenAnswer, TokenRefusal, TokenRequest, TokenRequestError,
+    check_token_request,
+};
 pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, runner_started};
 
-use crate::job::{JobError, JobId, JobRecord, JobStatus, Timeouts, Wait};
+use crate::job::{JobError, JobId, JobRecord, JobStatus, RunnerCredential, Timeouts, Wait};
 use crate::policy::matching_policy;
 use crate::ports::{JobStore, PolicyStore, StoreError};
 use crate::ports::{LaunchError, ModelEndpoint, RunnerLaunch, SlotStore, TaskLauncher};
@@ -50,6 +55,8 @@ pub struct Dispatcher<S, W, L> {
     pub workflow: W,
     pub launcher: L,
     pub settings: DispatchSettings,
+    /// Keys the digests of the runners' credentials ([`credential`]).
+    pub grants: GrantKey,
     /// Unix milliseconds now.
     pub clock: fn() -> u64,
 }
@@ -153,7 +160,8 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             attempt: request.attempt,
             endpoint: endpoint.clone(),
         };
-        match self.launcher.launch(&launch).await {
+        let (job, credential) = self.grant_credential(job, &launch).await?;
+        match self.launcher.launch(&launch, &credential).await {
             Ok(launched) => {
                 self.record_log(&job, launched.log).await?;
                 Ok(Dispatched::Launched {
@@ -337,6 +345,38 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             }
         }
         Err(StoreError::Unavailable(format!("job {} kept changing", request.job)).into())
+    }
+
+    /// A new credential for the runner about to start, its grant in the job record: it
+    /// replaces any earlier attempt's (or an earlier launch's of this attempt), so only
+    /// the runner started next can ask for the job's installation token.
+    async fn grant_credential(
+        &self,
+        job: JobRecord,
+        launch: &RunnerLaunch,
+    ) -> Result<(JobRecord, RunnerCredential), DispatchError> {
+        let credential = RunnerCredential::generate().map_err(StoreError::Unavailable)?;
+        let grant = self.grants.grant(
+            &job.id,
+            launch.attempt,
+            launch.endpoint.takes_api_key(),
+            &credential,
+        );
+        let mut current = job;
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let expected = current.status;
+            current.runner_grant = Some(grant.clone());
+            match self.store.update_job(&current, expected).await {
+                Ok(()) => return Ok((current, credential)),
+                Err(StoreError::Conflict { .. }) => {
+                    current = self.store.job(&current.id).await?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("job {} vanished", current.id))
+                    })?;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(StoreError::Unavailable(format!("job {} kept changing", current.id)).into())
     }
 
     /// Keeps where the runner's log is, unless the job moved on meanwhile.

@@ -7,6 +7,7 @@
 //! are retried ([`TRANSIENT_ERRORS`], [`RetryPolicy`]), how long each wait lasts
 //! ([`Timeouts`]). Everything here is pure; stores and engines live elsewhere.
 
+mod credential;
 mod error;
 mod id;
 mod machine;
@@ -15,6 +16,7 @@ mod retry;
 mod status;
 mod wait;
 
+pub use credential::{CREDENTIAL_BYTES, CredentialFormatError, RunnerCredential, RunnerGrant};
 pub use error::{JobError, STATES_TIMEOUT, TRANSIENT_ERRORS, status_after_error};
 pub use id::{
     BRANCH_PREFIX, JOB_ID_HEX_LEN, JOB_ID_LEN, JOB_ID_PREFIX, JOB_ID_SHORT_LEN, JobId, JobIdError,

@@ -203,6 +203,10 @@ pub struct JobRecord {
     /// The job's check run on GitHub, once created (pull request jobs).
     #[serde(default)]
     pub check_run_id: Option<u64>,
+    /// The credential of the current attempt's runner, as a keyed digest
+    /// ([`super::RunnerGrant`]); set when the runner is launched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_grant: Option<super::RunnerGrant>,
 }
 
 impl JobRecord {
@@ -241,6 +245,7 @@ impl JobRecord {
             result: None,
             log: None,
             check_run_id: None,
+            runner_grant: None,
         }
     }
 

@@ -6,15 +6,18 @@
 //! and the model endpoint, nothing secret. The runner reads the rest from the job store,
 //! including its task token (`task_token(job, Wait::Run)`): the token is a bearer
 //! credential for the execution, and ECS keeps task overrides in its API responses and
-//! event history, where any reader of the account could take it.
+//! event history, where any reader of the account could take it. Besides, each launch
+//! hands the runner its attempt's [`RunnerCredential`], with which it asks the control
+//! plane for the job's installation token: the runner holds no App key.
 
 pub mod environment;
 
 pub use environment::{
-    ATTEMPT_VAR, JOB_ID_VAR, LaunchEnvError, LaunchVarError, MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR,
+    ATTEMPT_VAR, CREDENTIAL_VAR, JOB_ID_VAR, LaunchEnvError, LaunchVarError, MODEL_ENDPOINT_VAR,
+    OLLAMA_URL_VAR,
 };
 
-use crate::job::JobId;
+use crate::job::{JobId, RunnerCredential};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::future::Future;
@@ -112,10 +115,12 @@ impl LaunchError {
 
 pub trait TaskLauncher: Send + Sync {
     /// Starts one runner for `launch.job`, tagged with the job id so that
-    /// [`stop_job`](Self::stop_job) finds it.
+    /// [`stop_job`](Self::stop_job) finds it, and hands it `credential` (its one way to
+    /// its installation token) by a way other processes cannot read where possible.
     fn launch(
         &self,
         launch: &RunnerLaunch,
+        credential: &RunnerCredential,
     ) -> impl Future<Output = Result<LaunchedRunner, LaunchError>> + Send;
 
     /// Stops every runner of `job` still running, and says how many it stopped. Stopping

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 /// The state machine's logical id in `template.yaml`.
 pub const STATE_MACHINE_RESOURCE: &str = "JobStateMachine";
 
-fn workspace_file(path: &str) -> String {
+/// A file of the workspace (`template.yaml`, `statemachine/job.asl.json`), as it is.
+pub fn workspace_file(path: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(path);

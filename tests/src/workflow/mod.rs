@@ -246,6 +246,9 @@ impl Harness {
                     limits: options.limits,
                     endpoints: options.endpoints,
                 },
+                grants: shared::dispatch::GrantKey::from_app_key(
+                    &crate::fake_github::PRIVATE_KEY_PEM.into(),
+                ),
                 clock: now_ms,
             },
             reporter: Reporter {

@@ -19,6 +19,12 @@ pub const ATTEMPT_VAR: &str = "OTA_ATTEMPT";
 pub const MODEL_ENDPOINT_VAR: &str = "OTA_MODEL_ENDPOINT";
 /// The base URL of that Ollama.
 pub const OLLAMA_URL_VAR: &str = "OTA_OLLAMA_URL";
+/// The Fargate runner's attempt credential (`shared::job::RunnerCredential`). Not part of
+/// [`RunnerLaunch::to_env`]: it is a secret, which only the ECS launcher puts in the
+/// environment (a container override, readable with `ecs:DescribeTasks`), acceptable
+/// only because it is good for that one attempt's token requests and nothing else. A
+/// child process of `ota serve` gets its credential on its stdin instead.
+pub const CREDENTIAL_VAR: &str = "OTA_RUNNER_CREDENTIAL";
 
 /// One variable of the launch environment that is missing or unreadable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
