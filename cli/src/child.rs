@@ -48,6 +48,7 @@ pub fn runner_environment(
     let mut env: Vec<(String, String)> = INHERITED
         .iter()
         .chain(PASSED_THROUGH)
+        .chain(ota_runner::sandbox::SETTINGS)
         .filter_map(|name| var(name).map(|value| ((*name).to_owned(), value)))
         .collect();
     env.extend(
@@ -170,4 +171,56 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
         Finished::Succeeded(_) | Finished::Stopped => ExitCode::SUCCESS,
         Finished::Failed(_) => ExitCode::from(2),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    #[test]
+    fn a_runner_gets_the_sandbox_settings_and_none_of_the_servers_secrets() {
+        let server: &[(&str, &str)] = &[
+            ("PATH", "/usr/bin:/bin"),
+            ("OTA_COMMAND_NETWORK", "host"),
+            ("OTA_COMMAND_MEMORY_MB", "512"),
+            ("WEBHOOK_SECRET", "the-webhook-secret"),
+            ("OLLAMA_API_KEY", "the-ollama-key"),
+            ("PRIVATE_KEY_PATH", "/etc/ota/app.pem"),
+        ];
+        let var = |name: &str| {
+            server
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        let environment = Environment::read(&var).expect("environment");
+        let app = AppSettings {
+            app_id: AppId(1),
+            slug: "turbo".to_owned(),
+            private_key: SecretString::from("the-private-key".to_owned()),
+            webhook_secret: SecretString::from("the-webhook-secret".to_owned()),
+            source: "the environment".to_owned(),
+        };
+
+        let env = runner_environment(&var, "http://127.0.0.1:1", &app, &environment);
+
+        let get = |name: &str| {
+            env.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("OTA_COMMAND_NETWORK"), Some("host"));
+        assert_eq!(get("OTA_COMMAND_MEMORY_MB"), Some("512"));
+        for (name, value) in &env {
+            for secret in [
+                "the-webhook-secret",
+                "the-ollama-key",
+                "app.pem",
+                "the-private-key",
+            ] {
+                assert!(!value.contains(secret), "{name} carries {secret}");
+            }
+        }
+    }
 }

@@ -6,9 +6,9 @@
 //! ([`super::runner_token`]). Every body is read whole within a deadline and a limit
 //! first ([`super::body`]).
 
-use super::{Server, runner_token};
 use super::body::{self, BodyRules, PAGE_MAX_BODY_BYTES, Style};
 use super::guard::{self, Gate};
+use super::{Server, runner_token};
 use crate::pages::{self, StatusView};
 use crate::settings::AppSettings;
 use crate::setup::{self, AppFile, SetupContext, SetupRoutes};

@@ -20,7 +20,10 @@ const DEFAULT_MEMORY_MB: u64 = 4096;
 const DEFAULT_MAX_PROCESSES: u64 = 1024;
 
 /// The cgroup v2 directory commands' cgroups are made in, when the operator delegated one.
-const CGROUP_VAR: &str = "OTA_COMMAND_CGROUP";
+pub(super) const CGROUP_VAR: &str = "OTA_COMMAND_CGROUP";
+pub(super) const CPU_SECONDS_VAR: &str = "OTA_COMMAND_CPU_SECONDS";
+pub(super) const MEMORY_MB_VAR: &str = "OTA_COMMAND_MEMORY_MB";
+pub(super) const MAX_PROCESSES_VAR: &str = "OTA_COMMAND_MAX_PROCESSES";
 
 /// The limits of one command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +60,9 @@ impl CommandLimits {
                 .ok_or_else(|| format!("{name}=`{text}` is not a positive number")),
         };
         Ok(Self {
-            cpu_seconds: number("OTA_COMMAND_CPU_SECONDS", DEFAULT_CPU_SECONDS)?,
-            memory_bytes: number("OTA_COMMAND_MEMORY_MB", DEFAULT_MEMORY_MB)?
-                .saturating_mul(1024 * 1024),
-            max_processes: number("OTA_COMMAND_MAX_PROCESSES", DEFAULT_MAX_PROCESSES)?,
+            cpu_seconds: number(CPU_SECONDS_VAR, DEFAULT_CPU_SECONDS)?,
+            memory_bytes: number(MEMORY_MB_VAR, DEFAULT_MEMORY_MB)?.saturating_mul(1024 * 1024),
+            max_processes: number(MAX_PROCESSES_VAR, DEFAULT_MAX_PROCESSES)?,
         })
     }
 }

@@ -54,6 +54,18 @@ pub enum Network {
 }
 
 /// The settings that choose a mode, read from the environment.
+/// Every operator setting of the sandbox: a runner started by a server (`ota serve`'s
+/// `ota runner`) must be handed them, or the operator's choices would not reach it.
+pub const SETTINGS: &[&str] = &[
+    MODE_VAR,
+    USER_VAR,
+    NETWORK_VAR,
+    limits::CGROUP_VAR,
+    limits::CPU_SECONDS_VAR,
+    limits::MEMORY_MB_VAR,
+    limits::MAX_PROCESSES_VAR,
+];
+
 const MODE_VAR: &str = "OTA_COMMAND_SANDBOX";
 const USER_VAR: &str = "OTA_COMMAND_USER";
 const NETWORK_VAR: &str = "OTA_COMMAND_NETWORK";
@@ -156,6 +168,32 @@ pub fn protect_runner_process() -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_setting_the_sandbox_reads_is_listed() {
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("limits.rs"),
+            include_str!("bubblewrap.rs"),
+            include_str!("spawn.rs"),
+            include_str!("ownership.rs"),
+        ];
+        for source in sources {
+            for (at, _) in source.match_indices("\"OTA_COMMAND_") {
+                let name: String = source[at + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                    .collect();
+                if name == "OTA_COMMAND_" {
+                    continue; // this test's own pattern
+                }
+                assert!(
+                    SETTINGS.contains(&name.as_str()),
+                    "{name} is not in SETTINGS"
+                );
+            }
+        }
+    }
 
     fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
