@@ -6,6 +6,8 @@ use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
 use shared::settings::EnvReader;
 
+use crate::ReportQueue;
+
 /// The stage as the function runs it.
 pub type Stage = Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher>;
 
@@ -38,6 +40,8 @@ pub struct Settings {
     pub endpoints: Endpoints,
     /// `GPU_SLOTS`, `HOSTED_SLOTS`, `INSTALLATION_SLOTS`.
     pub limits: Limits,
+    /// `REPORT_QUEUE_URL`: where a job that waits for a slot is reported as queued.
+    pub report_queue_url: String,
 }
 
 impl Settings {
@@ -45,6 +49,7 @@ impl Settings {
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let mut read = EnvReader::new(var);
         let table = read.required("JOBS_TABLE");
+        let report_queue_url = read.required("REPORT_QUEUE_URL");
         let state_machine_arn = read.required("STATE_MACHINE_ARN");
         let cluster = read.required("RUNNER_CLUSTER");
         let task_definition = read.required("RUNNER_TASK_DEFINITION");
@@ -95,8 +100,14 @@ impl Settings {
             },
             endpoints,
             limits,
+            report_queue_url,
         })
     }
+}
+
+/// The report queue the function tells of queued jobs.
+pub fn build_reports(settings: &Settings, aws: &SdkConfig) -> ReportQueue {
+    ReportQueue::new(aws_sdk_sqs::Client::new(aws), &settings.report_queue_url)
 }
 
 /// Builds the stage from the settings and one SDK configuration.
@@ -127,6 +138,7 @@ mod tests {
             .expect_err("incomplete");
         for expected in [
             "JOBS_TABLE is not set",
+            "REPORT_QUEUE_URL is not set",
             "STATE_MACHINE_ARN is not set",
             "RUNNER_CLUSTER is not set",
             "RUNNER_SUBNETS lists nothing",
@@ -142,6 +154,10 @@ mod tests {
     fn reads_a_complete_configuration_with_defaults() {
         let settings = Settings::from_env(env(&[
             ("JOBS_TABLE", "jobs"),
+            (
+                "REPORT_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/1/ota-report.fifo",
+            ),
             (
                 "STATE_MACHINE_ARN",
                 "arn:aws:states:us-east-1:1:stateMachine:job",
