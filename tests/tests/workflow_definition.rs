@@ -4,8 +4,10 @@
 //! ends, the waits read the timeouts the policy stage sends, and the template and the file
 //! agree on the placeholders.
 
+use dispatch_function::DispatchMessage;
+use dispatch_function::message::{TASK_STATE_CHANGE, parse_message};
 use e2e::workflow::definition::{
-    definition_template, placeholders, substitute, template_substitutions,
+    definition_template, placeholders, substitute, template_resource, template_substitutions,
 };
 use serde_json::{Value, json};
 use shared::job::{JobError, JobId, RetryPolicy, TRANSIENT_ERRORS, Timeouts, Wait};
@@ -324,4 +326,69 @@ fn the_local_engine_follows_the_definitions_retry_and_catch() {
             }
         }
     }
+}
+
+/// Each line of `expected` is in the resource's text (whitespace at the ends aside).
+fn assert_resource_has(name: &str, expected: &[&str]) {
+    let resource = template_resource(name);
+    let lines: Vec<&str> = resource.lines().map(str::trim).collect();
+    for line in expected {
+        assert!(lines.contains(line), "{name} lacks `{line}`:\n{resource}");
+    }
+}
+
+#[test]
+fn stopped_runner_tasks_and_the_sweep_reach_the_dispatch_queue() {
+    // ECS's events for the runner cluster's stopped tasks, as the dispatch function reads them.
+    assert_resource_has(
+        "RunnerTaskStoppedRule",
+        &[
+            "Type: AWS::Events::Rule",
+            "source: [aws.ecs]",
+            &format!("detail-type: [{TASK_STATE_CHANGE}]"),
+            "clusterArn: [!GetAtt RunnerCluster.Arn]",
+            "lastStatus: [STOPPED]",
+            "Arn: !GetAtt DispatchQueue.Arn",
+        ],
+    );
+    // The sweep, every minute, with a message the dispatch function reads as one.
+    assert_resource_has(
+        "RunnerLineSweepSchedule",
+        &[
+            "Type: AWS::Events::Rule",
+            "ScheduleExpression: rate(1 minute)",
+            "Arn: !GetAtt DispatchQueue.Arn",
+        ],
+    );
+    let schedule = template_resource("RunnerLineSweepSchedule");
+    let input = schedule
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("Input: "))
+        .expect("the schedule's input");
+    let input = input.trim_matches('\'');
+    assert!(
+        matches!(parse_message(input), Ok(DispatchMessage::Sweep)),
+        "{input}"
+    );
+    // The dispatch queue (standard, so no message group) lets both rules send to it.
+    assert!(!template_resource("DispatchQueue").contains("FifoQueue"));
+    assert_resource_has(
+        "DispatchQueuePolicy",
+        &[
+            "- !Ref DispatchQueue",
+            "Service: events.amazonaws.com",
+            "Action: sqs:SendMessage",
+            "- !GetAtt RunnerTaskStoppedRule.Arn",
+            "- !GetAtt RunnerLineSweepSchedule.Arn",
+        ],
+    );
+    // The dispatch function keeps queued waits alive and tells the report queue of them.
+    assert_resource_has(
+        "DispatchFunction",
+        &[
+            "Action: states:SendTaskHeartbeat",
+            "REPORT_QUEUE_URL: !Ref ReportQueue",
+            "QueueName: !GetAtt ReportQueue.QueueName",
+        ],
+    );
 }

@@ -2,7 +2,7 @@
 //! a stale version, and dispatches racing for the last slots that never overshoot a cap.
 
 use e2e::aws::fresh_store;
-use shared::dispatch::capacity::{acquire, release};
+use shared::dispatch::capacity::{acquire, acquire_telling, release, wait_for_launch_capacity};
 use shared::dispatch::{Admission, Endpoints, Limits, SlotRequest, Slots};
 use shared::ids::InstallationId;
 use shared::job::JobId;
@@ -107,4 +107,40 @@ async fn racing_dispatches_never_take_more_slots_than_there_are() {
         acquire(&store, oldest, &LIMITS, &endpoints).await,
         Ok(Admission::Admitted(_))
     ));
+}
+
+#[tokio::test]
+async fn a_wait_is_news_once_per_reason() {
+    let (store, _, _) = fresh_store("ota-slots").await;
+    let endpoints = endpoints();
+    let one_slot = Limits {
+        gpu_slots: 1,
+        ..LIMITS
+    };
+    let news = |answer: Result<(Admission, bool), StoreError>| match answer.expect("acquire") {
+        (Admission::Full(reason), news) => (reason, news),
+        (admitted, _) => panic!("queued: {admitted:?}"),
+    };
+    let ahead = acquire(&store, &request(1, 1), &one_slot, &endpoints)
+        .await
+        .expect("acquire");
+    assert!(matches!(ahead, Admission::Admitted(_)), "{ahead:?}");
+    let waiting = request(2, 2);
+    let (reason, first) = news(acquire_telling(&store, &waiting, &one_slot, &endpoints).await);
+    assert!(first, "joining the line is news: {reason}");
+    let (again, repeated) = news(acquire_telling(&store, &waiting, &one_slot, &endpoints).await);
+    assert_eq!((again.as_str(), repeated), (reason.as_str(), false));
+    // Waiting for another reason is news again; so is a later attempt joining the line.
+    let changed = wait_for_launch_capacity(&store, &waiting, "Fargate has no capacity")
+        .await
+        .expect("wait for a launch");
+    assert!(changed);
+    let (_, back) = news(acquire_telling(&store, &waiting, &one_slot, &endpoints).await);
+    assert!(back, "the GPU being full is news after the launch wait");
+    let retry = SlotRequest {
+        attempt: 2,
+        ..waiting.clone()
+    };
+    let (_, retried) = news(acquire_telling(&store, &retry, &one_slot, &endpoints).await);
+    assert!(retried, "a later attempt in line is news");
 }

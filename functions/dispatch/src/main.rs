@@ -1,7 +1,9 @@
 //! Entry point of the dispatch Lambda: build the clients once, then process the dispatch
 //! queue's batches and the runners' token requests (direct invocations).
 
-use dispatch_function::{Settings, build_stage, build_token_desk, handle_invocation};
+use dispatch_function::{
+    Settings, build_reports, build_stage, build_token_desk, handle_invocation,
+};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -21,11 +23,12 @@ async fn main() -> Result<(), Error> {
         .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
     let desk = build_token_desk(&settings, &aws, private_key)
         .map_err(|problem| format!("dispatch function misconfigured: {problem}"))?;
+    let reports = build_reports(&settings, &aws);
 
-    let (stage, desk) = (&stage, &desk);
+    let (stage, reports, desk) = (&stage, &reports, &desk);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            handle_invocation(stage, desk, event.payload)
+            handle_invocation(stage, reports, desk, event.payload)
                 .await
                 .map_err(Error::from)
         },

@@ -11,6 +11,8 @@ use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, GrantKey, Limits};
 use shared::settings::EnvReader;
 
+use crate::ReportQueue;
+
 /// The stage as the function runs it.
 pub type Stage = Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher>;
 
@@ -49,6 +51,8 @@ pub struct Settings {
     /// `OLLAMA_API_KEY_SECRET_ARN`: the hosted service's key, handed with the token to a
     /// runner whose attempt runs there.
     pub ollama_key_secret_arn: Option<String>,
+    /// `REPORT_QUEUE_URL`: where a job that waits for a slot is reported as queued.
+    pub report_queue_url: String,
 }
 
 impl Settings {
@@ -56,6 +60,7 @@ impl Settings {
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let mut read = EnvReader::new(var);
         let table = read.required("JOBS_TABLE");
+        let report_queue_url = read.required("REPORT_QUEUE_URL");
         let state_machine_arn = read.required("STATE_MACHINE_ARN");
         let cluster = read.required("RUNNER_CLUSTER");
         let task_definition = read.required("RUNNER_TASK_DEFINITION");
@@ -110,8 +115,14 @@ impl Settings {
             limits,
             github,
             ollama_key_secret_arn,
+            report_queue_url,
         })
     }
+}
+
+/// The report queue the function tells of queued jobs.
+pub fn build_reports(settings: &Settings, aws: &SdkConfig) -> ReportQueue {
+    ReportQueue::new(aws_sdk_sqs::Client::new(aws), &settings.report_queue_url)
 }
 
 /// Builds the stage from the settings and one SDK configuration.
@@ -170,6 +181,7 @@ mod tests {
             .expect_err("incomplete");
         for expected in [
             "JOBS_TABLE is not set",
+            "REPORT_QUEUE_URL is not set",
             "STATE_MACHINE_ARN is not set",
             "RUNNER_CLUSTER is not set",
             "RUNNER_SUBNETS lists nothing",
@@ -185,6 +197,10 @@ mod tests {
     fn reads_a_complete_configuration_with_defaults() {
         let settings = Settings::from_env(env(&[
             ("JOBS_TABLE", "jobs"),
+            (
+                "REPORT_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/1/ota-report.fifo",
+            ),
             (
                 "STATE_MACHINE_ARN",
                 "arn:aws:states:us-east-1:1:stateMachine:job",

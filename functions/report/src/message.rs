@@ -1,11 +1,13 @@
 //! The messages the report function receives, read into the report stage's [`Incoming`]:
 //! the workflow's reports on the report queue (a FIFO queue, grouped by job, so one job's
-//! reports arrive in order), the approval waits on the approvals queue, and Step
+//! reports arrive in order), the dispatch function's word that a job waits in line for a
+//! runner slot (on the same queue and group), the approval waits on the approvals queue, and Step
 //! Functions' own "execution status change" events, which an EventBridge rule puts on the
 //! report queue for executions that were stopped or failed.
 //!
 //! ```json
 //! {"kind": "approval", "job": "j…", "token": "<task token>"}
+//! {"kind": "queued", "job": "j…", "reason": "all 4 slots of the self-hosted GPU are busy …"}
 //! {"kind": "running", "job": "j…"}
 //! {"kind": "succeeded", "job": "j…", "run": {<RunOutput>}}
 //! {"kind": "ended", "job": "j…", "error": {"Error": "Runner.BadConfig", "Cause": "…"}}
@@ -73,6 +75,13 @@ fn read<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ReportMessage
     })
 }
 
+/// The dispatch function's "queued" message.
+#[derive(Deserialize)]
+struct QueuedJson {
+    job: JobId,
+    reason: String,
+}
+
 /// What a report or approvals queue message tells the report stage. `None`: an
 /// execution's status change that ends nothing (`RUNNING`, `SUCCEEDED`,
 /// `PENDING_REDRIVE`), which leaves the stage nothing to do.
@@ -97,6 +106,10 @@ pub fn parse(body: &str) -> Result<Option<Incoming>, ReportMessageError> {
             job: approval.job,
             token: TaskToken::new(approval.token),
         }));
+    }
+    if value.get("kind").and_then(Value::as_str) == Some("queued") {
+        let QueuedJson { job, reason } = read(value)?;
+        return Ok(Some(Incoming::Queued { job, reason }));
     }
     read(value).map(|report| Some(Incoming::Workflow(report)))
 }
@@ -165,6 +178,15 @@ mod tests {
         assert_eq!(error.name, "Runner.BadConfig");
         assert_eq!(error.cause, None);
 
+        let queued = incoming(&format!(
+            r#"{{"kind":"queued","job":"{JOB}","reason":"all 1 slot of the self-hosted GPU are busy"}}"#
+        ));
+        let Incoming::Queued { job, reason } = queued else {
+            panic!("queued");
+        };
+        assert_eq!(job.as_str(), JOB);
+        assert_eq!(reason, "all 1 slot of the self-hosted GPU are busy");
+
         let succeeded = incoming(&format!(
             r#"{{"kind":"succeeded","job":"{JOB}","run":{{"summary":"Done.","model":"llama3"}}}}"#
         ));
@@ -206,6 +228,7 @@ mod tests {
             "",
             "{}",
             r#"{"kind":"celebrate","job":"j0123456789abcdef0123"}"#,
+            r#"{"kind":"queued","job":"j0123456789abcdef0123"}"#,
             r#"{"detail-type":"EC2 Instance State-change Notification","detail":{}}"#,
         ] {
             assert!(parse(body).is_err(), "{body}");

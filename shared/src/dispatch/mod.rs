@@ -70,7 +70,9 @@ pub enum Dispatched {
         endpoint: ModelEndpoint,
     },
     /// No room: the attempt waits in line, its wait open, until a slot frees; why.
-    Queued(String),
+    /// `news`: it just joined the line or waits for another reason now, so its check run
+    /// should be told (once per reason).
+    Queued { reason: String, news: bool },
     /// The runner of this attempt already reported that it runs (a repeated request).
     AlreadyRunning,
     /// The job had finished (e.g. cancelled) before its runner started; the wait was
@@ -112,6 +114,9 @@ pub struct Woken {
     pub waiting: usize,
     /// Attempts whose wait was over (the execution stopped or timed out): out of line.
     pub dropped: usize,
+    /// Attempts still waiting whose reason to wait changed: job and reason, for their
+    /// check runs.
+    pub news: Vec<(JobId, String)>,
 }
 
 impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
@@ -129,7 +134,7 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             .slot_request(&job, request.attempt, &request.timeouts)
             .await?;
         let settings = &self.settings;
-        let endpoint = match capacity::acquire(
+        let endpoint = match capacity::acquire_telling(
             &self.store,
             &slot,
             &settings.limits,
@@ -137,10 +142,10 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
         )
         .await?
         {
-            Admission::Admitted(endpoint) => endpoint,
-            Admission::Full(reason) => {
+            (Admission::Admitted(endpoint), _) => endpoint,
+            (Admission::Full(reason), news) => {
                 tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for a runner slot");
-                return Ok(Dispatched::Queued(reason));
+                return Ok(Dispatched::Queued { reason, news });
             }
         };
         let job = match self.enter_attempt(request).await? {
@@ -170,9 +175,9 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
                 })
             }
             Err(LaunchError::NoCapacity(reason)) => {
-                capacity::wait_for_launch_capacity(&self.store, &slot, &reason).await?;
+                let news = capacity::wait_for_launch_capacity(&self.store, &slot, &reason).await?;
                 tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for room to start a runner");
-                Ok(Dispatched::Queued(reason))
+                Ok(Dispatched::Queued { reason, news })
             }
             Err(LaunchError::Rejected(reason)) => {
                 capacity::release(&self.store, &job.id, request.attempt).await?;
@@ -237,15 +242,22 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             let span = tracing::info_span!("dispatch", job = %waiter.job, attempt = waiter.attempt);
             let _entered = span.enter();
             match Box::pin(self.handle(&request)).await? {
-                Dispatched::Queued(_) => match self.workflow.heartbeat(&request.token).await {
-                    Ok(()) => woken.waiting += 1,
-                    Err(WorkflowError::TokenExpired) => {
-                        tracing::info!("the attempt's wait is over; it leaves the line");
-                        capacity::withdraw(&self.store, &waiter.job).await?;
-                        woken.dropped += 1;
+                Dispatched::Queued { reason, news } => {
+                    match self.workflow.heartbeat(&request.token).await {
+                        Ok(()) => {
+                            woken.waiting += 1;
+                            if news {
+                                woken.news.push((waiter.job, reason));
+                            }
+                        }
+                        Err(WorkflowError::TokenExpired) => {
+                            tracing::info!("the attempt's wait is over; it leaves the line");
+                            capacity::withdraw(&self.store, &waiter.job).await?;
+                            woken.dropped += 1;
+                        }
+                        Err(err) => return Err(err.into()),
                     }
-                    Err(err) => return Err(err.into()),
-                },
+                }
                 outcome => {
                     tracing::info!(?outcome, "dispatched from the line");
                     woken.dispatched.push(waiter.job);

@@ -239,6 +239,57 @@ impl Harness {
             .expect("deliver the event");
     }
 
+    /// ECS's "Task State Change" event for the job's runner task of attempt `attempt`
+    /// having stopped, on the dispatch queue as `template.yaml`'s rule puts it there:
+    /// `events/dispatch/ecs_task_stopped.json` with the task's ARN, cluster, job and
+    /// attempt. Returns the task's ARN.
+    pub async fn runner_task_stops(&self, id: &JobId, attempt: u32) -> String {
+        let mut tasks = self.runner_tasks(id, "STOPPED").await;
+        tasks.extend(self.runner_tasks(id, "RUNNING").await);
+        let task = tasks
+            .pop()
+            .unwrap_or_else(|| panic!("job {id} has no runner task"));
+        let mut event: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../events/dispatch/ecs_task_stopped.json"
+        ))
+        .expect("the sample event");
+        let detail = &mut event["detail"];
+        detail["taskArn"] = task.clone().into();
+        detail["startedBy"] = id.as_str().into();
+        detail["clusterArn"] = format!(
+            "arn:aws:ecs:{}:123456789012:cluster/{}",
+            crate::aws::REGION,
+            self.cluster
+        )
+        .into();
+        detail["overrides"]["containerOverrides"][0]["environment"] = serde_json::json!([
+            {"name": "OTA_JOB_ID", "value": id.as_str()},
+            {"name": "OTA_ATTEMPT", "value": attempt.to_string()},
+            {"name": "OTA_MODEL_ENDPOINT", "value": "self_hosted"},
+            {"name": "OTA_OLLAMA_URL", "value": "http://gpu.internal:11434"},
+        ]);
+        event["resources"] = serde_json::json!([task]);
+        self.deliver_dispatch_message(&event.to_string()).await;
+        task
+    }
+
+    /// The scheduled sweep's message, on the dispatch queue as `template.yaml`'s
+    /// schedule puts it there.
+    pub async fn sweep(&self) {
+        self.deliver_dispatch_message(r#"{"kind": "sweep"}"#).await;
+    }
+
+    /// Puts `body` on the dispatch queue as it is.
+    pub async fn deliver_dispatch_message(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queues.dispatch)
+            .message_body(body)
+            .send()
+            .await
+            .expect("deliver to the dispatch queue");
+    }
+
     /// The runner of attempt `attempt` (1 for the first): waits until the dispatch of
     /// that attempt is done, marks the job running and returns the attempt's token. (Moto
     /// hands every retry of a wait the same token; Step Functions a new one.)

@@ -111,6 +111,23 @@ pub fn template_substitutions() -> BTreeMap<String, String> {
     values
 }
 
+/// `template.yaml`'s resource `name` (its logical id), as written: every line from its
+/// header to the next resource. Text, as the template's CloudFormation tags are not plain
+/// YAML.
+pub fn template_resource(name: &str) -> String {
+    let template = workspace_file("template.yaml");
+    let header = format!("  {name}:");
+    let mut lines = template.lines();
+    lines
+        .by_ref()
+        .find(|line| line.trim_end() == header)
+        .unwrap_or_else(|| panic!("template.yaml has no {name}"));
+    let body: Vec<&str> = lines
+        .take_while(|line| line.trim().is_empty() || indentation(line) > 2)
+        .collect();
+    body.join("\n")
+}
+
 fn indentation(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }

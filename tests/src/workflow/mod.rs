@@ -66,6 +66,8 @@ pub struct Harness {
     pub store: DynamoStore,
     pub workflow: StepFunctionsWorkflow,
     pub dispatcher: TestDispatcher,
+    /// The report queue as the dispatch function tells it of queued jobs.
+    pub report_queue: dispatch_function::ReportQueue,
     pub reporter: TestReporter,
     pub queues: Queues,
     pub cluster: String,
@@ -237,7 +239,9 @@ impl Harness {
             },
         );
         let github = FakeGitHub::start().await;
+        let report_queue = dispatch_function::ReportQueue::new(sqs.clone(), &queues.report);
         Self {
+            report_queue,
             dispatcher: Dispatcher {
                 store: store.clone(),
                 workflow: workflow.clone(),
@@ -297,7 +301,12 @@ impl Harness {
 
         let dispatches = self.receive(&self.queues.dispatch).await;
         handled += dispatches.len();
-        let response = dispatch_function::handle_batch(&self.dispatcher, event(&dispatches)).await;
+        let response = dispatch_function::handle_batch(
+            &self.dispatcher,
+            &self.report_queue,
+            event(&dispatches),
+        )
+        .await;
         self.settle(&self.queues.dispatch, &dispatches, &response)
             .await;
 

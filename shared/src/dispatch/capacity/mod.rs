@@ -19,7 +19,7 @@
 
 mod store;
 
-pub use store::{acquire, release, wait_for_launch_capacity, waiting, withdraw};
+pub use store::{acquire, acquire_telling, release, wait_for_launch_capacity, waiting, withdraw};
 
 use crate::ids::InstallationId;
 use crate::job::{JobId, Timeouts};

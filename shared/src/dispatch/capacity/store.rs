@@ -41,7 +41,34 @@ pub async fn acquire<S: SlotStore>(
     limits: &Limits,
     endpoints: &Endpoints,
 ) -> Result<Admission, StoreError> {
-    update(store, |slots| slots.admit(request, limits, endpoints)).await
+    Ok(acquire_telling(store, request, limits, endpoints).await?.0)
+}
+
+/// [`acquire`], also telling whether a wait is news: `true` when the attempt just joined
+/// the line or waits for another reason than before, so that whoever tells its check run
+/// tells it once per reason.
+pub async fn acquire_telling<S: SlotStore>(
+    store: &S,
+    request: &SlotRequest,
+    limits: &Limits,
+    endpoints: &Endpoints,
+) -> Result<(Admission, bool), StoreError> {
+    update(store, |slots| {
+        let before = reason_in_line(slots, request);
+        let admission = slots.admit(request, limits, endpoints);
+        let news = matches!(&admission, Admission::Full(reason) if before.as_ref() != Some(reason));
+        (admission, news)
+    })
+    .await
+}
+
+/// Why `request`'s attempt waits in line, if it is there.
+fn reason_in_line(slots: &Slots, request: &SlotRequest) -> Option<String> {
+    slots
+        .waiting
+        .iter()
+        .find(|waiter| waiter.job == request.job && waiter.attempt == request.attempt)
+        .map(|waiter| waiter.reason.clone())
 }
 
 /// [`Slots::release`] against the store: the runner of `job`'s attempt `attempt` exited.
@@ -61,14 +88,17 @@ pub async fn withdraw<S: SlotStore>(store: &S, job: &JobId) -> Result<bool, Stor
 
 /// The launcher had no room for a runner it was given a slot for (Fargate capacity, a
 /// throttled `RunTask`): the slot goes back and the attempt waits in line with `reason`.
+/// `true` when that wait is news (as [`acquire_telling`] tells it).
 pub async fn wait_for_launch_capacity<S: SlotStore>(
     store: &S,
     request: &SlotRequest,
     reason: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     update(store, |slots| {
+        let before = reason_in_line(slots, request);
         slots.release(&request.job, request.attempt);
         slots.queue(request, reason);
+        before.as_deref() != Some(reason)
     })
     .await
 }
