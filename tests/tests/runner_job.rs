@@ -225,3 +225,37 @@ async fn a_job_whose_command_cant_be_sandboxed_fails_with_the_reason_and_runs_no
     assert!(world.ollama.calls().is_empty(), "the agent never started");
     assert!(world.github.opened_pulls(&world.repo).is_empty());
 }
+
+#[tokio::test]
+async fn a_git_look_alike_written_by_the_command_is_left_out_and_the_work_is_committed() {
+    // `git add` refuses `.GIT/...` (it would be the hooks on a case-insensitive file
+    // system); a command that writes it must not cost the job its work.
+    let world =
+        World::with_lib("mkdir -p .GIT/hooks && echo 'exit 1' > .GIT/hooks/pre-commit").await;
+    let job = world.start_job("refactor", "extract the retry loop").await;
+    world
+        .ollama
+        .push(ChatReply::call(
+            "write_file",
+            json!({"path": "src/lib.rs", "content": REFACTORED}),
+        ))
+        .push(ChatReply::call("run_command", json!({})))
+        .push(ChatReply::finish("Extracted the retry loop."));
+
+    let finished = world.run(&job).await;
+
+    let Finished::Succeeded(output) = finished else {
+        panic!("the job should succeed: {finished:?}");
+    };
+    assert!(output.pull_request_url.is_some(), "{output:?}");
+    let branch = job.record.branch_name();
+    assert_eq!(
+        world.git.show(&world.repo, &branch, "src/lib.rs"),
+        REFACTORED
+    );
+    let files = world
+        .git
+        .git(&world.repo, &["ls-tree", "-r", "--name-only", &branch]);
+    assert!(!files.to_ascii_lowercase().contains(".git/"), "{files}");
+    assert_eq!(world.github.opened_pulls(&world.repo).len(), 1);
+}

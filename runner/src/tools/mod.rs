@@ -42,6 +42,7 @@ pub use commands::{CommandKind, DetectedCommand, detect_commands};
 pub use edit::{EditOutcome, WriteOutcome};
 pub use error::{NoMatchHint, ToolError};
 pub use list::{DEFAULT_LIST_LIMIT, FileList, MAX_LIST_LIMIT};
+pub(crate) use path::is_git_name;
 pub use read::{FileView, LineRange, MAX_FILE_BYTES, MAX_READ_CHARS, MAX_READ_LINES};
 pub use repo_map::{LanguageShare, ReadmeHead, RepoMap, RepoMapLimits};
 pub use search::{

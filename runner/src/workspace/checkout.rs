@@ -2,6 +2,7 @@
 //! afterwards (commit the agent's changes on the job's branch, push that branch).
 
 use super::git::{Git, GitAuth, GitError, Remote};
+use crate::tools::is_git_name;
 use shared::ids::CommitSha;
 use std::path::Path;
 use tempfile::TempDir;
@@ -176,13 +177,41 @@ impl Checkout {
         message: &str,
         identity: &Identity,
     ) -> Result<Option<CommitSha>, GitError> {
-        if self.changed_paths().await?.is_empty() {
+        let (paths, refused): (Vec<String>, Vec<String>) = self
+            .changed_paths()
+            .await?
+            .into_iter()
+            .partition(|path| !path.split('/').any(is_git_name));
+        if !refused.is_empty() {
+            // Git refuses these in a tree (a command run in the clone may write them); the
+            // rest of the work is still committed.
+            tracing::warn!(
+                count = refused.len(),
+                first = %refused[0],
+                "left out of the commit: paths that would be .git on some file system"
+            );
+        }
+        if paths.is_empty() {
             return Ok(None);
         }
         let git = self.git(identity.environment());
         git.run(&["checkout", "--quiet", "-b", branch], None, None)
             .await?;
-        git.run(&["add", "--all"], None, None).await?;
+        // Exactly the committable paths, read literally (no pathspec magic in a name).
+        let mut list = paths.join("\0");
+        list.push('\0');
+        git.run(
+            &[
+                "--literal-pathspecs",
+                "add",
+                "--all",
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+            ],
+            None,
+            Some(&list),
+        )
+        .await?;
         git.run(
             &["commit", "--quiet", "--no-verify", "--file=-"],
             None,
