@@ -136,7 +136,7 @@ fn file_content(call: &Call, entry: ContentsJson) -> Result<RepoFile, GitHubErro
         .decode(encoded)
         .map(RepoFile::Found)
         .map_err(|err| {
-            GitHubError::Unavailable(format!("{}: content is not base64: {err}", call.label()))
+            GitHubError::UnexpectedAnswer(format!("{}: content is not base64: {err}", call.label()))
         })
 }
 

@@ -4,16 +4,14 @@
 //! failure GitHub had in fact carried out does not duplicate it.
 
 use crate::client::{GitHubClient, repo_path};
-use crate::comments::{truncate, with_marker};
+use crate::comments::with_marker;
 use crate::transport::Call;
 use serde::Deserialize;
 use serde_json::json;
+use shared::github_text::BODY;
 use shared::ports::{
     GitHubError, NewPullRequest, NewReview, OpenedPullRequest, RepoScope, marker_line,
 };
-
-/// GitHub refuses a pull request or review body longer than this many characters.
-const MAX_BODY_CHARS: usize = 65_536;
 
 /// GitHub's largest page.
 const PER_PAGE: usize = 100;
@@ -54,7 +52,7 @@ impl GitHubClient {
                 "title": pull.title,
                 "head": pull.head,
                 "base": pull.base,
-                "body": truncate(&pull.body, MAX_BODY_CHARS),
+                "body": BODY.fit(&pull.body),
                 "maintainer_can_modify": true,
             }),
         );
@@ -100,7 +98,7 @@ impl GitHubClient {
                     "path": comment.path,
                     "line": comment.line,
                     "side": "RIGHT",
-                    "body": truncate(&comment.body, MAX_BODY_CHARS),
+                    "body": BODY.fit(&comment.body),
                 })
             })
             .collect();

@@ -21,7 +21,7 @@ mod run;
 mod settings;
 mod text;
 
-pub use live::{LIVE_UPDATE_INTERVAL, LogTail, MAX_LOG_TAIL_CHARS};
+pub use live::{LIVE_UPDATE_INTERVAL, LogTail, MAX_LOG_TAIL_BYTES};
 pub use run::{Failure, Finished, Runner, RunnerError};
 pub use settings::{DEFAULT_APP_SLUG, RunnerEnv, git_base_url};
 pub use text::{JOB_TRAILER, commit_message, pull_request_body, pull_request_title};
