@@ -15,6 +15,7 @@ mod credentials;
 mod labels;
 mod pulls;
 mod retry;
+mod review_lines;
 mod token;
 mod transport;
 

@@ -116,12 +116,12 @@ impl Reply {
         serde_path_to_error::deserialize(&mut reader).map_err(|err| {
             let field = err.path().to_string();
             let field = if field == "." {
-                "the body".to_owned()
+                String::new()
             } else {
-                format!("field `{field}`")
+                format!("field `{field}`: ")
             };
             GitHubError::UnexpectedAnswer(format!(
-                "{} {} answered {}: {field}: {}",
+                "{} {} answered {} with a body the App cannot read: {field}{}",
                 call.method,
                 path_template(&call.path),
                 self.status.as_u16(),
