@@ -60,7 +60,13 @@ impl Limit {
     /// boundary.
     pub fn prefix(self, text: &str, room: usize) -> &str {
         match self {
-            Self::Bytes(_) => &text[..text.floor_char_boundary(room)],
+            Self::Bytes(_) => {
+                let mut end = room.min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                &text[..end]
+            }
             Self::Chars(_) => match text.char_indices().nth(room) {
                 Some((end, _)) => &text[..end],
                 None => text,

@@ -30,7 +30,10 @@ impl LogTail {
     pub fn push(&mut self, line: String) {
         // One line longer than the whole tail keeps its end.
         let line = if line.len() >= MAX_LOG_TAIL_BYTES {
-            let start = line.ceil_char_boundary(line.len() - MAX_LOG_TAIL_BYTES / 2);
+            let mut start = line.len() - MAX_LOG_TAIL_BYTES / 2;
+            while !line.is_char_boundary(start) {
+                start += 1;
+            }
             format!("…{}", &line[start..])
         } else {
             line
