@@ -136,7 +136,7 @@ fn file_content(call: &Call, entry: ContentsJson) -> Result<RepoFile, GitHubErro
         .decode(encoded)
         .map(RepoFile::Found)
         .map_err(|err| {
-            GitHubError::Unavailable(format!("{}: content is not base64: {err}", call.label()))
+            GitHubError::UnexpectedAnswer(format!("{}: content is not base64: {err}", call.label()))
         })
 }
 
@@ -393,10 +393,10 @@ struct IssueJson {
 }
 
 #[derive(Deserialize)]
-struct PullFileJson {
-    filename: String,
+pub(crate) struct PullFileJson {
+    pub(crate) filename: String,
     /// Absent for binary files and for very large diffs.
-    patch: Option<String>,
+    pub(crate) patch: Option<String>,
 }
 
 /// How many pages of a pull request's files are read (100 each): past that, the diff
@@ -404,13 +404,15 @@ struct PullFileJson {
 const MAX_FILE_PAGES: u32 = 3;
 
 impl GitHubClient {
-    /// The pull request's changes as `--- a/… +++ b/…` sections of unified-diff hunks.
-    async fn pull_request_diff(
+    /// The pull request's changed files with their patches, up to [`MAX_FILE_PAGES`]
+    /// pages; `enough` stops the reading early.
+    pub(crate) async fn pull_files(
         &self,
         scope: &RepoScope,
         number: u64,
-    ) -> Result<String, GitHubError> {
-        let mut diff = String::new();
+        enough: impl Fn(&[PullFileJson]) -> bool,
+    ) -> Result<Vec<PullFileJson>, GitHubError> {
+        let mut all = Vec::new();
         for page in 1..=MAX_FILE_PAGES {
             let call = Call::get(repo_path(scope, &format!("pulls/{number}/files")))
                 .query("per_page", "100")
@@ -420,19 +422,40 @@ impl GitHubClient {
                 .run("pull request files", |_| self.send(scope, &call))
                 .await?;
             let files = reply.json::<Vec<PullFileJson>>(&call)?;
-            for file in &files {
-                let patch = file
-                    .patch
-                    .as_deref()
-                    .unwrap_or("(binary or too large to show)");
-                diff.push_str(&format!(
-                    "--- a/{name}\n+++ b/{name}\n{patch}\n",
-                    name = file.filename
-                ));
-            }
-            if files.len() < 100 || diff.chars().count() > MAX_THREAD_DIFF_CHARS {
+            let last = files.len() < 100;
+            all.extend(files);
+            if last || enough(&all) {
                 break;
             }
+        }
+        Ok(all)
+    }
+
+    /// The pull request's changes as `--- a/… +++ b/…` sections of unified-diff hunks.
+    async fn pull_request_diff(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+    ) -> Result<String, GitHubError> {
+        let files = self
+            .pull_files(scope, number, |files| {
+                files
+                    .iter()
+                    .map(|file| file.patch.as_deref().map_or(0, str::len))
+                    .sum::<usize>()
+                    > MAX_THREAD_DIFF_CHARS
+            })
+            .await?;
+        let mut diff = String::new();
+        for file in &files {
+            let patch = file
+                .patch
+                .as_deref()
+                .unwrap_or("(binary or too large to show)");
+            diff.push_str(&format!(
+                "--- a/{name}\n+++ b/{name}\n{patch}\n",
+                name = file.filename
+            ));
         }
         if diff.chars().count() > MAX_THREAD_DIFF_CHARS {
             diff = diff.chars().take(MAX_THREAD_DIFF_CHARS).collect();

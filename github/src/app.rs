@@ -16,6 +16,9 @@ pub struct GitHubApp {
     /// The REST API root: [`crate::DEFAULT_BASE_URL`], a GitHub Enterprise Server's
     /// `https://HOST/api/v3`, or a test server.
     pub api_url: String,
+    /// The App's slug (`https://github.com/apps/<slug>`), when known: it goes into the
+    /// User-Agent of every request.
+    pub slug: Option<String>,
 }
 
 impl GitHubApp {
@@ -26,7 +29,14 @@ impl GitHubApp {
                 private_key,
             },
             api_url: api_url.into(),
+            slug: None,
         }
+    }
+
+    /// The same App, naming its slug in the User-Agent.
+    pub fn with_slug(mut self, slug: impl Into<String>) -> Self {
+        self.slug = Some(slug.into());
+        self
     }
 
     /// The App's client, whose [`shared::ports::GitHub`] calls use tokens with
@@ -39,6 +49,7 @@ impl GitHubApp {
             &self.credentials,
             ClientOptions {
                 permissions,
+                user_agent: crate::client::user_agent(self.slug.as_deref()),
                 ..ClientOptions::with_base_url(self.api_url.clone())
             },
         )

@@ -2,16 +2,13 @@
 //! commit carrying the same `external_id`) and updated with only the fields that change.
 
 use crate::client::{GitHubClient, repo_path};
-use crate::comments::truncate;
 use crate::transport::{Call, encode};
 use http::Method;
 use serde::{Deserialize, Serialize};
+use shared::github_text::CHECK_TEXT;
 use shared::ports::{
     CheckConclusion, CheckOutput, CheckRunUpdate, CheckStatus, GitHubError, NewCheckRun, RepoScope,
 };
-
-/// GitHub refuses a check run whose output `summary` or `text` is longer than this.
-pub const MAX_CHECK_TEXT_CHARS: usize = 65_535;
 
 /// One page of a commit's runs of one name is plenty: a job creates one.
 const PER_PAGE: &str = "100";
@@ -28,11 +25,9 @@ impl<'a> OutputJson<'a> {
     fn new(output: &'a CheckOutput) -> Self {
         Self {
             title: &output.title,
-            summary: truncate(&output.summary, MAX_CHECK_TEXT_CHARS),
-            text: output
-                .text
-                .as_deref()
-                .map(|text| truncate(text, MAX_CHECK_TEXT_CHARS)),
+            // GitHub counts these in bytes (see `shared::github_text`).
+            summary: CHECK_TEXT.fit(&output.summary),
+            text: output.text.as_deref().map(|text| CHECK_TEXT.fit(text)),
         }
     }
 }

@@ -18,6 +18,40 @@ const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
 #[derive(Deserialize)]
 struct ErrorBody {
     message: Option<String>,
+    /// A 422's details: objects with a `message` (`summary exceeds a maximum bytesize of
+    /// 65535`) or plain strings (`Pull request review thread line must be part of the
+    /// diff`).
+    #[serde(default)]
+    errors: Vec<serde_json::Value>,
+}
+
+impl ErrorBody {
+    /// `message`, followed by the details GitHub gave in `errors`.
+    fn text(self) -> Option<String> {
+        let details: Vec<String> = self
+            .errors
+            .iter()
+            .filter_map(|error| match error {
+                serde_json::Value::String(text) => Some(text.clone()),
+                serde_json::Value::Object(fields) => fields
+                    .get("message")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        let field = fields.get("field")?.as_str()?;
+                        let code = fields.get("code")?.as_str()?;
+                        Some(format!("{field}: {code}"))
+                    }),
+                _ => None,
+            })
+            .collect();
+        match (self.message, details.is_empty()) {
+            (Some(message), true) => Some(message),
+            (Some(message), false) => Some(format!("{message} ({})", details.join("; "))),
+            (None, false) => Some(details.join("; ")),
+            (None, true) => None,
+        }
+    }
 }
 
 /// The error for a non-2xx answer to `label` (e.g. `POST /repos/o/r/issues/1/comments`).
@@ -73,7 +107,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn github_message(status: StatusCode, body: &str, credential: &SecretString) -> String {
     let message = serde_json::from_str::<ErrorBody>(body)
         .ok()
-        .and_then(|body| body.message)
+        .and_then(ErrorBody::text)
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("no message").to_owned());
     let message = redact(&message, credential);
     let mut short: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
@@ -173,6 +207,30 @@ mod tests {
             GitHubError::Unavailable(_)
         ));
         assert!(matches!(run(408, &[], ""), GitHubError::Unavailable(_)));
+    }
+
+    #[test]
+    fn validation_details_are_quoted() {
+        let error = run(
+            422,
+            &[],
+            r#"{"message":"Validation Failed","errors":[{"resource":"CheckRun","code":"custom","field":"summary","message":"summary exceeds a maximum bytesize of 65535"}],"status":"422"}"#,
+        );
+        assert_eq!(
+            error.to_string(),
+            "GitHub rejected the request: GET /x answered 422: Validation Failed (summary exceeds a maximum bytesize of 65535)"
+        );
+        let error = run(
+            422,
+            &[],
+            r#"{"message":"Unprocessable Entity","errors":["Pull request review thread line must be part of the diff"]}"#,
+        );
+        assert!(
+            error.to_string().ends_with(
+                "Unprocessable Entity (Pull request review thread line must be part of the diff)"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

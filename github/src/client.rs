@@ -29,6 +29,24 @@ pub struct ClientOptions {
     pub timeouts: Timeouts,
     /// The permissions of the tokens the [`shared::ports::GitHub`] calls use.
     pub permissions: TokenPermissions,
+    /// Sent with every request: GitHub refuses a request without one (403) and asks that
+    /// it name the App (REST docs, "User agent required"). See [`user_agent`].
+    pub user_agent: String,
+}
+
+/// `ollama-turbo-agent/<version>`, followed by ` (+https://github.com/apps/<slug>)` when
+/// the App's slug is known, so GitHub can tell which App a request comes from.
+pub fn user_agent(app_slug: Option<&str>) -> String {
+    let product = format!("ollama-turbo-agent/{}", env!("CARGO_PKG_VERSION"));
+    match app_slug.map(str::trim).filter(|slug| {
+        !slug.is_empty()
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    }) {
+        Some(slug) => format!("{product} (+https://github.com/apps/{slug})"),
+        None => product,
+    }
 }
 
 impl Default for ClientOptions {
@@ -38,6 +56,7 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             timeouts: Timeouts::default(),
             permissions: TokenPermissions::policy_and_report(),
+            user_agent: user_agent(None),
         }
     }
 }
@@ -90,7 +109,7 @@ impl GitHubClient {
         let signer = AppSigner::new(credentials)?;
         let base_url = options.base_url.trim_end_matches('/');
         Ok(Self {
-            transport: Transport::new(base_url, &options.timeouts)?,
+            transport: Transport::new(base_url, &options.timeouts, &options.user_agent)?,
             app_id: credentials.app_id,
             minter: Minter::App(signer),
             tokens: TokenCache::default(),
@@ -112,7 +131,7 @@ impl GitHubClient {
     ) -> Result<Self, SetupError> {
         let base_url = options.base_url.trim_end_matches('/');
         let client = Self {
-            transport: Transport::new(base_url, &options.timeouts)?,
+            transport: Transport::new(base_url, &options.timeouts, &options.user_agent)?,
             app_id,
             minter: Minter::Broker {
                 scope: scope.clone(),

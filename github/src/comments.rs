@@ -7,11 +7,9 @@ use crate::transport::Call;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::json;
+use shared::github_text::BODY;
 use shared::ports::{GitHubError, RepoScope, marker_line};
 use std::time::{Duration, SystemTime};
-
-/// GitHub refuses an issue comment longer than this many characters.
-pub const MAX_COMMENT_CHARS: usize = 65_536;
 
 /// How far back the search for an earlier attempt's comment reaches: an event is retried
 /// by its queue for minutes and may be redriven from a dead-letter queue hours later.
@@ -23,9 +21,6 @@ const PER_PAGE: usize = 100;
 /// A day of comments fits in one page unless the thread is very busy; this bounds the
 /// search in any case.
 const MAX_PAGES: u32 = 5;
-
-/// Said in place of what did not fit.
-const TRUNCATED: &str = "\n\n… (truncated)";
 
 #[derive(Deserialize)]
 struct CreatedJson {
@@ -57,22 +52,10 @@ impl CommentJson {
     }
 }
 
-/// `body` followed by the marker line, `body` shortened if both would not fit.
+/// `body` followed by the marker line, `body` shortened if both would not fit in
+/// GitHub's [`MAX_BODY_CHARS`](shared::github_text::MAX_BODY_CHARS).
 pub(crate) fn with_marker(body: &str, marker_line: &str) -> String {
-    let suffix = format!("\n\n{marker_line}");
-    let room = MAX_COMMENT_CHARS.saturating_sub(suffix.chars().count());
-    format!("{}{suffix}", truncate(body, room))
-}
-
-/// `text` cut to at most `max_chars` characters, saying so when it was cut.
-pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_owned();
-    }
-    let keep = max_chars.saturating_sub(TRUNCATED.chars().count());
-    let mut cut: String = text.chars().take(keep).collect();
-    cut.push_str(TRUNCATED);
-    cut
+    BODY.fit_with_tail(body, &format!("\n\n{marker_line}"))
 }
 
 impl GitHubClient {
@@ -133,15 +116,16 @@ impl GitHubClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::github_text::MAX_BODY_CHARS;
 
     #[test]
     fn the_marker_always_fits() {
         let marker = marker_line("job:1:accepted");
-        let long = "é".repeat(MAX_COMMENT_CHARS + 10);
+        let long = "é".repeat(MAX_BODY_CHARS + 10);
         let text = with_marker(&long, &marker);
-        assert_eq!(text.chars().count(), MAX_COMMENT_CHARS);
+        assert_eq!(text.chars().count(), MAX_BODY_CHARS);
         assert!(text.ends_with(&marker));
-        assert!(text.contains("(truncated)"));
+        assert!(text.contains("(cut to fit GitHub's limit)"));
         assert_eq!(with_marker("hi", &marker), format!("hi\n\n{marker}"));
     }
 }

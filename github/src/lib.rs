@@ -1,6 +1,6 @@
 //! The GitHub App client of Ollama Turbo Agent: App JWTs, installation tokens scoped to one
 //! repository and to the permissions a stage needs, bounded retries that never duplicate a
-//! comment or a check run, and [`GitHubClient`], the octocrab-backed implementation of
+//! comment or a check run, and [`GitHubClient`], the implementation of
 //! [`shared::ports::GitHub`], built from the App's settings by [`GitHubApp::client`].
 //!
 //! Tokens, the JWT and the private key never appear in logs, errors or `Debug` output.
@@ -16,15 +16,14 @@ mod credentials;
 mod labels;
 mod pulls;
 mod retry;
+mod review_lines;
 mod runner_token;
 mod token;
 mod transport;
 
 pub use app::GitHubApp;
 pub use broker::{BrokerFuture, TokenBroker};
-pub use checks::MAX_CHECK_TEXT_CHARS;
-pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient};
-pub use comments::MAX_COMMENT_CHARS;
+pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient, user_agent};
 pub use credentials::{AppCredentials, JWT_BACKDATE, JWT_LIFETIME, SetupError};
 pub use retry::RetryPolicy;
 pub use runner_token::{TokenFailure, answer_token_request};

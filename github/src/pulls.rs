@@ -4,16 +4,15 @@
 //! failure GitHub had in fact carried out does not duplicate it.
 
 use crate::client::{GitHubClient, repo_path};
-use crate::comments::{truncate, with_marker};
+use crate::comments::with_marker;
+use crate::review_lines::{Placed, body_with_outside_comments, place};
 use crate::transport::Call;
 use serde::Deserialize;
 use serde_json::json;
+use shared::github_text::BODY;
 use shared::ports::{
     GitHubError, NewPullRequest, NewReview, OpenedPullRequest, RepoScope, marker_line,
 };
-
-/// GitHub refuses a pull request or review body longer than this many characters.
-const MAX_BODY_CHARS: usize = 65_536;
 
 /// GitHub's largest page.
 const PER_PAGE: usize = 100;
@@ -54,7 +53,7 @@ impl GitHubClient {
                 "title": pull.title,
                 "head": pull.head,
                 "base": pull.base,
-                "body": truncate(&pull.body, MAX_BODY_CHARS),
+                "body": BODY.fit(&pull.body),
                 "maintainer_can_modify": true,
             }),
         );
@@ -92,15 +91,16 @@ impl GitHubClient {
         review: &NewReview,
     ) -> Result<u64, GitHubError> {
         let marker = marker_line(marker);
-        let comments: Vec<serde_json::Value> = review
-            .comments
+        let placed = self.place_comments(scope, number, review).await?;
+        let comments: Vec<serde_json::Value> = placed
+            .inline
             .iter()
             .map(|comment| {
                 json!({
                     "path": comment.path,
                     "line": comment.line,
                     "side": "RIGHT",
-                    "body": truncate(&comment.body, MAX_BODY_CHARS),
+                    "body": BODY.fit(&comment.body),
                 })
             })
             .collect();
@@ -109,7 +109,10 @@ impl GitHubClient {
             json!({
                 "commit_id": review.commit.as_str(),
                 "event": "COMMENT",
-                "body": with_marker(&review.body, &marker),
+                "body": with_marker(
+                    &body_with_outside_comments(&review.body, &placed.outside),
+                    &marker
+                ),
                 "comments": comments,
             }),
         );
@@ -124,6 +127,34 @@ impl GitHubClient {
                 Ok(reply.json::<ReviewJson>(call)?.id)
             })
             .await
+    }
+
+    /// `review`'s comments sorted by whether GitHub takes them inline: on a line of
+    /// their file's diff, read from "List pull request files".
+    async fn place_comments(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        review: &NewReview,
+    ) -> Result<Placed, GitHubError> {
+        if review.comments.is_empty() {
+            return Ok(Placed::default());
+        }
+        let files = self.pull_files(scope, number, |_| false).await?;
+        let patches = files
+            .into_iter()
+            .map(|file| (file.filename, file.patch))
+            .collect();
+        let placed = place(&patches, &review.comments);
+        if !placed.outside.is_empty() {
+            tracing::info!(
+                repo = %scope.repo,
+                pull = number,
+                outside = placed.outside.len(),
+                "review comments outside the diff go into the review's body"
+            );
+        }
+        Ok(placed)
     }
 
     async fn find_review(

@@ -1,11 +1,10 @@
-//! One HTTP exchange with GitHub through octocrab: the request with its credential, the
+//! One HTTP exchange with GitHub (through `reqwest`): the request with its credential, the
 //! answer's status classified. No retries here (see [`crate::retry`]).
 
 use crate::classify::{classify, redact};
 use crate::credentials::SetupError;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{HeaderValue, Method, StatusCode};
-use octocrab::Octocrab;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -109,18 +108,84 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    /// The body as `T`; a body GitHub would not send is reported without quoting it.
+    /// The body as `T`. A body of another shape is a [`GitHubError::UnexpectedAnswer`]
+    /// naming the call (method and path template) and the field at fault, without quoting
+    /// any value from the body.
     pub(crate) fn json<T: DeserializeOwned>(&self, call: &Call) -> Result<T, GitHubError> {
-        serde_json::from_str(&self.body).map_err(|err| {
-            GitHubError::Unavailable(format!(
-                "{}: unexpected answer (line {}, column {}: {:?})",
-                call.label(),
-                err.line(),
-                err.column(),
-                err.classify()
+        let mut reader = serde_json::Deserializer::from_str(&self.body);
+        serde_path_to_error::deserialize(&mut reader).map_err(|err| {
+            let field = err.path().to_string();
+            let field = if field == "." {
+                String::new()
+            } else {
+                format!("field `{field}`: ")
+            };
+            GitHubError::UnexpectedAnswer(format!(
+                "{} {} answered {} with a body the App cannot read: {field}{}",
+                call.method,
+                path_template(&call.path),
+                self.status.as_u16(),
+                without_quoted_values(&err.inner().to_string())
             ))
         })
     }
+}
+
+/// `path` with its variable segments named as GitHub's REST docs name them
+/// (`/repos/{owner}/{repo}/check-runs/{id}`), so messages about a route read the same
+/// whichever repository the call was for.
+pub(crate) fn path_template(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out = Vec::with_capacity(segments.len());
+    let mut index = 0;
+    while index < segments.len() {
+        let segment = segments[index];
+        let previous = index.checked_sub(1).map(|i| segments[i]);
+        let named = match (previous, segment) {
+            (Some("repos"), _) if index == 1 => "{owner}",
+            (_, _) if index == 2 && segments[0] == "repos" => "{repo}",
+            (Some("contents"), _) => {
+                out.push("{path}");
+                break;
+            }
+            (Some("branches"), _) => {
+                out.push("{branch}");
+                break;
+            }
+            (Some("collaborators"), _) => "{username}",
+            (Some("commits"), _) => "{ref}",
+            (Some("labels"), _) => "{name}",
+            (_, s) if s.bytes().all(|b| b.is_ascii_digit()) => match previous {
+                Some("issues" | "pulls") => "{number}",
+                Some("installations") => "{installation_id}",
+                _ => "{id}",
+            },
+            (_, s) => s,
+        };
+        out.push(named);
+        index += 1;
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// A serde message with the values it quotes left out: `invalid type: string "…",
+/// expected u64`. A body's strings are GitHub's users' text, not the App's to log.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if quoted {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Timeouts of one exchange.
@@ -144,12 +209,16 @@ impl Default for Timeouts {
 }
 
 pub(crate) struct Transport {
-    octocrab: Octocrab,
+    http: reqwest::Client,
     base_url: String,
 }
 
 impl Transport {
-    pub(crate) fn new(base_url: &str, timeouts: &Timeouts) -> Result<Self, SetupError> {
+    pub(crate) fn new(
+        base_url: &str,
+        timeouts: &Timeouts,
+        user_agent: &str,
+    ) -> Result<Self, SetupError> {
         let invalid = |reason: String| SetupError::InvalidBaseUrl {
             url: base_url.to_owned(),
             reason,
@@ -177,17 +246,20 @@ impl Transport {
                 "the client must be built inside a Tokio runtime".to_owned(),
             ));
         }
-        let octocrab = Octocrab::builder()
-            .base_uri(uri)
-            .map_err(|err| invalid(err.to_string()))?
-            .set_connect_timeout(Some(timeouts.connect))
-            .set_read_timeout(Some(timeouts.read))
-            .set_write_timeout(Some(timeouts.read))
+        let user_agent = HeaderValue::from_str(user_agent)
+            .map_err(|_| SetupError::HttpClient(format!("invalid User-Agent {user_agent:?}")))?;
+        let http = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.read)
+            // GitHub answers the REST calls made here directly; a redirect is not
+            // followed with the credential.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|err| SetupError::HttpClient(err.to_string()))?;
+            .map_err(|err| SetupError::HttpClient(one_line(&err)))?;
         Ok(Self {
-            octocrab,
-            base_url: base_url.to_owned(),
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
         })
     }
 
@@ -212,31 +284,29 @@ impl Transport {
                 |_| GitHubError::Unauthorized(format!("{label}: the credential is not ASCII")),
             )?;
         authorization.set_sensitive(true);
-        let builder = http::Request::builder()
-            .method(call.method.clone())
-            .uri(call.uri())
+        let mut request = self
+            .http
+            .request(
+                call.method.clone(),
+                format!("{}{}", self.base_url, call.uri()),
+            )
             .header(ACCEPT, MEDIA_TYPE)
             .header(AUTHORIZATION, authorization);
-        let request = self
-            .octocrab
-            .build_request(builder, call.body.as_ref())
-            .map_err(|err| GitHubError::Rejected(format!("{label}: bad request: {err}")))?;
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
         tracing::debug!(call = %label, "calling GitHub");
-        let response = self.octocrab.execute(request).await.map_err(|err| {
+        let response = request.send().await.map_err(|err| {
             GitHubError::Unavailable(redact(&format!("{label}: {}", one_line(&err)), credential))
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = self
-            .octocrab
-            .body_to_string(response)
-            .await
-            .map_err(|err| {
-                GitHubError::Unavailable(redact(
-                    &format!("{label}: reading the answer: {}", one_line(&err)),
-                    credential,
-                ))
-            })?;
+        let body = response.text().await.map_err(|err| {
+            GitHubError::Unavailable(redact(
+                &format!("{label}: reading the answer: {}", one_line(&err)),
+                credential,
+            ))
+        })?;
         if status.is_success() {
             Ok(Reply { status, body })
         } else {
@@ -267,6 +337,52 @@ mod tests {
         assert_eq!(call.uri(), "/x?ref=refs%2Fheads%2Fmain&per_page=100");
     }
 
+    #[test]
+    fn routes_are_named_by_their_template() {
+        for (path, template) in [
+            (
+                "/repos/o/r/check-runs/12",
+                "/repos/{owner}/{repo}/check-runs/{id}",
+            ),
+            (
+                "/repos/o/r/pulls/8/reviews",
+                "/repos/{owner}/{repo}/pulls/{number}/reviews",
+            ),
+            (
+                "/repos/o/r/contents/docs/a%20b.md",
+                "/repos/{owner}/{repo}/contents/{path}",
+            ),
+            (
+                "/repos/o/r/branches/feat/x",
+                "/repos/{owner}/{repo}/branches/{branch}",
+            ),
+            (
+                "/repos/o/r/collaborators/octocat/permission",
+                "/repos/{owner}/{repo}/collaborators/{username}/permission",
+            ),
+            (
+                "/app/installations/7/access_tokens",
+                "/app/installations/{installation_id}/access_tokens",
+            ),
+        ] {
+            assert_eq!(path_template(path), template);
+        }
+    }
+
+    #[test]
+    fn quoted_values_are_left_out() {
+        assert_eq!(
+            without_quoted_values(
+                r#"invalid type: string "ghs_secret", expected u64 at line 1 column 9"#
+            ),
+            r#"invalid type: string "…", expected u64 at line 1 column 9"#
+        );
+        assert_eq!(
+            without_quoted_values("missing field `id`"),
+            "missing field `id`"
+        );
+    }
+
     #[tokio::test]
     async fn tokens_travel_in_the_clear_only_to_this_machine() {
         let timeouts = Timeouts::default();
@@ -276,7 +392,7 @@ mod tests {
             "http://127.0.0.1:8080",
             "http://localhost:1234/api/v3",
         ] {
-            assert!(Transport::new(good, &timeouts).is_ok(), "{good}");
+            assert!(Transport::new(good, &timeouts, "t/1").is_ok(), "{good}");
         }
         for bad in [
             "http://ghe.example.com/api/v3",
@@ -286,7 +402,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    Transport::new(bad, &timeouts),
+                    Transport::new(bad, &timeouts, "t/1"),
                     Err(SetupError::InvalidBaseUrl { .. })
                 ),
                 "{bad}"

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod envelope;
 pub mod error_chain;
 pub mod excerpt;
+pub mod github_text;
 pub mod ids;
 pub mod inbound;
 pub mod job;

@@ -5,6 +5,7 @@
 //! creates, records every request, and plays scripted faults. Anything it does not expect
 //! answers 404 (or 401/403 for bad credentials) and shows up in [`FakeGitHub::unexpected`].
 
+mod limits;
 mod pulls;
 mod routes;
 mod server;
@@ -112,6 +113,9 @@ pub enum Fault {
     /// The primary quota is spent: 403 with `x-ratelimit-remaining: 0` and a reset this
     /// far ahead.
     QuotaExhausted { reset_in_secs: u64 },
+    /// Answer 200 with a body of another shape than the route's (`id` a string, the
+    /// route's own fields missing), as a changed or broken API would.
+    WrongShape,
     /// Do what was asked, then answer this status anyway (a timeout between GitHub's
     /// database and its front end, as the client sees it).
     AfterCommit(u16),
@@ -149,6 +153,9 @@ pub struct Recorded {
     pub query: BTreeMap<String, String>,
     pub body: Option<Value>,
     pub auth: AuthKind,
+    /// The `User-Agent` header (all its values, joined by `, `); `None` when missing (the
+    /// fake then answers 403, as GitHub does).
+    pub user_agent: Option<String>,
     /// `None` for a request no route matches.
     pub route: Option<Route>,
     /// Why the fake refused the request itself (credential, scope, permission, input).
@@ -334,6 +341,7 @@ impl FakeGitHub {
         ota_github::GitHubApp {
             credentials: Self::app_credentials(),
             api_url: self.base_url(),
+            slug: Some(MANIFEST_APP_SLUG.to_owned()),
         }
     }
 

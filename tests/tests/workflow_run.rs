@@ -121,6 +121,46 @@ async fn a_job_runs_and_is_reported_on_github() {
     assert!(!format!("{overrides:?}").contains(token.expose()));
 }
 
+/// GitHub counts a check run's output in bytes: a long non-ASCII summary (34,000 `é`,
+/// 68,000 bytes) within 65,535 characters is still refused with 422 "summary exceeds a
+/// maximum bytesize of 65535", and the job's check run must not stay "in progress".
+#[tokio::test]
+async fn a_long_non_ascii_output_still_completes_the_check_run_and_posts_the_comment() {
+    let harness = Harness::start().await;
+    let id = harness.start_job(false, TEST_TIMEOUTS).await;
+    harness
+        .pump_until(&id, "a running check run", |job| {
+            job.status == JobStatus::Dispatching
+        })
+        .await;
+    let token = harness.runner_starts(&id, 1).await;
+    let mut output = e2e::workflow::actors::run_output();
+    output.summary = "é".repeat(34_000);
+    output.details = None;
+    harness
+        .runner_succeeds_with(&token, &output)
+        .await
+        .expect("answer");
+
+    let job = harness.finished_job(&id).await;
+    assert_eq!(
+        job.status,
+        JobStatus::Succeeded,
+        "{:#?} {:#?}",
+        job.result,
+        harness.github.unexpected()
+    );
+    let run = harness.check_run_fields();
+    assert_eq!(run["status"], "completed", "{:?}", run["status"]);
+    assert_eq!(run["conclusion"], "success");
+    let summary = run["output"]["summary"].as_str().expect("summary");
+    assert!(summary.len() <= 65_535, "{} bytes", summary.len());
+    assert!(summary.contains("cut to fit GitHub's limit"));
+    assert!(harness.the_comment().contains(&"é".repeat(1_000)));
+    assert_eq!(harness.labels(), ["automation:applied"]);
+    harness.assert_nothing_unexpected();
+}
+
 #[tokio::test]
 async fn a_second_answer_to_the_same_wait_changes_nothing() {
     let harness = Harness::start().await;

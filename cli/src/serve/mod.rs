@@ -114,7 +114,8 @@ impl Server {
             settings.app_id,
             settings.private_key.clone(),
             &self.environment.api_url,
-        );
+        )
+        .with_slug(settings.slug.clone());
         let github = || {
             app.client(TokenPermissions::policy_and_report())
                 .with_context(|| format!("the GitHub App's private key (from {})", settings.source))

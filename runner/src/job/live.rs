@@ -3,6 +3,7 @@
 //! updated at most every [`LIVE_UPDATE_INTERVAL`].
 
 use crate::agent::{Progress, ProgressKind};
+use shared::github_text::CHECK_TEXT;
 use shared::ports::{CheckOutput, CheckRunUpdate, CheckStatus, GitHub, RepoScope};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -12,27 +13,38 @@ use tokio::sync::mpsc::UnboundedReceiver;
 /// rate limits over a long job.
 pub const LIVE_UPDATE_INTERVAL: Duration = Duration::from_secs(5);
 
-/// The most of the log the check run shows: GitHub caps a check run's `text` at 65,535
-/// characters, and the line saying where the full log is must fit too.
-pub const MAX_LOG_TAIL_CHARS: usize = 60_000;
+/// The most of the log the check run shows, in bytes: GitHub caps a check run's `text`
+/// at 65,535 bytes (not characters; see `shared::github_text`), and the line saying where
+/// the full log is must fit too.
+pub const MAX_LOG_TAIL_BYTES: usize = 60_000;
 
-/// The last lines of the job's log, within [`MAX_LOG_TAIL_CHARS`].
+/// The last lines of the job's log, within [`MAX_LOG_TAIL_BYTES`].
 #[derive(Debug, Default, Clone)]
 pub struct LogTail {
     lines: VecDeque<String>,
-    chars: usize,
+    bytes: usize,
     dropped: usize,
 }
 
 impl LogTail {
     pub fn push(&mut self, line: String) {
-        self.chars += line.chars().count() + 1;
+        // One line longer than the whole tail keeps its end.
+        let line = if line.len() >= MAX_LOG_TAIL_BYTES {
+            let mut start = line.len() - MAX_LOG_TAIL_BYTES / 2;
+            while !line.is_char_boundary(start) {
+                start += 1;
+            }
+            format!("…{}", &line[start..])
+        } else {
+            line
+        };
+        self.bytes += line.len() + 1;
         self.lines.push_back(line);
-        while self.chars > MAX_LOG_TAIL_CHARS {
+        while self.bytes > MAX_LOG_TAIL_BYTES {
             let Some(first) = self.lines.pop_front() else {
                 break;
             };
-            self.chars -= first.chars().count() + 1;
+            self.bytes -= first.len() + 1;
             self.dropped += 1;
         }
     }
@@ -170,6 +182,7 @@ async fn update<G: GitHub>(
     if let Some(pointer) = log_pointer {
         text.push_str(&format!("\n{pointer}\n"));
     }
+    let text = CHECK_TEXT.fit(&text);
     let update = CheckRunUpdate {
         status: Some(CheckStatus::InProgress),
         output: Some(CheckOutput {
@@ -195,11 +208,27 @@ mod tests {
             tail.push(format!("line {n:05} {}", "x".repeat(20)));
         }
         let text = tail.text();
-        assert!(text.chars().count() <= MAX_LOG_TAIL_CHARS + 100);
+        assert!(text.len() <= MAX_LOG_TAIL_BYTES + 100);
         assert!(text.starts_with("… "));
         assert!(
             text.trim_end()
                 .ends_with(&format!("line 09999 {}", "x".repeat(20)))
         );
+    }
+
+    /// GitHub counts a check run's text in bytes: a tail of `é` within 60,000 characters
+    /// would be twice over.
+    #[test]
+    fn the_tail_of_a_non_ascii_log_is_counted_in_bytes() {
+        let mut tail = LogTail::default();
+        for n in 0..10_000 {
+            tail.push(format!("ligne {n:05} {}", "é".repeat(20)));
+        }
+        assert!(tail.text().len() <= MAX_LOG_TAIL_BYTES + 100);
+        let mut tail = LogTail::default();
+        tail.push("🦀".repeat(40_000));
+        let text = tail.text();
+        assert!(!text.is_empty() && text.len() <= MAX_LOG_TAIL_BYTES + 100);
+        assert!(text.trim_end().ends_with('🦀'));
     }
 }

@@ -29,7 +29,7 @@ pub use broker::{
 };
 #[cfg(feature = "aws")]
 pub use lambda_broker::LambdaBroker;
-pub use live::{LIVE_UPDATE_INTERVAL, LogTail, MAX_LOG_TAIL_CHARS};
+pub use live::{LIVE_UPDATE_INTERVAL, LogTail, MAX_LOG_TAIL_BYTES};
 pub use run::{Failure, Finished, Runner, RunnerError};
 pub use settings::{DEFAULT_APP_SLUG, RunnerEnv, git_base_url};
 pub use text::{JOB_TRAILER, commit_message, pull_request_body, pull_request_title};

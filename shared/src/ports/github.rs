@@ -232,6 +232,11 @@ pub enum GitHubError {
     /// GitHub rejected the request itself (422 and other 4xx).
     #[error("GitHub rejected the request: {0}")]
     Rejected(String),
+    /// GitHub answered 2xx with a body the App cannot read (a field missing or of another
+    /// type): the call and the field are named. Asking again gets the same answer, so it
+    /// is not transient; it needs a fix in the App (or GitHub changed its API).
+    #[error("GitHub's answer is not what the App expects: {0}")]
+    UnexpectedAnswer(String),
 }
 
 fn retry_hint(retry_after: &Option<Duration>) -> String {

@@ -3,6 +3,7 @@
 //! easy to find and its snapshots show in review.
 
 use crate::dispatch::RunOutput;
+use crate::github_text::CHECK_TEXT;
 use crate::job::{JobError, JobId, JobRecord, JobStatus};
 use crate::ports::{CheckConclusion, CheckOutput};
 
@@ -13,9 +14,7 @@ pub const LABEL_APPLIED: &str = "automation:applied";
 /// After a job failed or was dead-lettered.
 pub const LABEL_FAILED: &str = "automation:failed";
 
-/// GitHub refuses a check run whose `summary` or `text` is longer than this many
-/// characters.
-pub const MAX_CHECK_TEXT_CHARS: usize = 65_535;
+pub use crate::github_text::MAX_CHECK_TEXT_BYTES;
 
 /// How much of an error's cause a comment quotes: enough for a stack trace's top or a
 /// config error's position; the rest is in the check run and the log.
@@ -278,12 +277,13 @@ pub fn log_pointer(job: &JobId, log: Option<&str>) -> Option<String> {
     })
 }
 
-/// `text` cut to [`MAX_CHECK_TEXT_CHARS`], ending with `pointer` (see [`log_pointer`]) when
-/// there is one; the pointer survives any cut.
+/// `text` cut to [`MAX_CHECK_TEXT_BYTES`] bytes (GitHub counts a check run's text in
+/// bytes), ending with `pointer` (see [`log_pointer`]) when there is one; the pointer
+/// survives any cut.
 pub fn fit_check_text(text: &str, pointer: Option<&str>) -> String {
     if let Some(pointer) = pointer
         && text.contains(pointer)
-        && text.chars().count() <= MAX_CHECK_TEXT_CHARS
+        && CHECK_TEXT.fits(text)
     {
         // It says where the log is already.
         return text.to_owned();
@@ -291,16 +291,7 @@ pub fn fit_check_text(text: &str, pointer: Option<&str>) -> String {
     let pointer = pointer
         .map(|pointer| format!("\n\n{pointer}"))
         .unwrap_or_default();
-    let cut_note = "\n\n… (cut to fit GitHub's limit)";
-    let whole = text.chars().count() + pointer.chars().count();
-    if whole <= MAX_CHECK_TEXT_CHARS {
-        return format!("{text}{pointer}");
-    }
-    let room = MAX_CHECK_TEXT_CHARS
-        .saturating_sub(pointer.chars().count())
-        .saturating_sub(cut_note.chars().count());
-    let kept: String = text.chars().take(room).collect();
-    format!("{kept}{cut_note}{pointer}")
+    CHECK_TEXT.fit_with_tail(text, &pointer)
 }
 
 /// How long the job took: from its runner's start (or its request, if no runner ever

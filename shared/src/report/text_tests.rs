@@ -166,17 +166,12 @@ fn the_check_run_has_a_title_summary_and_details_with_the_log() {
 
 #[test]
 fn check_run_text_is_cut_to_github_limit_keeping_the_log_pointer() {
-    let long = "x".repeat(MAX_CHECK_TEXT_CHARS * 2);
+    let long = "x".repeat(MAX_CHECK_TEXT_BYTES * 2);
     let pointer = format!("Full log: {LOG}");
     let fitted = fit_check_text(&long, Some(&pointer));
-    assert_eq!(fitted.chars().count(), MAX_CHECK_TEXT_CHARS);
+    assert_eq!(fitted.len(), MAX_CHECK_TEXT_BYTES);
     assert!(fitted.ends_with(&format!("Full log: {LOG}")));
     assert!(fitted.contains("cut to fit GitHub's limit"));
-    let wide = "é".repeat(MAX_CHECK_TEXT_CHARS);
-    assert_eq!(
-        fit_check_text(&wide, None).chars().count(),
-        MAX_CHECK_TEXT_CHARS
-    );
     assert_eq!(fit_check_text("short", None), "short");
 
     let mut huge = run();
@@ -184,8 +179,34 @@ fn check_run_text_is_cut_to_github_limit_keeping_the_log_pointer() {
     let mut job = succeeded();
     job.result.as_mut().expect("result").summary = Some("z".repeat(100_000));
     let output = finished_output(&job, Some(&huge));
-    assert!(output.summary.chars().count() <= MAX_CHECK_TEXT_CHARS);
-    assert!(output.text.expect("text").chars().count() <= MAX_CHECK_TEXT_CHARS);
+    assert!(output.summary.len() <= MAX_CHECK_TEXT_BYTES);
+    assert!(output.text.expect("text").len() <= MAX_CHECK_TEXT_BYTES);
+}
+
+/// GitHub counts a check run's text in bytes: 65,535 `é` are 131,070 bytes, and a text
+/// of them is refused with 422 "summary exceeds a maximum bytesize of 65535".
+#[test]
+fn non_ascii_check_run_text_is_cut_by_bytes_on_a_character_boundary() {
+    let pointer = format!("Full log: {LOG}");
+    let wide = "é".repeat(MAX_CHECK_TEXT_BYTES);
+    let fitted = fit_check_text(&wide, Some(&pointer));
+    assert!(
+        fitted.len() <= MAX_CHECK_TEXT_BYTES,
+        "{} bytes",
+        fitted.len()
+    );
+    assert!(fitted.ends_with(&pointer));
+    let crabs = "🦀".repeat(30_000);
+    assert!(fit_check_text(&crabs, None).len() <= MAX_CHECK_TEXT_BYTES);
+
+    let mut wide_run = run();
+    wide_run.details = Some("ü".repeat(40_000));
+    let mut job = succeeded();
+    job.result.as_mut().expect("result").summary = Some("ß".repeat(40_000));
+    wide_run.summary = "ß".repeat(40_000);
+    let output = finished_output(&job, Some(&wide_run));
+    assert!(output.summary.len() <= MAX_CHECK_TEXT_BYTES);
+    assert!(output.text.expect("text").len() <= MAX_CHECK_TEXT_BYTES);
 }
 
 #[test]

@@ -82,6 +82,9 @@ pub(crate) fn create(state: &mut State, repo: &str, body: Option<&Value>) -> Ans
             format!("a second pull request from {head}"),
         );
     }
+    if let Some(refused) = super::limits::body("PullRequest", &text("body").unwrap_or_default()) {
+        return refused;
+    }
     let pull = FakeOpenedPull {
         number: state.next_id(),
         repo: repo.to_owned(),
@@ -126,6 +129,28 @@ pub(crate) fn review(state: &mut State, repo: &str, number: u64, body: Option<&V
             "Unprocessable Entity",
             "a review comment without path, line or body",
         );
+    }
+    let texts = fields.get("body").into_iter().chain(
+        fields
+            .get("comments")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|comment| comment.get("body")),
+    );
+    if let Some(refused) = texts
+        .filter_map(Value::as_str)
+        .find_map(|text| super::limits::body("PullRequestReview", text))
+    {
+        return refused;
+    }
+    let files = state
+        .pull_files
+        .get(&(repo.to_owned(), number))
+        .cloned()
+        .unwrap_or_default();
+    if let Some(refused) = super::limits::review_lines(&files, fields) {
+        return refused;
     }
     let review = FakeReview {
         id: state.next_id(),

@@ -368,6 +368,9 @@ fn repo_call(
             let Some(text) = body.and_then(|body| body["body"].as_str()) else {
                 return Answer::refuse(422, "body is missing", "comment without a body");
             };
+            if let Some(refused) = super::limits::body("IssueComment", text) {
+                return refused;
+            }
             let comment = FakeComment {
                 id: state.next_id(),
                 repo: repo.to_owned(),
@@ -400,6 +403,9 @@ fn repo_call(
             let Some(Value::Object(fields)) = body else {
                 return Answer::refuse(422, "Invalid request", "update without a JSON object");
             };
+            if let Some(refused) = super::limits::check_output(fields) {
+                return refused;
+            }
             let Some(run) = state
                 .check_runs
                 .iter_mut()
@@ -602,6 +608,9 @@ fn create_check_run(state: &mut State, repo: &str, body: Option<&Value>) -> Answ
         || !fields.get("head_sha").is_some_and(Value::is_string)
     {
         return Answer::refuse(422, "Invalid request", "check run without name or head_sha");
+    }
+    if let Some(refused) = super::limits::check_output(fields) {
+        return refused;
     }
     let run = FakeCheckRun {
         id: state.next_id(),

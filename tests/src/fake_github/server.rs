@@ -26,6 +26,8 @@ pub(crate) struct Answer {
     pub(crate) body: Value,
     /// Set when the fake refuses the request because the client got something wrong.
     pub(crate) refused: Option<String>,
+    /// A plain-text body instead of `body`'s JSON.
+    pub(crate) text: Option<String>,
 }
 
 impl Answer {
@@ -35,6 +37,15 @@ impl Answer {
             headers: Vec::new(),
             body,
             refused: None,
+            text: None,
+        }
+    }
+
+    /// A plain-text answer, as GitHub's front end gives some refusals.
+    pub(crate) fn text(status: u16, text: &str) -> Self {
+        Self {
+            text: Some(text.to_owned()),
+            ..Self::json(status, Value::Null)
         }
     }
 
@@ -53,7 +64,10 @@ impl Answer {
 
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(self.body)).into_response();
+        let mut response = match self.text {
+            Some(text) => (status, text).into_response(),
+            None => (status, axum::Json(self.body)).into_response(),
+        };
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response.headers_mut().insert(name, value);
@@ -94,6 +108,7 @@ async fn handle(
         query: query.clone(),
         body: body_json.clone(),
         auth: AuthKind::None,
+        user_agent: None,
         route: None,
         refused: None,
         fault: None,
@@ -110,7 +125,10 @@ async fn handle(
                 .into_owned()
         })
         .collect();
+    let user_agent = super::limits::user_agent(&headers);
+    record.user_agent = user_agent.as_ref().ok().cloned();
     let answer = match (path.is_some(), routes::parse(&method, &segments)) {
+        _ if user_agent.is_err() => user_agent.err().unwrap_or_else(|| Answer::error(403, "")),
         (true, Some(call)) => {
             record.path = format!("/{}", segments.join("/"));
             record.route = Some(call.route());
@@ -229,6 +247,10 @@ fn authorized(
                 ..Answer::error(403, "API rate limit exceeded for installation.")
             }
         }
+        Some(Fault::WrongShape) => Answer::json(
+            200,
+            json!({ "id": "not-a-number", "message": "a body of another shape" }),
+        ),
         Some(Fault::AfterCommit(status)) => {
             routes::answer(state, call, query, body);
             Answer::error(status, reason(status))

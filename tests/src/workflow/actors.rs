@@ -312,6 +312,15 @@ impl Harness {
             .await
     }
 
+    /// The runner succeeds with `output`.
+    pub async fn runner_succeeds_with(
+        &self,
+        token: &TaskToken,
+        output: &RunOutput,
+    ) -> Result<(), WorkflowError> {
+        self.workflow.succeed(token, &output.to_task_output()).await
+    }
+
     /// The runner fails with a named error.
     pub async fn runner_fails(&self, token: &TaskToken, error: JobError, cause: &str) {
         self.workflow
