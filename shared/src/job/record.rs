@@ -203,6 +203,10 @@ pub struct JobRecord {
     /// The job's check run on GitHub, once created (pull request jobs).
     #[serde(default)]
     pub check_run_id: Option<u64>,
+    /// The task's `hosted_model` when the job was created: a job overflows to Ollama's
+    /// hosted service only with one (see `may_use_hosted` in the dispatch module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_model: Option<String>,
 }
 
 impl JobRecord {
@@ -241,6 +245,7 @@ impl JobRecord {
             result: None,
             log: None,
             check_run_id: None,
+            hosted_model: None,
         }
     }
 
