@@ -46,13 +46,13 @@ pub(super) struct RawTriggers {
 /// of trigger names (`[comment, pr_opened]`), each on with its defaults.
 #[derive(Debug)]
 pub(super) enum RawTriggerSpec {
-    Sections(RawTriggers),
+    Sections(Box<RawTriggers>),
     Names(Vec<Spanned<String>>),
 }
 
 impl Default for RawTriggerSpec {
     fn default() -> Self {
-        Self::Sections(RawTriggers::default())
+        Self::Sections(Box::default())
     }
 }
 
@@ -69,7 +69,7 @@ impl<'de> Deserialize<'de> for RawTriggerSpec {
 
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTriggerSpec, A::Error> {
                 RawTriggers::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawTriggerSpec::Sections)
+                    .map(|sections| RawTriggerSpec::Sections(Box::new(sections)))
             }
 
             fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<RawTriggerSpec, A::Error> {

@@ -47,7 +47,7 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
     let tasks = check.tasks(automation.tasks, &defaults);
     let triggers = match automation.triggers {
         Some(spec) => match spec.value {
-            RawTriggerSpec::Sections(sections) => check.triggers(sections, &tasks),
+            RawTriggerSpec::Sections(sections) => check.triggers(*sections, &tasks),
             RawTriggerSpec::Names(names) => check.trigger_names(&names),
         },
         None => check.triggers(RawTriggers::default(), &tasks),
