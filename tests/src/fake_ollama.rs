@@ -51,6 +51,10 @@ pub enum Reply {
     /// Stream `line` again and again, up to `total` bytes, as a server whose reply never
     /// ends; generated as the client reads, so what it never read is never sent.
     Flood { line: Vec<u8>, total: u64 },
+    /// A turn of a model that thinks: rendered when the request arrives, with its
+    /// thinking streamed first unless the request says `think: false` (see
+    /// [`Reply::thinking_model`]).
+    ThinkingModel(Box<ChatReply>),
 }
 
 impl Reply {
@@ -203,8 +207,10 @@ impl ChatReply {
         let created_at = "2026-01-01T00:00:00.000000Z";
         let mut lines = Vec::new();
         if let Some(thinking) = &self.thinking {
-            lines.push(json!({"model": self.model, "created_at": created_at,
-                "message": {"role": "assistant", "content": "", "thinking": thinking}, "done": false}));
+            for word in thinking.split_inclusive(' ') {
+                lines.push(json!({"model": self.model, "created_at": created_at,
+                    "message": {"role": "assistant", "content": "", "thinking": word}, "done": false}));
+            }
         }
         for word in self.content.split_inclusive(' ') {
             lines.push(json!({"model": self.model, "created_at": created_at,
@@ -426,7 +432,10 @@ async fn handle(
             Some(reply) => {
                 state.in_flight += 1;
                 state.most_in_flight = state.most_in_flight.max(state.in_flight);
-                (reply, state.flood_sent.clone())
+                (
+                    reply.for_request(&state.calls[state.calls.len() - 1].body),
+                    state.flood_sent.clone(),
+                )
             }
             None => {
                 state.unexpected.push(unexpected("no scripted reply left"));
@@ -472,6 +481,7 @@ impl Reply {
                 ndjson(Body::from_stream(stream))
             }
             Reply::Delayed { reply, .. } => reply.into_response_now(flood_sent),
+            Reply::ThinkingModel(reply) => Reply::from(*reply).into_response_now(flood_sent),
             Reply::Flood { line, total } => {
                 let size = line.len() as u64;
                 let count = total.div_ceil(size.max(1));
@@ -505,4 +515,82 @@ fn ndjson(body: Body) -> Response {
         header::HeaderValue::from_static("application/x-ndjson"),
     );
     response
+}
+
+// --- Thinking models, the hosted service's usage limits, errors mid-stream ---------------
+//
+// What Ollama does, as its docs and issue threads show it:
+// - A model that can think thinks by default: its reasoning streams first, in
+//   `message.thinking`, before any `message.content`; `think: false` in the request turns
+//   it off, and then no `thinking` is streamed (docs.ollama.com, "Thinking"). Thinking
+//   tokens count in `eval_count` and against `num_predict`: a turn that spends them all
+//   ends with `done_reason: "length"` and no content.
+// - Ollama's hosted service answers 429 with `{"error": "you (<account>) have reached your
+//   weekly usage limit, upgrade for higher limits: https://ollama.com/upgrade"}` (also
+//   `hourly`, `session`) once the account's usage limit is reached; a plain 429 (too many
+//   requests at once) names no limit.
+// - An error after the stream began arrives as one more line, `{"error": "..."}`, under
+//   the HTTP 200 already sent.
+
+impl ChatReply {
+    /// `self`, with this reasoning streamed (word by word) before the content.
+    pub fn with_thinking(mut self, thinking: &str) -> Self {
+        self.thinking = Some(thinking.to_owned());
+        self
+    }
+
+    /// A thinking turn cut at `num_predict` before any answer: only reasoning, then
+    /// `done_reason: "length"`.
+    pub fn thought_until_the_limit(max_tokens: u64) -> Self {
+        Self::text("")
+            .with_thinking("Let me think about this very carefully, step by step, again ")
+            .with_done_reason("length")
+            .with_counts(100, max_tokens)
+    }
+}
+
+impl Reply {
+    /// `reply` as a thinking model gives it: thinking first, unless the request turns
+    /// thinking off (then the same turn without it, and fewer output tokens).
+    pub fn thinking_model(reply: ChatReply) -> Self {
+        Self::ThinkingModel(Box::new(reply))
+    }
+
+    /// The hosted service's answer once the account reached its `window` usage limit
+    /// (`hourly`, `session`, `weekly`).
+    pub fn usage_limit(window: &str) -> Self {
+        Self::error(
+            429,
+            &format!(
+                "you (fake-account) have reached your {window} usage limit, upgrade for higher \
+                 limits: https://ollama.com/upgrade"
+            ),
+        )
+    }
+
+    /// The first `lines` objects of `reply`'s stream, then `{"error": message}` under the
+    /// 200 already sent, as Ollama reports a failure mid-stream.
+    pub fn error_mid_stream(reply: ChatReply, lines: usize, message: &str) -> Self {
+        let mut objects: Vec<Value> = reply.lines().into_iter().take(lines).collect();
+        objects.push(json!({ "error": message }));
+        Self::lines_without_done(&objects)
+    }
+
+    /// The reply for the request `body`: a thinking model's turn loses its thinking when
+    /// the request says `think: false`.
+    fn for_request(self, body: &Value) -> Self {
+        match self {
+            Self::ThinkingModel(mut reply) => {
+                if body.get("think") == Some(&Value::Bool(false)) {
+                    reply.thinking = None;
+                }
+                Self::from(*reply)
+            }
+            Self::Delayed { delay, reply } => Self::Delayed {
+                delay,
+                reply: Box::new(reply.for_request(body)),
+            },
+            other => other,
+        }
+    }
 }

@@ -75,6 +75,9 @@ impl Ending {
                 "the agent stopped calling tools without finishing".to_owned()
             }
             Outcome::ModelUnavailable { message } => format!("Ollama stopped answering: {message}"),
+            Outcome::ThoughtPastBudget { max_tokens } => {
+                ota_runner::agent::thought_past_budget_text(*max_tokens)
+            }
             Outcome::UnreadableReplies { message } => format!(
                 "the model's replies could not be read twice in a row ({message}); try another model with `--model`"
             ),

@@ -53,7 +53,7 @@ pub use command::{
 };
 pub use context::{ContextFull, ContextWindow, Trimmed};
 pub use dispatch::{MAX_REVIEW_COMMENTS, MAX_TOOL_RESULT_CHARS, Review, ReviewComment};
-pub use outcome::{AgentReport, BudgetKind, Outcome};
+pub use outcome::{AgentReport, BudgetKind, Outcome, thought_past_budget_text};
 pub use output::{HeadTail, head_and_tail};
 pub use progress::{Progress, ProgressKind, ProgressSink};
 pub use prompt::TaskInput;

@@ -58,6 +58,10 @@ pub enum Outcome {
     /// size limit, a tool call Ollama could not parse). Permanent: it is the model's
     /// answer, not an outage, so another attempt would most likely get the same.
     UnreadableReplies { message: String },
+    /// A thinking model spent a whole response's budget (`max_tokens`) thinking, before
+    /// any answer or tool call. Asking it to be brief would not help: its thinking is not
+    /// its answer. The task's `think` or `max_tokens` must change.
+    ThoughtPastBudget { max_tokens: u32 },
     /// Ollama refused the work for good: the model is missing or has no tool support, or the
     /// credentials were refused. The message says what to change.
     ModelRejected { message: String, error: JobError },
@@ -71,7 +75,9 @@ impl Outcome {
             Self::BudgetExhausted {
                 budget: BudgetKind::WallClock,
             } => Some(JobError::RunnerTimedOut),
-            Self::BudgetExhausted { .. } => Some(JobError::RunnerBudgetExceeded),
+            Self::BudgetExhausted { .. } | Self::ThoughtPastBudget { .. } => {
+                Some(JobError::RunnerBudgetExceeded)
+            }
             Self::GaveUp { .. } | Self::UnreadableReplies { .. } => {
                 Some(JobError::RunnerAgentGaveUp)
             }
@@ -89,8 +95,18 @@ impl Outcome {
             Self::ModelUnavailable { .. } => "model unavailable".to_owned(),
             Self::UnreadableReplies { .. } => "the model's replies could not be read".to_owned(),
             Self::ModelRejected { .. } => "model refused the work".to_owned(),
+            Self::ThoughtPastBudget { .. } => "the model thought past its budget".to_owned(),
         }
     }
+}
+
+/// What the user is told when the model spent a response's whole budget thinking.
+pub fn thought_past_budget_text(max_tokens: u32) -> String {
+    format!(
+        "the model used its whole output budget ({max_tokens} tokens) thinking, before it wrote \
+         an answer or a tool call; lower `think` for the task in .ollama-turbo.yml (`think: \
+         low`, or `think: false`) or raise its `max_tokens`"
+    )
 }
 
 /// Everything a run produced.

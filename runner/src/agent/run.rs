@@ -213,9 +213,13 @@ impl Agent<'_> {
                 options: ChatOptions {
                     num_ctx: self.settings.num_ctx,
                     num_predict: self.spec.max_tokens,
-                    temperature: self.settings.temperature,
+                    temperature: self.spec.sampling.temperature.or(self.settings.temperature),
+                    top_p: self.spec.sampling.top_p,
+                    top_k: self.spec.sampling.top_k,
+                    seed: self.spec.sampling.seed,
                 },
                 keep_alive: self.settings.keep_alive.as_deref(),
+                think: self.spec.think,
             };
             let snapshot = (state.turns, state.started, state.tokens);
             let call = self.client.chat_observed(&request, |notice| {
@@ -285,10 +289,22 @@ impl Agent<'_> {
             if !response.content.trim().is_empty() {
                 state.last_message = Some(response.content.trim().to_owned());
             }
-            let wire_calls = response.tool_calls.iter().map(ToolCall::to_wire).collect();
-            transcript.push(Message::assistant(response.content.clone(), wire_calls));
+            let wire_calls: Vec<_> = response.tool_calls.iter().map(ToolCall::to_wire).collect();
+            let mut reply = Message::assistant(response.content.clone(), wire_calls);
+            if !response.tool_calls.is_empty() {
+                reply = reply.with_thinking(&response.thinking);
+            }
+            transcript.push(reply);
 
             if response.tool_calls.is_empty() {
+                if response.hit_length_limit()
+                    && response.content.trim().is_empty()
+                    && !response.thinking.trim().is_empty()
+                {
+                    return Outcome::ThoughtPastBudget {
+                        max_tokens: self.spec.max_tokens,
+                    };
+                }
                 if response.hit_length_limit() {
                     transcript.push(Message::user(format!(
                         "Your reply was cut off at the response limit ({} tokens) before it \

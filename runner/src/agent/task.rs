@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use shared::config::{BuiltinTask, Deliverable, TaskConfig};
+use shared::config::{BuiltinTask, Deliverable, Sampling, TaskConfig, Think};
 
 /// The tools the agent offers, by the names the model calls them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,6 +106,10 @@ pub struct TaskSpec {
     pub model: String,
     /// The most tokens one response may have (`num_predict`).
     pub max_tokens: u32,
+    /// The request's `think`; `None` leaves Ollama's default.
+    pub think: Option<Think>,
+    /// The request's sampling `options`.
+    pub sampling: Sampling,
     /// The wall-clock limit of the whole run.
     pub timeout: Duration,
     /// What the job produces; the tool policy and the runner's last steps follow from it.
@@ -138,6 +142,8 @@ impl TaskSpec {
             deliverable,
             model: config.model.clone(),
             max_tokens: config.max_tokens,
+            think: config.think,
+            sampling: config.sampling,
             timeout: config.timeout,
             instructions: template(config.builtin).to_owned(),
             repo_instructions: config

@@ -206,7 +206,13 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 format!("{CONFIG_FILE_NAME} defines no task `{}`", job.task),
             )
         })?;
-        Ok(TaskSpec::from_config(task))
+        let mut spec = TaskSpec::from_config(task);
+        // Ollama's hosted service has its own models: a job sent there runs the task's
+        // `hosted_model` (dispatch sends a job there only when it has one, or when no GPU
+        // is configured and `model` is the only choice).
+        let hosted = self.endpoint == Some(EndpointKind::Hosted);
+        task.model_for(hosted).clone_into(&mut spec.model);
+        Ok(spec)
     }
 
     async fn work(&self, job: &JobRecord) -> Result<RunOutput, Failure> {
@@ -290,6 +296,9 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                     }
                     Outcome::ModelRejected { message, .. } => {
                         format!("the model refused: {message}")
+                    }
+                    Outcome::ThoughtPastBudget { max_tokens } => {
+                        crate::agent::thought_past_budget_text(*max_tokens)
                     }
                     Outcome::UnreadableReplies { message } => format!(
                         "the model's replies could not be read, twice in a row; a model that \

@@ -223,6 +223,7 @@ impl OllamaClient {
         let mut response = request.send().await.map_err(|err| self.send_error(err))?;
         let status = response.status();
         if !status.is_success() {
+            let retry_after = retry_after_seconds(response.headers());
             let body = read_capped(&mut response).await;
             return Err(OllamaError::from_status(
                 status.as_u16(),
@@ -230,7 +231,8 @@ impl OllamaClient {
                 model,
                 &self.host.to_string(),
                 self.authorization.is_some(),
-            ));
+            )
+            .with_retry_after(retry_after));
         }
         let mut lines = LineSplitter::with_limit(limit.min(MAX_LINE_BYTES));
         let mut assembler = Assembler::default();
@@ -296,6 +298,17 @@ impl OllamaClient {
             reason: one_line(&err.without_url()),
         }
     }
+}
+
+/// An answer's `Retry-After` in seconds, when it is given as a number.
+fn retry_after_seconds(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// The start of an error body, as text.

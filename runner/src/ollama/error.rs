@@ -62,6 +62,17 @@ pub enum OllamaError {
     /// server error). The agent tells the model and lets it try again.
     #[error("the model wrote a tool call that could not be parsed: {message}")]
     MalformedToolCall { message: String },
+    /// A 429 from Ollama's hosted service that names a usage limit of the account (hourly,
+    /// session, weekly): no retry within minutes can help, so it is reported at once, with
+    /// Ollama's message and when to try again.
+    #[error("Ollama's hosted service refused the call: the account reached its {} ({message}); {}", window_words(window), retry_hint(window, *retry_after))]
+    UsageLimit {
+        /// `hourly`, `session`, `weekly`, … as the message names it; empty if it names none.
+        window: String,
+        message: String,
+        /// From the answer's `Retry-After`, when it had one.
+        retry_after: Option<Duration>,
+    },
     /// Transient failures on every attempt.
     #[error("Ollama was unavailable after {attempts} attempts; last error: {last}")]
     Unavailable {
@@ -95,9 +106,10 @@ impl OllamaError {
             Self::MalformedToolCall { .. } | Self::UnreadableReply { .. } => {
                 JobError::RunnerAgentGaveUp
             }
-            Self::Unauthorized { .. } | Self::NoChatEndpoint { .. } | Self::Rejected { .. } => {
-                JobError::RunnerFailed
-            }
+            Self::Unauthorized { .. }
+            | Self::NoChatEndpoint { .. }
+            | Self::Rejected { .. }
+            | Self::UsageLimit { .. } => JobError::RunnerFailed,
         }
     }
 
@@ -129,9 +141,43 @@ impl OllamaError {
             400 if lower.contains("does not support tools") => Self::ToolsUnsupported {
                 model: model.to_owned(),
             },
+            429 if lower.contains("usage limit") => Self::usage_limit(&message),
             408 | 429 | 500..=599 => Self::from_server_message(status, message),
             _ => Self::Rejected { status, message },
         }
+    }
+
+    /// A usage-limit answer, its account name left out (`you (name) have reached …`: the
+    /// message ends up in comments, and the operator's account is not the reader's
+    /// business).
+    fn usage_limit(message: &str) -> Self {
+        let lower = message.to_lowercase();
+        let window = lower
+            .split("usage limit")
+            .next()
+            .and_then(|before| before.split_whitespace().last())
+            .filter(|word| USAGE_WINDOWS.contains(word))
+            .unwrap_or_default()
+            .to_owned();
+        let message = match (message.find("you ("), message.find(") ")) {
+            (Some(start), Some(end)) if start < end => {
+                format!("{}you{}", &message[..start], &message[end + 1..])
+            }
+            _ => message.to_owned(),
+        };
+        Self::UsageLimit {
+            window,
+            message,
+            retry_after: None,
+        }
+    }
+
+    /// Adds the answer's `Retry-After` (seconds) to a [`Self::UsageLimit`].
+    pub(crate) fn with_retry_after(mut self, seconds: Option<u64>) -> Self {
+        if let Self::UsageLimit { retry_after, .. } = &mut self {
+            *retry_after = seconds.map(Duration::from_secs);
+        }
+        self
     }
 
     /// An error reported by the server, before or during the stream.
@@ -142,6 +188,38 @@ impl OllamaError {
             Self::Server { status, message }
         }
     }
+}
+
+/// The usage windows Ollama's hosted service names in its 429 messages ("you've reached
+/// your hourly usage limit", "… your session usage limit", "… your weekly usage limit").
+const USAGE_WINDOWS: [&str; 5] = ["hourly", "session", "daily", "weekly", "monthly"];
+
+fn window_words(window: &str) -> String {
+    if window.is_empty() {
+        "usage limit".to_owned()
+    } else {
+        format!("{window} usage limit")
+    }
+}
+
+/// When a job may try again after a usage limit.
+fn retry_hint(window: &str, retry_after: Option<Duration>) -> String {
+    if let Some(after) = retry_after {
+        let minutes = after.as_secs().div_ceil(60).max(1);
+        return format!("try again in {minutes} minutes, or raise the plan's limits");
+    }
+    let when = match window {
+        "hourly" => "within the hour, when the hourly limit resets",
+        "session" => "when the session limit resets, within a few hours",
+        "daily" => "tomorrow, when the daily limit resets",
+        "weekly" => "when the weekly limit resets",
+        "monthly" => "when the monthly limit resets",
+        _ => "once the limit resets",
+    };
+    format!(
+        "try again {when} (the account's usage page on ollama.com shows when), or raise the \
+         plan's limits"
+    )
 }
 
 /// The readable part of an error body, cut to [`MAX_SERVER_MESSAGE_CHARS`].
@@ -243,5 +321,41 @@ mod tests {
         let message = server_message(&page);
         assert!(message.chars().count() <= MAX_SERVER_MESSAGE_CHARS + 1);
         assert_eq!(server_message(""), "no error message");
+    }
+}
+
+#[cfg(test)]
+mod usage_limit_tests {
+    use super::*;
+
+    fn classify(body: &str) -> OllamaError {
+        OllamaError::from_status(429, body, "gpt-oss:120b", "https://ollama.com", true)
+    }
+
+    /// The bodies as Ollama's hosted service sends them (quoted in ollama/ollama and
+    /// client issue threads, e.g. continuedev/continue#9233 and #11444).
+    #[test]
+    fn a_usage_limit_is_reported_at_once_with_when_to_try_again() {
+        let weekly = classify(
+            r#"{"error":"you (octo-ops) have reached your weekly usage limit, upgrade for higher limits: https://ollama.com/upgrade"}"#,
+        );
+        assert!(!weekly.is_transient());
+        assert_eq!(weekly.job_error(), JobError::RunnerFailed);
+        let hourly = classify(
+            r#"{"error":"you've reached your hourly usage limit, please wait or upgrade to continue"}"#,
+        );
+        let session = classify(
+            r#"{"error":"you (octo-ops) have reached your session usage limit, please wait or upgrade to continue"}"#,
+        )
+        .with_retry_after(Some(5400));
+        let texts = [weekly, hourly, session].map(|error| error.to_string());
+        assert!(
+            texts.iter().all(|text| !text.contains("octo-ops")),
+            "{texts:#?}"
+        );
+        insta::assert_snapshot!("usage_limits", texts.join("\n"));
+
+        let plain = classify(r#"{"error":"too many concurrent requests"}"#);
+        assert!(plain.is_transient(), "a plain 429 stays retryable: {plain}");
     }
 }

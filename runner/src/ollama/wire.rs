@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use shared::config::Think;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,8 +26,10 @@ pub struct Message {
     pub role: Role,
     #[serde(default)]
     pub content: String,
-    /// The reasoning of a thinking model; not sent back (Ollama ignores it in history).
-    #[serde(default, skip_serializing)]
+    /// The reasoning of a thinking model. Sent back on the assistant message that carries
+    /// the turn's tool calls, as Ollama's tool-calling guide does, so that the model
+    /// continues from its own reasoning after the results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<WireToolCall>,
@@ -74,6 +77,13 @@ impl Message {
         }
     }
 
+    /// `self` with the turn's reasoning, when there was some.
+    pub fn with_thinking(mut self, thinking: &str) -> Self {
+        let thinking = thinking.trim();
+        self.thinking = (!thinking.is_empty()).then(|| thinking.to_owned());
+        self
+    }
+
     /// Bytes this message adds to a request: what the context estimate counts.
     pub fn weight(&self) -> usize {
         let calls: usize = self
@@ -86,7 +96,10 @@ impl Message {
                         .len()
             })
             .sum();
-        self.content.len() + calls + self.tool_name.as_ref().map_or(0, String::len)
+        self.content.len()
+            + calls
+            + self.tool_name.as_ref().map_or(0, String::len)
+            + self.thinking.as_ref().map_or(0, String::len)
     }
 }
 
@@ -116,6 +129,12 @@ pub struct ChatOptions {
     pub num_predict: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
 }
 
 /// One `/api/chat` request. Always streamed.
@@ -129,6 +148,9 @@ pub struct ChatRequest<'a> {
     /// How long Ollama keeps the model loaded after the call (`"30m"`, `"-1"`); `None`
     /// leaves the server's default.
     pub keep_alive: Option<&'a str>,
+    /// Whether a thinking model thinks (`false`, `true`, a level); `None` leaves Ollama's
+    /// default, which is on for models that can think.
+    pub think: Option<Think>,
 }
 
 /// The JSON body of a [`ChatRequest`].
@@ -142,6 +164,8 @@ pub(crate) struct ChatBody<'a> {
     options: ChatOptions,
     #[serde(skip_serializing_if = "Option::is_none")]
     keep_alive: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    think: Option<Value>,
 }
 
 impl<'a> From<&ChatRequest<'a>> for ChatBody<'a> {
@@ -153,6 +177,7 @@ impl<'a> From<&ChatRequest<'a>> for ChatBody<'a> {
             stream: true,
             options: request.options,
             keep_alive: request.keep_alive,
+            think: request.think.map(Think::to_json),
         }
     }
 }

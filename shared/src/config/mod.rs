@@ -28,6 +28,7 @@ mod raw;
 mod report;
 mod resolve;
 mod resolve_triggers;
+mod sampling;
 mod suggest;
 mod task;
 mod yaml;
@@ -50,6 +51,7 @@ pub use model::{
     PushTrigger, ScheduleTrigger, Triggers,
 };
 pub use report::config_errors_comment;
+pub use sampling::{MAX_TEMPERATURE, MAX_TOP_K, Sampling, Think};
 pub use task::{
     BuiltinTask, MAX_TASK_NAME_CHARS, RESERVED_TASK_NAMES, TaskConfig, TaskName, TaskNameError,
 };

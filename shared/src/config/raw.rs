@@ -13,6 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use super::model::PrAction;
+use super::sampling::RawSampling;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -24,7 +25,7 @@ pub(super) struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawAutomation {
-    pub triggers: Option<RawTriggers>,
+    pub triggers: Option<Spanned<RawTriggerSpec>>,
     pub defaults: Option<RawDefaults>,
     pub tasks: Option<Entries<Spanned<String>, Option<RawTask>>>,
     pub approval: Option<RawApproval>,
@@ -39,6 +40,50 @@ pub(super) struct RawTriggers {
     pub push: Option<Spanned<RawPush>>,
     pub check_suite: Option<Spanned<RawCheckSuite>>,
     pub schedule: Option<Spanned<RawSchedule>>,
+}
+
+/// `automation.triggers` as written: a mapping of trigger sections, or the shorthand list
+/// of trigger names (`[comment, pr_opened]`), each on with its defaults.
+#[derive(Debug)]
+pub(super) enum RawTriggerSpec {
+    Sections(Box<RawTriggers>),
+    Names(Vec<Spanned<String>>),
+}
+
+impl Default for RawTriggerSpec {
+    fn default() -> Self {
+        Self::Sections(Box::default())
+    }
+}
+
+impl<'de> Deserialize<'de> for RawTriggerSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpecVisitor;
+
+        impl<'de> Visitor<'de> for SpecVisitor {
+            type Value = RawTriggerSpec;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of triggers, or a list of trigger names")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawTriggerSpec, A::Error> {
+                RawTriggers::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|sections| RawTriggerSpec::Sections(Box::new(sections)))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<RawTriggerSpec, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawTriggerSpec::Names)
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<RawTriggerSpec, E> {
+                Ok(RawTriggerSpec::default())
+            }
+        }
+
+        deserializer.deserialize_any(SpecVisitor)
+    }
 }
 
 /// A list of task names, with the position of the list and of each name.
@@ -86,8 +131,26 @@ pub(super) struct RawSchedule {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawDefaults {
     pub model: Option<Spanned<String>>,
+    pub hosted_model: Option<Spanned<String>>,
     pub max_tokens: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<RawDuration>>,
+    pub think: Option<Spanned<RawThink>>,
+    pub temperature: Option<Spanned<f64>>,
+    pub top_p: Option<Spanned<f64>>,
+    pub top_k: Option<Spanned<i64>>,
+    pub seed: Option<Spanned<i64>>,
+}
+
+impl RawDefaults {
+    /// The sampling keys, for [`super::check::Checker::sampling`].
+    pub fn take_sampling(&mut self) -> RawSampling {
+        RawSampling {
+            temperature: self.temperature.take(),
+            top_p: self.top_p.take(),
+            top_k: self.top_k.take(),
+            seed: self.seed.take(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,9 +160,27 @@ pub(super) struct RawTask {
     pub prompt: Option<Spanned<String>>,
     pub command: Option<Spanned<String>>,
     pub model: Option<Spanned<String>>,
+    pub hosted_model: Option<Spanned<String>>,
     pub max_tokens: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<RawDuration>>,
     pub auto_fix: Option<Spanned<bool>>,
+    pub think: Option<Spanned<RawThink>>,
+    pub temperature: Option<Spanned<f64>>,
+    pub top_p: Option<Spanned<f64>>,
+    pub top_k: Option<Spanned<i64>>,
+    pub seed: Option<Spanned<i64>>,
+}
+
+impl RawTask {
+    /// The sampling keys, for [`super::check::Checker::sampling`].
+    pub fn take_sampling(&mut self) -> RawSampling {
+        RawSampling {
+            temperature: self.temperature.take(),
+            top_p: self.top_p.take(),
+            top_k: self.top_k.take(),
+            seed: self.seed.take(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +235,37 @@ impl<'de> Deserialize<'de> for RawDuration {
         }
 
         deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+/// `think` as written: `true`/`false`, or a level's name, checked by validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RawThink {
+    Flag(bool),
+    Level(String),
+}
+
+impl<'de> Deserialize<'de> for RawThink {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ThinkVisitor;
+
+        impl Visitor<'_> for ThinkVisitor {
+            type Value = RawThink;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`true`, `false`, `low`, `medium` or `high`")
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawThink, E> {
+                Ok(RawThink::Flag(v))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawThink, E> {
+                Ok(RawThink::Level(v.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_any(ThinkVisitor)
     }
 }
 

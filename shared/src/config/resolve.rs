@@ -15,7 +15,10 @@ use super::limits::{
     MAX_TASKS,
 };
 use super::model::{Approval, OutputMode};
-use super::raw::{Entries, RawApproval, RawConfig, RawDefaults, RawOutput, RawTask};
+use super::raw::{
+    Entries, RawApproval, RawConfig, RawDefaults, RawOutput, RawTask, RawTriggerSpec, RawTriggers,
+};
+use super::sampling::{Sampling, Think};
 use super::suggest::did_you_mean;
 use super::task::{BuiltinTask, TaskConfig, TaskName, TaskNameError};
 
@@ -42,7 +45,13 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
     let automation = raw.automation.unwrap_or_default();
     let defaults = check.defaults(automation.defaults.unwrap_or_default());
     let tasks = check.tasks(automation.tasks, &defaults);
-    let triggers = check.triggers(automation.triggers.unwrap_or_default(), &tasks);
+    let triggers = match automation.triggers {
+        Some(spec) => match spec.value {
+            RawTriggerSpec::Sections(sections) => check.triggers(*sections, &tasks),
+            RawTriggerSpec::Names(names) => check.trigger_names(&names),
+        },
+        None => check.triggers(RawTriggers::default(), &tasks),
+    };
     let approval = approval(automation.approval.unwrap_or_default());
     let output = check.output(automation.output.unwrap_or_default());
     if !check.problems.is_empty() {
@@ -69,8 +78,11 @@ pub(super) fn builtin_tasks() -> Tasks {
 #[derive(Debug, Default)]
 pub(super) struct Defaults {
     model: Option<String>,
+    hosted_model: Option<String>,
     max_tokens: Option<u32>,
     timeout: Option<Duration>,
+    think: Option<Think>,
+    sampling: Sampling,
 }
 
 impl Defaults {
@@ -84,6 +96,13 @@ impl Defaults {
         if let Some(timeout) = self.timeout {
             task.timeout = timeout;
         }
+        if self.hosted_model.is_some() {
+            task.hosted_model.clone_from(&self.hosted_model);
+        }
+        if self.think.is_some() {
+            task.think = self.think;
+        }
+        task.sampling = task.sampling.or(self.sampling);
     }
 }
 
@@ -116,10 +135,16 @@ fn name_hint(error: &TaskNameError, name: &str) -> String {
 }
 
 impl Checker {
-    fn defaults(&mut self, raw: RawDefaults) -> Defaults {
+    fn defaults(&mut self, mut raw: RawDefaults) -> Defaults {
         let field = |key: &str| format!("automation.defaults.{key}");
+        let sampling = self.sampling(raw.take_sampling(), "automation.defaults");
         Defaults {
             model: raw.model.and_then(|v| self.model(&v, &field("model"))),
+            hosted_model: raw
+                .hosted_model
+                .and_then(|v| self.model(&v, &field("hosted_model"))),
+            think: raw.think.and_then(|v| self.think(&v, &field("think"))),
+            sampling,
             max_tokens: raw
                 .max_tokens
                 .and_then(|v| self.max_tokens(&v, &field("max_tokens"))),
@@ -158,6 +183,9 @@ impl Checker {
                     prompt: None,
                     command: None,
                     model: DEFAULT_MODEL.to_owned(),
+                    hosted_model: None,
+                    think: None,
+                    sampling: Sampling::default(),
                     max_tokens: DEFAULT_MAX_TOKENS,
                     timeout: DEFAULT_TIMEOUT,
                     auto_fix: false,
@@ -192,8 +220,18 @@ impl Checker {
     }
 
     /// Lays the keys `raw` sets over `task`.
-    fn task_body(&mut self, task: &mut TaskConfig, raw: RawTask, field: &str) {
+    fn task_body(&mut self, task: &mut TaskConfig, mut raw: RawTask, field: &str) {
+        task.sampling = task.sampling.or(self.sampling(raw.take_sampling(), field));
         let field = |key: &str| format!("{field}.{key}");
+        if let Some(model) = raw
+            .hosted_model
+            .and_then(|v| self.model(&v, &field("hosted_model")))
+        {
+            task.hosted_model = Some(model);
+        }
+        if let Some(think) = raw.think.and_then(|v| self.think(&v, &field("think"))) {
+            task.think = Some(think);
+        }
         if let Some(value) = raw.description {
             let key = field("description");
             if let Some(text) = self.text(&value, &key) {

@@ -23,6 +23,16 @@ use super::task::TaskName;
 /// Where the triggers live, the start of every field path reported here.
 const FIELD: &str = "automation.triggers";
 
+/// The triggers by name, with the task each starts when named in the shorthand list
+/// (`comment` allows every task; `schedule` has none, since it needs a `cron`).
+pub(super) const TRIGGER_DEFAULTS: [(&str, &str); 5] = [
+    ("comment", ""),
+    ("pr_opened", "review"),
+    ("push", "test"),
+    ("check_suite", "fix"),
+    ("schedule", "docs"),
+];
+
 fn enabled(value: Option<Spanned<bool>>) -> bool {
     value.is_none_or(|v| v.value)
 }
@@ -146,6 +156,73 @@ impl Checker {
                     "docs",
                 ),
             };
+        }
+        triggers
+    }
+
+    /// The shorthand `triggers: [comment, pr_opened, ...]`: the listed triggers are on with
+    /// their defaults ([`TRIGGER_DEFAULTS`]), the others off (`comment` too, when left
+    /// out). `schedule` needs a `cron`, which a list can't give.
+    pub(super) fn trigger_names(&mut self, names: &[Spanned<String>]) -> Triggers {
+        let mut triggers = Triggers {
+            comment: CommentTrigger {
+                enabled: false,
+                tasks: None,
+            },
+            ..Triggers::default()
+        };
+        let known = TRIGGER_DEFAULTS.map(|(name, _)| name);
+        let task = |name: &str| TaskName::new(name).into_iter().collect::<Vec<_>>();
+        for (index, name) in names.iter().enumerate() {
+            let field = format!("{FIELD}[{index}]");
+            let default_tasks = TRIGGER_DEFAULTS
+                .iter()
+                .find(|(trigger, _)| *trigger == name.value.trim())
+                .map(|(_, tasks)| task(tasks));
+            match (name.value.trim(), default_tasks) {
+                ("comment", _) => triggers.comment.enabled = true,
+                ("pr_opened", Some(tasks)) => {
+                    triggers.pr_opened = PrOpenedTrigger {
+                        enabled: true,
+                        tasks,
+                        ..PrOpenedTrigger::default()
+                    };
+                }
+                ("push", Some(tasks)) => {
+                    triggers.push = PushTrigger {
+                        enabled: true,
+                        branches: Vec::new(),
+                        tasks,
+                    };
+                }
+                ("check_suite", Some(tasks)) => {
+                    triggers.check_suite = CheckSuiteTrigger {
+                        enabled: true,
+                        tasks,
+                    };
+                }
+                ("schedule", _) => self.invalid(
+                    &name.referenced,
+                    &field,
+                    "`schedule` needs a `cron`, which the list form can't give",
+                    Some(
+                        "write `triggers:` as a mapping and give the schedule its own section: \
+                         `schedule: {cron: \"0 3 * * 1\", tasks: [docs]}`",
+                    ),
+                ),
+                (other, _) => {
+                    let hint = match did_you_mean(other, known) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!("the triggers are {}", backticked(&known)),
+                    };
+                    self.invalid(
+                        &name.referenced,
+                        &field,
+                        format!("there is no trigger `{other}`"),
+                        Some(&hint),
+                    );
+                }
+            }
         }
         triggers
     }

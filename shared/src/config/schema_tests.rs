@@ -222,3 +222,31 @@ fn the_schema_states_the_limits_the_code_enforces() {
         super::limits::CURRENT_VERSION
     );
 }
+
+#[test]
+fn the_schema_states_the_model_settings_and_the_trigger_list() {
+    let root = schema();
+    let definitions = &root["definitions"];
+    assert_eq!(
+        definitions["temperature"]["maximum"].as_f64(),
+        Some(super::MAX_TEMPERATURE)
+    );
+    assert_eq!(definitions["topK"]["maximum"], super::MAX_TOP_K);
+    assert_eq!(
+        definitions["think"]["oneOf"][1]["enum"],
+        serde_json::json!(super::Think::LEVELS)
+    );
+    // The shorthand list takes every trigger but `schedule`, which needs a cron.
+    let listed: Vec<&str> = super::resolve_triggers::TRIGGER_DEFAULTS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| *name != "schedule")
+        .collect();
+    assert_eq!(
+        node(&root, &["automation", "triggers"])["items"]["enum"],
+        serde_json::json!(listed)
+    );
+    let mut sections = keys_of::<RawTriggers>();
+    sections.retain(|name| *name != "schedule");
+    assert_eq!(sections, listed);
+}

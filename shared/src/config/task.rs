@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::deliverable::Deliverable;
 use super::limits::{DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT};
+use super::sampling::{Sampling, Think};
 
 /// Longest task name: names are typed after `/ollama`, and appear in branch names
 /// (`ollama/<task>-<short job id>`) and check-run titles, which should stay readable.
@@ -194,6 +195,16 @@ pub struct TaskConfig {
     pub command: Option<String>,
     /// Ollama model name, for example `qwen3-coder:30b`.
     pub model: String,
+    /// The model to use when the job runs on Ollama's hosted service (for example
+    /// `gpt-oss:120b`), whose models differ from a self-hosted GPU's. Without one, a job
+    /// does not overflow to the hosted service while a GPU is configured: it waits for the
+    /// GPU.
+    pub hosted_model: Option<String>,
+    /// Whether a thinking model thinks, sent as the request's `think`; `None` leaves
+    /// Ollama's default (on, for models that can think).
+    pub think: Option<Think>,
+    /// Sampling options sent in the request's `options`.
+    pub sampling: Sampling,
     /// Output token budget per model response.
     pub max_tokens: u32,
     /// Wall-clock limit for the whole task.
@@ -204,6 +215,15 @@ pub struct TaskConfig {
 }
 
 impl TaskConfig {
+    /// The model for a job on `hosted` (Ollama's hosted service) or not: `hosted_model`
+    /// there when set, else `model`.
+    pub fn model_for(&self, hosted: bool) -> &str {
+        match &self.hosted_model {
+            Some(hosted_model) if hosted => hosted_model,
+            _ => &self.model,
+        }
+    }
+
     /// A built-in task exactly as it is when the file doesn't mention it.
     pub fn builtin(task: BuiltinTask) -> Self {
         Self {
@@ -214,6 +234,9 @@ impl TaskConfig {
             prompt: None,
             command: None,
             model: DEFAULT_MODEL.to_owned(),
+            hosted_model: None,
+            think: None,
+            sampling: Sampling::default(),
             max_tokens: DEFAULT_MAX_TOKENS,
             timeout: task.default_timeout(),
             auto_fix: task.default_auto_fix(),

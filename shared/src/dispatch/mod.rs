@@ -119,6 +119,15 @@ pub struct Woken {
     pub news: Vec<(JobId, String)>,
 }
 
+/// Whether a job may run on Ollama's hosted service, its policy allowing: when its task
+/// names a `hosted_model` (the hosted service's models differ from a GPU's, so the task's
+/// `model` may not exist there), or when no GPU is configured and the hosted service is the
+/// only place to run (then the task's `model` is meant for it). Otherwise the job waits for
+/// the GPU rather than overflowing with a model the hosted service lacks.
+pub fn may_use_hosted(hosted_model: Option<&str>, endpoints: &Endpoints) -> bool {
+    hosted_model.is_some() || endpoints.self_hosted.is_none()
+}
+
 impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
     pub async fn handle(&self, request: &DispatchRequest) -> Result<Dispatched, DispatchError> {
         let job = match self.current(request).await? {
@@ -302,9 +311,11 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
         timeouts: &Timeouts,
     ) -> Result<SlotRequest, StoreError> {
         let policies = self.store.policies(job.installation).await?;
-        let allow_hosted = matching_policy(&policies, &job.repo)
+        let policy_allows = matching_policy(&policies, &job.repo)
             .and_then(|policy| policy.allow_hosted_model)
             .unwrap_or(false);
+        let allow_hosted =
+            policy_allows && may_use_hosted(job.hosted_model.as_deref(), &self.settings.endpoints);
         Ok(SlotRequest {
             job: job.id.clone(),
             installation: job.installation,

@@ -207,6 +207,10 @@ pub struct JobRecord {
     /// ([`super::RunnerGrant`]); set when the runner is launched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runner_grant: Option<super::RunnerGrant>,
+    /// The task's `hosted_model` when the job was created: a job overflows to Ollama's
+    /// hosted service only with one (see `may_use_hosted` in the dispatch module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_model: Option<String>,
 }
 
 impl JobRecord {
@@ -246,6 +250,7 @@ impl JobRecord {
             log: None,
             check_run_id: None,
             runner_grant: None,
+            hosted_model: None,
         }
     }
 

@@ -273,6 +273,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             },
             now,
         );
+        job.hosted_model = config
+            .task(&ask.task)
+            .and_then(|task| task.hosted_model.clone());
         if !reasons.is_empty() {
             job.move_to(JobStatus::AwaitingApproval, now)
                 .map_err(|err| StageError::Store(StoreError::Corrupt(err.to_string())))?;

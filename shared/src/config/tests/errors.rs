@@ -462,9 +462,15 @@ fn problems_keep_their_kind_for_callers() {
                 "prompt",
                 "command",
                 "model",
+                "hosted_model",
                 "max_tokens",
                 "timeout",
-                "auto_fix"
+                "auto_fix",
+                "think",
+                "temperature",
+                "top_p",
+                "top_k",
+                "seed"
             ]
             .map(str::to_owned)
             .to_vec(),

@@ -3,6 +3,7 @@
 
 mod errors;
 mod hostile;
+mod task_settings;
 
 use std::time::Duration;
 

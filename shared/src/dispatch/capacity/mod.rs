@@ -72,7 +72,8 @@ pub struct SlotRequest {
     pub installation: InstallationId,
     /// The attempt asking (1 for the first).
     pub attempt: u32,
-    /// The installation's policy lets the job use Ollama's hosted service.
+    /// The job may use Ollama's hosted service: its installation's policy allows it and
+    /// it has a model for it ([`crate::dispatch::may_use_hosted`]).
     pub allow_hosted: bool,
     pub now_ms: u64,
     /// The job's timeouts: the lease lasts [`lease_duration`] unless released.
@@ -285,7 +286,8 @@ fn full_reason(
         "no self-hosted GPU is configured".to_owned()
     };
     let hosted = if !seeker.allow_hosted {
-        "the installation's policy does not allow Ollama's hosted service"
+        "the job may not use Ollama's hosted service (the installation's policy does not \
+         allow it, or the task names no `hosted_model`)"
     } else if endpoints.hosted.is_none() {
         "Ollama's hosted service is not configured"
     } else if on_hosted >= limits.hosted_slots {

@@ -62,8 +62,9 @@ fn jobs_fill_the_gpu_then_spill_to_hosted_only_when_allowed() {
     assert_eq!(
         refused,
         Admission::Full(
-            "all 2 slots of the self-hosted GPU are busy (2 running), and the \
-             installation's policy does not allow Ollama's hosted service"
+            "all 2 slots of the self-hosted GPU are busy (2 running), and the job \
+             may not use Ollama's hosted service (the installation's policy does not allow it, \
+             or the task names no `hosted_model`)"
                 .to_owned()
         )
     );
@@ -139,8 +140,9 @@ fn without_a_gpu_jobs_need_the_hosted_service() {
     assert_eq!(
         slots.admit(&request(1, 1, false), &LIMITS, &endpoints),
         Admission::Full(
-            "no self-hosted GPU is configured, and the installation's policy does not \
-             allow Ollama's hosted service"
+            "no self-hosted GPU is configured, and the job may not use Ollama's \
+             hosted service (the installation's policy does not allow it, or the task names no \
+             `hosted_model`)"
                 .to_owned()
         )
     );
@@ -260,4 +262,23 @@ fn a_finished_job_leaves_the_line() {
     assert!(slots.withdraw(&job(1)));
     assert!(!slots.withdraw(&job(1)));
     assert!(slots.waiting.is_empty());
+}
+
+#[test]
+fn a_job_overflows_to_the_hosted_service_only_with_a_hosted_model() {
+    use crate::dispatch::may_use_hosted;
+    let both = endpoints();
+    assert!(may_use_hosted(Some("gpt-oss:120b"), &both));
+    assert!(
+        !may_use_hosted(None, &both),
+        "without a hosted model the job waits for the GPU"
+    );
+    let hosted_only = Endpoints {
+        self_hosted: None,
+        ..endpoints()
+    };
+    assert!(
+        may_use_hosted(None, &hosted_only),
+        "with no GPU, the task's model is meant for the hosted service"
+    );
 }
