@@ -9,6 +9,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use e2e::fake_ollama::{ChatReply, FAKE_VERSION, FakeOllama, Reply};
+use e2e::fake_ollama_models::FakeModel;
 use e2e::git_server::git;
 use serde_json::json;
 use tempfile::TempDir;
@@ -157,6 +158,7 @@ async fn a_refactor_leaves_its_change_on_a_new_branch() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama
         .push(ChatReply::call(
             "write_file",
@@ -252,6 +254,7 @@ async fn a_run_without_changes_leaves_no_branch() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama.push(ChatReply::finish(
         "The module already rejects empty tokens; nothing to change.",
     ));
@@ -399,6 +402,7 @@ async fn a_missing_model_says_how_to_pull_it() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama.push(Reply::error(
         404,
         "model \"tiny-coder:1b\" not found, try pulling it first",
@@ -439,6 +443,7 @@ async fn a_run_that_stops_early_keeps_its_partial_work() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama
         .push(ChatReply::call(
             "write_file",
@@ -487,6 +492,7 @@ async fn ctrl_c_stops_the_run_and_keeps_the_work_so_far() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama
         .push(ChatReply::call(
             "write_file",

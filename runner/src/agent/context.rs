@@ -328,23 +328,22 @@ mod tests {
 
     #[test]
     fn a_count_below_what_was_sent_is_truncation() {
-        // 60,000 bytes are at least 10,000 tokens; a server that kept 8,000 dropped some.
-        let mut t = conversation(&[20_000, 20_000, 20_000]);
+        let mut t = conversation(&[20_000, 20_000, 3000]);
         let window = ContextWindow::new(65_536, 1024);
-        assert_eq!(
-            t.observe(8000, window, true),
-            Observed::Truncated {
-                sent_at_least: 10_000,
-                kept: 8000
-            }
+        assert!(
+            matches!(
+                t.observe(5000, window, true),
+                Observed::Truncated { sent_at_least, kept: 5000 } if sent_at_least >= 7000
+            ),
+            "43,000 bytes are at least 7,000 tokens"
         );
         // From now on the budget is what the server kept, and every old output goes.
-        assert_eq!(t.window(window).prompt_budget(), 8000 - 1024);
+        assert_eq!(t.window(window).prompt_budget(), 5000 - 1024);
         let trimmed = t.fit(window).unwrap().unwrap();
         assert_eq!(trimmed.outputs, 2);
-        assert!(trimmed.tokens_after <= 8000 - 1024);
+        assert!(trimmed.tokens_after <= 5000 - 1024);
         // A server whose count leaves out cached tokens (Ollama 0.30.0) proves nothing.
-        let mut cached = conversation(&[20_000, 20_000, 20_000]);
-        assert_eq!(cached.observe(8000, window, false), Observed::Fine);
+        let mut cached = conversation(&[20_000, 20_000, 3000]);
+        assert_eq!(cached.observe(5000, window, false), Observed::Fine);
     }
 }
