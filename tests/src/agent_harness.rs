@@ -14,8 +14,8 @@ use ota_runner::tools::Workspace;
 use shared::config::{BuiltinTask, TaskConfig};
 use tempfile::TempDir;
 
-use crate::fake_ollama_models::FakeModel;
 use crate::fake_ollama::FakeOllama;
+use crate::fake_ollama_models::FakeModel;
 
 /// The model the tests' tasks name.
 pub const MODEL: &str = "qwen3-coder:30b";

@@ -588,7 +588,11 @@ fn chat_model(state: &State, call: Option<&ChatCall>) -> Result<Fitted, Response
         let message = format!("{} does not support tools", model.full_name());
         return Err(Reply::error(400, &message).into_response_now(Arc::default()));
     }
-    Ok(model.fit(&call.messages, &call.tools, call.options["num_ctx"].as_u64()))
+    Ok(model.fit(
+        &call.messages,
+        &call.tools,
+        call.options["num_ctx"].as_u64(),
+    ))
 }
 
 impl Reply {

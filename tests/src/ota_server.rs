@@ -6,8 +6,8 @@
 use crate::delivery::Delivery;
 use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
 use crate::fake_github::{FakeCheckRun, FakeComment, FakeOpenedPull};
-use crate::fake_ollama_models::FakeModel;
 use crate::fake_ollama::{ChatReply, FakeOllama};
+use crate::fake_ollama_models::FakeModel;
 use crate::git_server::{DEFAULT_BRANCH, GitServer};
 use crate::policy::pull;
 use crate::{fixtures, unique};

@@ -6,8 +6,8 @@
 use crate::agent_harness::{MODEL, fast_retries};
 use crate::aws::{self, config, jobs_table};
 use crate::fake_github::FakeGitHub;
-use crate::fake_ollama_models::FakeModel;
 use crate::fake_ollama::FakeOllama;
+use crate::fake_ollama_models::FakeModel;
 use crate::git_server::GitServer;
 use crate::unique;
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};

@@ -89,7 +89,10 @@ async fn the_token_budget_counts_what_the_server_reports() {
         }
     );
     assert_eq!(report.turns, 3);
-    assert_eq!((report.tokens.prompt, report.tokens.completion), (15_000, 60));
+    assert_eq!(
+        (report.tokens.prompt, report.tokens.completion),
+        (15_000, 60)
+    );
 }
 
 #[tokio::test]

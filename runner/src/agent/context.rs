@@ -16,7 +16,8 @@
 //! After each call the server's `prompt_eval_count` is checked. It counts the prompt Ollama
 //! kept, cached tokens included (as before 0.30 and again since 0.30.1, ollama/ollama#16428;
 //! only 0.30.0 counted the uncached tokens alone, and with it this check is off). A count
-//! below what was sent by any tokenizer's measure means Ollama truncated: the run says so,
+//! below what was sent by any tokenizer's measure, or below the previous request's count
+//! when this one only added messages, means Ollama truncated: the run says so,
 //! trims every old output, and budgets from then on against the count the server kept. A
 //! count at the budget means the estimate was wrong and Ollama may have truncated, so every
 //! old tool output is trimmed before the next call. Counts recalibrate the estimate.
@@ -114,6 +115,9 @@ pub(crate) struct Transcript {
     /// The most tokens the server was seen to keep of a prompt it truncated: the window it
     /// really has, whatever `num_ctx` says.
     kept_at_most: Option<u32>,
+    /// The server's count for the previous request, while every request since only added
+    /// messages at the end: a longer prompt can't count fewer tokens unless it was cut.
+    previous_count: Option<usize>,
 }
 
 impl Transcript {
@@ -125,6 +129,7 @@ impl Transcript {
             bytes_per_token: INITIAL_BYTES_PER_TOKEN,
             trim_all: false,
             kept_at_most: None,
+            previous_count: None,
         }
     }
 
@@ -174,10 +179,12 @@ impl Transcript {
         }
         let window = self.window(window);
         let kept = usize::try_from(prompt_tokens).unwrap_or(usize::MAX);
-        let sent_at_least = self.floor();
+        let previous = self.previous_count.replace(kept);
+        let sent_at_least = self.floor().max(previous.unwrap_or(0));
         if counts_whole_prompt && kept < sent_at_least {
+            // The estimate stays as earlier whole counts calibrated it: what was wrong is
+            // the window, not the bytes per token.
             self.trim_all = true;
-            self.bytes_per_token = MIN_BYTES_PER_TOKEN;
             let kept_u32 = u32::try_from(kept).unwrap_or(u32::MAX);
             self.kept_at_most = Some(self.kept_at_most.map_or(kept_u32, |k| k.min(kept_u32)));
             return Observed::Truncated {
@@ -233,6 +240,10 @@ impl Transcript {
             );
             self.trimmed[index] = true;
             outputs += 1;
+        }
+        if outputs > 0 {
+            // The prompt was rewritten: the next count starts a new series.
+            self.previous_count = None;
         }
         let after = self.estimate();
         if after > budget {
@@ -345,5 +356,21 @@ mod tests {
         // A server whose count leaves out cached tokens (Ollama 0.30.0) proves nothing.
         let mut cached = conversation(&[20_000, 20_000, 3000]);
         assert_eq!(cached.observe(5000, window, false), Observed::Fine);
+    }
+
+    #[test]
+    fn a_longer_prompt_counted_shorter_was_cut() {
+        let mut t = conversation(&[3000]);
+        let window = ContextWindow::new(65_536, 1024);
+        assert_eq!(t.observe(6000, window, true), Observed::Fine);
+        t.push(Message::assistant("", Vec::new()));
+        t.push(Message::tool("read_file", None, "x".repeat(3000)));
+        assert_eq!(
+            t.observe(5900, window, true),
+            Observed::Truncated {
+                sent_at_least: 6000,
+                kept: 5900
+            }
+        );
     }
 }
