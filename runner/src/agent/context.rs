@@ -84,7 +84,7 @@ pub struct Trimmed {
 
 /// What the server's count for the last prompt says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Observed {
+pub enum Observed {
     Fine,
     /// The count reached the budget: Ollama may have truncated.
     AtBudget,
@@ -104,7 +104,7 @@ pub struct ContextFull {
 
 /// The conversation, with the bookkeeping to keep it inside the window.
 #[derive(Debug)]
-pub(crate) struct Transcript {
+pub struct Transcript {
     messages: Vec<Message>,
     trimmed: Vec<bool>,
     /// Bytes of the tool definitions, sent with every request.
@@ -121,7 +121,7 @@ pub(crate) struct Transcript {
 }
 
 impl Transcript {
-    pub(crate) fn new(messages: Vec<Message>, tools_bytes: usize) -> Self {
+    pub fn new(messages: Vec<Message>, tools_bytes: usize) -> Self {
         Self {
             trimmed: vec![false; messages.len()],
             messages,
@@ -133,11 +133,11 @@ impl Transcript {
         }
     }
 
-    pub(crate) fn messages(&self) -> &[Message] {
+    pub fn messages(&self) -> &[Message] {
         &self.messages
     }
 
-    pub(crate) fn push(&mut self, message: Message) {
+    pub fn push(&mut self, message: Message) {
         self.messages.push(message);
         self.trimmed.push(false);
     }
@@ -147,7 +147,7 @@ impl Transcript {
     }
 
     /// The estimated prompt tokens of the next request.
-    pub(crate) fn estimate(&self) -> usize {
+    pub fn estimate(&self) -> usize {
         (self.bytes() as f64 / self.bytes_per_token).ceil() as usize
             + self.messages.len() * TOKENS_PER_MESSAGE
     }
@@ -158,7 +158,7 @@ impl Transcript {
     }
 
     /// `window`, or the smaller one the server was seen to keep.
-    pub(crate) fn window(&self, window: ContextWindow) -> ContextWindow {
+    pub fn window(&self, window: ContextWindow) -> ContextWindow {
         match self.kept_at_most {
             Some(kept) if kept < window.num_ctx => ContextWindow::new(kept, window.reserve),
             _ => window,
@@ -168,7 +168,7 @@ impl Transcript {
     /// Learns from the server's count for the prompt just sent (the transcript as it was
     /// before the response was added). `counts_whole_prompt` is false for a server whose
     /// count leaves out cached tokens: then only the budget check applies.
-    pub(crate) fn observe(
+    pub fn observe(
         &mut self,
         prompt_tokens: u64,
         window: ContextWindow,
@@ -207,7 +207,7 @@ impl Transcript {
 
     /// Trims old tool outputs if the next request would not fit (or the server said the
     /// last one did not).
-    pub(crate) fn fit(&mut self, window: ContextWindow) -> Result<Option<Trimmed>, ContextFull> {
+    pub fn fit(&mut self, window: ContextWindow) -> Result<Option<Trimmed>, ContextFull> {
         let window = self.window(window);
         let budget = window.prompt_budget();
         let before = self.estimate();

@@ -50,7 +50,7 @@ pub use args::ArgError;
 pub use command::{
     CommandError, CommandRun, CommandSandbox, RunAs, looks_like_a_credential, run_command,
 };
-pub use context::{ContextFull, ContextWindow, Trimmed};
+pub use context::{ContextFull, ContextWindow, Observed, Transcript, Trimmed};
 pub use dispatch::{MAX_REVIEW_COMMENTS, MAX_TOOL_RESULT_CHARS, Review, ReviewComment};
 pub use outcome::{AgentReport, BudgetKind, Outcome};
 pub use output::{HeadTail, head_and_tail};
