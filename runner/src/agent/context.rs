@@ -46,7 +46,7 @@ const TOKENS_PER_MESSAGE: usize = 8;
 /// After trimming, the prompt is brought down to this share of the budget, so that the next
 /// few turns fit without trimming again (each trim rewrites early messages, which costs
 /// Ollama its prompt cache).
-const TRIM_TARGET: f64 = 0.75;
+const TRIM_TARGET: f64 = 0.5;
 
 /// Outputs shorter than this are not worth replacing with a note of about the same size.
 const MIN_TRIMMABLE_CHARS: usize = 300;
