@@ -466,7 +466,7 @@ async fn handle(
         });
         let fitted = match chat_model(&state, state.calls.last()) {
             Ok(fitted) => fitted,
-            Err(refusal) => return refusal,
+            Err(refusal) => return *refusal,
         };
         if let Some(call) = state.calls.last_mut() {
             call.fitted = Some(fitted);
@@ -577,16 +577,22 @@ fn show(state: &mut State, body: &[u8]) -> Response {
 
 /// The chat's model, checked as Ollama checks it, and what it does with the prompt; or the
 /// refusal to send.
-fn chat_model(state: &State, call: Option<&ChatCall>) -> Result<Fitted, Response> {
+fn chat_model(state: &State, call: Option<&ChatCall>) -> Result<Fitted, Box<Response>> {
     let Some(call) = call else {
-        return Err(Reply::error(500, "fake Ollama: no call").into_response_now(Arc::default()));
+        return Err(Box::new(
+            Reply::error(500, "fake Ollama: no call").into_response_now(Arc::default()),
+        ));
     };
     let Some(model) = state.models.iter().find(|m| m.name == call.model) else {
-        return Err((StatusCode::NOT_FOUND, axum::Json(not_found(&call.model))).into_response());
+        return Err(Box::new(
+            (StatusCode::NOT_FOUND, axum::Json(not_found(&call.model))).into_response(),
+        ));
     };
     if !call.tools.is_empty() && !model.has_tools() {
         let message = format!("{} does not support tools", model.full_name());
-        return Err(Reply::error(400, &message).into_response_now(Arc::default()));
+        return Err(Box::new(
+            Reply::error(400, &message).into_response_now(Arc::default()),
+        ));
     }
     Ok(model.fit(
         &call.messages,

@@ -1,4 +1,5 @@
-//! The Ollama client: native `/api/chat`, streamed as NDJSON, with tool calling.
+//! The Ollama client: native `/api/chat`, streamed as NDJSON, with tool calling, and
+//! `/api/show` ([`ModelInfo`], cached per model) to check a model before any work.
 //!
 //! Works against a self-hosted server (`OLLAMA_HOST`) or Ollama's hosted service
 //! (`OLLAMA_HOST=https://ollama.com` with `OLLAMA_API_KEY`, sent as a Bearer token that never
