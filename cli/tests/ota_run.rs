@@ -9,6 +9,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use e2e::fake_ollama::{ChatReply, FAKE_VERSION, FakeOllama, Reply};
+use e2e::fake_ollama_models::FakeModel;
 use e2e::git_server::git;
 use serde_json::json;
 use tempfile::TempDir;
@@ -157,6 +158,7 @@ async fn a_refactor_leaves_its_change_on_a_new_branch() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama
         .push(ChatReply::call(
             "write_file",
@@ -226,8 +228,15 @@ async fn a_refactor_leaves_its_change_on_a_new_branch() {
         "{}",
         run.stderr
     );
+    // The prompt tokens are what the fake Ollama kept of each prompt.
+    let prompt: u64 = ollama
+        .calls()
+        .iter()
+        .filter_map(|c| c.fitted.map(|f| f.prompt_tokens))
+        .sum();
+    let prompt = format!("{},{:03}", prompt / 1000, prompt % 1000);
     assert!(
-        run.stderr.contains("tokens 200 in / 40 out"),
+        run.stderr.contains(&format!("tokens {prompt} in / 40 out")),
         "{}",
         run.stderr
     );
@@ -252,6 +261,7 @@ async fn a_run_without_changes_leaves_no_branch() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama.push(ChatReply::finish(
         "The module already rejects empty tokens; nothing to change.",
     ));
@@ -399,10 +409,7 @@ async fn a_missing_model_says_how_to_pull_it() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
-    ollama.push(Reply::error(
-        404,
-        "model \"tiny-coder:1b\" not found, try pulling it first",
-    ));
+    ollama.add_model(FakeModel::qwen3_coder());
 
     let run = checkout
         .ota_run(
@@ -418,18 +425,31 @@ async fn a_missing_model_says_how_to_pull_it() {
         .await;
 
     run.assert_code(1);
-    assert_eq!(ollama.calls()[0].model, "tiny-coder:1b");
-    assert!(
-        run.stdout.starts_with("Stopped: Ollama refused the work"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("`ollama pull tiny-coder:1b`"),
-        "{}",
-        run.stdout
-    );
-    assert!(run.stdout.contains("no branch was left"), "{}", run.stdout);
+    // Asked before anything was started; no chat call, no worktree, no branch.
+    assert_eq!(ollama.shows(), ["tiny-coder:1b"]);
+    assert!(ollama.calls().is_empty());
+    insta::assert_snapshot!("missing_model", run.stderr.trim());
+    assert!(checkout.agent_branches().is_empty());
+    checkout.assert_untouched(&head);
+}
+
+#[tokio::test]
+async fn a_model_without_tools_is_refused_before_anything_starts() {
+    let checkout = Checkout::new();
+    let head = checkout.git(&["rev-parse", "HEAD"]);
+    let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::without_tools("gemma3:4b", 131_072));
+
+    let run = checkout
+        .ota_run(
+            &ollama.host(),
+            &["--task", "docs", "--model", "gemma3:4b", "document check"],
+        )
+        .await;
+
+    run.assert_code(1);
+    assert!(ollama.calls().is_empty());
+    insta::assert_snapshot!("model_without_tools", run.stderr.trim());
     assert!(checkout.agent_branches().is_empty());
     checkout.assert_untouched(&head);
 }
@@ -439,6 +459,7 @@ async fn a_run_that_stops_early_keeps_its_partial_work() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama
         .push(ChatReply::call(
             "write_file",
@@ -487,6 +508,7 @@ async fn ctrl_c_stops_the_run_and_keeps_the_work_so_far() {
     let checkout = Checkout::new();
     let head = checkout.git(&["rev-parse", "HEAD"]);
     let ollama = FakeOllama::start().await;
+    ollama.add_model(FakeModel::qwen3_coder());
     ollama
         .push(ChatReply::call(
             "write_file",

@@ -15,6 +15,7 @@ use shared::config::{BuiltinTask, TaskConfig};
 use tempfile::TempDir;
 
 use crate::fake_ollama::FakeOllama;
+use crate::fake_ollama_models::FakeModel;
 
 /// The model the tests' tasks name.
 pub const MODEL: &str = "qwen3-coder:30b";
@@ -44,6 +45,8 @@ impl Harness {
     /// [`MODEL`], a one-minute timeout, 1,024 tokens per response).
     pub async fn new(task: BuiltinTask, files: &[(&str, &str)]) -> Self {
         let fake = FakeOllama::start().await;
+        // The model the tests' configurations name, as Ollama's library has it.
+        fake.add_model(FakeModel::qwen3_coder());
         let dir = tempfile::tempdir().expect("temporary repository");
         for (path, content) in files {
             write(dir.path(), path, content);

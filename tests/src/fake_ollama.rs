@@ -11,6 +11,12 @@
 //! assertions. `GET /api/version` answers [`FAKE_VERSION`], as a server that is up does. A
 //! request with no reply left, or to any other path, answers 500 or 404 and shows up in
 //! [`FakeOllama::unexpected`].
+//!
+//! The fake has only the models a test gives it ([`FakeOllama::add_model`], see
+//! [`crate::fake_ollama_models`]): it answers `POST /api/show` for them, refuses others
+//! and tools sent to a model without them as Ollama does, clamps `num_ctx` to the model's
+//! trained length, drops the oldest messages of a prompt over it, and reports the
+//! `prompt_eval_count` of what it kept unless the script sets one ([`ChatReply::with_counts`]).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,6 +31,8 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+
+use crate::fake_ollama_models::{FakeModel, Fitted, not_found};
 
 /// What the fake answers to `GET /api/version`.
 pub const FAKE_VERSION: &str = "0.0.0-fake";
@@ -48,6 +56,9 @@ pub enum Reply {
     CloseMidStream { pieces: Vec<Vec<u8>> },
     /// Wait, then give `reply`.
     Delayed { delay: Duration, reply: Box<Reply> },
+    /// A streamed chat turn, rendered when the request arrives (its `prompt_eval_count`
+    /// is then what the fake kept of the prompt, unless the script set one).
+    Chat(Box<ChatReply>),
     /// Stream `line` again and again, up to `total` bytes, as a server whose reply never
     /// ends; generated as the client reads, so what it never read is never sent.
     Flood { line: Vec<u8>, total: u64 },
@@ -129,7 +140,8 @@ pub struct ChatReply {
     /// Elements of `message.tool_calls` (see [`call`]); any JSON, to script malformed ones.
     pub tool_calls: Vec<Value>,
     pub done_reason: String,
-    pub prompt_eval_count: u64,
+    /// `None`: the tokens of the prompt the fake kept.
+    pub prompt_eval_count: Option<u64>,
     pub eval_count: u64,
     /// Cut the body into pieces of this many bytes (lines then straddle reads).
     pub piece_bytes: Option<usize>,
@@ -168,7 +180,7 @@ impl ChatReply {
             content: content.to_owned(),
             tool_calls: Vec::new(),
             done_reason: "stop".to_owned(),
-            prompt_eval_count: 100,
+            prompt_eval_count: None,
             eval_count: 20,
             piece_bytes: None,
             pause: Duration::ZERO,
@@ -181,7 +193,7 @@ impl ChatReply {
     }
 
     pub fn with_counts(mut self, prompt_eval_count: u64, eval_count: u64) -> Self {
-        self.prompt_eval_count = prompt_eval_count;
+        self.prompt_eval_count = Some(prompt_eval_count);
         self.eval_count = eval_count;
         self
     }
@@ -228,7 +240,7 @@ impl ChatReply {
             "done_reason": self.done_reason,
             "total_duration": 1_500_000_000u64,
             "load_duration": 20_000_000u64,
-            "prompt_eval_count": self.prompt_eval_count,
+            "prompt_eval_count": self.prompt_eval_count.unwrap_or(100),
             "prompt_eval_duration": 300_000_000u64,
             "eval_count": self.eval_count,
             "eval_duration": 1_000_000_000u64,
@@ -239,6 +251,14 @@ impl ChatReply {
 
 impl From<ChatReply> for Reply {
     fn from(reply: ChatReply) -> Self {
+        Reply::Chat(Box::new(reply))
+    }
+}
+
+impl ChatReply {
+    /// The stream, cut into pieces as scripted.
+    fn render(self) -> Reply {
+        let reply = self;
         let body: Vec<u8> = reply
             .lines()
             .iter()
@@ -266,6 +286,8 @@ pub struct ChatCall {
     pub stream: Option<bool>,
     pub authorization: Option<String>,
     pub body: Value,
+    /// What the fake did with the prompt, for a model it has.
+    pub fitted: Option<Fitted>,
 }
 
 impl ChatCall {
@@ -308,6 +330,9 @@ struct State {
     in_flight: usize,
     most_in_flight: usize,
     flood_sent: Arc<AtomicU64>,
+    models: Vec<FakeModel>,
+    /// The model of every `/api/show` request, in order.
+    shows: Vec<String>,
 }
 
 /// The running fake. Dropping it stops the server.
@@ -383,6 +408,19 @@ impl FakeOllama {
         self.lock().flood_sent.load(Ordering::Relaxed)
     }
 
+    /// Gives the fake a model: it answers `/api/show` for it and serves chats with it.
+    pub fn add_model(&self, model: FakeModel) -> &Self {
+        let mut state = self.lock();
+        state.models.retain(|m| m.name != model.name);
+        state.models.push(model);
+        self
+    }
+
+    /// The model named in every `/api/show` request so far.
+    pub fn shows(&self) -> Vec<String> {
+        self.lock().shows.clone()
+    }
+
     /// Replies still queued.
     pub fn remaining(&self) -> usize {
         self.lock().replies.len()
@@ -407,6 +445,9 @@ async fn handle(
             // Clients check that the server answers before they start; not a chat call.
             return axum::Json(json!({ "version": FAKE_VERSION })).into_response();
         }
+        if method == Method::POST && uri.path() == "/api/show" {
+            return show(&mut state, &body);
+        }
         if method != Method::POST || uri.path() != "/api/chat" {
             state.unexpected.push(unexpected("not POST /api/chat"));
             return (StatusCode::NOT_FOUND, "404 page not found").into_response();
@@ -427,9 +468,18 @@ async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
             body: json,
+            fitted: None,
         });
+        let fitted = match chat_model(&state, state.calls.last()) {
+            Ok(fitted) => fitted,
+            Err(refusal) => return *refusal,
+        };
+        if let Some(call) = state.calls.last_mut() {
+            call.fitted = Some(fitted);
+        }
         match state.replies.pop_front() {
-            Some(reply) => {
+            Some(mut reply) => {
+                reply.count_prompt(fitted.prompt_tokens);
                 state.in_flight += 1;
                 state.most_in_flight = state.most_in_flight.max(state.in_flight);
                 (
@@ -482,6 +532,7 @@ impl Reply {
             }
             Reply::Delayed { reply, .. } => reply.into_response_now(flood_sent),
             Reply::ThinkingModel(reply) => Reply::from(*reply).into_response_now(flood_sent),
+            Reply::Chat(reply) => reply.render().into_response_now(flood_sent),
             Reply::Flood { line, total } => {
                 let size = line.len() as u64;
                 let count = total.div_ceil(size.max(1));
@@ -591,6 +642,65 @@ impl Reply {
                 reply: Box::new(reply.for_request(body)),
             },
             other => other,
+        }
+    }
+}
+
+// What a real server checks before it answers: the models it has.
+
+/// `POST /api/show`: the model's description, or Ollama's 404.
+fn show(state: &mut State, body: &[u8]) -> Response {
+    let json = serde_json::from_slice::<Value>(body).unwrap_or_default();
+    let name = json["model"]
+        .as_str()
+        .or_else(|| json["name"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    state.shows.push(name.clone());
+    match state.models.iter().find(|m| m.name == name) {
+        Some(model) => axum::Json(model.show()).into_response(),
+        None => (StatusCode::NOT_FOUND, axum::Json(not_found(&name))).into_response(),
+    }
+}
+
+/// The chat's model, checked as Ollama checks it, and what it does with the prompt; or the
+/// refusal to send.
+fn chat_model(state: &State, call: Option<&ChatCall>) -> Result<Fitted, Box<Response>> {
+    let Some(call) = call else {
+        return Err(Box::new(
+            Reply::error(500, "fake Ollama: no call").into_response_now(Arc::default()),
+        ));
+    };
+    let Some(model) = state.models.iter().find(|m| m.name == call.model) else {
+        return Err(Box::new(
+            (StatusCode::NOT_FOUND, axum::Json(not_found(&call.model))).into_response(),
+        ));
+    };
+    if !call.tools.is_empty() && !model.has_tools() {
+        let message = format!("{} does not support tools", model.full_name());
+        return Err(Box::new(
+            Reply::error(400, &message).into_response_now(Arc::default()),
+        ));
+    }
+    Ok(model.fit(
+        &call.messages,
+        &call.tools,
+        call.options["num_ctx"].as_u64(),
+    ))
+}
+
+impl Reply {
+    /// Sets a chat turn's `prompt_eval_count` to `tokens`, unless the script set one.
+    fn count_prompt(&mut self, tokens: u64) {
+        match self {
+            Reply::Chat(reply) => {
+                reply.prompt_eval_count.get_or_insert(tokens);
+            }
+            Reply::ThinkingModel(reply) => {
+                reply.prompt_eval_count.get_or_insert(tokens);
+            }
+            Reply::Delayed { reply, .. } => reply.count_prompt(tokens),
+            _ => {}
         }
     }
 }

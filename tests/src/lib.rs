@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod fake_github;
 pub mod fake_lambda;
 pub mod fake_ollama;
+pub mod fake_ollama_models;
 pub mod fixtures;
 pub mod git_server;
 pub mod github_client;

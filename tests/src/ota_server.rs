@@ -7,6 +7,7 @@ use crate::delivery::Delivery;
 use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
 use crate::fake_github::{FakeCheckRun, FakeComment, FakeOpenedPull};
 use crate::fake_ollama::{ChatReply, FakeOllama};
+use crate::fake_ollama_models::FakeModel;
 use crate::git_server::{DEFAULT_BRANCH, GitServer};
 use crate::policy::pull;
 use crate::{fixtures, unique};
@@ -58,6 +59,8 @@ impl ServeWorld {
         let github = FakeGitHub::start().await;
         let git = GitServer::start(github.token_checker()).await;
         let ollama = FakeOllama::start().await;
+        // The model the tests' configurations name, as Ollama's library has it.
+        ollama.add_model(FakeModel::qwen3_coder());
         let mut all = files.to_vec();
         all.push((".ollama-turbo.yml", config));
         let base = git.create_repo(REPO, &all);

@@ -10,6 +10,7 @@ use crate::aws::{self, config, jobs_table};
 use crate::fake_github::{APP_ID, FakeGitHub, PRIVATE_KEY_PEM};
 use crate::fake_lambda::FakeLambda;
 use crate::fake_ollama::FakeOllama;
+use crate::fake_ollama_models::FakeModel;
 use crate::git_server::GitServer;
 use crate::unique;
 use dispatch_function::TokenDesk;
@@ -69,6 +70,8 @@ impl World {
         let github = FakeGitHub::start().await;
         let git = GitServer::start(github.token_checker()).await;
         let ollama = FakeOllama::start().await;
+        // The model the tests' configurations name, as Ollama's library has it.
+        ollama.add_model(FakeModel::qwen3_coder());
         let repo = format!("octo-org/{}", unique("repo"));
         let mut all: Vec<(&str, &str)> = files.to_vec();
         all.push((".ollama-turbo.yml", config_yaml));

@@ -74,10 +74,10 @@ async fn the_wall_clock_cuts_a_slow_model_call() {
 #[tokio::test]
 async fn the_token_budget_counts_what_the_server_reports() {
     let mut h = Harness::new(BuiltinTask::Fix, &[("src/lib.rs", LIB)]).await;
-    h.settings.max_job_tokens = 250;
+    h.settings.max_job_tokens = 12_000;
     for _ in 0..3 {
         h.fake
-            .push(ChatReply::read_file("src/lib.rs").with_counts(100, 20));
+            .push(ChatReply::read_file("src/lib.rs").with_counts(5_000, 20));
     }
 
     let (report, _) = h.run(&TaskInput::default()).await;
@@ -89,7 +89,10 @@ async fn the_token_budget_counts_what_the_server_reports() {
         }
     );
     assert_eq!(report.turns, 3);
-    assert_eq!((report.tokens.prompt, report.tokens.completion), (300, 60));
+    assert_eq!(
+        (report.tokens.prompt, report.tokens.completion),
+        (15_000, 60)
+    );
 }
 
 #[tokio::test]

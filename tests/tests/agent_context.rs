@@ -5,6 +5,7 @@
 
 use e2e::agent_harness::Harness;
 use e2e::fake_ollama::ChatReply;
+use e2e::fake_ollama_models::FakeModel;
 use ota_runner::agent::{BudgetKind, Outcome, ProgressKind, TaskInput};
 use serde_json::json;
 use shared::config::BuiltinTask;
@@ -107,4 +108,103 @@ async fn a_task_that_cannot_fit_the_window_stops_before_calling_the_model() {
         }
     );
     assert!(h.fake.calls().is_empty());
+}
+
+/// Reads `a.txt`, `b.txt`, `c.txt` (`lines` lines each) and `a.txt` again, then finishes,
+/// with `model`.
+async fn read_three(model: FakeModel, lines: usize) -> (Harness, Vec<ProgressKind>, Outcome) {
+    let files = [
+        ("a.txt", text("alpha", lines)),
+        ("b.txt", text("bravo", lines)),
+        ("c.txt", text("charlie", lines)),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, c)| (*p, c.as_str())).collect();
+    let mut h = Harness::new(BuiltinTask::Docs, &files).await;
+    h.spec.model = model.name.clone();
+    h.fake.add_model(model);
+    h.settings.num_ctx = 65_536;
+    h.spec.max_tokens = 512;
+    h.fake
+        .push(ChatReply::read_file("a.txt"))
+        .push(ChatReply::read_file("b.txt"))
+        .push(ChatReply::read_file("c.txt"))
+        .push(ChatReply::read_file("a.txt"))
+        .push(ChatReply::finish("Read all three."));
+    let (report, events) = h.run(&TaskInput::default()).await;
+    (
+        h,
+        events.into_iter().map(|e| e.kind).collect(),
+        report.outcome,
+    )
+}
+
+#[tokio::test]
+async fn num_ctx_is_capped_at_the_models_trained_length_so_ollama_drops_nothing() {
+    let (h, events, outcome) = read_three(FakeModel::with_tools("small-coder:7b", 8192), 120).await;
+
+    assert_eq!(
+        outcome,
+        Outcome::Finished {
+            summary: "Read all three.".into()
+        }
+    );
+    let calls = h.fake.calls();
+    assert_eq!(calls.len(), 5);
+    for call in &calls {
+        // Ollama would have clamped 65,536 to 8,192 and dropped the oldest messages.
+        assert_eq!(call.options["num_ctx"], json!(8192));
+        assert_eq!(call.fitted.map(|f| f.dropped), Some(0), "{:?}", call.fitted);
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, ProgressKind::ContextTrimmed { .. }))
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ProgressKind::PromptTruncated { .. }))
+    );
+}
+
+#[tokio::test]
+async fn a_truncation_the_model_info_did_not_predict_is_reported_and_not_repeated() {
+    // The server does not say the model's context length, and clamps to 8,192.
+    let model = FakeModel::with_tools("small-coder:7b", 8192).hiding_context_length();
+    let (h, events, outcome) = read_three(model, 120).await;
+
+    assert_eq!(
+        outcome,
+        Outcome::Finished {
+            summary: "Read all three.".into()
+        }
+    );
+    let calls = h.fake.calls();
+    let dropped: Vec<usize> = calls
+        .iter()
+        .map(|c| c.fitted.map_or(0, |f| f.dropped))
+        .collect();
+    let first_cut = dropped
+        .iter()
+        .position(|&d| d > 0)
+        .expect("Ollama cut a prompt");
+    assert!(
+        dropped[first_cut + 1..].iter().all(|&d| d == 0),
+        "once seen, the agent trims before Ollama has to: {dropped:?}"
+    );
+    let truncated: Vec<&ProgressKind> = events
+        .iter()
+        .filter(|e| matches!(e, ProgressKind::PromptTruncated { .. }))
+        .collect();
+    assert_eq!(truncated.len(), 1, "{events:?}");
+    let ProgressKind::PromptTruncated {
+        sent_at_least,
+        kept,
+    } = truncated[0]
+    else {
+        unreachable!()
+    };
+    assert!(kept < sent_at_least && *kept <= 8192, "{truncated:?}");
+    // The same num_ctx every call: another would make Ollama reload the model.
+    assert!(calls.iter().all(|c| c.options["num_ctx"] == json!(65_536)));
 }

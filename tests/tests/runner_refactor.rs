@@ -50,25 +50,25 @@ async fn a_refactor_is_committed_pushed_and_proposed() {
         .await;
     world
         .ollama
-        .push(ChatReply::call("search", json!({"pattern": "for attempt"})).with_counts(100, 10))
-        .push(ChatReply::read_file("src/lib.rs").with_counts(100, 10))
+        .push(ChatReply::call("search", json!({"pattern": "for attempt"})).with_counts(4_000, 10))
+        .push(ChatReply::read_file("src/lib.rs").with_counts(4_000, 10))
         .push(
             ChatReply::call(
                 "write_file",
                 json!({"path": "src/lib.rs", "content": REFACTORED}),
             )
-            .with_counts(100, 10),
+            .with_counts(4_000, 10),
         )
         // Slow enough for a few heartbeats to be sent while the job runs.
         .push(
-            Reply::from(ChatReply::call("run_command", json!({})).with_counts(100, 10))
+            Reply::from(ChatReply::call("run_command", json!({})).with_counts(4_000, 10))
                 .after(Duration::from_secs(2)),
         )
         .push(
             ChatReply::finish(
                 "Extracted the retry loop into `retry_with_backoff` so `fetch` reads as one step.",
             )
-            .with_counts(100, 10),
+            .with_counts(4_000, 10),
         );
 
     let finished = world.run(&job).await;
@@ -150,7 +150,7 @@ async fn a_refactor_is_committed_pushed_and_proposed() {
     assert_eq!(sent["pull_request_url"], json!(pull.url()));
     assert_eq!(sent["branch"], json!(branch));
     assert_eq!(sent["tests"][0]["passed"], json!(true));
-    assert_eq!(sent["tokens"], json!({"prompt": 500, "completion": 50}));
+    assert_eq!(sent["tokens"], json!({"prompt": 20_000, "completion": 50}));
     assert_eq!(
         output.pull_request_url.as_deref(),
         Some(pull.url().as_str())

@@ -63,6 +63,10 @@ pub enum RunError {
     #[error("{0}")]
     OllamaRefused(String),
 
+    /// The server does not have the model, or the model can't call tools.
+    #[error("{message}, or pass `--model`; nothing was started")]
+    ModelUnusable { message: String },
+
     /// The task runs a command, and no command sandbox works on this machine.
     #[error("{reason}; nothing was started")]
     NoSandbox { reason: String },

@@ -79,6 +79,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let ollama = ollama::connect(|name| std::env::var(name).ok()).await?;
+    ollama::check_model(&ollama.client, &spec.model).await?;
 
     let id = new_run_id()?;
     let branch = id.branch_name(&spec.name);

@@ -1,7 +1,9 @@
 //! Reaching Ollama before any work starts: `OLLAMA_HOST` and `OLLAMA_API_KEY` read as
 //! Ollama's own CLI reads them, and one `GET /api/version`, so that a server that is not
 //! running is reported at once, with how to start one or point to one, instead of after
-//! a minute of retries in the middle of the run.
+//! a minute of retries in the middle of the run. Then one `POST /api/show`, so that a
+//! model the server does not have, or one that can't call tools, is reported before a
+//! worktree or branch exists.
 
 use ota_runner::ollama::{ClientOptions, OllamaClient, OllamaEnv, OllamaError};
 
@@ -44,4 +46,17 @@ pub async fn connect(var: impl Fn(&str) -> Option<String>) -> Result<Connection,
         Err(other) => return Err(RunError::OllamaRefused(other.to_string())),
     };
     Ok(Connection { client, version })
+}
+
+/// Asks the server about `model` (the answer stays in the client's cache for the agent).
+pub async fn check_model(client: &OllamaClient, model: &str) -> Result<(), RunError> {
+    match client.check_model(model).await {
+        Ok(_) => Ok(()),
+        Err(error @ (OllamaError::ModelNotFound { .. } | OllamaError::ToolsUnsupported { .. })) => {
+            Err(RunError::ModelUnusable {
+                message: error.to_string(),
+            })
+        }
+        Err(other) => Err(RunError::OllamaRefused(other.to_string())),
+    }
 }

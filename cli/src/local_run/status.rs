@@ -86,6 +86,9 @@ impl Status {
             ProgressKind::ContextTrimmed { outputs, .. } => {
                 format!("trimmed {outputs} old tool output(s) to fit the context")
             }
+            ProgressKind::PromptTruncated { kept, .. } => {
+                format!("Ollama cut the prompt to {kept} tokens; trimming old tool outputs")
+            }
             ProgressKind::Done { outcome } => format!("agent {outcome}"),
         };
     }

@@ -1,14 +1,26 @@
 //! Keeping the conversation inside the model's context window.
 //!
 //! Ollama does not fail when a prompt exceeds `num_ctx`: it silently drops the oldest
-//! messages, and the model carries on without knowing what it lost. So the agent keeps
-//! count itself. Before each call it estimates the prompt's tokens from its size, and when
-//! the estimate passes the budget (`num_ctx` minus room for the response) it replaces old
-//! tool outputs, oldest first, with a note that they were removed (the model can call the
-//! tool again). After each call it compares the server's `prompt_eval_count` with the
-//! window: a count at the budget means the estimate was wrong and Ollama may have
-//! truncated, so every old tool output is trimmed before the next call, and the estimate is
-//! recalibrated from the counts the server reports.
+//! messages (keeping the system messages and the last one, `server/prompt.go`), and the
+//! model carries on without knowing what it lost. So the agent keeps count itself. Before
+//! each call it estimates the prompt's tokens from its size, and when the estimate passes
+//! the budget (`num_ctx` minus room for the response) it replaces old tool outputs, oldest
+//! first, with a note that they were removed (the model can call the tool again), down to
+//! a low-water mark in one cut.
+//!
+//! Between cuts the message list only grows at its end. Ollama reuses its KV cache for the
+//! longest prefix a request shares with the previous one, so an append-only conversation
+//! costs only its new tokens per turn; every rewrite of an early message costs the whole
+//! rest of the prompt again.
+//!
+//! After each call the server's `prompt_eval_count` is checked. It counts the prompt Ollama
+//! kept, cached tokens included (as before 0.30 and again since 0.30.1, ollama/ollama#16428;
+//! only 0.30.0 counted the uncached tokens alone, and with it this check is off). A count
+//! below what was sent by any tokenizer's measure, or below the previous request's count
+//! when this one only added messages, means Ollama truncated: the run says so,
+//! trims every old output, and budgets from then on against the count the server kept. A
+//! count at the budget means the estimate was wrong and Ollama may have truncated, so every
+//! old tool output is trimmed before the next call. Counts recalibrate the estimate.
 //!
 //! The outputs of the latest turn are never trimmed: the model has not seen them yet.
 
@@ -23,13 +35,18 @@ const INITIAL_BYTES_PER_TOKEN: f64 = 3.0;
 /// so a lower observation is a miscount, not a reason to trim everything.
 const MIN_BYTES_PER_TOKEN: f64 = 1.5;
 
+/// The most bytes one token stands for, for a lower bound on what a prompt can count: the
+/// tokenizers of the models Ollama serves average 3–5 bytes per token on code and English,
+/// so a prompt counted at fewer tokens than its bytes over this was not counted whole.
+const MAX_BYTES_PER_TOKEN: f64 = 6.0;
+
 /// Tokens each message costs beyond its text: the chat template's role markers.
 const TOKENS_PER_MESSAGE: usize = 8;
 
 /// After trimming, the prompt is brought down to this share of the budget, so that the next
 /// few turns fit without trimming again (each trim rewrites early messages, which costs
 /// Ollama its prompt cache).
-const TRIM_TARGET: f64 = 0.75;
+const TRIM_TARGET: f64 = 0.5;
 
 /// Outputs shorter than this are not worth replacing with a note of about the same size.
 const MIN_TRIMMABLE_CHARS: usize = 300;
@@ -65,6 +82,19 @@ pub struct Trimmed {
     pub tokens_after: usize,
 }
 
+/// What the server's count for the last prompt says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Fine,
+    /// The count reached the budget: Ollama may have truncated.
+    AtBudget,
+    /// The count is below what was sent: Ollama dropped part of the prompt.
+    Truncated {
+        sent_at_least: usize,
+        kept: usize,
+    },
+}
+
 /// The prompt can't fit even with every old output trimmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContextFull {
@@ -74,7 +104,7 @@ pub struct ContextFull {
 
 /// The conversation, with the bookkeeping to keep it inside the window.
 #[derive(Debug)]
-pub(crate) struct Transcript {
+pub struct Transcript {
     messages: Vec<Message>,
     trimmed: Vec<bool>,
     /// Bytes of the tool definitions, sent with every request.
@@ -82,24 +112,32 @@ pub(crate) struct Transcript {
     bytes_per_token: f64,
     /// Set when the server's count showed the last prompt at the budget.
     trim_all: bool,
+    /// The most tokens the server was seen to keep of a prompt it truncated: the window it
+    /// really has, whatever `num_ctx` says.
+    kept_at_most: Option<u32>,
+    /// The server's count for the previous request, while every request since only added
+    /// messages at the end: a longer prompt can't count fewer tokens unless it was cut.
+    previous_count: Option<usize>,
 }
 
 impl Transcript {
-    pub(crate) fn new(messages: Vec<Message>, tools_bytes: usize) -> Self {
+    pub fn new(messages: Vec<Message>, tools_bytes: usize) -> Self {
         Self {
             trimmed: vec![false; messages.len()],
             messages,
             tools_bytes,
             bytes_per_token: INITIAL_BYTES_PER_TOKEN,
             trim_all: false,
+            kept_at_most: None,
+            previous_count: None,
         }
     }
 
-    pub(crate) fn messages(&self) -> &[Message] {
+    pub fn messages(&self) -> &[Message] {
         &self.messages
     }
 
-    pub(crate) fn push(&mut self, message: Message) {
+    pub fn push(&mut self, message: Message) {
         self.messages.push(message);
         self.trimmed.push(false);
     }
@@ -109,34 +147,68 @@ impl Transcript {
     }
 
     /// The estimated prompt tokens of the next request.
-    pub(crate) fn estimate(&self) -> usize {
+    pub fn estimate(&self) -> usize {
         (self.bytes() as f64 / self.bytes_per_token).ceil() as usize
             + self.messages.len() * TOKENS_PER_MESSAGE
     }
 
+    /// The fewest tokens the next request can count, whatever the tokenizer.
+    fn floor(&self) -> usize {
+        (self.bytes() as f64 / MAX_BYTES_PER_TOKEN).floor() as usize
+    }
+
+    /// `window`, or the smaller one the server was seen to keep.
+    pub fn window(&self, window: ContextWindow) -> ContextWindow {
+        match self.kept_at_most {
+            Some(kept) if kept < window.num_ctx => ContextWindow::new(kept, window.reserve),
+            _ => window,
+        }
+    }
+
     /// Learns from the server's count for the prompt just sent (the transcript as it was
-    /// before the response was added). Returns whether the prompt may have been truncated.
-    pub(crate) fn observe(&mut self, prompt_tokens: u64, window: ContextWindow) -> bool {
+    /// before the response was added). `counts_whole_prompt` is false for a server whose
+    /// count leaves out cached tokens: then only the budget check applies.
+    pub fn observe(
+        &mut self,
+        prompt_tokens: u64,
+        window: ContextWindow,
+        counts_whole_prompt: bool,
+    ) -> Observed {
         if prompt_tokens == 0 {
-            return false;
+            return Observed::Fine;
         }
-        let at_budget = prompt_tokens as usize >= window.prompt_budget();
-        if at_budget {
+        let window = self.window(window);
+        let kept = usize::try_from(prompt_tokens).unwrap_or(usize::MAX);
+        let previous = self.previous_count.replace(kept);
+        let sent_at_least = self.floor().max(previous.unwrap_or(0));
+        if counts_whole_prompt && kept < sent_at_least {
+            // The estimate stays as earlier whole counts calibrated it: what was wrong is
+            // the window, not the bytes per token.
             self.trim_all = true;
-        } else {
-            let overhead = self.messages.len() * TOKENS_PER_MESSAGE;
-            let text_tokens = (prompt_tokens as usize).saturating_sub(overhead).max(1);
-            let observed = self.bytes() as f64 / text_tokens as f64;
-            if observed < self.bytes_per_token {
-                self.bytes_per_token = observed.max(MIN_BYTES_PER_TOKEN);
-            }
+            let kept_u32 = u32::try_from(kept).unwrap_or(u32::MAX);
+            self.kept_at_most = Some(self.kept_at_most.map_or(kept_u32, |k| k.min(kept_u32)));
+            return Observed::Truncated {
+                sent_at_least,
+                kept,
+            };
         }
-        at_budget
+        if kept >= window.prompt_budget() {
+            self.trim_all = true;
+            return Observed::AtBudget;
+        }
+        let overhead = self.messages.len() * TOKENS_PER_MESSAGE;
+        let text_tokens = kept.saturating_sub(overhead).max(1);
+        let observed = self.bytes() as f64 / text_tokens as f64;
+        if observed < self.bytes_per_token {
+            self.bytes_per_token = observed.max(MIN_BYTES_PER_TOKEN);
+        }
+        Observed::Fine
     }
 
     /// Trims old tool outputs if the next request would not fit (or the server said the
     /// last one did not).
-    pub(crate) fn fit(&mut self, window: ContextWindow) -> Result<Option<Trimmed>, ContextFull> {
+    pub fn fit(&mut self, window: ContextWindow) -> Result<Option<Trimmed>, ContextFull> {
+        let window = self.window(window);
         let budget = window.prompt_budget();
         let before = self.estimate();
         let trim_all = std::mem::take(&mut self.trim_all);
@@ -168,6 +240,10 @@ impl Transcript {
             );
             self.trimmed[index] = true;
             outputs += 1;
+        }
+        if outputs > 0 {
+            // The prompt was rewritten: the next count starts a new series.
+            self.previous_count = None;
         }
         let after = self.estimate();
         if after > budget {
@@ -243,8 +319,8 @@ mod tests {
     fn a_server_count_at_the_budget_trims_every_old_output() {
         let mut t = conversation(&[1000, 1000, 1000]);
         let window = ContextWindow::new(32_768, 4096);
-        assert!(!t.observe(1500, window));
-        assert!(t.observe(28_672, window));
+        assert_eq!(t.observe(1500, window, true), Observed::Fine);
+        assert_eq!(t.observe(28_672, window, true), Observed::AtBudget);
         assert_eq!(t.fit(window).unwrap().map(|r| r.outputs), Some(2));
         assert_eq!(contents(&t), [true, true, false]);
         assert_eq!(t.fit(window), Ok(None));
@@ -254,10 +330,47 @@ mod tests {
     fn server_counts_make_the_estimate_more_careful_never_less() {
         let mut t = conversation(&[9000]);
         let before = t.estimate();
-        t.observe(1, ContextWindow::new(32_768, 1024));
+        t.observe(1, ContextWindow::new(32_768, 1024), false);
         assert_eq!(t.estimate(), before);
-        t.observe(6000, ContextWindow::new(32_768, 1024));
+        t.observe(6000, ContextWindow::new(32_768, 1024), true);
         assert!(t.estimate() > before);
         assert_eq!(ContextWindow::new(4096, 100_000).reserve, 1024);
+    }
+
+    #[test]
+    fn a_count_below_what_was_sent_is_truncation() {
+        let mut t = conversation(&[20_000, 20_000, 3000]);
+        let window = ContextWindow::new(65_536, 1024);
+        assert!(
+            matches!(
+                t.observe(5000, window, true),
+                Observed::Truncated { sent_at_least, kept: 5000 } if sent_at_least >= 7000
+            ),
+            "43,000 bytes are at least 7,000 tokens"
+        );
+        // From now on the budget is what the server kept, and every old output goes.
+        assert_eq!(t.window(window).prompt_budget(), 5000 - 1024);
+        let trimmed = t.fit(window).unwrap().unwrap();
+        assert_eq!(trimmed.outputs, 2);
+        assert!(trimmed.tokens_after <= 5000 - 1024);
+        // A server whose count leaves out cached tokens (Ollama 0.30.0) proves nothing.
+        let mut cached = conversation(&[20_000, 20_000, 3000]);
+        assert_eq!(cached.observe(5000, window, false), Observed::Fine);
+    }
+
+    #[test]
+    fn a_longer_prompt_counted_shorter_was_cut() {
+        let mut t = conversation(&[3000]);
+        let window = ContextWindow::new(65_536, 1024);
+        assert_eq!(t.observe(6000, window, true), Observed::Fine);
+        t.push(Message::assistant("", Vec::new()));
+        t.push(Message::tool("read_file", None, "x".repeat(3000)));
+        assert_eq!(
+            t.observe(5900, window, true),
+            Observed::Truncated {
+                sent_at_least: 6000,
+                kept: 5900
+            }
+        );
     }
 }

@@ -51,7 +51,7 @@ pub use command::{
     CommandError, CommandRun, CommandSandbox, PASSED_THROUGH, RunAs, looks_like_a_credential,
     run_command,
 };
-pub use context::{ContextFull, ContextWindow, Trimmed};
+pub use context::{ContextFull, ContextWindow, Observed, Transcript, Trimmed};
 pub use dispatch::{MAX_REVIEW_COMMENTS, MAX_TOOL_RESULT_CHARS, Review, ReviewComment};
 pub use outcome::{AgentReport, BudgetKind, Outcome, thought_past_budget_text};
 pub use output::{HeadTail, head_and_tail};

@@ -39,6 +39,9 @@ pub enum ProgressKind {
         tokens_before: usize,
         tokens_after: usize,
     },
+    /// Ollama kept fewer prompt tokens than were sent: it dropped the oldest messages.
+    /// Old tool outputs are trimmed before the next call.
+    PromptTruncated { sent_at_least: usize, kept: usize },
     /// The run ended (see the report for how).
     Done { outcome: String },
 }

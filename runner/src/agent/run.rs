@@ -6,7 +6,7 @@ use shared::job::TokenUsage;
 use tokio::time::Instant;
 
 use super::command::{CommandSandbox, run_command};
-use super::context::{ContextWindow, Transcript};
+use super::context::{ContextWindow, Observed, Transcript};
 use super::dispatch::{Dispatcher, Effect, Review, ToolOutcome};
 use super::outcome::{AgentReport, BudgetKind, Outcome};
 use super::progress::{Progress, ProgressKind, ProgressSink};
@@ -157,8 +157,33 @@ impl Agent<'_> {
         });
     }
 
+    /// The model's facts (from the client's cache when the job already asked) and the
+    /// `num_ctx` to send: the configured one, but no more than the model was trained with.
+    async fn model_window(&self) -> Result<(u32, bool), Outcome> {
+        let info = self
+            .client
+            .check_model(&self.spec.model)
+            .await
+            .map_err(|error| failed(&error))?;
+        let num_ctx = info.num_ctx(self.settings.num_ctx);
+        if num_ctx < self.settings.num_ctx {
+            tracing::info!(
+                model = %self.spec.model,
+                configured = self.settings.num_ctx,
+                trained = num_ctx,
+                "num_ctx lowered to the model's trained context length, as Ollama would"
+            );
+        }
+        let version = self.client.version().await.ok().flatten();
+        Ok((num_ctx, counts_whole_prompt(version.as_deref())))
+    }
+
     async fn run_loop(&self, input: &TaskInput, state: &mut State) -> Outcome {
-        let window = ContextWindow::new(self.settings.num_ctx, self.spec.max_tokens);
+        let (num_ctx, counts_whole_prompt) = match self.model_window().await {
+            Ok(found) => found,
+            Err(outcome) => return outcome,
+        };
+        let window = ContextWindow::new(num_ctx, self.spec.max_tokens);
         let tools = definitions(self.spec);
         let tools_bytes = serde_json::to_string(&tools).map_or(0, |t| t.len());
         // Each long text of the first message gets at most a quarter of the prompt budget
@@ -211,7 +236,8 @@ impl Agent<'_> {
                 messages: transcript.messages(),
                 tools: &tools,
                 options: ChatOptions {
-                    num_ctx: self.settings.num_ctx,
+                    // Always the same: another value would make Ollama reload the model.
+                    num_ctx,
                     num_predict: self.spec.max_tokens,
                     temperature: self.spec.sampling.temperature.or(self.settings.temperature),
                     top_p: self.spec.sampling.top_p,
@@ -254,29 +280,39 @@ impl Agent<'_> {
                     transcript.push(Message::user(bad_reply_note(&error)));
                     continue;
                 }
-                Ok(Err(error)) if error.job_error().is_transient() => {
-                    return Outcome::ModelUnavailable {
-                        message: error.to_string(),
-                    };
-                }
-                Ok(Err(error)) => {
-                    return Outcome::ModelRejected {
-                        message: error.to_string(),
-                        error: error.job_error(),
-                    };
-                }
+                Ok(Err(error)) => return failed(&error),
                 Ok(Ok(response)) => response,
             };
 
             state.bad_replies = 0;
             state.tokens.prompt += response.usage.prompt_tokens;
             state.tokens.completion += response.usage.completion_tokens;
-            if transcript.observe(response.usage.prompt_tokens, window) {
-                tracing::warn!(
+            match transcript.observe(response.usage.prompt_tokens, window, counts_whole_prompt) {
+                Observed::Fine => {}
+                Observed::AtBudget => tracing::warn!(
                     prompt_tokens = response.usage.prompt_tokens,
-                    num_ctx = self.settings.num_ctx,
+                    num_ctx,
                     "the prompt reached the context budget; Ollama may have truncated it"
-                );
+                ),
+                Observed::Truncated {
+                    sent_at_least,
+                    kept,
+                } => {
+                    tracing::warn!(
+                        model = %self.spec.model,
+                        sent_at_least,
+                        kept,
+                        num_ctx,
+                        "Ollama kept fewer prompt tokens than were sent: it dropped the oldest messages; trimming old tool outputs and budgeting against what it kept"
+                    );
+                    self.emit(
+                        state,
+                        ProgressKind::PromptTruncated {
+                            sent_at_least,
+                            kept,
+                        },
+                    );
+                }
             }
             self.emit(
                 state,
@@ -458,6 +494,27 @@ impl Agent<'_> {
             Err(_) => "(the repository map could not be built)".to_owned(),
         }
     }
+}
+
+/// How a run ends on an error from Ollama that is not the model's reply.
+fn failed(error: &OllamaError) -> Outcome {
+    if error.job_error().is_transient() {
+        Outcome::ModelUnavailable {
+            message: error.to_string(),
+        }
+    } else {
+        Outcome::ModelRejected {
+            message: error.to_string(),
+            error: error.job_error(),
+        }
+    }
+}
+
+/// Whether the server's `prompt_eval_count` counts the whole prompt it kept, cached tokens
+/// included: every Ollama but 0.30.0, which counted only the tokens it evaluated anew
+/// (fixed in 0.30.1, ollama/ollama#16428). An unknown version is taken at its word.
+fn counts_whole_prompt(version: Option<&str>) -> bool {
+    !version.is_some_and(|v| v == "0.30.0" || v.starts_with("0.30.0-"))
 }
 
 /// What the model is told after a reply that could not be read.

@@ -95,6 +95,12 @@ pub(crate) fn describe(event: &Progress) -> String {
         } => {
             format!("trimmed {outputs} old tool outputs ({tokens_before} → {tokens_after} tokens)")
         }
+        ProgressKind::PromptTruncated {
+            sent_at_least,
+            kept,
+        } => format!(
+            "Ollama kept {kept} of at least {sent_at_least} prompt tokens (the model's context is smaller than asked); trimming old tool outputs"
+        ),
         ProgressKind::Done { outcome } => format!("agent {outcome}"),
     };
     format!(

@@ -230,6 +230,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 format!("the task's command was not run: {reason}"),
             ));
         }
+        self.check_model(job, &spec.model).await?;
         let remote = Remote::for_repo(&self.git_base_url, job.repo.as_str());
         let checkout = Checkout::clone_at(&remote, &job.commit, &self.git_auth(&scope).await?)
             .await
@@ -308,6 +309,27 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                     _ => other.label(),
                 };
                 Err(Failure::new(error, cause))
+            }
+        }
+    }
+
+    /// Asks the server about the task's model before anything is cloned: a model it does
+    /// not have, or one that can't call tools, ends the job here with what to change. The
+    /// answer stays in the client's cache for the agent's own look.
+    async fn check_model(&self, job: &JobRecord, model: &str) -> Result<(), Failure> {
+        match self.ollama.check_model(model).await {
+            Ok(info) => {
+                tracing::info!(
+                    model,
+                    context_length = info.context_length,
+                    tools = info.supports_tools(),
+                    "the model is there"
+                );
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(job = %job.id, model, error = %error, "the model can't do this job");
+                Err(Failure::new(error.job_error(), error.to_string()))
             }
         }
     }

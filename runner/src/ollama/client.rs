@@ -2,7 +2,10 @@
 //! transient ones with backoff.
 
 use shared::error_chain::one_line;
+use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -13,6 +16,7 @@ use super::error::OllamaError;
 use super::host::{OllamaEnv, OllamaHost};
 use super::ndjson::{LineSplitter, MAX_LINE_BYTES, reply_byte_limit};
 use super::retry::RetryPolicy;
+use super::show::ModelInfo;
 use super::stream::{Assembler, ChatResponse};
 use super::wire::{ChatBody, ChatRequest};
 
@@ -69,6 +73,8 @@ pub struct OllamaClient {
     /// `Bearer <key>`, marked sensitive so that `http`'s own `Debug` hides it too.
     authorization: Option<HeaderValue>,
     options: ClientOptions,
+    /// `/api/show` answers by model name, shared by the clones of this client: one host.
+    models: Arc<Mutex<HashMap<String, Arc<ModelInfo>>>>,
 }
 
 impl fmt::Debug for OllamaClient {
@@ -118,6 +124,7 @@ impl OllamaClient {
             host: env.host.clone(),
             authorization,
             options,
+            models: Arc::default(),
         })
     }
 
@@ -162,19 +169,112 @@ impl OllamaClient {
     pub async fn chat_observed(
         &self,
         request: &ChatRequest<'_>,
-        mut on_retry: impl FnMut(&RetryNotice),
+        on_retry: impl FnMut(&RetryNotice),
     ) -> Result<ChatResponse, OllamaError> {
         let body =
             serde_json::to_vec(&ChatBody::from(request)).map_err(|err| OllamaError::Rejected {
                 status: 0,
                 message: format!("the request could not be encoded: {err}"),
             })?;
+        let num_predict = request.options.num_predict;
+        self.with_retries(on_retry, || self.attempt(&body, request.model, num_predict))
+            .await
+    }
+
+    /// What the server says about `model` (`POST /api/show`), asked once per model and
+    /// client: later calls, from this client or its clones, answer from a cache. A model
+    /// the server does not have is [`OllamaError::ModelNotFound`]; a server that does not
+    /// answer `/api/show` in Ollama's shape (a proxy) gives an empty [`ModelInfo`], and the
+    /// chat call then says what is wrong. Transient failures are retried like chat calls.
+    pub async fn show(&self, model: &str) -> Result<Arc<ModelInfo>, OllamaError> {
+        if let Some(info) = self.cached(model) {
+            return Ok(info);
+        }
+        let info = Arc::new(self.with_retries(|_| {}, || self.show_once(model)).await?);
+        self.models
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(model.to_owned(), info.clone());
+        Ok(info)
+    }
+
+    /// [`Self::show`], refusing a model that can't call tools: the check before any work.
+    pub async fn check_model(&self, model: &str) -> Result<Arc<ModelInfo>, OllamaError> {
+        let info = self.show(model).await?;
+        if info.supports_tools() == Some(false) {
+            return Err(OllamaError::ToolsUnsupported {
+                model: model.to_owned(),
+            });
+        }
+        Ok(info)
+    }
+
+    fn cached(&self, model: &str) -> Option<Arc<ModelInfo>> {
+        self.models
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(model)
+            .cloned()
+    }
+
+    async fn show_once(&self, model: &str) -> Result<ModelInfo, OllamaError> {
+        let body = serde_json::json!({ "model": model }).to_string();
+        let mut request = self
+            .http
+            .post(self.host.endpoint("api/show"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(value) = &self.authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
+        let mut response = request.send().await.map_err(|err| self.send_error(err))?;
+        let status = response.status();
+        let body = read_capped(&mut response).await;
+        if !status.is_success() {
+            let error = OllamaError::from_status(
+                status.as_u16(),
+                &body,
+                model,
+                &self.host.to_string(),
+                self.authorization.is_some(),
+            );
+            return match error {
+                error @ (OllamaError::ModelNotFound { .. } | OllamaError::Unauthorized { .. }) => {
+                    Err(error)
+                }
+                error if error.is_transient() => Err(error),
+                other => {
+                    tracing::warn!(model, error = %other, "the server did not describe the model; going on without its context length");
+                    Ok(ModelInfo::default())
+                }
+            };
+        }
+        match serde_json::from_str::<serde_json::Value>(&body) {
+            Ok(value) => Ok(ModelInfo::from_show(&value)),
+            Err(_) => {
+                tracing::warn!(
+                    model,
+                    "the server's /api/show answer is not JSON; going on without the model's context length"
+                );
+                Ok(ModelInfo::default())
+            }
+        }
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or the [`RetryPolicy`] is spent.
+    async fn with_retries<T, F>(
+        &self,
+        mut on_retry: impl FnMut(&RetryNotice),
+        mut call: impl FnMut() -> F,
+    ) -> Result<T, OllamaError>
+    where
+        F: Future<Output = Result<T, OllamaError>>,
+    {
         let policy = self.options.retry;
         let mut attempt = 1;
         loop {
-            let num_predict = request.options.num_predict;
-            let error = match self.attempt(&body, request.model, num_predict).await {
-                Ok(response) => return Ok(response),
+            let error = match call().await {
+                Ok(value) => return Ok(value),
                 Err(error) => error,
             };
             if !error.is_transient() {

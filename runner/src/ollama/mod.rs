@@ -1,4 +1,5 @@
-//! The Ollama client: native `/api/chat`, streamed as NDJSON, with tool calling.
+//! The Ollama client: native `/api/chat`, streamed as NDJSON, with tool calling, and
+//! `/api/show` ([`ModelInfo`], cached per model) to check a model before any work.
 //!
 //! Works against a self-hosted server (`OLLAMA_HOST`) or Ollama's hosted service
 //! (`OLLAMA_HOST=https://ollama.com` with `OLLAMA_API_KEY`, sent as a Bearer token that never
@@ -20,6 +21,7 @@ mod error;
 mod host;
 mod ndjson;
 mod retry;
+mod show;
 mod stream;
 mod tool_call;
 mod wire;
@@ -29,6 +31,7 @@ pub use error::OllamaError;
 pub use host::{DEFAULT_HOST, HostError, OllamaEnv, OllamaHost};
 pub use ndjson::{LineSplitter, LineTooLong, MAX_LINE_BYTES, MAX_REPLY_BYTES, reply_byte_limit};
 pub use retry::RetryPolicy;
+pub use show::ModelInfo;
 pub use stream::{ChatResponse, Timings, Usage};
 pub use tool_call::{MalformedArguments, ToolCall, parse_arguments};
 pub use wire::{ChatOptions, ChatRequest, Message, Role, WireFunction, WireToolCall};
