@@ -3,8 +3,8 @@
 
 use crate::client::{GitHubClient, repo_path};
 use crate::comments::truncate;
+use crate::endpoints::Endpoint;
 use crate::transport::{Call, encode};
-use http::Method;
 use serde::{Deserialize, Serialize};
 use shared::ports::{
     CheckConclusion, CheckOutput, CheckRunUpdate, CheckStatus, GitHubError, NewCheckRun, RepoScope,
@@ -89,6 +89,7 @@ impl GitHubClient {
         check: &NewCheckRun,
     ) -> Result<u64, GitHubError> {
         let call = Call::post(
+            Endpoint::CreateCheckRun,
             repo_path(scope, "check-runs"),
             body(NewCheckJson {
                 name: &check.name,
@@ -120,10 +121,13 @@ impl GitHubClient {
         scope: &RepoScope,
         check: &NewCheckRun,
     ) -> Result<Option<u64>, GitHubError> {
-        let call = Call::get(repo_path(
-            scope,
-            &format!("commits/{}/check-runs", encode(check.head_sha.as_str())),
-        ))
+        let call = Call::new(
+            Endpoint::ListCheckRunsForRef,
+            repo_path(
+                scope,
+                &format!("commits/{}/check-runs", encode(check.head_sha.as_str())),
+            ),
+        )
         .query("check_name", check.name.as_str())
         .query("filter", "all")
         .query("app_id", self.app_id().to_string())
@@ -144,7 +148,7 @@ impl GitHubClient {
         update: &CheckRunUpdate,
     ) -> Result<(), GitHubError> {
         let call = Call::new(
-            Method::PATCH,
+            Endpoint::UpdateCheckRun,
             repo_path(scope, &format!("check-runs/{check_run_id}")),
         )
         .body(body(UpdateJson {
