@@ -11,6 +11,7 @@ use axum::extract::State as Shared;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
+use ota_github::Endpoint;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,7 +25,7 @@ pub const DEFAULT_BRANCH: &str = "main";
 /// Who makes the repositories' commits.
 const AUTHOR: (&str, &str) = ("Test Author", "author@example.com");
 
-type TokenCheck = dyn Fn(&str, &str) -> bool + Send + Sync;
+type TokenCheck = dyn Fn(&str, &str, Endpoint) -> bool + Send + Sync;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -80,9 +81,12 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 impl GitServer {
-    /// Serves the repositories under a new temporary directory; `check(repo, token)`
-    /// decides which tokens may fetch and push `repo` (`owner/name`).
-    pub async fn start(check: impl Fn(&str, &str) -> bool + Send + Sync + 'static) -> Self {
+    /// Serves the repositories under a new temporary directory; `check(repo, token,
+    /// endpoint)` decides which tokens may fetch ([`Endpoint::GitFetch`]) and push
+    /// ([`Endpoint::GitPush`]) `repo` (`owner/name`).
+    pub async fn start(
+        check: impl Fn(&str, &str, Endpoint) -> bool + Send + Sync + 'static,
+    ) -> Self {
         let root = tempfile::tempdir().expect("git server root");
         let inner = Arc::new(Inner {
             root: root.path().to_owned(),
@@ -234,8 +238,14 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
+    // A push asks for `git-receive-pack` (in the path, or as the service of its refs).
+    let endpoint = if path.ends_with("git-receive-pack") || query.contains("git-receive-pack") {
+        Endpoint::GitPush
+    } else {
+        Endpoint::GitFetch
+    };
     let authorized = match (repo_of(&path), token_of(&headers)) {
-        (Some(repo), Some(token)) => (inner.check)(&repo, &token),
+        (Some(repo), Some(token)) => (inner.check)(&repo, &token, endpoint),
         _ => false,
     };
     let response = if authorized {
