@@ -452,7 +452,10 @@ async fn no_credential_shows_in_errors_debug_or_logs() {
     .await;
     let refused = fake.take_unexpected();
     assert_eq!(refused.len(), 1, "only the wrong App's JWT: {refused:#?}");
-    assert!(matches!(refused[0].auth, AuthKind::BadJwt(_)), "{refused:#?}");
+    assert!(
+        matches!(refused[0].auth, AuthKind::BadJwt(_)),
+        "{refused:#?}"
+    );
 
     assert!(
         matches!(errors[0], GitHubError::Unavailable(_)),

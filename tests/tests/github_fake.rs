@@ -93,6 +93,10 @@ async fn a_body_the_description_refuses_answers_422_and_is_unexpected() {
         let message = answer["message"].as_str().unwrap_or("");
         assert!(message.starts_with("Invalid request.\n\n"), "{message}");
         assert!(message.contains(why), "{message}");
+        assert_eq!(
+            answer["documentation_url"],
+            "https://docs.github.com/rest/reference/checks#create-a-check-run"
+        );
         let refused = fake.take_unexpected();
         assert_eq!(refused.len(), 1, "{body}");
     }

@@ -208,6 +208,13 @@ impl Description {
         Verdict::Accepted { ignored }
     }
 
+    /// The page of GitHub's docs for `operation`, which its error answers point at.
+    pub(crate) fn docs_url(&self, operation: &Operation) -> Option<String> {
+        self.operation_json(operation)["externalDocs"]["url"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
     /// The schema of `operation`'s `status` answer in JSON, if the description has one.
     pub(crate) fn response_schema(&self, operation: &Operation, status: u16) -> Option<&Value> {
         let op = self.operation_json(operation);

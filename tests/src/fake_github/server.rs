@@ -140,11 +140,17 @@ async fn handle(
             };
             let call = routes::parse(&method, &segments);
             match (verdict, call) {
-                (Verdict::Invalid(why), _) => Answer::refuse(
-                    422,
-                    &format!("Invalid request.\n\n{why}"),
-                    format!("GitHub's description refuses it: {why}"),
-                ),
+                (Verdict::Invalid(why), _) => {
+                    let mut answer = Answer::refuse(
+                        422,
+                        &format!("Invalid request.\n\n{why}"),
+                        format!("GitHub's description refuses it: {why}"),
+                    );
+                    if let Some(url) = description.docs_url(&operation) {
+                        answer.body["documentation_url"] = json!(url);
+                    }
+                    answer
+                }
                 (Verdict::Accepted { .. }, None) => Answer::refuse(
                     404,
                     "Not Found",
