@@ -195,7 +195,7 @@ impl GitHubClient {
             // GitHub would answer 403 "Resource not accessible by integration": say which
             // permission is missing instead.
             return Err(GitHubError::Forbidden(format!(
-                "{}: this client's tokens lack the permission it needs ({:?})",
+                "{}: this client's tokens lack the permission it needs ({})",
                 call.label(),
                 call.endpoint.needs()
             )));

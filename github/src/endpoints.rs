@@ -23,6 +23,29 @@ pub enum Needs {
     AnyOf(&'static [(&'static str, Access)]),
 }
 
+impl std::fmt::Display for Needs {
+    /// `issues: read or pull_requests: read`, for errors.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Nothing => f.write_str("no credential"),
+            Self::AppJwt => f.write_str("the App's JWT"),
+            Self::AnyOf(any) => {
+                let names: Vec<String> = any
+                    .iter()
+                    .map(|(name, access)| {
+                        let level = match access {
+                            Access::Read => "read",
+                            Access::Write => "write",
+                        };
+                        format!("{name}: {level}")
+                    })
+                    .collect();
+                f.write_str(&names.join(" or "))
+            }
+        }
+    }
+}
+
 /// One endpoint the project calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
