@@ -133,13 +133,13 @@ async fn handle(
         None => Answer::refuse(404, "Not Found", "no such operation in GitHub's REST API"),
         Some(operation) => {
             record.path = format!("/{}", segments.join("/"));
-            let verdict = if !body.is_empty() && body_json.is_none() {
-                Verdict::Invalid("the body is not JSON".to_owned())
-            } else {
-                description.check_request(&operation, &query, body_json.as_ref())
-            };
+            let verdict = description.check_request(&operation, &query, body_json.as_ref());
             let call = routes::parse(&method, &segments);
             match (verdict, call) {
+                // GitHub's answer to a body it cannot parse.
+                _ if !body.is_empty() && body_json.is_none() => {
+                    Answer::refuse(400, "Problems parsing JSON", "the body is not JSON")
+                }
                 (Verdict::Invalid(why), _) => {
                     let mut answer = Answer::refuse(
                         422,
