@@ -3,6 +3,7 @@
 //! which need care against duplicates, are in `comments` and `checks`.
 
 use crate::client::{GitHubClient, repo_path};
+use crate::endpoints::Endpoint;
 use crate::transport::{Call, encode, encode_path};
 use base64::Engine;
 use serde::Deserialize;
@@ -160,10 +161,13 @@ fn not_found(message: &str) -> RepoFile {
 
 impl GitHub for GitHubClient {
     async fn permission(&self, scope: &RepoScope, login: &str) -> Result<Permission, GitHubError> {
-        let call = Call::get(repo_path(
-            scope,
-            &format!("collaborators/{}/permission", encode(login)),
-        ));
+        let call = Call::new(
+            Endpoint::CollaboratorPermission,
+            repo_path(
+                scope,
+                &format!("collaborators/{}/permission", encode(login)),
+            ),
+        );
         match self
             .retry
             .run("collaborator permission", |_| self.send(scope, &call))
@@ -182,7 +186,10 @@ impl GitHub for GitHubClient {
         path: &str,
         git_ref: &str,
     ) -> Result<RepoFile, GitHubError> {
-        let mut call = Call::get(repo_path(scope, &format!("contents/{}", encode_path(path))));
+        let mut call = Call::new(
+            Endpoint::GetContents,
+            repo_path(scope, &format!("contents/{}", encode_path(path))),
+        );
         if !git_ref.is_empty() {
             call = call.query("ref", git_ref);
         }
@@ -206,10 +213,10 @@ impl GitHub for GitHubClient {
 
     async fn branch_head(&self, scope: &RepoScope, branch: &str) -> Result<CommitSha, GitHubError> {
         // GitHub takes a branch name with slashes as it is.
-        let call = Call::get(repo_path(
-            scope,
-            &format!("branches/{}", encode_path(branch)),
-        ));
+        let call = Call::new(
+            Endpoint::GetBranch,
+            repo_path(scope, &format!("branches/{}", encode_path(branch))),
+        );
         let reply = self
             .retry
             .run("branch head", |_| self.send(scope, &call))
@@ -224,7 +231,10 @@ impl GitHub for GitHubClient {
         scope: &RepoScope,
         number: u64,
     ) -> Result<PullRequestInfo, GitHubError> {
-        let call = Call::get(repo_path(scope, &format!("pulls/{number}")));
+        let call = Call::new(
+            Endpoint::GetPull,
+            repo_path(scope, &format!("pulls/{number}")),
+        );
         let reply = self
             .retry
             .run("pull request", |_| self.send(scope, &call))
@@ -238,7 +248,10 @@ impl GitHub for GitHubClient {
         number: u64,
         pull_request: bool,
     ) -> Result<ThreadText, GitHubError> {
-        let call = Call::get(repo_path(scope, &format!("issues/{number}")));
+        let call = Call::new(
+            Endpoint::GetIssue,
+            repo_path(scope, &format!("issues/{number}")),
+        );
         let reply = self.retry.run("issue", |_| self.send(scope, &call)).await?;
         let issue = reply.json::<IssueJson>(&call)?;
         let diff = if pull_request {
@@ -261,11 +274,18 @@ impl GitHub for GitHubClient {
         target: ReactionTarget,
         reaction: Reaction,
     ) -> Result<(), GitHubError> {
-        let rest = match target {
-            ReactionTarget::IssueComment(id) => format!("issues/comments/{id}/reactions"),
-            ReactionTarget::ReviewComment(id) => format!("pulls/comments/{id}/reactions"),
+        let (endpoint, rest) = match target {
+            ReactionTarget::IssueComment(id) => (
+                Endpoint::IssueCommentReaction,
+                format!("issues/comments/{id}/reactions"),
+            ),
+            ReactionTarget::ReviewComment(id) => (
+                Endpoint::ReviewCommentReaction,
+                format!("pulls/comments/{id}/reactions"),
+            ),
         };
         let call = Call::post(
+            endpoint,
             repo_path(scope, &rest),
             json!({ "content": reaction.content() }),
         );
@@ -414,9 +434,12 @@ impl GitHubClient {
     ) -> Result<Vec<PullFileJson>, GitHubError> {
         let mut all = Vec::new();
         for page in 1..=MAX_FILE_PAGES {
-            let call = Call::get(repo_path(scope, &format!("pulls/{number}/files")))
-                .query("per_page", "100")
-                .query("page", page.to_string());
+            let call = Call::new(
+                Endpoint::ListPullFiles,
+                repo_path(scope, &format!("pulls/{number}/files")),
+            )
+            .query("per_page", "100")
+            .query("page", page.to_string());
             let reply = self
                 .retry
                 .run("pull request files", |_| self.send(scope, &call))

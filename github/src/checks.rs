@@ -2,8 +2,8 @@
 //! commit carrying the same `external_id`) and updated with only the fields that change.
 
 use crate::client::{GitHubClient, repo_path};
+use crate::endpoints::Endpoint;
 use crate::transport::{Call, encode};
-use http::Method;
 use serde::{Deserialize, Serialize};
 use shared::github_text::CHECK_TEXT;
 use shared::ports::{
@@ -84,6 +84,7 @@ impl GitHubClient {
         check: &NewCheckRun,
     ) -> Result<u64, GitHubError> {
         let call = Call::post(
+            Endpoint::CreateCheckRun,
             repo_path(scope, "check-runs"),
             body(NewCheckJson {
                 name: &check.name,
@@ -115,10 +116,13 @@ impl GitHubClient {
         scope: &RepoScope,
         check: &NewCheckRun,
     ) -> Result<Option<u64>, GitHubError> {
-        let call = Call::get(repo_path(
-            scope,
-            &format!("commits/{}/check-runs", encode(check.head_sha.as_str())),
-        ))
+        let call = Call::new(
+            Endpoint::ListCheckRunsForRef,
+            repo_path(
+                scope,
+                &format!("commits/{}/check-runs", encode(check.head_sha.as_str())),
+            ),
+        )
         .query("check_name", check.name.as_str())
         .query("filter", "all")
         .query("app_id", self.app_id().to_string())
@@ -139,7 +143,7 @@ impl GitHubClient {
         update: &CheckRunUpdate,
     ) -> Result<(), GitHubError> {
         let call = Call::new(
-            Method::PATCH,
+            Endpoint::UpdateCheckRun,
             repo_path(scope, &format!("check-runs/{check_run_id}")),
         )
         .body(body(UpdateJson {

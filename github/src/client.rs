@@ -4,6 +4,7 @@
 
 use crate::broker::TokenBroker;
 use crate::credentials::{AppCredentials, AppSigner, SetupError};
+use crate::endpoints::Endpoint;
 use crate::retry::RetryPolicy;
 use crate::token::{InstallationToken, TokenCache, TokenPermissions};
 use crate::transport::{Call, Reply, Scheme, Timeouts, Transport, encode};
@@ -224,6 +225,7 @@ impl GitHubClient {
         };
         let jwt = signer.sign(SystemTime::now()).map_err(refused)?;
         let call = Call::post(
+            Endpoint::CreateInstallationToken,
             format!(
                 "/app/installations/{}/access_tokens",
                 encode(&scope.installation.to_string())
@@ -266,6 +268,15 @@ impl GitHubClient {
     /// permission set. A cached token GitHub refuses (revoked, permissions changed) is
     /// forgotten and the call made once more with a fresh one.
     pub(crate) async fn send(&self, scope: &RepoScope, call: &Call) -> Result<Reply, GitHubError> {
+        if !self.permissions.allows(call.endpoint) {
+            // GitHub would answer 403 "Resource not accessible by integration": say which
+            // permission is missing instead.
+            return Err(GitHubError::Forbidden(format!(
+                "{}: this client's tokens lack the permission it needs ({})",
+                call.label(),
+                call.endpoint.needs()
+            )));
+        }
         let (token, cached) = self.token(scope, &self.permissions).await?;
         match self
             .transport

@@ -3,6 +3,7 @@
 //! created the comment, or the same event is being processed again after a redelivery.
 
 use crate::client::{GitHubClient, repo_path};
+use crate::endpoints::Endpoint;
 use crate::transport::Call;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
@@ -69,6 +70,7 @@ impl GitHubClient {
         let started = SystemTime::now();
         let marker = marker_line(marker);
         let call = Call::post(
+            Endpoint::CreateIssueComment,
             repo_path(scope, &format!("issues/{number}/comments")),
             json!({ "body": with_marker(body, &marker) }),
         );
@@ -97,10 +99,13 @@ impl GitHubClient {
         let since =
             DateTime::<Utc>::from(started - LOOKBACK).to_rfc3339_opts(SecondsFormat::Secs, true);
         for page in 1..=MAX_PAGES {
-            let call = Call::get(repo_path(scope, &format!("issues/{number}/comments")))
-                .query("since", since.as_str())
-                .query("per_page", PER_PAGE.to_string())
-                .query("page", page.to_string());
+            let call = Call::new(
+                Endpoint::ListIssueComments,
+                repo_path(scope, &format!("issues/{number}/comments")),
+            )
+            .query("since", since.as_str())
+            .query("per_page", PER_PAGE.to_string())
+            .query("page", page.to_string());
             let comments: Vec<CommentJson> = self.send(scope, &call).await?.json(&call)?;
             if let Some(comment) = comments.iter().find(|comment| comment.is_ours(marker)) {
                 return Ok(Some(comment.id));

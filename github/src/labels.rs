@@ -2,8 +2,8 @@
 //! removing one that is not there are both harmless, so every attempt just sends the call.
 
 use crate::client::{GitHubClient, repo_path};
+use crate::endpoints::Endpoint;
 use crate::transport::{Call, encode};
-use http::Method;
 use serde_json::json;
 use shared::ports::{GitHubError, RepoScope};
 
@@ -21,6 +21,7 @@ impl GitHubClient {
             return Ok(());
         }
         let call = Call::post(
+            Endpoint::AddLabels,
             repo_path(scope, &format!("issues/{number}/labels")),
             json!({ "labels": labels }),
         );
@@ -39,7 +40,7 @@ impl GitHubClient {
         label: &str,
     ) -> Result<(), GitHubError> {
         let call = Call::new(
-            Method::DELETE,
+            Endpoint::RemoveLabel,
             repo_path(scope, &format!("issues/{number}/labels/{}", encode(label))),
         );
         match self

@@ -5,6 +5,7 @@
 
 use crate::client::{GitHubClient, repo_path};
 use crate::comments::with_marker;
+use crate::endpoints::Endpoint;
 use crate::review_lines::{Placed, body_with_outside_comments, place};
 use crate::transport::Call;
 use serde::Deserialize;
@@ -48,6 +49,7 @@ impl GitHubClient {
         pull: &NewPullRequest,
     ) -> Result<OpenedPullRequest, GitHubError> {
         let create = Call::post(
+            Endpoint::CreatePull,
             repo_path(scope, "pulls"),
             json!({
                 "title": pull.title,
@@ -76,7 +78,7 @@ impl GitHubClient {
         scope: &RepoScope,
         branch: &str,
     ) -> Result<Option<OpenedPullRequest>, GitHubError> {
-        let call = Call::get(repo_path(scope, "pulls"))
+        let call = Call::new(Endpoint::ListPulls, repo_path(scope, "pulls"))
             .query("head", format!("{}:{branch}", scope.repo.owner()))
             .query("state", "open");
         let pulls: Vec<PullJson> = self.send(scope, &call).await?.json(&call)?;
@@ -105,6 +107,7 @@ impl GitHubClient {
             })
             .collect();
         let call = Call::post(
+            Endpoint::CreateReview,
             repo_path(scope, &format!("pulls/{number}/reviews")),
             json!({
                 "commit_id": review.commit.as_str(),
@@ -164,9 +167,12 @@ impl GitHubClient {
         marker: &str,
     ) -> Result<Option<u64>, GitHubError> {
         for page in 1..=MAX_REVIEW_PAGES {
-            let call = Call::get(repo_path(scope, &format!("pulls/{number}/reviews")))
-                .query("per_page", PER_PAGE.to_string())
-                .query("page", page.to_string());
+            let call = Call::new(
+                Endpoint::ListReviews,
+                repo_path(scope, &format!("pulls/{number}/reviews")),
+            )
+            .query("per_page", PER_PAGE.to_string())
+            .query("page", page.to_string());
             let reviews: Vec<ReviewJson> = self.send(scope, &call).await?.json(&call)?;
             if let Some(review) = reviews
                 .iter()

@@ -2,6 +2,7 @@
 //! what its tasks deliver), the token itself (which never prints), and the cache that
 //! reuses one until shortly before it expires.
 
+use crate::endpoints::{Endpoint, Needs, POLICY_AND_REPORT_CALLS, runner_calls};
 use secrecy::SecretString;
 use serde::Serialize;
 use shared::config::Deliverable;
@@ -50,33 +51,31 @@ impl TokenPermissions {
         self.0.iter().map(|(name, access)| (name.as_str(), *access))
     }
 
-    /// What the policy and report stages need: read the config file and collaborator
-    /// roles, react to and post comments, create and update check runs.
-    pub fn policy_and_report() -> Self {
-        Self::new()
-            .with("metadata", Access::Read)
-            .with("contents", Access::Read)
-            .with("issues", Access::Write)
-            .with("pull_requests", Access::Write)
-            .with("checks", Access::Write)
+    /// What a component that makes `calls` needs: for each call, the first permission
+    /// [`Endpoint::needs`] names, at the highest level any call asks for; and `metadata:
+    /// read`, which GitHub adds to every token with a repository permission anyway.
+    pub fn for_calls(calls: &[Endpoint]) -> Self {
+        calls.iter().fold(
+            Self::new().with("metadata", Access::Read),
+            |set, call| match call.needs() {
+                Needs::AnyOf([(name, access), ..]) => set.union(Self::new().with(name, *access)),
+                Needs::AnyOf([]) | Needs::Nothing | Needs::AppJwt => set,
+            },
+        )
     }
 
-    /// What a runner needs to produce `deliverable`. Every runner reads the repository
-    /// (its config file, a clone) and reports on its check run; a pull request also takes
-    /// pushing a branch and opening the pull request, a review posting it on the pull
-    /// request.
+    /// What the policy and report stages need: the calls of
+    /// [`crate::endpoints::POLICY_AND_REPORT_CALLS`].
+    pub fn policy_and_report() -> Self {
+        Self::for_calls(POLICY_AND_REPORT_CALLS)
+    }
+
+    /// What a runner needs to produce `deliverable`: the calls of
+    /// [`crate::endpoints::runner_calls`] (its config file, the issue and the pull
+    /// request's diff, its check run, a clone; then pushing a branch and opening the pull
+    /// request, or posting the review).
     pub fn to_deliver(deliverable: Deliverable) -> Self {
-        let every_runner = Self::new()
-            .with("metadata", Access::Read)
-            .with("checks", Access::Write);
-        match deliverable {
-            Deliverable::PullRequest => every_runner
-                .with("contents", Access::Write)
-                .with("pull_requests", Access::Write),
-            Deliverable::Review => every_runner
-                .with("contents", Access::Read)
-                .with("pull_requests", Access::Write),
-        }
+        Self::for_calls(&runner_calls(deliverable))
     }
 
     /// What the runner asks for: enough to deliver any task's [`Deliverable`]
@@ -87,6 +86,11 @@ impl TokenPermissions {
             .into_iter()
             .map(Self::to_deliver)
             .fold(Self::new(), Self::union)
+    }
+
+    /// Whether a token with these permissions may call `endpoint`.
+    pub fn allows(&self, endpoint: Endpoint) -> bool {
+        endpoint.allowed(|name| self.get(name))
     }
 
     /// Every permission of either set, at the higher of the two levels.
@@ -221,9 +225,38 @@ mod tests {
                 "metadata": "read",
                 "contents": "write",
                 "pull_requests": "write",
+                "issues": "read",
                 "checks": "write",
             })
         );
+    }
+
+    #[test]
+    fn each_set_allows_every_call_of_its_component() {
+        let policy = TokenPermissions::policy_and_report();
+        for call in POLICY_AND_REPORT_CALLS {
+            assert!(policy.allows(*call), "policy and report: {call:?}");
+        }
+        for deliverable in Deliverable::ALL {
+            let set = TokenPermissions::to_deliver(deliverable);
+            for call in runner_calls(deliverable) {
+                assert!(set.allows(call), "{deliverable:?}: {call:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_runner_reads_the_issue_and_the_pull_request() {
+        for set in Deliverable::ALL
+            .map(TokenPermissions::to_deliver)
+            .into_iter()
+            .chain([TokenPermissions::runner()])
+        {
+            assert!(set.allows(Endpoint::GetIssue), "{set:?}");
+            assert!(set.allows(Endpoint::ListPullFiles), "{set:?}");
+            assert!(set.get("issues") >= Some(Access::Read), "{set:?}");
+            assert!(set.get("pull_requests") >= Some(Access::Read), "{set:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::classify::{classify, redact};
 use crate::credentials::SetupError;
+use crate::endpoints::Endpoint;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{HeaderValue, Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -49,6 +50,9 @@ pub(crate) enum Scheme {
 /// One request, described without its credential.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
+    /// Which endpoint of [`crate::endpoints`] it calls: its method and the permission it
+    /// needs come from there.
+    pub(crate) endpoint: Endpoint,
     method: Method,
     /// Already escaped, starting with `/`.
     path: String,
@@ -57,8 +61,10 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    pub(crate) fn new(method: Method, path: String) -> Self {
+    pub(crate) fn new(endpoint: Endpoint, path: String) -> Self {
+        let method = Method::from_bytes(endpoint.route().0.as_bytes()).unwrap_or(Method::GET);
         Self {
+            endpoint,
             method,
             path,
             query: Vec::new(),
@@ -66,12 +72,8 @@ impl Call {
         }
     }
 
-    pub(crate) fn get(path: String) -> Self {
-        Self::new(Method::GET, path)
-    }
-
-    pub(crate) fn post(path: String, body: serde_json::Value) -> Self {
-        Self::new(Method::POST, path).body(body)
+    pub(crate) fn post(endpoint: Endpoint, path: String, body: serde_json::Value) -> Self {
+        Self::new(endpoint, path).body(body)
     }
 
     pub(crate) fn body(mut self, body: serde_json::Value) -> Self {
@@ -331,7 +333,7 @@ mod tests {
         assert_eq!(encode("a/b?c=d#e f"), "a%2Fb%3Fc%3Dd%23e%20f");
         assert_eq!(encode_path("docs/my file.md"), "docs/my%20file.md");
         assert_eq!(encode_path("/.ollama-turbo.yml"), ".ollama-turbo.yml");
-        let call = Call::get("/x".into())
+        let call = Call::new(Endpoint::GetContents, "/x".into())
             .query("ref", "refs/heads/main")
             .query("per_page", "100");
         assert_eq!(call.uri(), "/x?ref=refs%2Fheads%2Fmain&per_page=100");

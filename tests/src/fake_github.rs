@@ -6,6 +6,7 @@
 //! answers 404 (or 401/403 for bad credentials) and shows up in [`FakeGitHub::unexpected`].
 
 mod limits;
+mod openapi;
 mod pulls;
 mod routes;
 mod server;
@@ -274,6 +275,8 @@ pub(crate) struct State {
     pub(crate) manifest_codes: std::collections::BTreeSet<String>,
     pub(crate) faults: Vec<(Route, u32, Fault)>,
     pub(crate) requests: Vec<Recorded>,
+    /// How many of `requests` a test has looked at for unexpected ones.
+    pub(crate) acknowledged: usize,
     pub(crate) next_id: u64,
 }
 
@@ -295,6 +298,12 @@ pub struct FakeGitHub {
 impl Drop for FakeGitHub {
     fn drop(&mut self) {
         self.server.abort();
+        // Every test fails on a request GitHub would have refused, or that the fake does
+        // not serve, unless it said it expected one ([`Self::take_unexpected`]).
+        let unexpected = self.unacknowledged();
+        if !unexpected.is_empty() && !std::thread::panicking() {
+            panic!("unexpected requests to the fake GitHub: {unexpected:#?}");
+        }
     }
 }
 
@@ -353,9 +362,10 @@ impl FakeGitHub {
             .expect("a client for the fake GitHub")
     }
 
-    /// Fails the test if any request matched no route or was refused by the fake.
+    /// Fails the test if any request matched no route or was refused by the fake (since
+    /// the last [`Self::take_unexpected`]). Dropping the fake checks the same.
     pub fn assert_nothing_unexpected(&self) {
-        let unexpected = self.unexpected();
+        let unexpected = self.take_unexpected();
         assert!(
             unexpected.is_empty(),
             "unexpected requests: {unexpected:#?}"
@@ -521,6 +531,27 @@ impl FakeGitHub {
             .collect()
     }
 
+    /// The unexpected requests made since the last [`Self::take_unexpected`] or
+    /// [`Self::assert_nothing_unexpected`].
+    fn unacknowledged(&self) -> Vec<Recorded> {
+        let state = self.state();
+        state.requests[state.acknowledged.min(state.requests.len())..]
+            .iter()
+            .filter(|request| request.route.is_none() || request.refused.is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// The unexpected requests made since the last call (or
+    /// [`Self::assert_nothing_unexpected`]), which the test thereby says it provoked on
+    /// purpose: dropping the fake no longer fails the test for them.
+    pub fn take_unexpected(&self) -> Vec<Recorded> {
+        let unexpected = self.unacknowledged();
+        let mut state = self.state();
+        state.acknowledged = state.requests.len();
+        unexpected
+    }
+
     pub fn minted_tokens(&self) -> Vec<MintedToken> {
         self.state().tokens.clone()
     }
@@ -575,12 +606,14 @@ impl FakeGitHub {
             .collect()
     }
 
-    /// Whether `token` is one this fake minted, unexpired, that may read `repo`'s
-    /// contents (to fetch) or write them (`push`): what a git server in front of the
-    /// fake's repositories checks, as GitHub does.
-    pub fn token_checker(&self) -> impl Fn(&str, &str, bool) -> bool + Send + Sync + 'static {
+    /// Whether `token` is one this fake minted, unexpired, scoped to `repo`, with the
+    /// permission production's table gives the Git `endpoint` (`contents: read` to fetch,
+    /// `write` to push): what a git server in front of the fake's repositories checks.
+    pub fn token_checker(
+        &self,
+    ) -> impl Fn(&str, &str, ota_github::Endpoint) -> bool + Send + Sync + 'static {
         let state = self.state.clone();
-        move |repo: &str, token: &str, push: bool| {
+        move |repo: &str, token: &str, endpoint: ota_github::Endpoint| {
             let state = state
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -589,11 +622,13 @@ impl FakeGitHub {
                 minted.token == token
                     && minted.expires_at > SystemTime::now()
                     && minted.repositories.iter().any(|scoped| scoped == name)
-                    && match minted.permissions.get("contents").map(String::as_str) {
-                        Some("write") => true,
-                        Some("read") => !push,
-                        _ => false,
-                    }
+                    && endpoint.allowed(|permission| {
+                        match minted.permissions.get(permission)?.as_str() {
+                            "read" => Some(ota_github::Access::Read),
+                            "write" => Some(ota_github::Access::Write),
+                            _ => None,
+                        }
+                    })
             })
         }
     }

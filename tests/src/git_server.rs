@@ -11,6 +11,7 @@ use axum::extract::State as Shared;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
+use ota_github::Endpoint;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,8 +25,7 @@ pub const DEFAULT_BRANCH: &str = "main";
 /// Who makes the repositories' commits.
 const AUTHOR: (&str, &str) = ("Test Author", "author@example.com");
 
-/// `check(repo, token, push)`: whether `token` may fetch (`push` false) or push `repo`.
-type TokenCheck = dyn Fn(&str, &str, bool) -> bool + Send + Sync;
+type TokenCheck = dyn Fn(&str, &str, Endpoint) -> bool + Send + Sync;
 
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
@@ -82,8 +82,11 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 impl GitServer {
     /// Serves the repositories under a new temporary directory; `check(repo, token,
-    /// push)` decides which tokens may fetch (`push` false) and push `repo` (`owner/name`).
-    pub async fn start(check: impl Fn(&str, &str, bool) -> bool + Send + Sync + 'static) -> Self {
+    /// endpoint)` decides which tokens may fetch ([`Endpoint::GitFetch`]) and push
+    /// ([`Endpoint::GitPush`]) `repo` (`owner/name`).
+    pub async fn start(
+        check: impl Fn(&str, &str, Endpoint) -> bool + Send + Sync + 'static,
+    ) -> Self {
         let root = tempfile::tempdir().expect("git server root");
         let inner = Arc::new(Inner {
             root: root.path().to_owned(),
@@ -235,10 +238,14 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
-    // A push is `git-receive-pack` (its advertisement, then the pack itself).
-    let push = path.ends_with("/git-receive-pack") || query.contains("service=git-receive-pack");
+    // A push asks for `git-receive-pack` (in the path, or as the service of its refs).
+    let endpoint = if path.ends_with("git-receive-pack") || query.contains("git-receive-pack") {
+        Endpoint::GitPush
+    } else {
+        Endpoint::GitFetch
+    };
     let authorized = match (repo_of(&path), token_of(&headers)) {
-        (Some(repo), Some(token)) => (inner.check)(&repo, &token, push),
+        (Some(repo), Some(token)) => (inner.check)(&repo, &token, endpoint),
         _ => false,
     };
     let response = if authorized {

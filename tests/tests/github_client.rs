@@ -215,7 +215,7 @@ async fn a_revoked_token_is_replaced_once() {
     );
 
     assert_eq!(fake.requests_to(Route::AccessToken).len(), 2);
-    let refused: Vec<_> = fake.unexpected();
+    let refused: Vec<_> = fake.take_unexpected();
     assert_eq!(
         refused.len(),
         1,
@@ -247,7 +247,11 @@ async fn other_callers_get_tokens_with_the_permissions_they_ask_for() {
         minted[0].permissions.get("contents").map(String::as_str),
         Some("write")
     );
-    assert_eq!(minted[0].permissions.get("issues"), None);
+    assert_eq!(
+        minted[0].permissions.get("issues").map(String::as_str),
+        Some("read"),
+        "the runner reads the issue"
+    );
     let lifetime = token
         .expires_at()
         .duration_since(SystemTime::now())
@@ -446,6 +450,12 @@ async fn no_credential_shows_in_errors_debug_or_logs() {
     }
     .with_subscriber(logs.subscriber())
     .await;
+    let refused = fake.take_unexpected();
+    assert_eq!(refused.len(), 1, "only the wrong App's JWT: {refused:#?}");
+    assert!(
+        matches!(refused[0].auth, AuthKind::BadJwt(_)),
+        "{refused:#?}"
+    );
 
     assert!(
         matches!(errors[0], GitHubError::Unavailable(_)),

@@ -11,6 +11,7 @@ use super::{
 use axum::http::Method;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
+use ota_github::Endpoint;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -95,24 +96,39 @@ impl RepoOp {
         }
     }
 
-    /// The token permissions that allow the call (any one of them), as GitHub documents.
-    pub(crate) fn needs(&self) -> &'static [(&'static str, &'static str)] {
+    /// The endpoint of production's table ([`ota_github::endpoints`]) it is: what a
+    /// token needs for it comes from there.
+    fn endpoint(&self) -> Endpoint {
         match self {
-            Self::Permission { .. } | Self::Branch { .. } => &[("metadata", "read")],
-            Self::Contents { .. } => &[("contents", "read")],
-            Self::PullRequest { .. } => &[("pull_requests", "read")],
-            Self::IssueCommentReaction { .. }
-            | Self::CreateComment { .. }
-            | Self::AddLabels { .. }
-            | Self::RemoveLabel { .. } => &[("issues", "write"), ("pull_requests", "write")],
-            Self::ListComments { .. } => &[("issues", "read"), ("pull_requests", "read")],
-            Self::ReviewCommentReaction { .. } => &[("pull_requests", "write")],
-            Self::CreateCheckRun | Self::UpdateCheckRun { .. } => &[("checks", "write")],
-            Self::ListCheckRuns { .. } => &[("checks", "read")],
-            Self::ListPulls | Self::ListReviews { .. } => &[("pull_requests", "read")],
-            Self::CreatePull | Self::CreateReview { .. } => &[("pull_requests", "write")],
-            Self::Issue { .. } => &[("issues", "read"), ("pull_requests", "read")],
-            Self::PullFiles { .. } => &[("pull_requests", "read")],
+            Self::Permission { .. } => Endpoint::CollaboratorPermission,
+            Self::Contents { .. } => Endpoint::GetContents,
+            Self::Branch { .. } => Endpoint::GetBranch,
+            Self::PullRequest { .. } => Endpoint::GetPull,
+            Self::IssueCommentReaction { .. } => Endpoint::IssueCommentReaction,
+            Self::ReviewCommentReaction { .. } => Endpoint::ReviewCommentReaction,
+            Self::CreateComment { .. } => Endpoint::CreateIssueComment,
+            Self::ListComments { .. } => Endpoint::ListIssueComments,
+            Self::CreateCheckRun => Endpoint::CreateCheckRun,
+            Self::UpdateCheckRun { .. } => Endpoint::UpdateCheckRun,
+            Self::ListCheckRuns { .. } => Endpoint::ListCheckRunsForRef,
+            Self::AddLabels { .. } => Endpoint::AddLabels,
+            Self::RemoveLabel { .. } => Endpoint::RemoveLabel,
+            Self::ListPulls => Endpoint::ListPulls,
+            Self::CreatePull => Endpoint::CreatePull,
+            Self::ListReviews { .. } => Endpoint::ListReviews,
+            Self::CreateReview { .. } => Endpoint::CreateReview,
+            Self::Issue { .. } => Endpoint::GetIssue,
+            Self::PullFiles { .. } => Endpoint::ListPullFiles,
+        }
+    }
+}
+
+impl Call {
+    pub(crate) fn endpoint(&self) -> Endpoint {
+        match self {
+            Self::AccessToken { .. } => Endpoint::CreateInstallationToken,
+            Self::Repo { op, .. } => op.endpoint(),
+            Self::ManifestConversion { .. } => Endpoint::ManifestConversion,
         }
     }
 }

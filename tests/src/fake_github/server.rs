@@ -2,6 +2,7 @@
 //! credential (App JWT or installation token, its repository and permissions), plays a
 //! scripted fault if one is due, and otherwise lets `routes` answer.
 
+use super::openapi::{self, Description, Operation, Verdict};
 use super::routes::{self, Call};
 use super::{APP_ID, AuthKind, Fault, PUBLIC_KEY_PEM, Recorded, Route, State};
 use axum::Router;
@@ -10,11 +11,15 @@ use axum::extract::State as Shared;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use ota_github::{Access, Endpoint};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Where GitHub's error answers point when the fake knows no better page.
+const DOCUMENTATION_URL: &str = "https://docs.github.com/rest";
 
 /// GitHub refuses App JWTs that live longer than ten minutes.
 const MAX_JWT_LIFETIME_SECS: u64 = 600;
@@ -51,7 +56,14 @@ impl Answer {
 
     /// A legitimate error answer, GitHub-style.
     pub(crate) fn error(status: u16, message: &str) -> Self {
-        Self::json(status, json!({ "message": message }))
+        Self::json(
+            status,
+            json!({
+                "message": message,
+                "documentation_url": DOCUMENTATION_URL,
+                "status": status.to_string(),
+            }),
+        )
     }
 
     /// An error caused by a client mistake: it counts as unexpected.
@@ -127,28 +139,81 @@ async fn handle(
         .collect();
     let user_agent = super::limits::user_agent(&headers);
     record.user_agent = user_agent.as_ref().ok().cloned();
-    let answer = match (path.is_some(), routes::parse(&method, &segments)) {
+    let description = openapi::description();
+    let operation = path
+        .is_some()
+        .then(|| description.operation(method.as_str(), &segments))
+        .flatten();
+    let mut ignored = Vec::new();
+    let answer = match operation {
+        // GitHub refuses a request without a User-Agent before anything else.
         _ if user_agent.is_err() => user_agent.err().unwrap_or_else(|| Answer::error(403, "")),
-        (true, Some(call)) => {
+        // GitHub answers 404 for a route it does not have, whatever the method.
+        None => Answer::refuse(404, "Not Found", "no such operation in GitHub's REST API"),
+        Some(operation) => {
             record.path = format!("/{}", segments.join("/"));
-            record.route = Some(call.route());
-            if !body.is_empty() && body_json.is_none() {
-                Answer::refuse(400, "Problems parsing JSON", "the body is not JSON")
-            } else {
-                authorized(
-                    &mut state,
-                    &mut record,
-                    &headers,
-                    &call,
-                    &query,
-                    body_json.as_ref(),
-                )
+            let verdict = description.check_request(&operation, &query, body_json.as_ref());
+            let call = routes::parse(&method, &segments);
+            match (verdict, call) {
+                // GitHub's answer to a body it cannot parse.
+                _ if !body.is_empty() && body_json.is_none() => {
+                    Answer::refuse(400, "Problems parsing JSON", "the body is not JSON")
+                }
+                (Verdict::Invalid(why), _) => {
+                    let mut answer = Answer::refuse(
+                        422,
+                        &format!("Invalid request.\n\n{why}"),
+                        format!("GitHub's description refuses it: {why}"),
+                    );
+                    if let Some(url) = description.docs_url(&operation) {
+                        answer.body["documentation_url"] = json!(url);
+                    }
+                    answer
+                }
+                (Verdict::Accepted { .. }, None) => Answer::refuse(
+                    404,
+                    "Not Found",
+                    format!(
+                        "{} {} is GitHub's, but the fake does not serve it",
+                        operation.method, operation.template
+                    ),
+                ),
+                (Verdict::Accepted { ignored: names }, Some(call)) => {
+                    ignored = names;
+                    record.route = Some(call.route());
+                    let endpoint = call.endpoint();
+                    if Endpoint::find(&operation.method, &operation.template) != Some(endpoint) {
+                        Answer::refuse(
+                            404,
+                            "Not Found",
+                            format!(
+                                "the fake routed {} {} as {endpoint:?}, which production's table puts elsewhere",
+                                operation.method, operation.template
+                            ),
+                        )
+                    } else {
+                        let answer = authorized(
+                            &mut state,
+                            &mut record,
+                            &headers,
+                            &call,
+                            &query,
+                            body_json.as_ref(),
+                        );
+                        completed(description, &operation, answer)
+                    }
+                }
             }
         }
-        _ => Answer::refuse(404, "Not Found", "no such route"),
     };
     record.status = answer.status;
-    record.refused = answer.refused.clone();
+    record.refused = answer.refused.clone().or_else(|| {
+        (!ignored.is_empty()).then(|| {
+            format!(
+                "query parameters GitHub ignores (the client meant something by them): {ignored:?}"
+            )
+        })
+    });
     state.requests.push(record);
     answer.into_response()
 }
@@ -186,7 +251,7 @@ fn authorized(
                 );
             }
         }
-        Call::Repo { repo, op } => {
+        Call::Repo { repo, .. } => {
             let Some((_, token)) = credential else {
                 return Answer::refuse(401, "Requires authentication", "no credential");
             };
@@ -207,17 +272,18 @@ fn authorized(
             if !minted.repositories.iter().any(|scoped| scoped == name) {
                 return Answer::refuse(404, "Not Found", format!("token not scoped to {repo}"));
             }
-            let allowed = op.needs().iter().any(|(permission, level)| {
-                minted
-                    .permissions
-                    .get(*permission)
-                    .is_some_and(|has| has == level || (has == "write" && *level == "read"))
+            let endpoint = call.endpoint();
+            let allowed = endpoint.allowed(|name| match minted.permissions.get(name)?.as_str() {
+                "read" => Some(Access::Read),
+                "write" => Some(Access::Write),
+                _ => None,
             });
             if !allowed {
+                // GitHub's answer to a token without the endpoint's permission.
                 return Answer::refuse(
                     403,
                     "Resource not accessible by integration",
-                    format!("token lacks one of {:?}", op.needs()),
+                    format!("the token lacks {:?} for {endpoint:?}", endpoint.needs()),
                 );
             }
         }
@@ -257,6 +323,28 @@ fn authorized(
         }
         None => routes::answer(state, call, query, body),
     }
+}
+
+/// A successful answer completed to the full shape GitHub's description gives it; an
+/// answer that still breaks the description is the fake's mistake, and fails the test.
+fn completed(description: &Description, operation: &Operation, mut answer: Answer) -> Answer {
+    if !(200..300).contains(&answer.status) {
+        return answer;
+    }
+    let Some(schema) = description.response_schema(operation, answer.status) else {
+        return answer;
+    };
+    answer.body = description.complete(schema, &answer.body);
+    let problems = description.problems(schema, &answer.body, "answer");
+    if !problems.is_empty() && answer.refused.is_none() {
+        answer.refused = Some(format!(
+            "the fake's answer to {} {} breaks GitHub's description: {}",
+            operation.method,
+            operation.template,
+            problems.join("; ")
+        ));
+    }
+    answer
 }
 
 fn reason(status: u16) -> &'static str {

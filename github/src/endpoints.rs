@@ -1,0 +1,291 @@
+//! Every GitHub endpoint the project calls, with the installation-token permission each one
+//! needs, and which endpoints each component calls: the one table the token permission
+//! sets ([`crate::TokenPermissions`]) are derived from, and the one the fake GitHub of the
+//! tests checks every token against, so a new call cannot be forgotten in either.
+//!
+//! The permissions are GitHub's "Permissions required for GitHub Apps" (REST API docs,
+//! "Fine-grained access tokens for …" of each endpoint, API version 2022-11-28); the path
+//! templates are those of GitHub's OpenAPI description (`@octokit/openapi`,
+//! `api.github.com.json`), with which the fake matches requests.
+
+use crate::token::Access;
+use shared::config::Deliverable;
+
+/// What a call needs to be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// No credential (the App Manifest code is the credential).
+    Nothing,
+    /// The App's JWT, not an installation token.
+    AppJwt,
+    /// An installation token carrying any one of these permissions (GitHub's "at least
+    /// one of"); the first is the one the project asks for.
+    AnyOf(&'static [(&'static str, Access)]),
+}
+
+impl std::fmt::Display for Needs {
+    /// `issues: read or pull_requests: read`, for errors.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Nothing => f.write_str("no credential"),
+            Self::AppJwt => f.write_str("the App's JWT"),
+            Self::AnyOf(any) => {
+                let names: Vec<String> = any
+                    .iter()
+                    .map(|(name, access)| {
+                        let level = match access {
+                            Access::Read => "read",
+                            Access::Write => "write",
+                        };
+                        format!("{name}: {level}")
+                    })
+                    .collect();
+                f.write_str(&names.join(" or "))
+            }
+        }
+    }
+}
+
+/// One endpoint the project calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    ManifestConversion,
+    CreateInstallationToken,
+    CollaboratorPermission,
+    GetContents,
+    GetBranch,
+    GetPull,
+    ListPullFiles,
+    GetIssue,
+    ListIssueComments,
+    CreateIssueComment,
+    IssueCommentReaction,
+    ReviewCommentReaction,
+    AddLabels,
+    RemoveLabel,
+    CreateCheckRun,
+    UpdateCheckRun,
+    ListCheckRunsForRef,
+    ListPulls,
+    CreatePull,
+    ListReviews,
+    CreateReview,
+    /// `git fetch` over smart HTTP (a clone).
+    GitFetch,
+    /// `git push` over smart HTTP.
+    GitPush,
+}
+
+const METADATA_READ: &[(&str, Access)] = &[("metadata", Access::Read)];
+const CONTENTS_READ: &[(&str, Access)] = &[("contents", Access::Read)];
+const CONTENTS_WRITE: &[(&str, Access)] = &[("contents", Access::Write)];
+const PULLS_READ: &[(&str, Access)] = &[("pull_requests", Access::Read)];
+const PULLS_WRITE: &[(&str, Access)] = &[("pull_requests", Access::Write)];
+const ISSUES_READ: &[(&str, Access)] = &[("issues", Access::Read)];
+const ISSUES_OR_PULLS_READ: &[(&str, Access)] =
+    &[("issues", Access::Read), ("pull_requests", Access::Read)];
+const ISSUES_OR_PULLS_WRITE: &[(&str, Access)] =
+    &[("issues", Access::Write), ("pull_requests", Access::Write)];
+const CHECKS_READ: &[(&str, Access)] = &[("checks", Access::Read)];
+const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
+
+impl Endpoint {
+    pub const ALL: [Self; 23] = [
+        Self::ManifestConversion,
+        Self::CreateInstallationToken,
+        Self::CollaboratorPermission,
+        Self::GetContents,
+        Self::GetBranch,
+        Self::GetPull,
+        Self::ListPullFiles,
+        Self::GetIssue,
+        Self::ListIssueComments,
+        Self::CreateIssueComment,
+        Self::IssueCommentReaction,
+        Self::ReviewCommentReaction,
+        Self::AddLabels,
+        Self::RemoveLabel,
+        Self::CreateCheckRun,
+        Self::UpdateCheckRun,
+        Self::ListCheckRunsForRef,
+        Self::ListPulls,
+        Self::CreatePull,
+        Self::ListReviews,
+        Self::CreateReview,
+        Self::GitFetch,
+        Self::GitPush,
+    ];
+
+    /// The HTTP method and the path template (GitHub's OpenAPI description's for the REST
+    /// endpoints, relative to the API root; relative to the Git host for the Git ones).
+    pub fn route(self) -> (&'static str, &'static str) {
+        match self {
+            Self::ManifestConversion => ("POST", "/app-manifests/{code}/conversions"),
+            Self::CreateInstallationToken => {
+                ("POST", "/app/installations/{installation_id}/access_tokens")
+            }
+            Self::CollaboratorPermission => (
+                "GET",
+                "/repos/{owner}/{repo}/collaborators/{username}/permission",
+            ),
+            Self::GetContents => ("GET", "/repos/{owner}/{repo}/contents/{path}"),
+            Self::GetBranch => ("GET", "/repos/{owner}/{repo}/branches/{branch}"),
+            Self::GetPull => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+            Self::ListPullFiles => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
+            Self::GetIssue => ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
+            Self::ListIssueComments => (
+                "GET",
+                "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            ),
+            Self::CreateIssueComment => (
+                "POST",
+                "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            ),
+            Self::IssueCommentReaction => (
+                "POST",
+                "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            ),
+            Self::ReviewCommentReaction => (
+                "POST",
+                "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions",
+            ),
+            Self::AddLabels => ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+            Self::RemoveLabel => (
+                "DELETE",
+                "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}",
+            ),
+            Self::CreateCheckRun => ("POST", "/repos/{owner}/{repo}/check-runs"),
+            Self::UpdateCheckRun => ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
+            Self::ListCheckRunsForRef => ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+            Self::ListPulls => ("GET", "/repos/{owner}/{repo}/pulls"),
+            Self::CreatePull => ("POST", "/repos/{owner}/{repo}/pulls"),
+            Self::ListReviews => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+            Self::CreateReview => ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+            Self::GitFetch => ("POST", "/{owner}/{repo}.git/git-upload-pack"),
+            Self::GitPush => ("POST", "/{owner}/{repo}.git/git-receive-pack"),
+        }
+    }
+
+    /// Whether GitHub's REST API serves it (and its OpenAPI description describes it).
+    pub fn is_rest(self) -> bool {
+        !matches!(self, Self::GitFetch | Self::GitPush)
+    }
+
+    /// What GitHub requires of the credential.
+    pub fn needs(self) -> Needs {
+        match self {
+            Self::ManifestConversion => Needs::Nothing,
+            Self::CreateInstallationToken => Needs::AppJwt,
+            Self::CollaboratorPermission => Needs::AnyOf(METADATA_READ),
+            Self::GetContents | Self::GetBranch | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
+            Self::GitPush => Needs::AnyOf(CONTENTS_WRITE),
+            Self::GetPull | Self::ListPullFiles | Self::ListPulls | Self::ListReviews => {
+                Needs::AnyOf(PULLS_READ)
+            }
+            Self::CreatePull | Self::CreateReview | Self::ReviewCommentReaction => {
+                Needs::AnyOf(PULLS_WRITE)
+            }
+            Self::GetIssue => Needs::AnyOf(ISSUES_READ),
+            Self::ListIssueComments => Needs::AnyOf(ISSUES_OR_PULLS_READ),
+            Self::CreateIssueComment
+            | Self::IssueCommentReaction
+            | Self::AddLabels
+            | Self::RemoveLabel => Needs::AnyOf(ISSUES_OR_PULLS_WRITE),
+            Self::CreateCheckRun | Self::UpdateCheckRun => Needs::AnyOf(CHECKS_WRITE),
+            Self::ListCheckRunsForRef => Needs::AnyOf(CHECKS_READ),
+        }
+    }
+
+    /// The REST endpoint `method` on `template` (a path template of GitHub's description).
+    pub fn find(method: &str, template: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|endpoint| {
+            let (m, t) = endpoint.route();
+            endpoint.is_rest() && m.eq_ignore_ascii_case(method) && t == template
+        })
+    }
+
+    /// Whether a token with `granted` permissions may call it.
+    pub fn allowed(self, granted: impl Fn(&str) -> Option<Access>) -> bool {
+        match self.needs() {
+            Needs::Nothing | Needs::AppJwt => true,
+            Needs::AnyOf(any) => any
+                .iter()
+                .any(|(name, access)| granted(name).is_some_and(|has| has >= *access)),
+        }
+    }
+}
+
+/// What the policy and report stages call: roles, the config file, branch heads, pull
+/// requests, reactions, comments (and the search for one posted before), check runs,
+/// labels.
+pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
+    Endpoint::CollaboratorPermission,
+    Endpoint::GetContents,
+    Endpoint::GetBranch,
+    Endpoint::GetPull,
+    Endpoint::IssueCommentReaction,
+    Endpoint::ReviewCommentReaction,
+    Endpoint::ListIssueComments,
+    Endpoint::CreateIssueComment,
+    Endpoint::CreateCheckRun,
+    Endpoint::UpdateCheckRun,
+    Endpoint::ListCheckRunsForRef,
+    Endpoint::AddLabels,
+    Endpoint::RemoveLabel,
+];
+
+/// What every runner calls: its config file, the issue or pull request's text and diff,
+/// its check run, and a clone.
+const EVERY_RUNNER_CALLS: &[Endpoint] = &[
+    Endpoint::GetContents,
+    Endpoint::GetIssue,
+    Endpoint::ListPullFiles,
+    Endpoint::UpdateCheckRun,
+    Endpoint::GitFetch,
+];
+
+/// What a runner calls to produce `deliverable`, besides [`EVERY_RUNNER_CALLS`].
+fn deliverable_calls(deliverable: Deliverable) -> &'static [Endpoint] {
+    match deliverable {
+        Deliverable::PullRequest => &[Endpoint::GitPush, Endpoint::ListPulls, Endpoint::CreatePull],
+        Deliverable::Review => &[Endpoint::ListReviews, Endpoint::CreateReview],
+    }
+}
+
+/// Every call a runner makes to produce `deliverable`.
+pub fn runner_calls(deliverable: Deliverable) -> Vec<Endpoint> {
+    EVERY_RUNNER_CALLS
+        .iter()
+        .chain(deliverable_calls(deliverable))
+        .copied()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_unique() {
+        for a in Endpoint::ALL {
+            for b in Endpoint::ALL {
+                assert!(a == b || a.route() != b.route(), "{a:?} and {b:?}");
+            }
+            if a.is_rest() {
+                let (method, template) = a.route();
+                assert_eq!(Endpoint::find(method, template), Some(a));
+            }
+        }
+    }
+
+    #[test]
+    fn reading_the_issue_takes_issues_read_and_a_comment_either_write() {
+        let only =
+            |name: &'static str, access| move |asked: &str| (asked == name).then_some(access);
+        assert!(Endpoint::GetIssue.allowed(only("issues", Access::Read)));
+        assert!(!Endpoint::GetIssue.allowed(only("pull_requests", Access::Write)));
+        assert!(Endpoint::CreateIssueComment.allowed(only("pull_requests", Access::Write)));
+        assert!(!Endpoint::CreateIssueComment.allowed(only("issues", Access::Read)));
+        assert!(Endpoint::ListIssueComments.allowed(only("issues", Access::Write)));
+    }
+}
