@@ -17,7 +17,7 @@ const RETRY_PLACEHOLDERS: [(&str, &str); 4] = [
 const SEND_MESSAGE: &str = "arn:aws:states:::sqs:sendMessage";
 const SEND_MESSAGE_WAIT: &str = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
 
-const TOP_COMMENT: &str = "Ollama Turbo Agent: one execution per job, named after the job id. Input: {job, approval_required, timeouts: {approval_seconds, heartbeat_seconds, max_runtime_seconds}}. The Lambdas are reached through SQS with task tokens; every path ends with a report. The dollar-brace placeholders are template.yaml's DefinitionSubstitutions (numbers unquoted). Rendered from the domain's JOB_MACHINE by ota-aws (aws/src/asl.rs); see docs/workflow.md.";
+const TOP_COMMENT: &str = "Ollama Turbo Agent: one execution per job, named after the job id. Input: {job, approval_required, timeouts: {approval_seconds, heartbeat_seconds, max_runtime_seconds, max_queue_seconds, run_wait_seconds}}. The Lambdas are reached through SQS with task tokens; every path ends with a report. The dollar-brace placeholders are template.yaml's DefinitionSubstitutions (numbers unquoted). Rendered from the domain's JOB_MACHINE by ota-aws (aws/src/asl.rs); see docs/workflow.md.";
 
 /// What Step Functions needs to know about a state beyond the domain's definition.
 fn comment(state: StateName) -> Option<&'static str> {
@@ -26,7 +26,7 @@ fn comment(state: StateName) -> Option<&'static str> {
             "The policy stage already asked for /approve; the report function keeps this token for it. /approve answers with SendTaskSuccess, a refusal with SendTaskFailure Approval.Denied, /cancel stops the execution."
         }
         StateName::Dispatch => {
-            "The dispatch function picks the endpoint within the caps, stores this token for the runner (task_token(job, Wait::Run)) and starts it; the runner heartbeats and answers. Retry: the domain's RetryPolicy on its transient errors. Catch order matters: exhausted transient errors before States.Timeout (which also matches a heartbeat timeout), the runtime limit, then the permanent errors, then everything else."
+            "The dispatch function picks the endpoint within the caps, stores this token for the runner (task_token(job, Wait::Run)) and starts it, or keeps the attempt in line for a slot (the sweep heartbeats it); the runner heartbeats and answers. TimeoutSeconds is run_wait_seconds, the queue allowance plus the maximum runtime, so time in line does not count against the runtime, which the runner's deadline, the heartbeat and the slot's lease enforce from the dispatch on. Retry: the domain's RetryPolicy on its transient errors. Catch order matters: exhausted transient errors before States.Timeout (which also matches a heartbeat timeout), the runtime limit, then the permanent errors, then everything else."
         }
         StateName::DeadLetter => {
             "The catch-all: the job and its error go to the jobs' dead-letter queue for the operators, then to the report function, which sets the job dead_lettered and reports it."
@@ -166,11 +166,8 @@ fn render_state(name: StateName, kind: &StateKind) -> Json {
             if wait == Wait::Run {
                 fields.push(("HeartbeatSecondsPath", text("$.timeouts.heartbeat_seconds")));
             }
-            let timeout = match wait {
-                Wait::Approval => "$.timeouts.approval_seconds",
-                Wait::Run => "$.timeouts.max_runtime_seconds",
-            };
-            fields.push(("TimeoutSecondsPath", text(timeout)));
+            let timeout = format!("$.timeouts.{}", wait.timeout_field());
+            fields.push(("TimeoutSecondsPath", text(&timeout)));
             let result = match wait {
                 Wait::Approval => "$.approval",
                 Wait::Run => "$.run",

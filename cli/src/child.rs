@@ -161,6 +161,7 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
         endpoint: Some(launch.endpoint.kind),
         heartbeat_interval: HEARTBEAT_INTERVAL,
         live_update_interval: LIVE_UPDATE_INTERVAL,
+        max_runtime: launch.max_runtime,
     };
     tracing::info!(job = %launch.job, attempt = launch.attempt, "runner starting");
     let finished = runner

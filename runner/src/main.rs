@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         endpoint: Some(env.launch.endpoint.kind),
         heartbeat_interval: HEARTBEAT_INTERVAL,
         live_update_interval: LIVE_UPDATE_INTERVAL,
+        max_runtime: env.launch.max_runtime,
     };
     let job = &env.launch.job;
     tracing::info!(%job, attempt = env.launch.attempt, "runner starting");

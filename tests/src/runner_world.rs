@@ -256,6 +256,7 @@ impl World {
             endpoint: Some(EndpointKind::SelfHosted),
             heartbeat_interval: Duration::from_millis(200),
             live_update_interval: Duration::from_millis(50),
+            max_runtime: Duration::from_secs(600),
         }
     }
 

@@ -8,6 +8,7 @@ use e2e::runner_world::{PULL_NUMBER, REFACTORED, World};
 use ota_runner::job::Finished;
 use serde_json::json;
 use shared::job::JobError;
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn no_changes_means_no_commit_and_no_pull_request() {
@@ -142,6 +143,38 @@ async fn a_review_posts_inline_comments_and_opens_no_pull_request() {
     let execution = world.finished(&job.execution_arn).await;
     assert_eq!(execution.status, ExecutionStatus::Succeeded);
     world.github.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn an_attempt_that_outlives_its_maximum_runtime_gives_up_as_timed_out() {
+    let world = World::with_lib("true").await;
+    let job = world.start_job("refactor", "extract the retry loop").await;
+    world
+        .ollama
+        .push(ChatReply::read_file("src/lib.rs").with_pause(Duration::from_secs(30)));
+    let mut runner = world.runner(&job).await;
+    runner.max_runtime = Duration::from_secs(2);
+
+    let started = Instant::now();
+    let finished = runner.run_job(&job.record.id).await.expect("runner");
+
+    let Finished::Failed(failure) = finished else {
+        panic!("the job should fail: {finished:?}");
+    };
+    assert_eq!(failure.error, JobError::RunnerTimedOut);
+    assert_eq!(
+        failure.cause,
+        "The attempt did not finish within its maximum runtime of 2 seconds."
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let execution = world.finished(&job.execution_arn).await;
+    assert_eq!(execution.status, ExecutionStatus::Failed);
+    assert_eq!(execution.error.as_deref(), Some("Runner.TimedOut"));
+    assert!(world.github.opened_pulls(&world.repo).is_empty());
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ fn input() -> WorkflowInput {
             approval: Duration::from_secs(3_600),
             heartbeat: Duration::from_secs(120),
             max_runtime: Duration::from_secs(1_800),
+            max_queue: Duration::from_secs(3_600),
         },
     }
 }

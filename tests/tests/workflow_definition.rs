@@ -188,9 +188,10 @@ fn the_waits_read_the_input_the_policy_stage_sends() {
         resolve(dispatch["HeartbeatSecondsPath"].as_str().expect("path")),
         300
     );
+    // The runtime plus a day's allowance for waiting in line for a runner slot.
     assert_eq!(
         resolve(dispatch["TimeoutSecondsPath"].as_str().expect("path")),
-        1_800
+        1_800 + 86_400
     );
     let choice = &state(&definition, "NeedsApproval")["Choices"][0];
     assert_eq!(resolve(choice["Variable"].as_str().expect("path")), true);

@@ -131,6 +131,61 @@ async fn a_stopped_runner_task_frees_its_slot_and_the_sweep_keeps_the_line_waiti
 }
 
 #[tokio::test]
+async fn time_in_line_does_not_count_against_the_runtime() {
+    let harness = Harness::start_with(one_slot()).await;
+    // The job in line waits longer than its maximum runtime, well within its allowance.
+    let timeouts = Timeouts {
+        heartbeat: Duration::from_secs(3),
+        max_runtime: Duration::from_secs(6),
+        max_queue: Duration::from_secs(120),
+        ..TEST_TIMEOUTS
+    };
+    let long = Timeouts {
+        max_runtime: Duration::from_secs(120),
+        ..timeouts
+    };
+    let ahead = harness.start_job(false, long).await;
+    let ahead_token = harness.runner_starts(&ahead, 1).await;
+    let queued = harness.start_job(false, timeouts).await;
+    pump_until_in_line(&harness, &queued).await;
+
+    // The sweep keeps the queued wait alive, and the runner ahead its own, for twice
+    // the queued job's runtime.
+    let started = Instant::now();
+    while started.elapsed() < 2 * timeouts.max_runtime {
+        harness.sweep().await;
+        harness.pump_all().await;
+        harness
+            .workflow
+            .heartbeat(&ahead_token)
+            .await
+            .expect("the runner ahead's heartbeat");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let job = harness.job(&queued).await;
+    assert_eq!(
+        (
+            job.status,
+            job.attempts,
+            job.result.and_then(|result| result.error)
+        ),
+        (JobStatus::Queued, 0, None),
+        "the time in line counted against the runtime"
+    );
+    assert_eq!(in_line(&harness).await, std::slice::from_ref(&queued));
+
+    // The runner ahead answers and its task stops: the job in line starts and succeeds.
+    harness.runner_succeeds(&ahead_token).await.expect("answer");
+    harness.finished_job(&ahead).await;
+    harness.runner_task_stops(&ahead, 1).await;
+    let token = harness.runner_starts(&queued, 1).await;
+    harness.runner_succeeds(&token).await.expect("answer");
+    let job = harness.finished_job(&queued).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Succeeded, 1));
+    assert!(harness.dead_letters().await.is_empty());
+}
+
+#[tokio::test]
 async fn an_event_with_nothing_to_dispatch_is_logged_and_dropped() {
     let logs = CapturedLogs::default();
     async {

@@ -116,6 +116,7 @@ async fn a_job_runs_and_is_reported_on_github() {
             ("OTA_ATTEMPT", "1"),
             ("OTA_MODEL_ENDPOINT", "self_hosted"),
             ("OTA_OLLAMA_URL", "http://gpu.internal:11434"),
+            ("OTA_MAX_RUNTIME_SECONDS", "40"),
         ]
     );
     assert!(!format!("{overrides:?}").contains(token.expose()));

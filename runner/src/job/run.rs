@@ -90,6 +90,11 @@ pub struct Runner<S, W> {
     pub heartbeat_interval: Duration,
     /// [`super::LIVE_UPDATE_INTERVAL`] in production.
     pub live_update_interval: Duration,
+    /// The job's maximum runtime (the launch's [`shared::ports::RunnerLaunch::max_runtime`]):
+    /// the attempt gives up with `Runner.TimedOut` after that long, clone to push. The
+    /// workflow's run wait lasts longer on Step Functions, where it also holds the time in
+    /// line, so the runtime is kept here.
+    pub max_runtime: Duration,
 }
 
 impl<S: JobStore, W: Workflow> Runner<S, W> {
@@ -123,6 +128,14 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         self.agent.sandbox.log_setup();
         let result = tokio::select! {
             result = self.work(job) => result,
+            () = tokio::time::sleep(self.max_runtime) => {
+                let seconds = self.max_runtime.as_secs();
+                tracing::warn!(max_runtime_seconds = seconds, "the attempt ran out of time");
+                Err(Failure::new(
+                    JobError::RunnerTimedOut,
+                    format!("The attempt did not finish within its maximum runtime of {seconds} seconds."),
+                ))
+            }
             stopped = self.heartbeats(token) => {
                 tracing::warn!(reason = %stopped, "the job's wait is over; stopping");
                 return Ok(Finished::Stopped);

@@ -122,6 +122,7 @@ mod tests {
             ("OTA_ATTEMPT", "2"),
             ("OTA_MODEL_ENDPOINT", "hosted"),
             ("OTA_OLLAMA_URL", "https://ollama.com"),
+            ("OTA_MAX_RUNTIME_SECONDS", "1800"),
             ("JOBS_TABLE", "jobs"),
             (
                 "STATE_MACHINE_ARN",
@@ -135,6 +136,10 @@ mod tests {
         let env =
             RunnerEnv::from_vars(|name| vars.get(name).map(|v| (*v).to_owned())).expect("settings");
         assert_eq!(env.launch.attempt, 2);
+        assert_eq!(
+            env.launch.max_runtime,
+            std::time::Duration::from_secs(1_800)
+        );
         assert_eq!(env.launch.endpoint.kind, EndpointKind::Hosted);
         assert_eq!(env.git_base_url, "https://github.com");
         assert_eq!(env.app_slug, DEFAULT_APP_SLUG);

@@ -173,6 +173,7 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             job: job.id.clone(),
             attempt: request.attempt,
             endpoint: endpoint.clone(),
+            max_runtime: request.timeouts.max_runtime,
         };
         let (job, credential) = self.grant_credential(job, &launch).await?;
         match self.launcher.launch(&launch, &credential).await {

@@ -20,7 +20,8 @@ pub const STATES_ALL: &str = "States.ALL";
 pub const STATES_HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
 
 /// The cause recorded when a run's `States.Timeout` becomes [`JobError::RunnerTimedOut`].
-pub const RUN_TIMED_OUT_CAUSE: &str = "The run took longer than the maximum runtime.";
+pub const RUN_TIMED_OUT_CAUSE: &str =
+    "The run did not end within the maximum runtime (after any wait in line for a runner).";
 /// The cause recorded when the approval's `States.Timeout` becomes
 /// [`JobError::ApprovalExpired`].
 pub const APPROVAL_EXPIRED_CAUSE: &str = "Nobody approved the job within its approval timeout.";

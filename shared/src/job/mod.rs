@@ -29,8 +29,9 @@ pub use machine::{
 };
 pub use record::{Approval, ErrorReport, JobRecord, JobRequest, JobResult, TokenUsage, Trigger};
 pub use retry::{
-    APPROVAL_TIMEOUT, BACKOFF_RATE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, Jitter, MAX_RETRIES,
-    MAX_RETRY_DELAY, MAX_RUNTIME, RETRY_INTERVAL, RetryPolicy, Timeouts, TimeoutsError,
+    APPROVAL_TIMEOUT, BACKOFF_RATE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, Jitter, MAX_QUEUE,
+    MAX_RETRIES, MAX_RETRY_DELAY, MAX_RUNTIME, RETRY_INTERVAL, RetryPolicy, Timeouts,
+    TimeoutsError,
 };
 pub use status::{JobStatus, TransitionError};
 pub use wait::{TaskToken, Wait};

@@ -46,6 +46,12 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
 /// looping and burning runner and model time. Each retry gets its own 30 minutes.
 pub const MAX_RUNTIME: Duration = Duration::from_secs(30 * 60);
 
+/// How long an attempt may wait in line for a runner slot on Step Functions before its
+/// run wait gives up (`Runner.TimedOut`). A day: no capacity is a wait, never a failed
+/// attempt, and a waiting Standard workflow costs nothing; the sweep keeps the wait's
+/// heartbeat alive meanwhile. The runtime itself is still enforced from the dispatch on.
+pub const MAX_QUEUE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// How a backoff is randomized: Step Functions' `JitterStrategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -158,8 +164,10 @@ impl Default for RetryPolicy {
 }
 
 /// How long a job may wait at each step. Serialized in whole seconds (`approval_seconds`,
-/// ...), so a workflow can read them from its input (`TimeoutSecondsPath`).
+/// ...), so a workflow can read them from its input (`TimeoutSecondsPath`), together with
+/// the derived `run_wait_seconds` ([`Timeouts::run_wait`]), which a reader ignores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "TimeoutsWire")]
 pub struct Timeouts {
     /// For `/approve`; then the job is `expired` (`TimeoutSeconds` of the approval wait).
     #[serde(rename = "approval_seconds", with = "seconds")]
@@ -170,6 +178,40 @@ pub struct Timeouts {
     /// For one attempt, from dispatch to result (`TimeoutSeconds` of the run).
     #[serde(rename = "max_runtime_seconds", with = "seconds")]
     pub max_runtime: Duration,
+    /// Longest an attempt may wait in line for a runner slot before it is dispatched, on
+    /// top of the runtime. Inputs written before it existed read as [`MAX_QUEUE`].
+    #[serde(
+        rename = "max_queue_seconds",
+        with = "seconds",
+        default = "default_max_queue"
+    )]
+    pub max_queue: Duration,
+}
+
+fn default_max_queue() -> Duration {
+    MAX_QUEUE
+}
+
+/// [`Timeouts`] as written: each timeout and the run wait's, all in whole seconds.
+#[derive(Serialize)]
+struct TimeoutsWire {
+    approval_seconds: u64,
+    heartbeat_seconds: u64,
+    max_runtime_seconds: u64,
+    max_queue_seconds: u64,
+    run_wait_seconds: u64,
+}
+
+impl From<Timeouts> for TimeoutsWire {
+    fn from(timeouts: Timeouts) -> Self {
+        Self {
+            approval_seconds: whole_seconds(timeouts.approval),
+            heartbeat_seconds: whole_seconds(timeouts.heartbeat),
+            max_runtime_seconds: whole_seconds(timeouts.max_runtime),
+            max_queue_seconds: whole_seconds(timeouts.max_queue),
+            run_wait_seconds: whole_seconds(timeouts.run_wait()),
+        }
+    }
 }
 
 impl Timeouts {
@@ -178,10 +220,20 @@ impl Timeouts {
         approval: APPROVAL_TIMEOUT,
         heartbeat: HEARTBEAT_TIMEOUT,
         max_runtime: MAX_RUNTIME,
+        max_queue: MAX_QUEUE,
     };
 
+    /// How long the run's wait lasts on Step Functions, where an attempt's time in line
+    /// is part of that one wait: the queue allowance plus the runtime. The runtime itself
+    /// is enforced from the dispatch on (the runner's deadlines, the heartbeat, the slot's
+    /// lease); the local engine opens the run's wait only once the attempt has its slot
+    /// and times it with [`max_runtime`](Self::max_runtime) alone.
+    pub fn run_wait(&self) -> Duration {
+        self.max_queue.saturating_add(self.max_runtime)
+    }
+
     /// Checks what Step Functions would refuse or never fire: each timeout at least one
-    /// second, and the heartbeat shorter than the runtime.
+    /// second (the queue allowance may be zero), and the heartbeat shorter than the runtime.
     pub fn validate(&self) -> Result<(), TimeoutsError> {
         for (field, value) in [
             ("approval", self.approval),
@@ -409,11 +461,52 @@ mod tests {
             json!({
                 "approval_seconds": 259_200,
                 "heartbeat_seconds": 300,
-                "max_runtime_seconds": 1_800
+                "max_runtime_seconds": 1_800,
+                "max_queue_seconds": 86_400,
+                "run_wait_seconds": 88_200
             })
         );
         let json = serde_json::to_string(&Timeouts::DEFAULT).expect("serialize");
         let back: Timeouts = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back, Timeouts::DEFAULT);
+    }
+
+    #[test]
+    fn the_run_wait_on_step_functions_adds_the_queue_allowance_to_the_runtime() {
+        let timeouts = Timeouts {
+            heartbeat: secs(10),
+            max_runtime: secs(40),
+            max_queue: secs(600),
+            ..Timeouts::DEFAULT
+        };
+        assert_eq!(timeouts.run_wait(), secs(640));
+        assert!(Timeouts::DEFAULT.run_wait() > Timeouts::DEFAULT.max_runtime + MAX_QUEUE / 2);
+        let json = serde_json::to_value(timeouts).expect("serialize");
+        assert_eq!(json["run_wait_seconds"], 640);
+        assert_eq!(json["max_runtime_seconds"], 40);
+        // No allowance is allowed: the run wait is then the runtime.
+        let none = Timeouts {
+            max_queue: Duration::ZERO,
+            ..timeouts
+        };
+        assert_eq!(none.validate(), Ok(()));
+        assert_eq!(none.run_wait(), secs(40));
+    }
+
+    #[test]
+    fn timeouts_written_before_the_queue_allowance_still_read() {
+        let old: Timeouts = serde_json::from_value(json!({
+            "approval_seconds": 60,
+            "heartbeat_seconds": 5,
+            "max_runtime_seconds": 30
+        }))
+        .expect("an old workflow input");
+        assert_eq!(old.max_queue, MAX_QUEUE);
+        assert_eq!(old.max_runtime, secs(30));
+        assert_eq!(old.run_wait(), MAX_QUEUE + secs(30));
+        // The derived field is ignored on the way in.
+        let written = serde_json::to_value(old).expect("serialize");
+        let back: Timeouts = serde_json::from_value(written).expect("deserialize");
+        assert_eq!(back, old);
     }
 }

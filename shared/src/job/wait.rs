@@ -20,11 +20,23 @@ pub enum Wait {
 }
 
 impl Wait {
-    /// How long this wait lasts at most.
+    /// How long this wait lasts at most in the workflow. The run's wait holds the
+    /// attempt's time in line too on Step Functions, so it is [`Timeouts::run_wait`]; the
+    /// local engine opens it only once the attempt has its slot and times it with the
+    /// maximum runtime instead.
     pub fn timeout(self, timeouts: &Timeouts) -> Duration {
         match self {
             Self::Approval => timeouts.approval,
-            Self::Run => timeouts.max_runtime,
+            Self::Run => timeouts.run_wait(),
+        }
+    }
+
+    /// The workflow input's field that holds [`timeout`](Self::timeout) in whole seconds
+    /// (under `timeouts`), for the state's `TimeoutSecondsPath`.
+    pub const fn timeout_field(self) -> &'static str {
+        match self {
+            Self::Approval => "approval_seconds",
+            Self::Run => "run_wait_seconds",
         }
     }
 
@@ -84,7 +96,18 @@ mod tests {
     fn each_wait_has_its_timeout_and_error() {
         let timeouts = Timeouts::DEFAULT;
         assert_eq!(Wait::Approval.timeout(&timeouts), timeouts.approval);
-        assert_eq!(Wait::Run.timeout(&timeouts), timeouts.max_runtime);
+        assert_eq!(
+            Wait::Run.timeout(&timeouts),
+            timeouts.max_runtime + timeouts.max_queue
+        );
+        let input = serde_json::to_value(timeouts).expect("serialize");
+        for wait in [Wait::Approval, Wait::Run] {
+            assert_eq!(
+                input[wait.timeout_field()],
+                wait.timeout(&timeouts).as_secs(),
+                "{wait:?}"
+            );
+        }
         assert_eq!(Wait::Approval.timeout_error(), JobError::ApprovalExpired);
         assert_eq!(Wait::Run.timeout_error(), JobError::RunnerTimedOut);
         assert_eq!(

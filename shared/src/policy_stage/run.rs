@@ -13,7 +13,7 @@ use crate::envelope::{AccountKind, Comment, CommentSource, Envelope};
 use crate::ids::{CommitSha, DeliveryId};
 use crate::job::{
     APPROVAL_TIMEOUT, Approval, HEARTBEAT_TIMEOUT, JobId, JobRecord, JobRequest, JobStatus,
-    Timeouts, Trigger,
+    MAX_QUEUE, Timeouts, Trigger,
 };
 use crate::policy::messages::{
     approval_requested_comment, check_run_name, denied_comment, rate_limited_comment,
@@ -476,5 +476,6 @@ fn timeouts(config: &RepoConfig, policy: Option<&InstallationPolicy>, task: &str
         approval: APPROVAL_TIMEOUT,
         heartbeat: HEARTBEAT_TIMEOUT,
         max_runtime: cap.map_or(task_timeout, |cap| cap.min(task_timeout)),
+        max_queue: MAX_QUEUE,
     }
 }

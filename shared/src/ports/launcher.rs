@@ -13,14 +13,15 @@
 pub mod environment;
 
 pub use environment::{
-    ATTEMPT_VAR, CREDENTIAL_VAR, JOB_ID_VAR, LaunchEnvError, LaunchVarError, MODEL_ENDPOINT_VAR,
-    OLLAMA_URL_VAR,
+    ATTEMPT_VAR, CREDENTIAL_VAR, JOB_ID_VAR, LaunchEnvError, LaunchVarError, MAX_RUNTIME_VAR,
+    MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR,
 };
 
 use crate::job::{JobId, RunnerCredential};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 /// Where a job's model runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +81,9 @@ pub struct RunnerLaunch {
     /// 1 for the first dispatch, one more per retry.
     pub attempt: u32,
     pub endpoint: ModelEndpoint,
+    /// The job's maximum runtime: the runner gives up on its attempt after that long
+    /// (`Runner.TimedOut`), as the workflow's run wait also holds the time in line.
+    pub max_runtime: Duration,
 }
 
 /// A runner that was started.

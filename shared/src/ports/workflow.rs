@@ -11,7 +11,8 @@ use std::future::Future;
 pub struct WorkflowInput {
     pub job: JobId,
     pub approval_required: bool,
-    /// Serialized as `approval_seconds`, `heartbeat_seconds`, `max_runtime_seconds`.
+    /// Serialized as `approval_seconds`, `heartbeat_seconds`, `max_runtime_seconds`,
+    /// `max_queue_seconds` and the derived `run_wait_seconds`.
     pub timeouts: Timeouts,
 }
 

@@ -26,6 +26,7 @@ pub const TEST_TIMEOUTS: Timeouts = Timeouts {
     approval: Duration::from_secs(60),
     heartbeat: Duration::from_secs(15),
     max_runtime: Duration::from_secs(40),
+    max_queue: Duration::from_secs(60),
 };
 
 /// What a successful test runner reports.

@@ -36,6 +36,7 @@ const TIMEOUTS: Timeouts = Timeouts {
     approval: Duration::from_secs(60),
     heartbeat: Duration::from_secs(10),
     max_runtime: Duration::from_secs(50),
+    max_queue: crate::job::MAX_QUEUE,
 };
 
 fn kind(admission: &Admission) -> Option<EndpointKind> {

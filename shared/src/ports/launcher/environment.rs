@@ -10,6 +10,7 @@
 use super::{EndpointKind, ModelEndpoint, RunnerLaunch};
 use crate::job::JobId;
 use std::fmt;
+use std::time::Duration;
 
 /// The runner's environment variable holding the job id.
 pub const JOB_ID_VAR: &str = "OTA_JOB_ID";
@@ -19,6 +20,8 @@ pub const ATTEMPT_VAR: &str = "OTA_ATTEMPT";
 pub const MODEL_ENDPOINT_VAR: &str = "OTA_MODEL_ENDPOINT";
 /// The base URL of that Ollama.
 pub const OLLAMA_URL_VAR: &str = "OTA_OLLAMA_URL";
+/// The job's maximum runtime in whole seconds, after which the runner gives up.
+pub const MAX_RUNTIME_VAR: &str = "OTA_MAX_RUNTIME_SECONDS";
 /// The Fargate runner's attempt credential (`shared::job::RunnerCredential`). Not part of
 /// [`RunnerLaunch::to_env`]: it is a secret, which only the ECS launcher puts in the
 /// environment (a container override, readable with `ecs:DescribeTasks`), acceptable
@@ -79,6 +82,13 @@ impl RunnerLaunch {
             (ATTEMPT_VAR, self.attempt.to_string()),
             (MODEL_ENDPOINT_VAR, self.endpoint.kind.as_str().to_owned()),
             (OLLAMA_URL_VAR, self.endpoint.url.clone()),
+            (
+                MAX_RUNTIME_VAR,
+                self.max_runtime
+                    .as_secs()
+                    .saturating_add(u64::from(self.max_runtime.subsec_nanos() > 0))
+                    .to_string(),
+            ),
         ]
     }
 
@@ -117,17 +127,31 @@ impl RunnerLaunch {
             })
         });
         let url = read(OLLAMA_URL_VAR);
-        match (job, attempt, kind, url) {
-            (Ok(job), Ok(attempt), Ok(kind), Ok(url)) => Ok(Self {
+        let max_runtime = read(MAX_RUNTIME_VAR).and_then(|raw| match raw.parse::<u64>() {
+            Ok(seconds) if seconds >= 1 => Ok(Duration::from_secs(seconds)),
+            _ => Err(LaunchVarError::Invalid {
+                var: MAX_RUNTIME_VAR,
+                problem: format!("must be a positive number of seconds, not {raw:?}"),
+            }),
+        });
+        match (job, attempt, kind, url, max_runtime) {
+            (Ok(job), Ok(attempt), Ok(kind), Ok(url), Ok(max_runtime)) => Ok(Self {
                 job,
                 attempt,
                 endpoint: ModelEndpoint { kind, url },
+                max_runtime,
             }),
-            (job, attempt, kind, url) => Err(LaunchEnvError(
-                [job.err(), attempt.err(), kind.err(), url.err()]
-                    .into_iter()
-                    .flatten()
-                    .collect(),
+            (job, attempt, kind, url, max_runtime) => Err(LaunchEnvError(
+                [
+                    job.err(),
+                    attempt.err(),
+                    kind.err(),
+                    url.err(),
+                    max_runtime.err(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
             )),
         }
     }
@@ -153,6 +177,7 @@ mod tests {
                 kind: EndpointKind::Hosted,
                 url: "https://ollama.com".to_owned(),
             },
+            max_runtime: Duration::from_secs(1_800),
         }
     }
 
@@ -161,7 +186,7 @@ mod tests {
         let mut env: HashMap<_, _> = launch().to_env().into_iter().collect();
         match value {
             Some(value) => env.insert(
-                [JOB_ID_VAR, ATTEMPT_VAR, MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR]
+                ALL_VARS
                     .into_iter()
                     .find(|var| *var == name)
                     .expect("a launch variable"),
@@ -171,6 +196,14 @@ mod tests {
         };
         env
     }
+
+    const ALL_VARS: [&str; 5] = [
+        JOB_ID_VAR,
+        ATTEMPT_VAR,
+        MODEL_ENDPOINT_VAR,
+        OLLAMA_URL_VAR,
+        MAX_RUNTIME_VAR,
+    ];
 
     fn read(env: &HashMap<&'static str, String>) -> Result<RunnerLaunch, LaunchEnvError> {
         RunnerLaunch::from_env(|name| env.get(name).cloned())
@@ -185,6 +218,7 @@ mod tests {
                 ("OTA_ATTEMPT", "2".to_owned()),
                 ("OTA_MODEL_ENDPOINT", "hosted".to_owned()),
                 ("OTA_OLLAMA_URL", "https://ollama.com".to_owned()),
+                ("OTA_MAX_RUNTIME_SECONDS", "1800".to_owned()),
             ]
         );
     }
@@ -215,7 +249,7 @@ mod tests {
 
     #[test]
     fn each_missing_or_blank_variable_is_named() {
-        for var in [JOB_ID_VAR, ATTEMPT_VAR, MODEL_ENDPOINT_VAR, OLLAMA_URL_VAR] {
+        for var in ALL_VARS {
             for value in [None, Some(""), Some("  ")] {
                 let err = read(&env_with(var, value)).expect_err("missing");
                 assert_eq!(err.problems(), [LaunchVarError::Missing(var)]);
@@ -251,6 +285,12 @@ mod tests {
                 "OTA_MODEL_ENDPOINT must be `self_hosted` or `hosted`, not \"gpu\"",
             ),
             (MODEL_ENDPOINT_VAR, "Hosted", "OTA_MODEL_ENDPOINT must be"),
+            (
+                MAX_RUNTIME_VAR,
+                "0",
+                "OTA_MAX_RUNTIME_SECONDS must be a positive number of seconds, not \"0\"",
+            ),
+            (MAX_RUNTIME_VAR, "30m", "OTA_MAX_RUNTIME_SECONDS must be"),
         ] {
             let err = read(&env_with(var, Some(value))).expect_err("invalid");
             assert_eq!(err.problems().len(), 1, "{err}");
@@ -269,7 +309,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "OTA_JOB_ID is not set; OTA_ATTEMPT is not set; OTA_MODEL_ENDPOINT is not set; \
-             OTA_OLLAMA_URL is not set"
+             OTA_OLLAMA_URL is not set; OTA_MAX_RUNTIME_SECONDS is not set"
         );
     }
 
