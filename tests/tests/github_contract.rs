@@ -48,6 +48,8 @@ async fn the_fake_refuses_a_request_without_a_user_agent_as_github_does() {
         "{text}"
     );
     assert_eq!(fake.requests()[0].user_agent, None);
+    // The refusal was the point: acknowledged, so dropping the fake doesn't fail the test.
+    assert_eq!(fake.take_unexpected().len(), 1);
 }
 
 #[tokio::test]

@@ -200,7 +200,12 @@ async fn handle(
                             &query,
                             body_json.as_ref(),
                         );
-                        completed(description, &operation, answer)
+                        // A scripted fault is sent as scripted: a wrong shape stays wrong.
+                        if record.fault.is_some() {
+                            answer
+                        } else {
+                            completed(description, &operation, answer)
+                        }
                     }
                 }
             }
