@@ -113,6 +113,7 @@ async fn a_runner_holds_no_server_secret_and_gets_fresh_tokens_for_its_one_repos
         "metadata": "read",
         "checks": "write",
         "contents": "write",
+        "issues": "read",
         "pull_requests": "write",
     });
     let minted = world.github.minted_tokens();
@@ -237,6 +238,7 @@ async fn the_token_endpoint_answers_only_the_current_attempt_of_a_running_job() 
     assert_eq!(token.repositories, ["Hello-World"]);
     let review: Value = json!({
         "metadata": "read", "checks": "write", "contents": "read", "pull_requests": "write",
+        "issues": "read",
     });
     assert_eq!(
         serde_json::to_value(&token.permissions).ok(),

@@ -29,7 +29,9 @@ async fn raw(
             "authorization",
             format!("token {}", token.secret().expose_secret()),
         )
-        .header("accept", "application/vnd.github+json");
+        .header("accept", "application/vnd.github+json")
+        // GitHub refuses a request without one before anything else.
+        .header("user-agent", "ota-fake-github-test");
     if let Some(body) = body {
         request = request.json(&body);
     }

@@ -82,6 +82,9 @@ impl Harness {
             },
             now,
         );
+        // The task names a model for Ollama's hosted service, so a policy that allows it
+        // lets the job spill over there.
+        job.hosted_model = Some("gpt-oss:120b".to_owned());
         if approval_required {
             job.move_to(JobStatus::AwaitingApproval, now).expect("wait");
         }

@@ -7,9 +7,10 @@ use crate::job::JobId;
 use crate::ports::{SlotStore, Slots, StoreError, VersionedSlots, Waiter};
 
 /// How often a change reads and writes the slots again after losing a race to another
-/// writer: a handful of concurrent dispatches is the most a GPU's worth of jobs produces,
-/// and each round trip takes milliseconds.
-const VERSION_ATTEMPTS: usize = 8;
+/// writer. Every dispatch writes (a lease or a place in line) and each round has a
+/// winner, so `n` racing dispatches need up to `n` rounds: room for a burst of jobs, each
+/// round trip taking milliseconds.
+const VERSION_ATTEMPTS: usize = 32;
 
 /// Applies `change` to the stored slots; writes only when it changed something.
 async fn update<S: SlotStore, T>(
