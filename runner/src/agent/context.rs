@@ -20,7 +20,9 @@
 //! when this one only added messages, means Ollama truncated: the run says so,
 //! trims every old output, and budgets from then on against the count the server kept. A
 //! count at the budget means the estimate was wrong and Ollama may have truncated, so every
-//! old tool output is trimmed before the next call. Counts recalibrate the estimate.
+//! old tool output is trimmed before the next call. Whole counts calibrate the estimate
+//! (about a tenth above what the server counted for the same messages), so a window is
+//! filled with what it really holds rather than with a guess of 3 bytes to a token.
 //!
 //! The outputs of the latest turn are never trimmed: the model has not seen them yet.
 
@@ -39,6 +41,10 @@ const MIN_BYTES_PER_TOKEN: f64 = 1.5;
 /// tokenizers of the models Ollama serves average 3–5 bytes per token on code and English,
 /// so a prompt counted at fewer tokens than its bytes over this was not counted whole.
 const MAX_BYTES_PER_TOKEN: f64 = 6.0;
+
+/// The share of the bytes per token the server's counts show that the estimate uses: the
+/// estimate stays about a tenth above the server's count for the same messages.
+const CALIBRATION_MARGIN: f64 = 0.9;
 
 /// Tokens each message costs beyond its text: the chat template's role markers.
 const TOKENS_PER_MESSAGE: usize = 8;
@@ -199,7 +205,15 @@ impl Transcript {
         let overhead = self.messages.len() * TOKENS_PER_MESSAGE;
         let text_tokens = kept.saturating_sub(overhead).max(1);
         let observed = self.bytes() as f64 / text_tokens as f64;
-        if observed < self.bytes_per_token {
+        if counts_whole_prompt {
+            // A whole count of this very conversation: estimate from it, a margin above.
+            // A later prompt that tokenizes denser is caught by the checks above.
+            self.bytes_per_token = (observed * CALIBRATION_MARGIN).clamp(
+                MIN_BYTES_PER_TOKEN,
+                MAX_BYTES_PER_TOKEN * CALIBRATION_MARGIN,
+            );
+        } else if observed < self.bytes_per_token {
+            // A count without the cached tokens only ever shows the estimate too low.
             self.bytes_per_token = observed.max(MIN_BYTES_PER_TOKEN);
         }
         Observed::Fine
@@ -335,6 +349,27 @@ mod tests {
         t.observe(6000, ContextWindow::new(32_768, 1024), true);
         assert!(t.estimate() > before);
         assert_eq!(ContextWindow::new(4096, 100_000).reserve, 1024);
+    }
+
+    #[test]
+    fn a_whole_count_calibrates_the_estimate_a_margin_above_it() {
+        let mut t = conversation(&[40_000]);
+        let window = ContextWindow::new(65_536, 1024);
+        let guessed = t.estimate();
+        // The server counts 4 bytes to a token; the first guess was 3.
+        let counted = t.bytes() / 4 + t.messages().len() * TOKENS_PER_MESSAGE;
+        assert_eq!(t.observe(counted as u64, window, true), Observed::Fine);
+        let calibrated = t.estimate();
+        assert!(calibrated < guessed, "{calibrated} < {guessed}");
+        let margin = calibrated as f64 / counted as f64;
+        assert!(
+            (1.05..1.15).contains(&margin),
+            "estimate {calibrated}, count {counted}"
+        );
+        // A count that leaves out cached tokens never makes the estimate bolder.
+        let mut cached = conversation(&[40_000]);
+        cached.observe(counted as u64, window, false);
+        assert_eq!(cached.estimate(), guessed);
     }
 
     #[test]
