@@ -162,6 +162,36 @@ async fn a_long_non_ascii_output_still_completes_the_check_run_and_posts_the_com
     harness.assert_nothing_unexpected();
 }
 
+/// Step Functions counts a state's size in bytes of a JSON text; moto writes it with
+/// non-ASCII escaped (`\u00e9`, six bytes for two), which the runner's output budget counts
+/// too. A run whose account is 150,000 `é` (300 KB) still ends as a succeeded job, with
+/// the account cut, instead of `States.DataLimitExceeded` failing the execution.
+#[tokio::test]
+async fn a_run_output_of_non_ascii_text_fits_the_workflow_state() {
+    let harness = Harness::start().await;
+    let id = harness.start_job(false, TEST_TIMEOUTS).await;
+    harness
+        .pump_until(&id, "a running check run", |job| {
+            job.status == JobStatus::Dispatching
+        })
+        .await;
+    let token = harness.runner_starts(&id, 1).await;
+    let mut output = e2e::workflow::actors::run_output();
+    output.details = Some("é".repeat(150_000));
+    harness
+        .runner_succeeds_with(&token, &output)
+        .await
+        .expect("answer");
+
+    let job = harness.finished_job(&id).await;
+    assert_eq!(job.status, JobStatus::Succeeded, "{:#?}", job.result);
+    let run = harness.check_run_fields();
+    assert_eq!(run["conclusion"], "success");
+    let text = run["output"]["text"].as_str().expect("text");
+    assert!(text.contains(&"é".repeat(1_000)), "{} bytes", text.len());
+    harness.assert_nothing_unexpected();
+}
+
 #[tokio::test]
 async fn a_second_answer_to_the_same_wait_changes_nothing() {
     let harness = Harness::start().await;

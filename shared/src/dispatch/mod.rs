@@ -28,7 +28,7 @@ pub use credential::{
     check_token_request,
 };
 pub use request::DispatchRequest;
-pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, runner_started};
+pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, json_size, runner_started};
 
 use crate::job::{JobError, JobId, JobRecord, JobStatus, RunnerCredential, Timeouts, Wait};
 use crate::policy::matching_policy;

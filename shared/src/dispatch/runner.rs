@@ -11,10 +11,28 @@ use crate::ports::EndpointKind;
 use crate::ports::{JobStore, StoreError};
 use serde::{Deserialize, Serialize};
 
-/// The most a [`RunOutput`] may take as JSON. Step Functions refuses a task output over
-/// 256 KiB, and the report message that carries it adds the job's id and a few fields;
-/// the full log is in CloudWatch anyway.
+/// The most a [`RunOutput`] may take as JSON, counted as [`json_size`] counts. Step
+/// Functions refuses a state over 256 KiB ("as a UTF-8 encoded string"), the state that
+/// holds the run also holds the job's small input, and the report message that carries it
+/// adds the job's id and a few fields; the full log is in CloudWatch anyway.
 pub const MAX_RUN_OUTPUT_BYTES: usize = 200 * 1024;
+
+/// The size of `value` as JSON with every non-ASCII character escaped (`\u00e9`, six
+/// bytes; twelve for a surrogate pair). Step Functions documents its limit in UTF-8 bytes
+/// but does not say how it writes the state it measures; a JSON writer that escapes
+/// non-ASCII makes text up to three times larger (moto's does), so this counts the larger
+/// form and a non-ASCII output fits either way.
+pub fn json_size<T: Serialize>(value: &T) -> usize {
+    serde_json::to_string(value).map_or(usize::MAX, |json| {
+        json.chars()
+            .map(|c| match c.len_utf16() {
+                _ if c.is_ascii() => 1,
+                1 => 6,
+                _ => 12,
+            })
+            .sum()
+    })
+}
 
 /// One test command the runner ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,8 +74,7 @@ impl RunOutput {
     /// whole stays within [`MAX_RUN_OUTPUT_BYTES`].
     pub fn to_task_output(&self) -> serde_json::Value {
         let mut output = self.clone();
-        let size = |output: &RunOutput| serde_json::to_vec(output).map_or(0, |json| json.len());
-        while size(&output) > MAX_RUN_OUTPUT_BYTES {
+        while json_size(&output) > MAX_RUN_OUTPUT_BYTES {
             match output.details.as_mut() {
                 Some(details) if !details.is_empty() => {
                     let keep = details.chars().count() / 2;
@@ -145,10 +162,19 @@ mod tests {
         let mut long = output();
         long.details = Some("é".repeat(MAX_RUN_OUTPUT_BYTES));
         let value = long.to_task_output();
-        assert!(serde_json::to_vec(&value).expect("json").len() <= MAX_RUN_OUTPUT_BYTES);
+        assert!(json_size(&value) <= MAX_RUN_OUTPUT_BYTES);
+        // Escaped, 200 KiB of `é` is 1.2 MB: what is left is a sixth of the limit at most.
+        assert!(serde_json::to_vec(&value).expect("json").len() <= MAX_RUN_OUTPUT_BYTES / 3 + 1024);
         let back: RunOutput = serde_json::from_value(value).expect("reads back");
         assert_eq!(back.summary, long.summary);
         assert!(!back.details.unwrap_or_default().is_empty());
+    }
+
+    #[test]
+    fn escaped_characters_count_as_written() {
+        assert_eq!(json_size(&"ab"), 4);
+        assert_eq!(json_size(&"é"), 2 + 6);
+        assert_eq!(json_size(&"🦀"), 2 + 12);
     }
 
     #[test]
