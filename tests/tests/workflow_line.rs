@@ -8,11 +8,11 @@
 use e2e::fake_github::Route;
 use e2e::logs::CapturedLogs;
 use e2e::workflow::actors::TEST_TIMEOUTS;
-use e2e::workflow::{Harness, Options, REPO, STEP_TIMEOUT};
+use e2e::workflow::{Harness, INSTALLATION, Options, REPO, STEP_TIMEOUT};
 use shared::dispatch::Limits;
 use shared::job::{JobId, JobStatus, Timeouts};
-use shared::ports::SlotStore;
 use shared::ports::Workflow;
+use shared::ports::{EndpointKind, InstallationPolicy, PolicyStore, SlotStore};
 use std::time::{Duration, Instant};
 use tracing::instrument::WithSubscriber;
 
@@ -234,4 +234,92 @@ async fn an_event_with_nothing_to_dispatch_is_logged_and_dropped() {
             .iter()
             .all(|line| line.contains(r#""level":"WARN""#))
     );
+}
+
+/// One GPU slot, two on Ollama's hosted service, and a policy that allows the hosted
+/// service. With the GPU busy, a job whose task names a `hosted_model` runs there; a job
+/// whose task names none waits in line for the GPU (its `model` may not exist on the
+/// hosted service) instead of failing or being sent there with the wrong model.
+#[tokio::test]
+async fn without_a_hosted_model_a_job_waits_for_the_gpu_while_others_overflow() {
+    let harness = Harness::start_with(Options {
+        limits: Limits {
+            gpu_slots: 1,
+            hosted_slots: 2,
+            per_installation: 5,
+        },
+        ..Options::default()
+    })
+    .await;
+    harness
+        .store
+        .put_policy(&InstallationPolicy {
+            installation: shared::ids::InstallationId(INSTALLATION),
+            name: "overflow".to_owned(),
+            repo_pattern: "*/*".to_owned(),
+            allowed_triggers: None,
+            allowed_users: None,
+            require_approval: None,
+            max_runtime_seconds: None,
+            allow_hosted_model: Some(true),
+            user_jobs_per_hour: None,
+            installation_jobs_per_hour: None,
+        })
+        .await
+        .expect("put the policy");
+    let on_gpu = harness.start_job_naming(false, TEST_TIMEOUTS, None).await;
+    let gpu_token = harness.runner_starts(&on_gpu, 1).await;
+    let waits = harness.start_job_naming(false, TEST_TIMEOUTS, None).await;
+    pump_until_in_line(&harness, &waits).await;
+    let overflows = harness
+        .start_job_naming(false, TEST_TIMEOUTS, Some("gpt-oss:120b"))
+        .await;
+    let hosted_token = harness.runner_starts(&overflows, 1).await;
+
+    let endpoints: Vec<(JobId, EndpointKind)> = harness
+        .leases()
+        .await
+        .into_iter()
+        .map(|lease| (lease.job, lease.endpoint))
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            (on_gpu.clone(), EndpointKind::SelfHosted),
+            (overflows.clone(), EndpointKind::Hosted)
+        ]
+    );
+    assert_eq!(in_line(&harness).await, std::slice::from_ref(&waits));
+    let job = harness.job(&waits).await;
+    assert_eq!((job.status, job.attempts), (JobStatus::Queued, 0));
+    let updates = queued_updates(&harness, &waits);
+    let summary = updates[0]["output"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("self-hosted GPU"), "{summary}");
+
+    // The GPU frees up: the waiting job runs there.
+    harness.runner_succeeds(&gpu_token).await.expect("answer");
+    harness.finished_job(&on_gpu).await;
+    harness.runner_task_stops(&on_gpu, 1).await;
+    let token = harness.runner_starts(&waits, 1).await;
+    assert!(
+        harness
+            .leases()
+            .await
+            .iter()
+            .any(|lease| lease.job == waits && lease.endpoint == EndpointKind::SelfHosted)
+    );
+    harness.runner_succeeds(&token).await.expect("answer");
+    harness
+        .runner_succeeds(&hosted_token)
+        .await
+        .expect("answer");
+    assert_eq!(
+        harness.finished_job(&waits).await.status,
+        JobStatus::Succeeded
+    );
+    assert_eq!(
+        harness.finished_job(&overflows).await.status,
+        JobStatus::Succeeded
+    );
+    harness.assert_nothing_unexpected();
 }

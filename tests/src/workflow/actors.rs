@@ -55,6 +55,18 @@ impl Harness {
     /// records the job (awaiting approval if `approval_required`), creates its queued
     /// check run, and starts its execution with `timeouts`.
     pub async fn start_job(&self, approval_required: bool, timeouts: Timeouts) -> JobId {
+        self.start_job_naming(approval_required, timeouts, Some("gpt-oss:120b"))
+            .await
+    }
+
+    /// [`start_job`](Self::start_job) for a task that names `hosted_model` for Ollama's
+    /// hosted service, or none.
+    pub async fn start_job_naming(
+        &self,
+        approval_required: bool,
+        timeouts: Timeouts,
+        hosted_model: Option<&str>,
+    ) -> JobId {
         let delivery = DeliveryId::parse(&crate::unique("delivery")).expect("delivery id");
         let now = now_ms();
         let mut job = JobRecord::new(
@@ -82,9 +94,9 @@ impl Harness {
             },
             now,
         );
-        // The task names a model for Ollama's hosted service, so a policy that allows it
-        // lets the job spill over there.
-        job.hosted_model = Some("gpt-oss:120b".to_owned());
+        // A task that names a model for Ollama's hosted service may spill over there when
+        // a policy allows it.
+        job.hosted_model = hosted_model.map(str::to_owned);
         if approval_required {
             job.move_to(JobStatus::AwaitingApproval, now).expect("wait");
         }
