@@ -78,6 +78,9 @@ pub enum Endpoint {
 
 const METADATA_READ: &[(&str, Access)] = &[("metadata", Access::Read)];
 const CONTENTS_READ: &[(&str, Access)] = &[("contents", Access::Read)];
+/// A file's contents: the App's `contents` permission, or the "single file" permission of
+/// an App limited to named paths.
+const FILE_READ: &[(&str, Access)] = &[("contents", Access::Read), ("single_file", Access::Read)];
 const CONTENTS_WRITE: &[(&str, Access)] = &[("contents", Access::Write)];
 const PULLS_READ: &[(&str, Access)] = &[("pull_requests", Access::Read)];
 const PULLS_WRITE: &[(&str, Access)] = &[("pull_requests", Access::Write)];
@@ -177,7 +180,8 @@ impl Endpoint {
             Self::ManifestConversion => Needs::Nothing,
             Self::CreateInstallationToken => Needs::AppJwt,
             Self::CollaboratorPermission => Needs::AnyOf(METADATA_READ),
-            Self::GetContents | Self::GetBranch | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
+            Self::GetContents => Needs::AnyOf(FILE_READ),
+            Self::GetBranch | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
             Self::GitPush => Needs::AnyOf(CONTENTS_WRITE),
             Self::GetPull | Self::ListPullFiles | Self::ListPulls | Self::ListReviews => {
                 Needs::AnyOf(PULLS_READ)
