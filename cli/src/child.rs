@@ -136,9 +136,14 @@ pub async fn run(args: RunnerArgs) -> anyhow::Result<ExitCode> {
         credential,
     )
     .map_err(anyhow::Error::msg)?;
-    let (github, api_key) = brokered_client(Arc::new(broker), settings.app_id, &settings.api_url)
-        .await
-        .context("getting the job's GitHub token from ota serve")?;
+    let (github, api_key) = brokered_client(
+        Arc::new(broker),
+        settings.app_id,
+        &settings.api_url,
+        Some(&settings.slug),
+    )
+    .await
+    .context("getting the job's GitHub token from ota serve")?;
     let ollama_url = launch.endpoint.url.clone();
     let mut ollama_env =
         OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))

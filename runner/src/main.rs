@@ -37,9 +37,14 @@ async fn main() -> anyhow::Result<()> {
         env.launch.attempt,
         env.credential.clone(),
     );
-    let (github, api_key) = brokered_client(Arc::new(broker), AppId(env.app_id), &env.api_url)
-        .await
-        .context("getting the job's GitHub token")?;
+    let (github, api_key) = brokered_client(
+        Arc::new(broker),
+        AppId(env.app_id),
+        &env.api_url,
+        Some(&env.app_slug),
+    )
+    .await
+    .context("getting the job's GitHub token")?;
     // Only a job on the hosted service gets the key; a self-hosted Ollama never does.
     let api_key = api_key.filter(|_| env.launch.endpoint.takes_api_key());
     let ollama_url = env.launch.endpoint.url.clone();

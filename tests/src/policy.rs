@@ -87,6 +87,7 @@ impl PolicyHarness {
                 app_id: credentials.app_id,
                 private_key_secret_arn: key_arn,
                 api_url: github.base_url(),
+                app_slug: Some(crate::fake_github::MANIFEST_APP_SLUG.to_owned()),
             },
             table: table.clone(),
             state_machine_arn: state_machine_arn.clone(),

@@ -228,10 +228,14 @@ impl World {
         let env = OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| host.clone()))
             .expect("ollama host");
         let broker = self.broker(job, job.record.attempts, job.credential.clone());
-        let (github, api_key) =
-            brokered_client(Arc::new(broker), AppId(APP_ID), &self.github.base_url())
-                .await
-                .expect("the job's token from the dispatch function");
+        let (github, api_key) = brokered_client(
+            Arc::new(broker),
+            AppId(APP_ID),
+            &self.github.base_url(),
+            Some(crate::fake_github::MANIFEST_APP_SLUG),
+        )
+        .await
+        .expect("the job's token from the dispatch function");
         assert!(api_key.is_none(), "a self-hosted job got the Ollama key");
         Runner {
             store: self.store.clone(),

@@ -3,7 +3,7 @@
 //! Functions (both moto). Each test asserts what GitHub was asked to do, what was stored
 //! and what was started — and that nothing else happened.
 
-use e2e::fake_github::{Fault, Route};
+use e2e::fake_github::{Fault, MANIFEST_APP_SLUG, Route};
 use e2e::policy::{
     DEFAULT_BRANCH, DEFAULT_BRANCH_HEAD, INSTALLATION, PR, PR_HEAD, PolicyHarness, REPO, comment,
     envelope, installation_event, pull, pull_request_event, redact,
@@ -67,6 +67,12 @@ async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_work
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].decision, "accepted");
     assert_eq!(audit[0].job.as_ref(), Some(&job.id));
+    // The function's client names the App (APP_SLUG) in every request, as GitHub asks.
+    let slug = format!("(+https://github.com/apps/{MANIFEST_APP_SLUG})");
+    for request in harness.github.requests() {
+        let agent = request.user_agent.unwrap_or_default();
+        assert!(agent.ends_with(&slug), "{agent}");
+    }
 }
 
 #[tokio::test]

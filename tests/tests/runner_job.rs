@@ -233,6 +233,20 @@ async fn each_git_operation_and_api_call_asks_for_a_token_so_none_outlives_its_h
             .all(|request| request.authorized)
     );
     assert_eq!(world.github.opened_pulls(&world.repo).len(), 1);
+    // The runner's own calls name the App as GitHub asks (the tokens are minted by the
+    // control plane, whose client names it too).
+    let agents: std::collections::BTreeSet<Option<String>> = world
+        .github
+        .requests()
+        .into_iter()
+        .map(|request| request.user_agent)
+        .collect();
+    let expected = format!(
+        "ollama-turbo-agent/{} (+https://github.com/apps/{})",
+        env!("CARGO_PKG_VERSION"),
+        e2e::fake_github::MANIFEST_APP_SLUG
+    );
+    assert_eq!(agents, [Some(expected)].into(), "{agents:?}");
 }
 
 #[tokio::test]

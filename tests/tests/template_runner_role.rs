@@ -99,3 +99,23 @@ fn the_dispatch_function_reads_the_keys_it_hands_out() {
         );
     }
 }
+
+/// GitHub asks every client to name its App in the `User-Agent`: each component that holds
+/// the App's id also gets its slug.
+#[test]
+fn every_component_that_calls_github_gets_the_apps_slug() {
+    let template = workspace_file("template.yaml");
+    for name in [
+        "PolicyFunction",
+        "DispatchFunction",
+        "ReportFunction",
+        "RunnerTaskDefinition",
+    ] {
+        let lines = resource(&template, name).join("\n");
+        assert!(lines.contains("GitHubAppId"), "{name} holds the App id");
+        assert!(
+            lines.contains("APP_SLUG") && lines.contains("!Ref GitHubAppSlug"),
+            "{name} lacks APP_SLUG"
+        );
+    }
+}

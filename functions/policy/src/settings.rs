@@ -77,6 +77,7 @@ mod tests {
                 app_id: shared::ids::AppId(12345),
                 private_key_secret_arn: "arn:key".to_owned(),
                 api_url: "https://api.github.com".to_owned(),
+                app_slug: None,
             },
             table: "jobs".to_owned(),
             state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:job".to_owned(),

@@ -31,12 +31,14 @@ pub fn init_json_logs() {
 
 /// The GitHub App a function acts as: `APP_ID`, `PRIVATE_KEY_SECRET_ARN` (the Secrets
 /// Manager secret holding the App's PEM key) and `GITHUB_API_URL` (`https://api.github.com`
-/// by default, or a GitHub Enterprise Server's `https://HOST/api/v3`).
+/// by default, or a GitHub Enterprise Server's `https://HOST/api/v3`), and `APP_SLUG`
+/// (optional), which the requests' `User-Agent` names as GitHub asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitHubAppSettings {
     pub app_id: AppId,
     pub private_key_secret_arn: String,
     pub api_url: String,
+    pub app_slug: Option<String>,
 }
 
 impl GitHubAppSettings {
@@ -47,6 +49,7 @@ impl GitHubAppSettings {
             api_url: env
                 .optional("GITHUB_API_URL")
                 .unwrap_or_else(|| ota_github::DEFAULT_BASE_URL.to_owned()),
+            app_slug: env.optional("APP_SLUG"),
         }
     }
 
@@ -57,8 +60,12 @@ impl GitHubAppSettings {
 
     /// The App's client on `private_key` ([`Self::private_key`]).
     pub fn client_with_key(&self, private_key: SecretString) -> Result<GitHubClient, String> {
-        GitHubApp::new(self.app_id, private_key, &self.api_url)
-            .client(TokenPermissions::policy_and_report())
+        let app = GitHubApp::new(self.app_id, private_key, &self.api_url);
+        let app = match &self.app_slug {
+            Some(slug) => app.with_slug(slug.clone()),
+            None => app,
+        };
+        app.client(TokenPermissions::policy_and_report())
             .map_err(|err| err.to_string())
     }
 
@@ -102,6 +109,14 @@ mod tests {
         assert_eq!(settings.app_id, AppId(12345));
         assert_eq!(settings.private_key_secret_arn, "arn:key");
         assert_eq!(settings.api_url, "https://api.github.com");
+        assert_eq!(settings.app_slug, None);
+        let named = read(&[
+            ("APP_ID", "12345"),
+            ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
+            ("APP_SLUG", "my-ollama"),
+        ])
+        .expect("complete");
+        assert_eq!(named.app_slug.as_deref(), Some("my-ollama"));
     }
 
     #[test]

@@ -64,11 +64,13 @@ impl<C: ControlPlane> TokenBroker for Broker<C> {
 }
 
 /// Asks `control` for the first token, then builds the runner's GitHub client on it:
-/// every later token comes from `control` too. Also returns the first grant's Ollama key.
+/// every later token comes from `control` too; its `User-Agent` names the App by
+/// `app_slug`. Also returns the first grant's Ollama key.
 pub async fn brokered_client<C: ControlPlane>(
     control: Arc<C>,
     app_id: AppId,
     api_url: &str,
+    app_slug: Option<&str>,
 ) -> Result<(GitHubClient, Option<SecretString>), BrokerError> {
     let first = control.ask().await.map_err(BrokerError::Refused)?;
     let client = GitHubClient::brokered(
@@ -76,7 +78,10 @@ pub async fn brokered_client<C: ControlPlane>(
         first.scope,
         Arc::new(Broker(control)),
         Some(first.token),
-        ClientOptions::with_base_url(api_url),
+        ClientOptions {
+            user_agent: ota_github::user_agent(app_slug),
+            ..ClientOptions::with_base_url(api_url)
+        },
     )
     .map_err(BrokerError::Setup)?;
     Ok((client, first.ollama_api_key))
