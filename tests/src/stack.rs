@@ -5,7 +5,10 @@
 //! on it. Moto's CloudFormation has no `AWS::SecretsManager::Secret`, so the three
 //! secrets are created through the API and their ARNs handed to the stack as parameters
 //! that its outputs echo under `template.yaml`'s output names; the CLI reads outputs
-//! either way. Moto also needs FIFO queues named (`.fifo`), which CloudFormation names
+//! either way. So is the state machine: moto creates a CloudFormation state machine in
+//! its plain Step Functions backend, while with execution turned on
+//! (`execute_state_machines`) its API answers from the executing one, which would not
+//! know it. Moto also needs FIFO queues named (`.fifo`), which CloudFormation names
 //! itself on AWS.
 
 use crate::aws::{REGION, STATE_MACHINE_ROLE, config, execute_state_machines, moto_endpoint};
@@ -29,17 +32,25 @@ pub const PULL: u64 = 7;
 /// The operator's name as `ota` finds it (`USER`), for the audit log.
 pub const OPERATOR: &str = "ops";
 
+/// The account moto serves.
+const MOTO_ACCOUNT: &str = "123456789012";
+
 /// The secrets' initial values: placeholders the tests replace.
 const PLACEHOLDER: &str = "placeholder";
 
-/// The dead-letter queues and the queues the state machine sends to, by logical id, and
-/// whether each is FIFO (as in `template.yaml`).
-const QUEUES: [(&str, bool); 8] = [
+/// The stack's dead-letter queues by logical id, and whether each is FIFO (as in
+/// `template.yaml`).
+const QUEUES: [(&str, bool); 5] = [
     ("IntakeDeadLetterQueue", true),
     ("ApprovalsDeadLetterQueue", false),
     ("DispatchDeadLetterQueue", false),
     ("ReportDeadLetterQueue", true),
     ("JobDeadLetterQueue", false),
+];
+
+/// The queues the state machine sends to, beside the stack (see the module's doc), and
+/// whether each is FIFO.
+const WORKFLOW_QUEUES: [(&str, bool); 3] = [
     ("ApprovalsQueue", false),
     ("DispatchQueue", false),
     ("ReportQueue", true),
@@ -49,7 +60,7 @@ const QUEUES: [(&str, bool); 8] = [
 /// here: a resource (`Ref`) or a parameter (the secrets).
 const OUTPUTS: [(&str, &str); 10] = [
     ("JobsTableName", "JobsTable"),
-    ("JobStateMachineArn", "JobStateMachine"),
+    ("JobStateMachineArn", "JobStateMachineArnParameter"),
     ("IntakeDeadLetterQueueUrl", "IntakeDeadLetterQueue"),
     ("ApprovalsDeadLetterQueueUrl", "ApprovalsDeadLetterQueue"),
     ("DispatchDeadLetterQueueUrl", "DispatchDeadLetterQueue"),
@@ -85,7 +96,10 @@ impl StackWorld {
         let config = config().await;
         let cloudformation = aws_sdk_cloudformation::Client::new(&config);
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
+        let sfn = aws_sdk_sfn::Client::new(&config);
         let name = unique("ota-stack");
+        let state_machine_arn =
+            create_state_machine(&sfn, &aws_sdk_sqs::Client::new(&config), &name).await;
         let mut create = cloudformation
             .create_stack()
             .stack_name(&name)
@@ -103,13 +117,18 @@ impl StackWorld {
                     .build(),
             );
         }
+        create = create.parameters(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key("JobStateMachineArnParameter")
+                .parameter_value(state_machine_arn)
+                .build(),
+        );
         create.send().await.expect("create the stack in moto");
         let outputs = wait_for_outputs(&cloudformation, &name).await;
         let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&config),
             &outputs["JobsTableName"],
         );
-        let sfn = aws_sdk_sfn::Client::new(&config);
         let workflow =
             StepFunctionsWorkflow::new(sfn.clone(), &outputs["JobStateMachineArn"]).expect("arn");
         Self {
@@ -175,7 +194,7 @@ impl StackWorld {
     }
 
     /// Starts the job's execution as the policy stage does.
-    pub async fn start(&self, job: &JobRecord, approval_required: bool) {
+    pub async fn start_execution(&self, job: &JobRecord, approval_required: bool) {
         self.workflow
             .start(&WorkflowInput {
                 job: job.id.clone(),
@@ -190,6 +209,7 @@ impl StackWorld {
     pub async fn queue_url(&self, logical_id: &str) -> String {
         let (_, fifo) = QUEUES
             .iter()
+            .chain(WORKFLOW_QUEUES.iter())
             .find(|(id, _)| *id == logical_id)
             .unwrap_or_else(|| panic!("no queue {logical_id}"));
         self.sqs
@@ -316,28 +336,6 @@ fn template(stack: &str) -> Value {
             json!({ "Type": "AWS::SQS::Queue", "Properties": properties }),
         );
     }
-    // The real definition, its queue placeholders turned into the logical ids `Fn::Sub`
-    // resolves (the template's `DefinitionSubstitutions` do the same on AWS).
-    let definition = definition::substitute(&definition::values(
-        &TEST_RETRY,
-        [
-            ("ApprovalsQueueUrl", "${ApprovalsQueue}"),
-            ("DispatchQueueUrl", "${DispatchQueue}"),
-            ("ReportQueueUrl", "${ReportQueue}"),
-            ("JobDeadLetterQueueUrl", "${JobDeadLetterQueue}"),
-        ],
-    ));
-    resources.insert(
-        "JobStateMachine".to_owned(),
-        json!({
-            "Type": "AWS::StepFunctions::StateMachine",
-            "Properties": {
-                "StateMachineName": stack,
-                "RoleArn": STATE_MACHINE_ROLE,
-                "DefinitionString": { "Fn::Sub": definition },
-            }
-        }),
-    );
     let mut parameters = serde_json::Map::new();
     let mut outputs = serde_json::Map::new();
     for (output, source) in OUTPUTS {
@@ -352,6 +350,55 @@ fn template(stack: &str) -> Value {
         "Resources": resources,
         "Outputs": outputs,
     })
+}
+
+/// The job state machine on the real definition, and the queues it sends to; its ARN.
+async fn create_state_machine(
+    sfn: &aws_sdk_sfn::Client,
+    sqs: &aws_sdk_sqs::Client,
+    stack: &str,
+) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let mut urls = Vec::new();
+    for (logical_id, fifo) in WORKFLOW_QUEUES {
+        let mut create = sqs
+            .create_queue()
+            .queue_name(queue_name(stack, logical_id, fifo));
+        if fifo {
+            // As `template.yaml`'s report queue: the workflow's sends carry no
+            // deduplication id.
+            create = create
+                .attributes(QueueAttributeName::FifoQueue, "true")
+                .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
+        }
+        let url = create.send().await.expect("create queue in moto").queue_url;
+        urls.push(url.expect("queue url"));
+    }
+    // The jobs' dead-letter queue is the stack's, created after this: its URL is the one
+    // moto gives a queue of that name in its one account (the workflow sends there only
+    // when it sets a job aside, which these tests do by hand).
+    let dead_letters = format!(
+        "{}/{MOTO_ACCOUNT}/{}",
+        moto_endpoint().trim_end_matches('/'),
+        queue_name(stack, "JobDeadLetterQueue", false)
+    );
+    let definition = definition::substitute(&definition::values(
+        &TEST_RETRY,
+        [
+            ("ApprovalsQueueUrl", &urls[0]),
+            ("DispatchQueueUrl", &urls[1]),
+            ("ReportQueueUrl", &urls[2]),
+            ("JobDeadLetterQueueUrl", &dead_letters),
+        ],
+    ));
+    sfn.create_state_machine()
+        .name(stack)
+        .role_arn(STATE_MACHINE_ROLE)
+        .definition(definition)
+        .send()
+        .await
+        .expect("create the job state machine in moto")
+        .state_machine_arn
 }
 
 /// The name given to the queue `logical_id` of `stack`.
