@@ -79,10 +79,10 @@ impl DynamoStore {
         if prefix.is_empty() {
             return Ok(Vec::new());
         }
-        if let Ok(id) = JobId::parse(&prefix) {
-            if let Some(job) = self.job(&id).await? {
-                return Ok(vec![job]);
-            }
+        if let Ok(id) = JobId::parse(&prefix)
+            && let Some(job) = self.job(&id).await?
+        {
+            return Ok(vec![job]);
         }
         let scan = self
             .job_scan(" AND begins_with(#pk, :prefix)")

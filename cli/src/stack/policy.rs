@@ -9,7 +9,7 @@ use anyhow::Context;
 use shared::ids::InstallationId;
 use shared::policy::{parse_policy_file, render_policy_file};
 use shared::ports::PolicyStore;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The largest policy file read: far above [`shared::policy::MAX_POLICIES`] policies.
@@ -47,11 +47,7 @@ pub async fn run(stack: &Stack, command: PolicyCommand) -> anyhow::Result<ExitCo
     }
 }
 
-async fn set(
-    stack: &Stack,
-    installation: InstallationId,
-    file: &PathBuf,
-) -> anyhow::Result<ExitCode> {
+async fn set(stack: &Stack, installation: InstallationId, file: &Path) -> anyhow::Result<ExitCode> {
     let text = super::secrets::read_input(file, MAX_FILE_BYTES)
         .with_context(|| format!("reading {}", file.display()))?;
     let text = String::from_utf8(text)

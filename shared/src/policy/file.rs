@@ -81,7 +81,7 @@ pub fn parse_policy_file(
         }
         match fields.get("installation") {
             None => {}
-            Some(value) if *value == Value::from(installation.0) => {}
+            Some(value) if value.as_u64() == Some(installation.0) => {}
             Some(value) => {
                 return Err(problem(
                     at("installation"),
@@ -207,13 +207,13 @@ fn check(policy: &InstallationPolicy) -> Result<(), (&'static str, String)> {
         return Err(("allowed_users", format!("{bad:?} is not a GitHub login")));
     }
     let max = MAX_RUNTIME.as_secs();
-    if let Some(seconds) = policy.max_runtime_seconds {
-        if seconds == 0 || seconds > max {
-            return Err((
-                "max_runtime_seconds",
-                format!("{seconds}: from 1 to {max} (a job's longest runtime)"),
-            ));
-        }
+    if let Some(seconds) = policy.max_runtime_seconds
+        && (seconds == 0 || seconds > max)
+    {
+        return Err((
+            "max_runtime_seconds",
+            format!("{seconds}: from 1 to {max} (a job's longest runtime)"),
+        ));
     }
     for (field, value) in [
         ("user_jobs_per_hour", policy.user_jobs_per_hour),
