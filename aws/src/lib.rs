@@ -3,13 +3,17 @@
 //! Kept out of `shared` so the domain compiles without the SDKs.
 
 pub mod asl;
+mod cloudformation;
+mod dead_letters;
 mod dynamo;
 mod ecs;
 mod secrets_manager;
 mod sqs;
 mod step_functions;
 
-pub use dynamo::DynamoStore;
+pub use cloudformation::{StackError, StackOutputs};
+pub use dead_letters::{DeadLetter, DeadLetterError, DeadLetterQueue, Depth};
+pub use dynamo::{DynamoStore, MAX_PREFIX_MATCHES};
 pub use ecs::{EcsLauncher, RunnerLogs, RunnerTasks, console_log_url};
 pub use secrets_manager::SecretsManagerSecret;
 pub use sqs::SqsEventQueue;

@@ -21,6 +21,27 @@ impl SecretsManagerSecret {
             secret_id: secret_id.into(),
         }
     }
+
+    /// Stores `value` as the secret's new `AWSCURRENT` version; the one it replaces
+    /// becomes `AWSPREVIOUS`, so readers that accept both keep working meanwhile. The
+    /// error names the secret, never the value.
+    pub async fn put(&self, value: &SecretString) -> Result<(), SecretError> {
+        use secrecy::ExposeSecret;
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(value.expose_secret())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                SecretError(format!(
+                    "storing secret {}: {}",
+                    self.secret_id,
+                    describe(&err)
+                ))
+            })
+    }
 }
 
 impl SecretSource for SecretsManagerSecret {

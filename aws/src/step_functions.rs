@@ -68,6 +68,31 @@ impl StepFunctionsWorkflow {
     pub fn execution_arn(&self, job: &JobId) -> String {
         format!("{}{}", self.execution_arn_prefix, job.as_str())
     }
+
+    /// The input the job's execution started with (its timeouts, for a retry), or `None`
+    /// when Step Functions no longer knows the execution (it keeps them 90 days).
+    pub async fn execution_input(
+        &self,
+        job: &JobId,
+    ) -> Result<Option<WorkflowInput>, WorkflowError> {
+        let sent = self
+            .client
+            .describe_execution()
+            .execution_arn(self.execution_arn(job))
+            .send()
+            .await;
+        let output = match sent {
+            Ok(output) => output,
+            Err(err) if code(&err) == Some("ExecutionDoesNotExist") => return Ok(None),
+            Err(err) => return Err(workflow_error("reading the job's execution", &err)),
+        };
+        let Some(input) = output.input else {
+            return Ok(None);
+        };
+        serde_json::from_str(&input).map(Some).map_err(|err| {
+            WorkflowError::Rejected(format!("the execution's input is not a job's: {err}"))
+        })
+    }
 }
 
 /// The execution ARN prefix of a state machine ARN; a version or alias suffix

@@ -1,16 +1,25 @@
 //! `ota`: Ollama Turbo Agent on one machine. See the crate documentation of `ota`.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ota::child::{self, RunnerArgs};
 use ota::commands::{self, JobArgs, JobsArgs};
 use ota::local_run::{self, RunArgs};
 use ota::serve;
 use ota::settings::ServeArgs;
+use ota::stack::dlq::DlqCommand;
+use ota::stack::policy::PolicyCommand;
+use ota::stack::secrets::SecretsCommand;
+use ota::stack::{self, Stack};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "ota", version, about = "Ollama Turbo Agent on one machine")]
 struct Cli {
+    /// Operate the deployed CloudFormation stack NAME instead of the local data dir
+    /// (AWS credentials and region from the usual AWS_* settings and profiles).
+    #[arg(long, global = true, env = "OTA_STACK", value_name = "NAME")]
+    stack: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +40,15 @@ enum Command {
     Cancel(JobArgs),
     /// Run a failed, cancelled, expired or dead-lettered job again, as a new job.
     Retry(JobArgs),
+    /// A deployed stack's dead-letter queues (with --stack).
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// A deployed stack's installation policies (with --stack).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// A deployed stack's secrets (with --stack).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// One runner, as `ota serve` starts it for a job (not for direct use).
     #[command(hide = true)]
     Runner(RunnerArgs),
@@ -48,8 +66,36 @@ fn init_logs(default: &str, ansi: bool) {
         .init();
 }
 
+/// The stack to operate, if any: `--stack` or `OTA_STACK`. `serve`, `run` and `runner`
+/// work on this machine only: an explicit `--stack` is refused, `OTA_STACK` ignored.
+fn stack_of(cli: &mut Cli, source: Option<ValueSource>) -> Result<Option<String>, String> {
+    let local_only = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Run(_) | Command::Runner(_)
+    );
+    match (cli.stack.take(), local_only) {
+        (Some(_), true) if source == Some(ValueSource::CommandLine) => {
+            Err("--stack is for jobs, job, approve, cancel, retry, dlq, policy and secrets; serve and run work on this machine".to_owned())
+        }
+        (_, true) => Ok(None),
+        (stack, false) => Ok(stack.filter(|name| !name.trim().is_empty())),
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let source = matches.value_source("stack");
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let stack = match stack_of(&mut cli, source) {
+        Ok(stack) => stack,
+        Err(message) => {
+            eprintln!("ota: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     match &cli.command {
         Command::Serve(_) => {
             init_logs("info", std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -68,6 +114,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        if let Some(name) = stack {
+            return on_stack(&name, cli.command).await;
+        }
         match cli.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Run(args) => local_run::run(args).await,
@@ -77,6 +126,9 @@ fn main() -> ExitCode {
             Command::Cancel(args) => commands::cancel(args).await,
             Command::Retry(args) => commands::retry(args).await,
             Command::Runner(args) => child::run(args).await,
+            Command::Dlq(_) | Command::Policy(_) | Command::Secrets(_) => Err(anyhow::anyhow!(
+                "dlq, policy and secrets work on a deployed stack: give --stack NAME (or set OTA_STACK)"
+            )),
         }
     });
     match result {
@@ -85,5 +137,23 @@ fn main() -> ExitCode {
             eprintln!("ota: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A command on the deployed stack `name`.
+async fn on_stack(name: &str, command: Command) -> anyhow::Result<ExitCode> {
+    let stack = Stack::connect(name).await?;
+    match command {
+        Command::Jobs(args) => stack::jobs::jobs(&stack, args).await,
+        Command::Job(args) => stack::jobs::job(&stack, args).await,
+        Command::Approve(args) => stack::jobs::approve(&stack, args).await,
+        Command::Cancel(args) => stack::jobs::cancel(&stack, args).await,
+        Command::Retry(args) => stack::jobs::retry(&stack, args).await,
+        Command::Dlq(command) => stack::dlq::run(&stack, command).await,
+        Command::Policy(command) => stack::policy::run(&stack, command).await,
+        Command::Secrets(command) => stack::secrets::run(&stack, command).await,
+        Command::Serve(_) | Command::Run(_) | Command::Runner(_) => Err(anyhow::anyhow!(
+            "serve and run work on this machine, not on a stack"
+        )),
     }
 }

@@ -36,6 +36,14 @@ impl fmt::Debug for AppCredentials {
     }
 }
 
+impl AppCredentials {
+    /// Checks that the private key is an RSA private key in PEM form that can sign the
+    /// App's JWTs, as every client built on it will; the error carries no key material.
+    pub fn check_private_key(&self) -> Result<(), SetupError> {
+        AppSigner::new(self).map(|_| ())
+    }
+}
+
 /// Why the client could not be set up. Neither variant carries key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SetupError {

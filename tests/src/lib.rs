@@ -19,6 +19,7 @@ pub mod ota_server;
 pub mod policy;
 pub mod redact;
 pub mod runner_world;
+pub mod stack;
 pub mod store_contract;
 pub mod webhook;
 pub mod workflow;

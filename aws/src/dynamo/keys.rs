@@ -44,6 +44,11 @@ pub(crate) fn job_pk(id: &JobId) -> String {
     format!("JOB#{}", id.as_str())
 }
 
+/// The partition keys of the jobs whose id starts with `prefix`.
+pub(crate) fn job_pk_prefix(prefix: &str) -> String {
+    format!("JOB#{prefix}")
+}
+
 pub(crate) fn token_sk(wait: Wait) -> &'static str {
     match wait {
         Wait::Approval => "TOKEN#approval",

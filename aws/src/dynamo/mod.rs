@@ -11,6 +11,9 @@ mod audit;
 mod installations;
 mod jobs;
 mod keys;
+mod operator;
+
+pub use operator::MAX_PREFIX_MATCHES;
 mod rate;
 mod slots;
 

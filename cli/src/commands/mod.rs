@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use ota_local::engine::LocalWorkflow;
 use ota_local::store::{DATABASE_FILE, Database};
 use shared::clock::now_ms;
-use shared::job::{JobRecord, JobStatus, Timeouts};
+use shared::job::{JobId, JobRecord, JobStatus, Timeouts};
 use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::ports::RepoScope;
 use shared::ports::{AuditEntry, StoreError};
@@ -51,11 +51,21 @@ fn open(data_dir: &DataDir) -> anyhow::Result<Database> {
 
 /// The job `reference` names, if exactly one does.
 async fn find(db: &Database, reference: &str) -> anyhow::Result<JobRecord> {
+    let reference = check_reference(reference)?;
+    pick(reference, db.jobs_by_prefix(reference).await?)
+}
+
+/// The reference to a job as given, trimmed; an empty one is refused.
+pub(crate) fn check_reference(reference: &str) -> anyhow::Result<&str> {
     let reference = reference.trim();
     if reference.is_empty() {
         bail!("give a job id (see `ota jobs`)");
     }
-    let mut jobs = db.jobs_by_prefix(reference).await?;
+    Ok(reference)
+}
+
+/// The one job of `jobs` (those whose id starts with `reference`), or why there is none.
+pub(crate) fn pick(reference: &str, mut jobs: Vec<JobRecord>) -> anyhow::Result<JobRecord> {
     match jobs.len() {
         0 => Err(anyhow!("no job {reference:?} (see `ota jobs`)")),
         1 => Ok(jobs.remove(0)),
@@ -69,8 +79,8 @@ async fn find(db: &Database, reference: &str) -> anyhow::Result<JobRecord> {
     }
 }
 
-/// Who acts, for the job and the audit log: the local operator, trusted.
-fn operator(job: &JobRecord, command: &str) -> Origin {
+/// Who acts, for the job and the audit log: the operator at this machine, trusted.
+pub(crate) fn operator(job: &JobRecord, command: &str) -> Origin {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "operator".to_owned());
@@ -102,13 +112,18 @@ fn ago(now_ms: u64, at_ms: u64) -> String {
     format!("{} ago", format_duration(now_ms.saturating_sub(at_ms)))
 }
 
-pub async fn jobs(args: JobsArgs) -> anyhow::Result<ExitCode> {
-    let status = match &args.status {
-        None => None,
-        Some(name) => Some(JobStatus::from_name(name).ok_or_else(|| {
+/// The `--status` filter, checked.
+pub(crate) fn status_filter(args: &JobsArgs) -> anyhow::Result<Option<JobStatus>> {
+    match &args.status {
+        None => Ok(None),
+        Some(name) => Ok(Some(JobStatus::from_name(name).ok_or_else(|| {
             anyhow!("unknown status {name:?}; one of: queued, awaiting_approval, dispatching, running, succeeded, failed, cancelled, expired, dead_lettered")
-        })?),
-    };
+        })?)),
+    }
+}
+
+pub async fn jobs(args: JobsArgs) -> anyhow::Result<ExitCode> {
+    let status = status_filter(&args)?;
     let db = open(&args.data_dir)?;
     let jobs = db.recent_jobs(args.limit, status).await?;
     print!("{}", jobs_table(&jobs, now_ms()));
@@ -217,7 +232,16 @@ pub async fn approve(args: JobArgs) -> anyhow::Result<ExitCode> {
     let db = open(&args.data_dir)?;
     let job = find(&db, &args.id).await?;
     let origin = operator(&job, "ota approve");
-    match operations::approve(&db, &workflow(&db), job, &origin).await? {
+    approved(
+        operations::approve(&db, &workflow(&db), job, &origin).await?,
+        "is `ota serve` running?",
+    )
+}
+
+/// What came of `ota approve`, for the terminal; `not_ready` says what to check when the
+/// workflow has not reached the approval wait yet.
+pub(crate) fn approved(outcome: Approved, not_ready: &str) -> anyhow::Result<ExitCode> {
+    match outcome {
         Approved::Approved(job) => {
             println!("Approved job {}; it will run next.", job.id);
             Ok(ExitCode::SUCCESS)
@@ -228,7 +252,7 @@ pub async fn approve(args: JobArgs) -> anyhow::Result<ExitCode> {
             job.status
         ),
         Approved::NotReady(job) => bail!(
-            "job {} has not reached its approval wait yet; is `ota serve` running?",
+            "job {} has not reached its approval wait yet; {not_ready}",
             job.id
         ),
         Approved::Raced(job) => Err(anyhow::Error::new(StoreError::Conflict {
@@ -249,7 +273,12 @@ pub async fn cancel(args: JobArgs) -> anyhow::Result<ExitCode> {
     let db = open(&args.data_dir)?;
     let job = find(&db, &args.id).await?;
     let origin = operator(&job, "ota cancel");
-    match operations::cancel(&db, &workflow(&db), job, &origin).await? {
+    cancelled(operations::cancel(&db, &workflow(&db), job, &origin).await?)
+}
+
+/// What came of `ota cancel`, for the terminal.
+pub(crate) fn cancelled(outcome: Cancelled) -> anyhow::Result<ExitCode> {
+    match outcome {
         Cancelled::Stopped(job) => {
             println!(
                 "Cancelling job {}: its runner is stopped and the cancellation reported.",
@@ -269,11 +298,19 @@ pub async fn retry(args: JobArgs) -> anyhow::Result<ExitCode> {
         .await?
         .unwrap_or(Timeouts::DEFAULT);
     let origin = operator(&old, "ota retry");
-    match operations::retry(&db, &workflow(&db), &old, &origin, timeouts).await? {
+    retried(
+        operations::retry(&db, &workflow(&db), &old, &origin, timeouts).await?,
+        &old.id,
+    )
+}
+
+/// What came of `ota retry`, for the terminal.
+pub(crate) fn retried(outcome: Retried, old: &JobId) -> anyhow::Result<ExitCode> {
+    match outcome {
         Retried::Started(job) => {
             println!(
-                "Job {} retries job {}; `ota job {}` shows how it goes.",
-                job.id, old.id, job.id
+                "Job {} retries job {old}; `ota job {}` shows how it goes.",
+                job.id, job.id
             );
             Ok(ExitCode::SUCCESS)
         }

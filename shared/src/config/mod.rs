@@ -40,6 +40,12 @@ mod tests;
 
 use std::collections::BTreeMap;
 
+/// The YAML reader's settings (limits, strict booleans, no duplicate keys), for other
+/// files the operator writes.
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
+    yaml::options()
+}
+
 pub use branch::BranchPattern;
 pub use cron::CronSchedule;
 pub use deliverable::Deliverable;

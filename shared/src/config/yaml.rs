@@ -45,7 +45,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Problem> {
 /// 5 levels deep with a few hundred nodes; a 64 KiB file can hold ~32 k nodes (`[a,a,…]`).
 /// The anchor, alias and replay limits keep aliases from multiplying that: each anchor may
 /// be replayed 100 times, and all replays together add at most 20 k events.
-fn options() -> serde_saphyr::Options {
+pub(crate) fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         budget: budget(),
         alias_limits: serde_saphyr::alias_limits! {

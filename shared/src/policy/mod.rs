@@ -3,11 +3,15 @@
 //! decisions out, and the operations on a job, are in [`crate::policy_stage`].
 
 mod decide;
+mod file;
 mod installation;
 pub mod messages;
 
 pub use decide::{
     ApprovalReason, ApprovalRefusal, Denial, MIN_REQUEST_ROLE, RunDecision, RunRequest,
     approver_role, decide_approval, decide_run, may_give, needed_role, short_sha,
+};
+pub use file::{
+    MAX_NAME_LEN, MAX_POLICIES, PolicyFileError, parse_policy_file, render_policy_file,
 };
 pub use installation::{InstallationPolicy, TriggerKind, matching_policy};

@@ -1,0 +1,152 @@
+//! What only the operator's `ota --stack` asks of the table: the newest jobs, jobs by an
+//! id prefix, a job's audit entries, and removing a policy. The listings are `Scan`s of
+//! the whole table (it has no index by time): fine for an operator's occasional look,
+//! never called by the functions, whose roles are not granted `Scan` or `DeleteItem`.
+
+use super::keys::{self, PK, SK};
+use super::{DynamoStore, Item, decode, key, string, unavailable};
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use shared::ids::InstallationId;
+use shared::job::{JobId, JobRecord, JobStatus};
+use shared::ports::{AuditEntry, JobStore, StoreError};
+
+/// How many jobs [`DynamoStore::jobs_by_prefix`] returns at most, as the local store does:
+/// a prefix names one job, a handful when it is ambiguous.
+pub const MAX_PREFIX_MATCHES: usize = 50;
+
+impl DynamoStore {
+    /// Every item a scan returns, following pages.
+    async fn scan_items(
+        &self,
+        what: &str,
+        scan: ScanFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = scan
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|err| unavailable(what, &err))?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// A scan of the jobs' own items (not their task tokens), with `filter` added.
+    fn job_scan(&self, filter: &str) -> ScanFluentBuilder {
+        self.client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(format!("#sk = :job_sk{filter}"))
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":job_sk", string(keys::JOB_SK))
+            .consistent_read(true)
+    }
+
+    /// The newest `limit` jobs, of `status` when given, newest first.
+    pub async fn recent_jobs(
+        &self,
+        limit: usize,
+        status: Option<JobStatus>,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let scan = match status {
+            None => self.job_scan(""),
+            Some(status) => self
+                .job_scan(" AND #status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", string(status.as_str())),
+        };
+        let items = self.scan_items("listing jobs", scan).await?;
+        let mut jobs = items
+            .iter()
+            .map(|item| decode::<JobRecord>(item, "job record"))
+            .collect::<Result<Vec<_>, _>>()?;
+        sort_newest_first(&mut jobs);
+        jobs.truncate(limit);
+        Ok(jobs)
+    }
+
+    /// The jobs whose id starts with `prefix` (trimmed, lower-cased), newest first, at most
+    /// [`MAX_PREFIX_MATCHES`]. A whole id is one read; a shorter prefix scans the table.
+    pub async fn jobs_by_prefix(&self, prefix: &str) -> Result<Vec<JobRecord>, StoreError> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Ok(id) = JobId::parse(&prefix)
+            && let Some(job) = self.job(&id).await?
+        {
+            return Ok(vec![job]);
+        }
+        let scan = self
+            .job_scan(" AND begins_with(#pk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":prefix", string(keys::job_pk_prefix(&prefix)));
+        let items = self.scan_items("finding jobs by id", scan).await?;
+        let mut jobs = items
+            .iter()
+            .map(|item| decode::<JobRecord>(item, "job record"))
+            .collect::<Result<Vec<_>, _>>()?;
+        sort_newest_first(&mut jobs);
+        jobs.truncate(MAX_PREFIX_MATCHES);
+        Ok(jobs)
+    }
+
+    /// The audit entries about `job` in its installation's log, oldest first.
+    pub async fn audit_for_job(
+        &self,
+        installation: InstallationId,
+        job: &JobId,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = self
+            .partition_query("#pk = :pk", PK, keys::audit_pk(installation))
+            .filter_expression("contains(#record, :job)")
+            .expression_attribute_names("#record", super::RECORD)
+            .expression_attribute_values(":job", string(job.as_str()))
+            .consistent_read(true);
+        let items = self
+            .query_items("reading the job's audit entries", query, None)
+            .await?;
+        let entries = items
+            .iter()
+            .map(|item| decode::<AuditEntry>(item, "audit entry"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(entries
+            .into_iter()
+            .filter(|entry| entry.job.as_ref() == Some(job))
+            .collect())
+    }
+
+    /// Removes the installation's policy `name`; removing one that is not there is fine.
+    pub async fn remove_policy(
+        &self,
+        installation: InstallationId,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                keys::installation_pk(installation),
+                keys::policy_sk(name),
+            )))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| unavailable("removing a policy", &err))
+    }
+}
+
+fn sort_newest_first(jobs: &mut [JobRecord]) {
+    jobs.sort_by(|a, b| {
+        b.created_at_ms
+            .cmp(&a.created_at_ms)
+            .then_with(|| b.id.as_str().cmp(a.id.as_str()))
+    });
+}
