@@ -239,6 +239,29 @@ fn an_existing_stack_builds_the_image_before_deploying_and_a_failed_build_stops_
 }
 
 #[test]
+fn an_image_that_cannot_be_looked_for_stops_the_deploy_with_aws_message() {
+    let world = DeployWorld::new();
+    world.respond("aws.cloudformation.describe-stacks", None, OUTPUTS, "", 0);
+    world.respond(
+        "aws.ecr.describe-images",
+        None,
+        "",
+        "\nAn error occurred (AccessDeniedException) when calling the DescribeImages operation: not authorized to perform: ecr:DescribeImages\n",
+        254,
+    );
+
+    let run = world.run(&[]);
+
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert_eq!(
+        commands(&run).last().map(String::as_str),
+        Some("aws ecr describe-images"),
+        "nothing built or deployed"
+    );
+    insta::assert_snapshot!("image_lookup_denied", run.output);
+}
+
+#[test]
 fn a_released_image_is_deployed_as_given_with_nothing_built() {
     let world = DeployWorld::new();
     world.respond("aws.cloudformation.describe-stacks", None, OUTPUTS, "", 0);
