@@ -7,6 +7,7 @@
 pub mod agent_harness;
 pub mod aws;
 pub mod delivery;
+pub mod deployed;
 pub mod fake_github;
 pub mod fake_lambda;
 pub mod fake_ollama;
