@@ -143,6 +143,42 @@ pub fn substitute(value: &mut Value, name: &str, made: &Made) -> Result<(), Stri
     }
 }
 
+/// Replaces every `Ref` to `name` in `value` by `with` (itself a value or an intrinsic);
+/// any other reference to it is refused, naming it.
+pub fn stand_in(value: &mut Value, name: &str, with: &Value) -> Result<(), String> {
+    if let Value::Object(map) = value
+        && map.len() == 1
+        && map.get("Ref").and_then(Value::as_str) == Some(name)
+    {
+        *value = with.clone();
+        return Ok(());
+    }
+    // Any other reference at this level: an `Fn::GetAtt`, or `${name}` in an `Fn::Sub`.
+    if let Value::Object(map) = value {
+        let get_att = map
+            .get("Fn::GetAtt")
+            .and_then(get_att)
+            .is_some_and(|(target, _)| target == name);
+        let sub = map
+            .get("Fn::Sub")
+            .is_some_and(|sub| refers_to(&serde_json::json!({ "Fn::Sub": sub }), name));
+        if get_att || sub {
+            return Err(format!(
+                "{value} refers to {name}, which test support replaces only where it is a `Ref`"
+            ));
+        }
+    }
+    match value {
+        Value::Object(map) => map
+            .values_mut()
+            .try_for_each(|inner| stand_in(inner, name, with)),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|inner| stand_in(inner, name, with)),
+        _ => Ok(()),
+    }
+}
+
 /// Removes `name` from a resource's `DependsOn` (a name or a list of names).
 pub fn drop_dependency(resource: &mut Value, name: &str) {
     let Some(map) = resource.as_object_mut() else {
@@ -224,6 +260,19 @@ mod tests {
         );
         assert!(!refers_to(&value, "Key"));
         assert!(refers_to(&value, "Other"));
+    }
+
+    #[test]
+    fn a_stand_in_replaces_refs_and_refuses_the_rest() {
+        let mut value = json!({"A": {"Ref": "Alias"}, "B": {"Ref": "Other"}});
+        stand_in(&mut value, "Alias", &json!({"Ref": "Function"})).expect("replaced");
+        assert_eq!(
+            value,
+            json!({"A": {"Ref": "Function"}, "B": {"Ref": "Other"}})
+        );
+        let mut value = json!({"A": {"Fn::GetAtt": ["Alias", "Arn"]}});
+        let err = stand_in(&mut value, "Alias", &json!("x")).expect_err("refused");
+        assert!(err.contains("refers to Alias"), "{err}");
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub enum Handling {
     /// Moto lacks it and no test needs it at run time: left out of moto's copy. Nothing
     /// in the stack may refer to it (an output that does is left out too).
     Skip(&'static str),
+    /// Moto lacks it, and what refers to it can use one of its own properties instead
+    /// (a Lambda alias: its `FunctionName`): left out, each `Ref` to it replaced by that
+    /// property's value. The second field says why.
+    StandIn(&'static str, &'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +106,14 @@ pub const RESOURCE_TYPES: &[(&str, Handling)] = &[
         Handling::Create(Creation::FunctionUrlAfter),
     ),
     (
+        "AWS::Lambda::Alias",
+        Handling::StandIn(
+            "FunctionName",
+            "moto lacks aliases; what names the alias (event source mappings, the URL) gets \
+             the function, whose code is the same",
+        ),
+    ),
+    (
         "AWS::SQS::QueuePolicy",
         Handling::Skip(
             "moto does not check who may send to a queue; EventBridge is played by the tests",
@@ -170,6 +182,7 @@ pub fn plan(
         .cloned()
         .collect();
     let mut removed = Vec::new();
+    let mut stand_ins = Vec::new();
     for name in &names {
         let resource = &mut template["Resources"][name];
         let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
@@ -196,7 +209,21 @@ pub fn plan(
                 plan.skipped.push((name.clone(), kind, why));
                 removed.push(name.clone());
             }
+            Handling::StandIn(property, why) => {
+                let with = resource["Properties"][property].clone();
+                if with.is_null() {
+                    return Err(format!(
+                        "{name} ({kind}) has no {property} to stand in for it"
+                    ));
+                }
+                stand_ins.push((name.clone(), with));
+                plan.skipped.push((name.clone(), kind, why));
+                removed.push(name.clone());
+            }
         }
+    }
+    for (name, with) in &stand_ins {
+        intrinsics::stand_in(&mut template, name, with)?;
     }
     let resources = template["Resources"]
         .as_object_mut()
@@ -214,6 +241,7 @@ pub fn plan(
         .iter()
         .map(|(name, ..)| name)
         .chain(plan.skipped.iter().map(|(name, ..)| name))
+        .filter(|name| !stand_ins.iter().any(|(stood_in, _)| stood_in == *name))
         .collect();
     for name in &after_or_skipped {
         for (user, resource) in resources.iter() {
@@ -457,5 +485,21 @@ mod tests {
         let err =
             super::plan(template, "s", &BTreeMap::new(), &BTreeMap::new()).expect_err("refers");
         assert!(err.contains("R refers to P"), "{err}");
+    }
+
+    #[test]
+    fn a_stand_in_takes_the_place_of_its_resource() {
+        let template = json!({"Resources": {
+            "Fn": {"Type": "AWS::Lambda::Function"},
+            "Live": {"Type": "AWS::Lambda::Alias", "Properties": {"FunctionName": {"Ref": "Fn"}}},
+            "Esm": {"Type": "AWS::Lambda::EventSourceMapping",
+                    "Properties": {"FunctionName": {"Ref": "Live"}}},
+        }});
+        let plan = plan(template, "s", &BTreeMap::new(), &BTreeMap::new()).expect("planned");
+        assert!(plan.template["Resources"].get("Live").is_none());
+        assert_eq!(
+            plan.template["Resources"]["Esm"]["Properties"]["FunctionName"],
+            json!({"Ref": "Fn"})
+        );
     }
 }
