@@ -7,7 +7,8 @@
 //! type. If moto's CloudFormation creates it as AWS would (its model has
 //! `cloudformation_type()` returning the type, and what the tests read of it is right),
 //! add a [`Handling::Creates`] row. If moto lacks it and nothing in the tests uses it,
-//! a [`Handling::Skip`] row with the reason. Otherwise a [`Handling::Create`] row, with a
+//! a [`Handling::Skip`] row with the reason, or [`Handling::StandIn`] if what refers to
+//! it can use one of its properties instead. Otherwise a [`Handling::Create`] row, with a
 //! new [`Creation`] arm in `stack.rs` that makes it through its service's API.
 
 use super::intrinsics::{self, Made};
