@@ -8,6 +8,7 @@ pub mod agent_harness;
 pub mod aws;
 pub mod delivery;
 pub mod deploy_script;
+pub mod deployed;
 pub mod fake_github;
 pub mod fake_lambda;
 pub mod fake_ollama;

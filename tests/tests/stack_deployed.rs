@@ -1,0 +1,191 @@
+//! The App as deployed: the stack created from `template.yaml` in moto's CloudFormation
+//! (SAM translated locally; what moto lacks made by test support, see
+//! `tests/src/deployed/moto_lacks.rs`), its four functions' real handlers run with the
+//! environment CloudFormation resolved, and the runner with its task definition's. Covers
+//! the stack's outputs and wiring (every function names the stack's own queues, table and
+//! state machine: nothing is made by hand), a `/ollama` comment from a signed delivery to
+//! an opened pull request and a completed check run, and a delivery with a bad signature
+//! answered 401 with nothing queued.
+
+use e2e::delivery::Delivery;
+use e2e::deployed::StackWorld;
+use e2e::ota_server::{PR, REPO, pr_comment};
+use e2e::runner_world::REFACTORED;
+use serde_json::json;
+
+/// The refactor's check: passes once the model's rewrite is in.
+const CHECK: &str = "grep -q retry_with_backoff src/lib.rs";
+
+const OUTPUTS: [&str; 8] = [
+    "WebhookUrl",
+    "WebhookSecretArn",
+    "IntakeQueueUrl",
+    "IntakeDeadLetterQueueUrl",
+    "JobStateMachineArn",
+    "JobDeadLetterQueueUrl",
+    "JobsTableName",
+    "GitHubAppPrivateKeyArn",
+];
+
+fn comment(body: &str) -> serde_json::Value {
+    pr_comment("Codertocat", body)
+}
+
+/// Every function, and the runner, names the stack's own resources.
+fn assert_wired_to_the_stack(world: &StackWorld) {
+    let stack = &world.stack;
+    for key in OUTPUTS {
+        assert!(!stack.output(key).is_empty(), "output {key} is empty");
+    }
+    assert!(
+        stack.output("WebhookUrl").starts_with("http"),
+        "{}",
+        stack.output("WebhookUrl")
+    );
+    let webhook = world.env("WebhookFunction");
+    assert_eq!(webhook["INTAKE_QUEUE_URL"], stack.output("IntakeQueueUrl"));
+    assert!(webhook["INTAKE_QUEUE_URL"].ends_with(".fifo"));
+    assert_eq!(
+        webhook["WEBHOOK_SECRET_ARN"],
+        stack.output("WebhookSecretArn")
+    );
+    for function in ["PolicyFunction", "DispatchFunction", "ReportFunction"] {
+        let env = world.env(function);
+        assert_eq!(
+            env["JOBS_TABLE"],
+            stack.output("JobsTableName"),
+            "{function}"
+        );
+        assert_eq!(
+            env["PRIVATE_KEY_SECRET_ARN"],
+            stack.output("GitHubAppPrivateKeyArn"),
+            "{function}"
+        );
+        assert_eq!(env["APP_ID"], stack.parameters["GitHubAppId"], "{function}");
+    }
+    for function in ["PolicyFunction", "DispatchFunction"] {
+        assert_eq!(
+            world.env(function)["STATE_MACHINE_ARN"],
+            stack.output("JobStateMachineArn"),
+            "{function}"
+        );
+    }
+    let dispatch = world.env("DispatchFunction");
+    assert_eq!(dispatch["REPORT_QUEUE_URL"], stack.physical("ReportQueue"));
+    assert_eq!(dispatch["RUNNER_CLUSTER"], stack.physical("RunnerCluster"));
+    assert_eq!(
+        dispatch["RUNNER_TASK_DEFINITION"],
+        stack.physical("RunnerTaskDefinition")
+    );
+    assert_eq!(
+        dispatch["RUNNER_LOG_GROUP"],
+        stack.physical("RunnerLogGroup")
+    );
+    assert_eq!(
+        dispatch["OLLAMA_API_KEY_SECRET_ARN"],
+        stack.physical("OllamaApiKey")
+    );
+    assert_eq!(
+        world.env("ReportFunction")["RUNNER_CLUSTER"],
+        stack.physical("RunnerCluster")
+    );
+    let runner = &world.runner_environment;
+    assert_eq!(runner["JOBS_TABLE"], stack.output("JobsTableName"));
+    assert_eq!(
+        runner["STATE_MACHINE_ARN"],
+        stack.output("JobStateMachineArn")
+    );
+    assert_eq!(
+        runner["DISPATCH_FUNCTION"],
+        stack.physical("DispatchFunction")
+    );
+}
+
+#[tokio::test]
+async fn a_stack_from_the_template_takes_an_ollama_comment_to_an_opened_pull_request() {
+    let started = std::time::Instant::now();
+    let world = StackWorld::start(CHECK).await;
+    assert_wired_to_the_stack(&world);
+    eprintln!("stack created and wired in {:?}", started.elapsed());
+
+    world.fakes.script_checked_refactor();
+    let secret = world.webhook_secret().await;
+    let request = comment("/ollama refactor extract the retry loop");
+    let (status, body) = world
+        .post(&Delivery::json("issue_comment", &request, &secret))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "queued");
+
+    let github = &world.fakes.github;
+    let pull = world
+        .pump_until("the pull request", || {
+            github.opened_pulls(REPO).into_iter().next()
+        })
+        .await;
+    assert!(pull.head.starts_with("ollama/refactor-"), "{}", pull.head);
+    assert_eq!(
+        world.fakes.git.show(REPO, &pull.head, "src/lib.rs"),
+        REFACTORED
+    );
+    let check_run = world
+        .pump_until("the completed check run", || {
+            github
+                .check_runs(REPO)
+                .into_iter()
+                .find(|run| run.fields.get("status") == Some(&json!("completed")))
+        })
+        .await;
+    assert_eq!(
+        check_run.fields["conclusion"], "success",
+        "{:?}",
+        check_run.fields
+    );
+    let closing = world
+        .pump_until("the closing comment", || {
+            github
+                .comments(REPO, PR)
+                .into_iter()
+                .find(|comment| comment.body.contains(&pull.url()))
+        })
+        .await;
+    assert_eq!(closing.login, "ollama-turbo-agent[bot]");
+    let job = check_run.fields["external_id"]
+        .as_str()
+        .expect("the check run names its job")
+        .to_owned();
+    let short = shared::job::JobId::parse(&job)
+        .expect("a job id")
+        .short()
+        .to_owned();
+    let redacted = e2e::redact::Redact::new()
+        .value(job.as_str(), "[job]")
+        .value(short.as_str(), "[short]")
+        .value(pull.head.as_str(), "[branch]")
+        .value(world.fakes.head.as_str(), "[head]")
+        .value(pull.url().as_str(), "[pull]")
+        .between("| Time | ", " |", "[time]")
+        .apply(&closing.body);
+    insta::assert_snapshot!("closing_comment", redacted);
+
+    // Everything was handled: nothing dead-lettered, nothing set aside.
+    for key in ["IntakeDeadLetterQueueUrl", "JobDeadLetterQueueUrl"] {
+        let left = world.drain_output_queue(key).await;
+        assert!(left.is_empty(), "{key}: {left:?}");
+    }
+    github.assert_nothing_unexpected();
+    eprintln!("whole path in {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_delivery_with_a_bad_signature_is_answered_401_and_nothing_is_queued() {
+    let world = StackWorld::start(CHECK).await;
+    let request = comment("/ollama refactor extract the retry loop");
+    let secret = world.webhook_secret().await;
+    let forged = Delivery::json("issue_comment", &request, &format!("{secret}-not"));
+    let (status, body) = world.post(&forged).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(world.pump().await, 0, "nothing to handle");
+    assert!(world.drain_output_queue("IntakeQueueUrl").await.is_empty());
+    assert!(world.fakes.github.requests().is_empty());
+}
