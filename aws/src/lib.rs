@@ -1,16 +1,19 @@
 //! AWS implementations of the ports in `shared`: SQS for the event queue, Secrets
-//! Manager for secrets, DynamoDB for the stores, Step Functions for the job's workflow.
+//! Manager for secrets, DynamoDB for the stores, Step Functions for the job's workflow,
+//! ECS for the runners and the GPU Ollama service.
 //! Kept out of `shared` so the domain compiles without the SDKs.
 
 pub mod asl;
 mod dynamo;
 mod ecs;
+mod gpu_service;
 mod secrets_manager;
 mod sqs;
 mod step_functions;
 
 pub use dynamo::DynamoStore;
 pub use ecs::{EcsLauncher, RunnerLogs, RunnerTasks, console_log_url};
+pub use gpu_service::{EcsGpuService, GpuServiceTarget};
 pub use secrets_manager::SecretsManagerSecret;
 pub use sqs::SqsEventQueue;
 pub use step_functions::{START_REQUEST_FIELD, StateMachineArnError, StepFunctionsWorkflow};

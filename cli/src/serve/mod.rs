@@ -180,6 +180,7 @@ impl Server {
                 endpoints: Endpoints {
                     self_hosted: Some(self.environment.ollama_host.clone()),
                     hosted,
+                    self_hosted_down: None,
                 },
             },
             grants: grants.clone(),
