@@ -43,12 +43,14 @@ impl EcsGpuService {
         Self { client, target }
     }
 
-    /// Whether `task` is one of the service's, running, its Ollama healthy. The group is
-    /// checked here too, though `ListTasks` was asked for the service's tasks only.
+    /// Whether `task` is one of the service's, meant to run, its Ollama container healthy
+    /// (ECS runs health checks only in running containers, so a healthy container is a
+    /// serving one). The group is checked here too, though `ListTasks` was asked for the
+    /// service's tasks only.
     fn serves(&self, task: &Task) -> bool {
         let group = format!("service:{}", self.target.service);
         task.group() == Some(group.as_str())
-            && task.last_status() == Some("RUNNING")
+            && task.desired_status() == Some("RUNNING")
             && task.containers().iter().any(|container| {
                 container.name() == Some(self.target.container.as_str())
                     && container.health_status() == Some(&HealthStatus::Healthy)

@@ -298,8 +298,9 @@ mod tests {
         assert_eq!(settings.gpu, None);
     }
 
-    const BASE: [(&str, &str); 8] = [
+    const BASE: [(&str, &str); 9] = [
         ("JOBS_TABLE", "jobs"),
+        ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
         ("REPORT_QUEUE_URL", "https://sqs/1/ota-report.fifo"),
         (
             "STATE_MACHINE_ARN",

@@ -125,7 +125,7 @@ async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, fifo: bool) -> String {
 /// A subnet of moto's default VPC: its `RunTask` checks that the subnets exist (and not
 /// the security groups). Asked through EC2's query API by hand, as the project has no
 /// use for the EC2 SDK.
-fn default_subnet() -> String {
+pub fn default_subnet() -> String {
     use std::io::{Read, Write};
     let endpoint = crate::aws::moto_endpoint();
     let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
