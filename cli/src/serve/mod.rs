@@ -183,6 +183,8 @@ impl Server {
                     self_hosted_down: None,
                 },
             },
+            // One machine has no GPU service to start: the user's Ollama is always there.
+            gpu: None,
             grants: grants.clone(),
             clock: now_ms,
         };
