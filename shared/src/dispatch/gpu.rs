@@ -17,8 +17,8 @@ use crate::ports::{EndpointKind, GpuService, GpuState, Slots};
 use std::time::Duration;
 
 /// What a job waiting for the GPU is told while the service is not ready.
-pub const STARTING: &str = "the GPU Ollama service is starting (a few minutes after it \
-                            was idle); the job runs once it is ready";
+pub const STARTING: &str =
+    "the GPU Ollama service is starting, which takes a few minutes after it was idle";
 
 /// How long the GPU service runs with nothing to do before it is stopped, when the
 /// deployment does not say: long enough that a burst of comments reuses a warm GPU,
