@@ -1,5 +1,6 @@
 //! AWS implementations of the ports in `shared`: SQS for the event queue, Secrets
-//! Manager for secrets, DynamoDB for the stores, Step Functions for the job's workflow.
+//! Manager for secrets, DynamoDB for the stores, Step Functions for the job's workflow,
+//! ECS for the runners and the GPU Ollama service.
 //! Kept out of `shared` so the domain compiles without the SDKs.
 
 pub mod asl;
@@ -7,6 +8,7 @@ mod cloudformation;
 mod dead_letters;
 mod dynamo;
 mod ecs;
+mod gpu_service;
 mod secrets_manager;
 mod sqs;
 mod step_functions;
@@ -15,6 +17,7 @@ pub use cloudformation::{StackError, StackOutputs};
 pub use dead_letters::{DeadLetter, DeadLetterError, DeadLetterQueue, Depth};
 pub use dynamo::{DynamoStore, MAX_PREFIX_MATCHES};
 pub use ecs::{EcsLauncher, RunnerLogs, RunnerTasks, console_log_url};
+pub use gpu_service::{EcsGpuService, GpuServiceTarget};
 pub use secrets_manager::SecretsManagerSecret;
 pub use sqs::SqsEventQueue;
 pub use step_functions::{START_REQUEST_FIELD, StateMachineArnError, StepFunctionsWorkflow};

@@ -59,6 +59,7 @@ fn endpoints() -> Endpoints {
     Endpoints {
         self_hosted: Some("http://gpu:11434".to_owned()),
         hosted: None,
+        self_hosted_down: None,
     }
 }
 

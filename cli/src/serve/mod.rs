@@ -180,8 +180,11 @@ impl Server {
                 endpoints: Endpoints {
                     self_hosted: Some(self.environment.ollama_host.clone()),
                     hosted,
+                    self_hosted_down: None,
                 },
             },
+            // One machine has no GPU service to start: the user's Ollama is always there.
+            gpu: None,
             grants: grants.clone(),
             clock: now_ms,
         };

@@ -25,8 +25,8 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_support::{QueueMessages, handle_each};
 use shared::dispatch::{DispatchError, Dispatched, Dispatcher, Store};
 use shared::job::JobId;
-use shared::ports::TaskLauncher;
 use shared::ports::Workflow;
+use shared::ports::{GpuService, TaskLauncher};
 
 /// The dispatch queue's messages. A dispatch request's body holds a task token: it is
 /// never logged, only parsed.
@@ -49,8 +49,8 @@ const DISPATCHES: QueueMessages<DispatchMessage, DispatchError> = QueueMessages 
 
 /// Processes a batch; the response names the messages to deliver again. `reports`
 /// hears of each job that waits in line, once per reason.
-pub async fn handle_batch<S: Store, W: Workflow, L: TaskLauncher>(
-    stage: &Dispatcher<S, W, L>,
+pub async fn handle_batch<S: Store, W: Workflow, L: TaskLauncher, G: GpuService>(
+    stage: &Dispatcher<S, W, L, G>,
     reports: &ReportQueue,
     event: SqsEvent,
 ) -> SqsBatchResponse {
@@ -64,8 +64,8 @@ pub async fn handle_batch<S: Store, W: Workflow, L: TaskLauncher>(
 
 /// Handles one invocation: an SQS batch (answered with the messages to deliver again) or
 /// a runner's token request (answered with its token or refusal).
-pub async fn handle_invocation<S: Store, W: Workflow, L: TaskLauncher>(
-    stage: &Dispatcher<S, W, L>,
+pub async fn handle_invocation<S: Store, W: Workflow, L: TaskLauncher, G: GpuService>(
+    stage: &Dispatcher<S, W, L, G>,
     reports: &ReportQueue,
     desk: &TokenDesk,
     event: serde_json::Value,
@@ -80,8 +80,8 @@ pub async fn handle_invocation<S: Store, W: Workflow, L: TaskLauncher>(
     }
 }
 
-async fn handle<S: Store, W: Workflow, L: TaskLauncher>(
-    stage: &Dispatcher<S, W, L>,
+async fn handle<S: Store, W: Workflow, L: TaskLauncher, G: GpuService>(
+    stage: &Dispatcher<S, W, L, G>,
     reports: &ReportQueue,
     message: DispatchMessage,
 ) -> Result<(), DispatchError> {

@@ -4,17 +4,20 @@ use crate::token::TokenDesk;
 use aws_config::SdkConfig;
 use lambda_support::GitHubAppSettings;
 use ota_aws::{
-    DynamoStore, EcsLauncher, RunnerLogs, RunnerTasks, SecretsManagerSecret, StepFunctionsWorkflow,
+    DynamoStore, EcsGpuService, EcsLauncher, GpuServiceTarget, RunnerLogs, RunnerTasks,
+    SecretsManagerSecret, StepFunctionsWorkflow,
 };
 use secrecy::SecretString;
 use shared::clock::now_ms;
-use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, GrantKey, Limits};
+use shared::dispatch::gpu::DEFAULT_IDLE;
+use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, GrantKey, Limits, ManagedGpu};
 use shared::settings::EnvReader;
+use std::time::Duration;
 
 use crate::ReportQueue;
 
 /// The stage as the function runs it.
-pub type Stage = Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher>;
+pub type Stage = Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher, EcsGpuService>;
 
 /// GPU slots when `GPU_SLOTS` is not set: Ollama's default `OLLAMA_NUM_PARALLEL` is 4
 /// for a GPU with room for it.
@@ -30,6 +33,18 @@ const DEFAULT_INSTALLATION_SLOTS: u32 = 2;
 const DEFAULT_CONTAINER: &str = "runner";
 /// The `awslogs-stream-prefix` when `RUNNER_LOG_STREAM_PREFIX` is not set.
 const DEFAULT_LOG_STREAM_PREFIX: &str = "runner";
+/// The GPU Ollama's container name when `GPU_SERVICE_CONTAINER` is not set (as
+/// `template.yaml` names it).
+const DEFAULT_GPU_CONTAINER: &str = "ollama";
+
+/// The managed GPU Ollama service, when the stack runs one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpuSettings {
+    /// `GPU_SERVICE_CLUSTER`, `GPU_SERVICE_NAME`, `GPU_SERVICE_CONTAINER`.
+    pub target: GpuServiceTarget,
+    /// `GPU_IDLE_SECONDS`: how long it runs with nothing to do before it is stopped.
+    pub idle: Duration,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -45,6 +60,9 @@ pub struct Settings {
     pub endpoints: Endpoints,
     /// `GPU_SLOTS`, `HOSTED_SLOTS`, `INSTALLATION_SLOTS`.
     pub limits: Limits,
+    /// The GPU Ollama service serving `SELF_HOSTED_OLLAMA_URL`, started and stopped by
+    /// this function; `None` (no `GPU_SERVICE_NAME`) when that Ollama is always there.
+    pub gpu: Option<GpuSettings>,
     /// `APP_ID`, `PRIVATE_KEY_SECRET_ARN`, `GITHUB_API_URL`: the App, whose key mints the
     /// runners' tokens and keys their credentials' digests.
     pub github: GitHubAppSettings,
@@ -81,6 +99,7 @@ impl Settings {
         let endpoints = Endpoints {
             self_hosted: read.optional("SELF_HOSTED_OLLAMA_URL"),
             hosted: read.optional("HOSTED_OLLAMA_URL"),
+            self_hosted_down: None,
         };
         if endpoints.self_hosted.is_none() && endpoints.hosted.is_none() {
             read.problem(
@@ -88,6 +107,7 @@ impl Settings {
                  have no model",
             );
         }
+        let gpu = read_gpu(&mut read, endpoints.self_hosted.is_some());
         let github = GitHubAppSettings::read(&mut read);
         let ollama_key_secret_arn = read.optional("OLLAMA_API_KEY_SECRET_ARN");
         let limits = Limits {
@@ -113,11 +133,53 @@ impl Settings {
             },
             endpoints,
             limits,
+            gpu,
             github,
             ollama_key_secret_arn,
             report_queue_url,
         })
     }
+}
+
+/// The managed GPU service's settings: all or none of its cluster and name.
+fn read_gpu<F: Fn(&str) -> Option<String>>(
+    read: &mut EnvReader<F>,
+    has_self_hosted: bool,
+) -> Option<GpuSettings> {
+    let cluster = read.optional("GPU_SERVICE_CLUSTER");
+    let service = read.optional("GPU_SERVICE_NAME");
+    let (cluster, service) = match (cluster, service) {
+        (None, None) => return None,
+        (Some(cluster), Some(service)) => (cluster, service),
+        (Some(_), None) => {
+            read.problem("GPU_SERVICE_CLUSTER is set without GPU_SERVICE_NAME");
+            return None;
+        }
+        (None, Some(_)) => {
+            read.problem("GPU_SERVICE_NAME is set without GPU_SERVICE_CLUSTER");
+            return None;
+        }
+    };
+    if !has_self_hosted {
+        read.problem(
+            "GPU_SERVICE_NAME is set without SELF_HOSTED_OLLAMA_URL, the service's address",
+        );
+    }
+    let idle_seconds = read.parsed_or(
+        "GPU_IDLE_SECONDS",
+        DEFAULT_IDLE.as_secs(),
+        "a whole number of seconds",
+    );
+    Some(GpuSettings {
+        target: GpuServiceTarget {
+            cluster,
+            service,
+            container: read
+                .optional("GPU_SERVICE_CONTAINER")
+                .unwrap_or_else(|| DEFAULT_GPU_CONTAINER.to_owned()),
+        },
+        idle: Duration::from_secs(idle_seconds),
+    })
 }
 
 /// The report queue the function tells of queued jobs.
@@ -142,6 +204,10 @@ pub fn build_stage(
             limits: settings.limits,
             endpoints: settings.endpoints.clone(),
         },
+        gpu: settings.gpu.as_ref().map(|gpu| ManagedGpu {
+            service: EcsGpuService::new(aws_sdk_ecs::Client::new(aws), gpu.target.clone()),
+            idle: gpu.idle,
+        }),
         grants,
         clock: now_ms,
     })
@@ -229,5 +295,77 @@ mod tests {
         );
         assert_eq!(settings.endpoints.hosted, None);
         assert_eq!(settings.limits.gpu_slots, DEFAULT_GPU_SLOTS);
+        assert_eq!(settings.gpu, None);
+    }
+
+    const BASE: [(&str, &str); 9] = [
+        ("JOBS_TABLE", "jobs"),
+        ("PRIVATE_KEY_SECRET_ARN", "arn:key"),
+        ("REPORT_QUEUE_URL", "https://sqs/1/ota-report.fifo"),
+        (
+            "STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:1:stateMachine:job",
+        ),
+        ("RUNNER_CLUSTER", "ota"),
+        ("RUNNER_TASK_DEFINITION", "ota-runner"),
+        ("RUNNER_SUBNETS", "subnet-1"),
+        ("RUNNER_SECURITY_GROUPS", "sg-1"),
+        ("APP_ID", "42"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        BASE.iter().chain(extra).copied().collect()
+    }
+
+    #[test]
+    fn reads_the_managed_gpu_service() {
+        let settings = Settings::from_env(env(&with(&[
+            ("SELF_HOSTED_OLLAMA_URL", "http://ollama.ota.internal:11434"),
+            ("GPU_SERVICE_CLUSTER", "ota-gpu"),
+            ("GPU_SERVICE_NAME", "ollama"),
+        ])))
+        .expect("complete");
+        let gpu = settings.gpu.expect("a managed GPU service");
+        assert_eq!(gpu.target.cluster, "ota-gpu");
+        assert_eq!(gpu.target.service, "ollama");
+        assert_eq!(gpu.target.container, DEFAULT_GPU_CONTAINER);
+        assert_eq!(gpu.idle, DEFAULT_IDLE);
+
+        let settings = Settings::from_env(env(&with(&[
+            ("SELF_HOSTED_OLLAMA_URL", "http://ollama.ota.internal:11434"),
+            ("GPU_SERVICE_CLUSTER", "ota-gpu"),
+            ("GPU_SERVICE_NAME", "ollama"),
+            ("GPU_IDLE_SECONDS", "300"),
+        ])))
+        .expect("complete");
+        assert_eq!(
+            settings.gpu.map(|gpu| gpu.idle),
+            Some(Duration::from_secs(300))
+        );
+    }
+
+    #[test]
+    fn a_half_configured_gpu_service_is_named() {
+        let err = Settings::from_env(env(&with(&[
+            ("HOSTED_OLLAMA_URL", "https://ollama.com"),
+            ("GPU_SERVICE_NAME", "ollama"),
+        ])))
+        .expect_err("incomplete");
+        assert!(
+            err.contains("GPU_SERVICE_NAME is set without GPU_SERVICE_CLUSTER"),
+            "{err}"
+        );
+        let err = Settings::from_env(env(&with(&[
+            ("HOSTED_OLLAMA_URL", "https://ollama.com"),
+            ("GPU_SERVICE_CLUSTER", "ota-gpu"),
+            ("GPU_SERVICE_NAME", "ollama"),
+            ("GPU_IDLE_SECONDS", "soon"),
+        ])))
+        .expect_err("incomplete");
+        assert!(err.contains("without SELF_HOSTED_OLLAMA_URL"), "{err}");
+        assert!(
+            err.contains("GPU_IDLE_SECONDS must be a whole number of seconds"),
+            "{err}"
+        );
     }
 }

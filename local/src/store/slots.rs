@@ -83,6 +83,7 @@ mod tests {
                 expires_at_ms: 10_000,
             }],
             waiting: Vec::new(),
+            gpu_idle_since_ms: None,
         }
     }
 
@@ -132,6 +133,7 @@ mod tests {
         let endpoints = Endpoints {
             self_hosted: Some("http://gpu:11434".to_owned()),
             hosted: None,
+            self_hosted_down: None,
         };
         let dispatches: Vec<_> = (0..10u64)
             .map(|n| {

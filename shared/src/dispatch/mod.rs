@@ -10,6 +10,10 @@
 //! when a runner exits ([`Dispatcher::runner_exited`]) or at the next sweep, which also
 //! keeps the waits of those in line alive with heartbeats.
 //!
+//! A deployment with a managed GPU Ollama service ([`gpu`]) starts it when a job needs it
+//! and stops it when idle: until it is ready, a job for the GPU waits in line like any
+//! other, with the reason "the GPU Ollama service is starting".
+//!
 //! Every step is safe to repeat: a repeated request (a redelivered message) finds the
 //! attempt already counted, its lease already held, and replaces a runner it may have
 //! started already (runners of a job are stopped before a new one starts, so at most one
@@ -17,6 +21,7 @@
 
 pub mod capacity;
 pub mod credential;
+pub mod gpu;
 pub mod request;
 pub mod runner;
 
@@ -27,14 +32,17 @@ pub use credential::{
     GrantKey, Granted, TokenAnswer, TokenRefusal, TokenRequest, TokenRequestError,
     check_token_request,
 };
+pub use gpu::{GpuAction, ManagedGpu};
 pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, json_size, runner_started};
 
 use crate::job::{JobError, JobId, JobRecord, JobStatus, RunnerCredential, Timeouts, Wait};
 use crate::policy::matching_policy;
+use crate::ports::{GpuError, GpuService, GpuState, NoGpuService};
 use crate::ports::{JobStore, PolicyStore, StoreError};
 use crate::ports::{LaunchError, ModelEndpoint, RunnerLaunch, SlotStore, TaskLauncher};
 use crate::ports::{Workflow, WorkflowError};
+use gpu::Seen;
 
 /// How often a write that races with another writer of the job is tried again.
 const CONFLICT_ATTEMPTS: usize = 3;
@@ -50,11 +58,15 @@ pub struct DispatchSettings {
     pub endpoints: Endpoints,
 }
 
-pub struct Dispatcher<S, W, L> {
+pub struct Dispatcher<S, W, L, G = NoGpuService> {
     pub store: S,
     pub workflow: W,
     pub launcher: L,
     pub settings: DispatchSettings,
+    /// The GPU Ollama service this dispatcher starts and stops, serving
+    /// `settings.endpoints.self_hosted`; `None` when that Ollama is always there (one
+    /// machine, an Ollama of one's own) or there is none.
+    pub gpu: Option<ManagedGpu<G>>,
     /// Keys the digests of the runners' credentials ([`credential`]).
     pub grants: GrantKey,
     /// Unix milliseconds now.
@@ -93,6 +105,8 @@ pub enum DispatchError {
     Workflow(#[from] WorkflowError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
 }
 
 impl DispatchError {
@@ -101,6 +115,7 @@ impl DispatchError {
             Self::Store(err) => err.is_transient(),
             Self::Workflow(err) => err.is_transient(),
             Self::Launch(err) => err.is_transient(),
+            Self::Gpu(err) => err.is_transient(),
         }
     }
 }
@@ -117,6 +132,8 @@ pub struct Woken {
     /// Attempts still waiting whose reason to wait changed: job and reason, for their
     /// check runs.
     pub news: Vec<(JobId, String)>,
+    /// The GPU service was asked to stop: it had been idle for its idle period.
+    pub gpu_stopped: bool,
 }
 
 /// Whether a job may run on Ollama's hosted service, its policy allowing: when its task
@@ -128,8 +145,27 @@ pub fn may_use_hosted(hosted_model: Option<&str>, endpoints: &Endpoints) -> bool
     hosted_model.is_some() || endpoints.self_hosted.is_none()
 }
 
-impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
+impl<S: Store, W: Workflow, L: TaskLauncher, G: GpuService> Dispatcher<S, W, L, G> {
     pub async fn handle(&self, request: &DispatchRequest) -> Result<Dispatched, DispatchError> {
+        self.dispatch(request, &mut Seen::default()).await
+    }
+
+    /// The endpoints as they take jobs now: the self-hosted GPU is down while its managed
+    /// service is not ready.
+    fn endpoints_now(&self, gpu: Option<GpuState>) -> Endpoints {
+        let mut endpoints = self.settings.endpoints.clone();
+        if let Some(state) = gpu {
+            endpoints.self_hosted_down = gpu::down_reason(state);
+        }
+        endpoints
+    }
+
+    /// [`Dispatcher::handle`], with what was seen of the GPU service so far.
+    async fn dispatch(
+        &self,
+        request: &DispatchRequest,
+        seen: &mut Seen,
+    ) -> Result<Dispatched, DispatchError> {
         let job = match self.current(request).await? {
             Ok(job) => job,
             Err(done) => return Ok(done),
@@ -142,12 +178,12 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
         let slot = self
             .slot_request(&job, request.attempt, &request.timeouts)
             .await?;
-        let settings = &self.settings;
+        let endpoints = self.endpoints_now(seen.demand(self.gpu.as_ref()).await?);
         let endpoint = match capacity::acquire_telling(
             &self.store,
             &slot,
-            &settings.limits,
-            &settings.endpoints,
+            &self.settings.limits,
+            &endpoints,
         )
         .await?
         {
@@ -216,9 +252,9 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             return Ok(None);
         }
         let slot = self.slot_request(&job, attempt, timeouts).await?;
-        let settings = &self.settings;
+        let endpoints = self.endpoints_now(Seen::default().demand(self.gpu.as_ref()).await?);
         Ok(Some(
-            capacity::acquire(&self.store, &slot, &settings.limits, &settings.endpoints).await?,
+            capacity::acquire(&self.store, &slot, &self.settings.limits, &endpoints).await?,
         ))
     }
 
@@ -234,9 +270,11 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
     /// Dispatches again, oldest first, every attempt in line (each gets a slot if one is
     /// free for it, else keeps its place), and keeps the waits of those still waiting
     /// alive with a heartbeat. An attempt whose wait is over leaves the line. Safe to
-    /// repeat: a crash part-way leaves the rest in line for the next wake.
+    /// repeat: a crash part-way leaves the rest in line for the next wake. Then, with a
+    /// managed GPU service, stops it if it has been idle long enough ([`gpu::idle_check`]).
     pub async fn wake(&self) -> Result<Woken, DispatchError> {
         let mut woken = Woken::default();
+        let mut seen = Seen::default();
         for waiter in capacity::waiting(&self.store).await? {
             let Some(token) = self.store.task_token(&waiter.job, Wait::Run).await? else {
                 capacity::withdraw(&self.store, &waiter.job).await?;
@@ -251,7 +289,7 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
             };
             let span = tracing::info_span!("dispatch", job = %waiter.job, attempt = waiter.attempt);
             let _entered = span.enter();
-            match Box::pin(self.handle(&request)).await? {
+            match Box::pin(self.dispatch(&request, &mut seen)).await? {
                 Dispatched::Queued { reason, news } => {
                     match self.workflow.heartbeat(&request.token).await {
                         Ok(()) => {
@@ -274,7 +312,27 @@ impl<S: Store, W: Workflow, L: TaskLauncher> Dispatcher<S, W, L> {
                 }
             }
         }
+        woken.gpu_stopped = self.stop_gpu_if_idle(&mut seen).await?;
         Ok(woken)
+    }
+
+    /// Keeps the GPU service's idle clock and stops the service once it has been idle for
+    /// its idle period; `true` when it asked it to stop.
+    async fn stop_gpu_if_idle(&self, seen: &mut Seen) -> Result<bool, DispatchError> {
+        let (Some(managed), Some(state)) = (&self.gpu, seen.state(self.gpu.as_ref()).await?) else {
+            return Ok(false);
+        };
+        let now_ms = (self.clock)();
+        let action = capacity::check_gpu_idle(&self.store, state, now_ms, managed.idle).await?;
+        if action != GpuAction::Stop {
+            return Ok(false);
+        }
+        tracing::info!(
+            idle_seconds = managed.idle.as_secs(),
+            "no job ran on the GPU nor waited for it in its idle period: stopping the GPU Ollama service"
+        );
+        managed.service.stop().await?;
+        Ok(true)
     }
 
     /// The job as the request finds it, unless there is nothing to dispatch: a missing or

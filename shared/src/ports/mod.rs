@@ -5,6 +5,7 @@
 
 mod audit;
 mod github;
+mod gpu;
 mod installations;
 mod jobs;
 mod launcher;
@@ -18,6 +19,7 @@ mod workflow;
 
 pub use audit::*;
 pub use github::*;
+pub use gpu::*;
 pub use installations::*;
 pub use jobs::*;
 pub use launcher::*;
@@ -53,6 +55,7 @@ mod tests {
         let ports = [
             include_str!("audit.rs"),
             include_str!("github.rs"),
+            include_str!("gpu.rs"),
             include_str!("installations.rs"),
             include_str!("jobs.rs"),
             include_str!("launcher.rs"),

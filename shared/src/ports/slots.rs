@@ -45,6 +45,10 @@ pub struct Slots {
     /// Oldest first.
     #[serde(default)]
     pub waiting: Vec<Waiter>,
+    /// Unix milliseconds since which no job has run on the managed GPU service nor waited
+    /// in line (`shared::dispatch::gpu`); `None` while one does, or with no such service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_idle_since_ms: Option<u64>,
 }
 
 /// The slots as stored, with the version a write must still find.

@@ -273,3 +273,12 @@ fn a_log_on_the_servers_disk_is_never_published() {
         assert!(!pointer.contains(not_a_link), "{pointer}");
     }
 }
+
+#[test]
+fn a_job_waiting_for_the_gpu_service_says_it_is_starting() {
+    let output = queued_output(&job(), crate::dispatch::gpu::STARTING);
+    insta::assert_snapshot!(
+        "queued_for_the_gpu_service",
+        format!("{}\n\n{}", output.title, output.summary)
+    );
+}

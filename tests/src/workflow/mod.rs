@@ -7,6 +7,7 @@
 
 pub mod actors;
 pub mod definition;
+pub mod gpu;
 pub mod seen;
 
 use crate::aws::{STATE_MACHINE_ROLE, config, execute_state_machines, jobs_table};
@@ -14,10 +15,10 @@ use crate::fake_github::FakeGitHub;
 use crate::unique;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::QueueAttributeName;
-use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks, StepFunctionsWorkflow};
+use ota_aws::{DynamoStore, EcsGpuService, EcsLauncher, RunnerTasks, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
 use shared::clock::now_ms;
-use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits};
+use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, Limits, ManagedGpu};
 use shared::ids::{InstallationId, RepoFullName};
 use shared::job::{JobId, JobRecord, JobStatus, RetryPolicy};
 use shared::ports::JobStore;
@@ -54,7 +55,8 @@ pub struct Queues {
     pub dead_letter: String,
 }
 
-pub type TestDispatcher = Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher>;
+pub type TestDispatcher =
+    Dispatcher<DynamoStore, StepFunctionsWorkflow, EcsLauncher, EcsGpuService>;
 pub type TestReporter = Reporter<GitHubClient, DynamoStore, EcsLauncher>;
 
 pub struct Harness {
@@ -72,6 +74,8 @@ pub struct Harness {
     pub queues: Queues,
     pub cluster: String,
     pub state_machine_arn: String,
+    /// The managed GPU Ollama service in moto, when [`Options::gpu_idle`] asked for one.
+    pub gpu: Option<gpu::GpuInMoto>,
 }
 
 /// What a test may change about the deployment.
@@ -79,6 +83,10 @@ pub struct Harness {
 pub struct Options {
     pub limits: Limits,
     pub endpoints: Endpoints,
+    /// A managed GPU Ollama service (an ECS service in moto, desired count 0) serving
+    /// `endpoints.self_hosted`, stopped after this idle period; `None`: that Ollama is
+    /// always there.
+    pub gpu_idle: Option<Duration>,
 }
 
 impl Default for Options {
@@ -92,7 +100,9 @@ impl Default for Options {
             endpoints: Endpoints {
                 self_hosted: Some("http://gpu.internal:11434".to_owned()),
                 hosted: Some("https://ollama.com".to_owned()),
+                self_hosted_down: None,
             },
+            gpu_idle: None,
         }
     }
 }
@@ -240,6 +250,10 @@ impl Harness {
         );
         let github = FakeGitHub::start().await;
         let report_queue = dispatch_function::ReportQueue::new(sqs.clone(), &queues.report);
+        let gpu = match options.gpu_idle {
+            Some(_) => Some(gpu::GpuInMoto::create(&ecs, &name, default_subnet()).await),
+            None => None,
+        };
         Self {
             report_queue,
             dispatcher: Dispatcher {
@@ -250,6 +264,13 @@ impl Harness {
                     limits: options.limits,
                     endpoints: options.endpoints,
                 },
+                gpu: gpu
+                    .as_ref()
+                    .zip(options.gpu_idle)
+                    .map(|(gpu, idle)| ManagedGpu {
+                        service: EcsGpuService::new(ecs.clone(), gpu.target.clone()),
+                        idle,
+                    }),
                 grants: shared::dispatch::GrantKey::from_app_key(
                     &crate::fake_github::PRIVATE_KEY_PEM.into(),
                 ),
@@ -271,6 +292,7 @@ impl Harness {
             queues,
             cluster,
             state_machine_arn,
+            gpu,
         }
     }
 

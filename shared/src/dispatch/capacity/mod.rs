@@ -19,7 +19,9 @@
 
 mod store;
 
-pub use store::{acquire, acquire_telling, release, wait_for_launch_capacity, waiting, withdraw};
+pub use store::{
+    acquire, acquire_telling, check_gpu_idle, release, wait_for_launch_capacity, waiting, withdraw,
+};
 
 use crate::ids::InstallationId;
 use crate::job::{JobId, Timeouts};
@@ -47,11 +49,17 @@ pub struct Endpoints {
     pub self_hosted: Option<String>,
     /// Ollama's hosted service's base URL.
     pub hosted: Option<String>,
+    /// Why the self-hosted GPU takes no job now although it is configured (its managed
+    /// service is stopped or starting, [`crate::dispatch::gpu`]); `None` when it takes
+    /// jobs. A job that would run there waits in line with this reason.
+    pub self_hosted_down: Option<String>,
 }
 
 impl Endpoints {
+    /// The URL of `kind`, if it is configured and takes jobs now.
     fn url(&self, kind: EndpointKind) -> Option<&str> {
         match kind {
+            EndpointKind::SelfHosted if self.self_hosted_down.is_some() => None,
             EndpointKind::SelfHosted => self.self_hosted.as_deref(),
             EndpointKind::Hosted => self.hosted.as_deref(),
         }
@@ -255,7 +263,7 @@ fn place(
     }
     let on_gpu = count(leases, |lease| lease.endpoint == EndpointKind::SelfHosted);
     let on_hosted = count(leases, |lease| lease.endpoint == EndpointKind::Hosted);
-    if endpoints.self_hosted.is_some() && on_gpu < limits.gpu_slots {
+    if endpoints.url(EndpointKind::SelfHosted).is_some() && on_gpu < limits.gpu_slots {
         return Ok(EndpointKind::SelfHosted);
     }
     if seeker.allow_hosted && endpoints.hosted.is_some() && on_hosted < limits.hosted_slots {
@@ -276,7 +284,12 @@ fn full_reason(
     on_gpu: u32,
     on_hosted: u32,
 ) -> String {
-    let gpu = if endpoints.self_hosted.is_some() {
+    if let (Some(down), None) = (&endpoints.self_hosted_down, &endpoints.hosted) {
+        return down.clone();
+    }
+    let gpu = if let Some(down) = &endpoints.self_hosted_down {
+        down.clone()
+    } else if endpoints.self_hosted.is_some() {
         format!(
             "all {} slot{} of the self-hosted GPU are busy ({on_gpu} running)",
             limits.gpu_slots,

@@ -3,8 +3,10 @@
 //! got there first.
 
 use super::{Admission, Endpoints, Limits, SlotRequest};
+use crate::dispatch::gpu::{self, GpuAction};
 use crate::job::JobId;
-use crate::ports::{SlotStore, Slots, StoreError, VersionedSlots, Waiter};
+use crate::ports::{GpuState, SlotStore, Slots, StoreError, VersionedSlots, Waiter};
+use std::time::Duration;
 
 /// How often a change reads and writes the slots again after losing a race to another
 /// writer. Every dispatch writes (a lease or a place in line) and each round has a
@@ -107,4 +109,15 @@ pub async fn wait_for_launch_capacity<S: SlotStore>(
 /// The line, oldest first.
 pub async fn waiting<S: SlotStore>(store: &S) -> Result<Vec<Waiter>, StoreError> {
     Ok(store.slots().await?.slots.waiting)
+}
+
+/// [`gpu::idle_check`] against the store: keeps the GPU service's idle clock in the slots
+/// and says whether to stop the service now.
+pub async fn check_gpu_idle<S: SlotStore>(
+    store: &S,
+    state: GpuState,
+    now_ms: u64,
+    idle: Duration,
+) -> Result<GpuAction, StoreError> {
+    update(store, |slots| gpu::idle_check(slots, state, now_ms, idle)).await
 }

@@ -17,6 +17,7 @@ fn endpoints() -> Endpoints {
     Endpoints {
         self_hosted: Some("http://gpu:11434".to_owned()),
         hosted: Some("https://ollama.com".to_owned()),
+        self_hosted_down: None,
     }
 }
 
@@ -136,6 +137,7 @@ fn without_a_gpu_jobs_need_the_hosted_service() {
     let endpoints = Endpoints {
         self_hosted: None,
         hosted: Some("https://ollama.com".to_owned()),
+        self_hosted_down: None,
     };
     let mut slots = Slots::default();
     assert_eq!(
