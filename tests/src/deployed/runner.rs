@@ -128,9 +128,14 @@ impl StackWorld {
             env.launch.attempt,
             env.credential.clone(),
         );
-        let (github, api_key) = brokered_client(Arc::new(broker), AppId(env.app_id), &env.api_url)
-            .await
-            .expect("the job's token from the dispatch function");
+        let (github, api_key) = brokered_client(
+            Arc::new(broker),
+            AppId(env.app_id),
+            &env.api_url,
+            Some(&env.app_slug),
+        )
+        .await
+        .expect("the job's token from the dispatch function");
         let api_key = api_key.filter(|_| env.launch.endpoint.takes_api_key());
         let ollama_url = env.launch.endpoint.url.clone();
         let mut ollama_env =
