@@ -3,6 +3,7 @@
 //! Kept out of `shared` so the domain compiles without the SDKs.
 
 pub mod asl;
+pub mod emf;
 mod dynamo;
 mod ecs;
 mod secrets_manager;
