@@ -3,9 +3,9 @@
 //! Kept out of `shared` so the domain compiles without the SDKs.
 
 pub mod asl;
-pub mod emf;
 mod dynamo;
 mod ecs;
+pub mod emf;
 mod secrets_manager;
 mod sqs;
 mod step_functions;

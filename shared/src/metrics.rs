@@ -251,7 +251,10 @@ mod tests {
         assert_eq!(doc["JobsFailed"], 1);
         assert_eq!(doc["JobDuration"], 61.5);
         let directives = &doc["_aws"]["CloudWatchMetrics"];
-        assert_eq!(directives[0]["Dimensions"], json!([["Task", "Outcome"], []]));
+        assert_eq!(
+            directives[0]["Dimensions"],
+            json!([["Task", "Outcome"], []])
+        );
         assert_eq!(
             directives[1]["Metrics"],
             json!([{"Name": "JobDuration", "Unit": "Seconds"}])

@@ -49,8 +49,8 @@ impl ConfigError {
                  GitHubAppPrivateKey secret: scripts/deploy --set-private-key app.pem"
             }
             "WEBHOOK_SECRET_ARN" => {
-                "give the stack's WebhookSecret a value and paste it into the App's \
-                 webhook settings: ota --stack NAME secrets set webhook"
+                "give the stack's WebhookSecret a value (ota --stack NAME secrets set) and \
+                 paste it into the App's webhook settings"
             }
             _ => "the stack's template sets these: redeploy the stack with scripts/deploy",
         }
@@ -59,7 +59,13 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}; to fix: {}", self.setting, self.problem, self.fix())
+        write!(
+            f,
+            "{}: {}; to fix: {}",
+            self.setting,
+            self.problem,
+            self.fix()
+        )
     }
 }
 
@@ -123,10 +129,14 @@ pub fn check_private_key(key: &SecretString) -> Result<(), ConfigError> {
              created it with",
         ));
     }
-    ota_github::GitHubApp::new(shared::ids::AppId(1), key.clone(), ota_github::DEFAULT_BASE_URL)
-        .client(ota_github::TokenPermissions::policy_and_report())
-        .map(|_| ())
-        .map_err(|err| problem(&err.to_string()))
+    ota_github::GitHubApp::new(
+        shared::ids::AppId(1),
+        key.clone(),
+        ota_github::DEFAULT_BASE_URL,
+    )
+    .client(ota_github::TokenPermissions::policy_and_report())
+    .map(|_| ())
+    .map_err(|err| problem(&err.to_string()))
 }
 
 /// The App's private key from its secret, checked ([`check_private_key`]).
@@ -134,16 +144,13 @@ pub async fn read_private_key(
     settings: &GitHubAppSettings,
     aws: &SdkConfig,
 ) -> Result<SecretString, ConfigError> {
-    let key = settings
-        .private_key(aws)
-        .await
-        .map_err(|problem| {
-            let problem = problem
-                .strip_prefix("PRIVATE_KEY_SECRET_ARN: ")
-                .unwrap_or(&problem)
-                .to_owned();
-            ConfigError::new("PRIVATE_KEY_SECRET_ARN", problem)
-        })?;
+    let key = settings.private_key(aws).await.map_err(|problem| {
+        let problem = problem
+            .strip_prefix("PRIVATE_KEY_SECRET_ARN: ")
+            .unwrap_or(&problem)
+            .to_owned();
+        ConfigError::new("PRIVATE_KEY_SECRET_ARN", problem)
+    })?;
     check_private_key(&key)?;
     Ok(key)
 }
@@ -207,7 +214,13 @@ mod tests {
                 ConfigError::environment("JOBS_TABLE is not set"),
             ],
         );
-        assert!(text.starts_with("policy function misconfigured: APP_ID"), "{text}");
-        assert!(text.contains("JOBS_TABLE is not set; to fix: the stack's template"), "{text}");
+        assert!(
+            text.starts_with("policy function misconfigured: APP_ID"),
+            "{text}"
+        );
+        assert!(
+            text.contains("JOBS_TABLE is not set; to fix: the stack's template"),
+            "{text}"
+        );
     }
 }

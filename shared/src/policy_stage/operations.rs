@@ -5,9 +5,9 @@
 //! outcome: as comments on GitHub, or as lines in a terminal.
 
 use crate::excerpt::excerpt;
-use crate::metrics::{self, Metric};
 use crate::ids::{DeliveryId, DeliveryIdError};
 use crate::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Timeouts, Wait};
+use crate::metrics::{self, Metric};
 use crate::ports::RepoScope;
 use crate::ports::{AuditEntry, AuditLog, JobStore, StoreError};
 use crate::ports::{Workflow, WorkflowError, WorkflowInput};
