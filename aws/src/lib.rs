@@ -8,6 +8,7 @@ mod cloudformation;
 mod dead_letters;
 mod dynamo;
 mod ecs;
+pub mod emf;
 mod gpu_service;
 mod secrets_manager;
 mod sqs;

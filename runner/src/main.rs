@@ -17,16 +17,22 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     ota_runner::sandbox::protect_runner_process().context("making the runner undumpable")?;
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(ota_aws::log_filter(
-            std::env::var("RUST_LOG").ok().as_deref(),
-        ))
-        .with_current_span(true)
-        .init();
+    let filter = ota_aws::log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    tracing::subscriber::set_global_default(ota_aws::emf::subscriber(
+        filter,
+        std::io::stdout,
+        true,
+    ))
+    .context("setting up the logs")?;
 
-    let env = RunnerEnv::from_vars(|name| std::env::var(name).ok())
-        .map_err(|problems| anyhow::anyhow!("runner misconfigured: {problems}"))?;
+    let env = RunnerEnv::from_vars(|name| std::env::var(name).ok()).map_err(|problems| {
+        // Counted like the functions' (`ConfigurationErrors`), for the stack's alarm.
+        shared::metrics::record(&shared::metrics::Metric::ConfigurationError {
+            component: "runner",
+            setting: "environment",
+        });
+        anyhow::anyhow!("runner misconfigured: {problems}")
+    })?;
     let aws = ota_aws::load_config().await;
     // The job's token (and, for a job on the hosted service, the Ollama key) comes from
     // the dispatch function, asked with the attempt's credential: no secret is read here.

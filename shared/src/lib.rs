@@ -14,6 +14,7 @@ pub mod github_text;
 pub mod ids;
 pub mod inbound;
 pub mod job;
+pub mod metrics;
 pub mod policy;
 pub mod policy_stage;
 pub mod ports;

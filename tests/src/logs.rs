@@ -11,14 +11,34 @@ impl CapturedLogs {
         String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
     }
 
-    /// A JSON-formatting subscriber writing into this buffer.
+    /// A JSON-formatting subscriber writing into this buffer, at every level, with the
+    /// metric events as the EMF lines the AWS binaries print (`ota_aws::emf`).
     pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
-        let buffer = self.clone();
-        tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || buffer.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .finish()
+        self.subscriber_with(tracing_subscriber::EnvFilter::new("trace"))
+    }
+
+    /// The EMF documents among the lines (those with an `_aws` member), parsed.
+    pub fn metrics(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|doc| doc.get("_aws").is_some())
+            .collect()
+    }
+
+    /// The EMF documents that publish the metric `name`.
+    pub fn metric(&self, name: &str) -> Vec<serde_json::Value> {
+        self.metrics()
+            .into_iter()
+            .filter(|doc| {
+                doc["_aws"]["CloudWatchMetrics"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|directive| directive["Metrics"].as_array().into_iter().flatten())
+                    .any(|metric| metric["Name"] == name)
+            })
+            .collect()
     }
 }
 
@@ -30,11 +50,7 @@ impl CapturedLogs {
         filter: tracing_subscriber::EnvFilter,
     ) -> impl tracing::Subscriber + Send + Sync + use<> {
         let buffer = self.clone();
-        tracing_subscriber::fmt()
-            .json()
-            .with_writer(move || buffer.clone())
-            .with_env_filter(filter)
-            .finish()
+        ota_aws::emf::subscriber(filter, move || buffer.clone(), true)
     }
 }
 

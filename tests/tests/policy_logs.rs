@@ -42,6 +42,18 @@ async fn no_key_jwt_or_token_is_ever_logged() {
         "the decision was logged:\n{text}"
     );
     assert!(!harness.jobs(PR).await.is_empty());
+    // The decision is counted as an EMF line of its own: one accepted job.
+    let decisions = logs.metric("PolicyDecisions");
+    let accepted: Vec<_> = decisions
+        .iter()
+        .filter(|doc| doc["Decision"] == "accepted")
+        .collect();
+    assert_eq!(accepted.len(), 1, "{decisions:#?}");
+    assert_eq!(accepted[0]["PolicyDecisions"], 1);
+    assert_eq!(
+        accepted[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        serde_json::json!([["Decision"]])
+    );
     let tokens = harness.github.minted_tokens();
     assert!(!tokens.is_empty());
     for token in tokens {

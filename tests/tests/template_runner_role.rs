@@ -32,8 +32,9 @@ fn dispatch_function_arn(template: &str) -> String {
     let function = resource(template, "DispatchFunction");
     let name = value(&function, "FunctionName");
     let name = name.strip_prefix("!Sub ").expect("a !Sub name");
+    // Its alias `live`, which deployments move (AutoPublishAlias).
     format!(
-        "!Sub arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}"
+        "!Sub arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}:live"
     )
 }
 
@@ -82,9 +83,10 @@ fn the_runner_task_definition_names_the_dispatch_function_and_no_secret() {
         .position(|line| line.trim() == "- Name: DISPATCH_FUNCTION")
         .expect("DISPATCH_FUNCTION in the runner's environment");
     let function = resource(&template, "DispatchFunction");
+    // The alias `live` of the function, as name:qualifier.
     assert_eq!(
         task[at + 1].trim(),
-        format!("Value: {}", value(&function, "FunctionName"))
+        format!("Value: {}:live", value(&function, "FunctionName"))
     );
 }
 

@@ -27,6 +27,20 @@ async fn task_tokens_never_show_in_the_logs() {
     .await;
     let text = logs.text();
     assert!(text.contains("dispatched"), "{text}");
+    // The dispatch and the job's end are counted as EMF lines of their own.
+    let launched = logs.metric("RunnersLaunched");
+    assert_eq!(launched.len(), 1, "{text}");
+    assert_eq!(launched[0]["RunnersLaunched"], 1);
+    assert!(launched[0]["Endpoint"].is_string(), "{}", launched[0]);
+    let finished = logs.metric("JobsFinished");
+    assert_eq!(finished.len(), 1, "{text}");
+    assert_ne!(finished[0]["Outcome"], "succeeded", "{}", finished[0]);
+    assert_eq!(finished[0]["JobsFailed"], 1);
+    assert!(
+        finished[0]["JobDuration"].as_f64().is_some(),
+        "{}",
+        finished[0]
+    );
     assert!(
         text.contains("failing the attempt") || text.contains("report"),
         "{text}"

@@ -1,7 +1,7 @@
 //! The policy function's settings, read once at start-up, and the stage built from them.
 
 use aws_config::SdkConfig;
-use lambda_support::GitHubAppSettings;
+use lambda_support::{ConfigError, GitHubAppSettings};
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
 use shared::policy_stage::PolicyStage;
@@ -33,12 +33,12 @@ impl Settings {
 
 /// Builds the stage: reads the App's private key and checks every setting that can be
 /// checked before the first event.
-pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String> {
+pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, ConfigError> {
     let github = settings.github.client(aws).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &settings.table);
     let workflow =
         StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(aws), &settings.state_machine_arn)
-            .map_err(|err| format!("STATE_MACHINE_ARN: {err}"))?;
+            .map_err(|err| ConfigError::new("STATE_MACHINE_ARN", err.to_string()))?;
     Ok(PolicyStage::new(github, store, workflow))
 }
 

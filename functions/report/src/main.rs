@@ -2,17 +2,21 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_support::{ConfigError, startup};
 use report_function::{Settings, build_stage, handle_batch};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_support::init_json_logs();
 
-    let settings = Settings::from_env(|name| std::env::var(name).ok())
-        .map_err(|problems| format!("report function misconfigured: {problems}"))?;
+    let var = |name: &str| std::env::var(name).ok();
+    // Each problem is logged with its fix and counted (`ConfigurationErrors`).
+    let fail = |error: ConfigError| startup::report("report", &[error]);
+    startup::check_app_id(var).map_err(fail)?;
+    let settings = Settings::from_env(var).map_err(|p| fail(ConfigError::environment(p)))?;
     let stage = build_stage(&settings, &ota_aws::load_config().await)
         .await
-        .map_err(|problem| format!("report function misconfigured: {problem}"))?;
+        .map_err(fail)?;
 
     let stage = &stage;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -1,7 +1,7 @@
 //! The report function's settings, read once at start-up, and the stage built from them.
 
 use aws_config::SdkConfig;
-use lambda_support::GitHubAppSettings;
+use lambda_support::{ConfigError, GitHubAppSettings};
 use ota_aws::{DynamoStore, EcsLauncher, RunnerTasks};
 use ota_github::GitHubClient;
 use shared::clock::now_ms;
@@ -47,7 +47,7 @@ fn runner_tasks(cluster: &str) -> RunnerTasks {
 
 /// Builds the stage: reads the App's private key and checks every setting that can be
 /// checked before the first message.
-pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, String> {
+pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, ConfigError> {
     let github = settings.github.client(aws).await?;
     Ok(Reporter {
         github,

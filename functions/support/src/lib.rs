@@ -1,12 +1,15 @@
 //! What every Lambda of the project shares: JSON logs and EMF metrics for CloudWatch
-//! ([`metrics`]), the loop that processes an SQS batch message by message and reports
+//! ([`metrics`]), the start-up checks that make a wrong configuration loud ([`startup`]),
+//! the loop that processes an SQS batch message by message and reports
 //! failures one by one ([`batch`]), and the GitHub App client built from the key in
 //! Secrets Manager.
 
 pub mod batch;
 pub mod metrics;
+pub mod startup;
 
 pub use batch::{Failed, QueueMessages, handle_each, process_batch};
+pub use startup::ConfigError;
 
 use aws_config::SdkConfig;
 use ota_aws::SecretsManagerSecret;
@@ -18,15 +21,12 @@ use shared::settings::EnvReader;
 
 /// JSON log lines on stdout, one per event, level from `RUST_LOG` (default `info`; the
 /// SDK's bodies never, `ota_aws::log_filter`). CloudWatch adds its own timestamps.
+/// Metric events are printed as EMF lines of their own at any level (`ota_aws::emf`).
 pub fn init_json_logs() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(ota_aws::log_filter(
-            std::env::var("RUST_LOG").ok().as_deref(),
-        ))
-        .with_current_span(true)
-        .without_time()
-        .init();
+    let filter = ota_aws::log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let subscriber = ota_aws::emf::subscriber(filter, std::io::stdout, false);
+    // Only fails when a subscriber is set already, which then logs instead.
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// The GitHub App a function acts as: `APP_ID`, `PRIVATE_KEY_SECRET_ARN` (the Secrets
@@ -53,9 +53,12 @@ impl GitHubAppSettings {
         }
     }
 
-    /// The App's client, its private key read once from Secrets Manager.
-    pub async fn client(&self, aws: &SdkConfig) -> Result<GitHubClient, String> {
-        self.client_with_key(self.private_key(aws).await?)
+    /// The App's client, its private key read once from Secrets Manager and checked
+    /// ([`startup::read_private_key`]).
+    pub async fn client(&self, aws: &SdkConfig) -> Result<GitHubClient, ConfigError> {
+        let key = startup::read_private_key(self, aws).await?;
+        self.client_with_key(key)
+            .map_err(|problem| ConfigError::new("PRIVATE_KEY_SECRET_ARN", problem))
     }
 
     /// The App's client on `private_key` ([`Self::private_key`]).

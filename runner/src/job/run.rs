@@ -13,6 +13,7 @@ use shared::clock::now_ms;
 use shared::config::{CONFIG_FILE_NAME, Deliverable, config_from_file};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
+use shared::metrics::{self, Metric};
 use shared::ports::EndpointKind;
 use shared::ports::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
 use shared::ports::{JobStore, StoreError};
@@ -115,6 +116,9 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             }
             Err(err) => return Err(err.into()),
         };
+        metrics::record(&Metric::RunnerStarted {
+            endpoint: self.endpoint_name(),
+        });
         let span = tracing::info_span!("job", job = %job.id, repo = %job.repo, task = %job.task);
         self.run_started(&job, &token).instrument(span).await
     }
@@ -126,6 +130,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
     ) -> Result<Finished, RunnerError> {
         tracing::info!(commit = %job.commit.as_str(), "runner started");
         self.agent.sandbox.log_setup();
+        let started = std::time::Instant::now();
         let result = tokio::select! {
             result = self.work(job) => result,
             () = tokio::time::sleep(self.max_runtime) => {
@@ -141,7 +146,30 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 return Ok(Finished::Stopped);
             }
         };
+        self.count_attempt(&result, started.elapsed());
         self.answer(token, result).await
+    }
+
+    /// The endpoint's kind as a metric dimension.
+    fn endpoint_name(&self) -> &'static str {
+        self.endpoint.map_or("unknown", EndpointKind::as_str)
+    }
+
+    /// The attempt's outcome, time and tokens (known only from a run that succeeded).
+    fn count_attempt(&self, result: &Result<RunOutput, Failure>, took: Duration) {
+        let (outcome, tokens) = match result {
+            Ok(output) => (
+                "succeeded",
+                Some(output.tokens.prompt + output.tokens.completion),
+            ),
+            Err(failure) => (failure.error.name(), None),
+        };
+        metrics::record(&Metric::Attempt {
+            endpoint: self.endpoint_name(),
+            outcome,
+            seconds: took.as_secs_f64(),
+            tokens,
+        });
     }
 
     /// Sends heartbeats until one is refused; returns why.

@@ -37,6 +37,7 @@ pub use request::DispatchRequest;
 pub use runner::{MAX_RUN_OUTPUT_BYTES, RunOutput, TestRun, json_size, runner_started};
 
 use crate::job::{JobError, JobId, JobRecord, JobStatus, RunnerCredential, Timeouts, Wait};
+use crate::metrics::{self, Metric};
 use crate::policy::matching_policy;
 use crate::ports::{GpuError, GpuService, GpuState, NoGpuService};
 use crate::ports::{JobStore, PolicyStore, StoreError};
@@ -190,6 +191,13 @@ impl<S: Store, W: Workflow, L: TaskLauncher, G: GpuService> Dispatcher<S, W, L, 
             (Admission::Admitted(endpoint), _) => endpoint,
             (Admission::Full(reason), news) => {
                 tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for a runner slot");
+                if news {
+                    // Counted once per wait (and reason), not at every sweep.
+                    metrics::record(&Metric::Dispatch {
+                        launched: false,
+                        endpoint: "none",
+                    });
+                }
                 return Ok(Dispatched::Queued { reason, news });
             }
         };
@@ -215,6 +223,10 @@ impl<S: Store, W: Workflow, L: TaskLauncher, G: GpuService> Dispatcher<S, W, L, 
         match self.launcher.launch(&launch, &credential).await {
             Ok(launched) => {
                 self.record_log(&job, launched.log).await?;
+                metrics::record(&Metric::Dispatch {
+                    launched: true,
+                    endpoint: endpoint.kind.as_str(),
+                });
                 Ok(Dispatched::Launched {
                     task: launched.task,
                     endpoint,
@@ -223,6 +235,13 @@ impl<S: Store, W: Workflow, L: TaskLauncher, G: GpuService> Dispatcher<S, W, L, 
             Err(LaunchError::NoCapacity(reason)) => {
                 let news = capacity::wait_for_launch_capacity(&self.store, &slot, &reason).await?;
                 tracing::info!(job = %job.id, attempt = request.attempt, reason, "waiting for room to start a runner");
+                if news {
+                    // Counted once per wait (and reason), not at every sweep.
+                    metrics::record(&Metric::Dispatch {
+                        launched: false,
+                        endpoint: endpoint.kind.as_str(),
+                    });
+                }
                 Ok(Dispatched::Queued { reason, news })
             }
             Err(LaunchError::Rejected(reason)) => {

@@ -7,6 +7,7 @@
 use crate::excerpt::excerpt;
 use crate::ids::{DeliveryId, DeliveryIdError};
 use crate::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, Timeouts, Wait};
+use crate::metrics::{self, Metric};
 use crate::ports::RepoScope;
 use crate::ports::{AuditEntry, AuditLog, JobStore, StoreError};
 use crate::ports::{Workflow, WorkflowError, WorkflowInput};
@@ -318,8 +319,9 @@ pub async fn update_racing<S: JobStore>(
     Ok(None)
 }
 
-/// Appends `entry` to the audit log, and logs it for the operator (its command and
-/// reason as excerpts: they may quote what a user wrote).
+/// Appends `entry` to the audit log, logs it for the operator (its command and reason as
+/// excerpts: they may quote what a user wrote) and counts its decision
+/// ([`Metric::Decision`]).
 pub async fn record<A: AuditLog>(log: &A, entry: &AuditEntry) -> Result<(), StoreError> {
     tracing::info!(
         installation = entry.installation.0,
@@ -333,5 +335,9 @@ pub async fn record<A: AuditLog>(log: &A, entry: &AuditEntry) -> Result<(), Stor
         job = entry.job.as_ref().map(|job| job.as_str()),
         "policy decision"
     );
-    log.append(entry).await
+    log.append(entry).await?;
+    metrics::record(&Metric::Decision {
+        decision: &entry.decision,
+    });
+    Ok(())
 }

@@ -19,6 +19,7 @@ pub use incoming::{Incoming, StepError, WorkflowReport};
 use crate::dispatch::RunOutput;
 use crate::dispatch::capacity;
 use crate::job::{ErrorReport, JobError, JobId, JobRecord, JobResult, JobStatus, Wait};
+use crate::metrics::{self, Metric};
 use crate::ports::SlotStore;
 use crate::ports::{CheckRunUpdate, CheckStatus, GitHub, GitHubError, RepoScope};
 use crate::ports::{JobStore, StoreError};
@@ -251,7 +252,10 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
             let moved = finished(job, outcome, (self.clock)())
                 .map_err(|err| StoreError::Corrupt(err.to_string()))?;
             match self.store.update_job(&moved, expected).await {
-                Ok(()) => return Ok((moved, true)),
+                Ok(()) => {
+                    count_finished(&moved);
+                    return Ok((moved, true));
+                }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(err) => return Err(err.into()),
             }
@@ -274,6 +278,16 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
         self.github.add_labels(scope, number, change.add).await?;
         Ok(())
     }
+}
+
+/// The job's end, counted once: by the report that moved it to its final status.
+fn count_finished(job: &JobRecord) {
+    let end = job.completed_at_ms.unwrap_or_else(crate::clock::now_ms);
+    metrics::record(&Metric::JobFinished {
+        task: &job.task,
+        outcome: job.status.as_str(),
+        seconds: end.saturating_sub(job.created_at_ms) as f64 / 1000.0,
+    });
 }
 
 /// `job` moved to the outcome's status, with its result. A success reported while the job
