@@ -17,6 +17,7 @@ fn settings(arn: &str) -> GitHubAppSettings {
         app_id: shared::ids::AppId(1),
         private_key_secret_arn: arn.to_owned(),
         api_url: ota_github::DEFAULT_BASE_URL.to_owned(),
+        app_slug: None,
     }
 }
 

@@ -257,7 +257,7 @@ async fn build_handler(
     match binary {
         Some("ota-webhook") => {
             let settings = webhook_function::Settings::from_env(var)
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             (
                 Handler::Webhook(webhook_function::build_intake(&settings, aws)),
                 None,
@@ -265,34 +265,34 @@ async fn build_handler(
         }
         Some("ota-policy") => {
             let settings = policy_function::Settings::from_env(var)
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             let stage = policy_function::build_stage(&settings, aws)
                 .await
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             (Handler::Policy(stage), None)
         }
         Some("ota-dispatch") => {
             let settings = dispatch_function::Settings::from_env(var)
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             let key = settings
                 .github
                 .private_key(aws)
                 .await
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             let grants = shared::dispatch::GrantKey::from_app_key(&key);
             let stage = dispatch_function::build_stage(&settings, aws, grants)
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             let desk = dispatch_function::build_token_desk(&settings, aws, key)
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             let reports = dispatch_function::build_reports(&settings, aws);
             (Handler::Dispatch(stage, reports), Some(desk))
         }
         Some("ota-report") => {
             let settings = report_function::Settings::from_env(var)
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             let stage = report_function::build_stage(&settings, aws)
                 .await
-                .unwrap_or_else(|problem| misconfigured(problem));
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             (Handler::Report(stage), None)
         }
         other => panic!(
