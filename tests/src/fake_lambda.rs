@@ -30,6 +30,9 @@ struct Function {
     invocations: AtomicUsize,
 }
 
+/// The aliases every function has: the template's `AutoPublishAlias`.
+const ALIASES: &[&str] = &["live"];
+
 /// One function behind a fake Invoke API; the server stops when the fake is dropped.
 pub struct FakeLambda {
     addr: SocketAddr,
@@ -135,8 +138,15 @@ async fn invoke(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    // A name, or an ARN that ends in it.
-    let named = name == function.name || name.ends_with(&format!(":function:{}", function.name));
+    // A name, or an ARN that ends in it; either may carry the qualifier of an alias the
+    // function has (`name:live`, as the template publishes every function). Any other
+    // qualifier names a version or alias that does not exist: not found, as Lambda says.
+    let unqualified = match name.rsplit_once(':') {
+        Some((base, qualifier)) if ALIASES.contains(&qualifier) => base,
+        _ => name.as_str(),
+    };
+    let named = unqualified == function.name
+        || unqualified.ends_with(&format!(":function:{}", function.name));
     if !named {
         return service_error(
             StatusCode::NOT_FOUND,

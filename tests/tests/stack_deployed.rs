@@ -95,9 +95,10 @@ fn assert_wired_to_the_stack(world: &StackWorld) {
         runner["STATE_MACHINE_ARN"],
         stack.output("JobStateMachineArn")
     );
+    // The runner invokes the dispatch function's `live` alias, which releases move.
     assert_eq!(
         runner["DISPATCH_FUNCTION"],
-        stack.physical("DispatchFunction")
+        format!("{}:live", stack.physical("DispatchFunction"))
     );
 }
 

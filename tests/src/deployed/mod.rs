@@ -9,6 +9,7 @@
 //! and the task's overrides. GitHub, the Git server and Ollama are the fakes of
 //! [`ServeWorld`].
 
+pub mod conditions;
 pub mod intrinsics;
 pub mod moto_lacks;
 mod runner;
