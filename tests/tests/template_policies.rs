@@ -16,6 +16,10 @@ const STAR_SIDS: &[(&str, &str)] = &[
     ),
     ("KeepQueuedWaitsAlive", "task tokens have no resource"),
     ("FailAttempts", "task tokens have no resource"),
+    (
+        "LogInToTheRegistry",
+        "ecr:GetAuthorizationToken takes no resource (the runner image build)",
+    ),
     ("AnswerItsWait", "task tokens have no resource"),
     (
         "FindAndStopRunners",
@@ -35,6 +39,9 @@ const MANAGED: &[&str] = &[
     "AWSXrayWriteOnlyAccess",
     "service-role/AWSCodeDeployRoleForLambda",
     "service-role/AmazonECSTaskExecutionRolePolicy",
+    // The ECS container instance role AWS documents for the GPU instances: registering
+    // with the cluster, pulling images, the agent's logs; no SQS or DynamoDB.
+    "service-role/AmazonEC2ContainerServiceforEC2Role",
 ];
 
 fn translated() -> Value {
