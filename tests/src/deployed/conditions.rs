@@ -152,14 +152,14 @@ pub fn apply(
                 .map(|(key, _)| key.clone())
                 .collect();
             for key in off {
-                if let Some(item) = items.remove(&key) {
-                    if section == "Resources" {
-                        left_out.push((
-                            key,
-                            item["Type"].as_str().unwrap_or_default().to_owned(),
-                            item["Condition"].as_str().unwrap_or_default().to_owned(),
-                        ));
-                    }
+                if let Some(item) = items.remove(&key)
+                    && section == "Resources"
+                {
+                    left_out.push((
+                        key,
+                        item["Type"].as_str().unwrap_or_default().to_owned(),
+                        item["Condition"].as_str().unwrap_or_default().to_owned(),
+                    ));
                 }
             }
         }
