@@ -66,6 +66,30 @@ pub async fn receive(
         .unwrap_or_default()
 }
 
+/// Up to ten waiting messages of `queue_url`, as Lambda's poller hands them to a function.
+pub async fn receive_for_lambda(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Vec<aws_lambda_events::event::sqs::SqsMessage> {
+    receive(sqs, queue_url)
+        .await
+        .into_iter()
+        .map(|message| {
+            let mut sqs_message = aws_lambda_events::event::sqs::SqsMessage::default();
+            sqs_message.attributes = message
+                .attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, value)| (name.as_str().to_owned(), value))
+                .collect();
+            sqs_message.message_id = message.message_id;
+            sqs_message.receipt_handle = message.receipt_handle;
+            sqs_message.body = message.body;
+            sqs_message
+        })
+        .collect()
+}
+
 /// Every message in the queue, removed from it, oldest first per group.
 pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<DrainedMessage> {
     let mut drained = Vec::new();
@@ -368,4 +392,38 @@ pub async fn waiting_state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> Str
         }
     });
     create_state_machine(sfn, name, &definition).await
+}
+
+/// Deletes what the function handled; what it reported as failed comes back after a
+/// second, as after a (short) visibility timeout.
+pub async fn settle(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    messages: &[aws_lambda_events::event::sqs::SqsMessage],
+    response: &aws_lambda_events::event::sqs::SqsBatchResponse,
+) {
+    for message in messages {
+        let id = message.message_id.clone().unwrap_or_default();
+        let handle = message.receipt_handle.clone().unwrap_or_default();
+        let failed = response
+            .batch_item_failures
+            .iter()
+            .any(|failure| failure.item_identifier == id);
+        if failed {
+            sqs.change_message_visibility()
+                .queue_url(queue_url)
+                .receipt_handle(handle)
+                .visibility_timeout(1)
+                .send()
+                .await
+                .expect("return the message");
+        } else {
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(handle)
+                .send()
+                .await
+                .expect("delete the message");
+        }
+    }
 }

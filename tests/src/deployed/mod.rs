@@ -21,10 +21,10 @@ use crate::fake_github::{APP_ID, PRIVATE_KEY_PEM};
 use crate::fake_lambda::FakeLambda;
 use crate::ota_server::{APP_SLUG, ServeWorld};
 use crate::unique;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 use stack::Stack;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -174,7 +174,7 @@ impl StackWorld {
     pub async fn pump(&self) -> usize {
         let mut handled = 0;
         for mapping in &self.mappings {
-            let messages = receive(&self.sqs, &mapping.queue_url).await;
+            let messages = crate::aws::receive_for_lambda(&self.sqs, &mapping.queue_url).await;
             if messages.is_empty() {
                 continue;
             }
@@ -191,7 +191,7 @@ impl StackWorld {
                     panic!("{} takes no SQS batches", mapping.function)
                 }
             };
-            settle(&self.sqs, &mapping.queue_url, &messages, &response).await;
+            crate::aws::settle(&self.sqs, &mapping.queue_url, &messages, &response).await;
         }
         handled + self.run_new_runners().await
     }
@@ -338,60 +338,4 @@ async fn mappings(
         }
     }
     mappings
-}
-
-/// Up to ten waiting messages, as Lambda's poller hands them to a function.
-async fn receive(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<SqsMessage> {
-    crate::aws::receive(sqs, queue_url)
-        .await
-        .into_iter()
-        .map(|message| {
-            let attributes: HashMap<String, String> = message
-                .attributes
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(name, value)| (name.as_str().to_owned(), value))
-                .collect();
-            let mut sqs_message = SqsMessage::default();
-            sqs_message.message_id = message.message_id;
-            sqs_message.receipt_handle = message.receipt_handle;
-            sqs_message.body = message.body;
-            sqs_message.attributes = attributes;
-            sqs_message
-        })
-        .collect()
-}
-
-/// Deletes what the function handled; what it reported as failed comes back after a
-/// second, as after a (short) visibility timeout.
-async fn settle(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    messages: &[SqsMessage],
-    response: &SqsBatchResponse,
-) {
-    for message in messages {
-        let id = message.message_id.clone().unwrap_or_default();
-        let handle = message.receipt_handle.clone().unwrap_or_default();
-        let failed = response
-            .batch_item_failures
-            .iter()
-            .any(|failure| failure.item_identifier == id);
-        if failed {
-            sqs.change_message_visibility()
-                .queue_url(queue_url)
-                .receipt_handle(handle)
-                .visibility_timeout(1)
-                .send()
-                .await
-                .expect("return the message");
-        } else {
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(handle)
-                .send()
-                .await
-                .expect("delete the message");
-        }
-    }
 }

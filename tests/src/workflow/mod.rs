@@ -13,7 +13,7 @@ pub mod seen;
 use crate::aws::{STATE_MACHINE_ROLE, config, execute_state_machines, jobs_table};
 use crate::fake_github::FakeGitHub;
 use crate::unique;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::QueueAttributeName;
 use ota_aws::{DynamoStore, EcsGpuService, EcsLauncher, RunnerTasks, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
@@ -24,7 +24,6 @@ use shared::job::{JobId, JobRecord, JobStatus, RetryPolicy};
 use shared::ports::JobStore;
 use shared::ports::RepoScope;
 use shared::report::Reporter;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 pub const INSTALLATION: u64 = 4242;
@@ -318,8 +317,7 @@ impl Harness {
         let approvals = self.receive(&self.queues.approvals).await;
         handled += approvals.len();
         let response = report_function::handle_batch(&self.reporter, event(&approvals)).await;
-        self.settle(&self.queues.approvals, &approvals, &response)
-            .await;
+        crate::aws::settle(&self.sqs, &self.queues.approvals, &approvals, &response).await;
 
         let dispatches = self.receive(&self.queues.dispatch).await;
         handled += dispatches.len();
@@ -329,66 +327,17 @@ impl Harness {
             event(&dispatches),
         )
         .await;
-        self.settle(&self.queues.dispatch, &dispatches, &response)
-            .await;
+        crate::aws::settle(&self.sqs, &self.queues.dispatch, &dispatches, &response).await;
 
         let reports = self.receive(&self.queues.report).await;
         handled += reports.len();
         let response = report_function::handle_batch(&self.reporter, event(&reports)).await;
-        self.settle(&self.queues.report, &reports, &response).await;
+        crate::aws::settle(&self.sqs, &self.queues.report, &reports, &response).await;
         handled
     }
 
     async fn receive(&self, queue_url: &str) -> Vec<SqsMessage> {
-        crate::aws::receive(&self.sqs, queue_url)
-            .await
-            .into_iter()
-            .map(|message| {
-                let attributes: HashMap<String, String> = message
-                    .attributes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(name, value)| (name.as_str().to_owned(), value))
-                    .collect();
-                let mut sqs_message = SqsMessage::default();
-                sqs_message.message_id = message.message_id;
-                sqs_message.receipt_handle = message.receipt_handle;
-                sqs_message.body = message.body;
-                sqs_message.attributes = attributes;
-                sqs_message
-            })
-            .collect()
-    }
-
-    /// Deletes what the function handled; what it returned comes back after a second,
-    /// as after a (short) visibility timeout.
-    async fn settle(&self, queue_url: &str, messages: &[SqsMessage], response: &SqsBatchResponse) {
-        for message in messages {
-            let id = message.message_id.clone().unwrap_or_default();
-            let handle = message.receipt_handle.clone().unwrap_or_default();
-            let failed = response
-                .batch_item_failures
-                .iter()
-                .any(|failure| failure.item_identifier == id);
-            if failed {
-                self.sqs
-                    .change_message_visibility()
-                    .queue_url(queue_url)
-                    .receipt_handle(handle)
-                    .visibility_timeout(1)
-                    .send()
-                    .await
-                    .expect("return the message");
-            } else {
-                self.sqs
-                    .delete_message()
-                    .queue_url(queue_url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .expect("delete the message");
-            }
-        }
+        crate::aws::receive_for_lambda(&self.sqs, queue_url).await
     }
 
     /// Pumps until `done` holds for the job, or fails the test after [`STEP_TIMEOUT`].
