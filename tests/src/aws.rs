@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
 
+/// The account moto answers for (its default).
+pub const ACCOUNT_ID: &str = "123456789012";
+
 /// The moto endpoint of this test run.
 pub fn moto_endpoint() -> String {
     std::env::var("MOTO_ENDPOINT").unwrap_or_else(|_| {

@@ -5,10 +5,14 @@
 //! the stack's outputs and wiring (every function names the stack's own queues, table and
 //! state machine: nothing is made by hand), a `/ollama` comment from a signed delivery to
 //! an opened pull request and a completed check run, and a delivery with a bad signature
-//! answered 401 with nothing queued.
+//! answered 401 with nothing queued. And the stack as deployed with only the App's id
+//! (and key, and the runner image's tag `scripts/deploy` sets): a job asks for the stack's
+//! own GPU Ollama service, which ECS starts (played by test support, see
+//! `tests/src/deployed/gpu.rs`), waits in line until it is healthy, and runs against it
+//! by its Cloud Map name.
 
 use e2e::delivery::Delivery;
-use e2e::deployed::StackWorld;
+use e2e::deployed::{Models, RUNNER_IMAGE_TAG, StackWorld};
 use e2e::ota_server::{PR, REPO, pr_comment};
 use e2e::runner_world::REFACTORED;
 use serde_json::json;
@@ -189,4 +193,114 @@ async fn a_delivery_with_a_bad_signature_is_answered_401_and_nothing_is_queued()
     assert_eq!(world.pump().await, 0, "nothing to handle");
     assert!(world.drain_output_queue("IntakeQueueUrl").await.is_empty());
     assert!(world.fakes.github.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_stack_deployed_with_only_the_app_runs_a_job_on_its_own_gpu_service() {
+    let world = StackWorld::start_with(CHECK, Models::GpuService).await;
+    assert_wired_to_the_stack(&world);
+    let stack = &world.stack;
+    let dispatch = world.env("DispatchFunction");
+    let ollama_host = format!("ollama.{}.ota.internal", stack.name);
+    assert_eq!(
+        dispatch["SELF_HOSTED_OLLAMA_URL"],
+        format!("http://{ollama_host}:11434"),
+        "runners reach the GPU service by its Cloud Map name"
+    );
+    assert_eq!(
+        dispatch["HOSTED_OLLAMA_URL"], "",
+        "no hosted service by default"
+    );
+    assert_eq!(
+        dispatch["GPU_SERVICE_CLUSTER"],
+        stack.physical("OllamaCluster")
+    );
+    assert!(
+        stack
+            .physical("OllamaService")
+            .ends_with(&format!("/{}", dispatch["GPU_SERVICE_NAME"])),
+        "{} names {}",
+        dispatch["GPU_SERVICE_NAME"],
+        stack.physical("OllamaService")
+    );
+    // The runners' image is the stack's own, at the tag scripts/deploy built.
+    let definition = world
+        .ecs
+        .describe_task_definition()
+        .task_definition(stack.physical("RunnerTaskDefinition"))
+        .send()
+        .await
+        .expect("DescribeTaskDefinition")
+        .task_definition
+        .expect("the runner's task definition");
+    let image = definition.container_definitions()[0]
+        .image()
+        .unwrap_or_default();
+    assert_eq!(
+        image,
+        format!(
+            "{}:{RUNNER_IMAGE_TAG}",
+            stack.output("RunnerImageRepositoryUri")
+        )
+    );
+    assert_eq!(world.gpu_desired_count().await, 0, "deployed stopped");
+    assert!(world.cloud_map_addresses(&ollama_host).await.is_empty());
+
+    world.fakes.script_checked_refactor();
+    let secret = world.webhook_secret().await;
+    let request = comment("/ollama refactor extract the retry loop");
+    let (status, body) = world
+        .post(&Delivery::json("issue_comment", &request, &secret))
+        .await;
+    assert_eq!(status, 202, "{body}");
+
+    // The job asks for the GPU and waits in line; nothing talks to a model yet.
+    let github = &world.fakes.github;
+    world
+        .pump_until("the job in line", || {
+            github
+                .check_runs(REPO)
+                .into_iter()
+                .find(|run| run.fields.get("status") == Some(&json!("queued")))
+        })
+        .await;
+    while world.pump().await > 0 {}
+    assert_eq!(
+        world.gpu_desired_count().await,
+        1,
+        "the job asked for the GPU"
+    );
+    assert!(
+        github.opened_pulls(REPO).is_empty(),
+        "no pull request before the sweep finds the GPU ready"
+    );
+    // ECS placed the service's task, healthy: Cloud Map answers its address.
+    assert_eq!(world.cloud_map_addresses(&ollama_host).await.len(), 1);
+    assert!(world.fakes.ollama.calls().is_empty(), "no model call yet");
+
+    // The scheduled sweep (EventBridge, every minute) finds the service ready and
+    // starts the job's runner, which reaches the Ollama by its Cloud Map name.
+    world.fire_schedule("RunnerLineSweepSchedule").await;
+    let pull = world
+        .pump_until("the pull request", || {
+            github.opened_pulls(REPO).into_iter().next()
+        })
+        .await;
+    assert_eq!(
+        world.fakes.git.show(REPO, &pull.head, "src/lib.rs"),
+        REFACTORED
+    );
+    assert!(
+        !world.fakes.ollama.calls().is_empty(),
+        "the model was called"
+    );
+    assert_eq!(
+        world.gpu_desired_count().await,
+        1,
+        "up while idle < GpuIdleSeconds"
+    );
+    for key in ["IntakeDeadLetterQueueUrl", "JobDeadLetterQueueUrl"] {
+        let left = world.drain_output_queue(key).await;
+        assert!(left.is_empty(), "{key}: {left:?}");
+    }
 }

@@ -94,17 +94,40 @@ pub fn refers_to(value: &Value, name: &str) -> bool {
 
 /// Replaces every reference to `name` in `value` by what `made` answers.
 pub fn substitute(value: &mut Value, name: &str, made: &Made) -> Result<(), String> {
+    replace(value, name, made, true)
+}
+
+/// Replaces the references to `name`'s attributes that `made` knows, and leaves the
+/// others (a resource made later, of which some attributes are known before).
+pub fn substitute_known(value: &mut Value, name: &str, made: &Made) -> Result<(), String> {
+    replace(value, name, made, false)
+}
+
+fn replace(value: &mut Value, name: &str, made: &Made, strict: bool) -> Result<(), String> {
     let fail = |problem: String| format!("{name} {problem}");
+    // What `made` answers for `attribute`: `None` where it does not know and need not.
+    let answer = |attribute: Option<&str>| -> Result<Option<String>, String> {
+        match made.get(attribute) {
+            Ok(found) if strict || attribute.is_some() => Ok(Some(found)),
+            Ok(_) => Ok(None),
+            Err(_) if !strict => Ok(None),
+            Err(problem) => Err(fail(problem)),
+        }
+    };
     if let Value::Object(map) = value {
         if map.len() == 1 {
             if map.get("Ref").and_then(Value::as_str) == Some(name) {
-                *value = Value::String(made.get(None).map_err(fail)?);
+                if let Some(found) = answer(None)? {
+                    *value = Value::String(found);
+                }
                 return Ok(());
             }
             if let Some((target, attribute)) = map.get("Fn::GetAtt").and_then(get_att)
                 && target == name
             {
-                *value = Value::String(made.get(Some(&attribute)).map_err(fail)?);
+                if let Some(found) = answer(Some(&attribute))? {
+                    *value = Value::String(found);
+                }
                 return Ok(());
             }
         }
@@ -126,8 +149,9 @@ pub fn substitute(value: &mut Value, name: &str, made: &Made) -> Result<(), Stri
                         Some(attribute) => format!("${{{target}.{attribute}}}"),
                         None => format!("${{{target}}}"),
                     };
-                    let value = made.get(attribute.as_deref()).map_err(fail)?;
-                    *text = text.replace(&placeholder, &value);
+                    if let Some(found) = answer(attribute.as_deref())? {
+                        *text = text.replace(&placeholder, &found);
+                    }
                 }
             }
         }
@@ -135,10 +159,10 @@ pub fn substitute(value: &mut Value, name: &str, made: &Made) -> Result<(), Stri
     match value {
         Value::Object(map) => map
             .values_mut()
-            .try_for_each(|inner| substitute(inner, name, made)),
+            .try_for_each(|inner| replace(inner, name, made, strict)),
         Value::Array(items) => items
             .iter_mut()
-            .try_for_each(|inner| substitute(inner, name, made)),
+            .try_for_each(|inner| replace(inner, name, made, strict)),
         _ => Ok(()),
     }
 }
@@ -208,6 +232,38 @@ pub fn resolve(
                 .or_else(|| physical.get(name))
                 .map(|found| Value::String(found.clone()))
                 .ok_or_else(|| format!("Ref {name}: no such parameter or resource in the stack"))
+        }
+        Value::Object(map) if map.len() == 1 && map.contains_key("Fn::Sub") => {
+            let (text, variables) = match &map["Fn::Sub"] {
+                Value::String(text) => (text.as_str(), None),
+                Value::Array(parts) => (
+                    parts.first().and_then(Value::as_str).unwrap_or_default(),
+                    parts.get(1).and_then(Value::as_object),
+                ),
+                other => return Err(format!("Fn::Sub of {other}")),
+            };
+            let mut resolved = text.to_owned();
+            for (name, attribute) in sub_names(text) {
+                let placeholder = match &attribute {
+                    Some(attribute) => format!("${{{name}.{attribute}}}"),
+                    None => format!("${{{name}}}"),
+                };
+                let value = match (variables.and_then(|map| map.get(&name)), &attribute) {
+                    (Some(variable), None) => resolve(variable, parameters, physical)?
+                        .as_str()
+                        .map(str::to_owned),
+                    (None, None) => parameters
+                        .get(&name)
+                        .or_else(|| physical.get(&name))
+                        .cloned(),
+                    _ => None,
+                };
+                let value = value.ok_or_else(|| {
+                    format!("{placeholder} in {text}: test support does not resolve it")
+                })?;
+                resolved = resolved.replace(&placeholder, &value);
+            }
+            Ok(Value::String(resolved))
         }
         Value::Object(map) if map.keys().any(|key| key.starts_with("Fn::")) => Err(format!(
             "{value} uses an intrinsic test support does not resolve: extend \

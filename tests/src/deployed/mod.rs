@@ -6,11 +6,14 @@
 //! only in Docker). The tests' pump plays Lambda's poller from the stack's own event
 //! source mappings, and ECS: each runner task the dispatch function starts on the stack's
 //! cluster runs in-process ([`runner`]) with the task definition's container environment
-//! and the task's overrides. GitHub, the Git server and Ollama are the fakes of
-//! [`ServeWorld`].
+//! and the task's overrides; with the stack's own GPU service ([`Models::GpuService`]),
+//! ECS's scheduler and Cloud Map for it too ([`gpu`]). GitHub, the Git server and Ollama
+//! are the fakes of [`ServeWorld`].
 
 pub mod conditions;
+mod gpu;
 pub mod intrinsics;
+mod made_after;
 pub mod moto_lacks;
 mod runner;
 pub mod stack;
@@ -67,30 +70,56 @@ pub struct StackWorld {
     /// The dispatch function as runners invoke it for their tokens.
     token_desk: FakeLambda,
     runners: Mutex<BTreeSet<String>>,
+    /// The GPU service's task while the tests' ECS scheduler runs it.
+    gpu_task: tokio::sync::Mutex<Option<gpu::GpuTask>>,
 }
 
+/// Where a test's stack runs its models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Models {
+    /// `SelfHostedOllamaUrl` names the fake Ollama: no GPU service.
+    OwnOllama,
+    /// The template's defaults: the stack's own GPU Ollama service, reached by its Cloud
+    /// Map name; and the stack's own runner image (`RunnerImageTag`, as `scripts/deploy`
+    /// sets it).
+    GpuService,
+}
+
+/// The runner image tag `scripts/deploy` would set (VERSION-COMMIT).
+pub const RUNNER_IMAGE_TAG: &str = "0.1.0-abc1234";
+
 impl StackWorld {
-    /// The stack created from `template.yaml` with `GitHubApiUrl`, `SelfHostedOllamaUrl`
-    /// and the runners' network pointed at the fakes, the App's id as a parameter and its
-    /// key put in the stack's secret; the repository as [`ServeWorld::with_lib`] makes it.
+    /// The stack created from `template.yaml` with `GitHubApiUrl` pointed at the fake
+    /// GitHub and `SelfHostedOllamaUrl` at the fake Ollama, the App's id as a parameter
+    /// and its key put in the stack's secret; the repository as
+    /// [`ServeWorld::with_lib`] makes it.
     pub async fn start(command: &str) -> Self {
+        Self::start_with(command, Models::OwnOllama).await
+    }
+
+    /// The stack as [`StackWorld::start`] makes it, its models where `models` says.
+    pub async fn start_with(command: &str, models: Models) -> Self {
         execute_state_machines();
         let fakes = ServeWorld::with_lib(command).await;
         let aws = config().await;
         let name = unique("ota");
-        let parameters: BTreeMap<String, String> = [
+        let mut parameters: BTreeMap<String, String> = [
             ("GitHubAppId", APP_ID.to_string()),
             ("GitHubAppSlug", APP_SLUG.to_owned()),
             ("GitHubApiUrl", fakes.github.base_url()),
-            ("SelfHostedOllamaUrl", fakes.ollama.host()),
-            ("RunnerImage", RUNNER_IMAGE.to_owned()),
-            ("RunnerSubnets", crate::workflow::default_subnet()),
-            // Moto's RunTask insists on a security group and checks none.
-            ("RunnerSecurityGroups", "sg-0123456789abcdef0".to_owned()),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
+        match models {
+            Models::OwnOllama => {
+                parameters.insert("SelfHostedOllamaUrl".to_owned(), fakes.ollama.host());
+                parameters.insert("RunnerImage".to_owned(), RUNNER_IMAGE.to_owned());
+            }
+            Models::GpuService => {
+                parameters.insert("RunnerImageTag".to_owned(), RUNNER_IMAGE_TAG.to_owned());
+            }
+        }
         let stack = stack::create(&aws, &name, &parameters)
             .await
             .unwrap_or_else(|problem| panic!("creating the stack from template.yaml: {problem}"));
@@ -136,6 +165,7 @@ impl StackWorld {
             mappings,
             token_desk: token_desk.expect("the stack has a dispatch function (ota-dispatch)"),
             runners: Mutex::new(BTreeSet::new()),
+            gpu_task: tokio::sync::Mutex::new(None),
             stack,
             aws,
         }
@@ -193,7 +223,44 @@ impl StackWorld {
             };
             crate::aws::settle(&self.sqs, &mapping.queue_url, &messages, &response).await;
         }
+        handled += self.schedule_gpu_service().await;
         handled + self.run_new_runners().await
+    }
+
+    /// EventBridge fires the scheduled rule `logical_id` once: its target's input sent to
+    /// its target queue, as the stack wired them.
+    pub async fn fire_schedule(&self, logical_id: &str) {
+        let events = aws_sdk_eventbridge::Client::new(&self.aws);
+        let rule = self.stack.physical(logical_id);
+        let targets = events
+            .list_targets_by_rule()
+            .rule(rule.rsplit('/').next().unwrap_or(rule))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("ListTargetsByRule {rule}: {err}"));
+        assert!(
+            !targets.targets().is_empty(),
+            "the rule {rule} has no target"
+        );
+        for target in targets.targets() {
+            let queue = target.arn().rsplit(':').next().unwrap_or_default();
+            let url = self
+                .sqs
+                .get_queue_url()
+                .queue_name(queue)
+                .send()
+                .await
+                .unwrap_or_else(|err| panic!("the queue of {}: {err}", target.arn()))
+                .queue_url
+                .unwrap_or_default();
+            self.sqs
+                .send_message()
+                .queue_url(url)
+                .message_body(target.input().unwrap_or("{}"))
+                .send()
+                .await
+                .expect("SendMessage as EventBridge");
+        }
     }
 
     /// Pumps until `done` holds, or fails the test after [`PATH_TIMEOUT`].

@@ -57,6 +57,12 @@ pub enum Adaptation {
     /// then answers a JSON number the SDK refuses); CloudFormation makes every value a
     /// string. Each value is wrapped in an `Fn::Join` of one piece, which moto strings.
     StringEnvironment,
+    /// Moto's CloudFormation creates a service from its cluster, task definition and
+    /// desired count only. Its `CapacityProviderStrategy` and `ServiceRegistries` (which
+    /// name what test support makes after the stack) leave moto's copy and are kept,
+    /// resolved after the stack, for the tests' ECS scheduler
+    /// ([`Plan::service_settings`]).
+    EcsService,
     /// [`Adaptation::StringEnvironment`] for the containers' environments; and moto's
     /// `RunTask` adds up the containers' own `Memory`, which Fargate does not need (the
     /// task's counts): a container without one gets the task's.
@@ -70,6 +76,37 @@ pub enum Creation {
     SecretBefore,
     /// Made after the stack (it refers to the function): `CreateFunctionUrlConfig`.
     FunctionUrlAfter,
+    /// A Cloud Map private DNS namespace, after the stack (it names the stack's VPC):
+    /// `CreatePrivateDnsNamespace`.
+    NamespaceAfter,
+    /// A Cloud Map service in that namespace: `servicediscovery:CreateService`. What the
+    /// stack reads of it before it exists is its `Name`, which is its own property.
+    DiscoveryServiceAfter,
+    /// An ECS capacity provider on the stack's Auto Scaling group:
+    /// `CreateCapacityProvider`.
+    CapacityProviderAfter,
+    /// A cluster's capacity providers: `PutClusterCapacityProviders`.
+    CapacityProvidersOfClusterAfter,
+}
+
+impl Creation {
+    /// Whether test support makes it after the stack (else before).
+    pub fn after(self) -> bool {
+        !matches!(self, Creation::SecretBefore)
+    }
+
+    /// The attributes CloudFormation answers from the resource's own properties, which
+    /// the stack may read before test support has made it (a Cloud Map service's
+    /// `Name`).
+    fn known_attributes(self, properties: &Value) -> BTreeMap<String, String> {
+        match self {
+            Creation::DiscoveryServiceAfter => properties["Name"]
+                .as_str()
+                .map(|name| BTreeMap::from([("Name".to_owned(), name.to_owned())]))
+                .unwrap_or_default(),
+            _ => BTreeMap::new(),
+        }
+    }
 }
 
 /// Every resource type the translated template may hold, and how test support handles
@@ -133,7 +170,23 @@ pub const RESOURCE_TYPES: &[(&str, Handling)] = &[
         "AWS::ECR::Repository",
         Handling::Adapt(Adaptation::LowercaseRepositoryName),
     ),
-    ("AWS::ECS::Service", Handling::Creates),
+    ("AWS::ECS::Service", Handling::Adapt(Adaptation::EcsService)),
+    (
+        "AWS::ServiceDiscovery::PrivateDnsNamespace",
+        Handling::Create(Creation::NamespaceAfter),
+    ),
+    (
+        "AWS::ServiceDiscovery::Service",
+        Handling::Create(Creation::DiscoveryServiceAfter),
+    ),
+    (
+        "AWS::ECS::CapacityProvider",
+        Handling::Create(Creation::CapacityProviderAfter),
+    ),
+    (
+        "AWS::ECS::ClusterCapacityProviderAssociations",
+        Handling::Create(Creation::CapacityProvidersOfClusterAfter),
+    ),
     ("AWS::IAM::InstanceProfile", Handling::Creates),
     ("AWS::Lambda::Version", Handling::Creates),
     ("AWS::S3::Bucket", Handling::Creates),
@@ -209,6 +262,9 @@ pub struct Plan {
     pub deferred_outputs: BTreeMap<String, Value>,
     /// Resources left out, by logical id, with their types and why.
     pub skipped: Vec<(String, String, &'static str)>,
+    /// What moto's copy of each ECS service leaves out ([`Adaptation::EcsService`]), by
+    /// logical id, unresolved.
+    pub service_settings: BTreeMap<String, Value>,
     /// State machines to create again through Step Functions' API, by logical id; their
     /// definitions and roles are the outputs [`definition_output`] and [`role_output`].
     pub state_machines: Vec<String>,
@@ -252,6 +308,7 @@ pub fn plan(
         .collect();
     let mut removed = off;
     let mut stand_ins = Vec::new();
+    let mut known = Vec::new();
     for name in &names {
         let resource = &mut template["Resources"][name];
         let kind = resource["Type"].as_str().unwrap_or_default().to_owned();
@@ -263,14 +320,18 @@ pub fn plan(
                     parameters,
                     definitions,
                 };
-                adapt(adaptation, name, resource, &context)?;
+                if let Some(settings) = adapt(adaptation, name, resource, &context)? {
+                    plan.service_settings.insert(name.clone(), settings);
+                }
             }
             Handling::Create(creation) => {
                 let properties = resource["Properties"].take();
+                known.push((name.clone(), creation.known_attributes(&properties)));
                 let made = (name.clone(), creation, properties);
-                match creation {
-                    Creation::SecretBefore => plan.before.push(made),
-                    Creation::FunctionUrlAfter => plan.after.push(made),
+                if creation.after() {
+                    plan.after.push(made);
+                } else {
+                    plan.before.push(made);
                 }
                 removed.push(name.clone());
             }
@@ -291,6 +352,17 @@ pub fn plan(
             }
         }
     }
+    // What the stack reads of a resource made after it, from that resource's own
+    // properties, is put in now.
+    for (name, attributes) in &known {
+        let made = Made {
+            reference: String::new(),
+            attributes: attributes.clone(),
+        };
+        intrinsics::substitute_known(&mut template, name, &made)?;
+    }
+    // Made after the stack, in the order of their references to one another.
+    plan.after = in_dependency_order(std::mem::take(&mut plan.after))?;
     for (name, with) in &stand_ins {
         intrinsics::stand_in(&mut template, name, with)?;
         // What test support makes through the APIs may name the alias too (the URL).
@@ -381,12 +453,13 @@ struct Context<'a> {
     definitions: &'a BTreeMap<String, String>,
 }
 
+/// Rewrites `resource` for moto; answers what an ECS service leaves out of moto's copy.
 fn adapt(
     adaptation: Adaptation,
     name: &str,
     resource: &mut Value,
     context: &Context<'_>,
-) -> Result<(), String> {
+) -> Result<Option<Value>, String> {
     let Context {
         stack,
         parameters,
@@ -427,6 +500,17 @@ fn adapt(
         }
         Adaptation::PolledByTests => {
             properties["Enabled"] = json!(false);
+        }
+        Adaptation::EcsService => {
+            let mut settings = serde_json::Map::new();
+            if let Some(map) = properties.as_object_mut() {
+                for key in ["CapacityProviderStrategy", "ServiceRegistries"] {
+                    if let Some(value) = map.remove(key) {
+                        settings.insert(key.to_owned(), value);
+                    }
+                }
+            }
+            return Ok(Some(Value::Object(settings)));
         }
         Adaptation::StringEnvironment => {
             if let Some(variables) = properties
@@ -471,7 +555,28 @@ fn adapt(
             }
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// `made` (logical id, how, properties) ordered so that each comes after those its
+/// properties refer to, as CloudFormation orders creations.
+fn in_dependency_order(
+    mut made: Vec<(String, Creation, Value)>,
+) -> Result<Vec<(String, Creation, Value)>, String> {
+    let mut ordered = Vec::with_capacity(made.len());
+    while !made.is_empty() {
+        let ready = made.iter().position(|(_, _, properties)| {
+            !made
+                .iter()
+                .any(|(other, ..)| intrinsics::refers_to(properties, other))
+        });
+        let Some(index) = ready else {
+            let names: Vec<&String> = made.iter().map(|(name, ..)| name).collect();
+            return Err(format!("{names:?} refer to one another in a circle"));
+        };
+        ordered.push(made.remove(index));
+    }
+    Ok(ordered)
 }
 
 /// A value as CloudFormation passes it where only strings go: a non-string (a `Ref` to a
@@ -520,9 +625,9 @@ mod tests {
 
     #[test]
     fn an_uncovered_type_is_named_loudly() {
-        let template = json!({"Resources": {"Gpu": {"Type": "AWS::ECS::CapacityProvider"}}});
+        let template = json!({"Resources": {"Models": {"Type": "AWS::EFS::FileSystem"}}});
         let err = plan(template, "s", &BTreeMap::new(), &BTreeMap::new()).expect_err("uncovered");
-        assert!(err.contains("Gpu is a AWS::ECS::CapacityProvider"), "{err}");
+        assert!(err.contains("Models is a AWS::EFS::FileSystem"), "{err}");
         assert!(err.contains("RESOURCE_TYPES"), "{err}");
     }
 
@@ -578,6 +683,53 @@ mod tests {
         assert_eq!(
             plan.template["Resources"]["Esm"]["Properties"]["FunctionName"],
             json!({"Ref": "Fn"})
+        );
+    }
+
+    #[test]
+    fn what_is_made_after_the_stack_comes_in_the_order_of_its_references() {
+        let template = json!({"Resources": {
+            "A": {"Type": "AWS::ServiceDiscovery::Service",
+                  "Properties": {"Name": "ollama", "NamespaceId": {"Fn::GetAtt": ["B", "Id"]}}},
+            "B": {"Type": "AWS::ServiceDiscovery::PrivateDnsNamespace",
+                  "Properties": {"Name": "n", "Vpc": "vpc-1"}},
+            "F": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {
+                "URL": {"Fn::Sub": "http://${A.Name}.n:11434"}}}}},
+        }});
+        let plan = plan(template, "s", &BTreeMap::new(), &BTreeMap::new()).expect("planned");
+        let order: Vec<&str> = plan.after.iter().map(|(name, ..)| name.as_str()).collect();
+        assert_eq!(order, ["B", "A"]);
+        // The service's name is its own property: the function has it before it exists.
+        assert_eq!(
+            plan.template["Resources"]["F"]["Properties"]["Environment"]["Variables"]["URL"],
+            json!({"Fn::Join": ["", [{"Fn::Sub": "http://ollama.n:11434"}]]})
+        );
+
+        let circle = json!({"Resources": {
+            "A": {"Type": "AWS::ECS::CapacityProvider", "Properties": {"X": {"Ref": "B"}}},
+            "B": {"Type": "AWS::ECS::ClusterCapacityProviderAssociations",
+                  "Properties": {"X": {"Ref": "A"}}},
+        }});
+        let err = super::plan(circle, "s", &BTreeMap::new(), &BTreeMap::new()).expect_err("circle");
+        assert!(err.contains("in a circle"), "{err}");
+    }
+
+    #[test]
+    fn a_service_s_strategy_and_registries_leave_moto_s_copy_and_are_kept() {
+        let template = json!({"Resources": {
+            "S": {"Type": "AWS::ECS::Service", "Properties": {
+                "Cluster": "c", "DesiredCount": 0,
+                "CapacityProviderStrategy": [{"CapacityProvider": "p", "Weight": 1}],
+                "ServiceRegistries": [{"RegistryArn": "arn:r"}]}},
+        }});
+        let plan = plan(template, "s", &BTreeMap::new(), &BTreeMap::new()).expect("planned");
+        assert_eq!(
+            plan.template["Resources"]["S"]["Properties"],
+            json!({"Cluster": "c", "DesiredCount": 0})
+        );
+        assert_eq!(
+            plan.service_settings["S"]["ServiceRegistries"],
+            json!([{"RegistryArn": "arn:r"}])
         );
     }
 }

@@ -137,7 +137,7 @@ impl StackWorld {
         .await
         .expect("the job's token from the dispatch function");
         let api_key = api_key.filter(|_| env.launch.endpoint.takes_api_key());
-        let ollama_url = env.launch.endpoint.url.clone();
+        let ollama_url = self.resolve_ollama(&env.launch.endpoint.url).await;
         let mut ollama_env =
             OllamaEnv::from_vars(|name| (name == "OLLAMA_HOST").then(|| ollama_url.clone()))
                 .expect("the Ollama URL");

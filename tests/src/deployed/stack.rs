@@ -32,6 +32,10 @@ pub struct Stack {
     pub outputs: BTreeMap<String, String>,
     /// Resources left out of moto's copy: logical id, type, why.
     pub skipped: Vec<(String, String, &'static str)>,
+    /// What moto's copy of each ECS service left out (its capacity provider strategy,
+    /// its Cloud Map registries), resolved, by logical id: the tests' ECS scheduler
+    /// follows it.
+    pub service_settings: BTreeMap<String, Value>,
 }
 
 impl Stack {
@@ -119,9 +123,7 @@ pub async fn create(
     for (logical, creation, properties) in &before {
         let made = match creation {
             Creation::SecretBefore => secret(&secrets, name, logical, properties).await?,
-            Creation::FunctionUrlAfter => {
-                return Err(format!("{logical}: a function URL is made after the stack"));
-            }
+            other => return Err(format!("{logical}: {other:?} is made after the stack")),
         };
         moto_lacks::made_before(&mut plan, logical, &made)?;
         resources.insert(logical.clone(), made.reference);
@@ -141,12 +143,33 @@ pub async fn create(
         };
         state_machine(&sfn, arn, &definition, &role).await?;
     }
+    // What `Ref` answers besides parameters: the pseudo parameters, as moto sets them.
+    let mut references = all_parameters.clone();
+    for (pseudo, value) in [
+        ("AWS::StackName", name),
+        ("AWS::Region", crate::aws::REGION),
+        ("AWS::AccountId", crate::aws::ACCOUNT_ID),
+        ("AWS::Partition", "aws"),
+    ] {
+        references.insert(pseudo.to_owned(), value.to_owned());
+    }
     let lambda = aws_sdk_lambda::Client::new(aws);
+    let made_after = super::made_after::Clients::new(aws);
+    let mut made_so_far: Vec<(String, Made)> = Vec::new();
     for (logical, creation, properties) in &plan.after {
-        let properties = intrinsics::resolve(properties, &all_parameters, &resources)?;
+        let mut properties = properties.clone();
+        for (earlier, made) in &made_so_far {
+            intrinsics::substitute(&mut properties, earlier, made)?;
+        }
+        let properties = intrinsics::resolve(&properties, &references, &resources)?;
         let made = match creation {
             Creation::FunctionUrlAfter => function_url(&lambda, logical, &properties).await?,
             Creation::SecretBefore => return Err(format!("{logical}: a secret is made before")),
+            other => {
+                made_after
+                    .make(*other, name, logical, &properties, &resources)
+                    .await?
+            }
         };
         for (key, value) in &plan.deferred_outputs {
             let mut value = value.clone();
@@ -155,7 +178,28 @@ pub async fn create(
                 outputs.insert(key.clone(), text.to_owned());
             }
         }
-        resources.insert(logical.clone(), made.reference);
+        resources.insert(logical.clone(), made.reference.clone());
+        made_so_far.push((logical.clone(), made));
+    }
+    let mut service_settings = BTreeMap::new();
+    for (logical, settings) in &plan.service_settings {
+        let mut settings = settings.clone();
+        for (earlier, made) in &made_so_far {
+            intrinsics::substitute(&mut settings, earlier, made)?;
+        }
+        let settings = intrinsics::resolve(&settings, &references, &resources)?;
+        let cluster = intrinsics::resolve(
+            &plan.template["Resources"][logical]["Properties"]["Cluster"],
+            &references,
+            &resources,
+        )?;
+        let cluster = cluster
+            .as_str()
+            .ok_or_else(|| format!("{logical}: its Cluster is not a name"))?;
+        made_after
+            .check_service(logical, &settings, cluster)
+            .await?;
+        service_settings.insert(logical.clone(), settings);
     }
     Ok(Stack {
         name: name.to_owned(),
@@ -165,6 +209,7 @@ pub async fn create(
         binaries,
         outputs,
         skipped: plan.skipped,
+        service_settings,
     })
 }
 
