@@ -1,5 +1,5 @@
-//! `ota --stack NAME dlq | policy | secrets` on a stack in moto's CloudFormation
-//! (`e2e::stack::StackWorld`): dead letters summarized without their tokens and the
+//! `ota --stack NAME dlq | policy | secrets` on the stack created from `template.yaml` in
+//! moto (`e2e::stack::StackWorld`): dead letters summarized without their tokens and the
 //! jobs' ones redriven as retries, installation policies refused when wrong and
 //! round-tripped when right, and the App's private key checked before it is stored.
 
@@ -198,7 +198,8 @@ async fn secrets_set_private_key_stores_only_a_key_the_app_can_sign_with() {
     insta::assert_snapshot!(refused.stderr);
     assert_eq!(
         world.secret_value("GitHubAppPrivateKeyArn").await,
-        "placeholder"
+        None,
+        "the stack's key secret is still empty, as deployed"
     );
 
     let key = workspace_file("tests/fixtures/github-app-TEST-ONLY-private-key.pem");
@@ -216,17 +217,26 @@ async fn secrets_set_private_key_stores_only_a_key_the_app_can_sign_with() {
     assert!(!stored.stdout.contains("PRIVATE KEY"), "{stored:?}");
     let pem = std::fs::read_to_string(&key).expect("the fixture");
     assert_eq!(
-        world.secret_value("GitHubAppPrivateKeyArn").await,
-        pem.trim()
+        world
+            .secret_value("GitHubAppPrivateKeyArn")
+            .await
+            .as_deref(),
+        Some(pem.trim())
     );
 
     let webhook = world.ota(OTA, &["secrets", "set", "webhook-secret"], "");
     assert!(webhook.success, "{webhook:?}");
-    let generated = world.secret_value("WebhookSecretArn").await;
+    let generated = world
+        .secret_value("WebhookSecretArn")
+        .await
+        .expect("the new webhook secret");
     assert_eq!(generated.len(), 40);
     assert!(!webhook.stdout.contains(&generated), "never printed");
 
     let ollama = world.ota(OTA, &["secrets", "set", "ollama-api-key"], "sk-test-123\n");
     assert!(ollama.success, "{ollama:?}");
-    assert_eq!(world.secret_value("OllamaApiKeyArn").await, "sk-test-123");
+    assert_eq!(
+        world.secret_value("OllamaApiKeyArn").await.as_deref(),
+        Some("sk-test-123")
+    );
 }

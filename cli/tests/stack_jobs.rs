@@ -1,7 +1,7 @@
-//! `ota --stack NAME jobs | job | approve | cancel | retry` on a stack in moto's
-//! CloudFormation (`e2e::stack::StackWorld`): the jobs come from the stack's table, the
-//! operations act on its state machine as `/approve`, `/cancel` and `/retry` do, and a
-//! stack that does not exist is a clear error.
+//! `ota --stack NAME jobs | job | approve | cancel | retry` on the stack created from
+//! `template.yaml` in moto (`e2e::stack::StackWorld`): the jobs come from the stack's
+//! table, the operations act on its state machine as `/approve`, `/cancel` and `/retry`
+//! do, and a stack that does not exist is a clear error.
 
 use e2e::redact::Redact;
 use e2e::stack::{OPERATOR, StackWorld, run_ota};
@@ -67,9 +67,7 @@ async fn approve_ends_the_workflow_s_approval_wait() {
     let job = world.job(JobStatus::AwaitingApproval, true).await;
     world.start_execution(&job, true).await;
     // The report function's part: keep the approval wait's token for `/approve`.
-    let approval = world
-        .take_message(&world.queue_url("ApprovalsQueue").await)
-        .await;
+    let approval = world.take_message(&world.queue_url("ApprovalsQueue")).await;
     let token = shared::job::TaskToken::new(approval["token"].as_str().expect("token"));
     world
         .store
@@ -89,9 +87,7 @@ async fn approve_ends_the_workflow_s_approval_wait() {
         Some(format!("local:{OPERATOR}").as_str())
     );
     // The workflow went on: the run's dispatch message is out.
-    let dispatch = world
-        .take_message(&world.queue_url("DispatchQueue").await)
-        .await;
+    let dispatch = world.take_message(&world.queue_url("DispatchQueue")).await;
     assert_eq!(dispatch["job"], job.id.as_str());
 
     let details = world.ota(OTA, &["job", job.id.as_str()], "");

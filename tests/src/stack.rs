@@ -1,21 +1,14 @@
-//! A deployed stack on moto, for `ota --stack` (`cli/tests/stack_*.rs`): a CloudFormation
-//! stack with the logical ids and outputs `template.yaml` gives the operator's commands —
-//! the jobs table, the job state machine on the real `statemachine/job.asl.json`, the
-//! queues it sends to and the five dead-letter queues — and the real store and workflow
-//! on it. Moto's CloudFormation has no `AWS::SecretsManager::Secret`, so the three
-//! secrets are created through the API and their ARNs handed to the stack as parameters
-//! that its outputs echo under `template.yaml`'s output names; the CLI reads outputs
-//! either way. So is the state machine: moto creates a CloudFormation state machine in
-//! its plain Step Functions backend, while with execution turned on
-//! (`execute_state_machines`) its API answers from the executing one, which would not
-//! know it. Moto also needs FIFO queues named (`.fifo`), which CloudFormation names
-//! itself on AWS.
+//! A deployed stack on moto, for `ota --stack` (`cli/tests/stack_*.rs`): the stack
+//! created from `template.yaml` as `tests/src/deployed` creates it (SAM translated
+//! locally, what moto lacks made through the APIs), with an Ollama of its own so that no
+//! GPU service is made, and the real store and workflow on its table and state machine.
+//! The operator's commands find everything by the stack's name and outputs, as on AWS.
 
-use crate::aws::{REGION, STATE_MACHINE_ROLE, config, execute_state_machines, moto_endpoint};
+use crate::aws::{REGION, config, execute_state_machines, moto_endpoint};
+use crate::deployed::stack::{self, Stack};
 use crate::unique;
-use crate::workflow::{TEST_RETRY, definition};
 use ota_aws::{DynamoStore, StepFunctionsWorkflow};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::clock::now_ms;
 use shared::envelope::CommentSource;
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
@@ -31,45 +24,6 @@ pub const REPO: &str = "octo-org/hello-world";
 pub const PULL: u64 = 7;
 /// The operator's name as `ota` finds it (`USER`), for the audit log.
 pub const OPERATOR: &str = "ops";
-
-/// The account moto serves.
-const MOTO_ACCOUNT: &str = "123456789012";
-
-/// The secrets' initial values: placeholders the tests replace.
-const PLACEHOLDER: &str = "placeholder";
-
-/// The stack's dead-letter queues by logical id, and whether each is FIFO (as in
-/// `template.yaml`).
-const QUEUES: [(&str, bool); 5] = [
-    ("IntakeDeadLetterQueue", true),
-    ("ApprovalsDeadLetterQueue", false),
-    ("DispatchDeadLetterQueue", false),
-    ("ReportDeadLetterQueue", true),
-    ("JobDeadLetterQueue", false),
-];
-
-/// The queues the state machine sends to, beside the stack (see the module's doc), and
-/// whether each is FIFO.
-const WORKFLOW_QUEUES: [(&str, bool); 3] = [
-    ("ApprovalsQueue", false),
-    ("DispatchQueue", false),
-    ("ReportQueue", true),
-];
-
-/// `template.yaml`'s outputs the operator's commands read, and what gives their values
-/// here: a resource (`Ref`) or a parameter (the secrets).
-const OUTPUTS: [(&str, &str); 10] = [
-    ("JobsTableName", "JobsTable"),
-    ("JobStateMachineArn", "JobStateMachineArnParameter"),
-    ("IntakeDeadLetterQueueUrl", "IntakeDeadLetterQueue"),
-    ("ApprovalsDeadLetterQueueUrl", "ApprovalsDeadLetterQueue"),
-    ("DispatchDeadLetterQueueUrl", "DispatchDeadLetterQueue"),
-    ("ReportDeadLetterQueueUrl", "ReportDeadLetterQueue"),
-    ("JobDeadLetterQueueUrl", "JobDeadLetterQueue"),
-    ("GitHubAppPrivateKeyArn", "GitHubAppPrivateKeyArnParameter"),
-    ("WebhookSecretArn", "WebhookSecretArnParameter"),
-    ("OllamaApiKeyArn", "OllamaApiKeyArnParameter"),
-];
 
 /// What `ota` printed and how it ended.
 #[derive(Debug)]
@@ -87,64 +41,50 @@ pub struct StackWorld {
     pub sqs: aws_sdk_sqs::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-    outputs: std::collections::BTreeMap<String, String>,
+    /// The stack as created: its resources and outputs.
+    pub stack: Stack,
 }
 
 impl StackWorld {
     pub async fn start() -> Self {
         execute_state_machines();
         let config = config().await;
-        let cloudformation = aws_sdk_cloudformation::Client::new(&config);
-        let secrets = aws_sdk_secretsmanager::Client::new(&config);
-        let sfn = aws_sdk_sfn::Client::new(&config);
         let name = unique("ota-stack");
-        let state_machine_arn =
-            create_state_machine(&sfn, &aws_sdk_sqs::Client::new(&config), &name).await;
-        let mut create = cloudformation
-            .create_stack()
-            .stack_name(&name)
-            .template_body(template(&name).to_string());
-        for (parameter, secret) in [
-            ("GitHubAppPrivateKeyArnParameter", "private-key"),
-            ("WebhookSecretArnParameter", "webhook-secret"),
-            ("OllamaApiKeyArnParameter", "ollama-api-key"),
-        ] {
-            let arn = crate::aws::secret(&secrets, &format!("{name}-{secret}"), PLACEHOLDER).await;
-            create = create.parameters(
-                aws_sdk_cloudformation::types::Parameter::builder()
-                    .parameter_key(parameter)
-                    .parameter_value(arn)
-                    .build(),
-            );
-        }
-        create = create.parameters(
-            aws_sdk_cloudformation::types::Parameter::builder()
-                .parameter_key("JobStateMachineArnParameter")
-                .parameter_value(state_machine_arn)
-                .build(),
-        );
-        create.send().await.expect("create the stack in moto");
-        let outputs = wait_for_outputs(&cloudformation, &name).await;
+        let parameters = [
+            ("GitHubAppId", crate::fake_github::APP_ID.to_string()),
+            (
+                "SelfHostedOllamaUrl",
+                "http://ollama.internal:11434".to_owned(),
+            ),
+            ("RunnerImage", crate::deployed::RUNNER_IMAGE.to_owned()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+        let stack = stack::create(&config, &name, &parameters)
+            .await
+            .unwrap_or_else(|problem| panic!("creating the stack from template.yaml: {problem}"));
+        let sfn = aws_sdk_sfn::Client::new(&config);
         let store = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&config),
-            &outputs["JobsTableName"],
+            stack.output("JobsTableName"),
         );
-        let workflow =
-            StepFunctionsWorkflow::new(sfn.clone(), &outputs["JobStateMachineArn"]).expect("arn");
+        let workflow = StepFunctionsWorkflow::new(sfn.clone(), stack.output("JobStateMachineArn"))
+            .expect("the state machine's ARN");
         Self {
             name,
             store,
             workflow,
             sqs: aws_sdk_sqs::Client::new(&config),
             sfn,
-            secrets,
-            outputs,
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            stack,
         }
     }
 
     /// The stack output `name`.
     pub fn output(&self, name: &str) -> &str {
-        &self.outputs[name]
+        self.stack.output(name)
     }
 
     /// Runs `program` (the `ota` binary) with `--stack` and `args`, against moto, as
@@ -205,21 +145,9 @@ impl StackWorld {
             .expect("start the execution");
     }
 
-    /// The URL of the stack's queue `logical_id`.
-    pub async fn queue_url(&self, logical_id: &str) -> String {
-        let (_, fifo) = QUEUES
-            .iter()
-            .chain(WORKFLOW_QUEUES.iter())
-            .find(|(id, _)| *id == logical_id)
-            .unwrap_or_else(|| panic!("no queue {logical_id}"));
-        self.sqs
-            .get_queue_url()
-            .queue_name(queue_name(&self.name, logical_id, *fifo))
-            .send()
-            .await
-            .expect("the queue in moto")
-            .queue_url
-            .expect("url")
+    /// The URL of the stack's queue `logical_id` (a queue's physical id).
+    pub fn queue_url(&self, logical_id: &str) -> String {
+        self.stack.physical(logical_id).to_owned()
     }
 
     /// The messages waiting in a queue of the stack, received and left in place (visible
@@ -276,16 +204,26 @@ impl StackWorld {
             .map(|output| output.status.as_str().to_owned())
     }
 
-    /// The current value of the secret behind the output `output`.
-    pub async fn secret_value(&self, output: &str) -> String {
-        self.secrets
+    /// The current value of the secret behind the output `output`; `None` while it has
+    /// none (the App's key of a stack just deployed).
+    pub async fn secret_value(&self, output: &str) -> Option<String> {
+        match self
+            .secrets
             .get_secret_value()
             .secret_id(self.output(output))
             .send()
             .await
-            .expect("read the secret from moto")
-            .secret_string
-            .unwrap_or_default()
+        {
+            Ok(read) => read.secret_string,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|err| err.is_resource_not_found_exception()) =>
+            {
+                None
+            }
+            Err(err) => panic!("read the secret from moto: {err}"),
+        }
     }
 }
 
@@ -319,153 +257,5 @@ pub fn run_ota(program: &str, args: &[&str], stdin: &str) -> Ran {
         success: status.success(),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-/// The stack's template: `template.yaml`'s logical ids and output names.
-fn template(stack: &str) -> Value {
-    let mut resources = serde_json::Map::new();
-    resources.insert("JobsTable".to_owned(), jobs_table());
-    for (logical_id, fifo) in QUEUES {
-        let mut properties = json!({ "QueueName": queue_name(stack, logical_id, fifo) });
-        if fifo {
-            properties["FifoQueue"] = json!(true);
-        }
-        resources.insert(
-            logical_id.to_owned(),
-            json!({ "Type": "AWS::SQS::Queue", "Properties": properties }),
-        );
-    }
-    let mut parameters = serde_json::Map::new();
-    let mut outputs = serde_json::Map::new();
-    for (output, source) in OUTPUTS {
-        if source.ends_with("Parameter") {
-            parameters.insert(source.to_owned(), json!({ "Type": "String" }));
-        }
-        outputs.insert(output.to_owned(), json!({ "Value": { "Ref": source } }));
-    }
-    json!({
-        "AWSTemplateFormatVersion": "2010-09-09",
-        "Parameters": parameters,
-        "Resources": resources,
-        "Outputs": outputs,
-    })
-}
-
-/// The job state machine on the real definition, and the queues it sends to; its ARN.
-async fn create_state_machine(
-    sfn: &aws_sdk_sfn::Client,
-    sqs: &aws_sdk_sqs::Client,
-    stack: &str,
-) -> String {
-    use aws_sdk_sqs::types::QueueAttributeName;
-    let mut urls = Vec::new();
-    for (logical_id, fifo) in WORKFLOW_QUEUES {
-        let mut create = sqs
-            .create_queue()
-            .queue_name(queue_name(stack, logical_id, fifo));
-        if fifo {
-            // As `template.yaml`'s report queue: the workflow's sends carry no
-            // deduplication id.
-            create = create
-                .attributes(QueueAttributeName::FifoQueue, "true")
-                .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
-        }
-        let url = create.send().await.expect("create queue in moto").queue_url;
-        urls.push(url.expect("queue url"));
-    }
-    // The jobs' dead-letter queue is the stack's, created after this: its URL is the one
-    // moto gives a queue of that name in its one account (the workflow sends there only
-    // when it sets a job aside, which these tests do by hand).
-    let dead_letters = format!(
-        "{}/{MOTO_ACCOUNT}/{}",
-        moto_endpoint().trim_end_matches('/'),
-        queue_name(stack, "JobDeadLetterQueue", false)
-    );
-    let definition = definition::substitute(&definition::values(
-        &TEST_RETRY,
-        [
-            ("ApprovalsQueueUrl", &urls[0]),
-            ("DispatchQueueUrl", &urls[1]),
-            ("ReportQueueUrl", &urls[2]),
-            ("JobDeadLetterQueueUrl", &dead_letters),
-        ],
-    ));
-    sfn.create_state_machine()
-        .name(stack)
-        .role_arn(STATE_MACHINE_ROLE)
-        .definition(definition)
-        .send()
-        .await
-        .expect("create the job state machine in moto")
-        .state_machine_arn
-}
-
-/// The name given to the queue `logical_id` of `stack`.
-fn queue_name(stack: &str, logical_id: &str, fifo: bool) -> String {
-    let suffix = if fifo { ".fifo" } else { "" };
-    format!("{stack}-{logical_id}{suffix}")
-}
-
-/// The table as `template.yaml` defines it: `PK`/`SK`, the `GSI1` jobs-by-thread index.
-fn jobs_table() -> Value {
-    let attribute = |name: &str| json!({ "AttributeName": name, "AttributeType": "S" });
-    json!({
-        "Type": "AWS::DynamoDB::Table",
-        "Properties": {
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [attribute("PK"), attribute("SK"), attribute("GSI1PK"), attribute("GSI1SK")],
-            "KeySchema": [
-                { "AttributeName": "PK", "KeyType": "HASH" },
-                { "AttributeName": "SK", "KeyType": "RANGE" }
-            ],
-            "GlobalSecondaryIndexes": [{
-                "IndexName": "GSI1",
-                "KeySchema": [
-                    { "AttributeName": "GSI1PK", "KeyType": "HASH" },
-                    { "AttributeName": "GSI1SK", "KeyType": "RANGE" }
-                ],
-                "Projection": { "ProjectionType": "ALL" }
-            }]
-        }
-    })
-}
-
-/// The stack's outputs once it is created.
-async fn wait_for_outputs(
-    client: &aws_sdk_cloudformation::Client,
-    name: &str,
-) -> std::collections::BTreeMap<String, String> {
-    let started = Instant::now();
-    loop {
-        let stacks = client
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-            .expect("describe the stack in moto")
-            .stacks
-            .unwrap_or_default();
-        let stack = stacks.first().expect("the stack");
-        let status = stack.stack_status.as_ref().map(|s| s.as_str().to_owned());
-        match status.as_deref() {
-            Some("CREATE_COMPLETE") => {
-                return stack
-                    .outputs
-                    .iter()
-                    .flatten()
-                    .filter_map(|o| Some((o.output_key.clone()?, o.output_value.clone()?)))
-                    .collect();
-            }
-            Some(status) if status.contains("FAILED") || status.contains("ROLLBACK") => {
-                panic!("stack {name}: {status}: {:?}", stack.stack_status_reason)
-            }
-            _ => {}
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "stack {name} not created"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
