@@ -1,7 +1,9 @@
 //! `ota --stack NAME dlq | policy | secrets` on the stack created from `template.yaml` in
 //! moto (`e2e::stack::StackWorld`): dead letters summarized without their tokens and the
 //! jobs' ones redriven as retries, installation policies refused when wrong and
-//! round-tripped when right, and the App's private key checked before it is stored.
+//! round-tripped when right, the App's private key checked before it is stored, and
+//! the event queues' dead letters moved back by SQS's redrive (played in front of moto by
+//! `e2e::sqs_redrive`).
 
 use e2e::redact::Redact;
 use e2e::stack::{INSTALLATION, StackWorld};
@@ -239,4 +241,107 @@ async fn secrets_set_private_key_stores_only_a_key_the_app_can_sign_with() {
         world.secret_value("OllamaApiKeyArn").await.as_deref(),
         Some("sk-test-123")
     );
+}
+
+/// A message dead-lettered the way SQS does it: received more times than the queue's
+/// `maxReceiveCount` (5 in the template) without being deleted.
+async fn dead_letter(world: &StackWorld, queue: &str, body: &str, group: Option<&str>) {
+    let url = world.queue_url(queue);
+    let mut send = world.sqs.send_message().queue_url(&url).message_body(body);
+    if let Some(group) = group {
+        send = send
+            .message_group_id(group)
+            .message_deduplication_id(e2e::unique("dedup"));
+    }
+    send.send().await.expect("send to moto");
+    for _ in 0..6 {
+        world
+            .sqs
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .expect("receive from moto");
+    }
+}
+
+#[tokio::test]
+async fn dlq_redrive_moves_event_dead_letters_back_to_their_queues() {
+    let world = StackWorld::start().await;
+    let front = e2e::sqs_redrive::SqsRedrive::start().await;
+    let delivery = r#"{"delivery":"72d3162e-cc78-11e3-81ab-4c9367dc0958"}"#;
+    dead_letter(
+        &world,
+        "IntakeQueue",
+        delivery,
+        Some("octo-org/hello-world"),
+    )
+    .await;
+    let sweep = r#"{"kind": "sweep"}"#;
+    dead_letter(&world, "DispatchQueue", sweep, None).await;
+    assert_eq!(
+        world.peek(world.output("IntakeDeadLetterQueueUrl")).await,
+        [delivery]
+    );
+
+    let ota = |args: &[&str]| world.ota_via(&front.endpoint(), OTA, args, "");
+    let redriven = ota(&["dlq", "redrive", "intake"]);
+    assert!(redriven.success, "{redriven:?}");
+    assert!(
+        redriven
+            .stdout
+            .starts_with("intake: moving 1 messages back to the queue they came from (SQS task "),
+        "{}",
+        redriven.stdout
+    );
+    let tasks = front.tasks();
+    assert_eq!(tasks.len(), 1);
+    assert!(tasks[0].0.contains("IntakeDeadLetterQueue"), "{tasks:?}");
+    assert_eq!(tasks[0].1, 1, "one message moved");
+    assert!(
+        world
+            .peek(world.output("IntakeDeadLetterQueueUrl"))
+            .await
+            .is_empty()
+    );
+    // Back on the intake queue, in its repository's message group.
+    let back = world
+        .sqs
+        .receive_message()
+        .queue_url(world.queue_url("IntakeQueue"))
+        .message_system_attribute_names(
+            aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+        )
+        .send()
+        .await
+        .expect("receive from moto")
+        .messages
+        .unwrap_or_default();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].body.as_deref(), Some(delivery));
+    assert_eq!(
+        back[0]
+            .attributes
+            .as_ref()
+            .and_then(|attributes| attributes
+                .get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
+            .map(String::as_str),
+        Some("octo-org/hello-world")
+    );
+
+    // Every queue at once: the dispatch queue's letter goes back, the empty ones say so.
+    let all = ota(&["dlq", "redrive"]);
+    assert!(all.success, "{all:?}");
+    assert!(
+        all.stdout.contains("intake: nothing to redrive."),
+        "{}",
+        all.stdout
+    );
+    assert!(
+        all.stdout.contains("dispatch: moving 1 messages back"),
+        "{}",
+        all.stdout
+    );
+    assert_eq!(world.peek(&world.queue_url("DispatchQueue")).await, [sweep]);
 }

@@ -21,6 +21,7 @@ pub mod ota_server;
 pub mod policy;
 pub mod redact;
 pub mod runner_world;
+pub mod sqs_redrive;
 pub mod stack;
 pub mod store_contract;
 pub mod webhook;

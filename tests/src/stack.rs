@@ -90,9 +90,15 @@ impl StackWorld {
     /// Runs `program` (the `ota` binary) with `--stack` and `args`, against moto, as
     /// [`OPERATOR`], with `stdin` as its input.
     pub fn ota(&self, program: &str, args: &[&str], stdin: &str) -> Ran {
+        self.ota_via(&moto_endpoint(), program, args, stdin)
+    }
+
+    /// [`StackWorld::ota`] with AWS at `endpoint` (moto behind a front that adds what it
+    /// lacks, e.g. [`crate::sqs_redrive::SqsRedrive`]).
+    pub fn ota_via(&self, endpoint: &str, program: &str, args: &[&str], stdin: &str) -> Ran {
         let mut full = vec!["--stack", self.name.as_str()];
         full.extend_from_slice(args);
-        run_ota(program, &full, stdin)
+        run_ota_via(endpoint, program, &full, stdin)
     }
 
     /// A job on the pull request, stored with the real store, `status` as given; not
@@ -229,10 +235,15 @@ impl StackWorld {
 
 /// Runs the `ota` binary against moto with `args`.
 pub fn run_ota(program: &str, args: &[&str], stdin: &str) -> Ran {
+    run_ota_via(&moto_endpoint(), program, args, stdin)
+}
+
+/// Runs the `ota` binary against AWS at `endpoint` with `args`.
+fn run_ota_via(endpoint: &str, program: &str, args: &[&str], stdin: &str) -> Ran {
     use std::io::Write;
     let mut child = Command::new(program)
         .args(args)
-        .env("AWS_ENDPOINT_URL", moto_endpoint())
+        .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", REGION)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
