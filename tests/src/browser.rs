@@ -2,7 +2,9 @@
 //! own `chromedriver` process (on a free loopback port, killed with its browser on drop,
 //! its log kept for failures) through `fantoccini`. Tests go to pages, find elements by
 //! CSS or by the text a person reads, click, fill forms, wait for text, read cookies as
-//! the browser keeps them, and keep screenshots in `target/screenshots/` for review.
+//! the browser keeps them, and keep screenshots in `target/screenshots/` for review. A
+//! failure says where the page was and what it read, saves its screenshot, and keeps
+//! chromedriver's log in `target/browser-logs/`.
 //!
 //! `scripts/test` installs `chromium` and `chromium-driver`; without them a test fails
 //! and says so, never skips.
@@ -204,8 +206,8 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "the page never showed {needle:?} within {timeout:?}; it is {} and reads:\n{text}",
-                    self.url().await
+                    "the page never showed {needle:?} within {timeout:?}; {}",
+                    self.failure_report().await
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -294,19 +296,41 @@ impl Browser {
     async fn check<T, E: std::fmt::Display>(&self, result: Result<T, E>, doing: &str) -> T {
         match result {
             Ok(value) => value,
-            Err(error) => {
-                let url = match self.client().current_url().await {
-                    Ok(url) => url.to_string(),
-                    Err(_) => "(unknown)".to_owned(),
-                };
-                panic!(
-                    "the browser could not {doing}: {error}\nat {url}, the page reads:\n{}\n\
-                     chromedriver's last lines:\n{}",
-                    self.text().await,
-                    tail(&self.driver.log(), 30)
-                )
-            }
+            Err(error) => panic!(
+                "the browser could not {doing}: {error}\n{}",
+                self.failure_report().await
+            ),
         }
+    }
+
+    /// Where the browser is, what the page reads, a screenshot of it and chromedriver's
+    /// last lines (its whole log is kept), for a failure's message. Never panics itself.
+    async fn failure_report(&self) -> String {
+        // Before this report's own commands join the log.
+        let log_tail = tail(&self.driver.log(), 30);
+        let client = self.client();
+        let url = match client.current_url().await {
+            Ok(url) => url.to_string(),
+            Err(_) => "(unknown)".to_owned(),
+        };
+        let screenshot = match client.screenshot().await {
+            Ok(png) => {
+                let path = screenshot_dir().join(format!("{}.png", crate::unique("failed")));
+                let saved = std::fs::create_dir_all(screenshot_dir())
+                    .and_then(|()| std::fs::write(&path, png));
+                match saved {
+                    Ok(()) => path.display().to_string(),
+                    Err(error) => format!("(not saved: {error})"),
+                }
+            }
+            Err(error) => format!("(none: {error})"),
+        };
+        format!(
+            "at {url}, the page reads:\n{}\n\nits screenshot: {screenshot}\n\
+             chromedriver's last lines (all of them in {}):\n{log_tail}",
+            self.text().await,
+            self.driver.log.display(),
+        )
     }
 }
 
@@ -315,14 +339,16 @@ impl Browser {
 struct Driver {
     child: Child,
     url: String,
+    /// `target/browser-logs/chromedriver-….log`, removed when the test did not fail.
     log: PathBuf,
-    _log_dir: tempfile::TempDir,
 }
 
 impl Driver {
     fn start(program: &Path) -> Self {
-        let log_dir = tempfile::tempdir().expect("a folder for chromedriver's log");
-        let log = log_dir.path().join("chromedriver.log");
+        let log_dir = screenshot_dir().with_file_name("browser-logs");
+        std::fs::create_dir_all(&log_dir)
+            .unwrap_or_else(|error| panic!("create {}: {error}", log_dir.display()));
+        let log = log_dir.join(format!("{}.log", crate::unique("chromedriver")));
         let mut command = Command::new(program);
         command
             .arg("--port=0")
@@ -355,7 +381,6 @@ impl Driver {
             child,
             url: String::new(),
             log,
-            _log_dir: log_dir,
         };
         match port {
             Ok(port) => {
@@ -389,6 +414,11 @@ impl Drop for Driver {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("chromedriver's log is kept in {}", self.log.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
@@ -421,7 +451,10 @@ fn installed(program: &str, package: &str) -> PathBuf {
 /// `target/screenshots`: the workspace's target folder (`CARGO_TARGET_DIR` when set).
 pub fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        || {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest.parent().unwrap_or(manifest).join("target")
+        },
         PathBuf::from,
     );
     target.join("screenshots")
