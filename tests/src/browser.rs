@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 /// A host name the browser resolves to 127.0.0.1, as a rebinding attacker's name would
 /// (`--host-resolver-rules`): a page asked for under it reaches a local server with a
-/// `Host` header that server does not know.
+/// `Host` header that server does not know. Besides it, the browser reaches only
+/// `127.0.0.1` and `localhost`.
 pub const REBOUND_HOST: &str = "rebind.evil.example";
 
 /// Wide enough for the status page's jobs table on one line; fixed so screenshots of
@@ -55,13 +56,24 @@ impl Browser {
         let chromium = installed("chromium", "chromium");
         let driver = Driver::start(&installed("chromedriver", "chromium-driver"));
         let mut args = vec![
+            // In the driver's scratch folder, removed with it even after a SIGKILL.
+            format!(
+                "--user-data-dir={}",
+                driver.scratch.path().join("profile").display()
+            ),
             // A root container has no user namespaces for Chromium's sandbox, and a
             // small /dev/shm that tabs crash on.
             "--no-sandbox".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
             format!("--window-size={},{}", WINDOW.0, WINDOW.1),
-            format!("--host-resolver-rules=MAP {REBOUND_HOST} 127.0.0.1"),
-            // Nothing but the servers under test is reachable: no update checks, no sync.
+            // The tests' servers listen on 127.0.0.1; the one name besides `localhost` is
+            // the rebinding attacker's. Any other host (`MAP *` takes address literals
+            // too) fails to resolve, so the browser reaches nothing outside this machine:
+            // no update checks, no suggestions, no Safe Browsing lists.
+            format!(
+                "--host-resolver-rules=MAP {REBOUND_HOST} 127.0.0.1, MAP * ~NOTFOUND, \
+                 EXCLUDE localhost, EXCLUDE 127.0.0.1"
+            ),
             "--disable-background-networking".to_owned(),
             "--disable-component-update".to_owned(),
             "--no-first-run".to_owned(),
@@ -341,6 +353,9 @@ struct Driver {
     url: String,
     /// `target/browser-logs/chromedriver-….log`, removed when the test did not fail.
     log: PathBuf,
+    /// Chromium's profile and its `TMPDIR` (the folders it would leave in `/tmp` when
+    /// killed), removed after the processes end (fields drop after `Drop::drop`).
+    scratch: tempfile::TempDir,
 }
 
 impl Driver {
@@ -349,8 +364,10 @@ impl Driver {
         std::fs::create_dir_all(&log_dir)
             .unwrap_or_else(|error| panic!("create {}: {error}", log_dir.display()));
         let log = log_dir.join(format!("{}.log", crate::unique("chromedriver")));
+        let scratch = tempfile::tempdir().expect("a scratch folder for Chromium");
         let mut command = Command::new(program);
         command
+            .env("TMPDIR", scratch.path())
             .arg("--port=0")
             .arg(format!("--log-path={}", log.display()))
             .stdin(Stdio::null())
@@ -381,6 +398,7 @@ impl Driver {
             child,
             url: String::new(),
             log,
+            scratch,
         };
         match port {
             Ok(port) => {
