@@ -61,8 +61,9 @@ impl Browser {
                 "--user-data-dir={}",
                 driver.scratch.path().join("profile").display()
             ),
-            // A root container has no user namespaces for Chromium's sandbox, and a
-            // small /dev/shm that tabs crash on.
+            // Chromium refuses to run as root with its sandbox on (which needs user
+            // namespaces a container may not give), and a container's /dev/shm is small
+            // enough for tabs to crash on.
             "--no-sandbox".to_owned(),
             "--disable-dev-shm-usage".to_owned(),
             format!("--window-size={},{}", WINDOW.0, WINDOW.1),
