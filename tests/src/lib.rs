@@ -6,6 +6,7 @@
 
 pub mod agent_harness;
 pub mod aws;
+pub mod browser;
 pub mod delivery;
 pub mod deploy_script;
 pub mod deployed;
