@@ -6,6 +6,7 @@
 //! answers 404 (or 401/403 for bad credentials) and shows up in [`FakeGitHub::unexpected`].
 
 mod limits;
+mod oauth;
 mod openapi;
 mod pulls;
 mod routes;
@@ -101,6 +102,16 @@ pub enum Route {
     PullFiles,
     /// `POST /app-manifests/{code}/conversions`: the last step of the App Manifest flow.
     ManifestConversion,
+    /// `GET /login/oauth/authorize` (the web host): the OAuth web flow's first step.
+    OAuthAuthorize,
+    /// `POST /login/oauth/access_token` (the web host): a code traded for a user token.
+    OAuthAccessToken,
+    /// `GET /user`
+    User,
+    /// `GET /user/installations`
+    UserInstallations,
+    /// `GET /user/installations/{id}/repositories`
+    UserInstallationRepositories,
 }
 
 /// A scripted misbehaviour, played on the next calls to one route (after the credential
@@ -141,6 +152,8 @@ pub enum AuthKind {
     },
     /// A token the fake never minted, or one that expired.
     UnknownToken,
+    /// A user's token from the OAuth web flow.
+    UserToken { login: String },
     /// An `Authorization` header of another kind.
     Other,
 }
@@ -274,6 +287,8 @@ pub(crate) struct State {
     /// Codes of the App Manifest flow not yet exchanged: each works once.
     pub(crate) manifest_codes: std::collections::BTreeSet<String>,
     pub(crate) faults: Vec<(Route, u32, Fault)>,
+    /// The user side: the OAuth web flow's codes and tokens, what each user reaches.
+    pub(crate) oauth: oauth::OAuthState,
     pub(crate) requests: Vec<Recorded>,
     /// How many of `requests` a test has looked at for unexpected ones.
     pub(crate) acknowledged: usize,
@@ -335,6 +350,45 @@ impl FakeGitHub {
     /// The API root to configure the client with.
     pub fn base_url(&self) -> String {
         format!("http://{}{}", self.addr, self.prefix)
+    }
+
+    /// `login` is the user at the browser: the OAuth authorize page sends the browser
+    /// back with a code for them, as GitHub does once the user approves the App.
+    pub fn sign_in_as(&self, login: &str) {
+        self.state().oauth.approving = Some(login.to_owned());
+    }
+
+    /// Nobody is signed in to GitHub in the browser: the authorize page shows GitHub's
+    /// sign-in form and sends nobody back.
+    pub fn sign_out_of_github(&self) {
+        self.state().oauth.approving = None;
+    }
+
+    /// `login` reaches `repo` through `installation` with `permission` (`read`, `write`
+    /// or `admin`), as `GET /user/installations/{id}/repositories` reports it.
+    pub fn let_user_reach(&self, login: &str, installation: u64, repo: &str, permission: &str) {
+        self.state()
+            .oauth
+            .reach
+            .entry(login.to_owned())
+            .or_default()
+            .push(oauth::Reached {
+                installation,
+                repo: repo.to_owned(),
+                push: permission == "write",
+                admin: permission == "admin",
+            });
+    }
+
+    /// Takes away every repository `login` reached.
+    pub fn forget_user_reach(&self, login: &str) {
+        self.state().oauth.reach.remove(login);
+    }
+
+    /// The user tokens the OAuth flow handed out, so that tests can check they never
+    /// leak.
+    pub fn user_tokens(&self) -> Vec<String> {
+        self.state().oauth.tokens.keys().cloned().collect()
     }
 
     /// The test App's credentials.

@@ -6,6 +6,7 @@
 
 pub mod agent_harness;
 pub mod aws;
+pub mod dashboard_client;
 pub mod delivery;
 pub mod deploy_script;
 pub mod deployed;

@@ -54,7 +54,11 @@ pub fn web(server: &Server, gate: &Arc<Gate>) -> anyhow::Result<Arc<Web<LocalCon
     });
     Ok(Arc::new(Web {
         plane: LocalControlPlane::new(server.db.clone(), workflow),
-        github: GitHubUsers::new(&server.environment.git_base_url, &server.environment.api_url)?,
+        // GitHub's web pages go with its API (`GIT_BASE_URL` is where clones come from).
+        github: GitHubUsers::new(
+            &ota_runner::job::git_base_url(&server.environment.api_url),
+            &server.environment.api_url,
+        )?,
         oauth,
         operator,
         key,
