@@ -17,10 +17,15 @@ const OTA: &str = env!("CARGO_BIN_EXE_ota");
 async fn waiting_job(world: &ServeWorld, server: &OtaServer) -> String {
     world.github.set_role(REPO, "triager", "triage");
     assert_eq!(server.post(&refactor_request("triager")).await.0, 202);
-    eventually(server, "the job to wait for an approval", JOB_TIMEOUT, || {
-        let (_, jobs) = world.ota(OTA, &["jobs", "--status", "awaiting_approval"]);
-        first_job_id(&jobs)
-    })
+    eventually(
+        server,
+        "the job to wait for an approval",
+        JOB_TIMEOUT,
+        || {
+            let (_, jobs) = world.ota(OTA, &["jobs", "--status", "awaiting_approval"]);
+            first_job_id(&jobs)
+        },
+    )
     .await
 }
 
@@ -52,8 +57,8 @@ fn without_times(text: &str) -> String {
         let stamp = before.len().saturating_sub(16);
         let is_time = before.is_char_boundary(stamp)
             && before[stamp..].len() == 16
-            && before[stamp..].as_bytes()[4] == b'-'
-            && before[stamp..].as_bytes()[13] == b':';
+            && before.as_bytes()[stamp + 4] == b'-'
+            && before.as_bytes()[stamp + 13] == b':';
         if is_time {
             out.push_str(&before[..stamp]);
             out.push_str("[time]");
@@ -105,7 +110,10 @@ async fn a_visitor_who_is_not_signed_in_sees_nothing_and_bad_sign_ins_are_refuse
     // A started sign-in whose code GitHub does not know.
     let start = browser.get("/signin/github").await;
     let authorize = start.location.expect("to GitHub");
-    assert!(authorize.starts_with(&world.github.base_url()), "{authorize}");
+    assert!(
+        authorize.starts_with(&world.github.base_url()),
+        "{authorize}"
+    );
     let state = authorize
         .split("state=")
         .nth(1)
@@ -113,7 +121,9 @@ async fn a_visitor_who_is_not_signed_in_sees_nothing_and_bad_sign_ins_are_refuse
         .expect("a state")
         .to_owned();
     let wrong_code = browser
-        .get(&format!("/signin/github/callback?code=not-a-code&state={state}"))
+        .get(&format!(
+            "/signin/github/callback?code=not-a-code&state={state}"
+        ))
         .await;
     assert_eq!(wrong_code.status, 400, "{wrong_code:?}");
     insta::assert_snapshot!("bad_code_page", wrong_code.text());
@@ -129,9 +139,15 @@ async fn a_visitor_who_is_not_signed_in_sees_nothing_and_bad_sign_ins_are_refuse
         .last()
         .map(|request| request.query.clone())
         .expect("the authorize request");
-    assert_eq!(used.get("redirect_uri").map(String::as_str), Some(format!("{}/signin/github/callback", server.url).as_str()));
+    assert_eq!(
+        used.get("redirect_uri").map(String::as_str),
+        Some(format!("{}/signin/github/callback", server.url).as_str())
+    );
     let log = server.log();
-    assert!(!log.contains(MANIFEST_CLIENT_SECRET), "the client secret is logged");
+    assert!(
+        !log.contains(MANIFEST_CLIENT_SECRET),
+        "the client secret is logged"
+    );
     for token in world.github.user_tokens() {
         assert!(!log.contains(&token), "a user token is logged");
     }
@@ -144,8 +160,12 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
     world.script_quick_refactor();
     let server = serve(&world);
     let id = waiting_job(&world, &server).await;
-    world.github.let_user_reach("reader", INSTALLATION, REPO, "read");
-    world.github.let_user_reach("maintainer", INSTALLATION, REPO, "write");
+    world
+        .github
+        .let_user_reach("reader", INSTALLATION, REPO, "read");
+    world
+        .github
+        .let_user_reach("maintainer", INSTALLATION, REPO, "write");
     world
         .github
         .let_user_reach("stranger", INSTALLATION + 1, "someone/else", "admin");
@@ -167,7 +187,11 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
     // A reader sees it, without buttons, and is refused the action.
     let reader = signed_in(&world, &server, "reader").await;
     let jobs = reader.get("/jobs").await;
-    assert!(jobs.body.contains(&format!("/jobs/{id}")), "{}", jobs.text());
+    assert!(
+        jobs.body.contains(&format!("/jobs/{id}")),
+        "{}",
+        jobs.text()
+    );
     let page = reader.get(&format!("/jobs/{id}")).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("/approve\""), "{}", page.text());
@@ -192,7 +216,11 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
     );
     let jobs = maintainer.get("/jobs").await;
     insta::assert_snapshot!("jobs_page", without_times(&redact(&id).apply(&jobs.text())));
-    for form in [vec![], vec![("csrf", "forged")], vec![("csrf", csrf.as_str())]] {
+    for form in [
+        vec![],
+        vec![("csrf", "forged")],
+        vec![("csrf", csrf.as_str())],
+    ] {
         let refused = maintainer.post(&format!("/jobs/{id}/approve"), &form).await;
         assert_eq!(refused.status, 403, "{form:?}: {refused:?}");
         assert!(refused.text().contains("CSRF token is missing or wrong"));
@@ -215,10 +243,19 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
     let done = maintainer.get(&format!("/jobs/{id}")).await;
     let text = done.text();
     assert!(text.contains("approved by maintainer"), "{text}");
-    assert!(text.contains("dashboard approve"), "the audit entry: {text}");
+    assert!(
+        text.contains("dashboard approve"),
+        "the audit entry: {text}"
+    );
     assert!(text.contains("succeeded"), "{text}");
-    assert!(!done.body.contains("/approve\""), "no approve button once done");
-    assert!(!text.contains("No log lines yet."), "the runner's log: {text}");
+    assert!(
+        !done.body.contains("/approve\""),
+        "no approve button once done"
+    );
+    assert!(
+        !text.contains("No log lines yet."),
+        "the runner's log: {text}"
+    );
     assert!(text.contains("attempt 1: runner exited normally"), "{text}");
 
     // Filters.
@@ -227,7 +264,11 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
     let some = maintainer
         .get("/jobs?status=succeeded&requester=%40triager&task=refactor")
         .await;
-    assert!(some.body.contains(&format!("/jobs/{id}")), "{}", some.text());
+    assert!(
+        some.body.contains(&format!("/jobs/{id}")),
+        "{}",
+        some.text()
+    );
     let wrong = maintainer.get("/jobs?since=yesterday").await;
     assert_eq!(wrong.status, 400);
     assert!(wrong.text().contains("From must be a date as YYYY-MM-DD"));
@@ -253,11 +294,16 @@ async fn a_writer_cancels_and_retries_and_the_operator_sees_everything() {
     world.script_quick_refactor();
     let server = serve(&world);
     let id = waiting_job(&world, &server).await;
-    world.github.let_user_reach("maintainer", INSTALLATION, REPO, "write");
+    world
+        .github
+        .let_user_reach("maintainer", INSTALLATION, REPO, "write");
     let maintainer = signed_in(&world, &server, "maintainer").await;
 
     let page = maintainer.get(&format!("/jobs/{id}")).await;
-    assert!(page.body.contains("/retry\"") == false, "a waiting job is not retried");
+    assert!(
+        !page.body.contains("/retry\""),
+        "a waiting job is not retried"
+    );
     let csrf = page.csrf().expect("a csrf token");
     let cancelled = maintainer
         .post(&format!("/jobs/{id}/cancel"), &[("csrf", &csrf)])
@@ -272,7 +318,11 @@ async fn a_writer_cancels_and_retries_and_the_operator_sees_everything() {
         .post(&format!("/jobs/{id}/cancel"), &[("csrf", &csrf)])
         .await;
     assert_eq!(again.status, 409, "{again:?}");
-    assert!(again.text().contains("already cancelled"), "{}", again.text());
+    assert!(
+        again.text().contains("already cancelled"),
+        "{}",
+        again.text()
+    );
 
     let retried = maintainer
         .post(&format!("/jobs/{id}/retry"), &[("csrf", &csrf)])
@@ -297,7 +347,11 @@ async fn a_writer_cancels_and_retries_and_the_operator_sees_everything() {
     assert!(jobs.contains(&id) && jobs.contains(&new), "{jobs}");
     let (status, page) = server.get(&format!("/jobs/{new}")).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Signed in as the server&#39;s owner") || page.contains("Signed in as the server's owner"), "{page}");
+    assert!(
+        page.contains("Signed in as the server&#39;s owner")
+            || page.contains("Signed in as the server's owner"),
+        "{page}"
+    );
     // The operator's browser session needs the token on its forms.
     let cookie = server.sign_in().await;
     let operator = DashboardClient::new(&server);

@@ -9,8 +9,8 @@ use shared::clock::now_ms;
 use shared::job::{JobId, JobRecord, JobStatus, Timeouts, Wait};
 use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::ports::{
-    ActionOutcome, AttemptView, ControlPlane, JobAction, JobDetail, JobFilter, JobPage,
-    JobStore, RepoScope, StoreError,
+    ActionOutcome, AttemptView, ControlPlane, JobAction, JobDetail, JobFilter, JobPage, JobStore,
+    RepoScope, StoreError,
 };
 use std::io::{Read, Seek, SeekFrom};
 

@@ -153,7 +153,9 @@ pub enum AuthKind {
     /// A token the fake never minted, or one that expired.
     UnknownToken,
     /// A user's token from the OAuth web flow.
-    UserToken { login: String },
+    UserToken {
+        login: String,
+    },
     /// An `Authorization` header of another kind.
     Other,
 }

@@ -109,7 +109,10 @@ struct Repository {
 impl GitHubUsers {
     pub fn new(web_url: &str, api_url: &str) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
-            .user_agent(concat!("ollama-turbo-agent-dashboard/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!(
+                "ollama-turbo-agent-dashboard/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
@@ -224,7 +227,10 @@ impl GitHubUsers {
         let mut installations = Vec::new();
         for page in 1..=MAX_PAGES {
             let listed: Installations = self
-                .get(token, &format!("/user/installations?per_page={PER_PAGE}&page={page}"))
+                .get(
+                    token,
+                    &format!("/user/installations?per_page={PER_PAGE}&page={page}"),
+                )
                 .await?;
             let count = listed.installations.len();
             installations.extend(listed.installations.into_iter().map(|found| found.id));

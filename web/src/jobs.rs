@@ -4,16 +4,16 @@
 //! the viewer may see and do on the job's repository.
 
 use crate::Web;
-use crate::pages::{self, JobsPage, JobPageView};
+use crate::pages::{self, JobPageView, JobsPage};
 use crate::time::parse_date;
 use crate::viewer::{Refusal, Viewer, permissions, reach, viewer};
+use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::job::{JobId, JobStatus};
-use askama::Template;
 use shared::ids::RepoFullName;
+use shared::job::{JobId, JobStatus};
 use shared::ports::{ActionOutcome, ControlPlane, JobAction, JobFilter};
 use std::sync::Arc;
 
@@ -60,12 +60,13 @@ impl FilterForm {
                 .map(Some)
                 .ok_or_else(|| format!("{name} must be a date as YYYY-MM-DD, not “{text}”.")),
         };
-        let status = match self.status.as_str() {
-            "" => None,
-            name => Some(JobStatus::from_name(name).ok_or_else(|| {
-                format!("There is no status “{name}”; pick one from the list.")
-            })?),
-        };
+        let status =
+            match self.status.as_str() {
+                "" => None,
+                name => Some(JobStatus::from_name(name).ok_or_else(|| {
+                    format!("There is no status “{name}”; pick one from the list.")
+                })?),
+            };
         Ok(JobFilter {
             repos: None,
             repo: some(&self.repo).map(RepoFullName::new),

@@ -71,10 +71,7 @@ pub fn message(status: StatusCode, title: &str, text: &str) -> Html<String> {
         text,
         status: status.as_u16(),
     };
-    Html(
-        page.render()
-            .unwrap_or_else(|_| format!("{title}: {text}")),
-    )
+    Html(page.render().unwrap_or_else(|_| format!("{title}: {text}")))
 }
 
 /// One row of the jobs table.
@@ -143,7 +140,11 @@ impl JobsPage {
                 .iter()
                 .map(|status| (status.as_str().to_owned(), form.status == status.as_str()))
                 .collect(),
-            rows: page.jobs.iter().map(|job| JobRow::new(web_url, job)).collect(),
+            rows: page
+                .jobs
+                .iter()
+                .map(|job| JobRow::new(web_url, job))
+                .collect(),
             next: page.next.map(|after| form.query_after(&after)),
             paged: !form.after.is_empty(),
             form: form.clone(),

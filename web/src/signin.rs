@@ -7,8 +7,8 @@ use crate::Web;
 use crate::github::GitHubError;
 use crate::pages;
 use crate::session::{
-    SESSION_COOKIE, SESSION_LIFETIME, STATE_COOKIE, STATE_LIFETIME, UserSession, cookie,
-    random_id, set_cookie,
+    SESSION_COOKIE, SESSION_LIFETIME, STATE_COOKIE, STATE_LIFETIME, UserSession, cookie, random_id,
+    set_cookie,
 };
 use crate::viewer::{Refusal, SESSION_PURPOSE, viewer};
 use axum::body::Bytes;
@@ -103,8 +103,8 @@ pub async fn callback<C: ControlPlane>(
         );
     }
     let now = (web.clock)();
-    let expected = cookie(&headers, STATE_COOKIE)
-        .and_then(|value| web.key.verify(STATE_PURPOSE, value, now));
+    let expected =
+        cookie(&headers, STATE_COOKIE).and_then(|value| web.key.verify(STATE_PURPOSE, value, now));
     let state = field("state");
     let state_holds = expected.as_deref().is_some_and(|expected| {
         !state.is_empty()

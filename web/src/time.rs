@@ -75,7 +75,10 @@ mod tests {
         assert_eq!(format_ms(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_ms(1_796_242_500_000), "2026-12-02 20:15 UTC");
         assert_eq!(parse_date("2026-12-02"), Some(1_796_169_600_000));
-        assert_eq!(format_ms(parse_date("2024-02-29").unwrap()), "2024-02-29 00:00 UTC");
+        assert_eq!(
+            format_ms(parse_date("2024-02-29").unwrap()),
+            "2024-02-29 00:00 UTC"
+        );
         for wrong in ["2026-02-31", "2026-13-01", "yesterday", "", "1969-12-31"] {
             assert_eq!(parse_date(wrong), None, "{wrong}");
         }

@@ -26,14 +26,15 @@ pub fn web(server: &Server, gate: &Arc<Gate>) -> anyhow::Result<Arc<Web<LocalCon
         .public_url
         .clone()
         .unwrap_or_else(|| browser::local_url(server.addr));
-    let from_environment = server
-        .environment
-        .oauth_client
-        .clone()
-        .map(|(client_id, client_secret)| OAuthApp {
-            client_id,
-            client_secret,
-        });
+    let from_environment =
+        server
+            .environment
+            .oauth_client
+            .clone()
+            .map(|(client_id, client_secret)| OAuthApp {
+                client_id,
+                client_secret,
+            });
     let oauth = Arc::new(move || {
         from_environment.clone().or_else(|| {
             let file = AppFile::load(&data_dir).ok().flatten()?;

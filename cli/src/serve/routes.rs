@@ -63,12 +63,18 @@ pub fn router(
     let home_route = Router::new()
         .route("/", get(home))
         .with_state((Arc::clone(&server), Arc::clone(&gate)))
-        .layer(from_fn_with_state(Arc::clone(&gate), guard::known_host_only));
+        .layer(from_fn_with_state(
+            Arc::clone(&gate),
+            guard::known_host_only,
+        ));
     // The dashboard checks who is signed in itself (GitHub user or operator), and the
     // CSRF token of every form.
     let dashboard = ota_web::router(web)
         .layer(from_fn_with_state(page_body, body::read_whole))
-        .layer(from_fn_with_state(Arc::clone(&gate), guard::known_host_only));
+        .layer(from_fn_with_state(
+            Arc::clone(&gate),
+            guard::known_host_only,
+        ));
     let operator = Router::new()
         .merge(start)
         .layer(from_fn_with_state(page_body, body::read_whole))

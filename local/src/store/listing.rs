@@ -100,8 +100,10 @@ impl Database {
         );
         let mut jobs = self
             .call(move |connection| {
-                let params: Vec<&dyn ToSql> =
-                    values.iter().map(|value| value.as_ref() as &dyn ToSql).collect();
+                let params: Vec<&dyn ToSql> = values
+                    .iter()
+                    .map(|value| value.as_ref() as &dyn ToSql)
+                    .collect();
                 job_records(connection, &sql, params.as_slice())
             })
             .await?;

@@ -136,7 +136,11 @@ pub(crate) fn answer(
     match call {
         UserCall::Authorize => {
             if query.get("client_id").map(String::as_str) != Some(MANIFEST_CLIENT_ID) {
-                return Answer::refuse(404, "Not Found", "authorize with a client id that is not the App's");
+                return Answer::refuse(
+                    404,
+                    "Not Found",
+                    "authorize with a client id that is not the App's",
+                );
             }
             let Some(redirect) = query.get("redirect_uri").cloned() else {
                 // Without one GitHub uses the App's first callback URL, which this fake
@@ -158,9 +162,10 @@ pub(crate) fn answer(
             }
             let separator = if redirect.contains('?') { '&' } else { '?' };
             let mut answer = Answer::text(302, "");
-            answer
-                .headers
-                .push(("location", format!("{redirect}{separator}{}", back.finish())));
+            answer.headers.push((
+                "location",
+                format!("{redirect}{separator}{}", back.finish()),
+            ));
             answer
         }
         UserCall::AccessToken => {
@@ -168,13 +173,20 @@ pub(crate) fn answer(
                 .get("accept")
                 .and_then(|value| value.to_str().ok())
                 .is_some_and(|accept| accept.contains("application/json"));
-            let form: BTreeMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
+            let form: BTreeMap<String, String> =
+                form_urlencoded::parse(body).into_owned().collect();
             let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
             if !accepts_json {
                 // GitHub then answers form-encoded; the dashboard asks for JSON.
-                return Answer::refuse(406, "Not Acceptable", "token exchange without Accept: application/json");
+                return Answer::refuse(
+                    406,
+                    "Not Acceptable",
+                    "token exchange without Accept: application/json",
+                );
             }
-            if field("client_id") != MANIFEST_CLIENT_ID || field("client_secret") != MANIFEST_CLIENT_SECRET {
+            if field("client_id") != MANIFEST_CLIENT_ID
+                || field("client_secret") != MANIFEST_CLIENT_SECRET
+            {
                 return exchange_error(
                     "incorrect_client_credentials",
                     "The client_id and/or client_secret passed are incorrect.",
@@ -191,13 +203,20 @@ pub(crate) fn answer(
             };
             let expired = issued.elapsed().map_or(true, |age| age > CODE_LIFETIME);
             if expired {
-                return exchange_error("bad_verification_code", "The code passed is incorrect or expired.", None);
+                return exchange_error(
+                    "bad_verification_code",
+                    "The code passed is incorrect or expired.",
+                    None,
+                );
             }
             if field("redirect_uri") != redirect {
                 return exchange_error(
                     "redirect_uri_mismatch",
                     "The redirect_uri MUST match the registered callback URL for this application.",
-                    Some("the token exchange with another redirect_uri than the authorize".to_owned()),
+                    Some(
+                        "the token exchange with another redirect_uri than the authorize"
+                            .to_owned(),
+                    ),
                 );
             }
             let token = state.mint("ghu");
@@ -227,17 +246,27 @@ pub(crate) fn answer(
                 *auth = AuthKind::UnknownToken;
                 return Answer::refuse(401, "Bad credentials", "a user token the fake never gave");
             };
-            *auth = AuthKind::UserToken { login: login.clone() };
+            *auth = AuthKind::UserToken {
+                login: login.clone(),
+            };
             let reached = state.reach.get(&login).cloned().unwrap_or_default();
             user_answer(call, &login, &reached, query)
         }
     }
 }
 
-fn user_answer(call: &UserCall, login: &str, reached: &[Reached], query: &BTreeMap<String, String>) -> Answer {
+fn user_answer(
+    call: &UserCall,
+    login: &str,
+    reached: &[Reached],
+    query: &BTreeMap<String, String>,
+) -> Answer {
     let user_id = 5_000 + login.bytes().map(u64::from).sum::<u64>();
     match call {
-        UserCall::User => Answer::json(200, json!({ "login": login, "id": user_id, "type": "User" })),
+        UserCall::User => Answer::json(
+            200,
+            json!({ "login": login, "id": user_id, "type": "User" }),
+        ),
         UserCall::Installations => {
             let mut ids: Vec<u64> = reached.iter().map(|reach| reach.installation).collect();
             ids.sort_unstable();
@@ -247,7 +276,10 @@ fn user_answer(call: &UserCall, login: &str, reached: &[Reached], query: &BTreeM
                 .iter()
                 .map(|id| json!({ "id": id, "app_id": super::APP_ID, "app_slug": super::MANIFEST_APP_SLUG }))
                 .collect();
-            Answer::json(200, json!({ "total_count": ids.len(), "installations": installations }))
+            Answer::json(
+                200,
+                json!({ "total_count": ids.len(), "installations": installations }),
+            )
         }
         UserCall::Repositories(installation) => {
             let repos: Vec<&Reached> = reached

@@ -140,7 +140,11 @@ async fn handle(
     let user_agent = super::limits::user_agent(&headers);
     record.user_agent = user_agent.as_ref().ok().cloned();
     let description = openapi::description();
-    let api_segments = if path.is_some() { segments.clone() } else { Vec::new() };
+    let api_segments = if path.is_some() {
+        segments.clone()
+    } else {
+        Vec::new()
+    };
     if let Some(call) = super::oauth::parse(&method, uri.path(), &api_segments) {
         record.route = Some(call.route());
         let answer = match description
@@ -162,7 +166,14 @@ async fn handle(
                     completed(description, &operation, answer)
                 }
             },
-            None => super::oauth::answer(&mut state.oauth, &call, &query, &headers, &body, &mut record.auth),
+            None => super::oauth::answer(
+                &mut state.oauth,
+                &call,
+                &query,
+                &headers,
+                &body,
+                &mut record.auth,
+            ),
         };
         record.status = answer.status;
         record.refused = answer.refused.clone();
