@@ -140,3 +140,111 @@ impl Database {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::database;
+    use e2e::store_contract::{comment_on, job_on};
+    use shared::ids::RepoFullName;
+    use shared::job::JobStatus;
+    use shared::ports::JobStore;
+
+    fn ids(page: &JobPage) -> Vec<u64> {
+        page.jobs.iter().map(|job| job.created_at_ms).collect()
+    }
+
+    #[tokio::test]
+    async fn pages_read_newest_first_and_every_filter_narrows() {
+        let (_dir, db) = database();
+        for at in 1..=5u64 {
+            let mut job = job_on("Octo-Org/Hello-World", comment_on(7), at * 1_000);
+            if at == 2 {
+                job.task = "docs".to_owned();
+                job.requester = "Hubot".to_owned();
+            }
+            if at == 4 {
+                job.status = JobStatus::Failed;
+            }
+            db.create_job(&job).await.expect("create");
+        }
+        db.create_job(&job_on("other/repo", comment_on(1), 6_000))
+            .await
+            .expect("create");
+
+        let all = JobFilter::default();
+        let first = db.job_page(&all, None, 4).await.expect("page");
+        assert_eq!(ids(&first), [6_000, 5_000, 4_000, 3_000]);
+        let next = first.next.clone().expect("another page");
+        let second = db.job_page(&all, Some(&next), 4).await.expect("page");
+        assert_eq!(ids(&second), [2_000, 1_000]);
+        assert_eq!(second.next, None);
+
+        let mine = JobFilter {
+            repos: Some(vec![RepoFullName::new("octo-org/hello-world")]),
+            ..JobFilter::default()
+        };
+        assert_eq!(
+            ids(&db.job_page(&mine, None, 10).await.expect("page")).len(),
+            5
+        );
+        let nothing = JobFilter {
+            repos: Some(Vec::new()),
+            ..JobFilter::default()
+        };
+        assert!(
+            db.job_page(&nothing, None, 10)
+                .await
+                .expect("page")
+                .jobs
+                .is_empty()
+        );
+
+        let cases = [
+            (
+                JobFilter {
+                    repo: Some(RepoFullName::new("OTHER/repo")),
+                    ..JobFilter::default()
+                },
+                vec![6_000],
+            ),
+            (
+                JobFilter {
+                    task: Some("docs".to_owned()),
+                    ..JobFilter::default()
+                },
+                vec![2_000],
+            ),
+            (
+                JobFilter {
+                    requester: Some("hubot".to_owned()),
+                    ..JobFilter::default()
+                },
+                vec![2_000],
+            ),
+            (
+                JobFilter {
+                    status: Some(JobStatus::Failed),
+                    ..JobFilter::default()
+                },
+                vec![4_000],
+            ),
+            (
+                JobFilter {
+                    since_ms: Some(3_000),
+                    until_ms: Some(5_000),
+                    ..JobFilter::default()
+                },
+                vec![4_000, 3_000],
+            ),
+        ];
+        for (filter, expected) in cases {
+            let page = db.job_page(&filter, None, 10).await.expect("page");
+            assert_eq!(ids(&page), expected, "{filter:?}");
+        }
+        assert!(matches!(
+            db.job_page(&all, Some("not a cursor"), 4).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

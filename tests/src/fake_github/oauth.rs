@@ -95,6 +95,48 @@ pub(crate) fn parse(method: &Method, path: &str, segments: &[String]) -> Option<
     }
 }
 
+/// The tests' side of the user routes.
+impl super::FakeGitHub {
+    /// `login` is the user at the browser: the OAuth authorize page sends the browser
+    /// back with a code for them, as GitHub does once the user approves the App.
+    pub fn sign_in_as(&self, login: &str) {
+        self.state().oauth.approving = Some(login.to_owned());
+    }
+
+    /// Nobody is signed in to GitHub in the browser: the authorize page shows GitHub's
+    /// sign-in form and sends nobody back.
+    pub fn sign_out_of_github(&self) {
+        self.state().oauth.approving = None;
+    }
+
+    /// `login` reaches `repo` through `installation` with `permission` (`read`, `write`
+    /// or `admin`), as `GET /user/installations/{id}/repositories` reports it.
+    pub fn let_user_reach(&self, login: &str, installation: u64, repo: &str, permission: &str) {
+        self.state()
+            .oauth
+            .reach
+            .entry(login.to_owned())
+            .or_default()
+            .push(Reached {
+                installation,
+                repo: repo.to_owned(),
+                push: permission == "write",
+                admin: permission == "admin",
+            });
+    }
+
+    /// Takes away every repository `login` reached.
+    pub fn forget_user_reach(&self, login: &str) {
+        self.state().oauth.reach.remove(login);
+    }
+
+    /// The user tokens the OAuth flow handed out, so that tests can check they never
+    /// leak.
+    pub fn user_tokens(&self) -> Vec<String> {
+        self.state().oauth.tokens.keys().cloned().collect()
+    }
+}
+
 /// GitHub's JSON error of the token exchange, with HTTP 200.
 fn exchange_error(error: &str, description: &str, why: Option<String>) -> Answer {
     let mut answer = Answer::json(
