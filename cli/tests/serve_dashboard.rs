@@ -227,6 +227,39 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
     }
     assert_eq!(world.job_status(OTA, &id), "awaiting_approval");
 
+    // The waiting job's page streams its log; strangers get no stream.
+    let stream = format!("/jobs/{id}/log/stream?from=0");
+    assert!(
+        page.body
+            .contains(&format!("data-stream=\"{}\"", stream.replace('&', "&amp;"))),
+        "{}",
+        page.body
+    );
+    let script = page
+        .body
+        .split("<script src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the live log's script")
+        .to_owned();
+    let served = maintainer.get(&script).await;
+    assert_eq!(served.status, 200);
+    assert!(served.body.contains("EventSource"));
+    let (status, _) = stranger
+        .events(&stream, std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(status, 404);
+    // The reader watches the log while the job runs.
+    let live = tokio::spawn({
+        let watcher = DashboardClient::new(&server);
+        watcher.set_cookie(
+            "ota_session",
+            &reader.cookie("ota_session").expect("a session"),
+        );
+        let stream = stream.clone();
+        async move { watcher.events(&stream, JOB_TIMEOUT).await }
+    });
+
     // Approved from the page, the job runs.
     let csrf = page.csrf().expect("a csrf token");
     let approved = maintainer
@@ -234,6 +267,10 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
         .await;
     assert_eq!(approved.status, 303, "{approved:?}");
     assert_eq!(approved.location, Some(format!("/jobs/{id}")));
+    let (status, events) = live.await.expect("the stream");
+    assert_eq!(status, 200);
+    assert!(events.contains("event: lines"), "{events}");
+    assert!(events.contains("event: end\ndata: succeeded"), "{events}");
     let pull = world.opened_pull(&server).await;
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     eventually(&server, "the job to succeed", JOB_TIMEOUT, || {

@@ -187,6 +187,29 @@ impl DashboardClient {
         self.send(self.http.get(url), to_server).await
     }
 
+    /// Reads the Server-Sent Events at `path` until an `end` event (or `timeout`): the
+    /// status and the stream's text as received.
+    pub async fn events(&self, path: &str, timeout: std::time::Duration) -> (u16, String) {
+        let mut response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("accept", "text/event-stream")
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("open the stream");
+        let status = response.status().as_u16();
+        let mut text = String::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !text.contains("event: end") {
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => break,
+            }
+        }
+        (status, text)
+    }
+
     /// Signs in through the fake GitHub as whoever it approves for
     /// (`FakeGitHub::sign_in_as`): the page the callback answered (a 303 to `/jobs` once
     /// signed in).

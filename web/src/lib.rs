@@ -10,6 +10,7 @@
 pub mod access;
 pub mod github;
 mod jobs;
+mod live;
 mod pages;
 pub mod session;
 mod signin;
@@ -71,12 +72,15 @@ impl<C> Web<C> {
 }
 
 /// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,
-/// `GET /signin/github` and its callback, `POST /signout`.
+/// `GET /jobs/{id}/log/stream`, the page's script, `GET /signin/github` and its
+/// callback, `POST /signout`.
 pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
     Router::new()
         .route("/jobs", get(jobs::list::<C>))
         .route("/jobs/{id}", get(jobs::detail::<C>))
         .route("/jobs/{id}/{action}", post(jobs::act::<C>))
+        .route("/jobs/{id}/log/stream", get(live::log_stream::<C>))
+        .route(&live::script_path(), get(live::script))
         .route(signin::START_PATH, get(signin::start::<C>))
         .route(signin::CALLBACK_PATH, get(signin::callback::<C>))
         .route("/signout", post(signin::sign_out::<C>))

@@ -21,7 +21,7 @@ pub fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> Resp
             response.headers_mut().insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(
-                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                    "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
                 ),
             );
             response
@@ -183,6 +183,8 @@ pub struct JobPageView {
     timeline: Vec<Moment>,
     audit: Vec<AuditRow>,
     log: Vec<String>,
+    /// The live log's stream and script, while the job has not ended.
+    stream: Option<(String, String)>,
     can_approve: bool,
     can_cancel: bool,
     can_retry: bool,
@@ -276,6 +278,12 @@ impl JobPageView {
                 })
                 .collect(),
             log: detail.log.clone(),
+            stream: (!job.status.is_terminal()).then(|| {
+                (
+                    format!("/jobs/{}/log/stream?from={}", job.id, detail.log.len()),
+                    crate::live::script_path(),
+                )
+            }),
             can_approve: may_act && detail.approvable,
             can_cancel: may_act && !job.status.is_terminal(),
             can_retry: may_act && job.status.is_retryable(),

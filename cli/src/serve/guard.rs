@@ -234,15 +234,19 @@ pub(super) fn sign_in_required(wrong_token: bool) -> Response {
 }
 
 /// Pages are not framed by other sites (a framed setup form could be clicked blindly)
-/// nor cached.
+/// nor cached (unless they say otherwise: the dashboard's script).
 pub(super) fn hardened(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'none'"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A page with a stricter policy of its own (the dashboard's) keeps it; it forbids
+    // framing too.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    // A static asset says how long it may be cached; nothing else is.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     response
 }
 
