@@ -400,3 +400,88 @@ async fn a_writer_cancels_and_retries_and_the_operator_sees_everything() {
     assert_eq!(home.status, 200, "the operator's status page: {home:?}");
     world.github.assert_nothing_unexpected();
 }
+
+#[tokio::test]
+async fn pages_read_on_and_github_s_failures_are_told_apart_from_refusals() {
+    let world = ServeWorld::with_lib("true").await;
+    let server = serve(&world);
+    // Thirty jobs on the repository, written as `ota` commands write beside the server.
+    let db = ota_local::store::Database::open(world.data_dir()).expect("the database");
+    for at in 1..=30u64 {
+        let job = e2e::store_contract::job_on(REPO, e2e::store_contract::comment_on(2), at * 1_000);
+        shared::ports::JobStore::create_job(&db, &job)
+            .await
+            .expect("a job");
+    }
+    world
+        .github
+        .let_user_reach("reader", INSTALLATION, REPO, "read");
+    let reader = signed_in(&world, &server, "reader").await;
+    let first = reader.get("/jobs").await;
+    assert_eq!(
+        first.body.matches("<tr>").count(),
+        1 + 25,
+        "{}",
+        first.text()
+    );
+    let older = first
+        .body
+        .split("href=\"/jobs?")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an older page")
+        .replace("&amp;", "&");
+    let second = reader.get(&format!("/jobs?{older}")).await;
+    assert_eq!(second.status, 200, "{second:?}");
+    assert_eq!(
+        second.body.matches("<tr>").count(),
+        1 + 5,
+        "{}",
+        second.text()
+    );
+    assert!(!second.body.contains("rel=\"next\""));
+    let forged = reader.get("/jobs?after=not-a-cursor").await;
+    assert_eq!(forged.status, 400, "{forged:?}");
+
+    // GitHub cannot answer: the access could not be checked, which is not a refusal.
+    world
+        .github
+        .let_user_reach("newcomer", INSTALLATION, REPO, "write");
+    let newcomer = signed_in(&world, &server, "newcomer").await;
+    world.github.inject(
+        Route::UserInstallations,
+        1,
+        e2e::fake_github::Fault::Status(502),
+    );
+    let down = newcomer.get("/jobs").await;
+    assert_eq!(down.status, 503, "{down:?}");
+    insta::assert_snapshot!("github_unavailable_page", down.text());
+    assert_eq!(newcomer.get("/jobs").await.status, 200);
+
+    // GitHub no longer takes the user's token: sign in again.
+    world
+        .github
+        .let_user_reach("latecomer", INSTALLATION, REPO, "write");
+    let latecomer = signed_in(&world, &server, "latecomer").await;
+    world.github.revoke_user_tokens();
+    let expired = latecomer.get("/jobs").await;
+    assert_eq!(expired.status, 401, "{expired:?}");
+    assert!(
+        expired.text().contains("Sign in again"),
+        "{}",
+        expired.text()
+    );
+    assert_eq!(
+        latecomer.get("/jobs").await.status,
+        303,
+        "the session is over"
+    );
+    // The 401s GitHub gave were provoked on purpose.
+    let refused = world.github.take_unexpected();
+    assert!(
+        refused
+            .iter()
+            .all(|request| request.route == Some(Route::UserInstallations)),
+        "{refused:#?}"
+    );
+}

@@ -45,7 +45,7 @@ pub enum GitHubError {
     #[error("GitHub no longer accepts your sign-in (HTTP 401)")]
     TokenRejected,
     /// GitHub could not be asked, or answered something unreadable.
-    #[error("could not ask GitHub: {0}")]
+    #[error("{0}")]
     Unavailable(String),
 }
 

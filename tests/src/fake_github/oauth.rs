@@ -130,6 +130,12 @@ impl super::FakeGitHub {
         self.state().oauth.reach.remove(login);
     }
 
+    /// Revokes every user token (the users took their authorization back, or the tokens
+    /// expired): GitHub answers 401 to them from now on.
+    pub fn revoke_user_tokens(&self) {
+        self.state().oauth.tokens.clear();
+    }
+
     /// The user tokens the OAuth flow handed out, so that tests can check they never
     /// leak.
     pub fn user_tokens(&self) -> Vec<String> {

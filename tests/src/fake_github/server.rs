@@ -154,6 +154,19 @@ async fn handle(
             _ if user_agent.is_err() => user_agent.err().unwrap_or_else(|| Answer::error(403, "")),
             Some(operation) => match description.check_request(&operation, &query, None) {
                 Verdict::Invalid(why) => Answer::refuse(422, "Invalid request.", why),
+                Verdict::Accepted { .. }
+                    if state
+                        .faults
+                        .iter()
+                        .any(|(route, left, _)| *route == call.route() && *left > 0) =>
+                {
+                    let fault = take_fault(&mut state, call.route());
+                    record.fault = fault;
+                    match fault {
+                        Some(Fault::Status(status)) => Answer::error(status, reason(status)),
+                        _ => Answer::error(500, "the fake plays only status faults on user routes"),
+                    }
+                }
                 Verdict::Accepted { .. } => {
                     let answer = super::oauth::answer(
                         &mut state.oauth,
