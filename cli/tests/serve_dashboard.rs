@@ -133,6 +133,25 @@ async fn a_visitor_who_is_not_signed_in_sees_nothing_and_bad_sign_ins_are_refuse
     world.github.sign_in_as("maintainer");
     let signed = browser.sign_in_with_github().await;
     assert_eq!(signed.status, 303, "{signed:?}");
+    let session = signed
+        .set_cookies
+        .iter()
+        .find(|cookie| cookie.starts_with("ota_session="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=28800"] {
+        assert!(session.contains(flag), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP: {session}");
+    // The dashboard answers only to this server's names, like every page.
+    let rebound = server
+        .send(
+            reqwest::Method::GET,
+            "/jobs",
+            &[("host", "rebound.evil.example")],
+            None,
+        )
+        .await;
+    assert_eq!(rebound.status, 421, "{rebound:?}");
     let used = world
         .github
         .requests_to(Route::OAuthAuthorize)
@@ -396,6 +415,17 @@ async fn a_writer_cancels_and_retries_and_the_operator_sees_everything() {
     operator.set_cookie(name, value);
     let refused = operator.post(&format!("/jobs/{new}/retry"), &[]).await;
     assert_eq!(refused.status, 403, "{refused:?}");
+    let page = operator.get(&format!("/jobs/{new}")).await;
+    let csrf = page.csrf().expect("the operator's forms carry a token");
+    let finished = operator
+        .post(&format!("/jobs/{new}/cancel"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(finished.status, 409, "{finished:?}");
+    assert!(
+        finished.text().contains("already succeeded"),
+        "{}",
+        finished.text()
+    );
     let home = operator.get("/").await;
     assert_eq!(home.status, 200, "the operator's status page: {home:?}");
     world.github.assert_nothing_unexpected();

@@ -9,13 +9,17 @@ use shared::clock::now_ms;
 use shared::job::{JobId, JobRecord, JobStatus, Timeouts, Wait};
 use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::ports::{
-    ActionOutcome, AttemptView, ControlPlane, JobAction, JobDetail, JobFilter, JobPage, JobStore,
-    RepoScope, StoreError,
+    ActionOutcome, AttemptView, ControlPlane, DashboardActor, JobAction, JobDetail, JobFilter,
+    JobPage, JobStore, RepoScope, StoreError,
 };
 use std::io::{Read, Seek, SeekFrom};
 
 /// The most of a log the job page shows: its end, the part a reader wants.
 pub const LOG_TAIL_BYTES: u64 = 64 * 1024;
+
+/// The server's owner, signed in to the dashboard, in jobs and the audit log:
+/// `local:dashboard`.
+pub const OPERATOR_NAME: &str = "dashboard";
 
 /// The dashboard's view of the local store and engine.
 #[derive(Clone)]
@@ -108,10 +112,13 @@ impl ControlPlane for LocalControlPlane {
         &self,
         job: JobRecord,
         action: JobAction,
-        actor: &str,
+        actor: &DashboardActor,
     ) -> Result<ActionOutcome, StoreError> {
         let origin = Origin {
-            actor: Actor::Web(actor.to_owned()),
+            actor: match actor {
+                DashboardActor::User(login) => Actor::Web(login.clone()),
+                DashboardActor::Operator => Actor::operator(OPERATOR_NAME),
+            },
             command: format!("dashboard {}", action.as_str()),
             delivery: None,
             scope: RepoScope {

@@ -24,6 +24,8 @@ pub fn oauth_environment(world: &ServeWorld) -> Vec<(String, String)> {
 pub struct Page {
     pub status: u16,
     pub location: Option<String>,
+    /// The `Set-Cookie` headers, whole.
+    pub set_cookies: Vec<String>,
     pub body: String,
 }
 
@@ -137,6 +139,12 @@ impl DashboardClient {
             .get("location")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let set_cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok().map(str::to_owned))
+            .collect();
         if to_server {
             let mut cookies = self.cookies.lock().expect("cookies");
             for set in response.headers().get_all("set-cookie") {
@@ -157,6 +165,7 @@ impl DashboardClient {
         Page {
             status,
             location,
+            set_cookies,
             body: response.text().await.unwrap_or_default(),
         }
     }

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobStatus};
-use shared::ports::{ActionOutcome, ControlPlane, JobAction, JobFilter};
+use shared::ports::{ActionOutcome, ControlPlane, DashboardActor, JobAction, JobFilter};
 use std::sync::Arc;
 
 /// Jobs on one page of the listing.
@@ -210,8 +210,8 @@ pub async fn act<C: ControlPlane>(
         )));
     }
     let actor = match &viewer {
-        Viewer::Operator(_) => "operator".to_owned(),
-        Viewer::User { session, .. } => session.login.clone(),
+        Viewer::Operator(_) => DashboardActor::Operator,
+        Viewer::User { session, .. } => DashboardActor::User(session.login.clone()),
     };
     tracing::info!(viewer = %viewer.name(), job = %id, action = action.as_str(), "a job action from the dashboard");
     match web.plane.act(detail.job, action, &actor).await? {
@@ -227,4 +227,41 @@ fn see_other(to: &str) -> Response {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_form_reads_every_field_and_names_what_is_wrong() {
+        let form = FilterForm::parse(
+            "repo=Octo-Org%2FHello&task=refactor&status=failed&requester=%40hubot&since=2026-12-01&until=2026-12-02&after=x&other=1",
+        );
+        let filter = form.filter().expect("a filter");
+        assert_eq!(filter.repo, Some(RepoFullName::new("Octo-Org/Hello")));
+        assert_eq!(filter.task.as_deref(), Some("refactor"));
+        assert_eq!(filter.status, Some(JobStatus::Failed));
+        assert_eq!(filter.requester.as_deref(), Some("hubot"));
+        assert_eq!(filter.since_ms, Some(1_796_083_200_000));
+        // "Until" a day includes that day.
+        assert_eq!(filter.until_ms, Some(1_796_256_000_000));
+        assert_eq!(filter.repos, None);
+        assert_eq!(
+            form.query_after("c1"),
+            "repo=Octo-Org%2FHello&task=refactor&status=failed&requester=%40hubot&since=2026-12-01&until=2026-12-02&after=c1"
+        );
+
+        assert_eq!(FilterForm::parse("").filter(), Ok(JobFilter::default()));
+        let wrong_status = FilterForm::parse("status=done").filter();
+        assert_eq!(
+            wrong_status,
+            Err("There is no status “done”; pick one from the list.".to_owned())
+        );
+        let wrong_date = FilterForm::parse("until=12%2F02%2F2026").filter();
+        assert_eq!(
+            wrong_date,
+            Err("Until must be a date as YYYY-MM-DD, not “12/02/2026”.".to_owned())
+        );
+    }
 }

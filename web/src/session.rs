@@ -252,6 +252,25 @@ mod tests {
         assert!(!key.csrf_matches("abc", ""));
     }
 
+    #[test]
+    fn cookies_are_http_only_lax_and_secure_behind_https() {
+        assert_eq!(
+            set_cookie("a", "b", "/", Duration::from_secs(60), false),
+            "a=b; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(
+            set_cookie("a", "", "/x", Duration::ZERO, true),
+            "a=; Path=/x; Max-Age=0; HttpOnly; SameSite=Lax; Secure"
+        );
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            axum::http::header::COOKIE,
+            axum::http::HeaderValue::from_static("x=1; ota_session=abc.1.f; y=2"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc.1.f"));
+        assert_eq!(cookie(&headers, "z"), None);
+    }
+
     #[cfg(unix)]
     #[test]
     fn the_key_file_is_made_once_and_private() {

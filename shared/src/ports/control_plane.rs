@@ -71,6 +71,15 @@ impl JobAction {
     }
 }
 
+/// Who acts from the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DashboardActor {
+    /// A GitHub user, by login, whose permission the dashboard checked.
+    User(String),
+    /// The server's owner, signed in with the operator's token.
+    Operator,
+}
+
 /// What came of a [`JobAction`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionOutcome {
@@ -96,11 +105,11 @@ pub trait ControlPlane: Send + Sync {
         id: &JobId,
     ) -> impl Future<Output = Result<Option<JobDetail>, StoreError>> + Send;
 
-    /// Does `action` to `job` for `actor` (a GitHub login), writing the audit entry.
+    /// Does `action` to `job` for `actor`, writing the audit entry.
     fn act(
         &self,
         job: JobRecord,
         action: JobAction,
-        actor: &str,
+        actor: &DashboardActor,
     ) -> impl Future<Output = Result<ActionOutcome, StoreError>> + Send;
 }
