@@ -28,7 +28,8 @@ pub struct JobFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobPage {
     pub jobs: Vec<JobRecord>,
-    /// Opaque: handed back as [`JobPage`]'s `after` to read on; `None` on the last page.
+    /// Opaque: handed back to [`ControlPlane::jobs`] as `after` to read on; `None` on the
+    /// last page.
     pub next: Option<String>,
 }
 
