@@ -313,6 +313,10 @@ async fn users_see_the_jobs_of_their_repositories_and_act_only_with_write_access
         "the runner's log: {text}"
     );
     assert!(text.contains("attempt 1: runner exited normally"), "{text}");
+    assert!(
+        text.contains("Pull request") && text.contains("Tokens") && text.contains("Duration"),
+        "what the job produced: {text}"
+    );
 
     // Filters.
     let none = maintainer.get("/jobs?status=failed").await;
