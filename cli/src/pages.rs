@@ -183,6 +183,7 @@ pub fn status_page(view: &StatusView) -> String {
 <h2>Jobs</h2>
 <table>{counts}</table>
 <h2>Recent jobs</h2>
+<p><a href="/jobs">All jobs, with filters, details and logs</a></p>
 {jobs}"#,
         ollama = text(&view.ollama_url),
         in_use = view.runner_slots_in_use,
@@ -248,7 +249,9 @@ pub fn sign_in_page(wrong_token: bool) -> String {
     };
     let body = format!(
         r#"<h1>Sign in</h1>
-{wrong}<p>This server's pages are for its operator. Open the sign-in link that
+{wrong}<p><a href="/signin/github">Sign in with GitHub</a> to see the jobs of the
+repositories you can reach through the App.</p>
+<p>This server's own pages are for its operator. Open the sign-in link that
 <code>ota serve</code> printed in its terminal when it started
 (<code>http://…/signin?token=…</code>), or enter the token: it is in the file
 <code>operator-token</code> in the server's data directory (<code>./.ota</code> unless

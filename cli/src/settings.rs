@@ -103,6 +103,9 @@ pub struct Environment {
     /// `OTA_OPERATOR_TOKEN`: the token that opens the pages; generated and kept in the data
     /// directory when not set.
     pub operator_token: Option<SecretString>,
+    /// `GITHUB_CLIENT_ID` and `GITHUB_CLIENT_SECRET`: the App's OAuth client, for the
+    /// dashboard's sign-in with GitHub; when unset, the ones the setup stored.
+    pub oauth_client: Option<(String, SecretString)>,
 }
 
 /// The shortest `OTA_OPERATOR_TOKEN` accepted: a token anyone could guess opens the
@@ -139,10 +142,26 @@ impl Environment {
                 ));
             }
         }
+        let oauth_client = match (
+            non_empty(var("GITHUB_CLIENT_ID")),
+            non_empty(var("GITHUB_CLIENT_SECRET")),
+        ) {
+            (Some(id), Some(secret)) => Some((id, SecretString::from(secret))),
+            (None, None) => None,
+            (Some(_), None) => {
+                problems.push("GITHUB_CLIENT_ID is set but GITHUB_CLIENT_SECRET is not; set both (the App's OAuth client) or neither".to_owned());
+                None
+            }
+            (None, Some(_)) => {
+                problems.push("GITHUB_CLIENT_SECRET is set but GITHUB_CLIENT_ID is not; set both (the App's OAuth client) or neither".to_owned());
+                None
+            }
+        };
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
         Ok(Self {
+            oauth_client,
             api_url,
             git_base_url,
             ollama_host,

@@ -211,6 +211,10 @@ async fn the_form_answers_a_page_posting_the_manifest_to_github() {
         format!("{}/setup/callback", harness.base_url)
     );
     assert_eq!(
+        manifest["callback_urls"],
+        json!([format!("{}/signin/github/callback", harness.base_url)])
+    );
+    assert_eq!(
         manifest["default_permissions"],
         json!({
             "checks": "write",

@@ -6,6 +6,7 @@
 //! answers 404 (or 401/403 for bad credentials) and shows up in [`FakeGitHub::unexpected`].
 
 mod limits;
+mod oauth;
 mod openapi;
 mod pulls;
 mod routes;
@@ -101,6 +102,16 @@ pub enum Route {
     PullFiles,
     /// `POST /app-manifests/{code}/conversions`: the last step of the App Manifest flow.
     ManifestConversion,
+    /// `GET /login/oauth/authorize` (the web host): the OAuth web flow's first step.
+    OAuthAuthorize,
+    /// `POST /login/oauth/access_token` (the web host): a code traded for a user token.
+    OAuthAccessToken,
+    /// `GET /user`
+    User,
+    /// `GET /user/installations`
+    UserInstallations,
+    /// `GET /user/installations/{id}/repositories`
+    UserInstallationRepositories,
 }
 
 /// A scripted misbehaviour, played on the next calls to one route (after the credential
@@ -141,6 +152,10 @@ pub enum AuthKind {
     },
     /// A token the fake never minted, or one that expired.
     UnknownToken,
+    /// A user's token from the OAuth web flow.
+    UserToken {
+        login: String,
+    },
     /// An `Authorization` header of another kind.
     Other,
 }
@@ -274,6 +289,8 @@ pub(crate) struct State {
     /// Codes of the App Manifest flow not yet exchanged: each works once.
     pub(crate) manifest_codes: std::collections::BTreeSet<String>,
     pub(crate) faults: Vec<(Route, u32, Fault)>,
+    /// The user side: the OAuth web flow's codes and tokens, what each user reaches.
+    pub(crate) oauth: oauth::OAuthState,
     pub(crate) requests: Vec<Recorded>,
     /// How many of `requests` a test has looked at for unexpected ones.
     pub(crate) acknowledged: usize,

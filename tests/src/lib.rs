@@ -7,6 +7,7 @@
 pub mod agent_harness;
 pub mod aws;
 pub mod browser;
+pub mod dashboard_client;
 pub mod delivery;
 pub mod deploy_script;
 pub mod deployed;

@@ -117,6 +117,13 @@ pub async fn known_host_only(
     hardened(next.run(request).await)
 }
 
+/// Whether the request carries the operator's token (bearer) or session cookie.
+pub fn is_operator(gate: &Gate, headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|token| gate.token.matches(token))
+        || browser::cookie(headers, SESSION_COOKIE)
+            .is_some_and(|session| gate.token.matches_session(session))
+}
+
 /// The operator's pages: a known host, the operator signed in, and a form posted with the
 /// session cookie from a page of this server.
 pub async fn operator_only(
@@ -213,7 +220,7 @@ async fn sign_in(State(gate): State<Arc<Gate>>, request: Request) -> Response {
 
 /// 403 and the page that says where the token is. The sign-in link carries the token
 /// in its query: that page is never cached nor sent on as a referrer.
-fn sign_in_required(wrong_token: bool) -> Response {
+pub(super) fn sign_in_required(wrong_token: bool) -> Response {
     let mut response = (
         StatusCode::FORBIDDEN,
         Html(pages::sign_in_page(wrong_token)),
@@ -227,15 +234,19 @@ fn sign_in_required(wrong_token: bool) -> Response {
 }
 
 /// Pages are not framed by other sites (a framed setup form could be clicked blindly)
-/// nor cached.
-fn hardened(mut response: Response) -> Response {
+/// nor cached (unless they say otherwise: the dashboard's script).
+pub(super) fn hardened(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("frame-ancestors 'none'"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A page with a stricter policy of its own (the dashboard's) keeps it; it forbids
+    // framing too.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    // A static asset says how long it may be cached; nothing else is.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     response
 }
 
@@ -243,7 +254,7 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
     (status, Html(pages::message_page(title, text))).into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

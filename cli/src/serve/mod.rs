@@ -4,9 +4,11 @@
 //! and reporting through the report stage. Without an App configured it serves the setup
 //! page instead, and never exits for want of credentials. Its pages are the operator's
 //! only ([`guard`], with the [`OperatorToken`] printed at start as a sign-in link), and
-//! slow clients are cut off ([`listener`], [`body`]).
+//! slow clients are cut off ([`listener`], [`body`]). The dashboard (`ota-web`, signed
+//! in with GitHub) serves the jobs ([`dashboard`]).
 
 mod body;
+mod dashboard;
 mod guard;
 mod intake_worker;
 mod listener;
@@ -314,7 +316,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("  webhook: {}", server.webhook_url());
     println!("  sign in: {}", gate.token.sign_in_url(&local));
     let header_timeout = Duration::from_secs(server.args.header_timeout_seconds);
-    let router = routes::router(Arc::clone(&server), gate);
+    let web = dashboard::web(&server, &gate)?;
+    let router = routes::router(Arc::clone(&server), gate, web);
     listener::serve(listener, router, header_timeout, shutdown_signal()).await;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! The server's HTTP surface: `POST /webhook` and `GET /healthz` for anyone (GitHub signs
 //! its deliveries); `GET /` (the status page, or the setup page while no App is
-//! configured) and `POST /setup` for the operator only; `GET /signin` and the setup's
+//! configured) and `POST /setup` for the operator only; the dashboard (`/jobs…`, sign-in
+//! with GitHub, [`ota_web`]) for signed-in users; `GET /signin` and the setup's
 //! callback for a browser on a known host ([`super::guard`]); `POST /runner/token` for
 //! its runners, who prove themselves with their attempt's credential
 //! ([`super::runner_token`]). Every body is read whole within a deadline and a limit
@@ -29,7 +30,11 @@ use std::time::{Duration, Instant};
 /// Jobs on the status page.
 const STATUS_JOBS: usize = 50;
 
-pub fn router(server: Arc<Server>, gate: Arc<Gate>) -> Router {
+pub fn router(
+    server: Arc<Server>,
+    gate: Arc<Gate>,
+    web: Arc<ota_web::Web<ota_local::control_plane::LocalControlPlane>>,
+) -> Router {
     let deadline = Duration::from_secs(server.args.body_timeout_seconds);
     // The intake's own limit: a larger delivery is refused in its words, with its line.
     let delivery_body = BodyRules {
@@ -55,9 +60,22 @@ pub fn router(server: Arc<Server>, gate: Arc<Gate>) -> Router {
         .with_state(Arc::clone(&server))
         .layer(from_fn_with_state(delivery_body, body::read_whole));
     // Layers run from the last added: the guard before the body is read.
-    let operator = Router::new()
+    let home_route = Router::new()
         .route("/", get(home))
-        .with_state(server)
+        .with_state((Arc::clone(&server), Arc::clone(&gate)))
+        .layer(from_fn_with_state(
+            Arc::clone(&gate),
+            guard::known_host_only,
+        ));
+    // The dashboard checks who is signed in itself (GitHub user or operator), and the
+    // CSRF token of every form.
+    let dashboard = ota_web::router(web)
+        .layer(from_fn_with_state(page_body, body::read_whole))
+        .layer(from_fn_with_state(
+            Arc::clone(&gate),
+            guard::known_host_only,
+        ));
+    let operator = Router::new()
         .merge(start)
         .layer(from_fn_with_state(page_body, body::read_whole))
         .layer(from_fn_with_state(Arc::clone(&gate), guard::operator_only));
@@ -65,7 +83,12 @@ pub fn router(server: Arc<Server>, gate: Arc<Gate>) -> Router {
         .merge(guard::routes(Arc::clone(&gate)))
         .layer(from_fn_with_state(page_body, body::read_whole))
         .layer(from_fn_with_state(gate, guard::known_host_only));
-    public.merge(runners).merge(operator).merge(browser)
+    public
+        .merge(runners)
+        .merge(home_route)
+        .merge(dashboard)
+        .merge(operator)
+        .merge(browser)
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -106,7 +129,18 @@ async fn healthz(State(server): State<Arc<Server>>) -> Response {
     }
 }
 
-async fn home(State(server): State<Arc<Server>>) -> Response {
+/// `GET /`: the operator's status page (or the setup while no App is configured); anyone
+/// else is sent to the dashboard's jobs, which asks them to sign in.
+async fn home(
+    State((server, gate)): State<(Arc<Server>, Arc<Gate>)>,
+    headers: HeaderMap,
+) -> Response {
+    if !guard::is_operator(&gate, &headers) {
+        if server.running().is_some() {
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, "/jobs")]).into_response();
+        }
+        return guard::sign_in_required(guard::bearer(&headers).is_some());
+    }
     let Some(app) = server.running() else {
         return setup::setup_page_response(&setup_context(&server)).into_response();
     };

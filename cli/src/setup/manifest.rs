@@ -53,7 +53,8 @@ fn subscribed(event: EventName) -> bool {
 }
 
 /// The manifest for an App served at `public_url`: webhooks to `<public_url>/webhook`,
-/// the browser back to `<public_url>/setup/callback`.
+/// the browser back to `<public_url>/setup/callback`, the dashboard's sign-in back to
+/// `<public_url>/signin/github/callback`.
 pub fn manifest(public_url: &str, app_name: &str) -> Value {
     let public_url = public_url.trim_end_matches('/');
     manifest_with_webhook(public_url, &format!("{public_url}/webhook"), app_name)
@@ -69,6 +70,9 @@ pub fn manifest_with_webhook(public_url: &str, webhook_url: &str, app_name: &str
         "description": "Runs AI agent jobs on repositories with models served by Ollama.",
         "hook_attributes": { "url": webhook_url, "active": true },
         "redirect_url": format!("{public_url}/setup/callback"),
+        // The dashboard's sign-in with GitHub comes back here (`ota-web`); GitHub accepts
+        // a `redirect_uri` only among these.
+        "callback_urls": [format!("{public_url}/signin/github/callback")],
         "public": false,
         "default_permissions": app_permissions(),
         "default_events": app_events(),

@@ -133,7 +133,7 @@ fn replace_job(
 }
 
 /// The job records a query selects as its only column, in its order.
-fn job_records<P: Params>(
+pub(super) fn job_records<P: Params>(
     connection: &Connection,
     sql: &str,
     params: P,

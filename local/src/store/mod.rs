@@ -19,6 +19,7 @@ pub mod executions;
 mod inbox;
 mod installations;
 mod jobs;
+mod listing;
 mod lock;
 mod rate;
 mod record;
@@ -30,6 +31,7 @@ pub use db::{DATABASE_FILE, Database};
 pub use executions::{ErrorValue, Execution, Move, Step, StepData};
 pub use inbox::{DeadDelivery, Inbox, InboxCounts, MAX_BATCH, MAX_ERROR_CHARS, PendingDelivery};
 pub use jobs::MAX_PREFIX_MATCHES;
+pub use listing::{MAX_PAGE, RunnerAttempt};
 pub use runners::{LOST_WITH_SERVER, RunnerRecords, RunningRunner};
 pub use waits::{Answer, OpenWait};
 

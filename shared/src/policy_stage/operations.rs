@@ -32,6 +32,9 @@ pub enum Actor {
     /// The person at the machine that runs `ota`, as `local:<user>`: trusted, and
     /// answered in the terminal; the workflow's report tells GitHub.
     Operator(String),
+    /// A GitHub user, by login, through the web dashboard (after its permission check):
+    /// answered on the page; the workflow's report tells GitHub, as for the operator.
+    Web(String),
 }
 
 impl Actor {
@@ -43,7 +46,7 @@ impl Actor {
     /// The name jobs and the audit log record: the login, or `local:<user>`.
     pub fn name(&self) -> &str {
         match self {
-            Self::User(login) | Self::Operator(login) => login,
+            Self::User(login) | Self::Operator(login) | Self::Web(login) => login,
         }
     }
 
@@ -54,6 +57,7 @@ impl Actor {
         match self {
             Self::User(_) => decision.to_owned(),
             Self::Operator(name) => format!("{decision} by {name}"),
+            Self::Web(login) => format!("{decision} by @{login} on the dashboard"),
         }
     }
 }
@@ -187,11 +191,12 @@ pub async fn cancel<S: JobStore + AuditLog, W: Workflow>(
     let cause = match &origin.actor {
         Actor::User(login) => format!("cancelled by @{login}"),
         Actor::Operator(name) => format!("cancelled with `{}` by {name}", origin.command),
+        Actor::Web(login) => format!("cancelled by @{login} on the dashboard"),
     };
     workflow.stop(&job.id, &cause).await?;
     let job = match origin.actor {
         Actor::User(_) => finish(store, job, JobStatus::Cancelled, origin.clock).await?,
-        Actor::Operator(_) => job,
+        Actor::Operator(_) | Actor::Web(_) => job,
     };
     let decision = "cancelled";
     record_entry(store, origin, decision, origin.actor.reason(decision), &job).await?;

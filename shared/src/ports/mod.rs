@@ -4,6 +4,7 @@
 //! domain's stages use the ports — never the other way round.
 
 mod audit;
+mod control_plane;
 mod github;
 mod gpu;
 mod installations;
@@ -18,6 +19,7 @@ mod store_error;
 mod workflow;
 
 pub use audit::*;
+pub use control_plane::*;
 pub use github::*;
 pub use gpu::*;
 pub use installations::*;
@@ -54,6 +56,7 @@ mod tests {
     fn ports_import_only_the_plain_types_below_them_and_those_never_import_a_port() {
         let ports = [
             include_str!("audit.rs"),
+            include_str!("control_plane.rs"),
             include_str!("github.rs"),
             include_str!("gpu.rs"),
             include_str!("installations.rs"),

@@ -140,6 +140,59 @@ async fn handle(
     let user_agent = super::limits::user_agent(&headers);
     record.user_agent = user_agent.as_ref().ok().cloned();
     let description = openapi::description();
+    let api_segments = if path.is_some() {
+        segments.clone()
+    } else {
+        Vec::new()
+    };
+    if let Some(call) = super::oauth::parse(&method, uri.path(), &api_segments) {
+        record.route = Some(call.route());
+        let answer = match description
+            .operation(method.as_str(), &api_segments)
+            .filter(|_| call.is_api())
+        {
+            _ if user_agent.is_err() => user_agent.err().unwrap_or_else(|| Answer::error(403, "")),
+            Some(operation) => match description.check_request(&operation, &query, None) {
+                Verdict::Invalid(why) => Answer::refuse(422, "Invalid request.", why),
+                Verdict::Accepted { .. }
+                    if state
+                        .faults
+                        .iter()
+                        .any(|(route, left, _)| *route == call.route() && *left > 0) =>
+                {
+                    let fault = take_fault(&mut state, call.route());
+                    record.fault = fault;
+                    match fault {
+                        Some(Fault::Status(status)) => Answer::error(status, reason(status)),
+                        _ => Answer::error(500, "the fake plays only status faults on user routes"),
+                    }
+                }
+                Verdict::Accepted { .. } => {
+                    let answer = super::oauth::answer(
+                        &mut state.oauth,
+                        &call,
+                        &query,
+                        &headers,
+                        &body,
+                        &mut record.auth,
+                    );
+                    completed(description, &operation, answer)
+                }
+            },
+            None => super::oauth::answer(
+                &mut state.oauth,
+                &call,
+                &query,
+                &headers,
+                &body,
+                &mut record.auth,
+            ),
+        };
+        record.status = answer.status;
+        record.refused = answer.refused.clone();
+        state.requests.push(record);
+        return answer.into_response();
+    }
     let operation = path
         .is_some()
         .then(|| description.operation(method.as_str(), &segments))

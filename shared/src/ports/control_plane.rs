@@ -1,0 +1,116 @@
+//! The control plane port: what the web dashboard reads and does — a page of jobs by a
+//! filter, one job with its attempts, audit entries and log lines, and the actions a
+//! person may take on a job (approve, cancel, retry). SQLite implements it on one machine
+//! (`ota-local`); a DynamoDB one can serve the same dashboard on AWS. Who may see or do
+//! what is the caller's decision, made before it calls.
+
+use super::{AuditEntry, StoreError};
+use crate::ids::RepoFullName;
+use crate::job::{JobId, JobRecord, JobStatus};
+use std::future::Future;
+
+/// Which jobs a listing shows. Every field narrows it; `repos` is the set of repositories
+/// the viewer may see (`None`: all of them, for the server's owner).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub repos: Option<Vec<RepoFullName>>,
+    pub repo: Option<RepoFullName>,
+    pub task: Option<String>,
+    pub status: Option<JobStatus>,
+    pub requester: Option<String>,
+    /// Created at or after (Unix milliseconds).
+    pub since_ms: Option<u64>,
+    /// Created before (Unix milliseconds).
+    pub until_ms: Option<u64>,
+}
+
+/// One page of a listing, newest first, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobPage {
+    pub jobs: Vec<JobRecord>,
+    /// Opaque: handed back to [`ControlPlane::jobs`] as `after` to read on; `None` on the
+    /// last page.
+    pub next: Option<String>,
+}
+
+/// One attempt of a job: a runner started for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptView {
+    pub attempt: u32,
+    /// Its exit status once it ended (`None` while it runs or when it was lost).
+    pub exit_code: Option<i64>,
+}
+
+/// One job as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobDetail {
+    pub job: JobRecord,
+    pub attempts: Vec<AttemptView>,
+    /// Its audit entries, oldest first.
+    pub audit: Vec<AuditEntry>,
+    /// The last lines of its log (of every attempt, oldest first).
+    pub log: Vec<String>,
+    /// Whether the job waits for an approval that can be given now.
+    pub approvable: bool,
+}
+
+/// What a person does to a job from the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    Approve,
+    Cancel,
+    Retry,
+}
+
+impl JobAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Cancel => "cancel",
+            Self::Retry => "retry",
+        }
+    }
+}
+
+/// Who acts from the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DashboardActor {
+    /// A GitHub user, by login, whose permission the dashboard checked.
+    User(String),
+    /// The server's owner, signed in with the operator's token.
+    Operator,
+}
+
+/// What came of a [`JobAction`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Done; the sentence says what happens next.
+    Done(String),
+    /// The retry's new job.
+    Retried(JobId),
+    /// Not possible for the job as it is; the sentence says why.
+    NotPossible(String),
+}
+
+pub trait ControlPlane: Send + Sync {
+    /// A page of the jobs `filter` selects, at most `limit`, after the cursor `after`.
+    fn jobs(
+        &self,
+        filter: &JobFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<JobPage, StoreError>> + Send;
+
+    fn job_detail(
+        &self,
+        id: &JobId,
+    ) -> impl Future<Output = Result<Option<JobDetail>, StoreError>> + Send;
+
+    /// Does `action` to `job` for `actor`, writing the audit entry.
+    fn act(
+        &self,
+        job: JobRecord,
+        action: JobAction,
+        actor: &DashboardActor,
+    ) -> impl Future<Output = Result<ActionOutcome, StoreError>> + Send;
+}

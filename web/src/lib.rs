@@ -1,0 +1,88 @@
+//! `ota-web`: the control plane's web surface — the dashboard's router and its
+//! server-rendered pages (askama, no script, no external asset), with sign-in through the
+//! GitHub App's OAuth web flow, sessions in signed cookies, CSRF tokens on every form,
+//! and permissions checked against GitHub. It is built over the [`ControlPlane`] port, so
+//! `ota serve` serves it over SQLite and a dashboard function can serve it over DynamoDB.
+//! The host check, framing and caching headers are the embedding server's (`ota serve`'s
+//! guard), as is the operator's own sign-in, which this crate asks about through
+//! [`Web::operator`].
+
+pub mod access;
+pub mod github;
+mod jobs;
+mod live;
+mod pages;
+pub mod session;
+mod signin;
+pub mod time;
+mod viewer;
+
+pub use github::{GitHubUsers, OAuthApp};
+pub use session::{SESSION_COOKIE, SessionKey, Sessions};
+
+use access::AccessCache;
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use shared::ports::ControlPlane;
+use std::sync::Arc;
+
+/// How the server's owner is signed in, as the embedding server sees a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorSignIn {
+    /// The operator's token as `Authorization: Bearer`: a script, not a browser, so no
+    /// CSRF token is asked for.
+    Bearer,
+    /// The operator's session cookie; its forms carry the CSRF token bound to this value.
+    Cookie(String),
+}
+
+/// Whether a request comes from the signed-in operator.
+pub type OperatorCheck = Arc<dyn Fn(&HeaderMap) -> Option<OperatorSignIn> + Send + Sync>;
+
+/// The App's OAuth client as it is now (`None` until the App is set up with one).
+pub type OAuthSource = Arc<dyn Fn() -> Option<OAuthApp> + Send + Sync>;
+
+/// Everything the dashboard's routes share.
+pub struct Web<C> {
+    pub plane: C,
+    pub github: GitHubUsers,
+    pub oauth: OAuthSource,
+    pub operator: OperatorCheck,
+    pub key: SessionKey,
+    pub sessions: Sessions,
+    pub access: AccessCache,
+    /// The URL browsers reach the server at (the OAuth callback is under it).
+    pub public_url: String,
+    /// Whether cookies are `Secure` (the public URL is HTTPS).
+    pub secure_cookies: bool,
+    /// Unix milliseconds now.
+    pub clock: fn() -> u64,
+}
+
+impl<C> Web<C> {
+    /// The OAuth callback's URL, as registered on the App.
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}{}",
+            self.public_url.trim_end_matches('/'),
+            signin::CALLBACK_PATH
+        )
+    }
+}
+
+/// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,
+/// `GET /jobs/{id}/log/stream`, the page's script, `GET /signin/github` and its
+/// callback, `POST /signout`.
+pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
+    Router::new()
+        .route("/jobs", get(jobs::list::<C>))
+        .route("/jobs/{id}", get(jobs::detail::<C>))
+        .route("/jobs/{id}/{action}", post(jobs::act::<C>))
+        .route("/jobs/{id}/log/stream", get(live::log_stream::<C>))
+        .route(&live::script_path(), get(live::script))
+        .route(signin::START_PATH, get(signin::start::<C>))
+        .route(signin::CALLBACK_PATH, get(signin::callback::<C>))
+        .route("/signout", post(signin::sign_out::<C>))
+        .with_state(web)
+}
