@@ -9,8 +9,8 @@ use shared::clock::now_ms;
 use shared::job::{JobId, JobRecord, JobStatus, Timeouts, Wait};
 use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::ports::{
-    ActionOutcome, AttemptView, ControlPlane, DashboardActor, JobAction, JobDetail, JobFilter,
-    JobPage, JobStore, RepoScope, StoreError,
+    ActionOutcome, AttemptView, AuditFilter, AuditPage, ControlPlane, DashboardActor, JobAction,
+    JobDetail, JobFilter, JobPage, JobStore, RepoScope, StoreError,
 };
 use std::io::{Read, Seek, SeekFrom};
 
@@ -72,6 +72,15 @@ impl ControlPlane for LocalControlPlane {
         limit: usize,
     ) -> Result<JobPage, StoreError> {
         self.db.job_page(filter, after, limit).await
+    }
+
+    async fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, StoreError> {
+        self.db.audit_page(filter, after, limit).await
     }
 
     async fn job_detail(&self, id: &JobId) -> Result<Option<JobDetail>, StoreError> {

@@ -26,6 +26,9 @@ pub struct Page {
     pub location: Option<String>,
     /// The `Set-Cookie` headers, whole.
     pub set_cookies: Vec<String>,
+    /// `Content-Type` and `Content-Disposition`, when given.
+    pub content_type: Option<String>,
+    pub content_disposition: Option<String>,
     pub body: String,
 }
 
@@ -139,6 +142,15 @@ impl DashboardClient {
             .get("location")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type");
+        let content_disposition = header("content-disposition");
         let set_cookies: Vec<String> = response
             .headers()
             .get_all("set-cookie")
@@ -166,6 +178,8 @@ impl DashboardClient {
             status,
             location,
             set_cookies,
+            content_type,
+            content_disposition,
             body: response.text().await.unwrap_or_default(),
         }
     }

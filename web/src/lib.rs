@@ -8,6 +8,7 @@
 //! [`Web::operator`].
 
 pub mod access;
+mod audit;
 pub mod github;
 mod jobs;
 mod live;
@@ -72,11 +73,14 @@ impl<C> Web<C> {
 }
 
 /// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,
+/// `GET /audit` and `GET /audit.csv`,
 /// `GET /jobs/{id}/log/stream`, the page's script, `GET /signin/github` and its
 /// callback, `POST /signout`.
 pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
     Router::new()
         .route("/jobs", get(jobs::list::<C>))
+        .route("/audit", get(audit::list::<C>))
+        .route("/audit.csv", get(audit::csv::<C>))
         .route("/jobs/{id}", get(jobs::detail::<C>))
         .route("/jobs/{id}/{action}", post(jobs::act::<C>))
         .route("/jobs/{id}/log/stream", get(live::log_stream::<C>))

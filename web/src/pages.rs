@@ -45,7 +45,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn new<C>(web: &Web<C>, viewer: &Viewer) -> Self {
+    pub(crate) fn new<C>(web: &Web<C>, viewer: &Viewer) -> Self {
         Self {
             who: match viewer {
                 Viewer::Operator(_) => "the server's owner (operator token)".to_owned(),

@@ -3,11 +3,14 @@
 //! and nothing is ever overwritten.
 
 use super::db::{Database, sql_error};
-use super::record::{encode, select_records};
-use rusqlite::{Connection, Params, params};
+use super::record::{decode, encode, select_records};
+use rusqlite::{Connection, Params, ToSql, params};
 use shared::ids::InstallationId;
 use shared::job::JobId;
-use shared::ports::{AuditEntry, AuditLog, StoreError};
+use shared::ports::{AuditEntry, AuditFilter, AuditLog, AuditPage, StoreError};
+
+/// The most entries one page of the audit log holds (the CSV export reads page by page).
+pub const MAX_AUDIT_PAGE: usize = 1_000;
 
 /// The entries a query selects as its only column, in its order.
 fn entries<P: Params>(
@@ -70,6 +73,96 @@ impl Database {
             )
         })
         .await
+    }
+}
+
+impl Database {
+    /// The audit entries `filter` selects, newest first, at most `limit` (and
+    /// [`MAX_AUDIT_PAGE`]), after the cursor `after` (a row's id, as this answers it).
+    pub async fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<AuditPage, StoreError> {
+        let limit = limit.clamp(1, MAX_AUDIT_PAGE);
+        let mut clauses: Vec<String> = Vec::new();
+        let mut values: Vec<Box<dyn ToSql + Send>> = Vec::new();
+        let repo = "lower(json_extract(record, '$.repo'))";
+        if let Some(repos) = &filter.repos {
+            if repos.is_empty() {
+                return Ok(AuditPage {
+                    entries: Vec::new(),
+                    next: None,
+                });
+            }
+            let marks = vec!["?"; repos.len()].join(", ");
+            clauses.push(format!("{repo} IN ({marks})"));
+            for name in repos {
+                values.push(Box::new(name.as_str().to_ascii_lowercase()));
+            }
+        }
+        if let Some(name) = &filter.repo {
+            clauses.push(format!("{repo} = ?"));
+            values.push(Box::new(name.as_str().to_ascii_lowercase()));
+        }
+        if let Some(actor) = &filter.actor {
+            clauses.push("lower(json_extract(record, '$.actor')) = lower(?)".to_owned());
+            values.push(Box::new(actor.clone()));
+        }
+        if let Some(decision) = &filter.decision {
+            clauses.push("json_extract(record, '$.decision') = ?".to_owned());
+            values.push(Box::new(decision.clone()));
+        }
+        if let Some(since) = filter.since_ms {
+            clauses.push("at_ms >= ?".to_owned());
+            values.push(Box::new(i64::try_from(since).unwrap_or(i64::MAX)));
+        }
+        if let Some(until) = filter.until_ms {
+            clauses.push("at_ms < ?".to_owned());
+            values.push(Box::new(i64::try_from(until).unwrap_or(i64::MAX)));
+        }
+        if let Some(after) = after {
+            let id: i64 = after
+                .strip_prefix('a')
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("not an audit cursor: {after}")))?;
+            clauses.push("id < ?".to_owned());
+            values.push(Box::new(id));
+        }
+        let condition = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        // One more than the page, to know whether another follows. Newest first: the
+        // row id orders entries as they were appended.
+        values.push(Box::new(i64::try_from(limit + 1).unwrap_or(i64::MAX)));
+        let sql = format!("SELECT id, record FROM audit_log {condition} ORDER BY id DESC LIMIT ?");
+        let mut rows: Vec<(i64, String)> = self
+            .call(move |connection| {
+                let params: Vec<&dyn ToSql> = values
+                    .iter()
+                    .map(|value| value.as_ref() as &dyn ToSql)
+                    .collect();
+                let mut statement = connection.prepare(&sql).map_err(sql_error)?;
+                let rows = statement
+                    .query_map(params.as_slice(), |row| Ok((row.get(0)?, row.get(1)?)))
+                    .map_err(sql_error)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+            })
+            .await?;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|(id, _)| format!("a{id}"))
+        } else {
+            None
+        };
+        let entries = rows
+            .iter()
+            .map(|(_, json)| decode("audit entry", json))
+            .collect::<Result<Vec<AuditEntry>, _>>()?;
+        Ok(AuditPage { entries, next })
     }
 }
 

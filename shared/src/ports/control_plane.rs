@@ -1,5 +1,6 @@
 //! The control plane port: what the web dashboard reads and does — a page of jobs by a
-//! filter, one job with its attempts, audit entries and log lines, and the actions a
+//! filter, one job with its attempts, audit entries and log lines, a page of the audit
+//! log by a filter, and the actions a
 //! person may take on a job (approve, cancel, retry). SQLite implements it on one machine
 //! (`ota-local`); a DynamoDB one can serve the same dashboard on AWS. Who may see or do
 //! what is the caller's decision, made before it calls.
@@ -30,6 +31,31 @@ pub struct JobPage {
     pub jobs: Vec<JobRecord>,
     /// Opaque: handed back to [`ControlPlane::jobs`] as `after` to read on; `None` on the
     /// last page.
+    pub next: Option<String>,
+}
+
+/// Which audit entries a listing shows. Every field narrows it; `repos` is the set of
+/// repositories the viewer may see (`None`: every entry, for the server's owner; an
+/// entry about no repository, e.g. an installation event, only then).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub repos: Option<Vec<RepoFullName>>,
+    pub repo: Option<RepoFullName>,
+    /// Whoever acted, by login (any case).
+    pub actor: Option<String>,
+    /// `accepted`, `denied`, `approval_required`, ...
+    pub decision: Option<String>,
+    /// At or after (Unix milliseconds).
+    pub since_ms: Option<u64>,
+    /// Before (Unix milliseconds).
+    pub until_ms: Option<u64>,
+}
+
+/// One page of the audit log, newest first, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Opaque: handed back to [`ControlPlane::audit`] as `after`; `None` on the last page.
     pub next: Option<String>,
 }
 
@@ -105,6 +131,15 @@ pub trait ControlPlane: Send + Sync {
         &self,
         id: &JobId,
     ) -> impl Future<Output = Result<Option<JobDetail>, StoreError>> + Send;
+
+    /// A page of the audit entries `filter` selects, newest first, at most `limit`, after
+    /// the cursor `after`.
+    fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<AuditPage, StoreError>> + Send;
 
     /// Does `action` to `job` for `actor`, writing the audit entry.
     fn act(
