@@ -2,7 +2,7 @@
 //! a maintainer signs in through the fake GitHub's OAuth pages, finds a triager's job
 //! waiting on the jobs page, approves it from its page, and watches the live log (the
 //! page's script on the Server-Sent Events stream) until the job ends; reloaded, the page
-//! shows the pull request it opened. Each page is kept as a screenshot in
+//! shows the pull request it opened; the statistics page draws it. Each page is kept as a screenshot in
 //! `target/screenshots/dashboard-*.png` (the README shows two of them).
 
 use e2e::browser::Browser;
@@ -98,6 +98,11 @@ async fn a_maintainer_signs_in_with_github_approves_a_waiting_job_and_watches_it
         "no approve form once done"
     );
     browser.screenshot("dashboard-job").await;
+    // The statistics draw the day's job as SVG the browser renders.
+    browser.goto(&format!("{}/stats", server.url)).await;
+    browser.wait_for_text("Jobs per day").await;
+    assert_eq!(browser.find_all("svg.chart").await.len(), 3);
+    browser.screenshot("dashboard-stats").await;
     let pull = world.opened_pull(&server).await;
     assert!(
         text.contains(&pull.url()),

@@ -9,12 +9,14 @@
 
 pub mod access;
 mod audit;
+mod charts;
 pub mod github;
 mod jobs;
 mod live;
 mod pages;
 pub mod session;
 mod signin;
+mod stats;
 pub mod time;
 mod viewer;
 
@@ -73,13 +75,14 @@ impl<C> Web<C> {
 }
 
 /// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,
-/// `GET /audit` and `GET /audit.csv`,
+/// `GET /audit`, `GET /audit.csv`, `GET /stats`,
 /// `GET /jobs/{id}/log/stream`, the page's script, `GET /signin/github` and its
 /// callback, `POST /signout`.
 pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
     Router::new()
         .route("/jobs", get(jobs::list::<C>))
         .route("/audit", get(audit::list::<C>))
+        .route("/stats", get(stats::page::<C>))
         .route("/audit.csv", get(audit::csv::<C>))
         .route("/jobs/{id}", get(jobs::detail::<C>))
         .route("/jobs/{id}/{action}", post(jobs::act::<C>))
