@@ -9,8 +9,9 @@ use shared::clock::now_ms;
 use shared::job::{JobId, JobRecord, JobStatus, Timeouts, Wait};
 use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::ports::{
-    ActionOutcome, AttemptView, AuditFilter, AuditPage, ControlPlane, DashboardActor, JobAction,
-    JobDetail, JobFilter, JobPage, JobStore, RepoScope, StoreError,
+    ActionOutcome, AttemptView, AuditFilter, AuditPage, ControlPlane, DashboardActor,
+    DeadLetterAction, DeadLetterView, JobAction, JobDetail, JobFilter, JobPage, JobStore,
+    RepoScope, StoreError,
 };
 use std::io::{Read, Seek, SeekFrom};
 
@@ -81,6 +82,35 @@ impl ControlPlane for LocalControlPlane {
         limit: usize,
     ) -> Result<AuditPage, StoreError> {
         self.db.audit_page(filter, after, limit).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetterView>, StoreError> {
+        Ok(self
+            .db
+            .dead_deliveries(limit)
+            .await?
+            .into_iter()
+            .map(|dead| DeadLetterView {
+                id: dead.delivery.as_str().to_owned(),
+                kind: dead
+                    .event
+                    .unwrap_or_else(|| "an unreadable delivery".to_owned()),
+                received_at_ms: dead.received_at_ms,
+                attempts: dead.attempts,
+                error: dead.error,
+            })
+            .collect())
+    }
+
+    async fn dead_letter_act(
+        &self,
+        id: &str,
+        action: DeadLetterAction,
+    ) -> Result<bool, StoreError> {
+        match action {
+            DeadLetterAction::Retry => self.db.redeliver_dead(id, now_ms()).await,
+            DeadLetterAction::Discard => self.db.discard_dead(id).await,
+        }
     }
 
     async fn job_detail(&self, id: &JobId) -> Result<Option<JobDetail>, StoreError> {

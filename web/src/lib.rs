@@ -10,6 +10,7 @@
 pub mod access;
 mod audit;
 mod charts;
+mod dead_letters;
 pub mod github;
 mod jobs;
 mod live;
@@ -75,7 +76,7 @@ impl<C> Web<C> {
 }
 
 /// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,
-/// `GET /audit`, `GET /audit.csv`, `GET /stats`,
+/// `GET /audit`, `GET /audit.csv`, `GET /stats`, `GET /dead-letters` and its actions,
 /// `GET /jobs/{id}/log/stream`, the page's script, `GET /signin/github` and its
 /// callback, `POST /signout`.
 pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
@@ -83,6 +84,8 @@ pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
         .route("/jobs", get(jobs::list::<C>))
         .route("/audit", get(audit::list::<C>))
         .route("/stats", get(stats::page::<C>))
+        .route("/dead-letters", get(dead_letters::list::<C>))
+        .route("/dead-letters/{id}/{action}", post(dead_letters::act::<C>))
         .route("/audit.csv", get(audit::csv::<C>))
         .route("/jobs/{id}", get(jobs::detail::<C>))
         .route("/jobs/{id}/{action}", post(jobs::act::<C>))

@@ -40,6 +40,8 @@ pub fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> Resp
 /// Who is signed in, for the frame.
 pub struct Frame {
     pub who: String,
+    /// The server's owner: the pages only the owner has are linked.
+    pub owner: bool,
     /// The sign-out form's CSRF token; `None` for a script.
     pub csrf: Option<String>,
 }
@@ -47,6 +49,7 @@ pub struct Frame {
 impl Frame {
     pub(crate) fn new<C>(web: &Web<C>, viewer: &Viewer) -> Self {
         Self {
+            owner: matches!(viewer, Viewer::Operator(_)),
             who: match viewer {
                 Viewer::Operator(_) => "the server's owner (operator token)".to_owned(),
                 Viewer::User { session, .. } => format!("@{}", session.login),

@@ -59,6 +59,38 @@ pub struct AuditPage {
     pub next: Option<String>,
 }
 
+/// A message the App gave up on (a delivery it could not handle, on one machine; a
+/// dead-letter queue's message, on AWS), as the owner's page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterView {
+    /// What names it for [`ControlPlane::dead_letter_act`] (the delivery id).
+    pub id: String,
+    /// What it was: the webhook event, or the message's kind.
+    pub kind: String,
+    pub received_at_ms: u64,
+    pub attempts: u32,
+    /// Why it was set aside, as recorded (already cut to a readable length).
+    pub error: Option<String>,
+}
+
+/// What the owner does with a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterAction {
+    /// Handle it again, as if it had just arrived.
+    Retry,
+    /// Drop it: it is not handled again (a redelivery of it is still recognized).
+    Discard,
+}
+
+impl DeadLetterAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retry => "retry",
+            Self::Discard => "discard",
+        }
+    }
+}
+
 /// One attempt of a job: a runner started for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptView {
@@ -140,6 +172,20 @@ pub trait ControlPlane: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = Result<AuditPage, StoreError>> + Send;
+
+    /// The newest dead letters, at most `limit`.
+    fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DeadLetterView>, StoreError>> + Send;
+
+    /// Does `action` to the dead letter `id`; `false` when there is no such dead letter
+    /// (any more).
+    fn dead_letter_act(
+        &self,
+        id: &str,
+        action: DeadLetterAction,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Does `action` to `job` for `actor`, writing the audit entry.
     fn act(

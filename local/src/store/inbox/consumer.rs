@@ -269,6 +269,40 @@ impl Database {
         Ok(count == 1)
     }
 
+    /// Puts the dead delivery `delivery` back in line, due now, as if it had just
+    /// arrived; `false` when no dead delivery has that id.
+    pub async fn redeliver_dead(&self, delivery: &str, now_ms: u64) -> Result<bool, StoreError> {
+        let delivery = delivery.to_owned();
+        self.call(move |connection| {
+            connection
+                .prepare_cached(
+                    "UPDATE inbox SET state = 'pending', attempts = 0, due_at_ms = ?2
+                     WHERE delivery = ?1 AND state = 'dead'",
+                )
+                .and_then(|mut update| update.execute((delivery, sql_ms(now_ms))))
+                .map(|changed| changed == 1)
+                .map_err(sql_error)
+        })
+        .await
+    }
+
+    /// Drops the dead delivery `delivery`: marked done, so that it is not handled again
+    /// and a redelivery of it is still recognized until it is purged; `false` when no
+    /// dead delivery has that id.
+    pub async fn discard_dead(&self, delivery: &str) -> Result<bool, StoreError> {
+        let delivery = delivery.to_owned();
+        self.call(move |connection| {
+            connection
+                .prepare_cached(
+                    "UPDATE inbox SET state = 'done' WHERE delivery = ?1 AND state = 'dead'",
+                )
+                .and_then(|mut update| update.execute([delivery]))
+                .map(|changed| changed == 1)
+                .map_err(sql_error)
+        })
+        .await
+    }
+
     /// The dead deliveries, newest first, at most `limit`.
     pub async fn dead_deliveries(&self, limit: usize) -> Result<Vec<DeadDelivery>, StoreError> {
         self.call(move |connection| dead_deliveries(connection, limit))
