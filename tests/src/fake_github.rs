@@ -577,6 +577,15 @@ impl FakeGitHub {
         self.state().reactions.clone()
     }
 
+    /// Puts `labels` on issue or pull request `issue`, as a person adding them would.
+    pub fn add_labels(&self, repo: &str, issue: u64, labels: &[&str]) {
+        self.state()
+            .labels
+            .entry((repo.to_owned(), issue))
+            .or_default()
+            .extend(labels.iter().map(|label| (*label).to_owned()));
+    }
+
     /// The labels issue or pull request `issue` carries now, sorted.
     pub fn labels(&self, repo: &str, issue: u64) -> Vec<String> {
         self.state()

@@ -265,6 +265,44 @@ pub fn pr_comment(login: &str, body: &str) -> Value {
     payload
 }
 
+/// `label` added to pull request `number` (whose head is `head`), or to issue `number`
+/// when `on_pull_request` is false: GitHub's `pull_request` or `issues` `labeled` example,
+/// as the App receives it from `Codertocat`.
+pub fn label_added(label: &str, on_pull_request: bool, number: u64, head: &str) -> Delivery {
+    label_event("labeled", label, on_pull_request, number, head)
+}
+
+/// As [`label_added`], for `action` (`labeled` or `unlabeled`).
+pub fn label_event(
+    action: &str,
+    label: &str,
+    on_pull_request: bool,
+    number: u64,
+    head: &str,
+) -> Delivery {
+    let event = if on_pull_request {
+        "pull_request"
+    } else {
+        "issues"
+    };
+    let mut payload =
+        fixtures::as_app_delivery(fixtures::example(event, Some(action)), INSTALLATION);
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload["label"]["name"] = json!(label);
+    payload["sender"]["login"] = json!("Codertocat");
+    payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+    if on_pull_request {
+        payload["number"] = json!(number);
+        payload["pull_request"]["number"] = json!(number);
+        payload["pull_request"]["head"]["sha"] = json!(head);
+        payload["pull_request"]["head"]["ref"] = json!(PR_BRANCH);
+        payload["pull_request"]["base"]["ref"] = json!(DEFAULT_BRANCH);
+    } else {
+        payload["issue"]["number"] = json!(number);
+    }
+    Delivery::json(event, &payload, SECRET)
+}
+
 fn rand_id() -> u64 {
     let text = unique("c");
     text.bytes().fold(1_000_000u64, |acc, byte| {

@@ -27,6 +27,7 @@ mod model;
 mod raw;
 mod report;
 mod resolve;
+mod resolve_labels;
 mod resolve_triggers;
 mod sampling;
 mod suggest;
@@ -53,8 +54,8 @@ pub use duration::format_duration;
 pub use error::{ConfigErrors, Position, Problem, ProblemKind};
 pub use fetched::config_from_file;
 pub use model::{
-    Approval, CheckSuiteTrigger, CommentTrigger, OutputMode, PrAction, PrOpenedTrigger,
-    PushTrigger, ScheduleTrigger, Triggers,
+    Approval, CheckSuiteTrigger, CommentTrigger, LabelTrigger, OutputMode, PrAction,
+    PrOpenedTrigger, PushTrigger, ScheduleTrigger, Triggers,
 };
 pub use report::config_errors_comment;
 pub use sampling::{MAX_TEMPERATURE, MAX_TOP_K, Sampling, Think};

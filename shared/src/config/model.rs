@@ -15,6 +15,26 @@ pub struct Triggers {
     pub push: PushTrigger,
     pub check_suite: CheckSuiteTrigger,
     pub schedule: ScheduleTrigger,
+    /// `labeled`: a label added to an issue or pull request, in file order.
+    pub labeled: Vec<LabelTrigger>,
+}
+
+impl Triggers {
+    /// The tasks adding `label` starts; empty if none. GitHub's label names are unique
+    /// regardless of case, so they are matched that way.
+    pub fn tasks_for_label(&self, label: &str) -> &[TaskName] {
+        self.labeled
+            .iter()
+            .find(|trigger| trigger.label.eq_ignore_ascii_case(label.trim()))
+            .map_or(&[], |trigger| &trigger.tasks)
+    }
+}
+
+/// One label of the `labeled` trigger and the tasks adding it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelTrigger {
+    pub label: String,
+    pub tasks: Vec<TaskName>,
 }
 
 /// `/ollama <task>` comments on issues and pull requests. On unless turned off.
@@ -234,5 +254,22 @@ mod tests {
             tasks: names(&["fix"]),
         };
         assert_eq!(suite.tasks_for_rerequested().len(), 1);
+    }
+
+    #[test]
+    fn label_triggers_match_regardless_of_case() {
+        let triggers = Triggers {
+            labeled: vec![LabelTrigger {
+                label: "ollama:fix".to_owned(),
+                tasks: names(&["fix"]),
+            }],
+            ..Triggers::default()
+        };
+        assert_eq!(
+            triggers.tasks_for_label("Ollama:Fix"),
+            names(&["fix"]).as_slice()
+        );
+        assert!(triggers.tasks_for_label("bug").is_empty());
+        assert!(Triggers::default().tasks_for_label("ollama:fix").is_empty());
     }
 }

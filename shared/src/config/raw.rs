@@ -40,6 +40,7 @@ pub(super) struct RawTriggers {
     pub push: Option<Spanned<RawPush>>,
     pub check_suite: Option<Spanned<RawCheckSuite>>,
     pub schedule: Option<Spanned<RawSchedule>>,
+    pub labeled: Option<Spanned<Vec<Spanned<RawLabeled>>>>,
 }
 
 /// `automation.triggers` as written: a mapping of trigger sections, or the shorthand list
@@ -124,6 +125,14 @@ pub(super) struct RawCheckSuite {
 pub(super) struct RawSchedule {
     pub enabled: Option<Spanned<bool>>,
     pub cron: Option<Spanned<String>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+/// One entry of `labeled`: a label and the tasks adding it starts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawLabeled {
+    pub label: Option<Spanned<String>>,
     pub tasks: Option<RawTaskList>,
 }
 

@@ -1,5 +1,6 @@
 //! Events other than comments: installations coming and going, and the triggers a
-//! repository's config sets up (pull requests, pushes, "Re-run" on a check).
+//! repository's config sets up (pull requests, pushes, "Re-run" on a check); labels are
+//! in `labels`.
 
 use super::run::{Ask, Target, ThreadRef};
 use super::voice::Voice;
@@ -80,6 +81,16 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 PrAction::Synchronize
             }
             Some("reopened") => PrAction::Reopened,
+            Some("labeled") => {
+                let thread = ThreadRef {
+                    number: pr.number,
+                    on_pull_request: true,
+                    comment: None,
+                };
+                return self
+                    .label_added(envelope, &scope, thread, Some(pr), pr.label.as_deref())
+                    .await;
+            }
             _ => return Ok(()),
         };
         let Some(config) = self.config_or_log(envelope, &scope).await? else {
@@ -101,7 +112,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             envelope,
             &scope,
             &config,
-            TriggerKind::PrOpened,
+            (TriggerKind::PrOpened, TriggerKind::PrOpened.as_str()),
             &tasks,
             target,
         )
@@ -132,7 +143,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             from_fork: false,
             thread: None,
         };
-        self.run_tasks(envelope, &scope, &config, TriggerKind::Push, &tasks, target)
+        let trigger = (TriggerKind::Push, TriggerKind::Push.as_str());
+        self.run_tasks(envelope, &scope, &config, trigger, &tasks, target)
             .await
     }
 
@@ -163,7 +175,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             envelope,
             &scope,
             &config,
-            TriggerKind::CheckSuite,
+            (TriggerKind::CheckSuite, TriggerKind::CheckSuite.as_str()),
             &tasks,
             target,
         )
@@ -220,12 +232,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .await
     }
 
-    async fn run_tasks(
+    /// Starts each of `tasks` on `target`, with ids from the delivery: a redelivery finds
+    /// its jobs and starts none twice. `command` is what the audit log says was asked.
+    pub(super) async fn run_tasks(
         &self,
         envelope: &Envelope,
         scope: &RepoScope,
         config: &RepoConfig,
-        trigger: TriggerKind,
+        (trigger, command): (TriggerKind, &str),
         tasks: &[TaskName],
         target: Target,
     ) -> Result<(), StageError> {
@@ -237,7 +251,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 params: String::new(),
                 // Triggers are not judged by the sender's role; forks need approval.
                 permission: Permission::None,
-                command: trigger.as_str().to_owned(),
+                command: command.to_owned(),
             };
             self.run_on(
                 envelope,
@@ -254,7 +268,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
 
     /// The config for a trigger; an invalid one only logs (nobody asked, so nobody to
     /// tell), and nothing runs.
-    async fn config_or_log(
+    pub(super) async fn config_or_log(
         &self,
         envelope: &Envelope,
         scope: &RepoScope,
