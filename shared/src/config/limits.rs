@@ -58,3 +58,11 @@ pub const MAX_LABEL_CHARS: usize = 50;
 /// The prefix of the labels the App sets on its own threads (`automation:pending`, ...):
 /// a `labeled` trigger on one of them would start jobs by itself.
 pub const APP_LABEL_PREFIX: &str = "automation:";
+
+/// Most patterns in one `paths` or `paths_ignore` list: each is matched against every
+/// changed file (up to 3,000 of a pull request) on every event; more wants `**`.
+pub const MAX_PATH_PATTERNS: usize = 32;
+
+/// Longest path pattern. Repository paths are rarely longer than a few hundred
+/// characters; a longer pattern is pasted by mistake and costs matching time.
+pub const MAX_PATH_PATTERN_CHARS: usize = 1024;

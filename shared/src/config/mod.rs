@@ -24,6 +24,7 @@ mod error;
 mod fetched;
 pub mod limits;
 mod model;
+mod paths;
 mod raw;
 mod report;
 mod resolve;
@@ -57,6 +58,7 @@ pub use model::{
     Approval, CheckSuiteTrigger, CommentTrigger, LabelTrigger, OutputMode, PrAction,
     PrOpenedTrigger, PushTrigger, ScheduleTrigger, Triggers,
 };
+pub use paths::{PathFilter, PathPattern};
 pub use report::config_errors_comment;
 pub use sampling::{MAX_TEMPERATURE, MAX_TOP_K, Sampling, Think};
 pub use task::{

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::branch::BranchPattern;
 use super::cron::CronSchedule;
+use super::paths::PathFilter;
 use super::task::TaskName;
 
 /// `automation.triggers`: which events start which tasks.
@@ -92,6 +93,8 @@ impl PrAction {
 pub struct PrOpenedTrigger {
     pub enabled: bool,
     pub actions: Vec<PrAction>,
+    /// Which changed files count; the pull request's files are read only when set.
+    pub paths: PathFilter,
     pub tasks: Vec<TaskName>,
 }
 
@@ -100,6 +103,7 @@ impl Default for PrOpenedTrigger {
         Self {
             enabled: false,
             actions: PrAction::ALL.to_vec(),
+            paths: PathFilter::default(),
             tasks: Vec::new(),
         }
     }
@@ -122,6 +126,8 @@ pub struct PushTrigger {
     pub enabled: bool,
     /// Branches that start the tasks; empty means the repository's default branch.
     pub branches: Vec<BranchPattern>,
+    /// Which changed files count; the pushed files are looked at only when set.
+    pub paths: PathFilter,
     pub tasks: Vec<TaskName>,
 }
 
@@ -218,6 +224,7 @@ mod tests {
         let push = PushTrigger {
             enabled: true,
             branches: vec![],
+            paths: PathFilter::default(),
             tasks: names(&["test"]),
         };
         assert_eq!(push.tasks_for("main", "main"), names(&["test"]).as_slice());
@@ -240,6 +247,7 @@ mod tests {
         let pr = PrOpenedTrigger {
             enabled: true,
             actions: vec![PrAction::Opened],
+            paths: PathFilter::default(),
             tasks: names(&["review"]),
         };
         assert_eq!(pr.tasks_for(PrAction::Opened).len(), 1);

@@ -87,6 +87,9 @@ impl<'de> Deserialize<'de> for RawTriggerSpec {
     }
 }
 
+/// A list of patterns (branches, paths), with the position of the list and of each one.
+pub(super) type RawPatterns = Spanned<Vec<Spanned<String>>>;
+
 /// A list of task names, with the position of the list and of each name.
 pub(super) type RawTaskList = Spanned<Vec<Spanned<String>>>;
 
@@ -102,6 +105,8 @@ pub(super) struct RawCommentTrigger {
 pub(super) struct RawPrOpened {
     pub enabled: Option<Spanned<bool>>,
     pub actions: Option<Spanned<Vec<PrAction>>>,
+    pub paths: Option<RawPatterns>,
+    pub paths_ignore: Option<RawPatterns>,
     pub tasks: Option<RawTaskList>,
 }
 
@@ -109,7 +114,9 @@ pub(super) struct RawPrOpened {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawPush {
     pub enabled: Option<Spanned<bool>>,
-    pub branches: Option<Spanned<Vec<Spanned<String>>>>,
+    pub branches: Option<RawPatterns>,
+    pub paths: Option<RawPatterns>,
+    pub paths_ignore: Option<RawPatterns>,
     pub tasks: Option<RawTaskList>,
 }
 

@@ -16,6 +16,7 @@ use super::model::{
     CheckSuiteTrigger, CommentTrigger, PrAction, PrOpenedTrigger, PushTrigger, ScheduleTrigger,
     Triggers,
 };
+use super::paths::PathFilter;
 use super::raw::{RawTaskList, RawTriggers};
 use super::resolve::Tasks;
 use super::suggest::did_you_mean;
@@ -75,6 +76,7 @@ impl Checker {
             triggers.pr_opened = PrOpenedTrigger {
                 enabled,
                 actions,
+                paths: self.path_filter(pr.paths, pr.paths_ignore, &field),
                 tasks: self.trigger_tasks(
                     pr.tasks,
                     enabled,
@@ -95,6 +97,7 @@ impl Checker {
                     .branches
                     .map(|list| self.branches(list, &field))
                     .unwrap_or_default(),
+                paths: self.path_filter(push.paths, push.paths_ignore, &field),
                 tasks: self.trigger_tasks(
                     push.tasks,
                     enabled,
@@ -200,6 +203,7 @@ impl Checker {
                     triggers.push = PushTrigger {
                         enabled: true,
                         branches: Vec::new(),
+                        paths: PathFilter::default(),
                         tasks,
                     };
                 }

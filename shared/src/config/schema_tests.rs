@@ -216,6 +216,18 @@ fn the_schema_states_the_limits_the_code_enforces() {
                 .collect::<String>()
         )
     );
+    assert_eq!(
+        definitions["paths"]["maxItems"],
+        super::limits::MAX_PATH_PATTERNS
+    );
+    assert_eq!(
+        definitions["pathsIgnore"]["maxItems"],
+        super::limits::MAX_PATH_PATTERNS
+    );
+    assert_eq!(
+        definitions["pathPattern"]["maxLength"],
+        super::limits::MAX_PATH_PATTERN_CHARS
+    );
     let branches = node(&root, &["automation", "triggers", "push", "branches"]);
     assert_eq!(branches["maxItems"], MAX_BRANCH_PATTERNS);
     assert_eq!(branches["items"]["maxLength"], MAX_BRANCH_PATTERN_CHARS);

@@ -81,3 +81,53 @@ fn the_apps_own_labels_carry_the_refused_prefix() {
         assert!(label.starts_with(limits::APP_LABEL_PREFIX), "{label}");
     }
 }
+
+#[test]
+fn path_filters_resolve_for_pull_requests_and_pushes() {
+    let config = parse(
+        "\
+automation:
+  triggers:
+    pr_opened:
+      paths: [\"src/**\"]
+      tasks: [review]
+    push:
+      paths_ignore: [\"docs/**\", \"**/*.md\"]
+      tasks: [test]
+",
+    );
+    let t = &config.triggers;
+    assert!(t.pr_opened.paths.admits(&["src/lib.rs"]));
+    assert!(!t.pr_opened.paths.admits(&["README.md"]));
+    assert!(t.push.paths.is_set() && t.push.paths.paths.is_empty());
+    assert!(!t.push.paths.admits(&["docs/a.txt", "README.md"]));
+    assert!(!parse("").triggers.push.paths.is_set());
+}
+
+#[test]
+fn path_mistakes_are_reported_at_their_line() {
+    let text = "\
+automation:
+  triggers:
+    pr_opened:
+      paths: []
+      tasks: [review]
+    push:
+      paths:
+        - \"src/[oops\"
+        - /docs/**
+      paths_ignore: [\"{a,b\", \"ok/**\"]
+      tasks: [test]
+";
+    assert_eq!(
+        places(text),
+        [
+            place(4, "automation.triggers.pr_opened.paths"),
+            place(8, "automation.triggers.push.paths[0]"),
+            place(9, "automation.triggers.push.paths[1]"),
+            place(10, "automation.triggers.push.paths_ignore[0]"),
+        ]
+    );
+    let errors: ConfigErrors = RepoConfig::parse(text).expect_err("invalid");
+    insta::assert_snapshot!("bad_path_filters", config_errors_comment(&errors));
+}
