@@ -2,6 +2,9 @@
 //! a label added to a pull request or an issue starts its task once and is removed, and
 //! `paths` / `paths_ignore` decide whether a push or a pull request starts anything.
 
+use e2e::fake_github::Route;
+use e2e::git_server::DEFAULT_BRANCH;
+use e2e::ota_server::pushed;
 use e2e::ota_server::{
     JOB_TIMEOUT, PR, REPO, ServeWorld, eventually, first_job_id, label_added, label_event,
 };
@@ -108,7 +111,7 @@ async fn a_label_on_an_issue_works_on_the_default_branch_and_other_labels_start_
         202
     );
     let pull = world.opened_pull(&server).await;
-    assert_eq!(pull.base, e2e::git_server::DEFAULT_BRANCH);
+    assert_eq!(pull.base, DEFAULT_BRANCH);
     assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
     let labels = eventually(&server, "the label removed", JOB_TIMEOUT, || {
         let labels = world.github.labels(REPO, ISSUE);
@@ -140,4 +143,120 @@ async fn a_label_on_an_issue_works_on_the_default_branch_and_other_labels_start_
         world.github.check_runs(REPO).is_empty(),
         "an issue's job has no commit of its own to check"
     );
+}
+
+/// The usual repository, whose `refactor` task a push to the default branch starts,
+/// filtered by `paths_key: [patterns]`.
+async fn push_world(paths_key: &str, patterns: &str) -> ServeWorld {
+    let config = format!(
+        "{}  triggers:\n    push:\n      {paths_key}: {patterns}\n      tasks: [refactor]\n",
+        config_with_command(CHECK)
+    );
+    ServeWorld::new(&[("src/lib.rs", LIB)], &config).await
+}
+
+#[tokio::test]
+async fn a_push_of_only_ignored_paths_starts_nothing_and_one_touching_code_starts_its_task() {
+    let world = push_world("paths_ignore", r#"["docs/**", "**/*.md"]"#).await;
+    world.script_quick_refactor();
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+    let base = world
+        .git
+        .commit(REPO, DEFAULT_BRANCH, &[("base.txt", "base\n")], "Base");
+
+    let docs = world.git.commit(
+        REPO,
+        DEFAULT_BRANCH,
+        &[("docs/guide.md", "# Guide\n"), ("README.md", "# Hello\n")],
+        "Write the docs",
+    );
+    let push = pushed(&base, &docs, &["docs/guide.md", "README.md"], false);
+    assert_eq!(server.post(&push).await.0, 202);
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(job_count(&world), 0, "{}", world.job_list(OTA));
+    assert!(
+        server
+            .log()
+            .contains("no changed file passes the trigger's paths"),
+        "{}",
+        server.log()
+    );
+
+    let code = world.git.commit(
+        REPO,
+        DEFAULT_BRANCH,
+        &[
+            ("src/extra.rs", "pub fn extra() {}\n"),
+            ("README.md", "# Hello again\n"),
+        ],
+        "Add code",
+    );
+    let push = pushed(&docs, &code, &["src/extra.rs", "README.md"], false);
+    assert_eq!(server.post(&push).await.0, 202);
+    let pull = world.opened_pull(&server).await;
+    assert_eq!(world.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
+    assert_eq!(job_count(&world), 1, "{}", world.job_list(OTA));
+    assert!(
+        world.github.requests_to(Route::Compare).is_empty(),
+        "the payload listed the files; nothing to ask GitHub"
+    );
+}
+
+#[tokio::test]
+async fn a_rewritten_branch_is_compared_through_the_api() {
+    let world = push_world("paths", r#"["src/**"]"#).await;
+    world.script_quick_refactor();
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+    let before = world
+        .git
+        .commit(REPO, DEFAULT_BRANCH, &[("base.txt", "base\n")], "Before");
+
+    // A forced push's commits need not be the whole change: the payload names only the
+    // docs, the comparison also the code.
+    let after = world.git.commit(
+        REPO,
+        DEFAULT_BRANCH,
+        &[
+            ("docs/guide.md", "# Guide\n"),
+            ("src/extra.rs", "pub fn extra() {}\n"),
+        ],
+        "Rewrite",
+    );
+    world
+        .github
+        .set_compare(REPO, &before, &after, &["docs/guide.md", "src/extra.rs"]);
+    assert_eq!(
+        server
+            .post(&pushed(&before, &after, &["docs/guide.md"], true))
+            .await
+            .0,
+        202
+    );
+    world.opened_pull(&server).await;
+    let compared = world.github.requests_to(Route::Compare);
+    assert_eq!(compared.len(), 1);
+    assert!(
+        compared[0]
+            .path
+            .ends_with(&format!("/compare/{before}...{after}")),
+        "{}",
+        compared[0].path
+    );
+
+    // One whose comparison touches no code starts nothing.
+    let docs = world
+        .git
+        .commit(REPO, DEFAULT_BRANCH, &[("docs/more.md", "more\n")], "Docs");
+    world
+        .github
+        .set_compare(REPO, &after, &docs, &["docs/more.md"]);
+    assert_eq!(
+        server
+            .post(&pushed(&after, &docs, &["docs/more.md"], true))
+            .await
+            .0,
+        202
+    );
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(job_count(&world), 1, "{}", world.job_list(OTA));
 }

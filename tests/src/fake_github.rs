@@ -99,6 +99,8 @@ pub enum Route {
     Issue,
     /// `GET /repos/{o}/{r}/pulls/{n}/files`
     PullFiles,
+    /// `GET /repos/{o}/{r}/compare/{base}...{head}`
+    Compare,
     /// `POST /app-manifests/{code}/conversions`: the last step of the App Manifest flow.
     ManifestConversion,
 }
@@ -264,6 +266,8 @@ pub(crate) struct State {
     pub(crate) issues: BTreeMap<(String, u64), (String, String)>,
     /// A pull request's changed files: (file name, patch).
     pub(crate) pull_files: BTreeMap<(String, u64), Vec<(String, String)>>,
+    /// The files changed between two commits, by repository and `base...head`.
+    pub(crate) compares: BTreeMap<(String, String), Vec<String>>,
     pub(crate) comments: Vec<FakeComment>,
     pub(crate) reactions: Vec<FakeReaction>,
     pub(crate) check_runs: Vec<FakeCheckRun>,
@@ -457,6 +461,15 @@ impl FakeGitHub {
         self.state()
             .pull_files
             .insert((repo.to_owned(), number), files);
+    }
+
+    /// The files changed from `base` to `head`, as `GET .../compare/{base}...{head}`
+    /// answers (a comparison the test did not set is 404, as for unknown commits).
+    pub fn set_compare(&self, repo: &str, base: &str, head: &str, files: &[&str]) {
+        self.state().compares.insert(
+            (repo.to_owned(), format!("{base}...{head}")),
+            files.iter().map(|file| (*file).to_owned()).collect(),
+        );
     }
 
     pub fn set_pull_request(&self, repo: &str, pull: FakePull) {

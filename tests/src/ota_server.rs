@@ -303,6 +303,39 @@ pub fn label_event(
     Delivery::json(event, &payload, SECRET)
 }
 
+/// A push of one commit to the default branch, from `before` to `after`, whose commit
+/// the payload says changes `files` (GitHub's `push` example, as the App receives it);
+/// `forced` marks a rewritten branch.
+pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delivery {
+    let mut payload = fixtures::as_app_delivery(fixtures::example("push", None), INSTALLATION);
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload["ref"] = json!(format!("refs/heads/{DEFAULT_BRANCH}"));
+    payload["before"] = json!(before);
+    payload["after"] = json!(after);
+    payload["created"] = json!(false);
+    payload["deleted"] = json!(false);
+    payload["forced"] = json!(forced);
+    payload["base_ref"] = Value::Null;
+    payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+    payload["repository"]["master_branch"] = json!(DEFAULT_BRANCH);
+    let commit = json!({
+        "id": after,
+        "tree_id": after,
+        "distinct": true,
+        "message": "Change files",
+        "timestamp": "2026-12-02T12:00:00Z",
+        "url": format!("https://github.com/{REPO}/commit/{after}"),
+        "author": {"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com", "username": "Codertocat"},
+        "committer": {"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com", "username": "Codertocat"},
+        "added": [],
+        "removed": [],
+        "modified": files,
+    });
+    payload["commits"] = json!([commit.clone()]);
+    payload["head_commit"] = commit;
+    Delivery::json("push", &payload, SECRET)
+}
+
 fn rand_id() -> u64 {
     let text = unique("c");
     text.bytes().fold(1_000_000u64, |acc, byte| {

@@ -12,7 +12,7 @@ use crate::job::{JobId, JobStatus};
 use crate::policy::TriggerKind;
 use crate::ports::InstallationRecord;
 use crate::ports::Workflow;
-use crate::ports::{GitHub, Permission, RepoScope};
+use crate::ports::{ChangeSet, GitHub, Permission, RepoScope};
 
 /// How many of a pull request's jobs are checked for stale approvals on a push.
 const PENDING_JOBS: usize = 100;
@@ -97,6 +97,15 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             return Ok(());
         };
         let tasks = config.triggers.pr_opened.tasks_for(action).to_vec();
+        let filter = &config.triggers.pr_opened.paths;
+        let change = ChangeSet::PullRequest(pr.number);
+        if tasks.is_empty()
+            || !self
+                .paths_admit(envelope, &scope, filter, None, change)
+                .await?
+        {
+            return Ok(());
+        }
         let thread = ThreadRef {
             number: pr.number,
             on_pull_request: true,
@@ -137,6 +146,26 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .push
             .tasks_for(branch, &default_branch(envelope))
             .to_vec();
+        // A new branch is compared with the default branch; a push to an existing one
+        // (forced or not) with what the branch was before.
+        let base = if push.created || push.before.as_str().bytes().all(|b| b == b'0') {
+            default_branch(envelope)
+        } else {
+            push.before.as_str().to_owned()
+        };
+        let change = ChangeSet::Compare {
+            base,
+            head: push.after.clone(),
+        };
+        let filter = &config.triggers.push.paths;
+        let known = push.changed_paths.clone();
+        if tasks.is_empty()
+            || !self
+                .paths_admit(envelope, &scope, filter, known, change)
+                .await?
+        {
+            return Ok(());
+        }
         let target = Target {
             commit: push.after.clone(),
             git_ref: branch.to_owned(),

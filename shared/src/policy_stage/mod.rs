@@ -12,6 +12,7 @@ mod events;
 mod labels;
 mod manage;
 pub mod operations;
+mod paths;
 mod request;
 mod run;
 mod voice;
