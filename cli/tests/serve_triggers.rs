@@ -2,13 +2,16 @@
 //! a label added to a pull request or an issue starts its task once and is removed, and
 //! `paths` / `paths_ignore` decide whether a push or a pull request starts anything.
 
+use e2e::delivery::Delivery;
 use e2e::fake_github::Route;
 use e2e::git_server::DEFAULT_BRANCH;
-use e2e::ota_server::pushed;
 use e2e::ota_server::{
     JOB_TIMEOUT, PR, REPO, ServeWorld, eventually, first_job_id, label_added, label_event,
 };
+use e2e::ota_server::{PR_BRANCH, SECRET, pushed};
+use e2e::policy::pull_request_event;
 use e2e::runner_world::{LIB, REFACTORED, config_with_command};
+use serde_json::json;
 use std::time::Duration;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
@@ -258,5 +261,46 @@ async fn a_rewritten_branch_is_compared_through_the_api() {
         202
     );
     tokio::time::sleep(SETTLE).await;
+    assert_eq!(job_count(&world), 1, "{}", world.job_list(OTA));
+}
+
+#[tokio::test]
+async fn a_pull_request_starts_its_task_only_when_one_of_its_files_matches() {
+    let config = format!(
+        "{}  triggers:\n    pr_opened:\n      paths: [\"src/**\"]\n      tasks: [refactor]\n",
+        config_with_command(CHECK)
+    );
+    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config).await;
+    world.script_quick_refactor();
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+    let event = |action: &str| {
+        let mut payload = pull_request_event(action, &world.head);
+        payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+        payload["pull_request"]["head"]["ref"] = json!(PR_BRANCH);
+        payload["pull_request"]["base"]["ref"] = json!(DEFAULT_BRANCH);
+        Delivery::json("pull_request", &payload, SECRET)
+    };
+
+    world.github.set_pull_files(
+        REPO,
+        PR,
+        &[("NOTES.md", "@@ -0,0 +1 @@\n+work in progress")],
+    );
+    assert_eq!(server.post(&event("opened")).await.0, 202);
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(job_count(&world), 0, "{}", world.job_list(OTA));
+    assert_eq!(world.github.requests_to(Route::PullFiles).len(), 1);
+
+    world.github.set_pull_files(
+        REPO,
+        PR,
+        &[
+            ("NOTES.md", "@@ -0,0 +1 @@\n+work in progress"),
+            ("src/lib.rs", "@@ -1 +1 @@\n-a\n+b"),
+        ],
+    );
+    assert_eq!(server.post(&event("synchronize")).await.0, 202);
+    let pull = world.opened_pull(&server).await;
+    assert_eq!(pull.base, PR_BRANCH);
     assert_eq!(job_count(&world), 1, "{}", world.job_list(OTA));
 }
