@@ -5,12 +5,11 @@
 use e2e::delivery::Delivery;
 use e2e::fake_github::Route;
 use e2e::git_server::DEFAULT_BRANCH;
-use e2e::ota_server::{
-    JOB_TIMEOUT, PR, REPO, ServeWorld, eventually, first_job_id, label_added, label_event,
-};
-use e2e::ota_server::{PR_BRANCH, SECRET, pushed};
+use e2e::ota_server::{JOB_TIMEOUT, PR, REPO, ServeWorld, eventually, first_job_id};
+use e2e::ota_server::{PR_BRANCH, SECRET};
 use e2e::policy::pull_request_event;
 use e2e::runner_world::{LIB, REFACTORED, config_with_command};
+use e2e::serve_events::{label_added, label_event, pushed};
 use serde_json::json;
 use std::time::Duration;
 

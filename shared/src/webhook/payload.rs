@@ -2,11 +2,11 @@
 //! builds the [`Envelope`]. Everything else in the payload is skipped unread, and a
 //! missing or mistyped field is reported by its path (`pull_request.head.sha`).
 
+use super::push_commits::RawCommits;
 use crate::envelope::*;
 use crate::ids::{AccountId, AppId, CommitSha, DeliveryId, InstallationId, RepoFullName, RepoId};
 use serde::Deserialize;
-use serde::de::{IgnoredAny, SeqAccess, Visitor};
-use std::collections::BTreeSet;
+use serde::de::IgnoredAny;
 
 /// Why a payload could not be normalized. The message names the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,62 +217,6 @@ struct RawRequestedAction {
 struct RawInstalledRepository {
     id: u64,
     full_name: String,
-}
-
-/// A push's commits, read one at a time and not kept: how many, and the paths they
-/// touch while those fit in [`MAX_PUSH_PATHS_BYTES`] (a push can list thousands).
-struct RawCommits {
-    count: usize,
-    /// `None` once the paths outgrew the envelope.
-    paths: Option<BTreeSet<String>>,
-}
-
-/// The file lists of one commit of a push; everything else is skipped.
-#[derive(Deserialize)]
-struct RawPushCommit {
-    #[serde(default)]
-    added: Vec<String>,
-    #[serde(default)]
-    removed: Vec<String>,
-    #[serde(default)]
-    modified: Vec<String>,
-}
-
-impl<'de> Deserialize<'de> for RawCommits {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CommitsVisitor;
-        impl<'de> Visitor<'de> for CommitsVisitor {
-            type Value = RawCommits;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawCommits, A::Error> {
-                let mut count = 0;
-                let mut bytes = 0;
-                let mut paths = Some(BTreeSet::new());
-                while let Some(commit) = seq.next_element::<RawPushCommit>()? {
-                    count += 1;
-                    let Some(kept) = paths.as_mut() else {
-                        continue;
-                    };
-                    for path in commit
-                        .added
-                        .into_iter()
-                        .chain(commit.removed)
-                        .chain(commit.modified)
-                    {
-                        bytes += path.len();
-                        kept.insert(path);
-                    }
-                    if bytes > MAX_PUSH_PATHS_BYTES {
-                        paths = None;
-                    }
-                }
-                Ok(RawCommits { count, paths })
-            }
-        }
-        deserializer.deserialize_seq(CommitsVisitor)
-    }
 }
 
 impl RawPayload {
@@ -558,45 +502,6 @@ mod tests {
             }
             other => panic!("unexpected subject {other:?}"),
         }
-    }
-
-    fn pushed_paths(json: &str) -> Option<Vec<String>> {
-        match normalize(EventName::Push, delivery(), json.as_bytes())
-            .expect("valid push")
-            .subject
-        {
-            Subject::Push(push) => push.changed_paths,
-            other => panic!("unexpected subject {other:?}"),
-        }
-    }
-
-    #[test]
-    fn push_keeps_the_paths_its_commits_touch_when_it_lists_them_all() {
-        let push = |commits: &str, extra: &str| {
-            format!(
-                r#"{{"ref":"refs/heads/main","before":"a","after":"b",{extra}
-                "commits":[{commits}],"sender":{{"id":1,"login":"a","type":"User"}}}}"#
-            )
-        };
-        let two = r#"{"id":"1","added":["src/new.rs"],"modified":["README.md"],"removed":[]},
-            {"id":"2","added":[],"modified":["src/new.rs"],"removed":["old.txt"]}"#;
-        assert_eq!(
-            pushed_paths(&push(two, "")),
-            Some(vec![
-                "README.md".to_owned(),
-                "old.txt".to_owned(),
-                "src/new.rs".to_owned()
-            ])
-        );
-        assert_eq!(pushed_paths(&push(two, r#""forced":true,"#)), None);
-        assert_eq!(pushed_paths(&push(two, r#""created":true,"#)), None);
-        let many = vec![r#"{"id":"x","added":["a"]}"#; MAX_PUSH_COMMITS_LISTED + 1].join(",");
-        assert_eq!(pushed_paths(&push(&many, "")), None, "may be cut");
-        let long = "p".repeat(1000);
-        let big: Vec<String> = (0..MAX_PUSH_COMMITS_LISTED)
-            .map(|i| format!(r#"{{"id":"{i}","added":["{long}{i}a","{long}{i}b","{long}{i}c","{long}{i}d"]}}"#))
-            .collect();
-        assert_eq!(pushed_paths(&push(&big.join(","), "")), None, "too big");
     }
 
     #[test]
