@@ -3,7 +3,7 @@
 //! `paths` / `paths_ignore` decide whether a push or a pull request starts anything.
 
 use e2e::delivery::Delivery;
-use e2e::fake_github::Route;
+use e2e::fake_github::{Fault, Route};
 use e2e::git_server::DEFAULT_BRANCH;
 use e2e::ota_server::{JOB_TIMEOUT, PR, REPO, ServeWorld, eventually, first_job_id};
 use e2e::ota_server::{PR_BRANCH, SECRET};
@@ -302,4 +302,38 @@ async fn a_pull_request_starts_its_task_only_when_one_of_its_files_matches() {
     let pull = world.opened_pull(&server).await;
     assert_eq!(pull.base, PR_BRANCH);
     assert_eq!(job_count(&world), 1, "{}", world.job_list(OTA));
+}
+
+#[tokio::test]
+async fn a_label_that_cannot_be_removed_is_logged_with_the_job_and_the_job_runs() {
+    let world = labeled_world().await;
+    world.script_checked_refactor();
+    world.github.add_labels(REPO, PR, &["ollama:refactor"]);
+    // Only the first removal, the trigger's own, is refused.
+    world
+        .github
+        .inject(Route::RemoveLabel, 1, Fault::Status(403));
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+
+    let delivery = label_added("ollama:refactor", true, PR, &world.head);
+    assert_eq!(server.post(&delivery).await.0, 202);
+    world.opened_pull(&server).await;
+    let id = first_job_id(&world.job_list(OTA)).expect("a job id");
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("could not remove the label that started the job"))
+        .unwrap_or_else(|| panic!("no warning in the log:\n{log}"));
+    assert!(line.contains(&id), "{line}");
+    assert!(line.contains("ollama:refactor"), "{line}");
+    assert_eq!(
+        world
+            .github
+            .labels(REPO, PR)
+            .iter()
+            .filter(|l| *l == "ollama:refactor")
+            .count(),
+        1
+    );
+    world.github.take_unexpected();
 }

@@ -2,9 +2,9 @@
 //! starts its tasks — on the pull request's head, or on the default branch's head for an
 //! issue — and is then removed, so that adding it again starts another job.
 //!
-//! A redelivered event finds its jobs by id (from the delivery) and starts none twice;
-//! removing the label again is harmless (GitHub's 404 for a label that is gone counts as
-//! done). The App's own removal comes back as `unlabeled`, which starts nothing.
+//! A redelivered event (or one processed again after a transient error) finds its jobs
+//! by id (from the delivery) and starts none twice; removing the label again is harmless
+//! (GitHub's 404 for a label that is gone counts as done). The App's own removal comes back as `unlabeled`, which starts nothing.
 
 use super::run::ThreadRef;
 use super::{PolicyStage, StageError, Store, scope_of};
@@ -66,12 +66,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             },
             None => self.thread_target(envelope, scope, &thread).await?,
         };
-        let command = format!("{} {label}", TriggerKind::Labeled.as_str());
-        let trigger = (TriggerKind::Labeled, command.as_str());
-        self.run_tasks(envelope, scope, &config, trigger, &tasks, target)
-            .await?;
-        // The job is recorded and started; a label that stays only means it must be
-        // removed by hand before it can start another job.
+        // Removed before the jobs are recorded, so that the App's own label changes on the
+        // thread (`automation:pending`, ...) come after it. A label that stays only means
+        // it must be removed by hand before it can start another job.
         if let Err(error) = self.github.remove_label(scope, number, label).await {
             tracing::warn!(
                 delivery = %envelope.delivery,
@@ -83,6 +80,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 "could not remove the label that started the job"
             );
         }
-        Ok(())
+        let command = format!("{} {label}", TriggerKind::Labeled.as_str());
+        let trigger = (TriggerKind::Labeled, command.as_str());
+        self.run_tasks(envelope, scope, &config, trigger, &tasks, target)
+            .await
     }
 }
