@@ -1,12 +1,16 @@
 //! The triggers of `.ollama-turbo.yml` beyond comments, end to end through `ota serve`:
 //! a label added to a pull request or an issue starts its task once and is removed, and
-//! `paths` / `paths_ignore` decide whether a push or a pull request starts anything.
+//! `paths` / `paths_ignore` decide whether a push or a pull request starts anything; a
+//! task's `directory` is where its map, search and command start.
 
 use e2e::delivery::Delivery;
 use e2e::fake_github::{Fault, Route};
+use e2e::fake_ollama::ChatReply;
 use e2e::git_server::DEFAULT_BRANCH;
-use e2e::ota_server::{JOB_TIMEOUT, PR, REPO, ServeWorld, eventually, first_job_id};
-use e2e::ota_server::{PR_BRANCH, SECRET};
+use e2e::ota_server::{
+    JOB_TIMEOUT, PR, PR_BRANCH, REPO, SECRET, ServeWorld, eventually, first_job_id,
+    refactor_request,
+};
 use e2e::policy::pull_request_event;
 use e2e::runner_world::{LIB, REFACTORED, config_with_command};
 use e2e::serve_events::{label_added, label_event, pushed};
@@ -336,4 +340,72 @@ async fn a_label_that_cannot_be_removed_is_logged_with_the_job_and_the_job_runs(
         1
     );
     world.github.take_unexpected();
+}
+
+#[tokio::test]
+async fn a_task_with_a_directory_maps_and_checks_that_directory() {
+    let config = format!(
+        "{}      directory: app/\n",
+        config_with_command("test -f marker && grep -q retry_with_backoff src/lib.rs")
+    );
+    let world = ServeWorld::new(
+        &[
+            ("app/src/lib.rs", LIB),
+            ("app/marker", ""),
+            ("other/README.md", "# Other\n"),
+        ],
+        &config,
+    )
+    .await;
+    world
+        .ollama
+        .push(ChatReply::call(
+            "write_file",
+            json!({"path": "app/src/lib.rs", "content": REFACTORED}),
+        ))
+        .push(ChatReply::call("run_command", json!({})))
+        .push(ChatReply::call(
+            "search",
+            json!({"pattern": "retry_with_backoff"}),
+        ))
+        .push(ChatReply::finish("Extracted the retry loop."));
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+
+    assert_eq!(server.post(&refactor_request("Codertocat")).await.0, 202);
+    let pull = world.opened_pull(&server).await;
+    assert_eq!(
+        world.git.show(REPO, &pull.head, "app/src/lib.rs"),
+        REFACTORED
+    );
+    let calls = world.ollama.calls();
+    let text = |index: usize| {
+        calls
+            .get(index)
+            .map(|call| serde_json::to_string(&call.messages).unwrap_or_default())
+            .unwrap_or_default()
+    };
+    let first = text(0);
+    assert!(first.contains("This task works in `app`"), "{first}");
+    assert!(
+        first.contains("app/"),
+        "the map shows the directory: {first}"
+    );
+    assert!(
+        !first.contains("other/"),
+        "the map leaves the rest out: {first}"
+    );
+    // The command ran in `app`, where `marker` is.
+    let after_command = text(2);
+    assert!(after_command.contains("succeeded"), "{after_command}");
+    // A search without a path looked in `app` only.
+    let after_search = text(3);
+    assert!(after_search.contains("app/src/lib.rs"), "{after_search}");
+    let finished = world
+        .first_completed_check_run(&server, "the completed check run")
+        .await;
+    assert_eq!(
+        finished.fields["conclusion"], "success",
+        "{:?}",
+        finished.fields
+    );
 }

@@ -1,7 +1,8 @@
 //! Path filters of the `pr_opened` and `push` triggers (`paths`, `paths_ignore`): globs
 //! over the repository paths a change touches, as in GitHub Actions — `*` any characters
 //! but `/`, `**` any characters across directories, `?` one character, `[abc]` a class,
-//! `{a,b}` alternatives. Matching is done by `globset`.
+//! `{a,b}` alternatives. Matching is done by `globset`. Also a task's `directory`, a
+//! path inside the repository.
 
 use globset::{GlobBuilder, GlobMatcher};
 use serde_saphyr::Spanned;
@@ -88,6 +89,44 @@ impl PathFilter {
             !self.ignore.is_empty() && files.iter().all(|file| any(&self.ignore, file.as_ref()));
         wanted && !all_ignored && !(self.is_set() && files.is_empty())
     }
+}
+
+/// A task's `directory`, checked: a path inside the repository, relative to its root,
+/// without `..`; `None` for the root itself (empty or `.`). A trailing `/` is dropped.
+pub(super) fn task_directory(text: &str) -> Result<Option<String>, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    if trimmed.is_empty() || trimmed == "." {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > MAX_PATH_PATTERN_CHARS {
+        return Err(format!(
+            "the directory is longer than {MAX_PATH_PATTERN_CHARS} characters"
+        ));
+    }
+    if trimmed.starts_with('/') || trimmed.contains('\\') || trimmed.contains(':') {
+        return Err(format!(
+            "`{trimmed}` is not a path relative to the repository's root; write it like `packages/api`"
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("the directory contains a control character".to_owned());
+    }
+    if trimmed.split('/').any(|part| part == "..") {
+        return Err(format!(
+            "`{trimmed}` leads out with `..`; a task's directory is inside the repository"
+        ));
+    }
+    if trimmed
+        .split('/')
+        .any(|part| part.is_empty() || part == ".")
+    {
+        let tidy: Vec<&str> = trimmed
+            .split('/')
+            .filter(|part| !part.is_empty() && *part != ".")
+            .collect();
+        return Err(format!("write `{trimmed}` as `{}`", tidy.join("/")));
+    }
+    Ok(Some(trimmed.to_owned()))
 }
 
 impl Checker {
@@ -188,6 +227,27 @@ mod tests {
             ("{a,b", "is not a valid glob"),
         ] {
             let err = PathPattern::parse(text).expect_err(text);
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_task_directory_stays_inside_the_repository() {
+        assert_eq!(
+            task_directory(" packages/api/ "),
+            Ok(Some("packages/api".to_owned()))
+        );
+        assert_eq!(task_directory("."), Ok(None));
+        assert_eq!(task_directory(""), Ok(None));
+        for (text, says) in [
+            ("/srv/app", "not a path relative"),
+            ("C:\\app", "not a path relative"),
+            ("../other", "leads out with `..`"),
+            ("a/../../b", "leads out with `..`"),
+            ("./app", "as `app`"),
+            ("a//b", "as `a/b`"),
+        ] {
+            let err = task_directory(text).expect_err(text);
             assert!(err.contains(says), "{text}: {err}");
         }
     }

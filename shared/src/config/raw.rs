@@ -180,6 +180,7 @@ pub(super) struct RawTask {
     pub max_tokens: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<RawDuration>>,
     pub auto_fix: Option<Spanned<bool>>,
+    pub directory: Option<Spanned<String>>,
     pub think: Option<Spanned<RawThink>>,
     pub temperature: Option<Spanned<f64>>,
     pub top_p: Option<Spanned<f64>>,

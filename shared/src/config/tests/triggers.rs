@@ -131,3 +131,29 @@ automation:
     let errors: ConfigErrors = RepoConfig::parse(text).expect_err("invalid");
     insta::assert_snapshot!("bad_path_filters", config_errors_comment(&errors));
 }
+
+#[test]
+fn a_task_directory_is_checked_at_its_line() {
+    let config = parse("automation:\n  tasks:\n    test:\n      directory: packages/api/\n");
+    let test = config.task("test").expect("built-in");
+    assert_eq!(test.directory.as_deref(), Some("packages/api"));
+    assert_eq!(config.task("refactor").expect("built-in").directory, None);
+    let text = "\
+automation:
+  tasks:
+    test:
+      directory: ../elsewhere
+    lint:
+      prompt: Lint.
+      directory: /srv/app
+";
+    assert_eq!(
+        places(text),
+        [
+            place(4, "automation.tasks.test.directory"),
+            place(7, "automation.tasks.lint.directory"),
+        ]
+    );
+    let errors: ConfigErrors = RepoConfig::parse(text).expect_err("invalid");
+    insta::assert_snapshot!("bad_task_directories", config_errors_comment(&errors));
+}
