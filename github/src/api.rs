@@ -11,9 +11,9 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 use shared::ids::CommitSha;
 use shared::ports::{
-    CheckRunUpdate, GitHub, GitHubError, MAX_CONTENTS_BYTES, MAX_THREAD_DIFF_CHARS, NewCheckRun,
-    NewPullRequest, NewReview, OpenedPullRequest, Permission, PullRequestInfo, Reaction,
-    ReactionTarget, RepoFile, RepoScope, ThreadText,
+    ChangeSet, ChangedPaths, CheckRunUpdate, GitHub, GitHubError, MAX_CONTENTS_BYTES,
+    MAX_THREAD_DIFF_CHARS, NewCheckRun, NewPullRequest, NewReview, OpenedPullRequest, Permission,
+    PullRequestInfo, Reaction, ReactionTarget, RepoFile, RepoScope, ThreadText,
 };
 
 /// The roles GitHub names in `role_name`; anything else is a custom role.
@@ -338,6 +338,14 @@ impl GitHub for GitHubClient {
         self.add_issue_labels(scope, number, labels).await
     }
 
+    async fn changed_paths(
+        &self,
+        scope: &RepoScope,
+        change: &ChangeSet,
+    ) -> Result<ChangedPaths, GitHubError> {
+        self.list_changed_paths(scope, change).await
+    }
+
     async fn remove_label(
         &self,
         scope: &RepoScope,
@@ -415,6 +423,9 @@ struct IssueJson {
 #[derive(Deserialize)]
 pub(crate) struct PullFileJson {
     pub(crate) filename: String,
+    /// The old name of a renamed file.
+    #[serde(default)]
+    pub(crate) previous_filename: Option<String>,
     /// Absent for binary files and for very large diffs.
     pub(crate) patch: Option<String>,
 }
@@ -432,8 +443,20 @@ impl GitHubClient {
         number: u64,
         enough: impl Fn(&[PullFileJson]) -> bool,
     ) -> Result<Vec<PullFileJson>, GitHubError> {
+        self.pull_file_pages(scope, number, MAX_FILE_PAGES, enough)
+            .await
+    }
+
+    /// As [`Self::pull_files`], up to `pages` pages of 100.
+    pub(crate) async fn pull_file_pages(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        pages: u32,
+        enough: impl Fn(&[PullFileJson]) -> bool,
+    ) -> Result<Vec<PullFileJson>, GitHubError> {
         let mut all = Vec::new();
-        for page in 1..=MAX_FILE_PAGES {
+        for page in 1..=pages {
             let call = Call::new(
                 Endpoint::ListPullFiles,
                 repo_path(scope, &format!("pulls/{number}/files")),

@@ -56,6 +56,8 @@ pub enum Endpoint {
     GetBranch,
     GetPull,
     ListPullFiles,
+    /// The files between two commits, for the `push` trigger's `paths`.
+    Compare,
     GetIssue,
     ListIssueComments,
     CreateIssueComment,
@@ -93,7 +95,7 @@ const CHECKS_READ: &[(&str, Access)] = &[("checks", Access::Read)];
 const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
 
 impl Endpoint {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 24] = [
         Self::ManifestConversion,
         Self::CreateInstallationToken,
         Self::CollaboratorPermission,
@@ -101,6 +103,7 @@ impl Endpoint {
         Self::GetBranch,
         Self::GetPull,
         Self::ListPullFiles,
+        Self::Compare,
         Self::GetIssue,
         Self::ListIssueComments,
         Self::CreateIssueComment,
@@ -135,6 +138,7 @@ impl Endpoint {
             Self::GetBranch => ("GET", "/repos/{owner}/{repo}/branches/{branch}"),
             Self::GetPull => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
             Self::ListPullFiles => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
+            Self::Compare => ("GET", "/repos/{owner}/{repo}/compare/{basehead}"),
             Self::GetIssue => ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
             Self::ListIssueComments => (
                 "GET",
@@ -181,7 +185,7 @@ impl Endpoint {
             Self::CreateInstallationToken => Needs::AppJwt,
             Self::CollaboratorPermission => Needs::AnyOf(METADATA_READ),
             Self::GetContents => Needs::AnyOf(FILE_READ),
-            Self::GetBranch | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
+            Self::GetBranch | Self::Compare | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
             Self::GitPush => Needs::AnyOf(CONTENTS_WRITE),
             Self::GetPull | Self::ListPullFiles | Self::ListPulls | Self::ListReviews => {
                 Needs::AnyOf(PULLS_READ)
@@ -220,13 +224,15 @@ impl Endpoint {
 }
 
 /// What the policy and report stages call: roles, the config file, branch heads, pull
-/// requests, reactions, comments (and the search for one posted before), check runs,
-/// labels.
+/// requests and the files a change touches, reactions, comments (and the search for one
+/// posted before), check runs, labels.
 pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
     Endpoint::CollaboratorPermission,
     Endpoint::GetContents,
     Endpoint::GetBranch,
     Endpoint::GetPull,
+    Endpoint::ListPullFiles,
+    Endpoint::Compare,
     Endpoint::IssueCommentReaction,
     Endpoint::ReviewCommentReaction,
     Endpoint::ListIssueComments,

@@ -8,6 +8,7 @@
 mod api;
 mod app;
 mod broker;
+mod changes;
 mod checks;
 mod classify;
 mod client;

@@ -248,7 +248,23 @@ pub struct Push {
     pub forced: bool,
     /// How many commits the payload listed (GitHub lists at most 2,048).
     pub commit_count: usize,
+    /// The paths the listed commits add, modify or remove, sorted — when the payload is
+    /// sure to list them all (see [`MAX_PUSH_COMMITS_LISTED`]) and they fit in
+    /// [`MAX_PUSH_PATHS_BYTES`]; `None` otherwise, and the consumer asks GitHub.
+    #[serde(default)]
+    pub changed_paths: Option<Vec<String>>,
 }
+
+/// The most commits a push payload may list for its file lists to be taken as the whole
+/// change. GitHub documents a cap of 20 commits for timeline events (2,048 for webhook
+/// deliveries) and no cap on a commit's `added`/`modified`/`removed`; past 20 commits,
+/// or for a push that created or rewrote a branch, the files come from GitHub's compare.
+pub const MAX_PUSH_COMMITS_LISTED: usize = 20;
+
+/// How many bytes of changed paths travel in the envelope; a push touching more is
+/// compared through the API instead, so the envelope stays far below a queue message's
+/// size.
+pub const MAX_PUSH_PATHS_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckSuite {

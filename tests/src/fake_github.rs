@@ -100,6 +100,8 @@ pub enum Route {
     Issue,
     /// `GET /repos/{o}/{r}/pulls/{n}/files`
     PullFiles,
+    /// `GET /repos/{o}/{r}/compare/{base}...{head}`
+    Compare,
     /// `POST /app-manifests/{code}/conversions`: the last step of the App Manifest flow.
     ManifestConversion,
     /// `GET /login/oauth/authorize` (the web host): the OAuth web flow's first step.
@@ -279,6 +281,8 @@ pub(crate) struct State {
     pub(crate) issues: BTreeMap<(String, u64), (String, String)>,
     /// A pull request's changed files: (file name, patch).
     pub(crate) pull_files: BTreeMap<(String, u64), Vec<(String, String)>>,
+    /// The files changed between two commits, by repository and `base...head`.
+    pub(crate) compares: BTreeMap<(String, String), Vec<String>>,
     pub(crate) comments: Vec<FakeComment>,
     pub(crate) reactions: Vec<FakeReaction>,
     pub(crate) check_runs: Vec<FakeCheckRun>,
@@ -476,6 +480,15 @@ impl FakeGitHub {
             .insert((repo.to_owned(), number), files);
     }
 
+    /// The files changed from `base` to `head`, as `GET .../compare/{base}...{head}`
+    /// answers (a comparison the test did not set is 404, as for unknown commits).
+    pub fn set_compare(&self, repo: &str, base: &str, head: &str, files: &[&str]) {
+        self.state().compares.insert(
+            (repo.to_owned(), format!("{base}...{head}")),
+            files.iter().map(|file| (*file).to_owned()).collect(),
+        );
+    }
+
     pub fn set_pull_request(&self, repo: &str, pull: FakePull) {
         self.state()
             .pulls
@@ -592,6 +605,15 @@ impl FakeGitHub {
 
     pub fn reactions(&self) -> Vec<FakeReaction> {
         self.state().reactions.clone()
+    }
+
+    /// Puts `labels` on issue or pull request `issue`, as a person adding them would.
+    pub fn add_labels(&self, repo: &str, issue: u64, labels: &[&str]) {
+        self.state()
+            .labels
+            .entry((repo.to_owned(), issue))
+            .or_default()
+            .extend(labels.iter().map(|label| (*label).to_owned()));
     }
 
     /// The labels issue or pull request `issue` carries now, sorted.

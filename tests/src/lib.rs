@@ -23,6 +23,7 @@ pub mod ota_server;
 pub mod policy;
 pub mod redact;
 pub mod runner_world;
+pub mod serve_events;
 pub mod sqs_redrive;
 pub mod stack;
 pub mod store_contract;

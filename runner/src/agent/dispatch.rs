@@ -121,7 +121,9 @@ impl Dispatcher<'_> {
             _ => {
                 let workspace = self.workspace.clone();
                 let map = map.clone();
-                match tokio::task::spawn_blocking(move || file_tool(&workspace, tool, &map)).await {
+                let start = self.spec.directory.clone();
+                let work = move || file_tool(&workspace, tool, &map, &start);
+                match tokio::task::spawn_blocking(work).await {
                     Ok(outcome) => outcome,
                     Err(_) => ToolOutcome::error("the tool failed inside the runner; try again"),
                 }
@@ -163,7 +165,13 @@ impl Dispatcher<'_> {
                 asked.unwrap_or_default()
             ));
         };
-        match run_command(self.workspace.root(), command, self.sandbox, Some(deadline)).await {
+        let dir = match self.spec.command_dir(self.workspace) {
+            Ok(dir) => dir,
+            Err(err) => {
+                return ToolOutcome::error(format!("the task's directory can't be used: {err}"));
+            }
+        };
+        match run_command(&dir, command, self.sandbox, Some(deadline)).await {
             Ok(run) if run.timed_out => ToolOutcome {
                 text: format!("error: {run}"),
                 ok: false,
@@ -198,11 +206,12 @@ fn finish(map: &Map<String, Value>) -> ToolOutcome {
 }
 
 /// The tools that only touch files; run on a blocking thread.
-fn file_tool(ws: &Workspace, tool: ToolName, map: &Map<String, Value>) -> ToolOutcome {
+/// `start` is where a search without a path looks (the task's directory).
+fn file_tool(ws: &Workspace, tool: ToolName, map: &Map<String, Value>, start: &str) -> ToolOutcome {
     let result = match tool {
         ToolName::ListFiles => list_files(ws, map),
         ToolName::ReadFile => read_file(ws, map),
-        ToolName::Search => search(ws, map),
+        ToolName::Search => search(ws, map, start),
         ToolName::EditFile => edit_file(ws, map),
         ToolName::WriteFile => write_file(ws, map),
         _ => Err(ToolOutcome::error("this tool can't run here")),
@@ -241,7 +250,7 @@ fn read_file(ws: &Workspace, map: &Map<String, Value>) -> Step {
     Ok(ToolOutcome::ok(view.to_string(), Effect::None))
 }
 
-fn search(ws: &Workspace, map: &Map<String, Value>) -> Step {
+fn search(ws: &Workspace, map: &Map<String, Value>, start: &str) -> Step {
     let known = &[
         "pattern",
         "regex",
@@ -269,7 +278,10 @@ fn search(ws: &Workspace, map: &Map<String, Value>) -> Step {
             CaseMode::Sensitive
         },
         glob: args.opt_string("glob")?.map(str::to_owned),
-        path: args.opt_string("path")?.map(str::to_owned),
+        path: args
+            .opt_string("path")?
+            .map(str::to_owned)
+            .or_else(|| (!start.is_empty()).then(|| start.to_owned())),
         max_results: args
             .opt_usize("max_results")?
             .unwrap_or(defaults.max_results),

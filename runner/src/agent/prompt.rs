@@ -87,8 +87,13 @@ pub(crate) fn task_prompt(
             .map(|c| format!("`{c}`"))
             .collect::<Vec<_>>()
             .join(", ");
+        let place = if spec.directory.is_empty() {
+            "the repository root".to_owned()
+        } else {
+            format!("`{}`", spec.directory)
+        };
         out.push_str(&format!(
-            "\n## Checking your work\n\nrun_command can run {commands} in the repository root."
+            "\n## Checking your work\n\nrun_command can run {commands} in {place}."
         ));
         if spec.auto_fix {
             out.push_str(
@@ -97,6 +102,14 @@ pub(crate) fn task_prompt(
             );
         }
         out.push('\n');
+    }
+    if !spec.directory.is_empty() {
+        out.push_str(&format!(
+            "\n## Where to work\n\nThis task works in `{dir}` of a larger repository: the map \
+             below shows it, and a search without a path looks there. Paths stay relative to \
+             the repository root (`{dir}/...`).\n",
+            dir = spec.directory
+        ));
     }
     out.push_str(&format!("\n## Repository\n\n{}\n", repo_map.trim_end()));
     out

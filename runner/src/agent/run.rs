@@ -450,13 +450,14 @@ impl Agent<'_> {
         }
         state.unchecked_changes = false;
         let began = Instant::now();
-        let run = run_command(
-            self.workspace.root(),
-            command,
-            &self.settings.sandbox,
-            Some(state.deadline),
-        )
-        .await;
+        let dir = match self.spec.command_dir(self.workspace) {
+            Ok(dir) => dir,
+            Err(err) => {
+                tracing::warn!(error = %err, "the task's directory can't be used for the check");
+                return None;
+            }
+        };
+        let run = run_command(&dir, command, &self.settings.sandbox, Some(state.deadline)).await;
         let run = match run {
             Ok(run) => run,
             Err(err) => {
@@ -488,7 +489,8 @@ impl Agent<'_> {
             max_chars: max_chars.min(RepoMapLimits::default().max_chars),
             ..RepoMapLimits::default()
         };
-        match tokio::task::spawn_blocking(move || workspace.repo_map(limits)).await {
+        let directory = self.spec.directory.clone();
+        match tokio::task::spawn_blocking(move || workspace.repo_map_in(&directory, limits)).await {
             Ok(Ok(map)) => map.render(),
             Ok(Err(err)) => format!("(the repository map could not be built: {err})"),
             Err(_) => "(the repository map could not be built)".to_owned(),

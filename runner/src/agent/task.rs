@@ -123,10 +123,22 @@ pub struct TaskSpec {
     /// When the configured command fails after the model's change, hand the failure back
     /// and let it try again (within the budgets) instead of finishing.
     pub auto_fix: bool,
+    /// Where the repository map, a search without a path and the commands start
+    /// (`directory` in the config), relative to the repository root; empty for the root.
+    pub directory: String,
     pub tools: ToolPolicy,
 }
 
 impl TaskSpec {
+    /// The directory commands run in: the task's directory, checked like a path from the
+    /// model (it must exist, and links must not lead out of the checkout).
+    pub(crate) fn command_dir(
+        &self,
+        workspace: &crate::tools::Workspace,
+    ) -> Result<std::path::PathBuf, crate::tools::ToolError> {
+        Ok(workspace.resolve_dir(&self.directory)?.abs)
+    }
+
     /// The spec of a configured task: its template (a built-in one's, or the generic one of
     /// a repository's own task) and its policy.
     pub fn from_config(config: &TaskConfig) -> Self {
@@ -152,6 +164,7 @@ impl TaskSpec {
                 .map(|p| p.trim().to_owned())
                 .filter(|p| !p.is_empty()),
             auto_fix: config.auto_fix && deliverable.edits_code(),
+            directory: config.directory.clone().unwrap_or_default(),
             tools: ToolPolicy::new(deliverable, !commands.is_empty()),
             commands,
         }

@@ -84,7 +84,24 @@ pub struct RepoMap {
 impl Workspace {
     /// Builds the repository map in one walk of the workspace (same policy as `list_files`).
     pub fn repo_map(&self, limits: RepoMapLimits) -> Result<RepoMap, ToolError> {
-        let mut files = collect_files(self.root(), self.root(), None);
+        self.repo_map_in("", limits)
+    }
+
+    /// The map of directory `dir` (a task's `directory` in a monorepo): its files, with
+    /// their paths from the repository root, the tree as deep below `dir` as the limits
+    /// allow, and the commands and README found in `dir` itself.
+    pub fn repo_map_in(&self, dir: &str, limits: RepoMapLimits) -> Result<RepoMap, ToolError> {
+        let start = self.resolve_dir(dir)?;
+        let prefix = if start.rel.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", start.rel)
+        };
+        let limits = RepoMapLimits {
+            max_depth: limits.max_depth + start.rel.split('/').filter(|p| !p.is_empty()).count(),
+            ..limits
+        };
+        let mut files = collect_files(self.root(), &start.abs, None);
         files.sort_unstable();
 
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
@@ -101,12 +118,13 @@ impl Workspace {
         languages.sort_by(|a, b| b.files.cmp(&a.files).then(a.language.cmp(b.language)));
 
         let tree = DirNode::from_paths(files.iter().map(String::as_str));
+        let here = DirNode::from_paths(files.iter().filter_map(|f| f.strip_prefix(&prefix)));
         let read_root = |name: &str| -> Option<String> {
             // Only files the walk admitted, so never a link or an ignored file.
-            if !tree.files().iter().any(|f| f == name) {
+            if !here.files().iter().any(|f| f == name) {
                 return None;
             }
-            let path = self.root().join(name);
+            let path = start.abs.join(name);
             let size = fs::metadata(&path).ok()?.len();
             if size > MAX_ROOT_FILE_BYTES {
                 return None;
@@ -114,8 +132,8 @@ impl Workspace {
             let bytes = fs::read(&path).ok()?;
             (!is_binary(&bytes)).then(|| String::from_utf8_lossy(&bytes).into_owned())
         };
-        let commands = detect_commands(|name| tree.has_entry(name), read_root);
-        let readme = readme_name(tree.files()).and_then(|name| {
+        let commands = detect_commands(|name| here.has_entry(name), read_root);
+        let readme = readme_name(here.files()).and_then(|name| {
             let text = read_root(name)?;
             let all: Vec<&[u8]> = split_lines(text.as_bytes()).collect();
             let lines = all
@@ -124,7 +142,7 @@ impl Workspace {
                 .map(|l| clip_line(&String::from_utf8_lossy(l), MAX_README_LINE_CHARS).into_owned())
                 .collect();
             Some(ReadmeHead {
-                path: name.to_owned(),
+                path: format!("{prefix}{name}"),
                 lines,
                 total_lines: all.len(),
             })
@@ -367,5 +385,41 @@ mod tests {
         };
         let text = ws.repo_map(tiny).unwrap().render();
         assert!(text.len() <= 100 + 20, "{text}");
+    }
+
+    #[test]
+    fn a_map_of_a_directory_keeps_root_paths_and_finds_its_own_commands_and_readme() {
+        let (_dir, ws) = workspace_with(&[
+            (".gitignore", "*.gen.rs\n"),
+            ("README.md", "# Monorepo\n"),
+            ("packages/api/Cargo.toml", "[package]\nname = \"api\"\n"),
+            ("packages/api/README.md", "# API\n"),
+            ("packages/api/src/lib.rs", "pub fn f() {}"),
+            ("packages/api/src/out.gen.rs", "pub fn g() {}"),
+            ("packages/web/index.js", "x"),
+        ]);
+        let map = ws
+            .repo_map_in("packages/api/", RepoMapLimits::default())
+            .expect("map");
+        assert_eq!(map.total_files, 3, "the root's .gitignore applies: {map:?}");
+        assert_eq!(
+            map.readme.as_ref().map(|r| r.path.as_str()),
+            Some("packages/api/README.md")
+        );
+        assert!(
+            !map.commands.is_empty(),
+            "Cargo.toml of the directory: {map:?}"
+        );
+        let text = map.render();
+        assert!(text.contains("lib.rs"), "{text}");
+        assert!(!text.contains("index.js"), "{text}");
+        assert!(
+            ws.repo_map_in("packages/none", RepoMapLimits::default())
+                .is_err()
+        );
+        assert!(
+            ws.repo_map_in("../elsewhere", RepoMapLimits::default())
+                .is_err()
+        );
     }
 }

@@ -50,3 +50,19 @@ pub const MAX_BRANCH_PATTERNS: usize = 32;
 /// Longest branch pattern: GitHub refuses branch names longer than 255 bytes, so a longer
 /// pattern could only match by way of wildcards and is a mistake.
 pub const MAX_BRANCH_PATTERN_CHARS: usize = 255;
+
+/// Longest label name: GitHub refuses to create a label with a longer name ("name is too
+/// long (maximum is 50 characters)", github/docs#32156), so a longer one never appears.
+pub const MAX_LABEL_CHARS: usize = 50;
+
+/// The prefix of the labels the App sets on its own threads (`automation:pending`, ...):
+/// a `labeled` trigger on one of them would start jobs by itself.
+pub const APP_LABEL_PREFIX: &str = "automation:";
+
+/// Most patterns in one `paths` or `paths_ignore` list: each is matched against every
+/// changed file (up to 3,000 of a pull request) on every event; more wants `**`.
+pub const MAX_PATH_PATTERNS: usize = 32;
+
+/// Longest path pattern. Repository paths are rarely longer than a few hundred
+/// characters; a longer pattern is pasted by mistake and costs matching time.
+pub const MAX_PATH_PATTERN_CHARS: usize = 1024;

@@ -24,9 +24,11 @@ mod error;
 mod fetched;
 pub mod limits;
 mod model;
+mod paths;
 mod raw;
 mod report;
 mod resolve;
+mod resolve_labels;
 mod resolve_triggers;
 mod sampling;
 mod suggest;
@@ -53,9 +55,10 @@ pub use duration::format_duration;
 pub use error::{ConfigErrors, Position, Problem, ProblemKind};
 pub use fetched::config_from_file;
 pub use model::{
-    Approval, CheckSuiteTrigger, CommentTrigger, OutputMode, PrAction, PrOpenedTrigger,
-    PushTrigger, ScheduleTrigger, Triggers,
+    Approval, CheckSuiteTrigger, CommentTrigger, LabelTrigger, OutputMode, PrAction,
+    PrOpenedTrigger, PushTrigger, ScheduleTrigger, Triggers,
 };
+pub use paths::{PathFilter, PathPattern};
 pub use report::config_errors_comment;
 pub use sampling::{MAX_TEMPERATURE, MAX_TOP_K, Sampling, Think};
 pub use task::{

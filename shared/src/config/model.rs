@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::branch::BranchPattern;
 use super::cron::CronSchedule;
+use super::paths::PathFilter;
 use super::task::TaskName;
 
 /// `automation.triggers`: which events start which tasks.
@@ -15,6 +16,26 @@ pub struct Triggers {
     pub push: PushTrigger,
     pub check_suite: CheckSuiteTrigger,
     pub schedule: ScheduleTrigger,
+    /// `labeled`: a label added to an issue or pull request, in file order.
+    pub labeled: Vec<LabelTrigger>,
+}
+
+impl Triggers {
+    /// The tasks adding `label` starts; empty if none. GitHub's label names are unique
+    /// regardless of case, so they are matched that way.
+    pub fn tasks_for_label(&self, label: &str) -> &[TaskName] {
+        self.labeled
+            .iter()
+            .find(|trigger| trigger.label.eq_ignore_ascii_case(label.trim()))
+            .map_or(&[], |trigger| &trigger.tasks)
+    }
+}
+
+/// One label of the `labeled` trigger and the tasks adding it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelTrigger {
+    pub label: String,
+    pub tasks: Vec<TaskName>,
 }
 
 /// `/ollama <task>` comments on issues and pull requests. On unless turned off.
@@ -72,6 +93,8 @@ impl PrAction {
 pub struct PrOpenedTrigger {
     pub enabled: bool,
     pub actions: Vec<PrAction>,
+    /// Which changed files count; the pull request's files are read only when set.
+    pub paths: PathFilter,
     pub tasks: Vec<TaskName>,
 }
 
@@ -80,6 +103,7 @@ impl Default for PrOpenedTrigger {
         Self {
             enabled: false,
             actions: PrAction::ALL.to_vec(),
+            paths: PathFilter::default(),
             tasks: Vec::new(),
         }
     }
@@ -102,6 +126,8 @@ pub struct PushTrigger {
     pub enabled: bool,
     /// Branches that start the tasks; empty means the repository's default branch.
     pub branches: Vec<BranchPattern>,
+    /// Which changed files count; the pushed files are looked at only when set.
+    pub paths: PathFilter,
     pub tasks: Vec<TaskName>,
 }
 
@@ -198,6 +224,7 @@ mod tests {
         let push = PushTrigger {
             enabled: true,
             branches: vec![],
+            paths: PathFilter::default(),
             tasks: names(&["test"]),
         };
         assert_eq!(push.tasks_for("main", "main"), names(&["test"]).as_slice());
@@ -220,6 +247,7 @@ mod tests {
         let pr = PrOpenedTrigger {
             enabled: true,
             actions: vec![PrAction::Opened],
+            paths: PathFilter::default(),
             tasks: names(&["review"]),
         };
         assert_eq!(pr.tasks_for(PrAction::Opened).len(), 1);
@@ -234,5 +262,22 @@ mod tests {
             tasks: names(&["fix"]),
         };
         assert_eq!(suite.tasks_for_rerequested().len(), 1);
+    }
+
+    #[test]
+    fn label_triggers_match_regardless_of_case() {
+        let triggers = Triggers {
+            labeled: vec![LabelTrigger {
+                label: "ollama:fix".to_owned(),
+                tasks: names(&["fix"]),
+            }],
+            ..Triggers::default()
+        };
+        assert_eq!(
+            triggers.tasks_for_label("Ollama:Fix"),
+            names(&["fix"]).as_slice()
+        );
+        assert!(triggers.tasks_for_label("bug").is_empty());
+        assert!(Triggers::default().tasks_for_label("ollama:fix").is_empty());
     }
 }

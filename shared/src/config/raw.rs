@@ -40,6 +40,7 @@ pub(super) struct RawTriggers {
     pub push: Option<Spanned<RawPush>>,
     pub check_suite: Option<Spanned<RawCheckSuite>>,
     pub schedule: Option<Spanned<RawSchedule>>,
+    pub labeled: Option<Spanned<Vec<Spanned<RawLabeled>>>>,
 }
 
 /// `automation.triggers` as written: a mapping of trigger sections, or the shorthand list
@@ -86,6 +87,9 @@ impl<'de> Deserialize<'de> for RawTriggerSpec {
     }
 }
 
+/// A list of patterns (branches, paths), with the position of the list and of each one.
+pub(super) type RawPatterns = Spanned<Vec<Spanned<String>>>;
+
 /// A list of task names, with the position of the list and of each name.
 pub(super) type RawTaskList = Spanned<Vec<Spanned<String>>>;
 
@@ -101,6 +105,8 @@ pub(super) struct RawCommentTrigger {
 pub(super) struct RawPrOpened {
     pub enabled: Option<Spanned<bool>>,
     pub actions: Option<Spanned<Vec<PrAction>>>,
+    pub paths: Option<RawPatterns>,
+    pub paths_ignore: Option<RawPatterns>,
     pub tasks: Option<RawTaskList>,
 }
 
@@ -108,7 +114,9 @@ pub(super) struct RawPrOpened {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct RawPush {
     pub enabled: Option<Spanned<bool>>,
-    pub branches: Option<Spanned<Vec<Spanned<String>>>>,
+    pub branches: Option<RawPatterns>,
+    pub paths: Option<RawPatterns>,
+    pub paths_ignore: Option<RawPatterns>,
     pub tasks: Option<RawTaskList>,
 }
 
@@ -124,6 +132,14 @@ pub(super) struct RawCheckSuite {
 pub(super) struct RawSchedule {
     pub enabled: Option<Spanned<bool>>,
     pub cron: Option<Spanned<String>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+/// One entry of `labeled`: a label and the tasks adding it starts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawLabeled {
+    pub label: Option<Spanned<String>>,
     pub tasks: Option<RawTaskList>,
 }
 
@@ -164,6 +180,7 @@ pub(super) struct RawTask {
     pub max_tokens: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<RawDuration>>,
     pub auto_fix: Option<Spanned<bool>>,
+    pub directory: Option<Spanned<String>>,
     pub think: Option<Spanned<RawThink>>,
     pub temperature: Option<Spanned<f64>>,
     pub top_p: Option<Spanned<f64>>,

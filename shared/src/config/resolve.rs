@@ -15,6 +15,7 @@ use super::limits::{
     MAX_TASKS,
 };
 use super::model::{Approval, OutputMode};
+use super::paths::task_directory;
 use super::raw::{
     Entries, RawApproval, RawConfig, RawDefaults, RawOutput, RawTask, RawTriggerSpec, RawTriggers,
 };
@@ -189,6 +190,7 @@ impl Checker {
                     max_tokens: DEFAULT_MAX_TOKENS,
                     timeout: DEFAULT_TIMEOUT,
                     auto_fix: false,
+                    directory: None,
                 };
                 defaults.apply(&mut custom);
                 custom
@@ -273,6 +275,14 @@ impl Checker {
         }
         if let Some(auto_fix) = raw.auto_fix {
             task.auto_fix = auto_fix.value;
+        }
+        if let Some(value) = raw.directory {
+            match task_directory(&value.value) {
+                Ok(directory) => task.directory = directory,
+                Err(message) => {
+                    self.invalid(&value.referenced, &field("directory"), message, None);
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! `automation.triggers`, checked: each trigger's switch, its task list (every name must
-//! be a task) and its own settings (pull request actions, branches, cron).
+//! be a task) and its own settings (pull request actions, branches, cron). The label
+//! triggers are checked in `resolve_labels`.
 //!
 //! A trigger section that is written is on unless it says `enabled: false`; one that is
 //! left out is off, except `comment`, which is on by default.
@@ -15,6 +16,7 @@ use super::model::{
     CheckSuiteTrigger, CommentTrigger, PrAction, PrOpenedTrigger, PushTrigger, ScheduleTrigger,
     Triggers,
 };
+use super::paths::PathFilter;
 use super::raw::{RawTaskList, RawTriggers};
 use super::resolve::Tasks;
 use super::suggest::did_you_mean;
@@ -74,6 +76,7 @@ impl Checker {
             triggers.pr_opened = PrOpenedTrigger {
                 enabled,
                 actions,
+                paths: self.path_filter(pr.paths, pr.paths_ignore, &field),
                 tasks: self.trigger_tasks(
                     pr.tasks,
                     enabled,
@@ -94,6 +97,7 @@ impl Checker {
                     .branches
                     .map(|list| self.branches(list, &field))
                     .unwrap_or_default(),
+                paths: self.path_filter(push.paths, push.paths_ignore, &field),
                 tasks: self.trigger_tasks(
                     push.tasks,
                     enabled,
@@ -157,6 +161,9 @@ impl Checker {
                 ),
             };
         }
+        if let Some(list) = raw.labeled {
+            triggers.labeled = self.label_triggers(list, tasks);
+        }
         triggers
     }
 
@@ -171,7 +178,11 @@ impl Checker {
             },
             ..Triggers::default()
         };
-        let known = TRIGGER_DEFAULTS.map(|(name, _)| name);
+        let known: Vec<&str> = TRIGGER_DEFAULTS
+            .map(|(name, _)| name)
+            .into_iter()
+            .chain(["labeled"])
+            .collect();
         let task = |name: &str| TaskName::new(name).into_iter().collect::<Vec<_>>();
         for (index, name) in names.iter().enumerate() {
             let field = format!("{FIELD}[{index}]");
@@ -192,6 +203,7 @@ impl Checker {
                     triggers.push = PushTrigger {
                         enabled: true,
                         branches: Vec::new(),
+                        paths: PathFilter::default(),
                         tasks,
                     };
                 }
@@ -201,6 +213,15 @@ impl Checker {
                         tasks,
                     };
                 }
+                ("labeled", _) => self.invalid(
+                    &name.referenced,
+                    &field,
+                    "`labeled` needs labels, which the list form can't give",
+                    Some(
+                        "write `triggers:` as a mapping and list the labels: \
+                         `labeled: [{label: \"ollama:fix\", tasks: [fix]}]`",
+                    ),
+                ),
                 ("schedule", _) => self.invalid(
                     &name.referenced,
                     &field,
@@ -211,7 +232,7 @@ impl Checker {
                     ),
                 ),
                 (other, _) => {
-                    let hint = match did_you_mean(other, known) {
+                    let hint = match did_you_mean(other, known.iter().copied()) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("the triggers are {}", backticked(&known)),
                     };
@@ -228,7 +249,7 @@ impl Checker {
     }
 
     /// A trigger's `tasks`, which must name at least one task when the trigger is on.
-    fn trigger_tasks(
+    pub(super) fn trigger_tasks(
         &mut self,
         list: Option<RawTaskList>,
         enabled: bool,

@@ -12,7 +12,7 @@ use super::limits::{
 use super::model::PrAction;
 use super::raw::{
     RawApproval, RawAutomation, RawCheckSuite, RawCommentTrigger, RawConfig, RawDefaults,
-    RawOutput, RawPrOpened, RawPush, RawSchedule, RawTask, RawTriggers,
+    RawLabeled, RawOutput, RawPrOpened, RawPush, RawSchedule, RawTask, RawTriggers,
 };
 use super::task::{BuiltinTask, MAX_TASK_NAME_CHARS, RESERVED_TASK_NAMES, TaskName};
 
@@ -133,6 +133,14 @@ fn every_key_the_parser_accepts_is_in_the_schema_and_no_other() {
         assert!(!keys.is_empty(), "introspection found no keys for {path:?}");
         assert_same_keys(&root, &path, &keys);
     }
+    // `labeled` is a list; its entries are objects.
+    let entry = &node(&root, &["automation", "triggers", "labeled"])["items"];
+    let mut in_schema = property_names(entry);
+    in_schema.sort();
+    let mut in_rust = keys_of::<RawLabeled>();
+    in_rust.sort_unstable();
+    assert_eq!(in_schema, in_rust, "keys of a `labeled` entry");
+    assert_eq!(entry["additionalProperties"], Value::Bool(false));
     let task_keys = keys_of::<RawTask>();
     for task in BuiltinTask::ALL {
         assert_same_keys(&root, &["automation", "tasks", task.name()], &task_keys);
@@ -191,6 +199,35 @@ fn the_schema_states_the_limits_the_code_enforces() {
         definitions["task"]["properties"]["description"]["maxLength"],
         MAX_DESCRIPTION_CHARS
     );
+    let label =
+        &node(&root, &["automation", "triggers", "labeled"])["items"]["properties"]["label"];
+    assert_eq!(label["maxLength"], super::limits::MAX_LABEL_CHARS);
+    assert_eq!(
+        label["pattern"],
+        format!(
+            "^(?!{})",
+            super::limits::APP_LABEL_PREFIX
+                .chars()
+                .map(|c| if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_uppercase(), c)
+                } else {
+                    c.to_string()
+                })
+                .collect::<String>()
+        )
+    );
+    assert_eq!(
+        definitions["paths"]["maxItems"],
+        super::limits::MAX_PATH_PATTERNS
+    );
+    assert_eq!(
+        definitions["pathsIgnore"]["maxItems"],
+        super::limits::MAX_PATH_PATTERNS
+    );
+    assert_eq!(
+        definitions["pathPattern"]["maxLength"],
+        super::limits::MAX_PATH_PATTERN_CHARS
+    );
     let branches = node(&root, &["automation", "triggers", "push", "branches"]);
     assert_eq!(branches["maxItems"], MAX_BRANCH_PATTERNS);
     assert_eq!(branches["items"]["maxLength"], MAX_BRANCH_PATTERN_CHARS);
@@ -247,6 +284,6 @@ fn the_schema_states_the_model_settings_and_the_trigger_list() {
         serde_json::json!(listed)
     );
     let mut sections = keys_of::<RawTriggers>();
-    sections.retain(|name| *name != "schedule");
+    sections.retain(|name| !matches!(*name, "schedule" | "labeled"));
     assert_eq!(sections, listed);
 }

@@ -212,6 +212,10 @@ pub struct TaskConfig {
     /// When `command` fails after the agent's change, hand the output back to the model
     /// and let it try again before reporting.
     pub auto_fix: bool,
+    /// Where the agent starts (a monorepo's package): its repository map, a search
+    /// without a path and `command` start in this directory, relative to the repository
+    /// root; `None` for the root.
+    pub directory: Option<String>,
 }
 
 impl TaskConfig {
@@ -240,6 +244,7 @@ impl TaskConfig {
             max_tokens: DEFAULT_MAX_TOKENS,
             timeout: task.default_timeout(),
             auto_fix: task.default_auto_fix(),
+            directory: None,
         }
     }
 }

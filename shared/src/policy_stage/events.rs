@@ -1,5 +1,6 @@
 //! Events other than comments: installations coming and going, and the triggers a
-//! repository's config sets up (pull requests, pushes, "Re-run" on a check).
+//! repository's config sets up (pull requests, pushes, "Re-run" on a check); labels are
+//! in `labels`.
 
 use super::run::{Ask, Target, ThreadRef};
 use super::voice::Voice;
@@ -11,7 +12,7 @@ use crate::job::{JobId, JobStatus};
 use crate::policy::TriggerKind;
 use crate::ports::InstallationRecord;
 use crate::ports::Workflow;
-use crate::ports::{GitHub, Permission, RepoScope};
+use crate::ports::{ChangeSet, GitHub, Permission, RepoScope};
 
 /// How many of a pull request's jobs are checked for stale approvals on a push.
 const PENDING_JOBS: usize = 100;
@@ -80,12 +81,31 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 PrAction::Synchronize
             }
             Some("reopened") => PrAction::Reopened,
+            Some("labeled") => {
+                let thread = ThreadRef {
+                    number: pr.number,
+                    on_pull_request: true,
+                    comment: None,
+                };
+                return self
+                    .label_added(envelope, &scope, thread, Some(pr), pr.label.as_deref())
+                    .await;
+            }
             _ => return Ok(()),
         };
         let Some(config) = self.config_or_log(envelope, &scope).await? else {
             return Ok(());
         };
         let tasks = config.triggers.pr_opened.tasks_for(action).to_vec();
+        let filter = &config.triggers.pr_opened.paths;
+        let change = ChangeSet::PullRequest(pr.number);
+        if tasks.is_empty()
+            || !self
+                .paths_admit(envelope, &scope, filter, None, change)
+                .await?
+        {
+            return Ok(());
+        }
         let thread = ThreadRef {
             number: pr.number,
             on_pull_request: true,
@@ -101,7 +121,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             envelope,
             &scope,
             &config,
-            TriggerKind::PrOpened,
+            (TriggerKind::PrOpened, TriggerKind::PrOpened.as_str()),
             &tasks,
             target,
         )
@@ -126,13 +146,34 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .push
             .tasks_for(branch, &default_branch(envelope))
             .to_vec();
+        // A new branch is compared with the default branch; a push to an existing one
+        // (forced or not) with what the branch was before.
+        let base = if push.created || push.before.as_str().bytes().all(|b| b == b'0') {
+            default_branch(envelope)
+        } else {
+            push.before.as_str().to_owned()
+        };
+        let change = ChangeSet::Compare {
+            base,
+            head: push.after.clone(),
+        };
+        let filter = &config.triggers.push.paths;
+        let known = push.changed_paths.clone();
+        if tasks.is_empty()
+            || !self
+                .paths_admit(envelope, &scope, filter, known, change)
+                .await?
+        {
+            return Ok(());
+        }
         let target = Target {
             commit: push.after.clone(),
             git_ref: branch.to_owned(),
             from_fork: false,
             thread: None,
         };
-        self.run_tasks(envelope, &scope, &config, TriggerKind::Push, &tasks, target)
+        let trigger = (TriggerKind::Push, TriggerKind::Push.as_str());
+        self.run_tasks(envelope, &scope, &config, trigger, &tasks, target)
             .await
     }
 
@@ -163,7 +204,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             envelope,
             &scope,
             &config,
-            TriggerKind::CheckSuite,
+            (TriggerKind::CheckSuite, TriggerKind::CheckSuite.as_str()),
             &tasks,
             target,
         )
@@ -220,12 +261,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .await
     }
 
-    async fn run_tasks(
+    /// Starts each of `tasks` on `target`, with ids from the delivery: a redelivery finds
+    /// its jobs and starts none twice. `command` is what the audit log says was asked.
+    pub(super) async fn run_tasks(
         &self,
         envelope: &Envelope,
         scope: &RepoScope,
         config: &RepoConfig,
-        trigger: TriggerKind,
+        (trigger, command): (TriggerKind, &str),
         tasks: &[TaskName],
         target: Target,
     ) -> Result<(), StageError> {
@@ -237,7 +280,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 params: String::new(),
                 // Triggers are not judged by the sender's role; forks need approval.
                 permission: Permission::None,
-                command: trigger.as_str().to_owned(),
+                command: command.to_owned(),
             };
             self.run_on(
                 envelope,
@@ -254,7 +297,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
 
     /// The config for a trigger; an invalid one only logs (nobody asked, so nobody to
     /// tell), and nothing runs.
-    async fn config_or_log(
+    pub(super) async fn config_or_log(
         &self,
         envelope: &Envelope,
         scope: &RepoScope,

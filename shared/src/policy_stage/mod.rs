@@ -9,8 +9,10 @@
 
 mod comment;
 mod events;
+mod labels;
 mod manage;
 pub mod operations;
+mod paths;
 mod request;
 mod run;
 mod voice;
@@ -111,7 +113,8 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             Subject::Push(push) => self.pushed(envelope, push).await,
             Subject::CheckSuite(suite) => self.check_suite_rerequested(envelope, suite).await,
             Subject::CheckRun(run) => self.check_run_rerequested(envelope, run).await,
-            Subject::Issue(_) | Subject::Ping { .. } => Ok(()),
+            Subject::Issue(issue) => self.issue_changed(envelope, issue).await,
+            Subject::Ping { .. } => Ok(()),
         }
     }
 

@@ -359,6 +359,13 @@ pub trait GitHub: Send + Sync {
         review: &NewReview,
     ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
 
+    /// The paths `change` touches, for the triggers' `paths` filters.
+    fn changed_paths(
+        &self,
+        scope: &RepoScope,
+        change: &ChangeSet,
+    ) -> impl Future<Output = Result<ChangedPaths, GitHubError>> + Send;
+
     /// Removes a label from an issue or pull request. Removing one it does not carry is
     /// not an error, so the call is harmless to repeat.
     fn remove_label(
@@ -368,6 +375,34 @@ pub trait GitHub: Send + Sync {
         label: &str,
     ) -> impl Future<Output = Result<(), GitHubError>> + Send;
 }
+
+/// Whose changed files [`GitHub::changed_paths`] lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeSet {
+    /// A pull request's files (`GET /repos/{owner}/{repo}/pulls/{number}/files`).
+    PullRequest(u64),
+    /// The files changed from `base` to `head`
+    /// (`GET /repos/{owner}/{repo}/compare/{base}...{head}`).
+    Compare { base: String, head: CommitSha },
+}
+
+/// The repository paths a change touches (a renamed file under both its names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedPaths {
+    pub paths: Vec<String>,
+    /// False when GitHub stopped listing before the end: it lists at most
+    /// [`MAX_PULL_REQUEST_FILES`] files of a pull request and [`MAX_COMPARE_FILES`] of a
+    /// comparison.
+    pub complete: bool,
+}
+
+/// GitHub lists at most 3,000 files of a pull request ("Responses include a maximum of
+/// 3000 files", `GET /repos/{owner}/{repo}/pulls/{pull_number}/files`).
+pub const MAX_PULL_REQUEST_FILES: usize = 3000;
+
+/// GitHub lists at most 300 changed files of a comparison ("it includes up to 300 changed
+/// files for the entire comparison", `GET /repos/{owner}/{repo}/compare/{basehead}`).
+pub const MAX_COMPARE_FILES: usize = 300;
 
 /// The hidden line that carries a comment's marker in its body.
 pub fn marker_line(marker: &str) -> String {

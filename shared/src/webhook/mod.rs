@@ -3,6 +3,7 @@
 
 pub mod intake;
 pub mod payload;
+mod push_commits;
 pub mod secrets;
 pub mod signature;
 pub mod telemetry;

@@ -2,10 +2,11 @@
 //! builds the [`Envelope`]. Everything else in the payload is skipped unread, and a
 //! missing or mistyped field is reported by its path (`pull_request.head.sha`).
 
+use super::push_commits::RawCommits;
 use crate::envelope::*;
 use crate::ids::{AccountId, AppId, CommitSha, DeliveryId, InstallationId, RepoFullName, RepoId};
 use serde::Deserialize;
-use serde::de::{IgnoredAny, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 
 /// Why a payload could not be normalized. The message names the offending field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,7 +92,7 @@ struct RawPayload {
     created: Option<bool>,
     deleted: Option<bool>,
     forced: Option<bool>,
-    commits: Option<Count>,
+    commits: Option<RawCommits>,
     repositories: Option<Vec<RawInstalledRepository>>,
     repositories_added: Option<Vec<RawInstalledRepository>>,
     repositories_removed: Option<Vec<RawInstalledRepository>>,
@@ -218,30 +219,6 @@ struct RawInstalledRepository {
     full_name: String,
 }
 
-/// The length of a JSON array whose elements are skipped, not built: a push can list
-/// thousands of commits and the envelope only needs how many.
-struct Count(usize);
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CountVisitor;
-        impl<'de> Visitor<'de> for CountVisitor {
-            type Value = Count;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
-                let mut count = 0;
-                while seq.next_element::<IgnoredAny>()?.is_some() {
-                    count += 1;
-                }
-                Ok(Count(count))
-            }
-        }
-        deserializer.deserialize_seq(CountVisitor)
-    }
-}
-
 impl RawPayload {
     fn into_envelope(
         self,
@@ -327,7 +304,16 @@ impl RawPayload {
                 created: self.created.unwrap_or(false),
                 deleted: self.deleted.unwrap_or(false),
                 forced: self.forced.unwrap_or(false),
-                commit_count: self.commits.map_or(0, |count| count.0),
+                commit_count: self.commits.as_ref().map_or(0, |commits| commits.count),
+                changed_paths: self.commits.and_then(|commits| {
+                    let listed_all = commits.count <= MAX_PUSH_COMMITS_LISTED
+                        && !self.created.unwrap_or(false)
+                        && !self.forced.unwrap_or(false);
+                    commits
+                        .paths
+                        .filter(|_| listed_all)
+                        .map(|paths| paths.into_iter().collect())
+                }),
             }),
             EventName::CheckSuite => {
                 let suite = self.check_suite.ok_or(missing("check_suite"))?;
@@ -510,7 +496,10 @@ mod tests {
             "sender":{"id":1,"login":"a","type":"User"}}"#;
         let envelope = normalize(EventName::Push, delivery(), json).expect("valid push");
         match envelope.subject {
-            Subject::Push(push) => assert_eq!(push.commit_count, 3),
+            Subject::Push(push) => {
+                assert_eq!(push.commit_count, 3);
+                assert_eq!(push.changed_paths, Some(vec![]));
+            }
             other => panic!("unexpected subject {other:?}"),
         }
     }

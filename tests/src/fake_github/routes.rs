@@ -59,6 +59,7 @@ pub(crate) enum RepoOp {
     CreateReview { number: u64 },
     Issue { number: u64 },
     PullFiles { number: u64 },
+    Compare { basehead: String },
 }
 
 impl Call {
@@ -93,6 +94,7 @@ impl RepoOp {
             Self::CreateReview { .. } => Route::CreateReview,
             Self::Issue { .. } => Route::Issue,
             Self::PullFiles { .. } => Route::PullFiles,
+            Self::Compare { .. } => Route::Compare,
         }
     }
 
@@ -119,6 +121,7 @@ impl RepoOp {
             Self::CreateReview { .. } => Endpoint::CreateReview,
             Self::Issue { .. } => Endpoint::GetIssue,
             Self::PullFiles { .. } => Endpoint::ListPullFiles,
+            Self::Compare { .. } => Endpoint::Compare,
         }
     }
 }
@@ -157,6 +160,9 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
                 },
                 ("GET", ["pulls", n]) => RepoOp::PullRequest { number: number(n)? },
                 ("GET", ["pulls", n, "files"]) => RepoOp::PullFiles { number: number(n)? },
+                ("GET", ["compare", basehead]) => RepoOp::Compare {
+                    basehead: (*basehead).to_owned(),
+                },
                 ("GET", ["issues", n]) => RepoOp::Issue { number: number(n)? },
                 ("GET", ["pulls"]) => RepoOp::ListPulls,
                 ("POST", ["pulls"]) => RepoOp::CreatePull,
@@ -370,8 +376,10 @@ fn repo_call(
                 .get("page")
                 .and_then(|page| page.parse().ok())
                 .unwrap_or(1);
+            // GitHub lists at most 3,000 files of a pull request.
             let files: Vec<_> = files
                 .iter()
+                .take(shared::ports::MAX_PULL_REQUEST_FILES)
                 .skip((page.saturating_sub(1)) * 100)
                 .take(100)
                 .map(|(name, patch)| json!({ "filename": name, "status": "modified", "patch": patch }))
@@ -408,6 +416,23 @@ fn repo_call(
                 Answer::json(200, labels_json(labels))
             } else {
                 Answer::error(404, "Label does not exist")
+            }
+        }
+        RepoOp::Compare { basehead } => {
+            match state.compares.get(&(repo_key.clone(), basehead.clone())) {
+                // GitHub lists a comparison's files only on its first page, at most 300.
+                Some(files) => Answer::json(
+                    200,
+                    json!({
+                        "status": "ahead",
+                        "files": files
+                            .iter()
+                            .take(shared::ports::MAX_COMPARE_FILES)
+                            .map(|name| json!({ "filename": name, "status": "modified" }))
+                            .collect::<Vec<_>>(),
+                    }),
+                ),
+                None => Answer::error(404, "Not Found"),
             }
         }
         RepoOp::CreateCheckRun => create_check_run(state, repo, body),

@@ -466,6 +466,7 @@ fn problems_keep_their_kind_for_callers() {
                 "max_tokens",
                 "timeout",
                 "auto_fix",
+                "directory",
                 "think",
                 "temperature",
                 "top_p",

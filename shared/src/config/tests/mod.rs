@@ -4,6 +4,7 @@
 mod errors;
 mod hostile;
 mod task_settings;
+mod triggers;
 
 use std::time::Duration;
 
@@ -137,6 +138,7 @@ fn the_complete_example_in_the_docs_resolves_as_described() {
     assert!(t.push.tasks_for("feature/x", "main").is_empty());
     assert!(!t.check_suite.enabled && t.check_suite.tasks_for_rerequested().is_empty());
     assert!(!t.schedule.enabled);
+    assert_eq!(names(t.tasks_for_label("ollama:fix")), ["fix"]);
     assert_eq!(
         t.schedule.cron.as_ref().map(CronSchedule::as_str),
         Some("0 3 * * 1")

@@ -1,0 +1,81 @@
+//! The webhook deliveries of the triggers other than comments, for the tests of
+//! `ota serve` against [`crate::ota_server::ServeWorld`]: a label added or removed, a
+//! push. Each is GitHub's own example from `@octokit/webhooks-examples`, as the App
+//! receives it, with only what the test needs changed.
+
+use crate::delivery::Delivery;
+use crate::fixtures;
+use crate::git_server::DEFAULT_BRANCH;
+use crate::ota_server::{INSTALLATION, PR_BRANCH, REPO, SECRET};
+use serde_json::{Value, json};
+
+/// `label` added to pull request `number` (whose head is `head`), or to issue `number`
+/// when `on_pull_request` is false: GitHub's `pull_request` or `issues` `labeled` example,
+/// as the App receives it from `Codertocat`.
+pub fn label_added(label: &str, on_pull_request: bool, number: u64, head: &str) -> Delivery {
+    label_event("labeled", label, on_pull_request, number, head)
+}
+
+/// As [`label_added`], for `action` (`labeled` or `unlabeled`).
+pub fn label_event(
+    action: &str,
+    label: &str,
+    on_pull_request: bool,
+    number: u64,
+    head: &str,
+) -> Delivery {
+    let event = if on_pull_request {
+        "pull_request"
+    } else {
+        "issues"
+    };
+    let mut payload =
+        fixtures::as_app_delivery(fixtures::example(event, Some(action)), INSTALLATION);
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload["label"]["name"] = json!(label);
+    payload["sender"]["login"] = json!("Codertocat");
+    payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+    if on_pull_request {
+        payload["number"] = json!(number);
+        payload["pull_request"]["number"] = json!(number);
+        payload["pull_request"]["head"]["sha"] = json!(head);
+        payload["pull_request"]["head"]["ref"] = json!(PR_BRANCH);
+        payload["pull_request"]["base"]["ref"] = json!(DEFAULT_BRANCH);
+    } else {
+        payload["issue"]["number"] = json!(number);
+    }
+    Delivery::json(event, &payload, SECRET)
+}
+
+/// A push of one commit to the default branch, from `before` to `after`, whose commit
+/// the payload says changes `files` (GitHub's `push` example, as the App receives it);
+/// `forced` marks a rewritten branch.
+pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delivery {
+    let mut payload = fixtures::as_app_delivery(fixtures::example("push", None), INSTALLATION);
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload["ref"] = json!(format!("refs/heads/{DEFAULT_BRANCH}"));
+    payload["before"] = json!(before);
+    payload["after"] = json!(after);
+    payload["created"] = json!(false);
+    payload["deleted"] = json!(false);
+    payload["forced"] = json!(forced);
+    payload["base_ref"] = Value::Null;
+    payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+    payload["repository"]["master_branch"] = json!(DEFAULT_BRANCH);
+    let commit = json!({
+        "id": after,
+        "tree_id": after,
+        "distinct": true,
+        "message": "Change files",
+        "timestamp": "2026-12-02T12:00:00Z",
+        "url": format!("https://github.com/{REPO}/commit/{after}"),
+        "author": {"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com", "username": "Codertocat"},
+        "committer": {"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com", "username": "Codertocat"},
+        "added": [],
+        "removed": [],
+        "modified": files,
+    });
+    payload["commits"] = json!([commit.clone()]);
+    payload["head_commit"] = commit;
+    Delivery::json("push", &payload, SECRET)
+}
