@@ -6,12 +6,14 @@
 use crate::engine::LocalWorkflow;
 use crate::store::Database;
 use shared::clock::now_ms;
+use shared::ids::InstallationId;
 use shared::job::{JobId, JobRecord, JobStatus, Timeouts, Wait};
+use shared::policy::InstallationPolicy;
 use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
 use shared::ports::{
-    ActionOutcome, AttemptView, AuditFilter, AuditPage, ControlPlane, DashboardActor,
-    DeadLetterAction, DeadLetterView, JobAction, JobDetail, JobFilter, JobPage, JobStore,
-    RepoScope, StoreError,
+    ActionOutcome, AttemptView, AuditEntry, AuditFilter, AuditLog, AuditPage, ControlPlane,
+    DashboardActor, DeadLetterAction, DeadLetterView, InstallationStore, InstallationView,
+    JobAction, JobDetail, JobFilter, JobPage, JobStore, PolicyStore, RepoScope, StoreError,
 };
 use std::io::{Read, Seek, SeekFrom};
 
@@ -82,6 +84,59 @@ impl ControlPlane for LocalControlPlane {
         limit: usize,
     ) -> Result<AuditPage, StoreError> {
         self.db.audit_page(filter, after, limit).await
+    }
+
+    async fn installations(&self) -> Result<Vec<InstallationView>, StoreError> {
+        let mut views = Vec::new();
+        for record in self.db.all_installations().await? {
+            let repos = self.db.repositories(record.id).await?;
+            views.push(InstallationView { record, repos });
+        }
+        Ok(views)
+    }
+
+    async fn installation_policies(
+        &self,
+        id: InstallationId,
+    ) -> Result<Vec<InstallationPolicy>, StoreError> {
+        self.db.policies(id).await
+    }
+
+    async fn set_policies(
+        &self,
+        id: InstallationId,
+        policies: Vec<InstallationPolicy>,
+        actor: &DashboardActor,
+    ) -> Result<(), StoreError> {
+        self.db.replace_policies(id, &policies).await?;
+        let names: Vec<&str> = policies.iter().map(|policy| policy.name.as_str()).collect();
+        let at_ms = now_ms();
+        self.db
+            .append(&AuditEntry {
+                installation: id,
+                repo: None,
+                at_ms,
+                delivery: format!("dashboard-{at_ms}"),
+                actor: match actor {
+                    DashboardActor::User(login) => login.clone(),
+                    DashboardActor::Operator => Actor::operator(OPERATOR_NAME).name().to_owned(),
+                },
+                command: "dashboard policy set".to_owned(),
+                decision: "accepted".to_owned(),
+                reason: if names.is_empty() {
+                    "no policies: the defaults apply".to_owned()
+                } else {
+                    format!(
+                        "{} polic{}: {}",
+                        names.len(),
+                        if names.len() == 1 { "y" } else { "ies" },
+                        names.join(", ")
+                    )
+                },
+                policy: None,
+                job: None,
+            })
+            .await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetterView>, StoreError> {

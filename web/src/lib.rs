@@ -12,6 +12,7 @@ mod audit;
 mod charts;
 mod dead_letters;
 pub mod github;
+mod installations;
 mod jobs;
 mod live;
 mod pages;
@@ -76,7 +77,8 @@ impl<C> Web<C> {
 }
 
 /// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,
-/// `GET /audit`, `GET /audit.csv`, `GET /stats`, `GET /dead-letters` and its actions,
+/// `GET /audit`, `GET /audit.csv`, `GET /stats`, the installations pages and their
+/// policy form, `GET /dead-letters` and its actions,
 /// `GET /jobs/{id}/log/stream`, the page's script, `GET /signin/github` and its
 /// callback, `POST /signout`.
 pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
@@ -84,6 +86,12 @@ pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
         .route("/jobs", get(jobs::list::<C>))
         .route("/audit", get(audit::list::<C>))
         .route("/stats", get(stats::page::<C>))
+        .route("/installations", get(installations::list::<C>))
+        .route("/installations/{id}", get(installations::detail::<C>))
+        .route(
+            "/installations/{id}/policies",
+            post(installations::set_policies::<C>),
+        )
         .route("/dead-letters", get(dead_letters::list::<C>))
         .route("/dead-letters/{id}/{action}", post(dead_letters::act::<C>))
         .route("/audit.csv", get(audit::csv::<C>))

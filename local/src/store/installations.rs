@@ -189,6 +189,53 @@ impl PolicyStore for Database {
     }
 }
 
+impl Database {
+    /// Every installation, by id.
+    pub async fn all_installations(&self) -> Result<Vec<InstallationRecord>, StoreError> {
+        self.call(|connection| {
+            select_records(
+                connection,
+                "installation record",
+                "SELECT record FROM installations ORDER BY id",
+                [],
+            )
+        })
+        .await
+    }
+
+    /// Makes the installation's policies exactly `policies`, in one transaction.
+    pub async fn replace_policies(
+        &self,
+        id: InstallationId,
+        policies: &[InstallationPolicy],
+    ) -> Result<(), StoreError> {
+        let rows = policies
+            .iter()
+            .map(|policy| Ok((policy.name.clone(), encode("installation policy", policy)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(sql_error)?;
+            transaction
+                .execute("DELETE FROM policies WHERE installation = ?1", [id.0])
+                .map_err(sql_error)?;
+            {
+                let mut insert = transaction
+                    .prepare_cached(
+                        "INSERT INTO policies (installation, name, record) VALUES (?1, ?2, ?3)",
+                    )
+                    .map_err(sql_error)?;
+                for (name, record) in &rows {
+                    insert
+                        .execute(params![id.0, name, record])
+                        .map_err(sql_error)?;
+                }
+            }
+            transaction.commit().map_err(sql_error)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,10 @@
 //! (`ota-local`); a DynamoDB one can serve the same dashboard on AWS. Who may see or do
 //! what is the caller's decision, made before it calls.
 
-use super::{AuditEntry, StoreError};
-use crate::ids::RepoFullName;
+use super::{AuditEntry, InstallationRecord, StoreError};
+use crate::ids::{InstallationId, RepoFullName};
 use crate::job::{JobId, JobRecord, JobStatus};
+use crate::policy::InstallationPolicy;
 use std::future::Future;
 
 /// Which jobs a listing shows. Every field narrows it; `repos` is the set of repositories
@@ -57,6 +58,13 @@ pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Opaque: handed back to [`ControlPlane::audit`] as `after`; `None` on the last page.
     pub next: Option<String>,
+}
+
+/// An installation as its pages show it: its record and its repositories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationView {
+    pub record: InstallationRecord,
+    pub repos: Vec<RepoFullName>,
 }
 
 /// A message the App gave up on (a delivery it could not handle, on one machine; a
@@ -172,6 +180,26 @@ pub trait ControlPlane: Send + Sync {
         after: Option<&str>,
         limit: usize,
     ) -> impl Future<Output = Result<AuditPage, StoreError>> + Send;
+
+    /// Every installation the App has, by id.
+    fn installations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<InstallationView>, StoreError>> + Send;
+
+    /// The installation's policies, in name order.
+    fn installation_policies(
+        &self,
+        id: InstallationId,
+    ) -> impl Future<Output = Result<Vec<InstallationPolicy>, StoreError>> + Send;
+
+    /// Makes the installation's policies exactly `policies` (checked by the caller) and
+    /// writes the audit entry naming `actor`.
+    fn set_policies(
+        &self,
+        id: InstallationId,
+        policies: Vec<InstallationPolicy>,
+        actor: &DashboardActor,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The newest dead letters, at most `limit`.
     fn dead_letters(

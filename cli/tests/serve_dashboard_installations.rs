@@ -1,0 +1,173 @@
+//! The dashboard's installations on `ota serve` (`GET /installations`, `GET
+//! /installations/{id}`, `POST /installations/{id}/policies`), through the real router,
+//! the real SQLite store and the fake GitHub's OAuth web flow: the owner sees every
+//! installation and edits its policies (a wrong file refused with its field and reason,
+//! the text kept; a right one stored, shown back as the file, and in the audit log; an
+//! empty one removes them); a GitHub user sees the installations of the repositories
+//! they can see, read only; a stranger sees none.
+
+use e2e::dashboard_client::{DashboardClient, oauth_environment};
+use e2e::delivery::Delivery;
+use e2e::ota_server::{INSTALLATION, OtaServer, REPO, SECRET, ServeWorld};
+use e2e::policy::installation_event;
+
+const OTA: &str = env!("CARGO_BIN_EXE_ota");
+
+const POLICIES: &str = "policies:
+  - name: careful
+    repo_pattern: \"Codertocat/*\"
+    require_approval: true
+    user_jobs_per_hour: 3
+";
+
+/// `POST path` as the owner's script with the form `form` (no form token needed).
+async fn post_as_owner(server: &OtaServer, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{}{path}", server.url))
+        .bearer_auth(&server.operator_token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn the_owner_edits_an_installation_s_policies_and_users_read_them() {
+    let world = ServeWorld::with_lib("true").await;
+    let server = OtaServer::start_with(OTA, world.data_dir(), &oauth_environment(&world), &[]);
+    let created = Delivery::json("installation", &installation_event("created"), SECRET);
+    assert_eq!(server.post(&created).await.0, 202);
+    let page = format!("/installations/{INSTALLATION}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, list) = server.get("/installations").await;
+        if list.contains(&format!("href=\"{page}\"")) {
+            assert!(list.contains("Codertocat"), "{list}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no installation: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // The owner: the repositories, no policy yet, and the form.
+    let (status, body) = server.get(&page).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(REPO), "{body}");
+    assert!(body.contains("name=\"policies\""), "the form: {body}");
+
+    // A wrong file: refused with where and why, nothing stored, the text kept.
+    let wrong = "policies:\n  - name: careful\n    repo_pattern: \"*\"\n    run_forever: true\n";
+    let (status, body) =
+        post_as_owner(&server, &format!("{page}/policies"), &[("policies", wrong)]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Not saved:"), "{body}");
+    assert!(body.contains("run_forever"), "{body}");
+    assert!(
+        body.contains("run_forever: true"),
+        "the text is kept: {body}"
+    );
+    let (_, audit) = server.get("/audit.csv").await;
+    assert!(!audit.contains("dashboard policy set"), "{audit}");
+
+    // A right one: stored, shown back as the file, and in the audit log.
+    let (status, _) = post_as_owner(
+        &server,
+        &format!("{page}/policies"),
+        &[("policies", POLICIES)],
+    )
+    .await;
+    assert_eq!(status, 303);
+    // Shown back as `ota policy get` writes the file (JSON, which YAML reads too).
+    let (_, body) = server.get(&page).await;
+    let body = body.replace("&#34;", "\"");
+    assert!(body.contains("\"name\": \"careful\""), "{body}");
+    assert!(body.contains("\"require_approval\": true"), "{body}");
+    assert!(body.contains("\"user_jobs_per_hour\": 3"), "{body}");
+    let (_, audit) = server.get("/audit.csv").await;
+    let entry = audit
+        .lines()
+        .find(|line| line.contains("dashboard policy set"))
+        .unwrap_or_else(|| panic!("the change's audit entry: {audit}"));
+    assert!(
+        entry.contains(&format!(",{INSTALLATION},,local:dashboard,")),
+        "{entry}"
+    );
+    assert!(entry.contains("1 policy: careful"), "{entry}");
+    // An empty file removes them: the defaults apply again.
+    let (status, _) = post_as_owner(
+        &server,
+        &format!("{page}/policies"),
+        &[("policies", "policies: []\n")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (_, body) = server.get(&page).await;
+    assert!(!body.contains("careful"), "{body}");
+
+    // A GitHub user who can see the repository reads the page, without the form, and
+    // cannot post one.
+    world
+        .github
+        .let_user_reach("reader", INSTALLATION, REPO, "admin");
+    world.github.sign_in_as("reader");
+    let reader = DashboardClient::new(&server);
+    assert_eq!(reader.sign_in_with_github().await.status, 303);
+    let list = reader.get("/installations").await;
+    assert!(
+        list.body.contains(&format!("href=\"{page}\"")),
+        "{}",
+        list.text()
+    );
+    let read = reader.get(&page).await;
+    assert_eq!(read.status, 200);
+    assert!(
+        !read.body.contains("name=\"policies\""),
+        "no form: {}",
+        read.text()
+    );
+    assert!(
+        read.text()
+            .contains("Only the server's owner edits policies here.")
+    );
+    let csrf = read.csrf().expect("the sign-out form's token");
+    let refused = reader
+        .post(
+            &format!("{page}/policies"),
+            &[("csrf", &csrf), ("policies", POLICIES)],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{refused:?}");
+
+    // Someone who reaches other repositories only: no installation, no page.
+    world
+        .github
+        .let_user_reach("stranger", INSTALLATION + 1, "someone/else", "admin");
+    world.github.sign_in_as("stranger");
+    let stranger = DashboardClient::new(&server);
+    assert_eq!(stranger.sign_in_with_github().await.status, 303);
+    assert!(
+        stranger
+            .get("/installations")
+            .await
+            .text()
+            .contains("No installations.")
+    );
+    assert_eq!(stranger.get(&page).await.status, 404);
+    assert_eq!(
+        stranger.get("/installations/not-a-number").await.status,
+        404
+    );
+    world.github.assert_nothing_unexpected();
+}

@@ -1,0 +1,218 @@
+//! The installations pages: `GET /installations` (the accounts the App is installed on:
+//! every one for the server's owner, those with a repository the user can see for a
+//! GitHub user), `GET /installations/{id}` (its repositories and its policies), and
+//! `POST /installations/{id}/policies`, which makes the installation's policies what the
+//! submitted file says — checked as `ota policy set` checks it, refused with the field
+//! and the reason, every change in the audit log. Editing is the server's owner's only.
+
+use crate::Web;
+use crate::jobs::{check_csrf, see_other};
+use crate::pages::{self, Frame};
+use crate::viewer::{Refusal, Viewer, reach, viewer};
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use shared::ids::InstallationId;
+use shared::policy::{parse_policy_file, render_policy_file};
+use shared::ports::{ControlPlane, DashboardActor, InstallationView};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The largest policy file the form takes (the policy file's own limits are smaller).
+const MAX_FORM_BYTES: usize = 256 * 1024;
+
+struct InstallationRow {
+    id: u64,
+    account: String,
+    repos: usize,
+    state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "installations.html")]
+struct InstallationsPage {
+    frame: Frame,
+    rows: Vec<InstallationRow>,
+}
+
+#[derive(Template)]
+#[template(path = "installation.html")]
+struct InstallationPage {
+    frame: Frame,
+    id: u64,
+    account: String,
+    state: &'static str,
+    selection: String,
+    repos: Vec<(String, String)>,
+    editable: bool,
+    text: String,
+    problem: Option<String>,
+}
+
+fn state(view: &InstallationView) -> &'static str {
+    if view.record.suspended {
+        "suspended"
+    } else {
+        "active"
+    }
+}
+
+/// The installations the viewer may see, each with the repositories they may see.
+async fn visible<C: ControlPlane>(
+    web: &Arc<Web<C>>,
+    viewer: &Viewer,
+) -> Result<Vec<InstallationView>, Refusal> {
+    let all = web.plane.installations().await?;
+    let Some(reach) = reach(web, viewer).await? else {
+        return Ok(all);
+    };
+    let reached: BTreeSet<String> = reach.keys().cloned().collect();
+    Ok(all
+        .into_iter()
+        .filter_map(|mut view| {
+            view.repos
+                .retain(|repo| reached.contains(&repo.as_str().to_ascii_lowercase()));
+            (!view.repos.is_empty()).then_some(view)
+        })
+        .collect())
+}
+
+/// `GET /installations`.
+pub async fn list<C: ControlPlane>(
+    State(web): State<Arc<Web<C>>>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let viewer = viewer(&web, &headers)?;
+    let rows = visible(&web, &viewer)
+        .await?
+        .iter()
+        .map(|view| InstallationRow {
+            id: view.record.id.0,
+            account: view.record.account.clone(),
+            repos: view.repos.len(),
+            state: state(view),
+        })
+        .collect();
+    let page = InstallationsPage {
+        frame: Frame::new(&web, &viewer),
+        rows,
+    };
+    Ok(pages::html(StatusCode::OK, page.render()))
+}
+
+/// The installation `raw` names, if the viewer may see it.
+async fn find<C: ControlPlane>(
+    web: &Arc<Web<C>>,
+    viewer: &Viewer,
+    raw: &str,
+) -> Result<InstallationView, Refusal> {
+    let missing = || {
+        Refusal::NotFound(format!(
+            "There is no installation “{raw}” that you can see."
+        ))
+    };
+    let id: u64 = raw.parse().map_err(|_| missing())?;
+    visible(web, viewer)
+        .await?
+        .into_iter()
+        .find(|view| view.record.id.0 == id)
+        .ok_or_else(missing)
+}
+
+async fn render<C: ControlPlane>(
+    web: &Arc<Web<C>>,
+    viewer: &Viewer,
+    view: &InstallationView,
+    text: Option<String>,
+    problem: Option<String>,
+) -> Result<InstallationPage, Refusal> {
+    let text = match text {
+        Some(text) => text,
+        None => render_policy_file(&web.plane.installation_policies(view.record.id).await?),
+    };
+    let web_url = web.github.web_url.trim_end_matches('/');
+    Ok(InstallationPage {
+        frame: Frame::new(web, viewer),
+        id: view.record.id.0,
+        account: view.record.account.clone(),
+        state: state(view),
+        selection: view
+            .record
+            .repository_selection
+            .clone()
+            .unwrap_or_else(|| "as GitHub sent them".to_owned()),
+        repos: view
+            .repos
+            .iter()
+            .map(|repo| {
+                (
+                    repo.as_str().to_owned(),
+                    format!("{web_url}/{}", repo.as_str()),
+                )
+            })
+            .collect(),
+        editable: matches!(viewer, Viewer::Operator(_)),
+        text,
+        problem,
+    })
+}
+
+/// `GET /installations/{id}`.
+pub async fn detail<C: ControlPlane>(
+    State(web): State<Arc<Web<C>>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    let viewer = viewer(&web, &headers)?;
+    let view = find(&web, &viewer, &raw).await?;
+    let page = render(&web, &viewer, &view, None, None).await?;
+    Ok(pages::html(StatusCode::OK, page.render()))
+}
+
+/// `POST /installations/{id}/policies`.
+pub async fn set_policies<C: ControlPlane>(
+    State(web): State<Arc<Web<C>>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let viewer = viewer(&web, &headers)?;
+    let view = find(&web, &viewer, &raw).await?;
+    if !matches!(viewer, Viewer::Operator(_)) {
+        return Err(Refusal::Forbidden(
+            "Only the server's owner edits an installation's policies here.".to_owned(),
+        ));
+    }
+    check_csrf(&web, &viewer, &body)?;
+    if body.len() > MAX_FORM_BYTES {
+        return Err(Refusal::BadRequest(
+            "Too long".to_owned(),
+            format!("A policy file may have at most {MAX_FORM_BYTES} bytes."),
+        ));
+    }
+    let text = form_urlencoded::parse(&body)
+        .find(|(key, _)| key == "policies")
+        .map(|(_, value)| value.replace("\r\n", "\n"))
+        .unwrap_or_default();
+    match parse_policy_file(&text, InstallationId(view.record.id.0)) {
+        Ok(policies) => {
+            web.plane
+                .set_policies(view.record.id, policies, &DashboardActor::Operator)
+                .await?;
+            tracing::info!(
+                installation = view.record.id.0,
+                "the owner set the installation's policies"
+            );
+            Ok(see_other(&format!(
+                "/installations/{}#policies",
+                view.record.id.0
+            )))
+        }
+        Err(problem) => {
+            let page = render(&web, &viewer, &view, Some(text), Some(problem.to_string())).await?;
+            Ok(pages::html(StatusCode::BAD_REQUEST, page.render()))
+        }
+    }
+}
