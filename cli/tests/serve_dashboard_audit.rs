@@ -4,7 +4,7 @@
 //! reaches other repositories only sees none; a visitor is sent to sign in and a script
 //! without a session is answered 401.
 
-use e2e::dashboard_client::{DashboardClient, oauth_environment};
+use e2e::dashboard_client::{DashboardClient, oauth_environment, signed_in};
 use e2e::ota_server::{
     INSTALLATION, JOB_TIMEOUT, OtaServer, REPO, ServeWorld, eventually, first_job_id,
     refactor_request,
@@ -14,14 +14,6 @@ const OTA: &str = env!("CARGO_BIN_EXE_ota");
 
 const CSV_HEADER: &str =
     "when_utc,installation,repository,actor,command,decision,reason,policy,job,delivery";
-
-async fn signed_in(world: &ServeWorld, server: &OtaServer, login: &str) -> DashboardClient {
-    world.github.sign_in_as(login);
-    let browser = DashboardClient::new(server);
-    let back = browser.sign_in_with_github().await;
-    assert_eq!(back.status, 303, "{back:?}");
-    browser
-}
 
 #[tokio::test]
 async fn the_audit_log_shows_each_viewer_the_entries_of_their_repositories() {

@@ -4,7 +4,7 @@
 //! is gone (its job then runs), or discarded; a signed-in GitHub user is answered as if
 //! the pages did not exist.
 
-use e2e::dashboard_client::{DashboardClient, oauth_environment};
+use e2e::dashboard_client::{oauth_environment, signed_in};
 use e2e::delivery::Delivery;
 use e2e::fake_github::{Fault, Route};
 use e2e::ota_server::{
@@ -38,23 +38,10 @@ async fn given_up(world: &ServeWorld, server: &OtaServer, body: &str) -> String 
     }
 }
 
-/// `POST path` as the owner's script (the operator's token; no form token needed).
+/// `POST path` as the owner's script: the status and the `Location`.
 async fn post_as_owner(server: &OtaServer, path: &str) -> (u16, Option<String>) {
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-        .post(format!("{}{path}", server.url))
-        .bearer_auth(&server.operator_token)
-        .send()
-        .await
-        .expect("post");
-    let location = response
-        .headers()
-        .get("location")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    (response.status().as_u16(), location)
+    let (status, location, _) = server.post_as_operator(path, &[]).await;
+    (status, location)
 }
 
 #[tokio::test]
@@ -75,9 +62,7 @@ async fn the_owner_handles_a_dead_letter_again_or_discards_it() {
     world
         .github
         .let_user_reach("maintainer", INSTALLATION, REPO, "admin");
-    world.github.sign_in_as("maintainer");
-    let user = DashboardClient::new(&server);
-    assert_eq!(user.sign_in_with_github().await.status, 303);
+    let user = signed_in(&world, &server, "maintainer").await;
     let jobs_page = user.get("/jobs").await;
     assert!(
         !jobs_page.body.contains("/dead-letters"),

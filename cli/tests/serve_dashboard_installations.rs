@@ -6,7 +6,7 @@
 //! empty one removes them); a GitHub user sees the installations of the repositories
 //! they can see, read only; a stranger sees none.
 
-use e2e::dashboard_client::{DashboardClient, oauth_environment};
+use e2e::dashboard_client::{oauth_environment, signed_in};
 use e2e::delivery::Delivery;
 use e2e::ota_server::{INSTALLATION, OtaServer, REPO, SECRET, ServeWorld};
 use e2e::policy::installation_event;
@@ -20,24 +20,10 @@ const POLICIES: &str = "policies:
     user_jobs_per_hour: 3
 ";
 
-/// `POST path` as the owner's script with the form `form` (no form token needed).
+/// `POST path` as the owner's script with the form `form`: the status and the body.
 async fn post_as_owner(server: &OtaServer, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-        .post(format!("{}{path}", server.url))
-        .bearer_auth(&server.operator_token)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("post");
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
+    let (status, _, body) = server.post_as_operator(path, form).await;
+    (status, body)
 }
 
 #[tokio::test]
@@ -121,9 +107,7 @@ async fn the_owner_edits_an_installation_s_policies_and_users_read_them() {
     world
         .github
         .let_user_reach("reader", INSTALLATION, REPO, "admin");
-    world.github.sign_in_as("reader");
-    let reader = DashboardClient::new(&server);
-    assert_eq!(reader.sign_in_with_github().await.status, 303);
+    let reader = signed_in(&world, &server, "reader").await;
     let list = reader.get("/installations").await;
     assert!(
         list.body.contains(&format!("href=\"{page}\"")),
@@ -154,9 +138,7 @@ async fn the_owner_edits_an_installation_s_policies_and_users_read_them() {
     world
         .github
         .let_user_reach("stranger", INSTALLATION + 1, "someone/else", "admin");
-    world.github.sign_in_as("stranger");
-    let stranger = DashboardClient::new(&server);
-    assert_eq!(stranger.sign_in_with_github().await.status, 303);
+    let stranger = signed_in(&world, &server, "stranger").await;
     assert!(
         stranger
             .get("/installations")

@@ -4,21 +4,13 @@
 //! waits now, as SVG charts and tables; someone who reaches other repositories only sees
 //! none; a period out of range is refused.
 
-use e2e::dashboard_client::{DashboardClient, oauth_environment};
+use e2e::dashboard_client::{DashboardClient, oauth_environment, signed_in};
 use e2e::ota_server::{
     INSTALLATION, JOB_TIMEOUT, OtaServer, REPO, ServeWorld, eventually, first_job_id,
     refactor_request,
 };
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
-
-async fn signed_in(world: &ServeWorld, server: &OtaServer, login: &str) -> DashboardClient {
-    world.github.sign_in_as(login);
-    let browser = DashboardClient::new(server);
-    let back = browser.sign_in_with_github().await;
-    assert_eq!(back.status, 303, "{back:?}");
-    browser
-}
 
 #[tokio::test]
 async fn statistics_draw_the_viewer_s_jobs_by_day_and_task() {

@@ -19,6 +19,15 @@ pub fn oauth_environment(world: &ServeWorld) -> Vec<(String, String)> {
     env
 }
 
+/// A client signed in with GitHub as `login`, the fake's OAuth pages approving.
+pub async fn signed_in(world: &ServeWorld, server: &OtaServer, login: &str) -> DashboardClient {
+    world.github.sign_in_as(login);
+    let client = DashboardClient::new(server);
+    let back = client.sign_in_with_github().await;
+    assert_eq!(back.status, 303, "{login} could not sign in: {back:?}");
+    client
+}
+
 /// One answer: status, `Location`, body.
 #[derive(Debug, Clone)]
 pub struct Page {

@@ -402,6 +402,37 @@ impl OtaServer {
         (status, response.text().await.unwrap_or_default())
     }
 
+    /// POSTs the form `form` to `path` as the operator's script (the token as a bearer
+    /// token: no form token needed), following no redirect; returns the status, the
+    /// `Location` and the body.
+    pub async fn post_as_operator(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Option<String>, String) {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.operator_token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        (status, location, response.text().await.unwrap_or_default())
+    }
+
     /// GETs `path` as anyone who can reach the server; returns the status and the body.
     pub async fn get_anonymously(&self, path: &str) -> (u16, String) {
         let response = reqwest::get(format!("{}{path}", self.url))

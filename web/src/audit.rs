@@ -5,7 +5,7 @@
 
 use crate::Web;
 use crate::pages::{self, Frame};
-use crate::time::{format_ms, parse_date};
+use crate::time::{date_field, format_ms};
 use crate::viewer::{Refusal, Viewer, reach, viewer};
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -56,20 +56,14 @@ impl AuditForm {
     /// The filter, or what is wrong with the form.
     fn filter(&self) -> Result<AuditFilter, String> {
         let some = |text: &str| (!text.is_empty()).then(|| text.to_owned());
-        let date = |name: &str, text: &str| match text {
-            "" => Ok(None),
-            text => parse_date(text)
-                .map(Some)
-                .ok_or_else(|| format!("{name} must be a date as YYYY-MM-DD, not “{text}”.")),
-        };
         Ok(AuditFilter {
             repos: None,
             repo: some(&self.repo).map(RepoFullName::new),
             actor: some(self.actor.trim_start_matches('@')),
             decision: some(&self.decision),
-            since_ms: date("From", &self.since)?,
+            since_ms: date_field("From", &self.since)?,
             // "Until" a day includes that day.
-            until_ms: date("Until", &self.until)?.map(|ms| ms + 86_400_000),
+            until_ms: date_field("Until", &self.until)?.map(|ms| ms + 86_400_000),
         })
     }
 

@@ -5,7 +5,7 @@
 
 use crate::Web;
 use crate::pages::{self, JobPageView, JobsPage};
-use crate::time::parse_date;
+use crate::time::date_field;
 use crate::viewer::{Refusal, Viewer, permissions, reach, viewer};
 use askama::Template;
 use axum::body::Bytes;
@@ -54,12 +54,6 @@ impl FilterForm {
     /// The filter, or what is wrong with the form.
     fn filter(&self) -> Result<JobFilter, String> {
         let some = |text: &str| (!text.is_empty()).then(|| text.to_owned());
-        let date = |name: &str, text: &str| match text {
-            "" => Ok(None),
-            text => parse_date(text)
-                .map(Some)
-                .ok_or_else(|| format!("{name} must be a date as YYYY-MM-DD, not “{text}”.")),
-        };
         let status =
             match self.status.as_str() {
                 "" => None,
@@ -73,9 +67,9 @@ impl FilterForm {
             task: some(&self.task),
             status,
             requester: some(self.requester.trim_start_matches('@')),
-            since_ms: date("From", &self.since)?,
+            since_ms: date_field("From", &self.since)?,
             // "Until" a day includes that day.
-            until_ms: date("Until", &self.until)?.map(|ms| ms + 86_400_000),
+            until_ms: date_field("Until", &self.until)?.map(|ms| ms + 86_400_000),
         })
     }
 

@@ -56,6 +56,17 @@ pub fn parse_date(text: &str) -> Option<u64> {
     u64::try_from(days).ok().map(|days| days * 86_400_000)
 }
 
+/// A filter form's date field `name`: empty is no date; otherwise a `YYYY-MM-DD` day's
+/// start, or a sentence that says what to write.
+pub fn date_field(name: &str, text: &str) -> Result<Option<u64>, String> {
+    match text {
+        "" => Ok(None),
+        text => parse_date(text)
+            .map(Some)
+            .ok_or_else(|| format!("{name} must be a date as YYYY-MM-DD, not “{text}”.")),
+    }
+}
+
 /// A duration as `1 h 2 min`, `3 min 4 s` or `5 s`.
 pub fn format_duration(ms: u64) -> String {
     let secs = ms / 1000;
