@@ -3,14 +3,19 @@
 //! waiting on the jobs page, approves it from its page, and watches the live log (the
 //! page's script on the Server-Sent Events stream) until the job ends; reloaded, the page
 //! shows the pull request it opened; the statistics page draws it. Each page is kept as a screenshot in
-//! `target/screenshots/dashboard-*.png` (the README shows two of them).
+//! `target/screenshots/dashboard-*.png` (the README shows two of them). And the server's
+//! owner, signed in with the link `ota serve` printed, edits an installation's policies
+//! in the page's form (a wrong file refused and kept, a right one saved) and finds the
+//! change in the audit log.
 
 use e2e::browser::Browser;
 use e2e::dashboard_client::oauth_environment;
+use e2e::delivery::Delivery;
 use e2e::ota_server::{
-    INSTALLATION, JOB_TIMEOUT, OtaServer, REPO, ServeWorld, eventually, first_job_id,
+    INSTALLATION, JOB_TIMEOUT, OtaServer, REPO, SECRET, ServeWorld, eventually, first_job_id,
     refactor_request,
 };
+use e2e::policy::installation_event;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
 
@@ -110,4 +115,62 @@ async fn a_maintainer_signs_in_with_github_approves_a_waiting_job_and_watches_it
     );
     browser.close().await;
     world.github.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn the_owner_edits_an_installation_s_policies_in_the_browser() {
+    let world = ServeWorld::with_lib("true").await;
+    let server = OtaServer::start_with(OTA, world.data_dir(), &oauth_environment(&world), &[]);
+    let created = Delivery::json("installation", &installation_event("created"), SECRET);
+    assert_eq!(server.post(&created).await.0, 202);
+    let page = format!("{}/installations/{INSTALLATION}", server.url);
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!(
+            "{}/signin?token={}",
+            server.url, server.operator_token
+        ))
+        .await;
+    browser.wait_for_text("Recent jobs").await;
+    let deadline = std::time::Instant::now() + JOB_TIMEOUT;
+    loop {
+        browser.goto(&format!("{}/installations", server.url)).await;
+        if browser.text().await.contains("Codertocat") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no installation");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    browser.goto(&page).await;
+    browser.wait_for_text("Save the policies").await;
+    assert!(browser.text().await.contains(REPO));
+
+    // A field the policy file does not have: refused, the text kept to fix.
+    browser
+        .fill(
+            "#policies-text",
+            "policies:\n  - name: careful\n    repo_pattern: \"*\"\n    run_forever: true\n",
+        )
+        .await;
+    browser.click_text("Save the policies").await;
+    browser.wait_for_text("Not saved:").await;
+    assert!(browser.text().await.contains("run_forever"));
+    browser.screenshot("dashboard-policy-refused").await;
+
+    // A right one: saved, shown back, and in the audit log.
+    browser
+        .fill(
+            "#policies-text",
+            "policies:\n  - name: careful\n    repo_pattern: \"Codertocat/*\"\n    require_approval: true\n",
+        )
+        .await;
+    browser.click_text("Save the policies").await;
+    browser.wait_for_text("\"careful\"").await;
+    assert!(!browser.text().await.contains("Not saved:"));
+    browser.screenshot("dashboard-installation").await;
+    browser.goto(&format!("{}/audit", server.url)).await;
+    browser.wait_for_text("dashboard policy set").await;
+    assert!(browser.text().await.contains("1 policy: careful"));
+    browser.screenshot("dashboard-audit").await;
+    browser.close().await;
 }
