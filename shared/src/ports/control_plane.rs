@@ -5,10 +5,9 @@
 //! (`ota-local`); a DynamoDB one can serve the same dashboard on AWS. Who may see or do
 //! what is the caller's decision, made before it calls.
 
-use super::{AuditEntry, InstallationRecord, StoreError};
+use super::{AuditEntry, InstallationPolicy, InstallationRecord, StoreError};
 use crate::ids::{InstallationId, RepoFullName};
 use crate::job::{JobId, JobRecord, JobStatus};
-use crate::policy::InstallationPolicy;
 use std::future::Future;
 
 /// Which jobs a listing shows. Every field narrows it; `repos` is the set of repositories
