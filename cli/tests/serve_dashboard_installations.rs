@@ -8,7 +8,10 @@
 
 use e2e::dashboard_client::{oauth_environment, signed_in};
 use e2e::delivery::Delivery;
-use e2e::ota_server::{INSTALLATION, OtaServer, REPO, SECRET, ServeWorld};
+use e2e::ota_server::{
+    INSTALLATION, JOB_TIMEOUT, OtaServer, REPO, SECRET, ServeWorld, eventually, first_job_id,
+    refactor_request,
+};
 use e2e::policy::installation_event;
 
 const OTA: &str = env!("CARGO_BIN_EXE_ota");
@@ -47,11 +50,36 @@ async fn the_owner_edits_an_installation_s_policies_and_users_read_them() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
-    // The owner: the repositories, no policy yet, and the form.
+    // The owner: the repositories, what they used, no policy yet, and the form.
     let (status, body) = server.get(&page).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(REPO), "{body}");
+    assert!(
+        body.contains("0 in the last hour, 0 in the last day"),
+        "{body}"
+    );
     assert!(body.contains("name=\"policies\""), "the form: {body}");
+    // A triager's request: one job asked for, waiting for an approval.
+    world.github.set_role(REPO, "triager", "triage");
+    assert_eq!(server.post(&refactor_request("triager")).await.0, 202);
+    eventually(&server, "the job in line", JOB_TIMEOUT, || {
+        let (_, jobs) = world.ota(OTA, &["jobs", "--status", "awaiting_approval"]);
+        first_job_id(&jobs)
+    })
+    .await;
+    let (_, body) = server.get(&page).await;
+    assert!(
+        body.contains("1 in the last hour, 1 in the last day, using 0 tokens"),
+        "{body}"
+    );
+    assert!(
+        body.contains("an installation may start 200 jobs an hour and each person 20"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<th scope=\"row\">triager</th><td>1</td><td>20</td>"),
+        "{body}"
+    );
 
     // A wrong file: refused with where and why, nothing stored, the text kept.
     let wrong = "policies:\n  - name: careful\n    repo_pattern: \"*\"\n    run_forever: true\n";

@@ -15,13 +15,90 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use shared::ids::InstallationId;
+use shared::job::JobRecord;
 use shared::policy::{parse_policy_file, render_policy_file};
-use shared::ports::{ControlPlane, DashboardActor, InstallationView};
-use std::collections::BTreeSet;
+use shared::policy_stage::{DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR};
+use shared::ports::{ControlPlane, DashboardActor, InstallationView, JobFilter};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// The largest policy file the form takes (the policy file's own limits are smaller).
 const MAX_FORM_BYTES: usize = 256 * 1024;
+
+/// The most jobs the usage section reads (the newest of the last day).
+const USAGE_MAX_JOBS: usize = 2_000;
+
+const HOUR_MS: u64 = 3_600_000;
+
+/// What the installation's repositories (those the viewer can see) used lately.
+struct Usage {
+    last_hour: usize,
+    last_day: usize,
+    tokens_last_day: u64,
+    /// Jobs asked for in the last hour, by requester, most first.
+    requesters: Vec<(String, usize)>,
+    installation_limit: u32,
+    user_limit: u32,
+    capped: bool,
+}
+
+impl Usage {
+    fn of(jobs: &[JobRecord], now: u64, capped: bool) -> Self {
+        let hour_ago = now.saturating_sub(HOUR_MS);
+        let mut by_requester: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut last_hour = 0;
+        for job in jobs.iter().filter(|job| job.created_at_ms >= hour_ago) {
+            last_hour += 1;
+            *by_requester.entry(job.requester.as_str()).or_default() += 1;
+        }
+        let mut requesters: Vec<(String, usize)> = by_requester
+            .into_iter()
+            .map(|(login, count)| (login.to_owned(), count))
+            .collect();
+        requesters.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        requesters.truncate(10);
+        Self {
+            last_hour,
+            last_day: jobs.len(),
+            tokens_last_day: jobs
+                .iter()
+                .filter_map(|job| job.result.as_ref().and_then(|result| result.tokens))
+                .map(|tokens| tokens.prompt + tokens.completion)
+                .sum(),
+            requesters,
+            installation_limit: DEFAULT_INSTALLATION_JOBS_PER_HOUR,
+            user_limit: DEFAULT_USER_JOBS_PER_HOUR,
+            capped,
+        }
+    }
+}
+
+/// The jobs of the last day on `view`'s repositories, newest first.
+async fn recent_jobs<C: ControlPlane>(
+    web: &Arc<Web<C>>,
+    view: &InstallationView,
+    now: u64,
+) -> Result<(Vec<JobRecord>, bool), Refusal> {
+    if view.repos.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let filter = JobFilter {
+        repos: Some(view.repos.clone()),
+        since_ms: Some(now.saturating_sub(24 * HOUR_MS)),
+        ..JobFilter::default()
+    };
+    let mut jobs = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = web.plane.jobs(&filter, after.as_deref(), 500).await?;
+        jobs.extend(page.jobs);
+        match page.next {
+            Some(next) if jobs.len() < USAGE_MAX_JOBS => after = Some(next),
+            Some(_) => return Ok((jobs, true)),
+            None => return Ok((jobs, false)),
+        }
+    }
+}
 
 struct InstallationRow {
     id: u64,
@@ -49,6 +126,7 @@ struct InstallationPage {
     editable: bool,
     text: String,
     problem: Option<String>,
+    usage: Usage,
 }
 
 fn state(view: &InstallationView) -> &'static str {
@@ -133,6 +211,9 @@ async fn render<C: ControlPlane>(
         None => render_policy_file(&web.plane.installation_policies(view.record.id).await?),
     };
     let web_url = web.github.web_url.trim_end_matches('/');
+    let now = (web.clock)();
+    let (jobs, capped) = recent_jobs(web, view, now).await?;
+    let usage = Usage::of(&jobs, now, capped);
     Ok(InstallationPage {
         frame: Frame::new(web, viewer),
         id: view.record.id.0,
@@ -156,6 +237,7 @@ async fn render<C: ControlPlane>(
         editable: matches!(viewer, Viewer::Operator(_)),
         text,
         problem,
+        usage,
     })
 }
 
