@@ -196,6 +196,15 @@ fn template(task: Option<BuiltinTask>) -> &'static str {
              assertion to make a test pass. When a new test reveals a bug, keep the test and \
              say so in your summary."
         }
+        Some(BuiltinTask::Deps) => {
+            "Update the project's dependencies within the version ranges its manifests already \
+             allow (Cargo.toml, package.json, pyproject.toml or requirements files, go.mod, and \
+             the like): refresh the lock files with the package manager's own update command, \
+             and do not widen a range or move to a new major version unless the request says \
+             so. Run the project's check and make it pass; when an update breaks it, hold that \
+             one package back and say so in your summary. List the packages you updated, from \
+             which version to which."
+        }
         Some(BuiltinTask::Review) => {
             "Review the pull request: read the diff below and the code around it. Report \
              concrete problems (bugs, missed edge cases, security issues, misleading names or \

@@ -67,7 +67,7 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
     })
 }
 
-/// The five built-in tasks with nothing configured.
+/// The six built-in tasks with nothing configured.
 pub(super) fn builtin_tasks() -> Tasks {
     BuiltinTask::ALL
         .into_iter()
@@ -211,7 +211,10 @@ impl Checker {
                 self.invalid(
                     &key.referenced,
                     &field,
-                    format!("more than {MAX_TASKS} tasks, counting the 5 built-in ones"),
+                    format!(
+                        "more than {MAX_TASKS} tasks, counting the {} built-in ones",
+                        BuiltinTask::ALL.len()
+                    ),
                     Some("merge similar tasks; `/ollama help` lists every one"),
                 );
                 continue;

@@ -1,4 +1,4 @@
-//! Tasks: their names, the five built-in ones with their defaults and what each delivers,
+//! Tasks: their names, the six built-in ones with their defaults and what each delivers,
 //! and the resolved settings ([`TaskConfig`]) a job runs with.
 
 use std::borrow::Borrow;
@@ -106,15 +106,18 @@ pub enum BuiltinTask {
     Docs,
     Fix,
     Review,
+    /// Update the dependencies within the ranges the manifests allow (meant for schedules).
+    Deps,
 }
 
 impl BuiltinTask {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Refactor,
         Self::Test,
         Self::Docs,
         Self::Fix,
         Self::Review,
+        Self::Deps,
     ];
 
     pub fn name(self) -> &'static str {
@@ -124,6 +127,7 @@ impl BuiltinTask {
             Self::Docs => "docs",
             Self::Fix => "fix",
             Self::Review => "review",
+            Self::Deps => "deps",
         }
     }
 
@@ -139,6 +143,7 @@ impl BuiltinTask {
             Self::Docs => "Write or update documentation",
             Self::Fix => "Fix a bug, a failing test or a failing build",
             Self::Review => "Review the pull request and comment on it",
+            Self::Deps => "Update dependencies within their allowed versions",
         }
     }
 
@@ -146,7 +151,7 @@ impl BuiltinTask {
     /// need a test run.
     pub fn default_timeout(self) -> Duration {
         match self {
-            Self::Refactor | Self::Test | Self::Fix => DEFAULT_TIMEOUT,
+            Self::Refactor | Self::Test | Self::Fix | Self::Deps => DEFAULT_TIMEOUT,
             Self::Docs => Duration::from_secs(20 * 60),
             Self::Review => Duration::from_secs(15 * 60),
         }
@@ -155,7 +160,7 @@ impl BuiltinTask {
     /// Default for `auto_fix`: on for the tasks whose point is code that passes `command`.
     pub fn default_auto_fix(self) -> bool {
         match self {
-            Self::Refactor | Self::Test | Self::Fix => true,
+            Self::Refactor | Self::Test | Self::Fix | Self::Deps => true,
             Self::Docs | Self::Review => false,
         }
     }
@@ -164,7 +169,9 @@ impl BuiltinTask {
     /// built-in task proposes its changes in a pull request.
     pub fn deliverable(self) -> Deliverable {
         match self {
-            Self::Refactor | Self::Test | Self::Docs | Self::Fix => Deliverable::PullRequest,
+            Self::Refactor | Self::Test | Self::Docs | Self::Fix | Self::Deps => {
+                Deliverable::PullRequest
+            }
             Self::Review => Deliverable::Review,
         }
     }
@@ -181,7 +188,7 @@ impl fmt::Display for BuiltinTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskConfig {
     pub name: TaskName,
-    /// Set for the five built-in tasks, `None` for a repository's own.
+    /// Set for the six built-in tasks, `None` for a repository's own.
     pub builtin: Option<BuiltinTask>,
     /// What the job produces: the built-in task's own ([`BuiltinTask::deliverable`]); a
     /// repository's own task changes code ([`Deliverable::PullRequest`]).
@@ -312,6 +319,7 @@ mod tests {
                 ("docs", Deliverable::PullRequest),
                 ("fix", Deliverable::PullRequest),
                 ("review", Deliverable::Review),
+                ("deps", Deliverable::PullRequest),
             ]
         );
         for task in BuiltinTask::ALL {

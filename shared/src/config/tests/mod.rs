@@ -93,7 +93,10 @@ fn the_default_has_the_builtin_tasks_and_comments_on() {
     let config = RepoConfig::default();
     assert_eq!(config.version, 1);
     let listed: Vec<&str> = config.task_names().map(TaskName::as_str).collect();
-    assert_eq!(listed, ["docs", "fix", "refactor", "review", "test"]);
+    assert_eq!(
+        listed,
+        ["deps", "docs", "fix", "refactor", "review", "test"]
+    );
     let refactor = config.task("refactor").expect("built-in");
     assert_eq!(refactor.builtin, Some(BuiltinTask::Refactor));
     assert_eq!(refactor.model, "qwen3-coder:30b");
@@ -179,7 +182,7 @@ fn the_complete_example_in_the_docs_resolves_as_described() {
         "overriding keeps it"
     );
     assert_eq!(lint.model, "qwen3-coder:30b");
-    assert_eq!(config.task_names().count(), 6);
+    assert_eq!(config.task_names().count(), 7);
 
     assert!(config.approval.required && config.approval.maintainers_only);
     assert_eq!(config.output, OutputMode::PullRequest);
@@ -285,6 +288,7 @@ automation:
         delivered,
         [
             ("bump-deps", Deliverable::PullRequest),
+            ("deps", Deliverable::PullRequest),
             ("docs", Deliverable::PullRequest),
             ("fix", Deliverable::PullRequest),
             ("refactor", Deliverable::PullRequest),
