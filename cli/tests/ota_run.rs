@@ -378,7 +378,7 @@ async fn unknown_tasks_and_invalid_config_are_explained_before_any_work() {
     run.assert_code(1);
     assert!(
         run.stderr.contains(
-            "no task `refactr`; the tasks it knows are `docs`, `fix`, `lint`, `refactor`"
+            "no task `refactr`; the tasks it knows are `deps`, `docs`, `fix`, `lint`, `refactor`"
         ),
         "{}",
         run.stderr

@@ -69,7 +69,10 @@ mod tests {
         let Err(RunError::UnknownTask { known, .. }) = choose(&config(), "refactr", None) else {
             panic!("an unknown task");
         };
-        assert_eq!(known, ["docs", "fix", "lint", "refactor", "review", "test"]);
+        assert_eq!(
+            known,
+            ["deps", "docs", "fix", "lint", "refactor", "review", "test"]
+        );
     }
 
     #[test]
