@@ -92,9 +92,16 @@ pub fn console_log_url(region: &str, group: &str, stream: &str) -> String {
     )
 }
 
-/// A failed call: throttling is a capacity problem, no answer is transient, the rest is a
-/// refusal (a wrong task definition, missing permissions).
-fn launch_error<E, R>(what: &str, err: &SdkError<E, R>) -> LaunchError
+/// How an ECS call failed, before each port names it: ECS answered with an error code, the
+/// request could not be made, or no answer came. Each carries the sentence to report.
+pub(crate) enum EcsFailure {
+    Answered { code: String, text: String },
+    NotSent(String),
+    NoAnswer(String),
+}
+
+/// What `err` of the call `what` was.
+pub(crate) fn ecs_failure<E, R>(what: &str, err: &SdkError<E, R>) -> EcsFailure
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -103,19 +110,36 @@ where
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("unknown error");
             let message = service.err().message().unwrap_or("no message");
-            let text = format!("{what}: {code}: {message}");
-            if THROTTLING_CODES.contains(&code) {
-                LaunchError::NoCapacity(text)
-            } else if code == "ServerException" {
-                LaunchError::Unavailable(text)
-            } else {
-                LaunchError::Rejected(text)
+            EcsFailure::Answered {
+                code: code.to_owned(),
+                text: format!("{what}: {code}: {message}"),
             }
         }
         SdkError::ConstructionFailure(_) => {
-            LaunchError::Rejected(format!("{what}: {}", describe(err)))
+            EcsFailure::NotSent(format!("{what}: {}", describe(err)))
         }
-        _ => LaunchError::Unavailable(format!("{what}: {}", describe(err))),
+        _ => EcsFailure::NoAnswer(format!("{what}: {}", describe(err))),
+    }
+}
+
+/// A failed call: throttling is a capacity problem, no answer is transient, the rest is a
+/// refusal (a wrong task definition, missing permissions).
+fn launch_error<E, R>(what: &str, err: &SdkError<E, R>) -> LaunchError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match ecs_failure(what, err) {
+        EcsFailure::Answered { code, text } if THROTTLING_CODES.contains(&code.as_str()) => {
+            LaunchError::NoCapacity(text)
+        }
+        EcsFailure::Answered { code, text } if code == "ServerException" => {
+            LaunchError::Unavailable(text)
+        }
+        EcsFailure::Answered { text, .. } | EcsFailure::NotSent(text) => {
+            LaunchError::Rejected(text)
+        }
+        EcsFailure::NoAnswer(text) => LaunchError::Unavailable(text),
     }
 }
 

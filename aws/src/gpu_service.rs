@@ -5,7 +5,7 @@
 //! health check (every model present), read with `DescribeServices`, `ListTasks` and
 //! `DescribeTasks`.
 
-use crate::describe;
+use crate::ecs::{EcsFailure, ecs_failure};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{DesiredStatus, HealthStatus, Task};
@@ -77,21 +77,12 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match err {
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("unknown error");
-            let message = service.err().message().unwrap_or("no message");
-            let text = format!("{what}: {code}: {message}");
-            if TRANSIENT_CODES.contains(&code) {
-                GpuError::Unavailable(text)
-            } else {
-                GpuError::Rejected(text)
-            }
+    match ecs_failure(what, err) {
+        EcsFailure::Answered { code, text } if TRANSIENT_CODES.contains(&code.as_str()) => {
+            GpuError::Unavailable(text)
         }
-        SdkError::ConstructionFailure(_) => {
-            GpuError::Rejected(format!("{what}: {}", describe(err)))
-        }
-        _ => GpuError::Unavailable(format!("{what}: {}", describe(err))),
+        EcsFailure::Answered { text, .. } | EcsFailure::NotSent(text) => GpuError::Rejected(text),
+        EcsFailure::NoAnswer(text) => GpuError::Unavailable(text),
     }
 }
 
