@@ -11,7 +11,7 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 use shared::ids::CommitSha;
 use shared::ports::{
-    ChangeSet, ChangedPaths, CheckRunUpdate, GitHub, GitHubError, MAX_CONTENTS_BYTES,
+    ChangeSet, ChangedPaths, CheckRunUpdate, FailedCheck, GitHub, GitHubError, MAX_CONTENTS_BYTES,
     MAX_THREAD_DIFF_CHARS, NewCheckRun, NewPullRequest, NewReview, OpenedPullRequest, Permission,
     PullRequestInfo, Reaction, ReactionTarget, RepoFile, RepoScope, ThreadText,
 };
@@ -353,6 +353,14 @@ impl GitHub for GitHubClient {
         label: &str,
     ) -> Result<(), GitHubError> {
         self.remove_issue_label(scope, number, label).await
+    }
+
+    async fn failed_checks(
+        &self,
+        scope: &RepoScope,
+        suite_id: u64,
+    ) -> Result<Vec<FailedCheck>, GitHubError> {
+        self.list_failed_checks(scope, suite_id).await
     }
 
     async fn open_pull_request(

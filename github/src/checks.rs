@@ -7,7 +7,8 @@ use crate::transport::{Call, encode};
 use serde::{Deserialize, Serialize};
 use shared::github_text::CHECK_TEXT;
 use shared::ports::{
-    CheckConclusion, CheckOutput, CheckRunUpdate, CheckStatus, GitHubError, NewCheckRun, RepoScope,
+    CheckConclusion, CheckOutput, CheckRunUpdate, CheckStatus, FailedCheck, GitHubError,
+    MAX_CHECK_ANNOTATIONS, MAX_FAILED_CHECKS, NewCheckRun, RepoScope,
 };
 
 /// One page of a commit's runs of one name is plenty: a job creates one.
@@ -156,5 +157,100 @@ impl GitHubClient {
             .run("update check run", |_| self.send(scope, &call))
             .await
             .map(|_| ())
+    }
+}
+
+/// Conclusions of a run that failed the suite (GitHub's `conclusion` values).
+const FAILING: [&str; 3] = ["failure", "timed_out", "startup_failure"];
+
+#[derive(Deserialize)]
+struct SuiteRunsJson {
+    check_runs: Vec<SuiteRunJson>,
+}
+
+#[derive(Deserialize)]
+struct SuiteRunJson {
+    id: u64,
+    name: String,
+    conclusion: Option<String>,
+    #[serde(default)]
+    output: Option<RunOutputJson>,
+}
+
+#[derive(Deserialize, Default)]
+struct RunOutputJson {
+    title: Option<String>,
+    summary: Option<String>,
+    text: Option<String>,
+    #[serde(default)]
+    annotations_count: u64,
+}
+
+#[derive(Deserialize)]
+struct AnnotationJson {
+    path: String,
+    start_line: u64,
+    annotation_level: Option<String>,
+    message: String,
+}
+
+impl GitHubClient {
+    /// The failing runs of a suite with their annotations; see
+    /// [`shared::ports::GitHub::failed_checks`].
+    pub(crate) async fn list_failed_checks(
+        &self,
+        scope: &RepoScope,
+        suite_id: u64,
+    ) -> Result<Vec<FailedCheck>, GitHubError> {
+        let call = Call::new(
+            Endpoint::ListCheckRunsInSuite,
+            repo_path(scope, &format!("check-suites/{suite_id}/check-runs")),
+        )
+        .query("filter", "latest")
+        .query("status", "completed")
+        .query("per_page", PER_PAGE);
+        let runs: SuiteRunsJson = self.send(scope, &call).await?.json(&call)?;
+        let failing = runs.check_runs.into_iter().filter(|run| {
+            run.conclusion
+                .as_deref()
+                .is_some_and(|conclusion| FAILING.contains(&conclusion))
+        });
+        let mut checks = Vec::new();
+        for run in failing.take(MAX_FAILED_CHECKS) {
+            let output = run.output.unwrap_or_default();
+            let annotations = if output.annotations_count > 0 {
+                self.annotations(scope, run.id).await?
+            } else {
+                Vec::new()
+            };
+            checks.push(FailedCheck {
+                name: run.name,
+                conclusion: run.conclusion.unwrap_or_default(),
+                title: output.title.unwrap_or_default(),
+                summary: output.summary.unwrap_or_default(),
+                text: output.text.unwrap_or_default(),
+                annotations,
+            });
+        }
+        Ok(checks)
+    }
+
+    /// A run's first failure and warning annotations, as `path:line: message`.
+    async fn annotations(
+        &self,
+        scope: &RepoScope,
+        run_id: u64,
+    ) -> Result<Vec<String>, GitHubError> {
+        let call = Call::new(
+            Endpoint::ListCheckRunAnnotations,
+            repo_path(scope, &format!("check-runs/{run_id}/annotations")),
+        )
+        .query("per_page", MAX_CHECK_ANNOTATIONS.to_string());
+        let annotations: Vec<AnnotationJson> = self.send(scope, &call).await?.json(&call)?;
+        Ok(annotations
+            .into_iter()
+            .filter(|note| note.annotation_level.as_deref() != Some("notice"))
+            .map(|note| format!("{}:{}: {}", note.path, note.start_line, note.message.trim()))
+            .collect())
     }
 }

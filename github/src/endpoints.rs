@@ -68,6 +68,9 @@ pub enum Endpoint {
     CreateCheckRun,
     UpdateCheckRun,
     ListCheckRunsForRef,
+    /// A check suite's runs, for the `ci_failed` trigger.
+    ListCheckRunsInSuite,
+    ListCheckRunAnnotations,
     ListPulls,
     CreatePull,
     ListReviews,
@@ -95,7 +98,7 @@ const CHECKS_READ: &[(&str, Access)] = &[("checks", Access::Read)];
 const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
 
 impl Endpoint {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::ManifestConversion,
         Self::CreateInstallationToken,
         Self::CollaboratorPermission,
@@ -114,6 +117,8 @@ impl Endpoint {
         Self::CreateCheckRun,
         Self::UpdateCheckRun,
         Self::ListCheckRunsForRef,
+        Self::ListCheckRunsInSuite,
+        Self::ListCheckRunAnnotations,
         Self::ListPulls,
         Self::CreatePull,
         Self::ListReviews,
@@ -164,6 +169,14 @@ impl Endpoint {
             Self::CreateCheckRun => ("POST", "/repos/{owner}/{repo}/check-runs"),
             Self::UpdateCheckRun => ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
             Self::ListCheckRunsForRef => ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+            Self::ListCheckRunsInSuite => (
+                "GET",
+                "/repos/{owner}/{repo}/check-suites/{check_suite_id}/check-runs",
+            ),
+            Self::ListCheckRunAnnotations => (
+                "GET",
+                "/repos/{owner}/{repo}/check-runs/{check_run_id}/annotations",
+            ),
             Self::ListPulls => ("GET", "/repos/{owner}/{repo}/pulls"),
             Self::CreatePull => ("POST", "/repos/{owner}/{repo}/pulls"),
             Self::ListReviews => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
@@ -201,6 +214,11 @@ impl Endpoint {
             | Self::RemoveLabel => Needs::AnyOf(ISSUES_OR_PULLS_WRITE),
             Self::CreateCheckRun | Self::UpdateCheckRun => Needs::AnyOf(CHECKS_WRITE),
             Self::ListCheckRunsForRef => Needs::AnyOf(CHECKS_READ),
+            // GitHub's permissions page lists these reads under `contents: read`, not
+            // `checks` (older reference pages said `checks: read`).
+            Self::ListCheckRunsInSuite | Self::ListCheckRunAnnotations => {
+                Needs::AnyOf(CONTENTS_READ)
+            }
         }
     }
 
@@ -240,6 +258,8 @@ pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
     Endpoint::CreateCheckRun,
     Endpoint::UpdateCheckRun,
     Endpoint::ListCheckRunsForRef,
+    Endpoint::ListCheckRunsInSuite,
+    Endpoint::ListCheckRunAnnotations,
     Endpoint::AddLabels,
     Endpoint::RemoveLabel,
 ];

@@ -93,7 +93,7 @@ impl EventName {
                 "ready_for_review",
                 "labeled",
             ],
-            Self::CheckSuite => &["rerequested"],
+            Self::CheckSuite => &["rerequested", "completed"],
             Self::CheckRun => &["rerequested", "requested_action"],
             Self::Installation => &[
                 "created",
@@ -271,6 +271,15 @@ pub struct CheckSuite {
     pub id: u64,
     pub head_sha: CommitSha,
     pub head_branch: Option<String>,
+    /// `success`, `failure`, `timed_out`, ... once the suite has `completed`.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// The name on the head commit's author line: `<slug>[bot]` for the App's own commits.
+    #[serde(default)]
+    pub head_author: Option<String>,
+    /// The slug of the App that owns the suite (GitHub Actions is `github-actions`).
+    #[serde(default)]
+    pub app_slug: Option<String>,
     /// The App that owns the suite: only our own suites are ours to re-run.
     pub app_id: Option<AppId>,
     pub pull_requests: Vec<u64>,

@@ -21,9 +21,24 @@ pub fn excerpt(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `text` cut to its first `max` characters (on a character boundary) with `…` after
+/// when anything was left out.
+pub fn cut_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_chars_keeps_short_text_and_cuts_on_a_character_boundary() {
+        assert_eq!(cut_chars("abc", 3), "abc");
+        assert_eq!(cut_chars("éééé", 2), "éé…");
+    }
 
     #[test]
     fn short_text_is_kept_and_long_text_is_cut_with_its_length() {

@@ -84,6 +84,10 @@ pub enum Route {
     UpdateCheckRun,
     /// `GET /repos/{o}/{r}/commits/{sha}/check-runs`
     ListCheckRuns,
+    /// `GET /repos/{o}/{r}/check-suites/{id}/check-runs`
+    SuiteCheckRuns,
+    /// `GET /repos/{o}/{r}/check-runs/{id}/annotations`
+    CheckRunAnnotations,
     /// `POST /repos/{o}/{r}/issues/{n}/labels`
     AddLabels,
     /// `DELETE /repos/{o}/{r}/issues/{n}/labels/{name}`
@@ -250,6 +254,19 @@ impl FakeCheckRun {
     }
 }
 
+/// A check run of another App (CI) in a check suite, as a test sets it up.
+#[derive(Debug, Clone, Default)]
+pub struct FakeCiRun {
+    pub name: String,
+    /// `success`, `failure`, `timed_out`, ...
+    pub conclusion: String,
+    pub title: String,
+    pub summary: String,
+    pub text: String,
+    /// `(path, line, level, message)`, level one of `notice`, `warning`, `failure`.
+    pub annotations: Vec<(String, u64, String, String)>,
+}
+
 /// A pull request the fake serves.
 #[derive(Debug, Clone)]
 pub struct FakePull {
@@ -286,6 +303,8 @@ pub(crate) struct State {
     pub(crate) comments: Vec<FakeComment>,
     pub(crate) reactions: Vec<FakeReaction>,
     pub(crate) check_runs: Vec<FakeCheckRun>,
+    /// Other Apps' check runs, by repository and check suite id, each with its id.
+    pub(crate) ci_suites: BTreeMap<(String, u64), Vec<(u64, FakeCiRun)>>,
     /// The labels of each issue or pull request, by repository and number.
     pub(crate) labels: BTreeMap<(String, u64), std::collections::BTreeSet<String>>,
     pub(crate) opened_pulls: Vec<FakeOpenedPull>,
@@ -614,6 +633,16 @@ impl FakeGitHub {
             .entry((repo.to_owned(), issue))
             .or_default()
             .extend(labels.iter().map(|label| (*label).to_owned()));
+    }
+
+    /// Check suite `suite` of another App (CI) on `repo`, with its completed runs.
+    pub fn set_ci_suite(&self, repo: &str, suite: u64, runs: &[FakeCiRun]) {
+        let mut state = self.state();
+        let runs = runs
+            .iter()
+            .map(|run| (state.next_id(), run.clone()))
+            .collect();
+        state.ci_suites.insert((repo.to_owned(), suite), runs);
     }
 
     /// The labels issue or pull request `issue` carries now, sorted.

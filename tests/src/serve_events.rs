@@ -79,3 +79,37 @@ pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delive
     payload["head_commit"] = commit;
     Delivery::json("push", &payload, SECRET)
 }
+
+/// Check suite `suite` of GitHub Actions completed with `conclusion` on pull request #2's
+/// head `head`, whose commit `author` wrote (GitHub's `check_suite` `completed` example,
+/// as the App receives it, sent by whoever pushed).
+pub fn check_suite_completed(suite: u64, conclusion: &str, head: &str, author: &str) -> Delivery {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("check_suite", Some("completed")),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+    let suite_json = &mut payload["check_suite"];
+    suite_json["id"] = json!(suite);
+    suite_json["conclusion"] = json!(conclusion);
+    suite_json["head_sha"] = json!(head);
+    suite_json["after"] = json!(head);
+    suite_json["head_branch"] = json!(PR_BRANCH);
+    suite_json["app"]["id"] = json!(15368);
+    suite_json["app"]["slug"] = json!("github-actions");
+    suite_json["head_commit"]["id"] = json!(head);
+    suite_json["head_commit"]["author"]["name"] = json!(author);
+    suite_json["pull_requests"] = json!([{
+        "url": format!("https://api.github.com/repos/{REPO}/pulls/{}", crate::ota_server::PR),
+        "id": 1,
+        "number": crate::ota_server::PR,
+        "head": {"ref": PR_BRANCH, "sha": head, "repo": {"id": 1, "url": "https://api.github.com/repos/x", "name": "x"}},
+        "base": {"ref": DEFAULT_BRANCH, "sha": head, "repo": {"id": 1, "url": "https://api.github.com/repos/x", "name": "x"}},
+    }]);
+    if author.ends_with("[bot]") {
+        payload["sender"]["login"] = json!(author);
+        payload["sender"]["type"] = json!("Bot");
+    }
+    Delivery::json("check_suite", &payload, SECRET)
+}

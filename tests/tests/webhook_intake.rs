@@ -206,6 +206,46 @@ async fn the_apps_own_comments_are_dropped() {
 }
 
 #[tokio::test]
+async fn a_completed_suite_is_the_apps_own_when_the_app_owns_the_suite_not_the_commit() {
+    let harness = Harness::start().await;
+    let suite = |owner: &str, pusher: &str| {
+        let mut payload = fixtures::as_app_delivery(
+            fixtures::example("check_suite", Some("completed")),
+            INSTALLATION,
+        );
+        payload["check_suite"]["conclusion"] = json!("failure");
+        payload["check_suite"]["app"]["slug"] = json!(owner);
+        payload["sender"]["login"] = json!(pusher);
+        payload["sender"]["type"] = json!(if pusher.ends_with("[bot]") {
+            "Bot"
+        } else {
+            "User"
+        });
+        Delivery::json("check_suite", &payload, SECRET)
+    };
+    let bot = format!("{APP_SLUG}[bot]");
+
+    // The App's own suite ended (one of its jobs failed): dropped, whoever pushed.
+    let (status, body) = harness.post(&suite(APP_SLUG, "Codertocat")).await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (200, Some("caused by the App itself"))
+    );
+    // CI's suite on the App's own commit: CI's verdict on its fix, queued.
+    let (status, body) = harness.post(&suite("github-actions", &bot)).await;
+    assert_eq!(status, 202, "{body}");
+    let queued = harness.drain().await;
+    assert_eq!(queued.len(), 1);
+    let envelope: Envelope = serde_json::from_str(&queued[0].body).expect("envelope");
+    let Subject::CheckSuite(suite) = envelope.subject else {
+        panic!("not a check suite: {:?}", envelope.subject)
+    };
+    assert_eq!(suite.conclusion.as_deref(), Some("failure"));
+    assert_eq!(suite.app_slug.as_deref(), Some("github-actions"));
+    assert!(suite.head_author.is_some());
+}
+
+#[tokio::test]
 async fn other_bots_comments_are_not_dropped_at_the_edge() {
     let harness = Harness::start().await;
     let mut payload = comment("/ollama fix");

@@ -156,7 +156,9 @@ impl Server {
                 tracing::warn!(error = %err, "could not remove the clones left by earlier runners")
             }
         }
-        let stage = Arc::new(PolicyStage::new(github()?, db.clone(), workflow.clone()));
+        let stage = PolicyStage::new(github()?, db.clone(), workflow.clone())
+            .with_app(AppIdentity::from_slug(Some(&settings.slug)));
+        let stage = Arc::new(stage);
         let reporter = Reporter {
             github: github()?,
             store: db.clone(),

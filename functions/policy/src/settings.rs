@@ -6,6 +6,7 @@ use ota_aws::{DynamoStore, StepFunctionsWorkflow};
 use ota_github::GitHubClient;
 use shared::policy_stage::PolicyStage;
 use shared::settings::EnvReader;
+use shared::webhook::intake::AppIdentity;
 
 /// The stage as the function runs it.
 pub type Stage = PolicyStage<GitHubClient, DynamoStore, StepFunctionsWorkflow>;
@@ -39,7 +40,8 @@ pub async fn build_stage(settings: &Settings, aws: &SdkConfig) -> Result<Stage, 
     let workflow =
         StepFunctionsWorkflow::new(aws_sdk_sfn::Client::new(aws), &settings.state_machine_arn)
             .map_err(|err| ConfigError::new("STATE_MACHINE_ARN", err.to_string()))?;
-    Ok(PolicyStage::new(github, store, workflow))
+    let app = AppIdentity::from_slug(settings.github.app_slug.as_deref());
+    Ok(PolicyStage::new(github, store, workflow).with_app(app))
 }
 
 #[cfg(test)]

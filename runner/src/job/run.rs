@@ -10,9 +10,9 @@ use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
 use ota_github::GitHubClient;
 use shared::clock::now_ms;
-use shared::config::{CONFIG_FILE_NAME, Deliverable, config_from_file};
+use shared::config::{CONFIG_FILE_NAME, Deliverable, OutputMode, config_from_file};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
-use shared::job::{JobError, JobId, JobRecord, TaskToken, Wait};
+use shared::job::{JobError, JobId, JobRecord, TaskToken, Trigger, Wait};
 use shared::metrics::{self, Metric};
 use shared::ports::EndpointKind;
 use shared::ports::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
@@ -229,7 +229,11 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         Ok(GitAuth::installation_token(token.secret()))
     }
 
-    async fn task_spec(&self, job: &JobRecord, scope: &RepoScope) -> Result<TaskSpec, Failure> {
+    async fn task_spec(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+    ) -> Result<(TaskSpec, Publish), Failure> {
         let file = self
             .github
             .file(scope, CONFIG_FILE_NAME, "")
@@ -253,7 +257,14 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         // is configured and `model` is the only choice).
         let hosted = self.endpoint == Some(EndpointKind::Hosted);
         task.model_for(hosted).clone_into(&mut spec.model);
-        Ok(spec)
+        let ci_fix = matches!(job.trigger, Trigger::CiFailed { .. });
+        let publish = match config.output {
+            OutputMode::PushDirect => Publish::OntoBranch,
+            _ if ci_fix && config.push_to_pr_branch => Publish::OntoBranch,
+            OutputMode::BranchOnly => Publish::BranchOnly,
+            OutputMode::PullRequest => Publish::PullRequest,
+        };
+        Ok((spec, publish))
     }
 
     async fn work(&self, job: &JobRecord) -> Result<RunOutput, Failure> {
@@ -261,7 +272,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             installation: job.installation,
             repo: job.repo.clone(),
         };
-        let spec = self.task_spec(job, &scope).await?;
+        let (spec, publish) = self.task_spec(job, &scope).await?;
         if spec.tools.run_command
             && let Some(reason) = self.agent.sandbox.unavailable()
         {
@@ -303,8 +314,24 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                         output.summary = self.post_review(job, &scope, &report, summary).await?;
                     }
                     Deliverable::PullRequest => {
-                        self.propose_changes(job, &scope, &checkout, &report, summary, &mut output)
-                            .await?;
+                        let work = Work {
+                            checkout: &checkout,
+                            report: &report,
+                            summary,
+                        };
+                        match publish {
+                            Publish::OntoBranch => {
+                                self.push_onto_branch(job, &scope, &work, &mut output)
+                                    .await?;
+                            }
+                            Publish::BranchOnly => {
+                                self.push_branch(job, &scope, &work, &mut output).await?;
+                            }
+                            Publish::PullRequest => {
+                                self.propose_changes(job, &scope, &work, &mut output)
+                                    .await?;
+                            }
+                        }
                     }
                 }
                 Ok(output)
@@ -482,11 +509,14 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         &self,
         job: &JobRecord,
         scope: &RepoScope,
-        checkout: &Checkout,
-        report: &AgentReport,
-        summary: &str,
+        work: &Work<'_>,
         output: &mut RunOutput,
     ) -> Result<(), Failure> {
+        let Work {
+            checkout,
+            report,
+            summary,
+        } = *work;
         let message = commit_message(job, summary, false);
         let Some(branch) = self.publish(job, scope, checkout, &message).await? else {
             output.summary = format!("No changes: {}", summary.trim());
@@ -507,6 +537,77 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         output.branch = Some(branch);
         output.pull_request_url = Some(opened.url);
         Ok(())
+    }
+
+    /// Commits the changes on the job's branch and pushes it, without a pull request
+    /// (`output.open_pr: false`).
+    async fn push_branch(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        work: &Work<'_>,
+        output: &mut RunOutput,
+    ) -> Result<(), Failure> {
+        let message = commit_message(job, work.summary, false);
+        let Some(branch) = self.publish(job, scope, work.checkout, &message).await? else {
+            output.summary = format!("No changes: {}", work.summary.trim());
+            return Ok(());
+        };
+        output.summary = format!(
+            "Pushed branch `{branch}` (no pull request: `open_pr` is off): {}",
+            work.summary.trim()
+        );
+        output.branch = Some(branch);
+        Ok(())
+    }
+
+    /// Commits the changes and pushes them onto the branch the job ran on: the pull
+    /// request's own branch for `ci_failed` with `output.push_to_pr_branch`, any job's
+    /// with `output.push_direct`. When the branch moved since the job started, the push
+    /// would overwrite or miss that work: the changes go to a pull request against the
+    /// branch instead, and the summary says why.
+    async fn push_onto_branch(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        work: &Work<'_>,
+        output: &mut RunOutput,
+    ) -> Result<(), Failure> {
+        let message = commit_message(job, work.summary, false);
+        let Some(head) = work
+            .checkout
+            .commit_all(&job.branch_name(), &message, &self.identity)
+            .await
+            .map_err(|err| Failure::git(&err))?
+        else {
+            output.summary = format!("No changes: {}", work.summary.trim());
+            return Ok(());
+        };
+        let branch = base_branch(job);
+        let auth = self.git_auth(scope).await?;
+        match work.checkout.push_onto(&branch, &head, &auth).await {
+            Ok(()) => {
+                tracing::info!(branch = %branch, commit = %head.as_str(), "pushed onto the branch the job ran on");
+                output.summary = format!(
+                    "Pushed onto `{branch}` as {}: {}",
+                    &head.as_str()[..head.as_str().len().min(7)],
+                    work.summary.trim()
+                );
+                output.branch = Some(branch);
+                Ok(())
+            }
+            Err(PushError::BranchTaken { .. }) => {
+                tracing::info!(branch = %branch, "the branch moved while the fix was made; opening a pull request against it");
+                self.propose_changes(job, scope, work, output).await?;
+                output.summary = format!(
+                    "`{branch}` moved while the job ran, so the changes are proposed in a \
+                     pull request against it: {}",
+                    output.summary
+                );
+                Ok(())
+            }
+            Err(PushError::Git(err)) => Err(Failure::git(&err)),
+        }
     }
 
     /// Posts the review the agent submitted on the job's pull request; returns the summary.
@@ -548,6 +649,25 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             summary.trim()
         ))
     }
+}
+
+/// Where a finished job's changes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Publish {
+    /// A new branch and a pull request into the branch the job ran on.
+    PullRequest,
+    /// A new branch alone.
+    BranchOnly,
+    /// Onto the branch the job ran on, as a fast-forward.
+    OntoBranch,
+}
+
+/// What the agent left to publish.
+#[derive(Clone, Copy)]
+struct Work<'a> {
+    checkout: &'a Checkout,
+    report: &'a AgentReport,
+    summary: &'a str,
 }
 
 /// The branch the job came from, which the pull request goes into.

@@ -262,6 +262,35 @@ impl Checkout {
             Err(err) => Err(err.into()),
         }
     }
+
+    /// Pushes `head` onto the existing `branch` as a fast-forward, never forced: when the
+    /// branch has moved past the commit the job started from, the push is refused
+    /// ([`PushError::BranchTaken`]) and nothing on the branch changes.
+    pub async fn push_onto(
+        &self,
+        branch: &str,
+        head: &CommitSha,
+        auth: &GitAuth,
+    ) -> Result<(), PushError> {
+        let git = self.git(Vec::new());
+        let refspec = format!("{}:refs/heads/{branch}", head.as_str());
+        match git
+            .run(
+                &["push", "--quiet", "--porcelain", "origin", &refspec],
+                Some(auth),
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.reason.contains("rejected") || err.reason.contains("fetch first") => {
+                Err(PushError::BranchTaken {
+                    branch: branch.to_owned(),
+                })
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -55,8 +55,9 @@ pub use duration::format_duration;
 pub use error::{ConfigErrors, Position, Problem, ProblemKind};
 pub use fetched::config_from_file;
 pub use model::{
-    Approval, CheckSuiteTrigger, CommentTrigger, LabelTrigger, OutputMode, PrAction,
-    PrOpenedTrigger, PushTrigger, ScheduleTrigger, Triggers,
+    Approval, CheckSuiteTrigger, CiFailedTrigger, CommentTrigger, DEFAULT_CI_FIX_ATTEMPTS,
+    LabelTrigger, MAX_CI_FIX_ATTEMPTS, OutputMode, PrAction, PrOpenedTrigger, PushTrigger,
+    ScheduleTrigger, Triggers,
 };
 pub use paths::{PathFilter, PathPattern};
 pub use report::config_errors_comment;
@@ -78,6 +79,10 @@ pub struct RepoConfig {
     pub triggers: Triggers,
     pub approval: Approval,
     pub output: OutputMode,
+    /// `automation.output.push_to_pr_branch`: a job started because a pull request's
+    /// checks failed pushes its fix onto the pull request's branch (same repository only)
+    /// instead of opening a pull request against it.
+    pub push_to_pr_branch: bool,
     /// Built-in and custom tasks; read through [`RepoConfig::task`].
     tasks: BTreeMap<TaskName, TaskConfig>,
 }
@@ -90,6 +95,7 @@ impl Default for RepoConfig {
             triggers: Triggers::default(),
             approval: Approval::default(),
             output: OutputMode::default(),
+            push_to_pr_branch: false,
             tasks: resolve::builtin_tasks(),
         }
     }

@@ -15,6 +15,7 @@ pub struct Triggers {
     pub pr_opened: PrOpenedTrigger,
     pub push: PushTrigger,
     pub check_suite: CheckSuiteTrigger,
+    pub ci_failed: CiFailedTrigger,
     pub schedule: ScheduleTrigger,
     /// `labeled`: a label added to an issue or pull request, in file order.
     pub labeled: Vec<LabelTrigger>,
@@ -158,6 +159,42 @@ pub struct CheckSuiteTrigger {
 impl CheckSuiteTrigger {
     /// The tasks to start when the check suite is re-requested; empty if none.
     pub fn tasks_for_rerequested(&self) -> &[TaskName] {
+        if self.enabled { &self.tasks } else { &[] }
+    }
+}
+
+/// How many times in a row the App tries to fix a failure of its own fix by default.
+pub const DEFAULT_CI_FIX_ATTEMPTS: u32 = 2;
+
+/// The most `ci_failed.max_attempts` may be: each attempt is a whole job.
+pub const MAX_CI_FIX_ATTEMPTS: u32 = 10;
+
+/// A pull request's checks failed (`check_suite` `completed` with a failing conclusion).
+/// Off unless configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiFailedTrigger {
+    pub enabled: bool,
+    /// Which changed files of the pull request count; read only when set.
+    pub paths: PathFilter,
+    /// How many fix jobs may follow one another when each fails on the App's own fix.
+    pub max_attempts: u32,
+    pub tasks: Vec<TaskName>,
+}
+
+impl Default for CiFailedTrigger {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            paths: PathFilter::default(),
+            max_attempts: DEFAULT_CI_FIX_ATTEMPTS,
+            tasks: Vec::new(),
+        }
+    }
+}
+
+impl CiFailedTrigger {
+    /// The tasks to start when a pull request's checks fail; empty if none.
+    pub fn tasks(&self) -> &[TaskName] {
         if self.enabled { &self.tasks } else { &[] }
     }
 }

@@ -39,6 +39,7 @@ pub(super) struct RawTriggers {
     pub pr_opened: Option<Spanned<RawPrOpened>>,
     pub push: Option<Spanned<RawPush>>,
     pub check_suite: Option<Spanned<RawCheckSuite>>,
+    pub ci_failed: Option<Spanned<RawCiFailed>>,
     pub schedule: Option<Spanned<RawSchedule>>,
     pub labeled: Option<Spanned<Vec<Spanned<RawLabeled>>>>,
 }
@@ -129,6 +130,16 @@ pub(super) struct RawCheckSuite {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub(super) struct RawCiFailed {
+    pub enabled: Option<Spanned<bool>>,
+    pub paths: Option<RawPatterns>,
+    pub paths_ignore: Option<RawPatterns>,
+    pub max_attempts: Option<Spanned<i64>>,
+    pub tasks: Option<RawTaskList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(super) struct RawSchedule {
     pub enabled: Option<Spanned<bool>>,
     pub cron: Option<Spanned<String>>,
@@ -213,6 +224,7 @@ pub(super) struct RawApproval {
 pub(super) struct RawOutput {
     pub open_pr: Option<Spanned<bool>>,
     pub push_direct: Option<Spanned<bool>>,
+    pub push_to_pr_branch: Option<Spanned<bool>>,
 }
 
 /// A `timeout` as written: a number (seconds) or text (`30m`), parsed by validation so

@@ -54,7 +54,9 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
         None => check.triggers(RawTriggers::default(), &tasks),
     };
     let approval = approval(automation.approval.unwrap_or_default());
-    let output = check.output(automation.output.unwrap_or_default());
+    let output = automation.output.unwrap_or_default();
+    let push_to_pr_branch = output.push_to_pr_branch.as_ref().is_some_and(|v| v.value);
+    let output = check.output(output);
     if !check.problems.is_empty() {
         return Err(check.problems);
     }
@@ -63,6 +65,7 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
         triggers,
         approval,
         output,
+        push_to_pr_branch,
         tasks,
     })
 }

@@ -13,8 +13,8 @@ use super::cron::CronSchedule;
 use super::error::backticked;
 use super::limits::MAX_BRANCH_PATTERNS;
 use super::model::{
-    CheckSuiteTrigger, CommentTrigger, PrAction, PrOpenedTrigger, PushTrigger, ScheduleTrigger,
-    Triggers,
+    CheckSuiteTrigger, CiFailedTrigger, CommentTrigger, MAX_CI_FIX_ATTEMPTS, PrAction,
+    PrOpenedTrigger, PushTrigger, ScheduleTrigger, Triggers,
 };
 use super::paths::PathFilter;
 use super::raw::{RawTaskList, RawTriggers};
@@ -27,11 +27,12 @@ const FIELD: &str = "automation.triggers";
 
 /// The triggers by name, with the task each starts when named in the shorthand list
 /// (`comment` allows every task; `schedule` has none, since it needs a `cron`).
-pub(super) const TRIGGER_DEFAULTS: [(&str, &str); 5] = [
+pub(super) const TRIGGER_DEFAULTS: [(&str, &str); 6] = [
     ("comment", ""),
     ("pr_opened", "review"),
     ("push", "test"),
     ("check_suite", "fix"),
+    ("ci_failed", "fix"),
     ("schedule", "docs"),
 ];
 
@@ -116,6 +117,42 @@ impl Checker {
                 enabled,
                 tasks: self.trigger_tasks(
                     suite.tasks,
+                    enabled,
+                    &section.referenced,
+                    &field,
+                    tasks,
+                    "fix",
+                ),
+            };
+        }
+        if let Some(section) = raw.ci_failed {
+            let field = format!("{FIELD}.ci_failed");
+            let failed = section.value;
+            let enabled = enabled(failed.enabled);
+            let max_attempts = match failed.max_attempts {
+                None => CiFailedTrigger::default().max_attempts,
+                Some(value) => match u32::try_from(value.value) {
+                    Ok(n @ 1..=MAX_CI_FIX_ATTEMPTS) => n,
+                    _ => {
+                        self.invalid(
+                            &value.referenced,
+                            &format!("{field}.max_attempts"),
+                            format!(
+                                "`{}` is not between 1 and {MAX_CI_FIX_ATTEMPTS}",
+                                value.value
+                            ),
+                            Some("each attempt is a whole job; 2 (the default) is usually enough"),
+                        );
+                        CiFailedTrigger::default().max_attempts
+                    }
+                },
+            };
+            triggers.ci_failed = CiFailedTrigger {
+                enabled,
+                paths: self.path_filter(failed.paths, failed.paths_ignore, &field),
+                max_attempts,
+                tasks: self.trigger_tasks(
+                    failed.tasks,
                     enabled,
                     &section.referenced,
                     &field,
@@ -211,6 +248,13 @@ impl Checker {
                     triggers.check_suite = CheckSuiteTrigger {
                         enabled: true,
                         tasks,
+                    };
+                }
+                ("ci_failed", Some(tasks)) => {
+                    triggers.ci_failed = CiFailedTrigger {
+                        enabled: true,
+                        tasks,
+                        ..CiFailedTrigger::default()
                     };
                 }
                 ("labeled", _) => self.invalid(

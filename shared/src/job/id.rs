@@ -1,7 +1,7 @@
 //! The job id: derived from the delivery that asked for the job, so that a redelivered
 //! webhook names the same job and creating it twice is a no-op.
 
-use crate::ids::DeliveryId;
+use crate::ids::{CommitSha, DeliveryId, RepoFullName};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -55,10 +55,20 @@ impl JobId {
         Self::derive("trigger", delivery, trigger_index)
     }
 
+    /// The job for the `task_index`-th task of the `ci_failed` trigger on `head` of
+    /// `repo`: every failing suite of that head, and every redelivery, finds the same job.
+    pub fn for_ci_failure(repo: &RepoFullName, head: &CommitSha, task_index: usize) -> Self {
+        Self::derive(
+            "ci_failed",
+            &format!("{repo}@{}", head.as_str()),
+            task_index,
+        )
+    }
+
     /// SHA-256 over `<kind>:<delivery>:<index>`. The index is decimal and comes last, so
     /// the input is unambiguous even for a delivery id containing `:`. Changing this
     /// breaks idempotency for deliveries in flight during a deploy: don't.
-    fn derive(kind: &str, delivery: &DeliveryId, index: usize) -> Self {
+    fn derive(kind: &str, delivery: &dyn std::fmt::Display, index: usize) -> Self {
         let digest = Sha256::digest(format!("{kind}:{delivery}:{index}"));
         Self(format!(
             "{JOB_ID_PREFIX}{}",

@@ -28,6 +28,9 @@ pub enum Trigger {
     Issue { number: u64 },
     /// "Re-run" on one of the App's check runs.
     CheckRun { check_run_id: u64 },
+    /// A pull request's checks failed (the `ci_failed` trigger); `attempt` counts the fix
+    /// jobs in a row that each followed a failure of the App's own fix (1 for the first).
+    CiFailed { number: u64, attempt: u32 },
     /// A push the repository's config reacts to.
     Push,
     /// `ota run` on the command line: no conversation to answer in.
@@ -43,7 +46,8 @@ impl Trigger {
         match self {
             Self::Comment { number, .. }
             | Self::PullRequest { number }
-            | Self::Issue { number } => Some(*number),
+            | Self::Issue { number }
+            | Self::CiFailed { number, .. } => Some(*number),
             Self::CheckRun { .. } | Self::Push | Self::Cli | Self::Request => None,
         }
     }
@@ -54,7 +58,7 @@ impl Trigger {
             Self::Comment {
                 on_pull_request, ..
             } => *on_pull_request,
-            Self::PullRequest { .. } | Self::CheckRun { .. } => true,
+            Self::PullRequest { .. } | Self::CheckRun { .. } | Self::CiFailed { .. } => true,
             Self::Issue { .. } | Self::Push | Self::Cli | Self::Request => false,
         }
     }

@@ -12,6 +12,7 @@ impl TriggerKind {
             Self::PrOpened => "pr_opened",
             Self::Push => "push",
             Self::CheckSuite => "check_suite",
+            Self::CiFailed => "ci_failed",
             Self::Labeled => "labeled",
             Self::Schedule => "schedule",
             Self::Operator => "operator",

@@ -64,6 +64,16 @@ pub fn approval_requested_comment(
     text
 }
 
+/// The `ci_failed` trigger stops: the App's own fixes kept failing.
+pub fn ci_fix_gave_up_comment(attempts: u32, head: &str) -> String {
+    let short = &head[..head.len().min(7)];
+    format!(
+        "The checks still fail on {short} after {attempts} fix attempt(s) in a row, so no \
+         further fix starts on its own. Push a fix, or comment `/ollama fix` to ask for \
+         another attempt."
+    )
+}
+
 pub fn denied_comment(login: &str, denial: &Denial) -> String {
     format!("@{login}, I can't run that: {denial}. {HELP_POINTER}")
 }

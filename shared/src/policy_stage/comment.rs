@@ -181,6 +181,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                     .permission(&self.github, scope, &envelope.sender.login)
                     .await?;
                 let ask = Ask {
+                    fix_attempt: 0,
                     job: JobId::for_command(&envelope.delivery, index),
                     trigger: TriggerKind::Comment,
                     task: task.as_str().to_owned(),

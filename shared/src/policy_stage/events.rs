@@ -243,6 +243,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             comment: None,
         });
         let ask = Ask {
+            fix_attempt: 0,
             job: JobId::for_trigger(&envelope.delivery, 0),
             // Judged like a comment: whoever clicks must be allowed to start jobs.
             trigger: TriggerKind::Comment,
@@ -274,6 +275,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     ) -> Result<(), StageError> {
         for (index, task) in tasks.iter().enumerate() {
             let ask = Ask {
+                fix_attempt: 0,
                 job: JobId::for_trigger(&envelope.delivery, index),
                 trigger,
                 task: task.as_str().to_owned(),

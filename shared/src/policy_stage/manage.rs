@@ -208,6 +208,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             return Ok(());
         };
         let ask = Ask {
+            fix_attempt: 0,
             job: JobId::for_command(&context.envelope.delivery, context.index),
             trigger: TriggerKind::Comment,
             task: old.task,

@@ -7,6 +7,7 @@
 //! after a transient error) finds its job by id, its comments by marker, its execution
 //! by name, and does only what is missing.
 
+mod ci_failed;
 mod comment;
 mod events;
 mod labels;
@@ -26,6 +27,7 @@ use crate::ports::{
 };
 use crate::ports::{GitHub, GitHubError, RepoScope};
 use crate::ports::{Workflow, WorkflowError};
+use crate::webhook::intake::AppIdentity;
 
 /// Every record the stage reads and writes.
 pub trait Store: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter {}
@@ -43,6 +45,8 @@ pub struct PolicyStage<G, S, W> {
     pub workflow: W,
     /// Unix milliseconds now; a function so that tests of time windows can set it.
     pub clock: fn() -> u64,
+    /// Who the App is: the `ci_failed` trigger tells its own commits from others'.
+    pub app: AppIdentity,
 }
 
 /// Why an event could not be processed (yet). The caller retries transient errors.
@@ -89,7 +93,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             store,
             workflow,
             clock: crate::clock::now_ms,
+            app: AppIdentity::default(),
         }
+    }
+
+    /// The stage, knowing who the App is (see [`PolicyStage::app`]).
+    pub fn with_app(mut self, app: AppIdentity) -> Self {
+        self.app = app;
+        self
     }
 
     /// Processes one message of the intake queue. `Ok` means done (including "nothing to
@@ -111,7 +122,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             Subject::Comment(comment) => self.comment_created(envelope, comment).await,
             Subject::PullRequest(pr) => self.pull_request_changed(envelope, pr).await,
             Subject::Push(push) => self.pushed(envelope, push).await,
-            Subject::CheckSuite(suite) => self.check_suite_rerequested(envelope, suite).await,
+            Subject::CheckSuite(suite) => match envelope.action.as_deref() {
+                Some("completed") => self.check_suite_completed(envelope, suite).await,
+                _ => self.check_suite_rerequested(envelope, suite).await,
+            },
             Subject::CheckRun(run) => self.check_run_rerequested(envelope, run).await,
             Subject::Issue(issue) => self.issue_changed(envelope, issue).await,
             Subject::Ping { .. } => Ok(()),

@@ -65,6 +65,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 continue;
             };
             let ask = Ask {
+                fix_attempt: 0,
                 job: JobId::for_trigger(&request.id, index),
                 trigger,
                 task: task.as_str().to_owned(),

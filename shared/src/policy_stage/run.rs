@@ -97,6 +97,8 @@ pub(super) struct Ask {
     pub permission: Permission,
     /// What was asked, for the audit log.
     pub command: String,
+    /// For `ci_failed`: which fix attempt in a row this is (0 for every other trigger).
+    pub fix_attempt: u32,
 }
 
 impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
@@ -265,7 +267,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 repo: scope.repo.clone(),
                 commit: target.commit.clone(),
                 git_ref: target.git_ref.clone(),
-                trigger: trigger_of(ask.trigger, thread),
+                trigger: trigger_of(ask.trigger, ask.fix_attempt, thread),
                 task: ask.task.clone(),
                 params: ask.params.clone(),
                 requester: requester.clone(),
@@ -440,8 +442,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     }
 }
 
-fn trigger_of(kind: TriggerKind, thread: Option<&ThreadRef>) -> Trigger {
+fn trigger_of(kind: TriggerKind, fix_attempt: u32, thread: Option<&ThreadRef>) -> Trigger {
     match (kind, thread) {
+        (TriggerKind::CiFailed, Some(thread)) => Trigger::CiFailed {
+            number: thread.number,
+            attempt: fix_attempt,
+        },
         (TriggerKind::Comment, Some(thread)) => match thread.comment {
             Some((comment_id, source)) => Trigger::Comment {
                 comment_id,

@@ -59,6 +59,25 @@ pub struct PullRequestInfo {
     pub state: String,
 }
 
+/// A check run of a failed suite, for the `ci_failed` trigger's task text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FailedCheck {
+    pub name: String,
+    /// `failure`, `timed_out`, ...
+    pub conclusion: String,
+    /// The run's output title, summary and text as the CI wrote them (any may be empty).
+    pub title: String,
+    pub summary: String,
+    pub text: String,
+    /// Annotations at `failure` or `warning` level, as `path:line: message`.
+    pub annotations: Vec<String>,
+}
+
+/// How many failing runs of a suite are read, and how many annotations of each: enough
+/// to say what broke without filling the prompt.
+pub const MAX_FAILED_CHECKS: usize = 5;
+pub const MAX_CHECK_ANNOTATIONS: usize = 20;
+
 /// What an issue or pull request says, for the agent's prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadText {
@@ -365,6 +384,16 @@ pub trait GitHub: Send + Sync {
         scope: &RepoScope,
         change: &ChangeSet,
     ) -> impl Future<Output = Result<ChangedPaths, GitHubError>> + Send;
+
+    /// The failing check runs (the latest run of each name) of check suite `suite_id`,
+    /// at most [`MAX_FAILED_CHECKS`], each with its first [`MAX_CHECK_ANNOTATIONS`]
+    /// annotations (`GET .../check-suites/{id}/check-runs`, `GET
+    /// .../check-runs/{id}/annotations`).
+    fn failed_checks(
+        &self,
+        scope: &RepoScope,
+        suite_id: u64,
+    ) -> impl Future<Output = Result<Vec<FailedCheck>, GitHubError>> + Send;
 
     /// Removes a label from an issue or pull request. Removing one it does not carry is
     /// not an error, so the call is harmless to repeat.

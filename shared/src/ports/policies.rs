@@ -17,6 +17,8 @@ pub enum TriggerKind {
     Push,
     /// "Re-run" on the App's check suite or check run.
     CheckSuite,
+    /// A pull request's checks failed (`ci_failed`).
+    CiFailed,
     /// A label of the `labeled` trigger added to an issue or pull request.
     Labeled,
     /// A schedule of the repository's config fired.

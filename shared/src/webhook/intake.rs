@@ -5,7 +5,7 @@
 use super::payload::{self, PayloadError};
 use super::secrets::{VerifyError, WebhookSecrets};
 use super::signature::Signature;
-use crate::envelope::{AccountKind, Envelope, EventName};
+use crate::envelope::{AccountKind, Envelope, EventName, Subject};
 use crate::ids::{DeliveryId, DeliveryIdError, InstallationId, RepoFullName};
 use crate::inbound::Inbound;
 use crate::ports::{EventQueue, SecretSource};
@@ -37,12 +37,27 @@ impl AppIdentity {
         }
     }
 
+    /// Whether the App caused the event. A completed check suite is the App's when the
+    /// suite is: CI's verdict on a commit the App pushed is news to act on (the
+    /// `ci_failed` trigger counts its own attempts), while the App's own suite completing
+    /// is the end of its own job.
     fn caused(&self, envelope: &Envelope) -> bool {
-        envelope.sender.kind == AccountKind::Bot
-            && self
-                .bot_login
+        if let Subject::CheckSuite(suite) = &envelope.subject
+            && envelope.action.as_deref() == Some("completed")
+        {
+            return suite
+                .app_slug
                 .as_deref()
-                .is_some_and(|login| login.eq_ignore_ascii_case(&envelope.sender.login))
+                .is_some_and(|slug| self.is_bot(&format!("{slug}[bot]")));
+        }
+        envelope.sender.kind == AccountKind::Bot && self.is_bot(&envelope.sender.login)
+    }
+
+    /// Whether `login` (or a commit author's name) is the App's bot.
+    pub fn is_bot(&self, login: &str) -> bool {
+        self.bot_login
+            .as_deref()
+            .is_some_and(|bot| bot.eq_ignore_ascii_case(login.trim()))
     }
 }
 

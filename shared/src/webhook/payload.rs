@@ -182,6 +182,10 @@ struct RawCheckSuite {
     id: u64,
     head_sha: String,
     head_branch: Option<String>,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    head_commit: Option<RawHeadCommit>,
     app: Option<RawApp>,
     #[serde(default)]
     pull_requests: Vec<RawPullRequestNumber>,
@@ -201,6 +205,18 @@ struct RawCheckRun {
 #[derive(Deserialize)]
 struct RawApp {
     id: u64,
+    #[serde(default)]
+    slug: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawHeadCommit {
+    author: Option<RawCommitPerson>,
+}
+
+#[derive(Deserialize)]
+struct RawCommitPerson {
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -317,10 +333,18 @@ impl RawPayload {
             }),
             EventName::CheckSuite => {
                 let suite = self.check_suite.ok_or(missing("check_suite"))?;
+                let head_author = suite
+                    .head_commit
+                    .and_then(|commit| commit.author)
+                    .and_then(|author| author.name);
+                let app_slug = suite.app.as_ref().and_then(|app| app.slug.clone());
                 Subject::CheckSuite(CheckSuite {
                     id: suite.id,
                     head_sha: CommitSha::new(suite.head_sha),
                     head_branch: suite.head_branch,
+                    conclusion: suite.conclusion,
+                    head_author,
+                    app_slug,
                     app_id: suite.app.map(|app| AppId(app.id)),
                     pull_requests: numbers(suite.pull_requests),
                 })

@@ -51,6 +51,8 @@ pub(crate) enum RepoOp {
     CreateCheckRun,
     UpdateCheckRun { id: u64 },
     ListCheckRuns { sha: String },
+    SuiteCheckRuns { suite: u64 },
+    CheckRunAnnotations { id: u64 },
     AddLabels { issue: u64 },
     RemoveLabel { issue: u64, name: String },
     ListPulls,
@@ -86,6 +88,8 @@ impl RepoOp {
             Self::CreateCheckRun => Route::CreateCheckRun,
             Self::UpdateCheckRun { .. } => Route::UpdateCheckRun,
             Self::ListCheckRuns { .. } => Route::ListCheckRuns,
+            Self::SuiteCheckRuns { .. } => Route::SuiteCheckRuns,
+            Self::CheckRunAnnotations { .. } => Route::CheckRunAnnotations,
             Self::AddLabels { .. } => Route::AddLabels,
             Self::RemoveLabel { .. } => Route::RemoveLabel,
             Self::ListPulls => Route::ListPulls,
@@ -113,6 +117,8 @@ impl RepoOp {
             Self::CreateCheckRun => Endpoint::CreateCheckRun,
             Self::UpdateCheckRun { .. } => Endpoint::UpdateCheckRun,
             Self::ListCheckRuns { .. } => Endpoint::ListCheckRunsForRef,
+            Self::SuiteCheckRuns { .. } => Endpoint::ListCheckRunsInSuite,
+            Self::CheckRunAnnotations { .. } => Endpoint::ListCheckRunAnnotations,
             Self::AddLabels { .. } => Endpoint::AddLabels,
             Self::RemoveLabel { .. } => Endpoint::RemoveLabel,
             Self::ListPulls => Endpoint::ListPulls,
@@ -186,6 +192,12 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
                 ("GET", ["commits", sha, "check-runs"]) => RepoOp::ListCheckRuns {
                     sha: (*sha).to_owned(),
                 },
+                ("GET", ["check-suites", id, "check-runs"]) => {
+                    RepoOp::SuiteCheckRuns { suite: number(id)? }
+                }
+                ("GET", ["check-runs", id, "annotations"]) => {
+                    RepoOp::CheckRunAnnotations { id: number(id)? }
+                }
                 _ => return None,
             };
             Some(Call::Repo {
@@ -461,6 +473,72 @@ fn repo_call(
                 run.fields.insert("status".to_owned(), json!("completed"));
             }
             Answer::json(200, check_run_json(run))
+        }
+        RepoOp::SuiteCheckRuns { suite } => {
+            let Some(runs) = state.ci_suites.get(&(repo.to_owned(), *suite)) else {
+                return Answer::error(404, "Not Found");
+            };
+            // Every run the fake holds is completed and the latest of its name, so
+            // `filter=latest` and `status=completed` keep them all; another status none.
+            let wanted = query
+                .get("status")
+                .is_none_or(|status| status == "completed");
+            let runs: Vec<Value> = runs
+                .iter()
+                .filter(|_| wanted)
+                .map(|(id, run)| {
+                    json!({
+                        "id": id,
+                        "name": run.name,
+                        "status": "completed",
+                        "conclusion": run.conclusion,
+                        "check_suite": { "id": suite },
+                        "app": { "id": 15368, "slug": "github-actions" },
+                        "output": {
+                            "title": run.title,
+                            "summary": run.summary,
+                            "text": run.text,
+                            "annotations_count": run.annotations.len(),
+                        },
+                    })
+                })
+                .collect();
+            Answer::json(
+                200,
+                json!({ "total_count": runs.len(), "check_runs": runs }),
+            )
+        }
+        RepoOp::CheckRunAnnotations { id } => {
+            let Some(run) = state
+                .ci_suites
+                .iter()
+                .filter(|((suite_repo, _), _)| suite_repo == repo)
+                .flat_map(|(_, runs)| runs)
+                .find(|(run_id, _)| run_id == id)
+            else {
+                return Answer::error(404, "Not Found");
+            };
+            let per_page = query
+                .get("per_page")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(30)
+                .min(100);
+            let notes: Vec<Value> = run
+                .1
+                .annotations
+                .iter()
+                .take(per_page)
+                .map(|(path, line, level, message)| {
+                    json!({
+                        "path": path,
+                        "start_line": line,
+                        "end_line": line,
+                        "annotation_level": level,
+                        "message": message,
+                    })
+                })
+                .collect();
+            Answer::json(200, Value::Array(notes))
         }
         RepoOp::ListCheckRuns { sha } => {
             let wanted_app = query.get("app_id").map(String::as_str);

@@ -444,3 +444,52 @@ automation:
     );
     assert_eq!(config, RepoConfig::default());
 }
+
+#[test]
+fn ci_failed_takes_tasks_paths_and_max_attempts() {
+    let config = parse(
+        "\
+automation:
+  triggers:
+    ci_failed:
+      tasks: [fix]
+      paths_ignore: [\"docs/**\"]
+  output:
+    push_to_pr_branch: true
+",
+    );
+    let t = &config.triggers.ci_failed;
+    assert_eq!(names(t.tasks()), ["fix"]);
+    assert_eq!(t.max_attempts, DEFAULT_CI_FIX_ATTEMPTS);
+    assert!(t.paths.is_set());
+    assert!(config.push_to_pr_branch);
+    assert_eq!(
+        config.output,
+        OutputMode::PullRequest,
+        "unchanged for others"
+    );
+
+    let listed = parse("automation:\n  triggers: [ci_failed]\n");
+    assert_eq!(names(listed.triggers.ci_failed.tasks()), ["fix"]);
+    assert!(!RepoConfig::default().push_to_pr_branch);
+    assert!(RepoConfig::default().triggers.ci_failed.tasks().is_empty());
+
+    let set = parse(
+        "automation:\n  triggers:\n    ci_failed:\n      tasks: [fix]\n      max_attempts: 5\n",
+    );
+    assert_eq!(set.triggers.ci_failed.max_attempts, 5);
+}
+
+#[test]
+fn ci_failed_max_attempts_is_bounded() {
+    for bad in ["0", "11", "-1"] {
+        let (found, message) = one(&format!(
+            "automation:\n  triggers:\n    ci_failed:\n      tasks: [fix]\n      max_attempts: {bad}\n"
+        ));
+        assert_eq!(
+            found,
+            place(5, "automation.triggers.ci_failed.max_attempts")
+        );
+        assert!(message.contains("between 1 and 10"), "{message}");
+    }
+}
