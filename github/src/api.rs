@@ -355,6 +355,16 @@ impl GitHub for GitHubClient {
         self.remove_issue_label(scope, number, label).await
     }
 
+    async fn upsert_comment(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        GitHubClient::upsert_comment(self, scope, number, marker, body).await
+    }
+
     async fn failed_checks(
         &self,
         scope: &RepoScope,
@@ -500,21 +510,27 @@ impl GitHubClient {
                     > MAX_THREAD_DIFF_CHARS
             })
             .await?;
-        let mut diff = String::new();
-        for file in &files {
-            let patch = file
-                .patch
-                .as_deref()
-                .unwrap_or("(binary or too large to show)");
-            diff.push_str(&format!(
-                "--- a/{name}\n+++ b/{name}\n{patch}\n",
-                name = file.filename
-            ));
-        }
-        if diff.chars().count() > MAX_THREAD_DIFF_CHARS {
-            diff = diff.chars().take(MAX_THREAD_DIFF_CHARS).collect();
-            diff.push_str("\n… (diff cut; read the files for the rest)\n");
-        }
-        Ok(diff)
+        Ok(diff_text(&files))
     }
+}
+
+/// Files as `--- a/… +++ b/…` sections of unified-diff hunks, cut to
+/// [`MAX_THREAD_DIFF_CHARS`].
+pub(crate) fn diff_text(files: &[PullFileJson]) -> String {
+    let mut diff = String::new();
+    for file in files {
+        let patch = file
+            .patch
+            .as_deref()
+            .unwrap_or("(binary or too large to show)");
+        diff.push_str(&format!(
+            "--- a/{name}\n+++ b/{name}\n{patch}\n",
+            name = file.filename
+        ));
+    }
+    if diff.chars().count() > MAX_THREAD_DIFF_CHARS {
+        diff = diff.chars().take(MAX_THREAD_DIFF_CHARS).collect();
+        diff.push_str("\n… (diff cut; read the files for the rest)\n");
+    }
+    diff
 }

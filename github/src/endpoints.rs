@@ -75,6 +75,10 @@ pub enum Endpoint {
     CreatePull,
     ListReviews,
     CreateReview,
+    /// The inline comments of a pull request's reviews (a review repeats none of them).
+    ListReviewComments,
+    /// Editing a comment: the review summary is kept up to date in one comment.
+    UpdateIssueComment,
     /// `git fetch` over smart HTTP (a clone).
     GitFetch,
     /// `git push` over smart HTTP.
@@ -98,7 +102,7 @@ const CHECKS_READ: &[(&str, Access)] = &[("checks", Access::Read)];
 const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
 
 impl Endpoint {
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::ManifestConversion,
         Self::CreateInstallationToken,
         Self::CollaboratorPermission,
@@ -123,6 +127,8 @@ impl Endpoint {
         Self::CreatePull,
         Self::ListReviews,
         Self::CreateReview,
+        Self::ListReviewComments,
+        Self::UpdateIssueComment,
         Self::GitFetch,
         Self::GitPush,
     ];
@@ -181,6 +187,13 @@ impl Endpoint {
             Self::CreatePull => ("POST", "/repos/{owner}/{repo}/pulls"),
             Self::ListReviews => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
             Self::CreateReview => ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+            Self::ListReviewComments => {
+                ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/comments")
+            }
+            Self::UpdateIssueComment => (
+                "PATCH",
+                "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            ),
             Self::GitFetch => ("POST", "/{owner}/{repo}.git/git-upload-pack"),
             Self::GitPush => ("POST", "/{owner}/{repo}.git/git-receive-pack"),
         }
@@ -200,9 +213,11 @@ impl Endpoint {
             Self::GetContents => Needs::AnyOf(FILE_READ),
             Self::GetBranch | Self::Compare | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
             Self::GitPush => Needs::AnyOf(CONTENTS_WRITE),
-            Self::GetPull | Self::ListPullFiles | Self::ListPulls | Self::ListReviews => {
-                Needs::AnyOf(PULLS_READ)
-            }
+            Self::GetPull
+            | Self::ListPullFiles
+            | Self::ListPulls
+            | Self::ListReviews
+            | Self::ListReviewComments => Needs::AnyOf(PULLS_READ),
             Self::CreatePull | Self::CreateReview | Self::ReviewCommentReaction => {
                 Needs::AnyOf(PULLS_WRITE)
             }
@@ -211,7 +226,8 @@ impl Endpoint {
             Self::CreateIssueComment
             | Self::IssueCommentReaction
             | Self::AddLabels
-            | Self::RemoveLabel => Needs::AnyOf(ISSUES_OR_PULLS_WRITE),
+            | Self::RemoveLabel
+            | Self::UpdateIssueComment => Needs::AnyOf(ISSUES_OR_PULLS_WRITE),
             Self::CreateCheckRun | Self::UpdateCheckRun => Needs::AnyOf(CHECKS_WRITE),
             Self::ListCheckRunsForRef => Needs::AnyOf(CHECKS_READ),
             // GitHub's permissions page lists these reads under `contents: read`, not
@@ -255,6 +271,7 @@ pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
     Endpoint::ReviewCommentReaction,
     Endpoint::ListIssueComments,
     Endpoint::CreateIssueComment,
+    Endpoint::UpdateIssueComment,
     Endpoint::CreateCheckRun,
     Endpoint::UpdateCheckRun,
     Endpoint::ListCheckRunsForRef,
@@ -278,7 +295,14 @@ const EVERY_RUNNER_CALLS: &[Endpoint] = &[
 fn deliverable_calls(deliverable: Deliverable) -> &'static [Endpoint] {
     match deliverable {
         Deliverable::PullRequest => &[Endpoint::GitPush, Endpoint::ListPulls, Endpoint::CreatePull],
-        Deliverable::Review => &[Endpoint::ListReviews, Endpoint::CreateReview],
+        // An incremental review compares with the last reviewed head and skips the
+        // inline comments it made before.
+        Deliverable::Review => &[
+            Endpoint::ListReviews,
+            Endpoint::CreateReview,
+            Endpoint::Compare,
+            Endpoint::ListReviewComments,
+        ],
     }
 }
 

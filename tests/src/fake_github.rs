@@ -84,6 +84,10 @@ pub enum Route {
     UpdateCheckRun,
     /// `GET /repos/{o}/{r}/commits/{sha}/check-runs`
     ListCheckRuns,
+    /// `GET /repos/{o}/{r}/pulls/{n}/comments`
+    ListReviewComments,
+    /// `PATCH /repos/{o}/{r}/issues/comments/{id}`
+    UpdateComment,
     /// `GET /repos/{o}/{r}/check-suites/{id}/check-runs`
     SuiteCheckRuns,
     /// `GET /repos/{o}/{r}/check-runs/{id}/annotations`
@@ -281,6 +285,9 @@ pub struct FakePull {
 
 pub use pulls::{FakeOpenedPull, FakeReview};
 
+/// A file of a comparison: its name and, when a test gave one, its patch.
+pub(crate) type ComparedFile = (String, Option<String>);
+
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) prefix: String,
@@ -298,8 +305,9 @@ pub(crate) struct State {
     pub(crate) issues: BTreeMap<(String, u64), (String, String)>,
     /// A pull request's changed files: (file name, patch).
     pub(crate) pull_files: BTreeMap<(String, u64), Vec<(String, String)>>,
-    /// The files changed between two commits, by repository and `base...head`.
-    pub(crate) compares: BTreeMap<(String, String), Vec<String>>,
+    /// The files changed between two commits, by repository and `base...head`, each
+    /// with its patch when a test gave one.
+    pub(crate) compares: BTreeMap<(String, String), Vec<ComparedFile>>,
     pub(crate) comments: Vec<FakeComment>,
     pub(crate) reactions: Vec<FakeReaction>,
     pub(crate) check_runs: Vec<FakeCheckRun>,
@@ -504,7 +512,21 @@ impl FakeGitHub {
     pub fn set_compare(&self, repo: &str, base: &str, head: &str, files: &[&str]) {
         self.state().compares.insert(
             (repo.to_owned(), format!("{base}...{head}")),
-            files.iter().map(|file| (*file).to_owned()).collect(),
+            files
+                .iter()
+                .map(|file| ((*file).to_owned(), None))
+                .collect(),
+        );
+    }
+
+    /// As [`Self::set_compare`], with each file's patch: `(file name, patch)`.
+    pub fn set_compare_patches(&self, repo: &str, base: &str, head: &str, files: &[(&str, &str)]) {
+        self.state().compares.insert(
+            (repo.to_owned(), format!("{base}...{head}")),
+            files
+                .iter()
+                .map(|(name, patch)| ((*name).to_owned(), Some((*patch).to_owned())))
+                .collect(),
         );
     }
 

@@ -8,7 +8,7 @@ use crate::agent::{
 use crate::ollama::OllamaClient;
 use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
-use ota_github::GitHubClient;
+use ota_github::{GitHubClient, PreviousReview};
 use shared::clock::now_ms;
 use shared::config::{CONFIG_FILE_NAME, Deliverable, OutputMode, config_from_file};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
@@ -288,7 +288,10 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             .await
             .map_err(|err| Failure::git(&err))?;
         tracing::info!("cloned the repository");
-        let report = self.run_agent(job, &scope, &spec, &checkout).await?;
+        let earlier = self.earlier_review(job, &scope, &spec).await;
+        let report = self
+            .run_agent(job, &scope, &spec, &checkout, earlier.as_ref())
+            .await?;
         let mut output = RunOutput {
             summary: String::new(),
             pull_request_url: None,
@@ -311,7 +314,9 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             Outcome::Finished { summary } => {
                 match spec.deliverable {
                     Deliverable::Review => {
-                        output.summary = self.post_review(job, &scope, &report, summary).await?;
+                        output.summary = self
+                            .post_review(job, &scope, &report, summary, earlier.as_ref())
+                            .await?;
                     }
                     Deliverable::PullRequest => {
                         let work = Work {
@@ -426,12 +431,51 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         }
     }
 
+    /// For a review of a pull request the App reviewed before: what it said then and,
+    /// when the head moved on from the reviewed one, the diff since. A failure to read
+    /// them is logged and the review covers the whole pull request.
+    async fn earlier_review(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        spec: &TaskSpec,
+    ) -> Option<Earlier> {
+        let number = job.trigger.number()?;
+        if spec.deliverable != Deliverable::Review || !job.trigger.on_pull_request() {
+            return None;
+        }
+        let previous = match self.github.previous_review(scope, number).await {
+            Ok(previous) => previous?,
+            Err(err) => {
+                tracing::warn!(job = %job.id, error = %err, "the earlier reviews could not be read; reviewing everything");
+                return None;
+            }
+        };
+        let since = if previous.commit == job.commit {
+            None
+        } else {
+            match self
+                .github
+                .compare_diff(scope, &previous.commit, &job.commit)
+                .await
+            {
+                Ok(diff) => diff,
+                Err(err) => {
+                    tracing::warn!(job = %job.id, error = %err, "the changes since the last review could not be read; reviewing everything");
+                    None
+                }
+            }
+        };
+        Some(Earlier { previous, since })
+    }
+
     async fn run_agent(
         &self,
         job: &JobRecord,
         scope: &RepoScope,
         spec: &TaskSpec,
         checkout: &Checkout,
+        earlier: Option<&Earlier>,
     ) -> Result<AgentReport, Failure> {
         let workspace = Workspace::new(checkout.root()).map_err(|err| {
             Failure::new(
@@ -439,9 +483,21 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 format!("the clone is unusable: {err}"),
             )
         })?;
-        let (issue, pr_diff) = self.thread_context(job, scope).await;
+        let (issue, mut pr_diff) = self.thread_context(job, scope).await;
+        let mut request = Some(job.params.clone()).filter(|p| !p.trim().is_empty());
+        if let Some((base, diff)) = earlier.and_then(Earlier::incremental) {
+            let note = format!(
+                "You reviewed this pull request before, at commit {base}. Review only the \
+                 changes since then: the diff below is of those changes alone."
+            );
+            request = Some(match request {
+                Some(asked) => format!("{note}\n\n{asked}"),
+                None => note,
+            });
+            pr_diff = Some(diff.to_owned());
+        }
         let input = TaskInput {
-            request: Some(job.params.clone()).filter(|p| !p.trim().is_empty()),
+            request,
             issue,
             pr_diff,
         };
@@ -617,6 +673,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         scope: &RepoScope,
         report: &AgentReport,
         summary: &str,
+        earlier: Option<&Earlier>,
     ) -> Result<String, Failure> {
         let review = report.review.clone().unwrap_or_default();
         let Some(number) = job.trigger.number() else {
@@ -625,18 +682,52 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 summary.trim()
             ));
         };
+        let said_before =
+            |comment: &InlineComment| {
+                earlier.is_some_and(|earlier| {
+                    earlier.previous.comments.iter().any(|(path, body)| {
+                        *path == comment.path && body.trim() == comment.body.trim()
+                    })
+                })
+            };
+        let (repeated, comments): (Vec<InlineComment>, Vec<InlineComment>) = review
+            .comments
+            .iter()
+            .map(|comment| InlineComment {
+                path: comment.path.clone(),
+                line: u64::try_from(comment.line).unwrap_or(u64::MAX),
+                body: comment.body.clone(),
+            })
+            .partition(|comment| said_before(comment));
+        let since = earlier.and_then(Earlier::incremental).map(|(base, _)| base);
+        let scope_words = match since {
+            Some(base) => format!("the changes since {}", short(base)),
+            None => "the pull request".to_owned(),
+        };
+        let left_out = if repeated.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} made before, not repeated)", repeated.len())
+        };
+        if since.is_some() && comments.is_empty() {
+            // Nothing new to say inline: the summary comment says it, no empty review.
+            return Ok(format!(
+                "Reviewed {scope_words}: no new inline comments{left_out}. {}",
+                summary.trim()
+            ));
+        }
+        let body = match since {
+            Some(base) => format!(
+                "Review of the changes since {}.\n\n{}",
+                short(base),
+                review.summary
+            ),
+            None => review.summary.clone(),
+        };
         let posted = NewReview {
             commit: job.commit.clone(),
-            body: review.summary.clone(),
-            comments: review
-                .comments
-                .iter()
-                .map(|comment| InlineComment {
-                    path: comment.path.clone(),
-                    line: u64::try_from(comment.line).unwrap_or(u64::MAX),
-                    body: comment.body.clone(),
-                })
-                .collect(),
+            body,
+            comments,
         };
         let marker = format!("job:{}:review", job.id);
         self.github
@@ -644,11 +735,32 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             .await
             .map_err(|err| Failure::github("posting the review", &err))?;
         Ok(format!(
-            "Reviewed with {} inline comment(s): {}",
+            "Reviewed {scope_words} with {} inline comment(s){left_out}: {}",
             posted.comments.len(),
             summary.trim()
         ))
     }
+}
+
+/// What the App said in its earlier reviews of the job's pull request, and the diff
+/// since the head it last reviewed when that head is an ancestor of the job's.
+struct Earlier {
+    previous: PreviousReview,
+    since: Option<String>,
+}
+
+impl Earlier {
+    /// The head last reviewed and the diff since, when the review covers only that.
+    fn incremental(&self) -> Option<(&str, &str)> {
+        self.since
+            .as_deref()
+            .map(|diff| (self.previous.commit.as_str(), diff))
+    }
+}
+
+/// A commit's first seven hex digits, as GitHub shows them.
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
 }
 
 /// Where a finished job's changes go.

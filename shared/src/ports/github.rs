@@ -338,6 +338,17 @@ pub trait GitHub: Send + Sync {
         body: &str,
     ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
 
+    /// Writes `body` into the App's comment on issue `number` that carries `marker`,
+    /// posting it the first time: one comment kept up to date instead of a new one each
+    /// time. Returns its id.
+    fn upsert_comment(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
+
     fn create_check_run(
         &self,
         scope: &RepoScope,

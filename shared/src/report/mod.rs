@@ -18,7 +18,7 @@ pub use incoming::{Incoming, StepError, WorkflowReport};
 
 use crate::dispatch::RunOutput;
 use crate::dispatch::capacity;
-use crate::job::{ErrorReport, JobError, JobId, JobRecord, JobResult, JobStatus, Wait};
+use crate::job::{ErrorReport, JobError, JobId, JobRecord, JobResult, JobStatus, Trigger, Wait};
 use crate::metrics::{self, Metric};
 use crate::ports::SlotStore;
 use crate::ports::{CheckRunUpdate, CheckStatus, GitHub, GitHubError, RepoScope};
@@ -225,10 +225,18 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
                 .await?;
         }
         if let Some(number) = job.trigger.number() {
-            let marker = format!("job:{}:finished", job.id);
-            self.github
-                .comment(&scope, number, &marker, &text::finished_comment(&job, run))
-                .await?;
+            let body = text::finished_comment(&job, run);
+            if let Trigger::PullRequest { .. } = job.trigger {
+                // A task the pull request's own events start (a review on every push)
+                // keeps one comment up to date rather than adding one per push.
+                let marker = format!("pr:{number}:{}:finished", job.task);
+                self.github
+                    .upsert_comment(&scope, number, &marker, &body)
+                    .await?;
+            } else {
+                let marker = format!("job:{}:finished", job.id);
+                self.github.comment(&scope, number, &marker, &body).await?;
+            }
         }
         Ok(())
     }

@@ -163,10 +163,57 @@ pub(crate) fn review(state: &mut State, repo: &str, number: u64, body: Option<&V
     Answer::json(200, answer)
 }
 
+/// The inline comments of the pull request's reviews, oldest first, paged as GitHub
+/// pages them (`per_page` at most 100, `page` from 1).
+pub(crate) fn review_comments(
+    state: &State,
+    repo: &str,
+    number: u64,
+    query: &std::collections::BTreeMap<String, String>,
+) -> Answer {
+    let per_page = query
+        .get("per_page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let comments: Vec<Value> = state
+        .reviews
+        .iter()
+        .filter(|review| review.repo == repo && review.number == number)
+        .flat_map(|review| {
+            review
+                .fields
+                .get("comments")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(move |comment| {
+                    json!({
+                        "pull_request_review_id": review.id,
+                        "path": comment["path"],
+                        "line": comment["line"],
+                        "body": comment["body"],
+                        "commit_id": review.fields.get("commit_id").cloned().unwrap_or(Value::Null),
+                        "user": { "login": BOT_LOGIN, "type": "Bot" },
+                    })
+                })
+        })
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    Answer::json(200, Value::Array(comments))
+}
+
 fn review_json(review: &FakeReview) -> Value {
     json!({
         "id": review.id,
         "body": review.fields.get("body").cloned().unwrap_or(Value::Null),
+        "commit_id": review.fields.get("commit_id").cloned().unwrap_or(Value::Null),
         "state": "COMMENTED",
         "user": { "login": BOT_LOGIN, "type": "Bot" },
     })

@@ -52,6 +52,8 @@ pub(crate) enum RepoOp {
     UpdateCheckRun { id: u64 },
     ListCheckRuns { sha: String },
     SuiteCheckRuns { suite: u64 },
+    ListReviewComments { number: u64 },
+    UpdateComment { id: u64 },
     CheckRunAnnotations { id: u64 },
     AddLabels { issue: u64 },
     RemoveLabel { issue: u64, name: String },
@@ -89,6 +91,8 @@ impl RepoOp {
             Self::UpdateCheckRun { .. } => Route::UpdateCheckRun,
             Self::ListCheckRuns { .. } => Route::ListCheckRuns,
             Self::SuiteCheckRuns { .. } => Route::SuiteCheckRuns,
+            Self::ListReviewComments { .. } => Route::ListReviewComments,
+            Self::UpdateComment { .. } => Route::UpdateComment,
             Self::CheckRunAnnotations { .. } => Route::CheckRunAnnotations,
             Self::AddLabels { .. } => Route::AddLabels,
             Self::RemoveLabel { .. } => Route::RemoveLabel,
@@ -118,6 +122,8 @@ impl RepoOp {
             Self::UpdateCheckRun { .. } => Endpoint::UpdateCheckRun,
             Self::ListCheckRuns { .. } => Endpoint::ListCheckRunsForRef,
             Self::SuiteCheckRuns { .. } => Endpoint::ListCheckRunsInSuite,
+            Self::ListReviewComments { .. } => Endpoint::ListReviewComments,
+            Self::UpdateComment { .. } => Endpoint::UpdateIssueComment,
             Self::CheckRunAnnotations { .. } => Endpoint::ListCheckRunAnnotations,
             Self::AddLabels { .. } => Endpoint::AddLabels,
             Self::RemoveLabel { .. } => Endpoint::RemoveLabel,
@@ -182,6 +188,10 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
                 }
                 ("POST", ["issues", n, "comments"]) => RepoOp::CreateComment { issue: number(n)? },
                 ("GET", ["issues", n, "comments"]) => RepoOp::ListComments { issue: number(n)? },
+                ("PATCH", ["issues", "comments", id]) => RepoOp::UpdateComment { id: number(id)? },
+                ("GET", ["pulls", n, "comments"]) => {
+                    RepoOp::ListReviewComments { number: number(n)? }
+                }
                 ("POST", ["issues", n, "labels"]) => RepoOp::AddLabels { issue: number(n)? },
                 ("DELETE", ["issues", n, "labels", name]) => RepoOp::RemoveLabel {
                     issue: number(n)?,
@@ -421,6 +431,32 @@ fn repo_call(
             Answer::json(201, answer)
         }
         RepoOp::ListComments { issue } => list_comments(state, repo, *issue, query),
+        RepoOp::UpdateComment { id } => {
+            let Some(text) = body.and_then(|body| body["body"].as_str()) else {
+                return Answer::refuse(422, "body is missing", "comment update without a body");
+            };
+            if let Some(refused) = super::limits::body("IssueComment", text) {
+                return refused;
+            }
+            let Some(comment) = state
+                .comments
+                .iter_mut()
+                .find(|comment| comment.id == *id && comment.repo == repo)
+            else {
+                return Answer::error(404, "Not Found");
+            };
+            // Stricter than a maintainer's token: an App's installation token edits the
+            // App's own comments here, never a person's.
+            if comment.login != BOT_LOGIN {
+                return Answer::error(403, "Resource not accessible by integration");
+            }
+            text.clone_into(&mut comment.body);
+            let answer = comment_json(comment);
+            Answer::json(200, answer)
+        }
+        RepoOp::ListReviewComments { number } => {
+            super::pulls::review_comments(state, repo, *number, query)
+        }
         RepoOp::AddLabels { issue } => add_labels(state, repo, *issue, body),
         RepoOp::RemoveLabel { issue, name } => {
             let labels = state.labels.entry((repo_key, *issue)).or_default();
@@ -440,7 +476,10 @@ fn repo_call(
                         "files": files
                             .iter()
                             .take(shared::ports::MAX_COMPARE_FILES)
-                            .map(|name| json!({ "filename": name, "status": "modified" }))
+                            .map(|(name, patch)| match patch {
+                                Some(patch) => json!({ "filename": name, "status": "modified", "patch": patch }),
+                                None => json!({ "filename": name, "status": "modified" }),
+                            })
                             .collect::<Vec<_>>(),
                     }),
                 ),
