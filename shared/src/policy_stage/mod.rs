@@ -37,6 +37,36 @@ pub const DEFAULT_USER_JOBS_PER_HOUR: u32 = 20;
 /// handful of agents at a time, so more than this would only queue up.
 pub const DEFAULT_INSTALLATION_JOBS_PER_HOUR: u32 = 200;
 
+/// The hourly job limits that apply to a repository: its policy's where that policy sets
+/// them, else the defaults. The policy stage counts against these, and the dashboard
+/// shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectiveLimits<'p> {
+    pub user: (u32, Option<&'p str>),
+    pub installation: (u32, Option<&'p str>),
+}
+
+impl<'p> EffectiveLimits<'p> {
+    /// The limits under `policy` (the repository's matching one, if any); each with the
+    /// name of the policy that set it, `None` for a default.
+    pub fn of(policy: Option<&'p crate::policy::InstallationPolicy>) -> Self {
+        let from = |value: Option<u32>, default: u32| match (value, policy) {
+            (Some(value), Some(policy)) => (value, Some(policy.name.as_str())),
+            _ => (default, None),
+        };
+        Self {
+            user: from(
+                policy.and_then(|policy| policy.user_jobs_per_hour),
+                DEFAULT_USER_JOBS_PER_HOUR,
+            ),
+            installation: from(
+                policy.and_then(|policy| policy.installation_jobs_per_hour),
+                DEFAULT_INSTALLATION_JOBS_PER_HOUR,
+            ),
+        }
+    }
+}
+
 pub struct PolicyStage<G, S, W> {
     pub github: G,
     pub store: S,
