@@ -154,6 +154,12 @@ async fn a_webhook_secret_rotation_accepts_both_secrets_until_it_is_finished() {
     let (_, settings) = server.get("/settings").await;
     assert!(settings.contains("A rotation is under way"), "{settings}");
     assert!(!settings.contains(&secret), "shown once only");
+    // A second rotation would drop the secret GitHub may still sign with: refused.
+    let (status, _, refused) = server
+        .post_as_operator("/settings/webhook-secret", &[])
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.contains("finish it first"), "{refused}");
 
     let (status, location, _) = server
         .post_as_operator("/settings/webhook-secret/finish", &[])
@@ -310,5 +316,39 @@ async fn secrets_from_the_environment_are_rotated_there() {
     assert!(refused.contains("PRIVATE_KEY"), "{refused}");
     // The environment's secret still works.
     assert_eq!(server.post(&delivery(SECRET)).await.0, 202);
+    world.github.assert_nothing_unexpected();
+}
+
+#[tokio::test]
+async fn an_overlap_ends_when_its_time_is_up() {
+    let world = ServeWorld::with_lib("true").await;
+    let env = stored_app_environment(&world);
+    // A rotation made a day ago whose overlap has just run out, and a server started
+    // after it (the file says so).
+    let path = world.data_dir().join("app.json");
+    let mut app: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("app.json")).expect("JSON");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    app["previous_webhook_secret"] = "the secret before the rotation".into();
+    app["previous_webhook_secret_until_ms"] = (now - 1_000).into();
+    std::fs::write(&path, app.to_string()).expect("app.json");
+    let server = OtaServer::start_with(OTA, world.data_dir(), &env, &[]);
+
+    assert_eq!(
+        server
+            .post(&delivery("the secret before the rotation"))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(server.post(&delivery(SECRET)).await.0, 202);
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("app.json")).expect("JSON");
+    assert!(stored["previous_webhook_secret"].is_null(), "{stored}");
+    let (_, settings) = server.get("/settings").await;
+    assert!(!settings.contains("A rotation is under way"), "{settings}");
     world.github.assert_nothing_unexpected();
 }

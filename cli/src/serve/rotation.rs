@@ -215,7 +215,10 @@ impl AppSecrets for LocalSecrets {
                 app_id: app.settings.app_id.0,
                 slug: app.settings.slug.clone(),
                 webhook_secret: place(&server, app.settings.stored, WEBHOOK_VARIABLES),
-                previous_secret_until_ms: app.webhook.previous_until(),
+                previous_secret_until_ms: app
+                    .webhook
+                    .previous_until()
+                    .filter(|until| *until > now_ms()),
                 private_key: place(&server, app.settings.stored, KEY_VARIABLES),
             })
         })
@@ -226,6 +229,16 @@ impl AppSecrets for LocalSecrets {
             let _busy = self.busy.lock().await;
             let server = self.server()?;
             let app = stored_app(&server, "webhook secret", WEBHOOK_VARIABLES)?;
+            // A second rotation now would drop the secret GitHub may still sign with.
+            if app
+                .webhook
+                .previous_until()
+                .is_some_and(|until| until > now_ms())
+            {
+                return Err(RotationError::Refused(
+                    "A rotation is under way: finish it first (once GitHub has the secret it made), then make another.".to_owned(),
+                ));
+            }
             let secret = crate::stack::secrets::generate()
                 .map_err(|err| RotationError::Unavailable(err.to_string()))?;
             let until = now_ms() + u64::try_from(WEBHOOK_OVERLAP.as_millis()).unwrap_or(u64::MAX);
