@@ -231,12 +231,35 @@ async fn a_new_private_key_is_used_once_github_accepts_it() {
         "not stored"
     );
 
-    // Generated on GitHub, uploaded here: taken, stored, and the old key deleted on
+    // Generated on GitHub, uploaded here as the owner's browser sends the page's form
+    // (the file, with the form's CSRF token): taken, stored, and the old key deleted on
     // GitHub without a restart.
     world.github.add_app_key(SECOND_PUBLIC_KEY_PEM);
-    let (status, _, page) = upload(SECOND_PRIVATE_KEY_PEM).await;
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("The new key is in use"), "{page}");
+    let owner = DashboardClient::new(&server);
+    let cookie = server.sign_in().await;
+    let (name, value) = cookie.split_once('=').expect("name=value");
+    owner.set_cookie(name, value);
+    let file = (
+        "private_key_file",
+        "ota.2026-12-03.private-key.pem",
+        SECOND_PRIVATE_KEY_PEM.as_bytes(),
+    );
+    let forged = owner.post_file("/settings/private-key", &[], file).await;
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    let csrf = owner
+        .get("/settings")
+        .await
+        .csrf()
+        .expect("the form's token");
+    let taken = owner
+        .post_file("/settings/private-key", &[("csrf", &csrf)], file)
+        .await;
+    assert_eq!(taken.status, 200, "{}", taken.text());
+    assert!(
+        taken.text().contains("The new key is in use"),
+        "{}",
+        taken.text()
+    );
     let stored = std::fs::read_to_string(world.data_dir().join("app.json")).expect("app.json");
     let stored: serde_json::Value = serde_json::from_str(&stored).expect("JSON");
     assert_eq!(

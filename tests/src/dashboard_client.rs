@@ -239,6 +239,45 @@ impl DashboardClient {
         self.send(request, true).await
     }
 
+    /// `POST path` on the server as a browser sends a form with a file input
+    /// (`multipart/form-data`): the fields `form`, then the file `content` as the field
+    /// `file_field` named `file_name`.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        (file_field, file_name, content): (&str, &str, &[u8]),
+    ) -> Page {
+        let boundary = "----ota-test-form-7d1e9b";
+        let mut body = Vec::new();
+        for (name, value) in form {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\nContent-Type: application/x-x509-ca-cert\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header("origin", self.base.clone())
+            .body(body);
+        self.send(request, true).await
+    }
+
     /// `GET url` anywhere (GitHub's pages), with none of the server's cookies.
     pub async fn visit(&self, url: &str) -> Page {
         let to_server = url.starts_with(&self.base);

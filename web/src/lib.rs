@@ -15,6 +15,7 @@ pub mod github;
 mod installations;
 mod jobs;
 mod live;
+mod multipart;
 mod pages;
 mod rotation;
 pub mod session;

@@ -7,7 +7,7 @@
 //! secret is on no page but the one that shows it new, and in no log or error.
 
 use crate::Web;
-use crate::jobs::{check_csrf, see_other};
+use crate::jobs::{check_csrf, check_csrf_token, see_other};
 use crate::pages::{self, Frame};
 use crate::time::format_ms;
 use crate::viewer::{Refusal, Viewer, viewer};
@@ -193,6 +193,49 @@ pub async fn finish_webhook_rotation<C: ControlPlane>(
     Ok(see_other("/settings#webhook-secret"))
 }
 
+/// The key form's CSRF token and key: the uploaded file (`private_key_file`, in a
+/// `multipart/form-data` body, as the page sends it) or else the pasted text
+/// (`private_key`, either encoding).
+fn key_form(headers: &HeaderMap, body: &[u8]) -> Result<(String, SecretString), Refusal> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("\r\n", "\n");
+    let Some(boundary) = crate::multipart::boundary(content_type) else {
+        let mut csrf = String::new();
+        let mut pem = String::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            match name.as_ref() {
+                "csrf" => csrf = value.into_owned(),
+                "private_key" => pem = value.replace("\r\n", "\n"),
+                _ => {}
+            }
+        }
+        return Ok((csrf, SecretString::from(pem)));
+    };
+    let fields = crate::multipart::fields(&boundary, body).map_err(|why| {
+        Refusal::BadRequest(
+            "Not a form".to_owned(),
+            format!("The form could not be read: {why}."),
+        )
+    })?;
+    let field = |wanted: &str| {
+        fields
+            .iter()
+            .find(|(name, _)| name == wanted)
+            .map(|(_, bytes)| text(bytes))
+            .unwrap_or_default()
+    };
+    let file = field("private_key_file");
+    let pem = if file.trim().is_empty() {
+        field("private_key")
+    } else {
+        file
+    };
+    Ok((field("csrf"), SecretString::from(pem)))
+}
+
 /// `POST /settings/private-key`.
 pub async fn replace_private_key<C: ControlPlane>(
     State(web): State<Arc<Web<C>>>,
@@ -201,26 +244,24 @@ pub async fn replace_private_key<C: ControlPlane>(
 ) -> Result<Response, Refusal> {
     let viewer = viewer(&web, &headers)?;
     let actor = owner(&viewer)?;
-    check_csrf(&web, &viewer, &body)?;
     if body.len() > MAX_KEY_FORM_BYTES {
         return Err(Refusal::BadRequest(
             "Too long".to_owned(),
             format!(
-                "A private key form may have at most {MAX_KEY_FORM_BYTES} bytes: paste the one .pem file GitHub generated."
+                "A private key form may have at most {MAX_KEY_FORM_BYTES} bytes: upload the one .pem file GitHub generated."
             ),
         ));
     }
-    let pem = form_urlencoded::parse(&body)
-        .find(|(key, _)| key == "private_key")
-        .map(|(_, value)| SecretString::from(value.replace("\r\n", "\n")))
-        .unwrap_or_else(|| SecretString::from(String::new()));
+    let (csrf, pem) = key_form(&headers, &body)?;
+    check_csrf_token(&web, &viewer, &csrf)?;
     let secrets = secrets(&web)?;
     let (code, notice, problem) = if pem.expose_secret().trim().is_empty() {
         (
             StatusCode::BAD_REQUEST,
             None,
             Some(
-                "No key was sent: paste the contents of the .pem file GitHub generated.".to_owned(),
+                "No key was sent: choose the .pem file GitHub generated (or paste its contents)."
+                    .to_owned(),
             ),
         )
     } else {
