@@ -190,3 +190,53 @@ fn default_branch(envelope: &Envelope) -> String {
 fn marker(envelope: &Envelope, what: &str) -> String {
     format!("delivery:{}:{what}", envelope.delivery)
 }
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+    use crate::ids::InstallationId;
+    use crate::policy::InstallationPolicy;
+
+    fn policy(user: Option<u32>, installation: Option<u32>) -> InstallationPolicy {
+        InstallationPolicy {
+            installation: InstallationId(1),
+            name: "careful".to_owned(),
+            repo_pattern: "*".to_owned(),
+            allowed_triggers: None,
+            allowed_users: None,
+            require_approval: None,
+            max_runtime_seconds: None,
+            allow_hosted_model: None,
+            user_jobs_per_hour: user,
+            installation_jobs_per_hour: installation,
+        }
+    }
+
+    #[test]
+    fn a_policy_s_limits_apply_where_it_sets_them_and_the_defaults_elsewhere() {
+        assert_eq!(
+            EffectiveLimits::of(None),
+            EffectiveLimits {
+                user: (DEFAULT_USER_JOBS_PER_HOUR, None),
+                installation: (DEFAULT_INSTALLATION_JOBS_PER_HOUR, None),
+            }
+        );
+        let some = policy(Some(3), None);
+        assert_eq!(
+            EffectiveLimits::of(Some(&some)),
+            EffectiveLimits {
+                user: (3, Some("careful")),
+                installation: (DEFAULT_INSTALLATION_JOBS_PER_HOUR, None),
+            }
+        );
+        let both = policy(None, Some(50));
+        assert_eq!(
+            EffectiveLimits::of(Some(&both)).installation,
+            (50, Some("careful"))
+        );
+        assert_eq!(
+            EffectiveLimits::of(Some(&both)).user,
+            (DEFAULT_USER_JOBS_PER_HOUR, None)
+        );
+    }
+}
