@@ -206,7 +206,9 @@ mod tests {
             slug: "turbo".to_owned(),
             private_key: SecretString::from("the-private-key".to_owned()),
             webhook_secret: SecretString::from("the-webhook-secret".to_owned()),
+            previous_webhook_secret: None,
             source: "the environment".to_owned(),
+            stored: false,
         };
 
         let env = runner_environment(&var, "http://127.0.0.1:1", &app, &environment);

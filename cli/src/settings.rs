@@ -67,8 +67,14 @@ pub struct AppSettings {
     pub slug: String,
     pub private_key: SecretString,
     pub webhook_secret: SecretString,
+    /// The webhook secret before the last rotation and until when it is still accepted
+    /// (Unix milliseconds); only the data directory's file keeps one.
+    pub previous_webhook_secret: Option<(SecretString, u64)>,
     /// Where they came from, for the log: the environment, or the data directory's file.
     pub source: String,
+    /// Whether they came from the data directory's file, which the dashboard's settings
+    /// page rotates them in (from the environment, they are rotated there).
+    pub stored: bool,
 }
 
 impl std::fmt::Debug for AppSettings {
@@ -205,7 +211,9 @@ pub fn read_app(
                 slug: slug.unwrap_or(file.slug),
                 private_key: file.private_key,
                 webhook_secret: file.webhook_secret,
+                previous_webhook_secret: file.previous_webhook_secret,
                 source: format!("{}", data_dir.join(crate::setup::APP_FILE).display()),
+                stored: true,
             })),
             None => Ok(AppConfig::Missing(vec![
                 "APP_ID is not set".to_owned(),
@@ -256,7 +264,9 @@ pub fn read_app(
             slug: slug.unwrap_or_else(|| DEFAULT_APP_SLUG.to_owned()),
             private_key,
             webhook_secret: SecretString::from(secret),
+            previous_webhook_secret: None,
             source: "the environment".to_owned(),
+            stored: false,
         })),
         _ => Ok(AppConfig::Missing(missing)),
     }

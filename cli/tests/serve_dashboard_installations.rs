@@ -4,7 +4,8 @@
 //! installation and edits its policies (a wrong file refused with its field and reason,
 //! the text kept; a right one stored, shown back as the file, and in the audit log; an
 //! empty one removes them); a GitHub user sees the installations of the repositories
-//! they can see, read only; a stranger sees none.
+//! they can see, read only unless they administer its account (see
+//! `serve_dashboard_policy_admins.rs`); a stranger sees none.
 
 use e2e::dashboard_client::{oauth_environment, signed_in};
 use e2e::delivery::Delivery;
@@ -77,7 +78,7 @@ async fn the_owner_edits_an_installation_s_policies_and_users_read_them() {
         "{body}"
     );
     assert!(
-        body.contains("<th scope=\"row\">triager</th><td>1</td><td>20</td>"),
+        body.contains("<th scope=\"row\">triager</th><td>1</td><td>20 (default)</td>"),
         "{body}"
     );
 
@@ -109,6 +110,13 @@ async fn the_owner_edits_an_installation_s_policies_and_users_read_them() {
     assert!(body.contains("\"name\": \"careful\""), "{body}");
     assert!(body.contains("\"require_approval\": true"), "{body}");
     assert!(body.contains("\"user_jobs_per_hour\": 3"), "{body}");
+    // The limits in force: the policy's where it sets them, else the defaults.
+    assert!(
+        body.contains(&format!(
+            "<th scope=\"row\">{REPO}</th><td>careful</td><td>3 (policy careful)</td><td>200 (default)</td>"
+        )),
+        "{body}"
+    );
     let (_, audit) = server.get("/audit.csv").await;
     let entry = audit
         .lines()
@@ -149,9 +157,13 @@ async fn the_owner_edits_an_installation_s_policies_and_users_read_them() {
         "no form: {}",
         read.text()
     );
+    // The installation is on the user account Codertocat: reader is not it.
     assert!(
+        read.text().contains(
+            "This installation is on the personal account Codertocat: only that account (and the server's owner) edits its policies, and you are signed in as reader."
+        ),
+        "{}",
         read.text()
-            .contains("Only the server's owner edits policies here.")
     );
     let csrf = read.csrf().expect("the sign-out form's token");
     let refused = reader

@@ -220,6 +220,7 @@ async fn the_form_answers_a_page_posting_the_manifest_to_github() {
             "checks": "write",
             "contents": "write",
             "issues": "write",
+            "members": "read",
             "metadata": "read",
             "pull_requests": "write",
         })

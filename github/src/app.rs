@@ -4,10 +4,13 @@
 //! definition, `ota`'s environment or data directory); all of them build the client here.
 
 use crate::client::{ClientOptions, GitHubClient};
-use crate::credentials::{AppCredentials, SetupError};
+use crate::credentials::{AppCredentials, AppKey, SetupError};
+use crate::endpoints::Endpoint;
 use crate::token::TokenPermissions;
+use crate::transport::{Call, Scheme, Timeouts, Transport};
 use secrecy::SecretString;
 use shared::ids::AppId;
+use shared::ports::GitHubError;
 
 /// The GitHub App a process acts as. `Debug` never shows the key.
 #[derive(Debug, Clone)]
@@ -45,8 +48,23 @@ impl GitHubApp {
     /// Fails on a key that cannot sign or an API root that cannot be a URL; call it inside
     /// a Tokio runtime (see [`GitHubClient::new`]).
     pub fn client(&self, permissions: TokenPermissions) -> Result<GitHubClient, SetupError> {
-        GitHubClient::new(
-            &self.credentials,
+        self.client_with_key(&AppKey::new(&self.credentials)?, permissions)
+    }
+
+    /// The App's key, parsed, to share between the clients of one process
+    /// ([`Self::client_with_key`]) and replace in all of them at once.
+    pub fn key(&self) -> Result<AppKey, SetupError> {
+        AppKey::new(&self.credentials)
+    }
+
+    /// A client as [`Self::client`] builds it, signing with the shared `key`.
+    pub fn client_with_key(
+        &self,
+        key: &AppKey,
+        permissions: TokenPermissions,
+    ) -> Result<GitHubClient, SetupError> {
+        GitHubClient::with_key(
+            key,
             ClientOptions {
                 permissions,
                 user_agent: crate::client::user_agent(self.slug.as_deref()),
@@ -54,6 +72,68 @@ impl GitHubApp {
             },
         )
     }
+
+    /// Proves a candidate private key before it replaces the App's: it must parse, and
+    /// GitHub must accept a JWT signed with it as this App's (`GET /app` answers this
+    /// App's id). Errors never carry key material.
+    pub async fn check_key(&self, private_key: &SecretString) -> Result<(), KeyCheckError> {
+        let candidate = AppCredentials {
+            app_id: self.credentials.app_id,
+            private_key: private_key.clone(),
+        };
+        let key = AppKey::new(&candidate).map_err(KeyCheckError::Invalid)?;
+        let jwt = key
+            .sign(std::time::SystemTime::now())
+            .map_err(|reason| KeyCheckError::Invalid(SetupError::InvalidPrivateKey(reason)))?;
+        let transport = Transport::new(
+            self.api_url.trim_end_matches('/'),
+            &Timeouts::default(),
+            &crate::client::user_agent(self.slug.as_deref()),
+        )
+        .map_err(KeyCheckError::Invalid)?;
+        let call = Call::new(Endpoint::GetApp, "/app".to_owned());
+        let reply = match transport.send(&call, Scheme::Bearer, &jwt).await {
+            Ok(reply) => reply,
+            Err(GitHubError::Unauthorized(_)) => return Err(KeyCheckError::Refused),
+            Err(err) => return Err(KeyCheckError::Unavailable(err.to_string())),
+        };
+        let app: TheApp = reply
+            .json(&call)
+            .map_err(|err| KeyCheckError::Unavailable(err.to_string()))?;
+        if app.id == self.credentials.app_id.0 {
+            Ok(())
+        } else {
+            Err(KeyCheckError::OtherApp {
+                found: app.id,
+                expected: self.credentials.app_id.0,
+            })
+        }
+    }
+}
+
+/// What `GET /app` says of the App.
+#[derive(serde::Deserialize)]
+struct TheApp {
+    id: u64,
+}
+
+/// Why a candidate key was not taken. None carries key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyCheckError {
+    #[error("{0}")]
+    Invalid(SetupError),
+    /// GitHub refused the JWT (401): not one of the App's keys, or deleted.
+    #[error(
+        "GitHub refused a token signed with this key: it is not one of the App's keys (generate it on the App's settings page first, and do not delete it there)"
+    )]
+    Refused,
+    #[error(
+        "this key belongs to another GitHub App (id {found}), not this server's (id {expected})"
+    )]
+    OtherApp { found: u64, expected: u64 },
+    /// GitHub could not be asked.
+    #[error("could not ask GitHub to check the key: {0}")]
+    Unavailable(String),
 }
 
 #[cfg(test)]

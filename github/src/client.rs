@@ -3,7 +3,7 @@
 //! [`shared::ports::GitHub`] port are in `api`, `comments` and `checks`.
 
 use crate::broker::TokenBroker;
-use crate::credentials::{AppCredentials, AppSigner, SetupError};
+use crate::credentials::{AppCredentials, AppKey, SetupError};
 use crate::endpoints::Endpoint;
 use crate::retry::RetryPolicy;
 use crate::token::{InstallationToken, TokenCache, TokenPermissions};
@@ -107,12 +107,17 @@ impl GitHubClient {
     /// or a base URL that cannot be one. Call it inside a Tokio runtime (the HTTP client
     /// starts a task).
     pub fn new(credentials: &AppCredentials, options: ClientOptions) -> Result<Self, SetupError> {
-        let signer = AppSigner::new(credentials)?;
+        Self::with_key(&AppKey::new(credentials)?, options)
+    }
+
+    /// A client that signs with `key`, shared with other clients: replacing the key
+    /// ([`AppKey::replace`]) changes what every one of them signs with.
+    pub fn with_key(key: &AppKey, options: ClientOptions) -> Result<Self, SetupError> {
         let base_url = options.base_url.trim_end_matches('/');
         Ok(Self {
             transport: Transport::new(base_url, &options.timeouts, &options.user_agent)?,
-            app_id: credentials.app_id,
-            minter: Minter::App(signer),
+            app_id: key.app_id(),
+            minter: Minter::App(key.clone()),
             tokens: TokenCache::default(),
             retry: options.retry,
             permissions: options.permissions,
@@ -299,7 +304,7 @@ impl GitHubClient {
 /// Where a client's tokens come from.
 enum Minter {
     /// Minted with the App's key.
-    App(AppSigner),
+    App(AppKey),
     /// Asked of the control plane, for one repository.
     Broker {
         scope: RepoScope,

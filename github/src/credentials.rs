@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use shared::ids::AppId;
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How far `iat` is set in the past: GitHub refuses JWTs issued "in the future", and the
@@ -41,6 +42,54 @@ impl AppCredentials {
     /// App's JWTs, as every client built on it will; the error carries no key material.
     pub fn check_private_key(&self) -> Result<(), SetupError> {
         AppSigner::new(self).map(|_| ())
+    }
+}
+
+/// The App's key as every client of one process shares it, so that a new key (a rotation
+/// from the dashboard's settings) is used by all of them from the next JWT on, without
+/// a restart. `Debug` never shows the key.
+#[derive(Clone)]
+pub struct AppKey {
+    app_id: AppId,
+    signer: Arc<RwLock<Arc<AppSigner>>>,
+}
+
+impl fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppKey")
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppKey {
+    /// Parses the key; fails as [`AppCredentials::check_private_key`] does.
+    pub fn new(credentials: &AppCredentials) -> Result<Self, SetupError> {
+        Ok(Self {
+            app_id: credentials.app_id,
+            signer: Arc::new(RwLock::new(Arc::new(AppSigner::new(credentials)?))),
+        })
+    }
+
+    pub fn app_id(&self) -> AppId {
+        self.app_id
+    }
+
+    /// Signs with `private_key` from now on (the same App's: the id stays). The key is
+    /// checked first; on an error the old one stays.
+    pub fn replace(&self, private_key: SecretString) -> Result<(), SetupError> {
+        let signer = AppSigner::new(&AppCredentials {
+            app_id: self.app_id,
+            private_key,
+        })?;
+        *self.signer.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(signer);
+        Ok(())
+    }
+
+    /// A JWT signed with the key in use now.
+    pub(crate) fn sign(&self, now: SystemTime) -> Result<SecretString, String> {
+        let signer = Arc::clone(&self.signer.read().unwrap_or_else(PoisonError::into_inner));
+        signer.sign(now)
     }
 }
 

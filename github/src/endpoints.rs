@@ -83,6 +83,11 @@ pub enum Endpoint {
     GitFetch,
     /// `git push` over smart HTTP.
     GitPush,
+    /// The App itself, with its JWT: proves a new private key before it replaces the old.
+    GetApp,
+    /// A signed-in user's own membership of an organization, with the user's token: the
+    /// dashboard asks it whether they administer an installation's organization.
+    UserOrgMembership,
 }
 
 const METADATA_READ: &[(&str, Access)] = &[("metadata", Access::Read)];
@@ -100,9 +105,12 @@ const ISSUES_OR_PULLS_WRITE: &[(&str, Access)] =
     &[("issues", Access::Write), ("pull_requests", Access::Write)];
 const CHECKS_READ: &[(&str, Access)] = &[("checks", Access::Read)];
 const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
+/// An organization permission: GitHub lists "Members" under the organization's
+/// permissions of an App ("Permissions required for GitHub Apps", `members`).
+const MEMBERS_READ: &[(&str, Access)] = &[("members", Access::Read)];
 
 impl Endpoint {
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 30] = [
         Self::ManifestConversion,
         Self::CreateInstallationToken,
         Self::CollaboratorPermission,
@@ -131,6 +139,8 @@ impl Endpoint {
         Self::UpdateIssueComment,
         Self::GitFetch,
         Self::GitPush,
+        Self::GetApp,
+        Self::UserOrgMembership,
     ];
 
     /// The HTTP method and the path template (GitHub's OpenAPI description's for the REST
@@ -196,6 +206,8 @@ impl Endpoint {
             ),
             Self::GitFetch => ("POST", "/{owner}/{repo}.git/git-upload-pack"),
             Self::GitPush => ("POST", "/{owner}/{repo}.git/git-receive-pack"),
+            Self::GetApp => ("GET", "/app"),
+            Self::UserOrgMembership => ("GET", "/user/memberships/orgs/{org}"),
         }
     }
 
@@ -208,7 +220,8 @@ impl Endpoint {
     pub fn needs(self) -> Needs {
         match self {
             Self::ManifestConversion => Needs::Nothing,
-            Self::CreateInstallationToken => Needs::AppJwt,
+            Self::CreateInstallationToken | Self::GetApp => Needs::AppJwt,
+            Self::UserOrgMembership => Needs::AnyOf(MEMBERS_READ),
             Self::CollaboratorPermission => Needs::AnyOf(METADATA_READ),
             Self::GetContents => Needs::AnyOf(FILE_READ),
             Self::GetBranch | Self::Compare | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
@@ -280,6 +293,11 @@ pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
     Endpoint::AddLabels,
     Endpoint::RemoveLabel,
 ];
+
+/// What the dashboard calls with a signed-in user's token (a user-to-server token holds
+/// no more than the App was granted, so the App must ask for these too): whether the
+/// user administers an installation's organization.
+pub const DASHBOARD_USER_CALLS: &[Endpoint] = &[Endpoint::UserOrgMembership];
 
 /// What every runner calls: its config file, the issue or pull request's text and diff,
 /// its check run, and a clone.

@@ -24,10 +24,10 @@ mod runner_token;
 mod token;
 mod transport;
 
-pub use app::GitHubApp;
+pub use app::{GitHubApp, KeyCheckError};
 pub use broker::{BrokerFuture, TokenBroker};
 pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient, user_agent};
-pub use credentials::{AppCredentials, JWT_BACKDATE, JWT_LIFETIME, SetupError};
+pub use credentials::{AppCredentials, AppKey, JWT_BACKDATE, JWT_LIFETIME, SetupError};
 pub use endpoints::{Endpoint, Needs};
 pub use retry::RetryPolicy;
 pub use reviews::PreviousReview;

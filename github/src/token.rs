@@ -2,7 +2,9 @@
 //! what its tasks deliver), the token itself (which never prints), and the cache that
 //! reuses one until shortly before it expires.
 
-use crate::endpoints::{Endpoint, Needs, POLICY_AND_REPORT_CALLS, runner_calls};
+use crate::endpoints::{
+    DASHBOARD_USER_CALLS, Endpoint, Needs, POLICY_AND_REPORT_CALLS, runner_calls,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use shared::config::Deliverable;
@@ -68,6 +70,13 @@ impl TokenPermissions {
     /// [`crate::endpoints::POLICY_AND_REPORT_CALLS`].
     pub fn policy_and_report() -> Self {
         Self::for_calls(POLICY_AND_REPORT_CALLS)
+    }
+
+    /// What the App needs for the dashboard's calls with a user's token
+    /// ([`crate::endpoints::DASHBOARD_USER_CALLS`]); no installation token is minted with
+    /// it, the App asks for it so that its users' tokens carry it.
+    pub fn dashboard_user() -> Self {
+        Self::for_calls(DASHBOARD_USER_CALLS)
     }
 
     /// What a runner needs to produce `deliverable`: the calls of

@@ -3,8 +3,11 @@
 //! GitHub's OAuth web flow hop by hop (the server, GitHub's authorize page, the callback),
 //! as a browser would. Pages read as text, for assertions and `insta` snapshots.
 
-use crate::fake_github::{MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET};
-use crate::ota_server::{OtaServer, ServeWorld};
+use crate::fake_github::{
+    APP_ID, MANIFEST_APP_NAME, MANIFEST_APP_SLUG, MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET,
+    PRIVATE_KEY_PEM,
+};
+use crate::ota_server::{OtaServer, SECRET, ServeWorld};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -17,6 +20,29 @@ pub fn oauth_environment(world: &ServeWorld) -> Vec<(String, String)> {
         MANIFEST_CLIENT_SECRET.to_owned(),
     ));
     env
+}
+
+/// The settings of an `ota serve` whose App the setup stored in the data directory
+/// (`app.json`, written here: the test App, with [`SECRET`] as its webhook secret and
+/// the fake's OAuth client), as the settings page can rotate it: the environment names
+/// no App.
+pub fn stored_app_environment(world: &ServeWorld) -> Vec<(String, String)> {
+    let app = serde_json::json!({
+        "app_id": APP_ID,
+        "slug": MANIFEST_APP_SLUG,
+        "name": MANIFEST_APP_NAME,
+        "html_url": format!("https://github.com/apps/{MANIFEST_APP_SLUG}"),
+        "private_key": PRIVATE_KEY_PEM,
+        "webhook_secret": SECRET,
+        "client_id": MANIFEST_CLIENT_ID,
+        "client_secret": MANIFEST_CLIENT_SECRET,
+    });
+    std::fs::write(world.data_dir().join("app.json"), app.to_string()).expect("app.json");
+    world
+        .environment()
+        .into_iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "APP_ID" | "PRIVATE_KEY" | "WEBHOOK_SECRET"))
+        .collect()
 }
 
 /// A client signed in with GitHub as `login`, the fake's OAuth pages approving.
@@ -208,6 +234,45 @@ impl DashboardClient {
             .http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", self.base.clone())
+            .body(body);
+        self.send(request, true).await
+    }
+
+    /// `POST path` on the server as a browser sends a form with a file input
+    /// (`multipart/form-data`): the fields `form`, then the file `content` as the field
+    /// `file_field` named `file_name`.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        (file_field, file_name, content): (&str, &str, &[u8]),
+    ) -> Page {
+        let boundary = "----ota-test-form-7d1e9b";
+        let mut body = Vec::new();
+        for (name, value) in form {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\nContent-Type: application/x-x509-ca-cert\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
             .header("origin", self.base.clone())
             .body(body);
         self.send(request, true).await

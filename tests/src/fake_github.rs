@@ -26,7 +26,15 @@ pub const APP_ID: u64 = 31_337;
 pub const PRIVATE_KEY_PEM: &str = include_str!("../fixtures/github-app-TEST-ONLY-private-key.pem");
 
 /// The public half, with which the fake checks the App JWTs.
-const PUBLIC_KEY_PEM: &str = include_str!("../fixtures/github-app-TEST-ONLY-public-key.pem");
+pub const PUBLIC_KEY_PEM: &str = include_str!("../fixtures/github-app-TEST-ONLY-public-key.pem");
+
+/// A second TEST-ONLY key of the test App: the one a key rotation moves to.
+pub const SECOND_PRIVATE_KEY_PEM: &str =
+    include_str!("../fixtures/github-app-TEST-ONLY-second-private-key.pem");
+
+/// Its public half.
+pub const SECOND_PUBLIC_KEY_PEM: &str =
+    include_str!("../fixtures/github-app-TEST-ONLY-second-public-key.pem");
 
 /// The login of the App's bot user: comments the App creates are by it.
 pub const BOT_LOGIN: &str = "ollama-turbo-agent[bot]";
@@ -39,6 +47,11 @@ const GRANTED: [(&str, &str); 5] = [
     ("pull_requests", "write"),
     ("checks", "write"),
 ];
+
+/// The organization permissions the App is granted besides [`GRANTED`]'s repository
+/// ones: what the dashboard asks with a user's token (an App may withhold them,
+/// [`FakeGitHub::withhold_app_permission`]).
+const ORGANIZATION_GRANTED: [(&str, &str); 1] = [("members", "read")];
 
 // What the manifest conversion hands out besides [`APP_ID`] and [`PRIVATE_KEY_PEM`]:
 // TEST-ONLY values, public so that tests can check they are stored and never leak.
@@ -122,6 +135,10 @@ pub enum Route {
     UserInstallations,
     /// `GET /user/installations/{id}/repositories`
     UserInstallationRepositories,
+    /// `GET /user/memberships/orgs/{org}`
+    UserOrgMembership,
+    /// `GET /app`
+    App,
 }
 
 /// A scripted misbehaviour, played on the next calls to one route (after the credential
@@ -291,6 +308,11 @@ pub(crate) type ComparedFile = (String, Option<String>);
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) prefix: String,
+    /// The public halves of the App's private keys GitHub has: a JWT signed by any of
+    /// them is the App's. GitHub's docs ("Managing private keys for GitHub Apps"): an App
+    /// may have several keys at once, which is how one rotates them; a deleted key's JWTs
+    /// are refused.
+    pub(crate) app_keys: Vec<String>,
     pub(crate) token_lifetime: Option<Duration>,
     pub(crate) tokens: Vec<MintedToken>,
     pub(crate) roles: BTreeMap<(String, String), (String, Option<String>)>,
@@ -365,6 +387,7 @@ impl FakeGitHub {
     pub async fn start_at(prefix: &str) -> Self {
         let state = Arc::new(Mutex::new(State {
             prefix: prefix.trim_end_matches('/').to_owned(),
+            app_keys: vec![PUBLIC_KEY_PEM.to_owned()],
             ..State::default()
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -563,6 +586,18 @@ impl FakeGitHub {
     /// manifest; exchanging it once answers the test App, any other code answers 404.
     pub fn add_manifest_code(&self, code: &str) {
         self.state().manifest_codes.insert(code.to_owned());
+    }
+
+    /// Adds a private key to the App (its public half), as "Generate a private key" on
+    /// the App's settings page does.
+    pub fn add_app_key(&self, public_pem: &str) {
+        self.state().app_keys.push(public_pem.to_owned());
+    }
+
+    /// Deletes one of the App's keys (by its public half): JWTs it signs are refused from
+    /// now on.
+    pub fn delete_app_key(&self, public_pem: &str) {
+        self.state().app_keys.retain(|key| key != public_pem);
     }
 
     /// Revokes every token minted so far, as GitHub does when an installation's

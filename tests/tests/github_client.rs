@@ -501,3 +501,45 @@ async fn no_credential_shows_in_errors_debug_or_logs() {
     assert!(!shown.contains("PRIVATE KEY"), "the key leaked: {shown}");
     assert!(logs.text().contains("retrying"), "the retries are logged");
 }
+
+#[tokio::test]
+async fn clients_sharing_the_app_s_key_sign_with_a_new_one_once_github_accepts_it() {
+    use e2e::fake_github::{PUBLIC_KEY_PEM, SECOND_PRIVATE_KEY_PEM, SECOND_PUBLIC_KEY_PEM};
+    use ota_github::KeyCheckError;
+    let fake = FakeGitHub::start().await;
+    fake.set_file(REPO, "main", "README.md", "hello");
+    fake.set_file("octo/other", "main", "README.md", "hello");
+    let app = fake.app();
+    let key = app.key().expect("the key");
+    let client = app
+        .client_with_key(&key, TokenPermissions::policy_and_report())
+        .expect("client");
+    let second = SECOND_PRIVATE_KEY_PEM.into();
+
+    // GitHub does not know the new key yet: refused, and the clients keep the old one.
+    assert_eq!(app.check_key(&second).await, Err(KeyCheckError::Refused));
+    assert_eq!(fake.take_unexpected().len(), 1, "the refused JWT");
+    let err = app
+        .check_key(&"-----BEGIN RSA PRIVATE KEY-----\nhunter2\n".into())
+        .await
+        .expect_err("not a key");
+    assert!(matches!(err, KeyCheckError::Invalid(_)), "{err:?}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(key.replace("hunter2".into()).is_err());
+    client
+        .file(&scope(REPO), "README.md", "main")
+        .await
+        .expect("signed with the old key");
+
+    // Generated on GitHub: accepted, swapped in, and the old key deleted there.
+    fake.add_app_key(SECOND_PUBLIC_KEY_PEM);
+    app.check_key(&second).await.expect("GitHub accepts it");
+    key.replace(second).expect("a key");
+    fake.delete_app_key(PUBLIC_KEY_PEM);
+    client
+        .file(&scope("octo/other"), "README.md", "main")
+        .await
+        .expect("a new token, minted with the new key");
+    assert_eq!(fake.requests_to(Route::AccessToken).len(), 2);
+    fake.assert_nothing_unexpected();
+}

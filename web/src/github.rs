@@ -1,8 +1,11 @@
 //! GitHub as the dashboard asks it, with the App's OAuth client and a user's token: the
 //! web flow's two steps (`{web}/login/oauth/authorize`, `{web}/login/oauth/access_token`),
-//! who the user is (`GET /user`), and the repositories they reach through the App's
+//! who the user is (`GET /user`), the repositories they reach through the App's
 //! installations with their permissions (`GET /user/installations`,
-//! `GET /user/installations/{id}/repositories`).
+//! `GET /user/installations/{id}/repositories`), the account an installation is on (the
+//! same listing), and the user's membership of an organization
+//! (`GET /user/memberships/orgs/{org}`, which needs the App's organization permission
+//! `members: read`).
 
 use crate::session::bearer;
 use secrecy::{ExposeSecret, SecretString};
@@ -44,6 +47,10 @@ pub enum GitHubError {
     /// The user's token is no longer good (expired, revoked).
     #[error("GitHub no longer accepts your sign-in (HTTP 401)")]
     TokenRejected,
+    /// GitHub refused the call for a permission the App lacks (HTTP 403): the sentence
+    /// says which.
+    #[error("{0}")]
+    NotPermitted(String),
     /// GitHub could not be asked, or answered something unreadable.
     #[error("{0}")]
     Unavailable(String),
@@ -78,9 +85,30 @@ struct TokenAnswer {
     error_description: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct User {
-    login: String,
+/// Who a token's user is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GitHubUser {
+    pub login: String,
+    pub id: u64,
+}
+
+/// The account an installation is on.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Account {
+    pub login: String,
+    pub id: u64,
+    /// `User`, `Organization` (or `Enterprise`).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A user's membership of an organization, as GitHub reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Membership {
+    /// `admin`, `member` or `billing_manager`.
+    pub role: String,
+    /// `active`, or `pending` until the user accepts the invitation.
+    pub state: String,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +119,8 @@ struct Installations {
 #[derive(Deserialize)]
 struct Installation {
     id: u64,
+    #[serde(default)]
+    account: Option<Account>,
 }
 
 #[derive(Deserialize)]
@@ -188,6 +218,18 @@ impl GitHubUsers {
         token: &SecretString,
         path: &str,
     ) -> Result<T, GitHubError> {
+        self.get_unless_missing(token, path).await?.ok_or_else(|| {
+            GitHubError::Unavailable(format!("GET {} answered HTTP 404 Not Found", label(path)))
+        })
+    }
+
+    /// `GET path`; `None` when GitHub answers 404, [`GitHubError::NotPermitted`] when it
+    /// answers 403.
+    async fn get_unless_missing<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &SecretString,
+        path: &str,
+    ) -> Result<Option<T>, GitHubError> {
         let response = self
             .http
             .get(format!("{}{path}", self.api_url))
@@ -201,23 +243,69 @@ impl GitHubUsers {
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(GitHubError::TokenRejected);
         }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status == reqwest::StatusCode::FORBIDDEN {
+            return Err(GitHubError::NotPermitted(format!(
+                "GET {} answered HTTP 403 (the App lacks a permission it needs, or the account blocks the App)",
+                label(path)
+            )));
+        }
         if !status.is_success() {
             return Err(GitHubError::Unavailable(format!(
                 "GET {} answered HTTP {status}",
-                path.split('?').next().unwrap_or(path)
+                label(path)
             )));
         }
-        response.json().await.map_err(|_| {
-            GitHubError::Unavailable(format!(
-                "GET {} answered something unreadable",
-                path.split('?').next().unwrap_or(path)
-            ))
+        response.json().await.map(Some).map_err(|_| {
+            GitHubError::Unavailable(format!("GET {} answered something unreadable", label(path)))
         })
     }
 
-    /// The login of the token's user.
-    pub async fn login(&self, token: &SecretString) -> Result<String, GitHubError> {
-        Ok(self.get::<User>(token, "/user").await?.login)
+    /// Who the token's user is.
+    pub async fn user(&self, token: &SecretString) -> Result<GitHubUser, GitHubError> {
+        self.get::<GitHubUser>(token, "/user").await
+    }
+
+    /// The account of the App's installation `installation`, if the user's token sees
+    /// that installation.
+    pub async fn installation_account(
+        &self,
+        token: &SecretString,
+        installation: u64,
+    ) -> Result<Option<Account>, GitHubError> {
+        for page in 1..=MAX_PAGES {
+            let listed: Installations = self
+                .get(
+                    token,
+                    &format!("/user/installations?per_page={PER_PAGE}&page={page}"),
+                )
+                .await?;
+            let count = listed.installations.len();
+            if let Some(found) = listed
+                .installations
+                .into_iter()
+                .find(|found| found.id == installation)
+            {
+                return Ok(found.account);
+            }
+            if count < PER_PAGE {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The user's membership of `org`; `None` when they are not in it (GitHub's 404).
+    pub async fn org_membership(
+        &self,
+        token: &SecretString,
+        org: &str,
+    ) -> Result<Option<Membership>, GitHubError> {
+        let org: String = form_urlencoded::byte_serialize(org.as_bytes()).collect();
+        self.get_unless_missing(token, &format!("/user/memberships/orgs/{org}"))
+            .await
     }
 
     /// Every repository the user reaches through the App's installations, with the
@@ -264,6 +352,11 @@ impl GitHubUsers {
         }
         Ok(reach)
     }
+}
+
+/// A path without its query, for errors.
+fn label(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
 }
 
 /// A transport error without its URL (whose query could carry a code).

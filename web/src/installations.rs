@@ -3,9 +3,13 @@
 //! GitHub user), `GET /installations/{id}` (its repositories and its policies), and
 //! `POST /installations/{id}/policies`, which makes the installation's policies what the
 //! submitted file says — checked as `ota policy set` checks it, refused with the field
-//! and the reason, every change in the audit log. Editing is the server's owner's only.
+//! and the reason, every change in the audit log with who made it. The server's owner
+//! edits every installation's policies; a GitHub user those of an installation whose
+//! account they administer, as GitHub says ([`crate::access::account_admin`]).
 
 use crate::Web;
+use crate::access::AccountAdmin;
+use crate::github::{GitHubError, GitHubUser};
 use crate::jobs::{check_csrf, see_other};
 use crate::pages::{self, Frame};
 use crate::viewer::{Refusal, Viewer, reach, viewer};
@@ -14,10 +18,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use shared::ids::InstallationId;
+use shared::ids::{InstallationId, RepoFullName};
 use shared::job::JobRecord;
-use shared::policy::{parse_policy_file, render_policy_file};
-use shared::policy_stage::{DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR};
+use shared::policy::{InstallationPolicy, matching_policy, parse_policy_file, render_policy_file};
+use shared::policy_stage::{
+    DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR, EffectiveLimits,
+};
 use shared::ports::{ControlPlane, DashboardActor, InstallationView, JobFilter};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -39,11 +45,58 @@ struct Usage {
     requesters: Vec<(String, usize)>,
     installation_limit: u32,
     user_limit: u32,
+    /// The limits in force on each repository, and where each comes from.
+    limits: Vec<LimitRow>,
+    /// The hourly limit of each requester: the same on every repository, or which.
+    requester_limit: String,
     capped: bool,
 }
 
+/// The limits in force on one repository.
+struct LimitRow {
+    repo: String,
+    policy: String,
+    user: String,
+    installation: String,
+}
+
+impl LimitRow {
+    fn new(repo: &RepoFullName, policies: &[InstallationPolicy]) -> Self {
+        let policy = matching_policy(policies, repo);
+        let limits = EffectiveLimits::of(policy);
+        let shown = |(value, from): (u32, Option<&str>)| match from {
+            Some(name) => format!("{value} (policy {name})"),
+            None => format!("{value} (default)"),
+        };
+        Self {
+            repo: repo.as_str().to_owned(),
+            policy: policy.map_or_else(|| "none".to_owned(), |policy| policy.name.clone()),
+            user: shown(limits.user),
+            installation: shown(limits.installation),
+        }
+    }
+}
+
 impl Usage {
-    fn of(jobs: &[JobRecord], now: u64, capped: bool) -> Self {
+    fn of(
+        jobs: &[JobRecord],
+        now: u64,
+        capped: bool,
+        repos: &[RepoFullName],
+        policies: &[InstallationPolicy],
+    ) -> Self {
+        let limits: Vec<LimitRow> = repos
+            .iter()
+            .map(|repo| LimitRow::new(repo, policies))
+            .collect();
+        let mut user_limits: Vec<&str> = limits.iter().map(|row| row.user.as_str()).collect();
+        user_limits.sort_unstable();
+        user_limits.dedup();
+        let requester_limit = match user_limits.as_slice() {
+            [] => format!("{DEFAULT_USER_JOBS_PER_HOUR} (default)"),
+            [one] => (*one).to_owned(),
+            _ => "depends on the repository (above)".to_owned(),
+        };
         let hour_ago = now.saturating_sub(HOUR_MS);
         let mut by_requester: BTreeMap<&str, usize> = BTreeMap::new();
         let mut last_hour = 0;
@@ -68,6 +121,8 @@ impl Usage {
             requesters,
             installation_limit: DEFAULT_INSTALLATION_JOBS_PER_HOUR,
             user_limit: DEFAULT_USER_JOBS_PER_HOUR,
+            limits,
+            requester_limit,
             capped,
         }
     }
@@ -124,6 +179,8 @@ struct InstallationPage {
     selection: String,
     repos: Vec<(String, String)>,
     editable: bool,
+    /// Why the viewer cannot edit, when they cannot.
+    edit_note: String,
     text: String,
     problem: Option<String>,
     usage: Usage,
@@ -199,6 +256,47 @@ async fn find<C: ControlPlane>(
         .ok_or_else(missing)
 }
 
+/// Who may edit `view`'s policies: `Ok(actor)` for the owner and for an admin of its
+/// account, `Err(why not)` for anyone else; the refusal when GitHub could not say.
+async fn editor<C: ControlPlane>(
+    web: &Arc<Web<C>>,
+    viewer: &Viewer,
+    view: &InstallationView,
+) -> Result<Result<DashboardActor, String>, Refusal> {
+    let Viewer::User { id, session } = viewer else {
+        return Ok(Ok(DashboardActor::Operator));
+    };
+    let user = GitHubUser {
+        login: session.login.clone(),
+        id: session.user_id,
+    };
+    match web
+        .access
+        .admin(
+            &web.github,
+            &user,
+            &session.token,
+            view.record.id.0,
+            (web.clock)(),
+        )
+        .await
+    {
+        Ok(AccountAdmin::Yes) => Ok(Ok(DashboardActor::User(session.login.clone()))),
+        Ok(AccountAdmin::No(why)) => Ok(Err(why)),
+        Err(GitHubError::TokenRejected) => {
+            web.sessions.remove(id);
+            web.access.forget(&session.login);
+            Err(Refusal::Expired)
+        }
+        Err(GitHubError::NotPermitted(why)) => Err(Refusal::Unavailable(format!(
+            "Could not check whether you administer this installation's account: {why}."
+        ))),
+        Err(err) => Err(Refusal::Unavailable(format!(
+            "Could not check on GitHub whether you administer this installation's account: {err}."
+        ))),
+    }
+}
+
 async fn render<C: ControlPlane>(
     web: &Arc<Web<C>>,
     viewer: &Viewer,
@@ -206,14 +304,18 @@ async fn render<C: ControlPlane>(
     text: Option<String>,
     problem: Option<String>,
 ) -> Result<InstallationPage, Refusal> {
-    let text = match text {
-        Some(text) => text,
-        None => render_policy_file(&web.plane.installation_policies(view.record.id).await?),
+    let edit_note = match editor(web, viewer, view).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(why)) => Some(why),
+        Err(Refusal::Unavailable(why)) => Some(why),
+        Err(refusal) => return Err(refusal),
     };
+    let policies = web.plane.installation_policies(view.record.id).await?;
+    let text = text.unwrap_or_else(|| render_policy_file(&policies));
     let web_url = web.github.web_url.trim_end_matches('/');
     let now = (web.clock)();
     let (jobs, capped) = recent_jobs(web, view, now).await?;
-    let usage = Usage::of(&jobs, now, capped);
+    let usage = Usage::of(&jobs, now, capped, &view.repos, &policies);
     Ok(InstallationPage {
         frame: Frame::new(web, viewer),
         id: view.record.id.0,
@@ -234,7 +336,8 @@ async fn render<C: ControlPlane>(
                 )
             })
             .collect(),
-        editable: matches!(viewer, Viewer::Operator(_)),
+        editable: edit_note.is_none(),
+        edit_note: edit_note.unwrap_or_default(),
         text,
         problem,
         usage,
@@ -262,11 +365,9 @@ pub async fn set_policies<C: ControlPlane>(
 ) -> Result<Response, Refusal> {
     let viewer = viewer(&web, &headers)?;
     let view = find(&web, &viewer, &raw).await?;
-    if !matches!(viewer, Viewer::Operator(_)) {
-        return Err(Refusal::Forbidden(
-            "Only the server's owner edits an installation's policies here.".to_owned(),
-        ));
-    }
+    let actor = editor(&web, &viewer, &view)
+        .await?
+        .map_err(Refusal::Forbidden)?;
     check_csrf(&web, &viewer, &body)?;
     if body.len() > MAX_FORM_BYTES {
         return Err(Refusal::BadRequest(
@@ -281,11 +382,12 @@ pub async fn set_policies<C: ControlPlane>(
     match parse_policy_file(&text, InstallationId(view.record.id.0)) {
         Ok(policies) => {
             web.plane
-                .set_policies(view.record.id, policies, &DashboardActor::Operator)
+                .set_policies(view.record.id, policies, &actor)
                 .await?;
             tracing::info!(
                 installation = view.record.id.0,
-                "the owner set the installation's policies"
+                by = %viewer.name(),
+                "the installation's policies were set from the dashboard"
             );
             Ok(see_other(&format!(
                 "/installations/{}#policies",

@@ -159,11 +159,16 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
 /// Refuses a form without this viewer's CSRF token (a script with the operator's token
 /// sends none).
 pub fn check_csrf<C>(web: &Web<C>, viewer: &Viewer, body: &[u8]) -> Result<(), Refusal> {
+    check_csrf_token(web, viewer, &form_field(body, "csrf").unwrap_or_default())
+}
+
+/// Refuses a form whose CSRF token, `sent`, is not this viewer's (a script with the
+/// operator's token sends none).
+pub fn check_csrf_token<C>(web: &Web<C>, viewer: &Viewer, sent: &str) -> Result<(), Refusal> {
     let Some(binding) = viewer.csrf_binding() else {
         return Ok(());
     };
-    let sent = form_field(body, "csrf").unwrap_or_default();
-    if web.key.csrf_matches(&binding, &sent) {
+    if web.key.csrf_matches(&binding, sent) {
         Ok(())
     } else {
         tracing::warn!(viewer = %viewer.name(), "refused a form without its CSRF token");

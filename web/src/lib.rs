@@ -15,7 +15,9 @@ pub mod github;
 mod installations;
 mod jobs;
 mod live;
+mod multipart;
 mod pages;
+mod rotation;
 pub mod session;
 mod signin;
 mod stats;
@@ -29,7 +31,7 @@ use access::AccessCache;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use shared::ports::ControlPlane;
+use shared::ports::{AppSecrets, ControlPlane};
 use std::sync::Arc;
 
 /// How the server's owner is signed in, as the embedding server sees a request.
@@ -57,6 +59,9 @@ pub struct Web<C> {
     pub key: SessionKey,
     pub sessions: Sessions,
     pub access: AccessCache,
+    /// The App's secrets, for the settings page (`None`: this deployment rotates them
+    /// elsewhere).
+    pub secrets: Option<Arc<dyn AppSecrets>>,
     /// The URL browsers reach the server at (the OAuth callback is under it).
     pub public_url: String,
     /// Whether cookies are `Secure` (the public URL is HTTPS).
@@ -79,6 +84,7 @@ impl<C> Web<C> {
 /// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,
 /// `GET /audit`, `GET /audit.csv`, `GET /stats`, the installations pages and their
 /// policy form, `GET /dead-letters` and its actions,
+/// the settings page and its rotations (`GET /settings`, `POST /settings/...`),
 /// `GET /jobs/{id}/log/stream`, the page's script, `GET /signin/github` and its
 /// callback, `POST /signout`.
 pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
@@ -94,6 +100,19 @@ pub fn router<C: ControlPlane + 'static>(web: Arc<Web<C>>) -> Router {
         )
         .route("/dead-letters", get(dead_letters::list::<C>))
         .route("/dead-letters/{id}/{action}", post(dead_letters::act::<C>))
+        .route("/settings", get(rotation::show::<C>))
+        .route(
+            "/settings/webhook-secret",
+            post(rotation::rotate_webhook_secret::<C>),
+        )
+        .route(
+            "/settings/webhook-secret/finish",
+            post(rotation::finish_webhook_rotation::<C>),
+        )
+        .route(
+            "/settings/private-key",
+            post(rotation::replace_private_key::<C>),
+        )
         .route("/audit.csv", get(audit::csv::<C>))
         .route("/jobs/{id}", get(jobs::detail::<C>))
         .route("/jobs/{id}/{action}", post(jobs::act::<C>))

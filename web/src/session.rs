@@ -151,6 +151,8 @@ pub fn random_id() -> Option<String> {
 #[derive(Clone)]
 pub struct UserSession {
     pub login: String,
+    /// The user's id on GitHub: a login can change hands, an id cannot.
+    pub user_id: u64,
     /// The user's access token, for the permission checks; never shown.
     pub token: SecretString,
     pub expires_at_ms: u64,
@@ -160,6 +162,7 @@ impl std::fmt::Debug for UserSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserSession")
             .field("login", &self.login)
+            .field("user_id", &self.user_id)
             .field("expires_at_ms", &self.expires_at_ms)
             .finish_non_exhaustive()
     }

@@ -147,8 +147,8 @@ pub async fn callback<C: ControlPlane>(
                 .into_response();
         }
     };
-    let login = match web.github.login(&token).await {
-        Ok(login) => login,
+    let user = match web.github.user(&token).await {
+        Ok(user) => user,
         Err(err) => {
             return Refusal::Unavailable(format!("Could not ask GitHub who you are: {err}."))
                 .into_response();
@@ -161,13 +161,14 @@ pub async fn callback<C: ControlPlane>(
     web.sessions.insert(
         id.clone(),
         UserSession {
-            login: login.clone(),
+            login: user.login.clone(),
+            user_id: user.id,
             token,
             expires_at_ms: expires,
         },
         now,
     );
-    tracing::info!(%login, "signed in with GitHub");
+    tracing::info!(login = %user.login, "signed in with GitHub");
     let session = set_cookie(
         SESSION_COOKIE,
         &web.key.sign(SESSION_PURPOSE, &id, expires),

@@ -1,7 +1,8 @@
 //! The dashboard (`ota-web`) as `ota serve` mounts it: over the SQLite store and the
 //! local engine ([`LocalControlPlane`]), with its session key in the data directory, the
 //! App's OAuth client from the environment or the setup's file, and the operator's token
-//! (bearer or session cookie, [`super::guard`]) as the owner's way in.
+//! (bearer or session cookie, [`super::guard`]) as the owner's way in, and the App's
+//! secrets rotated in the data directory ([`super::rotation`]).
 
 use super::Server;
 use super::guard::{Gate, SESSION_COOKIE};
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// The dashboard's shared state, for `ota serve`.
-pub fn web(server: &Server, gate: &Arc<Gate>) -> anyhow::Result<Arc<Web<LocalControlPlane>>> {
+pub fn web(server: &Arc<Server>, gate: &Arc<Gate>) -> anyhow::Result<Arc<Web<LocalControlPlane>>> {
     let data_dir = server.args.data_dir.path.clone();
     let key = SessionKey::load_or_create(&data_dir).context("the dashboard's session key")?;
     // Its own bell: the engine also looks at its rows every quarter second.
@@ -65,6 +66,7 @@ pub fn web(server: &Server, gate: &Arc<Gate>) -> anyhow::Result<Arc<Web<LocalCon
         key,
         sessions: ota_web::Sessions::default(),
         access: ota_web::access::AccessCache::default(),
+        secrets: Some(Arc::new(super::rotation::LocalSecrets::new(server))),
         secure_cookies: public_url.starts_with("https://"),
         public_url,
         clock: now_ms,

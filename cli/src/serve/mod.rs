@@ -5,7 +5,8 @@
 //! page instead, and never exits for want of credentials. Its pages are the operator's
 //! only ([`guard`], with the [`OperatorToken`] printed at start as a sign-in link), and
 //! slow clients are cut off ([`listener`], [`body`]). The dashboard (`ota-web`, signed
-//! in with GitHub) serves the jobs ([`dashboard`]).
+//! in with GitHub) serves the jobs ([`dashboard`]), and its settings page rotates the
+//! App's webhook secret and key ([`rotation`]).
 
 mod body;
 mod dashboard;
@@ -13,6 +14,7 @@ mod guard;
 mod intake_worker;
 mod listener;
 mod operator_token;
+mod rotation;
 mod routes;
 mod runner_token;
 
@@ -21,7 +23,7 @@ pub use operator_token::{OperatorToken, TOKEN_FILE, TOKEN_VARIABLE, TokenSource}
 
 use crate::settings::{AppConfig, AppSettings, Environment, ServeArgs, read_app};
 use anyhow::{Context, anyhow};
-use ota_github::{GitHubApp, GitHubClient, TokenPermissions};
+use ota_github::{AppKey, GitHubApp, GitHubClient, TokenPermissions};
 use ota_local::clones::CloneDirs;
 use ota_local::engine::{Engine, LocalWorkflow};
 use ota_local::processes::ChildLauncher;
@@ -29,7 +31,6 @@ use ota_local::store::{Database, Inbox};
 use shared::clock::now_ms;
 use shared::dispatch::{DispatchSettings, Dispatcher, Endpoints, GrantKey, Limits};
 use shared::policy_stage::PolicyStage;
-use shared::ports::StaticSecret;
 use shared::report::Reporter;
 use shared::webhook::intake::{AppIdentity, Intake};
 use shared::webhook::secrets::WebhookSecrets;
@@ -41,11 +42,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// How often a webhook signature that matches no secret makes the intake read the
-/// secret again: the local secret only changes when the App is set up again.
+/// secret again: the local secret only changes through the settings page, which makes
+/// the intake read it again at once.
 const SECRET_REFRESH: Duration = Duration::from_secs(30);
 
 /// The intake as `ota serve` runs it.
-pub type LocalIntake = Intake<Inbox, StaticSecret>;
+pub type LocalIntake = Intake<Inbox, rotation::LocalWebhookSecret>;
 
 /// What the server shares between its requests and workers.
 pub struct Server {
@@ -70,6 +72,11 @@ pub struct RunningApp {
     pub tokens: GitHubClient,
     /// Checks the runners' credentials.
     pub grants: GrantKey,
+    /// The webhook secret the intake checks against, as the settings page rotates it.
+    pub webhook: rotation::LocalWebhookSecret,
+    /// The App's key, shared by every GitHub client of the server: the settings page
+    /// replaces it in all of them at once.
+    pub key: AppKey,
 }
 
 impl Server {
@@ -118,9 +125,12 @@ impl Server {
             &self.environment.api_url,
         )
         .with_slug(settings.slug.clone());
+        let key = app
+            .key()
+            .with_context(|| format!("the GitHub App's private key (from {})", settings.source))?;
         let github = || {
-            app.client(TokenPermissions::policy_and_report())
-                .with_context(|| format!("the GitHub App's private key (from {})", settings.source))
+            app.client_with_key(&key, TokenPermissions::policy_and_report())
+                .with_context(|| format!("the GitHub App's client (from {})", settings.source))
         };
         let db = self.db.clone();
         let wake = Arc::new(Notify::new());
@@ -196,12 +206,13 @@ impl Server {
         engine.retry.interval = Duration::from_secs(self.args.retry_interval_seconds);
         let engine = Arc::new(engine);
         let tokens = github()?;
+        let webhook = rotation::LocalWebhookSecret::new(
+            settings.webhook_secret.clone(),
+            settings.previous_webhook_secret.clone(),
+        );
         let intake = Intake::new(
             self.inbox.clone(),
-            WebhookSecrets::new(
-                StaticSecret(settings.webhook_secret.clone()),
-                SECRET_REFRESH,
-            ),
+            WebhookSecrets::new(webhook.clone(), SECRET_REFRESH),
             AppIdentity::from_slug(Some(&settings.slug)),
         );
         tokio::spawn(engine.run());
@@ -213,6 +224,8 @@ impl Server {
                 intake,
                 tokens,
                 grants,
+                webhook,
+                key,
             }));
         }
         if let Ok(mut missing) = self.missing.write() {

@@ -104,6 +104,7 @@ async fn webhook(State(server): State<Arc<Server>>, headers: HeaderMap, body: By
         return json(StatusCode::SERVICE_UNAVAILABLE, body.to_string());
     };
     let started = Instant::now();
+    super::rotation::expire_overlap(&server, &app).await;
     let receipt = app.intake.receive(&headers, &body).await;
     telemetry::log(&receipt, started.elapsed());
     let status =
@@ -217,9 +218,11 @@ fn setup_context(server: &Arc<Server>) -> SetupContext {
                 slug: file.slug.clone(),
                 private_key: file.private_key.clone(),
                 webhook_secret: file.webhook_secret.clone(),
+                previous_webhook_secret: file.previous_webhook_secret.clone(),
                 source: AppFile::path(&for_callback.args.data_dir.path)
                     .display()
                     .to_string(),
+                stored: true,
             };
             let server = Arc::clone(&for_callback);
             tokio::spawn(async move {

@@ -24,6 +24,9 @@ pub struct AppFile {
     /// The App's RSA private key, PEM.
     pub private_key: SecretString,
     pub webhook_secret: SecretString,
+    /// The webhook secret before the last rotation, still accepted until the time given
+    /// (Unix milliseconds): the overlap while GitHub is switched to the new one.
+    pub previous_webhook_secret: Option<(SecretString, u64)>,
     pub client_id: String,
     pub client_secret: Option<SecretString>,
 }
@@ -74,6 +77,23 @@ impl AppFile {
             html_url: fields.string("html_url").map_err(unreadable)?,
             private_key: fields.string("private_key").map_err(unreadable)?.into(),
             webhook_secret: fields.string("webhook_secret").map_err(unreadable)?.into(),
+            previous_webhook_secret: match (
+                fields
+                    .optional_string("previous_webhook_secret")
+                    .map_err(unreadable)?,
+                fields
+                    .optional_id("previous_webhook_secret_until_ms")
+                    .map_err(unreadable)?,
+            ) {
+                (Some(secret), Some(until)) => Some((secret.into(), until)),
+                (None, None) => None,
+                _ => {
+                    return Err(unreadable(
+                        "`previous_webhook_secret` and `previous_webhook_secret_until_ms` go together"
+                            .to_owned(),
+                    ));
+                }
+            },
             client_id: fields.string("client_id").map_err(unreadable)?,
             client_secret: fields
                 .optional_string("client_secret")
@@ -93,6 +113,14 @@ impl AppFile {
             "html_url": self.html_url,
             "private_key": self.private_key.expose_secret(),
             "webhook_secret": self.webhook_secret.expose_secret(),
+            "previous_webhook_secret": self
+                .previous_webhook_secret
+                .as_ref()
+                .map(|(secret, _)| secret.expose_secret()),
+            "previous_webhook_secret_until_ms": self
+                .previous_webhook_secret
+                .as_ref()
+                .map(|(_, until)| until),
             "client_id": self.client_id,
             "client_secret": self.client_secret.as_ref().map(ExposeSecret::expose_secret),
         });
@@ -145,6 +173,13 @@ impl Fields<'_> {
         }
     }
 
+    pub(super) fn optional_id(&self, name: &str) -> Result<Option<u64>, String> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.id(name).map(Some),
+        }
+    }
+
     pub(super) fn id(&self, name: &str) -> Result<u64, String> {
         match self.0.get(name) {
             None | Some(Value::Null) => Err(format!("`{name}` is missing")),
@@ -170,6 +205,7 @@ mod tests {
             html_url: "https://github.com/apps/ota-test".to_owned(),
             private_key: PEM.into(),
             webhook_secret: "whsec-value".into(),
+            previous_webhook_secret: Some(("whsec-old".into(), 1_700_000_000_000)),
             client_id: "Iv1.abc".to_owned(),
             client_secret: Some("client-secret-value".into()),
         }
@@ -186,6 +222,9 @@ mod tests {
         assert_eq!(loaded.html_url, "https://github.com/apps/ota-test");
         assert_eq!(loaded.private_key.expose_secret(), PEM);
         assert_eq!(loaded.webhook_secret.expose_secret(), "whsec-value");
+        let (previous, until) = loaded.previous_webhook_secret.as_ref().unwrap();
+        assert_eq!(previous.expose_secret(), "whsec-old");
+        assert_eq!(*until, 1_700_000_000_000);
         assert_eq!(loaded.client_id, "Iv1.abc");
         assert_eq!(
             loaded
@@ -206,7 +245,12 @@ mod tests {
     fn debug_shows_no_secret() {
         let shown = format!("{:?}", app());
         assert!(shown.contains("ota-test"));
-        for secret in ["BEGIN RSA", "whsec-value", "client-secret-value"] {
+        for secret in [
+            "BEGIN RSA",
+            "whsec-value",
+            "whsec-old",
+            "client-secret-value",
+        ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
     }

@@ -80,6 +80,7 @@ fn app_from_conversion(value: &Value) -> Result<AppFile, String> {
             .filter(|secret| !secret.is_empty())
             .ok_or("`webhook_secret` is missing: the App has no webhook secret")?
             .into(),
+        previous_webhook_secret: None,
         client_id: fields.string("client_id")?,
         client_secret: fields.optional_string("client_secret")?.map(Into::into),
     };

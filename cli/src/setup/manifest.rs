@@ -12,12 +12,14 @@ use std::collections::BTreeMap;
 pub const DEFAULT_APP_NAME: &str = "Ollama Turbo Agent";
 
 /// The permissions the App asks for: every permission some stage mints its installation
-/// tokens with, at the highest level any of them asks for.
+/// tokens with, and those the dashboard's calls with a user's token need, at the highest
+/// level any of them asks for.
 pub fn app_permissions() -> BTreeMap<String, Access> {
     let mut permissions = BTreeMap::new();
     for needed in [
         TokenPermissions::policy_and_report(),
         TokenPermissions::runner(),
+        TokenPermissions::dashboard_user(),
     ] {
         for (name, access) in needed.iter() {
             let level = permissions.entry(name.to_owned()).or_insert(access);
@@ -138,6 +140,7 @@ mod tests {
             ("checks", "write"),
             ("contents", "write"),
             ("issues", "write"),
+            ("members", "read"),
             ("metadata", "read"),
             ("pull_requests", "write"),
         ];

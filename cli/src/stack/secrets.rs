@@ -119,8 +119,8 @@ pub(super) fn read_input(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A new random webhook secret.
-fn generate() -> anyhow::Result<SecretString> {
+/// A new random webhook secret (also `ota serve`'s settings page's).
+pub(crate) fn generate() -> anyhow::Result<SecretString> {
     let mut random = [0u8; WEBHOOK_SECRET_LEN];
     getrandom::fill(&mut random).map_err(|err| anyhow::anyhow!("no randomness: {err}"))?;
     // 256 is 4 × 62 + 8: the few values past 248 are folded in, a bias of no consequence

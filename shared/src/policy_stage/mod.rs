@@ -39,6 +39,36 @@ pub const DEFAULT_USER_JOBS_PER_HOUR: u32 = 20;
 /// handful of agents at a time, so more than this would only queue up.
 pub const DEFAULT_INSTALLATION_JOBS_PER_HOUR: u32 = 200;
 
+/// The hourly job limits that apply to a repository: its policy's where that policy sets
+/// them, else the defaults. The policy stage counts against these, and the dashboard
+/// shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectiveLimits<'p> {
+    pub user: (u32, Option<&'p str>),
+    pub installation: (u32, Option<&'p str>),
+}
+
+impl<'p> EffectiveLimits<'p> {
+    /// The limits under `policy` (the repository's matching one, if any); each with the
+    /// name of the policy that set it, `None` for a default.
+    pub fn of(policy: Option<&'p crate::policy::InstallationPolicy>) -> Self {
+        let from = |value: Option<u32>, default: u32| match (value, policy) {
+            (Some(value), Some(policy)) => (value, Some(policy.name.as_str())),
+            _ => (default, None),
+        };
+        Self {
+            user: from(
+                policy.and_then(|policy| policy.user_jobs_per_hour),
+                DEFAULT_USER_JOBS_PER_HOUR,
+            ),
+            installation: from(
+                policy.and_then(|policy| policy.installation_jobs_per_hour),
+                DEFAULT_INSTALLATION_JOBS_PER_HOUR,
+            ),
+        }
+    }
+}
+
 pub struct PolicyStage<G, S, W> {
     pub github: G,
     pub store: S,
@@ -173,4 +203,54 @@ fn default_branch(envelope: &Envelope) -> String {
 /// A marker unique to one comment the stage may write while processing one delivery.
 fn marker(envelope: &Envelope, what: &str) -> String {
     format!("delivery:{}:{what}", envelope.delivery)
+}
+
+#[cfg(test)]
+mod limits_tests {
+    use super::*;
+    use crate::ids::InstallationId;
+    use crate::policy::InstallationPolicy;
+
+    fn policy(user: Option<u32>, installation: Option<u32>) -> InstallationPolicy {
+        InstallationPolicy {
+            installation: InstallationId(1),
+            name: "careful".to_owned(),
+            repo_pattern: "*".to_owned(),
+            allowed_triggers: None,
+            allowed_users: None,
+            require_approval: None,
+            max_runtime_seconds: None,
+            allow_hosted_model: None,
+            user_jobs_per_hour: user,
+            installation_jobs_per_hour: installation,
+        }
+    }
+
+    #[test]
+    fn a_policy_s_limits_apply_where_it_sets_them_and_the_defaults_elsewhere() {
+        assert_eq!(
+            EffectiveLimits::of(None),
+            EffectiveLimits {
+                user: (DEFAULT_USER_JOBS_PER_HOUR, None),
+                installation: (DEFAULT_INSTALLATION_JOBS_PER_HOUR, None),
+            }
+        );
+        let some = policy(Some(3), None);
+        assert_eq!(
+            EffectiveLimits::of(Some(&some)),
+            EffectiveLimits {
+                user: (3, Some("careful")),
+                installation: (DEFAULT_INSTALLATION_JOBS_PER_HOUR, None),
+            }
+        );
+        let both = policy(None, Some(50));
+        assert_eq!(
+            EffectiveLimits::of(Some(&both)).installation,
+            (50, Some("careful"))
+        );
+        assert_eq!(
+            EffectiveLimits::of(Some(&both)).user,
+            (DEFAULT_USER_JOBS_PER_HOUR, None)
+        );
+    }
 }

@@ -4,10 +4,7 @@
 //! processed again.
 
 use super::voice::Voice;
-use super::{
-    DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR, PolicyStage, StageError, Store,
-    default_branch,
-};
+use super::{EffectiveLimits, PolicyStage, StageError, Store, default_branch};
 use crate::config::RepoConfig;
 use crate::envelope::{AccountKind, Comment, CommentSource, Envelope};
 use crate::ids::{CommitSha, DeliveryId};
@@ -414,18 +411,15 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         policy: Option<&InstallationPolicy>,
     ) -> Result<Option<(&'static str, u32, u64)>, StageError> {
         let now = (self.clock)();
-        let user_limit = policy
-            .and_then(|policy| policy.user_jobs_per_hour)
-            .unwrap_or(DEFAULT_USER_JOBS_PER_HOUR);
+        let limits = EffectiveLimits::of(policy);
+        let (user_limit, _) = limits.user;
         let user_key = format!("user:{}:{}", scope.installation, login.to_ascii_lowercase());
         if let RateDecision::Limited { retry_at_ms } =
             self.store.acquire(&user_key, user_limit, HOUR, now).await?
         {
             return Ok(Some(("you have", user_limit, retry_at_ms)));
         }
-        let installation_limit = policy
-            .and_then(|policy| policy.installation_jobs_per_hour)
-            .unwrap_or(DEFAULT_INSTALLATION_JOBS_PER_HOUR);
+        let (installation_limit, _) = limits.installation;
         let installation_key = format!("installation:{}", scope.installation);
         if let RateDecision::Limited { retry_at_ms } = self
             .store

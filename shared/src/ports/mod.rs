@@ -3,6 +3,7 @@
 //! for both). Ports use the domain's plain types (ids, job records, envelopes); the
 //! domain's stages use the ports — never the other way round.
 
+mod app_secrets;
 mod audit;
 mod control_plane;
 mod github;
@@ -18,6 +19,7 @@ mod slots;
 mod store_error;
 mod workflow;
 
+pub use app_secrets::*;
 pub use audit::*;
 pub use control_plane::*;
 pub use github::*;
@@ -55,6 +57,7 @@ mod tests {
     #[test]
     fn ports_import_only_the_plain_types_below_them_and_those_never_import_a_port() {
         let ports = [
+            include_str!("app_secrets.rs"),
             include_str!("audit.rs"),
             include_str!("control_plane.rs"),
             include_str!("github.rs"),

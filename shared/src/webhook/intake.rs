@@ -220,6 +220,12 @@ impl<Q: EventQueue, S: SecretSource> Intake<Q, S> {
     }
 
     /// Handles one delivery end to end.
+    /// Reads the webhook secret again for the next delivery (see
+    /// [`WebhookSecrets::forget`]).
+    pub async fn forget_secrets(&self) {
+        self.secrets.forget().await;
+    }
+
     pub async fn receive(&self, headers: &HeaderMap, body: &[u8]) -> Receipt {
         let mut receipt = Receipt::new(Outcome::Queued);
         receipt.event = header(headers, EVENT_HEADER).map(str::to_owned);

@@ -44,6 +44,13 @@ impl<S: SecretSource> WebhookSecrets<S> {
         }
     }
 
+    /// Forgets the secrets read: the next delivery reads them again. For a process that
+    /// rotates the secret itself (`ota serve`'s settings page), so that a new secret
+    /// and the end of an overlap take effect at once rather than at the next refresh.
+    pub async fn forget(&self) {
+        *self.loaded.write().await = None;
+    }
+
     /// Accepts a signature made with the current secret or, after a rotation, the
     /// previous one.
     pub async fn verify(&self, signature: &Signature, body: &[u8]) -> Result<(), VerifyError> {

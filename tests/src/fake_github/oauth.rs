@@ -1,18 +1,26 @@
 //! The fake's user side: GitHub's OAuth web flow for the App (`GET /login/oauth/authorize`
 //! on the web host, `POST /login/oauth/access_token`) and the REST routes a user's token
 //! opens to the dashboard (`GET /user`, `GET /user/installations`,
-//! `GET /user/installations/{id}/repositories`). As strict as GitHub, from its docs
+//! `GET /user/installations/{id}/repositories`, `GET /user/memberships/orgs/{org}`). As strict as GitHub, from its docs
 //! ("Generating a user access token for a GitHub App", "Troubleshooting OAuth app access
 //! token request errors"): the client id must be the App's; a code works once, for ten
 //! minutes, and only with the `redirect_uri` it was issued for; a bad code or client is
 //! answered with HTTP 200 and an `error` field; a user's token sees only the installations
-//! and repositories the user reaches, with the user's permissions on them.
+//! and repositories the user reaches, with the user's permissions on them; and a user's
+//! token holds no more than the App was granted ("user-to-server" tokens, GitHub's docs
+//! "About authentication with a GitHub App": the App's and the user's permissions
+//! both), so a call whose permission the App lacks answers 403 "Resource not accessible
+//! by integration", with the permission taken from production's table
+//! ([`ota_github::Endpoint`]).
 
 use super::server::Answer;
-use super::{AuthKind, MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET, Route};
+use super::{
+    AuthKind, GRANTED, MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET, ORGANIZATION_GRANTED, Route,
+};
 use axum::http::{HeaderMap, Method};
+use ota_github::{Access, Endpoint};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
 /// GitHub's codes expire after ten minutes.
@@ -30,12 +38,34 @@ pub(crate) struct Reached {
     pub(crate) admin: bool,
 }
 
+/// The account an installation is on, as `GET /user/installations` reports it.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub(crate) login: String,
+    pub(crate) id: u64,
+    /// `User` or `Organization`.
+    pub(crate) kind: &'static str,
+}
+
+/// A user's id, as `GET /user` reports it: the same login always has the same id.
+pub(crate) fn user_id(login: &str) -> u64 {
+    5_000 + login.bytes().map(u64::from).sum::<u64>()
+}
+
 /// What the fake knows of users.
 #[derive(Debug, Default)]
 pub(crate) struct OAuthState {
     /// The user at the browser, who approves the App on the authorize page.
     pub(crate) approving: Option<String>,
     pub(crate) reach: BTreeMap<String, Vec<Reached>>,
+    /// The account of each installation; one not set is its first repository's owner, a
+    /// user.
+    pub(crate) accounts: BTreeMap<u64, Account>,
+    /// Organization memberships by (organization in lower case, login): role and state.
+    pub(crate) memberships: BTreeMap<(String, String), (String, String)>,
+    /// Permissions the App was not granted (an App created before it asked for them, or
+    /// whose new permissions the account has not accepted yet).
+    pub(crate) withheld: BTreeSet<String>,
     /// Codes not yet traded: the user, the `redirect_uri` and when it was issued.
     codes: BTreeMap<String, (String, String, SystemTime)>,
     /// The user tokens handed out, by token.
@@ -58,6 +88,7 @@ pub(crate) enum UserCall {
     User,
     Installations,
     Repositories(u64),
+    OrgMembership(String),
 }
 
 impl UserCall {
@@ -68,6 +99,7 @@ impl UserCall {
             Self::User => Route::User,
             Self::Installations => Route::UserInstallations,
             Self::Repositories(_) => Route::UserInstallationRepositories,
+            Self::OrgMembership(_) => Route::UserOrgMembership,
         }
     }
 
@@ -90,6 +122,9 @@ pub(crate) fn parse(method: &Method, path: &str, segments: &[String]) -> Option<
         ("GET", ["user", "installations"]) => Some(UserCall::Installations),
         ("GET", ["user", "installations", id, "repositories"]) => {
             id.parse().ok().map(UserCall::Repositories)
+        }
+        ("GET", ["user", "memberships", "orgs", org]) => {
+            Some(UserCall::OrgMembership((*org).to_owned()))
         }
         _ => None,
     }
@@ -123,6 +158,41 @@ impl super::FakeGitHub {
                 push: permission == "write",
                 admin: permission == "admin",
             });
+    }
+
+    /// The installation `installation` is on `account`'s account, a `User` or an
+    /// `Organization` (`kind`); `id` as GitHub numbers it (a user's is what `GET /user`
+    /// says for that login, unless the test gives another: an account renamed and its
+    /// login taken by someone else).
+    pub fn set_installation_account(
+        &self,
+        installation: u64,
+        account: &str,
+        kind: &'static str,
+        id: Option<u64>,
+    ) {
+        self.state().oauth.accounts.insert(
+            installation,
+            Account {
+                login: account.to_owned(),
+                id: id.unwrap_or_else(|| user_id(account)),
+                kind,
+            },
+        );
+    }
+
+    /// `login` is a member of `org` with `role` (`admin`, `member`, `billing_manager`)
+    /// and `state` (`active`, or `pending` before they accept the invitation).
+    pub fn set_org_membership(&self, org: &str, login: &str, role: &str, state: &str) {
+        self.state().oauth.memberships.insert(
+            (org.to_ascii_lowercase(), login.to_owned()),
+            (role.to_owned(), state.to_owned()),
+        );
+    }
+
+    /// The App lacks `permission` (e.g. `members`): its users' tokens do too.
+    pub fn withhold_app_permission(&self, permission: &str) {
+        self.state().oauth.withheld.insert(permission.to_owned());
     }
 
     /// Takes away every repository `login` reached.
@@ -281,7 +351,10 @@ pub(crate) fn answer(
                 }),
             )
         }
-        UserCall::User | UserCall::Installations | UserCall::Repositories(_) => {
+        UserCall::User
+        | UserCall::Installations
+        | UserCall::Repositories(_)
+        | UserCall::OrgMembership(_) => {
             let token = headers
                 .get("authorization")
                 .and_then(|value| value.to_str().ok())
@@ -297,23 +370,68 @@ pub(crate) fn answer(
             *auth = AuthKind::UserToken {
                 login: login.clone(),
             };
+            if let UserCall::OrgMembership(org) = call {
+                return membership(state, org, &login);
+            }
             let reached = state.reach.get(&login).cloned().unwrap_or_default();
-            user_answer(call, &login, &reached, query)
+            user_answer(state, call, &login, &reached, query)
         }
     }
 }
 
+/// `GET /user/memberships/orgs/{org}`: the user's membership, 404 when they are not in
+/// the organization (GitHub: "If the authenticated user is not affiliated with the
+/// organization, a 404 is returned"), 403 when the App lacks `members: read`.
+fn membership(state: &OAuthState, org: &str, login: &str) -> Answer {
+    let granted = |name: &str| {
+        if state.withheld.contains(name) {
+            return None;
+        }
+        GRANTED
+            .iter()
+            .chain(ORGANIZATION_GRANTED.iter())
+            .find(|(granted, _)| *granted == name)
+            .map(|(_, level)| {
+                if *level == "write" {
+                    Access::Write
+                } else {
+                    Access::Read
+                }
+            })
+    };
+    if !Endpoint::UserOrgMembership.allowed(granted) {
+        return Answer::error(403, "Resource not accessible by integration");
+    }
+    let Some((role, member_state)) = state
+        .memberships
+        .get(&(org.to_ascii_lowercase(), login.to_owned()))
+    else {
+        return Answer::error(404, "Not Found");
+    };
+    Answer::json(
+        200,
+        json!({
+            "url": format!("https://api.github.com/orgs/{org}/memberships/{login}"),
+            "state": member_state,
+            "role": role,
+            "organization_url": format!("https://api.github.com/orgs/{org}"),
+            "organization": { "login": org, "id": user_id(org) },
+            "user": { "login": login, "id": user_id(login), "type": "User" },
+        }),
+    )
+}
+
 fn user_answer(
+    state: &OAuthState,
     call: &UserCall,
     login: &str,
     reached: &[Reached],
     query: &BTreeMap<String, String>,
 ) -> Answer {
-    let user_id = 5_000 + login.bytes().map(u64::from).sum::<u64>();
     match call {
         UserCall::User => Answer::json(
             200,
-            json!({ "login": login, "id": user_id, "type": "User" }),
+            json!({ "login": login, "id": user_id(login), "type": "User" }),
         ),
         UserCall::Installations => {
             let mut ids: Vec<u64> = reached.iter().map(|reach| reach.installation).collect();
@@ -322,7 +440,28 @@ fn user_answer(
             let (start, end) = page(query, ids.len());
             let installations: Vec<Value> = ids[start..end]
                 .iter()
-                .map(|id| json!({ "id": id, "app_id": super::APP_ID, "app_slug": super::MANIFEST_APP_SLUG }))
+                .map(|id| {
+                    let account = state.accounts.get(id).cloned().unwrap_or_else(|| {
+                        let owner = reached
+                            .iter()
+                            .find(|reach| reach.installation == *id)
+                            .and_then(|reach| reach.repo.split_once('/'))
+                            .map_or("", |(owner, _)| owner);
+                        Account {
+                            login: owner.to_owned(),
+                            id: user_id(owner),
+                            kind: "User",
+                        }
+                    });
+                    json!({
+                        "id": id,
+                        "app_id": super::APP_ID,
+                        "app_slug": super::MANIFEST_APP_SLUG,
+                        "account": { "login": account.login, "id": account.id, "type": account.kind },
+                        "target_id": account.id,
+                        "target_type": account.kind,
+                    })
+                })
                 .collect();
             Answer::json(
                 200,
@@ -362,6 +501,8 @@ fn user_answer(
                 json!({ "total_count": repos.len(), "repository_selection": "selected", "repositories": repositories }),
             )
         }
-        UserCall::Authorize | UserCall::AccessToken => Answer::error(404, "Not Found"),
+        UserCall::Authorize | UserCall::AccessToken | UserCall::OrgMembership(_) => {
+            Answer::error(404, "Not Found")
+        }
     }
 }

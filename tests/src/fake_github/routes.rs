@@ -37,6 +37,8 @@ pub(crate) enum Call {
     ManifestConversion {
         code: String,
     },
+    /// `GET /app`, with the App's JWT.
+    App,
 }
 
 pub(crate) enum RepoOp {
@@ -72,6 +74,7 @@ impl Call {
             Self::AccessToken { .. } => Route::AccessToken,
             Self::Repo { op, .. } => op.route(),
             Self::ManifestConversion { .. } => Route::ManifestConversion,
+            Self::App => Route::App,
         }
     }
 }
@@ -144,6 +147,7 @@ impl Call {
             Self::AccessToken { .. } => Endpoint::CreateInstallationToken,
             Self::Repo { op, .. } => op.endpoint(),
             Self::ManifestConversion { .. } => Endpoint::ManifestConversion,
+            Self::App => Endpoint::GetApp,
         }
     }
 }
@@ -156,6 +160,7 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
         ("POST", ["app", "installations", id, "access_tokens"]) => Some(Call::AccessToken {
             installation: number(id)?,
         }),
+        ("GET", ["app"]) => Some(Call::App),
         ("POST", ["app-manifests", code, "conversions"]) => Some(Call::ManifestConversion {
             code: (*code).to_owned(),
         }),
@@ -234,7 +239,35 @@ pub(crate) fn answer(
         Call::AccessToken { installation } => mint(state, *installation, body),
         Call::Repo { repo, op } => repo_call(state, repo, op, query, body),
         Call::ManifestConversion { code } => manifest_conversion(state, code),
+        Call::App => the_app(),
     }
+}
+
+/// `GET /app`: the App the JWT is signed for, as GitHub describes it (no secrets).
+fn the_app() -> Answer {
+    let now = timestamp(SystemTime::now());
+    let permissions: BTreeMap<&str, &str> = GRANTED
+        .into_iter()
+        .chain(super::ORGANIZATION_GRANTED)
+        .collect();
+    Answer::json(
+        200,
+        json!({
+            "id": APP_ID,
+            "slug": MANIFEST_APP_SLUG,
+            "node_id": "A_kwTESTONLY",
+            "client_id": MANIFEST_CLIENT_ID,
+            "name": MANIFEST_APP_NAME,
+            "description": "Runs AI agent jobs on repositories with models served by Ollama.",
+            "external_url": "https://ota.example.test",
+            "html_url": format!("https://github.com/apps/{MANIFEST_APP_SLUG}"),
+            "owner": { "login": "octocat", "id": 1, "type": "User" },
+            "created_at": now,
+            "updated_at": now,
+            "permissions": permissions,
+            "events": [],
+        }),
+    )
 }
 
 /// The App GitHub created from a manifest, for a code the test handed out; the code is
@@ -244,7 +277,10 @@ fn manifest_conversion(state: &mut State, code: &str) -> Answer {
         return Answer::error(404, "Not Found");
     }
     let now = timestamp(SystemTime::now());
-    let permissions: BTreeMap<&str, &str> = GRANTED.into_iter().collect();
+    let permissions: BTreeMap<&str, &str> = GRANTED
+        .into_iter()
+        .chain(super::ORGANIZATION_GRANTED)
+        .collect();
     Answer::json(
         201,
         json!({

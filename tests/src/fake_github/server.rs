@@ -4,7 +4,7 @@
 
 use super::openapi::{self, Description, Operation, Verdict};
 use super::routes::{self, Call};
-use super::{APP_ID, AuthKind, Fault, PUBLIC_KEY_PEM, Recorded, Route, State};
+use super::{APP_ID, AuthKind, Fault, Recorded, Route, State};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State as Shared;
@@ -290,14 +290,14 @@ fn authorized(
         Call::ManifestConversion { .. } => {
             // GitHub asks for no credential here; one sent anyway is recorded, not checked.
             record.auth = match credential {
-                Some(("bearer", jwt)) => check_jwt(jwt),
+                Some(("bearer", jwt)) => check_jwt(jwt, &state.app_keys),
                 Some(_) => AuthKind::Other,
                 None => AuthKind::None,
             };
         }
-        Call::AccessToken { .. } => {
+        Call::AccessToken { .. } | Call::App => {
             record.auth = match credential {
-                Some(("bearer", jwt)) => check_jwt(jwt),
+                Some(("bearer", jwt)) => check_jwt(jwt, &state.app_keys),
                 Some(_) => AuthKind::Other,
                 None => AuthKind::None,
             };
@@ -440,19 +440,29 @@ struct Claims {
     exp: u64,
 }
 
-/// A JWT signed by the test App's key, issued by the test App, valid now, living at most
-/// ten minutes.
-fn check_jwt(jwt: &str) -> AuthKind {
-    let key = match DecodingKey::from_rsa_pem(PUBLIC_KEY_PEM.as_bytes()) {
-        Ok(key) => key,
-        Err(err) => return AuthKind::BadJwt(format!("test public key: {err}")),
-    };
+/// A JWT signed by one of the test App's keys (`keys`, the public halves GitHub has),
+/// issued by the test App, valid now, living at most ten minutes.
+fn check_jwt(jwt: &str, keys: &[String]) -> AuthKind {
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[APP_ID.to_string()]);
     validation.set_required_spec_claims(&["exp", "iat", "iss"]);
-    let claims = match jsonwebtoken::decode::<Claims>(jwt, &key, &validation) {
-        Ok(data) => data.claims,
-        Err(err) => return AuthKind::BadJwt(err.to_string()),
+    let mut why = "the App has no key".to_owned();
+    let mut decoded = None;
+    for pem in keys {
+        let key = match DecodingKey::from_rsa_pem(pem.as_bytes()) {
+            Ok(key) => key,
+            Err(err) => return AuthKind::BadJwt(format!("test public key: {err}")),
+        };
+        match jsonwebtoken::decode::<Claims>(jwt, &key, &validation) {
+            Ok(data) => {
+                decoded = Some(data.claims);
+                break;
+            }
+            Err(err) => why = err.to_string(),
+        }
+    }
+    let Some(claims) = decoded else {
+        return AuthKind::BadJwt(why);
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
