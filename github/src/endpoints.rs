@@ -312,7 +312,13 @@ const EVERY_RUNNER_CALLS: &[Endpoint] = &[
 /// What a runner calls to produce `deliverable`, besides [`EVERY_RUNNER_CALLS`].
 fn deliverable_calls(deliverable: Deliverable) -> &'static [Endpoint] {
     match deliverable {
-        Deliverable::PullRequest => &[Endpoint::GitPush, Endpoint::ListPulls, Endpoint::CreatePull],
+        // `resolve` reads its pull request's base branch.
+        Deliverable::PullRequest => &[
+            Endpoint::GitPush,
+            Endpoint::ListPulls,
+            Endpoint::CreatePull,
+            Endpoint::GetPull,
+        ],
         // An incremental review compares with the last reviewed head and skips the
         // inline comments it made before.
         Deliverable::Review => &[

@@ -205,6 +205,14 @@ fn template(task: Option<BuiltinTask>) -> &'static str {
              one package back and say so in your summary. List the packages you updated, from \
              which version to which."
         }
+        Some(BuiltinTask::Resolve) => {
+            "The pull request's base branch has been merged into its branch in your working \
+             copy, and the files listed below have conflicts, marked with <<<<<<<, ======= \
+             and >>>>>>> lines. Resolve every conflict: read both sides and the code around \
+             them, keep what each side meant to do (ask yourself what the base changed and \
+             why), and remove every marker. Do not change anything else. Run the project's \
+             check and make it pass. In your summary, say for each file how you resolved it."
+        }
         Some(BuiltinTask::Review) => {
             "Review the pull request: read the diff below and the code around it. Report \
              concrete problems (bugs, missed edge cases, security issues, misleading names or \

@@ -10,7 +10,7 @@ use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
 use ota_github::{GitHubClient, PreviousReview};
 use shared::clock::now_ms;
-use shared::config::{CONFIG_FILE_NAME, Deliverable, OutputMode, config_from_file};
+use shared::config::{BuiltinTask, CONFIG_FILE_NAME, Deliverable, OutputMode, config_from_file};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::job::{JobError, JobId, JobRecord, TaskToken, Trigger, Wait};
 use shared::metrics::{self, Metric};
@@ -233,7 +233,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         &self,
         job: &JobRecord,
         scope: &RepoScope,
-    ) -> Result<(TaskSpec, Publish), Failure> {
+    ) -> Result<(TaskSpec, Publish, Option<BuiltinTask>), Failure> {
         let file = self
             .github
             .file(scope, CONFIG_FILE_NAME, "")
@@ -264,7 +264,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             OutputMode::BranchOnly => Publish::BranchOnly,
             OutputMode::PullRequest => Publish::PullRequest,
         };
-        Ok((spec, publish))
+        Ok((spec, publish, task.builtin))
     }
 
     async fn work(&self, job: &JobRecord) -> Result<RunOutput, Failure> {
@@ -272,7 +272,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             installation: job.installation,
             repo: job.repo.clone(),
         };
-        let (spec, publish) = self.task_spec(job, &scope).await?;
+        let (spec, mut publish, builtin) = self.task_spec(job, &scope).await?;
         if spec.tools.run_command
             && let Some(reason) = self.agent.sandbox.unavailable()
         {
@@ -289,9 +289,31 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             .map_err(|err| Failure::git(&err))?;
         tracing::info!("cloned the repository");
         let earlier = self.earlier_review(job, &scope, &spec).await;
+        let resolving = if builtin == Some(BuiltinTask::Resolve) {
+            let resolving = self.merge_base(job, &scope, &checkout).await?;
+            // The merge goes onto the pull request's branch when the App may push there.
+            publish = if resolving.from_fork {
+                Publish::PullRequest
+            } else {
+                Publish::OntoBranch
+            };
+            Some(resolving)
+        } else {
+            None
+        };
         let report = self
-            .run_agent(job, &scope, &spec, &checkout, earlier.as_ref())
+            .run_agent(
+                job,
+                &scope,
+                &spec,
+                &checkout,
+                earlier.as_ref(),
+                resolving.as_ref(),
+            )
             .await?;
+        if let Some(resolving) = &resolving {
+            resolving.check_markers(&checkout)?;
+        }
         let mut output = RunOutput {
             summary: String::new(),
             pull_request_url: None,
@@ -469,6 +491,42 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         Some(Earlier { previous, since })
     }
 
+    /// The `resolve` task's first step: the pull request's base merged into the checkout,
+    /// and the files left with conflicts.
+    async fn merge_base(
+        &self,
+        job: &JobRecord,
+        scope: &RepoScope,
+        checkout: &Checkout,
+    ) -> Result<Resolving, Failure> {
+        let Some(number) = job
+            .trigger
+            .number()
+            .filter(|_| job.trigger.on_pull_request())
+        else {
+            return Err(Failure::new(
+                JobError::RunnerBadConfig,
+                "`resolve` works on a pull request: ask for it on one".to_owned(),
+            ));
+        };
+        let pull = self
+            .github
+            .pull_request(scope, number)
+            .await
+            .map_err(|err| Failure::github("reading the pull request", &err))?;
+        let auth = self.git_auth(scope).await?;
+        let conflicted = checkout
+            .merge_branch(&pull.base_ref, &auth, &self.identity)
+            .await
+            .map_err(|err| Failure::git(&err))?;
+        tracing::info!(base = %pull.base_ref, conflicted = conflicted.len(), "merged the base branch");
+        Ok(Resolving {
+            base: pull.base_ref,
+            conflicted,
+            from_fork: pull.from_fork,
+        })
+    }
+
     async fn run_agent(
         &self,
         job: &JobRecord,
@@ -476,6 +534,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         spec: &TaskSpec,
         checkout: &Checkout,
         earlier: Option<&Earlier>,
+        resolving: Option<&Resolving>,
     ) -> Result<AgentReport, Failure> {
         let workspace = Workspace::new(checkout.root()).map_err(|err| {
             Failure::new(
@@ -495,6 +554,13 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 None => note,
             });
             pr_diff = Some(diff.to_owned());
+        }
+        if let Some(resolving) = resolving {
+            let note = resolving.note();
+            request = Some(match request {
+                Some(asked) => format!("{note}\n\n{asked}"),
+                None => note,
+            });
         }
         let input = TaskInput {
             request,
@@ -755,6 +821,63 @@ impl Earlier {
         self.since
             .as_deref()
             .map(|diff| (self.previous.commit.as_str(), diff))
+    }
+}
+
+/// The `resolve` task's merge: the base branch, the files it left with conflicts, and
+/// whether the pull request's branch is in a fork (where the App cannot push).
+struct Resolving {
+    base: String,
+    conflicted: Vec<String>,
+    from_fork: bool,
+}
+
+impl Resolving {
+    /// What the agent is told of the merge.
+    fn note(&self) -> String {
+        if self.conflicted.is_empty() {
+            return format!(
+                "`{}` merged into this branch without conflicts. Run the project's check and \
+                 fix what the merge broke, if anything.",
+                self.base
+            );
+        }
+        let mut note = format!(
+            "`{}` has been merged into this branch. Files with conflicts:",
+            self.base
+        );
+        for path in &self.conflicted {
+            note.push_str(&format!("\n- {path}"));
+        }
+        note
+    }
+
+    /// Fails the job when a conflicted file still has a conflict marker line.
+    fn check_markers(&self, checkout: &Checkout) -> Result<(), Failure> {
+        let left: Vec<&str> = self
+            .conflicted
+            .iter()
+            .filter(|path| {
+                std::fs::read_to_string(checkout.root().join(path)).is_ok_and(|text| {
+                    text.lines().any(|line| {
+                        line.starts_with("<<<<<<< ")
+                            || line.starts_with(">>>>>>> ")
+                            || line == "======="
+                    })
+                })
+            })
+            .map(String::as_str)
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        Err(Failure::new(
+            JobError::RunnerFailed,
+            format!(
+                "conflict markers are left in {}; nothing was pushed",
+                left.join(", ")
+            ),
+        ))
     }
 }
 

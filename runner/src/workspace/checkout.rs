@@ -195,7 +195,14 @@ impl Checkout {
             return Ok(None);
         }
         let git = self.git(identity.environment());
-        git.run(&["checkout", "--quiet", "-b", branch], None, None)
+        // The branch starts at the current commit and HEAD moves onto it without touching
+        // the index or the files: unlike `checkout -b`, this also works in the middle of a
+        // merge (the `resolve` task), whose commit then records both parents. The empty
+        // old value refuses a branch that exists already.
+        let branch_ref = format!("refs/heads/{branch}");
+        git.run(&["update-ref", &branch_ref, "HEAD", ""], None, None)
+            .await?;
+        git.run(&["symbolic-ref", "HEAD", &branch_ref], None, None)
             .await?;
         // Exactly the committable paths, read literally (no pathspec magic in a name).
         let mut list = paths.join("\0");
@@ -260,6 +267,73 @@ impl Checkout {
                 })
             }
             Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Merges `branch` of the remote into the checkout without committing (the `resolve`
+    /// task), after fetching the history both need (the clone is shallow; blobs still
+    /// come on demand). Returns the files left with conflicts, sorted; empty when the
+    /// merge went through on its own or there was nothing to merge.
+    pub async fn merge_branch(
+        &self,
+        branch: &str,
+        auth: &GitAuth,
+        identity: &Identity,
+    ) -> Result<Vec<String>, GitError> {
+        let git = self.git(identity.environment());
+        git.run(
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--filter=blob:none",
+                "--unshallow",
+                "origin",
+                self.commit.as_str(),
+            ],
+            Some(auth),
+            None,
+        )
+        .await?;
+        let remote_ref = format!("refs/heads/{branch}");
+        git.run(
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--filter=blob:none",
+                "origin",
+                &remote_ref,
+            ],
+            Some(auth),
+            None,
+        )
+        .await?;
+        // `git merge` fails when files conflict: that is what the task is for, so the
+        // conflicted files decide, and a failure without any is a real one.
+        let merged = git
+            .run(
+                &["merge", "--no-ff", "--no-commit", "--quiet", "FETCH_HEAD"],
+                Some(auth),
+                None,
+            )
+            .await;
+        let listed = git
+            .run(
+                &["diff", "--name-only", "--diff-filter=U", "-z"],
+                None,
+                None,
+            )
+            .await?;
+        let mut conflicted: Vec<String> = listed
+            .split('\0')
+            .filter(|path| !path.is_empty())
+            .map(str::to_owned)
+            .collect();
+        conflicted.sort();
+        match merged {
+            Err(err) if conflicted.is_empty() => Err(err),
+            _ => Ok(conflicted),
         }
     }
 

@@ -70,7 +70,7 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
     })
 }
 
-/// The six built-in tasks with nothing configured.
+/// The seven built-in tasks with nothing configured.
 pub(super) fn builtin_tasks() -> Tasks {
     BuiltinTask::ALL
         .into_iter()

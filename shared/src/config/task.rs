@@ -1,4 +1,4 @@
-//! Tasks: their names, the six built-in ones with their defaults and what each delivers,
+//! Tasks: their names, the seven built-in ones with their defaults and what each delivers,
 //! and the resolved settings ([`TaskConfig`]) a job runs with.
 
 use std::borrow::Borrow;
@@ -108,16 +108,19 @@ pub enum BuiltinTask {
     Review,
     /// Update the dependencies within the ranges the manifests allow (meant for schedules).
     Deps,
+    /// Merge the pull request's base into its branch and resolve the conflicts.
+    Resolve,
 }
 
 impl BuiltinTask {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Refactor,
         Self::Test,
         Self::Docs,
         Self::Fix,
         Self::Review,
         Self::Deps,
+        Self::Resolve,
     ];
 
     pub fn name(self) -> &'static str {
@@ -128,6 +131,7 @@ impl BuiltinTask {
             Self::Fix => "fix",
             Self::Review => "review",
             Self::Deps => "deps",
+            Self::Resolve => "resolve",
         }
     }
 
@@ -144,6 +148,9 @@ impl BuiltinTask {
             Self::Fix => "Fix a bug, a failing test or a failing build",
             Self::Review => "Review the pull request and comment on it",
             Self::Deps => "Update dependencies within their allowed versions",
+            Self::Resolve => {
+                "Merge the base branch into the pull request and resolve the conflicts"
+            }
         }
     }
 
@@ -151,7 +158,7 @@ impl BuiltinTask {
     /// need a test run.
     pub fn default_timeout(self) -> Duration {
         match self {
-            Self::Refactor | Self::Test | Self::Fix | Self::Deps => DEFAULT_TIMEOUT,
+            Self::Refactor | Self::Test | Self::Fix | Self::Deps | Self::Resolve => DEFAULT_TIMEOUT,
             Self::Docs => Duration::from_secs(20 * 60),
             Self::Review => Duration::from_secs(15 * 60),
         }
@@ -160,7 +167,7 @@ impl BuiltinTask {
     /// Default for `auto_fix`: on for the tasks whose point is code that passes `command`.
     pub fn default_auto_fix(self) -> bool {
         match self {
-            Self::Refactor | Self::Test | Self::Fix | Self::Deps => true,
+            Self::Refactor | Self::Test | Self::Fix | Self::Deps | Self::Resolve => true,
             Self::Docs | Self::Review => false,
         }
     }
@@ -169,7 +176,7 @@ impl BuiltinTask {
     /// built-in task proposes its changes in a pull request.
     pub fn deliverable(self) -> Deliverable {
         match self {
-            Self::Refactor | Self::Test | Self::Docs | Self::Fix | Self::Deps => {
+            Self::Refactor | Self::Test | Self::Docs | Self::Fix | Self::Deps | Self::Resolve => {
                 Deliverable::PullRequest
             }
             Self::Review => Deliverable::Review,
@@ -188,7 +195,7 @@ impl fmt::Display for BuiltinTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskConfig {
     pub name: TaskName,
-    /// Set for the six built-in tasks, `None` for a repository's own.
+    /// Set for the seven built-in tasks, `None` for a repository's own.
     pub builtin: Option<BuiltinTask>,
     /// What the job produces: the built-in task's own ([`BuiltinTask::deliverable`]); a
     /// repository's own task changes code ([`Deliverable::PullRequest`]).
@@ -320,6 +327,7 @@ mod tests {
                 ("fix", Deliverable::PullRequest),
                 ("review", Deliverable::Review),
                 ("deps", Deliverable::PullRequest),
+                ("resolve", Deliverable::PullRequest),
             ]
         );
         for task in BuiltinTask::ALL {

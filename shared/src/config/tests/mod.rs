@@ -95,7 +95,9 @@ fn the_default_has_the_builtin_tasks_and_comments_on() {
     let listed: Vec<&str> = config.task_names().map(TaskName::as_str).collect();
     assert_eq!(
         listed,
-        ["deps", "docs", "fix", "refactor", "review", "test"]
+        [
+            "deps", "docs", "fix", "refactor", "resolve", "review", "test"
+        ]
     );
     let refactor = config.task("refactor").expect("built-in");
     assert_eq!(refactor.builtin, Some(BuiltinTask::Refactor));
@@ -182,7 +184,7 @@ fn the_complete_example_in_the_docs_resolves_as_described() {
         "overriding keeps it"
     );
     assert_eq!(lint.model, "qwen3-coder:30b");
-    assert_eq!(config.task_names().count(), 7);
+    assert_eq!(config.task_names().count(), 8);
 
     assert!(config.approval.required && config.approval.maintainers_only);
     assert_eq!(config.output, OutputMode::PullRequest);
@@ -292,6 +294,7 @@ automation:
             ("docs", Deliverable::PullRequest),
             ("fix", Deliverable::PullRequest),
             ("refactor", Deliverable::PullRequest),
+            ("resolve", Deliverable::PullRequest),
             ("review", Deliverable::Review),
             ("test", Deliverable::PullRequest),
         ],
