@@ -59,6 +59,10 @@ pub enum Endpoint {
     /// The files between two commits, for the `push` trigger's `paths`.
     Compare,
     GetIssue,
+    /// A repository's description, for its default branch.
+    GetRepository,
+    /// The tracking issue of a repository's scheduled runs.
+    CreateIssue,
     ListIssueComments,
     CreateIssueComment,
     IssueCommentReaction,
@@ -87,6 +91,7 @@ const CONTENTS_WRITE: &[(&str, Access)] = &[("contents", Access::Write)];
 const PULLS_READ: &[(&str, Access)] = &[("pull_requests", Access::Read)];
 const PULLS_WRITE: &[(&str, Access)] = &[("pull_requests", Access::Write)];
 const ISSUES_READ: &[(&str, Access)] = &[("issues", Access::Read)];
+const ISSUES_WRITE: &[(&str, Access)] = &[("issues", Access::Write)];
 const ISSUES_OR_PULLS_READ: &[(&str, Access)] =
     &[("issues", Access::Read), ("pull_requests", Access::Read)];
 const ISSUES_OR_PULLS_WRITE: &[(&str, Access)] =
@@ -95,7 +100,7 @@ const CHECKS_READ: &[(&str, Access)] = &[("checks", Access::Read)];
 const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
 
 impl Endpoint {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::ManifestConversion,
         Self::CreateInstallationToken,
         Self::CollaboratorPermission,
@@ -105,6 +110,8 @@ impl Endpoint {
         Self::ListPullFiles,
         Self::Compare,
         Self::GetIssue,
+        Self::GetRepository,
+        Self::CreateIssue,
         Self::ListIssueComments,
         Self::CreateIssueComment,
         Self::IssueCommentReaction,
@@ -140,6 +147,8 @@ impl Endpoint {
             Self::ListPullFiles => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
             Self::Compare => ("GET", "/repos/{owner}/{repo}/compare/{basehead}"),
             Self::GetIssue => ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
+            Self::GetRepository => ("GET", "/repos/{owner}/{repo}"),
+            Self::CreateIssue => ("POST", "/repos/{owner}/{repo}/issues"),
             Self::ListIssueComments => (
                 "GET",
                 "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -183,7 +192,7 @@ impl Endpoint {
         match self {
             Self::ManifestConversion => Needs::Nothing,
             Self::CreateInstallationToken => Needs::AppJwt,
-            Self::CollaboratorPermission => Needs::AnyOf(METADATA_READ),
+            Self::CollaboratorPermission | Self::GetRepository => Needs::AnyOf(METADATA_READ),
             Self::GetContents => Needs::AnyOf(FILE_READ),
             Self::GetBranch | Self::Compare | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
             Self::GitPush => Needs::AnyOf(CONTENTS_WRITE),
@@ -194,6 +203,7 @@ impl Endpoint {
                 Needs::AnyOf(PULLS_WRITE)
             }
             Self::GetIssue => Needs::AnyOf(ISSUES_READ),
+            Self::CreateIssue => Needs::AnyOf(ISSUES_WRITE),
             Self::ListIssueComments => Needs::AnyOf(ISSUES_OR_PULLS_READ),
             Self::CreateIssueComment
             | Self::IssueCommentReaction
@@ -225,9 +235,12 @@ impl Endpoint {
 
 /// What the policy and report stages call: roles, the config file, branch heads, pull
 /// requests and the files a change touches, reactions, comments (and the search for one
-/// posted before), check runs, labels.
+/// posted before), check runs, labels, a repository's default branch and the tracking
+/// issue of its scheduled runs.
 pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
     Endpoint::CollaboratorPermission,
+    Endpoint::GetRepository,
+    Endpoint::CreateIssue,
     Endpoint::GetContents,
     Endpoint::GetBranch,
     Endpoint::GetPull,

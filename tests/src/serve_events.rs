@@ -79,3 +79,29 @@ pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delive
     payload["head_commit"] = commit;
     Delivery::json("push", &payload, SECRET)
 }
+
+/// The App installed on (`action` `added`) or removed from (`removed`) repository `repo`
+/// of id `id`: GitHub's `installation_repositories` example, as the App receives it.
+pub fn repositories_changed(action: &str, repo: &str, id: u64) -> Delivery {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("installation_repositories", Some(action)),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let listed = json!([{
+        "id": id,
+        "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=",
+        "name": name,
+        "full_name": repo,
+        "private": false,
+    }]);
+    let (this, other) = if action == "added" {
+        ("repositories_added", "repositories_removed")
+    } else {
+        ("repositories_removed", "repositories_added")
+    };
+    payload[this] = listed;
+    payload[other] = json!([]);
+    Delivery::json("installation_repositories", &payload, SECRET)
+}

@@ -518,7 +518,13 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         summary: &str,
     ) -> Result<String, Failure> {
         let review = report.review.clone().unwrap_or_default();
-        let Some(number) = job.trigger.number() else {
+        // A review goes on the pull request it is about; one without (a schedule's, on the
+        // default branch) is told in the summary, which the report posts.
+        let Some(number) = job
+            .trigger
+            .number()
+            .filter(|_| job.trigger.on_pull_request())
+        else {
             return Ok(format!(
                 "Review (no pull request to post it on): {}",
                 summary.trim()

@@ -132,6 +132,7 @@ pub(super) struct RawCheckSuite {
 pub(super) struct RawSchedule {
     pub enabled: Option<Spanned<bool>>,
     pub cron: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
     pub tasks: Option<RawTaskList>,
 }
 

@@ -35,6 +35,9 @@ pub enum Trigger {
     /// A request from outside GitHub (a schedule, an operator): no conversation to answer
     /// in; the check run on the commit reports it.
     Request,
+    /// A schedule's read-only task (a review with no pull request): its result goes to the
+    /// App's tracking issue of the repository's scheduled runs, issue `number`.
+    Tracking { number: u64 },
 }
 
 impl Trigger {
@@ -43,7 +46,8 @@ impl Trigger {
         match self {
             Self::Comment { number, .. }
             | Self::PullRequest { number }
-            | Self::Issue { number } => Some(*number),
+            | Self::Issue { number }
+            | Self::Tracking { number } => Some(*number),
             Self::CheckRun { .. } | Self::Push | Self::Cli | Self::Request => None,
         }
     }
@@ -55,7 +59,9 @@ impl Trigger {
                 on_pull_request, ..
             } => *on_pull_request,
             Self::PullRequest { .. } | Self::CheckRun { .. } => true,
-            Self::Issue { .. } | Self::Push | Self::Cli | Self::Request => false,
+            Self::Issue { .. } | Self::Tracking { .. } | Self::Push | Self::Cli | Self::Request => {
+                false
+            }
         }
     }
 }
