@@ -34,6 +34,14 @@ fn schedule_item(entry: &ScheduleEntry) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+fn delete_request(key: Item) -> Result<WriteRequest, StoreError> {
+    let request = DeleteRequest::builder()
+        .set_key(Some(key))
+        .build()
+        .map_err(|err| StoreError::Unavailable(format!("building a delete request: {err}")))?;
+    Ok(WriteRequest::builder().delete_request(request).build())
+}
+
 impl DynamoStore {
     /// The schedules the query's filter keeps, following pages.
     async fn schedules_where(
@@ -74,20 +82,16 @@ impl ScheduleRegistry for DynamoStore {
             .transpose()
     }
 
+    /// Read, then deleted in a batch: the roles may not `DeleteItem` (a test of the
+    /// template holds them to it), as for an installation's items.
     async fn remove_schedule(&self, repo: RepoId) -> Result<bool, StoreError> {
-        let output = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(
-                keys::SCHEDULES_PK.to_owned(),
-                keys::schedule_sk(repo),
-            )))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|err| unavailable("removing a schedule", &err))?;
-        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
+        if self.schedule(repo).await?.is_none() {
+            return Ok(false);
+        }
+        let delete = delete_request(key(keys::SCHEDULES_PK.to_owned(), keys::schedule_sk(repo)))?;
+        self.batch_write("removing a schedule", vec![delete])
+            .await?;
+        Ok(true)
     }
 
     async fn remove_installation_schedules(
@@ -108,13 +112,7 @@ impl ScheduleRegistry for DynamoStore {
             .map(|item| {
                 let pk = string_attribute(item, PK, "schedule")?.to_owned();
                 let sk = string_attribute(item, SK, "schedule")?.to_owned();
-                let request = DeleteRequest::builder()
-                    .set_key(Some(key(pk, sk)))
-                    .build()
-                    .map_err(|err| {
-                        StoreError::Unavailable(format!("building a delete request: {err}"))
-                    })?;
-                Ok(WriteRequest::builder().delete_request(request).build())
+                delete_request(key(pk, sk))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.batch_write("removing an installation's schedules", deletes)

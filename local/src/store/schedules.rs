@@ -145,3 +145,15 @@ impl ScheduleRegistry for Database {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::test_support::database;
+    use e2e::store_contract;
+
+    #[tokio::test]
+    async fn schedules_keep_the_schedule_registry_contract() {
+        let (_dir, db) = database();
+        store_contract::schedule_registry_contract(&db).await;
+    }
+}
