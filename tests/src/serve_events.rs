@@ -51,6 +51,11 @@ pub fn label_event(
 /// the payload says changes `files` (GitHub's `push` example, as the App receives it);
 /// `forced` marks a rewritten branch.
 pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delivery {
+    Delivery::json("push", &push_payload(before, after, files, forced), SECRET)
+}
+
+/// The payload of [`pushed`], to sign with another secret.
+pub fn push_payload(before: &str, after: &str, files: &[&str], forced: bool) -> Value {
     let mut payload = fixtures::as_app_delivery(fixtures::example("push", None), INSTALLATION);
     payload["installation"]["id"] = json!(INSTALLATION);
     payload["ref"] = json!(format!("refs/heads/{DEFAULT_BRANCH}"));
@@ -77,7 +82,7 @@ pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delive
     });
     payload["commits"] = json!([commit.clone()]);
     payload["head_commit"] = commit;
-    Delivery::json("push", &payload, SECRET)
+    payload
 }
 
 /// The App installed on (`action` `added`) or removed from (`removed`) repository `repo`
