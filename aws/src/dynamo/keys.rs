@@ -131,6 +131,10 @@ mod tests {
             "00000001700000000000#j0123456789abcdef0123"
         );
         assert_eq!(installation_pk(InstallationId(42)), "INST#42");
+        assert_eq!(SCHEDULES_PK, "SCHEDULES");
+        assert_eq!(schedule_sk(RepoId(1296269)), "REPO#00000000000001296269");
+        assert_eq!(tracking_pk(RepoId(1296269)), "TRACKING#1296269");
+        assert_eq!(TRACKING_SK, "TRACKING");
         assert_eq!(repo_sk(&repo), "REPO#octo-org/hello-world");
         assert_eq!(policy_sk("default"), "POLICY#default");
         assert_eq!(audit_pk(InstallationId(42)), "AUDIT#42");
