@@ -212,12 +212,15 @@ async fn a_pushed_schedule_fires_once_for_the_missed_times_and_opens_a_pull_requ
 async fn a_read_only_task_reports_on_one_tracking_issue_run_after_run() {
     let every_minute = "    schedule:\n      cron: \"* * * * *\"\n      tasks: [review]\n";
     let world = ServeWorld::new(&[("src/lib.rs", LIB)], &config("")).await;
-    for summary in ["First look: fine.", "Second look: still fine."] {
-        world.ollama.push(ChatReply::call(
-            "submit_review",
-            json!({"summary": summary, "comments": []}),
-        ));
-    }
+    world.ollama.push(ChatReply::call(
+        "submit_review",
+        json!({"summary": "First look: fine.", "comments": []}),
+    ));
+    let comment = json!({"path": "src/lib.rs", "line": 1, "body": "Name the retry loop."});
+    world.ollama.push(ChatReply::call(
+        "submit_review",
+        json!({"summary": "Second look: one thing.", "comments": [comment]}),
+    ));
     let server = serve(&world);
     let db = Database::open(world.data_dir()).expect("the database");
 
@@ -250,6 +253,13 @@ async fn a_read_only_task_reports_on_one_tracking_issue_run_after_run() {
     )
     .await;
     assert!(
+        first[0]
+            .body
+            .contains(&format!("Review of `{DEFAULT_BRANCH}` at `")),
+        "{}",
+        first[0].body
+    );
+    assert!(
         first[0].body.contains("First look: fine."),
         "{}",
         first[0].body
@@ -271,8 +281,15 @@ async fn a_read_only_task_reports_on_one_tracking_issue_run_after_run() {
     )
     .await;
     assert!(
-        both[1].body.contains("Second look: still fine."),
+        both[1].body.contains("Second look: one thing."),
         "{}",
+        both[1].body
+    );
+    assert!(
+        both[1]
+            .body
+            .contains("- `src/lib.rs:1`: Name the retry loop."),
+        "the review's comments are in the report: {}",
         both[1].body
     );
     assert_eq!(

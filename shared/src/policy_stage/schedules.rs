@@ -189,3 +189,40 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Push;
+    use crate::ids::CommitSha;
+
+    #[test]
+    fn the_tracking_issue_says_what_it_is_for() {
+        insta::assert_snapshot!(format!(
+            "{TRACKING_ISSUE_TITLE}\n[{TRACKING_ISSUE_LABEL}]\n\n{}",
+            tracking_issue_body()
+        ));
+    }
+
+    #[test]
+    fn a_push_changes_the_config_when_it_lists_it_or_does_not_list_everything() {
+        let push = |paths: Option<Vec<&str>>, created: bool| Push {
+            git_ref: "refs/heads/main".to_owned(),
+            before: CommitSha::new("a".repeat(40)),
+            after: CommitSha::new("b".repeat(40)),
+            created,
+            deleted: false,
+            forced: false,
+            commit_count: 1,
+            changed_paths: paths.map(|paths| paths.into_iter().map(str::to_owned).collect()),
+        };
+        assert!(changes_config(&push(Some(vec![CONFIG_FILE_NAME]), false)));
+        assert!(!changes_config(&push(Some(vec!["src/lib.rs"]), false)));
+        assert!(!changes_config(&push(
+            Some(vec!["docs/.ollama-turbo.yml"]),
+            false
+        )));
+        assert!(changes_config(&push(None, false)));
+        assert!(changes_config(&push(Some(vec![]), true)));
+    }
+}
