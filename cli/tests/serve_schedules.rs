@@ -13,7 +13,7 @@ use e2e::fake_ollama::ChatReply;
 use e2e::git_server::DEFAULT_BRANCH;
 use e2e::ota_server::{JOB_TIMEOUT, OtaServer, REPO, ServeWorld};
 use e2e::runner_world::{LIB, REFACTORED, config_with_command};
-use e2e::serve_events::{pushed, repositories_changed};
+use e2e::serve_events::{installation_deleted, pushed, repositories_changed};
 use ota_local::store::Database;
 use serde_json::json;
 use shared::ids::RepoId;
@@ -259,11 +259,8 @@ async fn a_read_only_task_reports_on_one_tracking_issue_run_after_run() {
         "{}",
         first[0].body
     );
-    assert!(
-        first[0].body.contains("First look: fine."),
-        "{}",
-        first[0].body
-    );
+    // Two runs a minute apart may start close together: which reply each got is not
+    // fixed, only that each is reported once.
     assert!(
         world
             .github
@@ -273,6 +270,9 @@ async fn a_read_only_task_reports_on_one_tracking_issue_run_after_run() {
         world.github.labels(REPO, issue.0)
     );
 
+    // The server restarts (a crash): the next run finds the same issue again.
+    server.kill();
+    let server = serve(&world);
     let both = e2e::ota_server::eventually(
         &server,
         "the second report",
@@ -280,17 +280,14 @@ async fn a_read_only_task_reports_on_one_tracking_issue_run_after_run() {
         comments_on(issue.0, 2),
     )
     .await;
-    assert!(
-        both[1].body.contains("Second look: one thing."),
-        "{}",
-        both[1].body
-    );
-    assert!(
-        both[1]
-            .body
-            .contains("- `src/lib.rs:1`: Name the retry loop."),
-        "the review's comments are in the report: {}",
-        both[1].body
+    assert_eq!(both.len(), 2, "{both:?}");
+    let said = |text: &str| both.iter().filter(|c| c.body.contains(text)).count();
+    assert_eq!(said("First look: fine."), 1, "{both:?}");
+    assert_eq!(said("Second look: one thing."), 1, "{both:?}");
+    assert_eq!(
+        said("Second look: one thing.\n- `src/lib.rs:1`: Name the retry loop."),
+        1,
+        "the review's comments are in the report: {both:?}"
     );
     assert_eq!(
         world.github.opened_issues(REPO).len(),
@@ -368,6 +365,24 @@ async fn the_registry_follows_the_config_and_the_installation() {
         &server,
         &db,
         "the schedule removed with the repository",
+        |entry| entry.is_none(),
+    )
+    .await;
+    // Installed again, then uninstalled: the installation's schedules go with it.
+    let (status, body) = server
+        .post(&repositories_changed("added", REPO, REPO_ID))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    entry_when(&server, &db, "the schedule registered again", |entry| {
+        entry.is_some()
+    })
+    .await;
+    let (status, body) = server.post(&installation_deleted()).await;
+    assert_eq!(status, 202, "{body}");
+    entry_when(
+        &server,
+        &db,
+        "the schedule removed with the installation",
         |entry| entry.is_none(),
     )
     .await;

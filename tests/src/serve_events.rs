@@ -110,3 +110,13 @@ pub fn repositories_changed(action: &str, repo: &str, id: u64) -> Delivery {
     payload[other] = json!([]);
     Delivery::json("installation_repositories", &payload, SECRET)
 }
+
+/// The App uninstalled: GitHub's `installation` `deleted` example, for [`INSTALLATION`].
+pub fn installation_deleted() -> Delivery {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("installation", Some("deleted")),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    Delivery::json("installation", &payload, SECRET)
+}
