@@ -97,3 +97,164 @@ async fn put_back<R: ScheduleRegistry>(registry: &R, entry: &ScheduleEntry, next
         tracing::error!(repo = entry.repository.full_name.as_str(), error = %err, "a fire that was not queued could not be given back; it is lost");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Repository;
+    use crate::ids::{InstallationId, RepoFullName, RepoId};
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    /// The registry as a map; claims conditional as the stores' are.
+    #[derive(Default)]
+    struct Registry(Mutex<BTreeMap<u64, ScheduleEntry>>);
+
+    impl Registry {
+        fn get(&self, repo: u64) -> Option<ScheduleEntry> {
+            self.0.lock().ok()?.get(&repo).cloned()
+        }
+    }
+
+    impl ScheduleRegistry for Registry {
+        async fn put_schedule(&self, entry: &ScheduleEntry) -> Result<(), StoreError> {
+            if let Ok(mut map) = self.0.lock() {
+                map.insert(entry.repository.id.0, entry.clone());
+            }
+            Ok(())
+        }
+        async fn schedule(&self, repo: RepoId) -> Result<Option<ScheduleEntry>, StoreError> {
+            Ok(self.get(repo.0))
+        }
+        async fn remove_schedule(&self, _: RepoId) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn remove_installation_schedules(
+            &self,
+            _: InstallationId,
+        ) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+        async fn due_schedules(
+            &self,
+            now: u64,
+            _: usize,
+        ) -> Result<Vec<ScheduleEntry>, StoreError> {
+            let map = self
+                .0
+                .lock()
+                .map_err(|_| StoreError::Unavailable("lock".into()))?;
+            Ok(map
+                .values()
+                .filter(|entry| entry.next_fire_ms.is_some_and(|next| next <= now))
+                .cloned()
+                .collect())
+        }
+        async fn claim_fire(
+            &self,
+            repo: RepoId,
+            expected: u64,
+            fired: u64,
+            next: Option<u64>,
+        ) -> Result<bool, StoreError> {
+            let mut map = self
+                .0
+                .lock()
+                .map_err(|_| StoreError::Unavailable("lock".into()))?;
+            match map.get_mut(&repo.0) {
+                Some(entry) if entry.next_fire_ms == Some(expected) => {
+                    entry.next_fire_ms = next;
+                    entry.last_fired_ms = Some(fired);
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        }
+        async fn tracking_issue(&self, _: RepoId) -> Result<Option<u64>, StoreError> {
+            Ok(None)
+        }
+        async fn put_tracking_issue(&self, _: RepoId, _: u64) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    /// A queue that takes messages, or refuses them all.
+    #[derive(Default)]
+    struct Queue {
+        refuse: bool,
+        taken: Mutex<Vec<String>>,
+    }
+
+    impl EventQueue for Queue {
+        async fn enqueue(&self, message: &Inbound) -> Result<(), QueueError> {
+            if self.refuse {
+                return Err(QueueError("down".to_owned()));
+            }
+            if let Ok(mut taken) = self.taken.lock() {
+                taken.push(message.id().to_string());
+            }
+            Ok(())
+        }
+    }
+
+    const MINUTE: u64 = 60_000;
+    /// 2026-12-02T10:00:00Z.
+    const TEN: u64 = 1_796_205_600_000;
+
+    fn every_five_minutes(next: u64) -> ScheduleEntry {
+        ScheduleEntry {
+            installation: InstallationId(7),
+            repository: Repository {
+                id: RepoId(42),
+                full_name: RepoFullName::new("octo-org/app"),
+                default_branch: Some("main".to_owned()),
+                private: false,
+            },
+            cron: "*/5 * * * *".to_owned(),
+            timezone: "UTC".to_owned(),
+            tasks: vec!["deps".to_owned()],
+            next_fire_ms: Some(next),
+            last_fired_ms: None,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tick_fires_once_and_a_repeated_tick_fires_nothing() {
+        let registry = Registry::default();
+        let queue = Queue::default();
+        registry
+            .put_schedule(&every_five_minutes(TEN))
+            .await
+            .expect("put");
+
+        let report = tick(&registry, &queue, TEN + 1_000).await.expect("tick");
+        assert_eq!(report.queued.len(), 1);
+        let again = tick(&registry, &queue, TEN + 2_000).await.expect("tick");
+        assert_eq!(again, TickReport::default());
+        assert_eq!(queue.taken.lock().expect("lock").len(), 1);
+        let entry = registry.get(42).expect("entry");
+        assert_eq!(entry.next_fire_ms, Some(TEN + 5 * MINUTE));
+        assert_eq!(entry.last_fired_ms, Some(TEN));
+    }
+
+    #[tokio::test]
+    async fn a_fire_the_queue_refused_is_given_back_for_the_next_tick() {
+        let registry = Registry::default();
+        registry
+            .put_schedule(&every_five_minutes(TEN))
+            .await
+            .expect("put");
+        let down = Queue {
+            refuse: true,
+            ..Queue::default()
+        };
+        assert!(tick(&registry, &down, TEN + 1_000).await.is_err());
+        assert_eq!(registry.get(42).expect("entry").next_fire_ms, Some(TEN));
+
+        let up = Queue::default();
+        let report = tick(&registry, &up, TEN + 2 * MINUTE).await.expect("tick");
+        assert_eq!(report.queued.len(), 1);
+        assert!(report.queued[0].ends_with("-202612021000"), "{report:?}");
+    }
+}
