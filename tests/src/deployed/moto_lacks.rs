@@ -703,12 +703,19 @@ mod tests {
             "Live": {"Type": "AWS::Lambda::Alias", "Properties": {"FunctionName": {"Ref": "Fn"}}},
             "Esm": {"Type": "AWS::Lambda::EventSourceMapping",
                     "Properties": {"FunctionName": {"Ref": "Live"}}},
+            "Tick": {"Type": "AWS::Events::Rule",
+                     "Properties": {"Targets": [{"Id": "t", "Arn": {"Ref": "Live"}}]}},
         }});
         let plan = plan(template, "s", &BTreeMap::new(), &BTreeMap::new()).expect("planned");
         assert!(plan.template["Resources"].get("Live").is_none());
         assert_eq!(
             plan.template["Resources"]["Esm"]["Properties"]["FunctionName"],
             json!({"Ref": "Fn"})
+        );
+        // A rule's target is an ARN, as CloudFormation's `Ref` of an alias is.
+        assert_eq!(
+            plan.template["Resources"]["Tick"]["Properties"]["Targets"][0]["Arn"],
+            json!({"Fn::GetAtt": ["Fn", "Arn"]})
         );
     }
 
