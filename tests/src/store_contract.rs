@@ -563,19 +563,19 @@ pub async fn schedule_registry_contract<S: shared::ports::ScheduleRegistry>(stor
     // A fire time is claimed once; a claim on a fire time that moved on is refused.
     assert!(
         store
-            .claim_fire(RepoId(1), 1_000, 1_000, Some(2_000))
+            .claim_fire(RepoId(1), 1_000, Some(1_000), Some(2_000))
             .await
             .expect("claim")
     );
     assert!(
         !store
-            .claim_fire(RepoId(1), 1_000, 1_000, Some(2_000))
+            .claim_fire(RepoId(1), 1_000, Some(1_000), Some(2_000))
             .await
             .expect("again")
     );
     assert!(
         !store
-            .claim_fire(RepoId(9), 1_000, 1_000, None)
+            .claim_fire(RepoId(9), 1_000, Some(1_000), None)
             .await
             .expect("none")
     );
@@ -590,7 +590,7 @@ pub async fn schedule_registry_contract<S: shared::ports::ScheduleRegistry>(stor
     );
     assert!(
         store
-            .claim_fire(RepoId(1), 2_000, 2_000, None)
+            .claim_fire(RepoId(1), 2_000, Some(2_000), None)
             .await
             .expect("claim")
     );

@@ -146,7 +146,7 @@ impl ScheduleRegistry for DynamoStore {
         &self,
         repo: RepoId,
         expected_ms: u64,
-        fired_ms: u64,
+        fired_ms: Option<u64>,
         next_ms: Option<u64>,
     ) -> Result<bool, StoreError> {
         let Some(mut entry) = self.schedule(repo).await? else {
@@ -155,7 +155,7 @@ impl ScheduleRegistry for DynamoStore {
         if entry.next_fire_ms != Some(expected_ms) {
             return Ok(false);
         }
-        entry.last_fired_ms = Some(fired_ms);
+        entry.last_fired_ms = fired_ms;
         entry.next_fire_ms = next_ms;
         let sent = self
             .put_request(schedule_item(&entry)?)

@@ -83,7 +83,7 @@ impl ScheduleRegistry for Database {
         &self,
         repo: RepoId,
         expected_ms: u64,
-        fired_ms: u64,
+        fired_ms: Option<u64>,
         next_ms: Option<u64>,
     ) -> Result<bool, StoreError> {
         self.call(move |connection| {
@@ -100,7 +100,7 @@ impl ScheduleRegistry for Database {
                 return Ok(false);
             };
             let mut entry: ScheduleEntry = decode(WHAT, &json)?;
-            entry.last_fired_ms = Some(fired_ms);
+            entry.last_fired_ms = fired_ms;
             entry.next_fire_ms = next_ms;
             let record = encode(WHAT, &entry)?;
             transaction

@@ -63,14 +63,14 @@ pub trait ScheduleRegistry: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ScheduleEntry>, StoreError>> + Send;
 
-    /// Records that the schedule fired for `fired_ms` and fires next at `next_ms`, only if
-    /// its next fire time is still `expected_ms`: `false` when another tick took this fire
-    /// time first, or the schedule changed or went.
+    /// Records that the schedule last fired for `fired_ms` and fires next at `next_ms`,
+    /// only if its next fire time is still `expected_ms`: `false` when another tick took
+    /// this fire time first, or the schedule changed or went.
     fn claim_fire(
         &self,
         repo: RepoId,
         expected_ms: u64,
-        fired_ms: u64,
+        fired_ms: Option<u64>,
         next_ms: Option<u64>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -44,7 +44,7 @@ pub async fn tick<R: ScheduleRegistry, Q: EventQueue>(
             Err(problem) => {
                 tracing::warn!(repo, error = %problem, "a registered schedule does not read; it will not fire");
                 registry
-                    .claim_fire(entry.repository.id, expected, expected, None)
+                    .claim_fire(entry.repository.id, expected, entry.last_fired_ms, None)
                     .await?;
                 continue;
             }
@@ -59,7 +59,12 @@ pub async fn tick<R: ScheduleRegistry, Q: EventQueue>(
         // Claimed first: a tick that repeats this one, or runs beside it, finds the fire
         // time taken and queues nothing.
         if !registry
-            .claim_fire(entry.repository.id, expected, fire.fired_ms, fire.next_ms)
+            .claim_fire(
+                entry.repository.id,
+                expected,
+                Some(fire.fired_ms),
+                fire.next_ms,
+            )
             .await?
         {
             report.taken += 1;
@@ -89,9 +94,13 @@ async fn put_back<R: ScheduleRegistry>(registry: &R, entry: &ScheduleEntry, next
     let (Some(claimed), Some(original)) = (next, entry.next_fire_ms) else {
         return;
     };
-    let last = entry.last_fired_ms.unwrap_or(0);
     if let Err(err) = registry
-        .claim_fire(entry.repository.id, claimed, last, Some(original))
+        .claim_fire(
+            entry.repository.id,
+            claimed,
+            entry.last_fired_ms,
+            Some(original),
+        )
         .await
     {
         tracing::error!(repo = entry.repository.full_name.as_str(), error = %err, "a fire that was not queued could not be given back; it is lost");
@@ -154,7 +163,7 @@ mod tests {
             &self,
             repo: RepoId,
             expected: u64,
-            fired: u64,
+            fired: Option<u64>,
             next: Option<u64>,
         ) -> Result<bool, StoreError> {
             let mut map = self
@@ -164,7 +173,7 @@ mod tests {
             match map.get_mut(&repo.0) {
                 Some(entry) if entry.next_fire_ms == Some(expected) => {
                     entry.next_fire_ms = next;
-                    entry.last_fired_ms = Some(fired);
+                    entry.last_fired_ms = fired;
                     Ok(true)
                 }
                 _ => Ok(false),
@@ -250,7 +259,9 @@ mod tests {
             ..Queue::default()
         };
         assert!(tick(&registry, &down, TEN + 1_000).await.is_err());
-        assert_eq!(registry.get(42).expect("entry").next_fire_ms, Some(TEN));
+        let given_back = registry.get(42).expect("entry");
+        assert_eq!(given_back.next_fire_ms, Some(TEN));
+        assert_eq!(given_back.last_fired_ms, None, "as it was");
 
         let up = Queue::default();
         let report = tick(&registry, &up, TEN + 2 * MINUTE).await.expect("tick");
