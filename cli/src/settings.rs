@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// `RetryIntervalSeconds`).
     #[arg(long, env = "OTA_RETRY_INTERVAL_SECONDS", default_value_t = shared::job::RETRY_INTERVAL.as_secs())]
     pub retry_interval_seconds: u64,
+    /// Seconds between the schedules' ticks, each on the boundary of the interval: a
+    /// minute, the unit of cron, unless the schedules' next fire times are to be looked
+    /// at more often.
+    #[arg(long, env = "OTA_SCHEDULE_TICK_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub schedule_tick_seconds: u64,
     /// Seconds a client has to send a request's headers (and an idle connection is kept):
     /// a slower one is disconnected, so that stalled connections cannot pile up.
     #[arg(long, env = "OTA_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]

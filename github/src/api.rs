@@ -12,8 +12,9 @@ use serde_json::json;
 use shared::ids::CommitSha;
 use shared::ports::{
     ChangeSet, ChangedPaths, CheckRunUpdate, FailedCheck, GitHub, GitHubError, MAX_CONTENTS_BYTES,
-    MAX_THREAD_DIFF_CHARS, NewCheckRun, NewPullRequest, NewReview, OpenedPullRequest, Permission,
-    PullRequestInfo, Reaction, ReactionTarget, RepoFile, RepoScope, ThreadText,
+    MAX_THREAD_DIFF_CHARS, NewCheckRun, NewIssue, NewPullRequest, NewReview, OpenedPullRequest,
+    Permission, PullRequestInfo, Reaction, ReactionTarget, RepoFile, RepoScope, RepositoryInfo,
+    ThreadText,
 };
 
 /// The roles GitHub names in `role_name`; anything else is a custom role.
@@ -371,6 +372,14 @@ impl GitHub for GitHubClient {
         suite_id: u64,
     ) -> Result<Vec<FailedCheck>, GitHubError> {
         self.list_failed_checks(scope, suite_id).await
+    }
+
+    async fn repository(&self, scope: &RepoScope) -> Result<RepositoryInfo, GitHubError> {
+        self.repository_info(scope).await
+    }
+
+    async fn open_issue(&self, scope: &RepoScope, issue: &NewIssue) -> Result<u64, GitHubError> {
+        self.create_issue(scope, issue).await
     }
 
     async fn open_pull_request(

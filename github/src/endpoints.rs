@@ -59,6 +59,10 @@ pub enum Endpoint {
     /// The files between two commits, for the `push` trigger's `paths`.
     Compare,
     GetIssue,
+    /// A repository's description, for its default branch.
+    GetRepository,
+    /// The tracking issue of a repository's scheduled runs.
+    CreateIssue,
     ListIssueComments,
     CreateIssueComment,
     IssueCommentReaction,
@@ -99,6 +103,7 @@ const CONTENTS_WRITE: &[(&str, Access)] = &[("contents", Access::Write)];
 const PULLS_READ: &[(&str, Access)] = &[("pull_requests", Access::Read)];
 const PULLS_WRITE: &[(&str, Access)] = &[("pull_requests", Access::Write)];
 const ISSUES_READ: &[(&str, Access)] = &[("issues", Access::Read)];
+const ISSUES_WRITE: &[(&str, Access)] = &[("issues", Access::Write)];
 const ISSUES_OR_PULLS_READ: &[(&str, Access)] =
     &[("issues", Access::Read), ("pull_requests", Access::Read)];
 const ISSUES_OR_PULLS_WRITE: &[(&str, Access)] =
@@ -110,7 +115,7 @@ const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
 const MEMBERS_READ: &[(&str, Access)] = &[("members", Access::Read)];
 
 impl Endpoint {
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 32] = [
         Self::ManifestConversion,
         Self::CreateInstallationToken,
         Self::CollaboratorPermission,
@@ -120,6 +125,8 @@ impl Endpoint {
         Self::ListPullFiles,
         Self::Compare,
         Self::GetIssue,
+        Self::GetRepository,
+        Self::CreateIssue,
         Self::ListIssueComments,
         Self::CreateIssueComment,
         Self::IssueCommentReaction,
@@ -161,6 +168,8 @@ impl Endpoint {
             Self::ListPullFiles => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
             Self::Compare => ("GET", "/repos/{owner}/{repo}/compare/{basehead}"),
             Self::GetIssue => ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
+            Self::GetRepository => ("GET", "/repos/{owner}/{repo}"),
+            Self::CreateIssue => ("POST", "/repos/{owner}/{repo}/issues"),
             Self::ListIssueComments => (
                 "GET",
                 "/repos/{owner}/{repo}/issues/{issue_number}/comments",
@@ -222,7 +231,7 @@ impl Endpoint {
             Self::ManifestConversion => Needs::Nothing,
             Self::CreateInstallationToken | Self::GetApp => Needs::AppJwt,
             Self::UserOrgMembership => Needs::AnyOf(MEMBERS_READ),
-            Self::CollaboratorPermission => Needs::AnyOf(METADATA_READ),
+            Self::CollaboratorPermission | Self::GetRepository => Needs::AnyOf(METADATA_READ),
             Self::GetContents => Needs::AnyOf(FILE_READ),
             Self::GetBranch | Self::Compare | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
             Self::GitPush => Needs::AnyOf(CONTENTS_WRITE),
@@ -235,6 +244,7 @@ impl Endpoint {
                 Needs::AnyOf(PULLS_WRITE)
             }
             Self::GetIssue => Needs::AnyOf(ISSUES_READ),
+            Self::CreateIssue => Needs::AnyOf(ISSUES_WRITE),
             Self::ListIssueComments => Needs::AnyOf(ISSUES_OR_PULLS_READ),
             Self::CreateIssueComment
             | Self::IssueCommentReaction
@@ -272,9 +282,12 @@ impl Endpoint {
 
 /// What the policy and report stages call: roles, the config file, branch heads, pull
 /// requests and the files a change touches, reactions, comments (and the search for one
-/// posted before), check runs, labels.
+/// posted before), check runs, labels, a repository's default branch and the tracking
+/// issue of its scheduled runs.
 pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
     Endpoint::CollaboratorPermission,
+    Endpoint::GetRepository,
+    Endpoint::CreateIssue,
     Endpoint::GetContents,
     Endpoint::GetBranch,
     Endpoint::GetPull,

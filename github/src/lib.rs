@@ -15,6 +15,7 @@ mod client;
 mod comments;
 mod credentials;
 pub mod endpoints;
+mod issues;
 mod labels;
 mod pulls;
 mod retry;

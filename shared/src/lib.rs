@@ -19,5 +19,6 @@ pub mod policy;
 pub mod policy_stage;
 pub mod ports;
 pub mod report;
+pub mod schedule;
 pub mod settings;
 pub mod webhook;

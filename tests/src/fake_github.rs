@@ -123,6 +123,10 @@ pub enum Route {
     PullFiles,
     /// `GET /repos/{o}/{r}/compare/{base}...{head}`
     Compare,
+    /// `GET /repos/{o}/{r}`
+    Repository,
+    /// `POST /repos/{o}/{r}/issues`
+    CreateIssue,
     /// `POST /app-manifests/{code}/conversions`: the last step of the App Manifest flow.
     ManifestConversion,
     /// `GET /login/oauth/authorize` (the web host): the OAuth web flow's first step.
@@ -325,6 +329,10 @@ pub(crate) struct State {
     pub(crate) pulls: BTreeMap<(String, u64), FakePull>,
     /// Title and body of issues and pull requests, by number.
     pub(crate) issues: BTreeMap<(String, u64), (String, String)>,
+    /// The issues the App opened, in order: (repository, number, title).
+    pub(crate) opened_issues: Vec<(String, u64, String)>,
+    /// What `GET /repos/{o}/{r}` tells: id, default branch, private.
+    pub(crate) repositories: BTreeMap<String, (u64, String, bool)>,
     /// A pull request's changed files: (file name, patch).
     pub(crate) pull_files: BTreeMap<(String, u64), Vec<(String, String)>>,
     /// The files changed between two commits, by repository and `base...head`, each
@@ -512,6 +520,23 @@ impl FakeGitHub {
     }
 
     /// The title and body of issue (or pull request) `number`.
+    /// What `GET /repos/{o}/{r}` answers for `repo`: its id and default branch.
+    pub fn set_repository(&self, repo: &str, id: u64, default_branch: &str, private: bool) {
+        self.state()
+            .repositories
+            .insert(repo.to_owned(), (id, default_branch.to_owned(), private));
+    }
+
+    /// The issues the App opened on `repo`, in order: (number, title).
+    pub fn opened_issues(&self, repo: &str) -> Vec<(u64, String)> {
+        self.state()
+            .opened_issues
+            .iter()
+            .filter(|(r, _, _)| r == repo)
+            .map(|(_, number, title)| (*number, title.clone()))
+            .collect()
+    }
+
     pub fn set_issue(&self, repo: &str, number: u64, title: &str, body: &str) {
         self.state().issues.insert(
             (repo.to_owned(), number),

@@ -51,6 +51,11 @@ pub fn label_event(
 /// the payload says changes `files` (GitHub's `push` example, as the App receives it);
 /// `forced` marks a rewritten branch.
 pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delivery {
+    Delivery::json("push", &push_payload(before, after, files, forced), SECRET)
+}
+
+/// The payload of [`pushed`], to sign with another secret.
+pub fn push_payload(before: &str, after: &str, files: &[&str], forced: bool) -> Value {
     let mut payload = fixtures::as_app_delivery(fixtures::example("push", None), INSTALLATION);
     payload["installation"]["id"] = json!(INSTALLATION);
     payload["ref"] = json!(format!("refs/heads/{DEFAULT_BRANCH}"));
@@ -77,7 +82,43 @@ pub fn pushed(before: &str, after: &str, files: &[&str], forced: bool) -> Delive
     });
     payload["commits"] = json!([commit.clone()]);
     payload["head_commit"] = commit;
-    Delivery::json("push", &payload, SECRET)
+    payload
+}
+
+/// The App installed on (`action` `added`) or removed from (`removed`) repository `repo`
+/// of id `id`: GitHub's `installation_repositories` example, as the App receives it.
+pub fn repositories_changed(action: &str, repo: &str, id: u64) -> Delivery {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("installation_repositories", Some(action)),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    let name = repo.rsplit('/').next().unwrap_or(repo);
+    let listed = json!([{
+        "id": id,
+        "node_id": "MDEwOlJlcG9zaXRvcnkxODY4NTMwMDI=",
+        "name": name,
+        "full_name": repo,
+        "private": false,
+    }]);
+    let (this, other) = if action == "added" {
+        ("repositories_added", "repositories_removed")
+    } else {
+        ("repositories_removed", "repositories_added")
+    };
+    payload[this] = listed;
+    payload[other] = json!([]);
+    Delivery::json("installation_repositories", &payload, SECRET)
+}
+
+/// The App uninstalled: GitHub's `installation` `deleted` example, for [`INSTALLATION`].
+pub fn installation_deleted() -> Delivery {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("installation", Some("deleted")),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    Delivery::json("installation", &payload, SECRET)
 }
 
 /// Check suite `suite` of GitHub Actions completed with `conclusion` on pull request #2's

@@ -506,3 +506,133 @@ pub async fn rate_limiter_contract<S: RateLimiter>(store: &S) {
         })
     );
 }
+
+/// A repository's schedule in installation `installation`, next firing at `next_ms`.
+pub fn schedule_entry(
+    installation: u64,
+    repo: u64,
+    next_ms: Option<u64>,
+) -> shared::ports::ScheduleEntry {
+    shared::ports::ScheduleEntry {
+        installation: InstallationId(installation),
+        repository: shared::envelope::Repository {
+            id: shared::ids::RepoId(repo),
+            full_name: RepoFullName::new(format!("octo-org/repo-{repo}")),
+            default_branch: Some("main".to_owned()),
+            private: false,
+        },
+        cron: "0 3 * * *".to_owned(),
+        timezone: "UTC".to_owned(),
+        tasks: vec!["deps".to_owned()],
+        next_fire_ms: next_ms,
+        last_fired_ms: None,
+        updated_at_ms: 1_000,
+    }
+}
+
+/// The schedule registry: entries replaced and removed by repository, the due ones by
+/// their next fire time, a fire time claimed once, an installation's schedules removed
+/// with it, the tracking issue kept apart from the schedule.
+pub async fn schedule_registry_contract<S: shared::ports::ScheduleRegistry>(store: &S) {
+    use shared::ids::RepoId;
+    let early = schedule_entry(7, 1, Some(1_000));
+    let late = schedule_entry(7, 2, Some(5_000));
+    let never = schedule_entry(8, 3, None);
+    for entry in [&late, &early, &never] {
+        store.put_schedule(entry).await.expect("put");
+    }
+    assert_eq!(
+        store.schedule(RepoId(1)).await.expect("get"),
+        Some(early.clone())
+    );
+    assert_eq!(store.schedule(RepoId(9)).await.expect("get"), None);
+
+    let due = store.due_schedules(5_000, 10).await.expect("due");
+    assert_eq!(
+        due,
+        [early.clone(), late.clone()],
+        "earliest first, never-again left out"
+    );
+    assert_eq!(
+        store.due_schedules(4_999, 10).await.expect("due"),
+        std::slice::from_ref(&early)
+    );
+    assert_eq!(store.due_schedules(5_000, 1).await.expect("due").len(), 1);
+    assert!(store.due_schedules(999, 10).await.expect("due").is_empty());
+
+    // A fire time is claimed once; a claim on a fire time that moved on is refused.
+    assert!(
+        store
+            .claim_fire(RepoId(1), 1_000, Some(1_000), Some(2_000))
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !store
+            .claim_fire(RepoId(1), 1_000, Some(1_000), Some(2_000))
+            .await
+            .expect("again")
+    );
+    assert!(
+        !store
+            .claim_fire(RepoId(9), 1_000, Some(1_000), None)
+            .await
+            .expect("none")
+    );
+    let claimed = store
+        .schedule(RepoId(1))
+        .await
+        .expect("get")
+        .expect("entry");
+    assert_eq!(
+        (claimed.next_fire_ms, claimed.last_fired_ms),
+        (Some(2_000), Some(1_000))
+    );
+    assert!(
+        store
+            .claim_fire(RepoId(1), 2_000, Some(2_000), None)
+            .await
+            .expect("claim")
+    );
+    assert_eq!(
+        store.due_schedules(u64::MAX, 10).await.expect("due"),
+        std::slice::from_ref(&late)
+    );
+
+    // Replaced by repository.
+    let changed = shared::ports::ScheduleEntry {
+        cron: "0 4 * * *".to_owned(),
+        ..schedule_entry(7, 2, Some(6_000))
+    };
+    store.put_schedule(&changed).await.expect("replace");
+    assert_eq!(store.schedule(RepoId(2)).await.expect("get"), Some(changed));
+
+    assert!(store.remove_schedule(RepoId(2)).await.expect("remove"));
+    assert!(!store.remove_schedule(RepoId(2)).await.expect("again"));
+    assert_eq!(
+        store
+            .remove_installation_schedules(InstallationId(7))
+            .await
+            .expect("rm"),
+        1
+    );
+    assert_eq!(
+        store
+            .remove_installation_schedules(InstallationId(7))
+            .await
+            .expect("rm"),
+        0
+    );
+    assert_eq!(store.schedule(RepoId(3)).await.expect("get"), Some(never));
+
+    assert_eq!(store.tracking_issue(RepoId(1)).await.expect("issue"), None);
+    store
+        .put_tracking_issue(RepoId(1), 12)
+        .await
+        .expect("put issue");
+    assert_eq!(
+        store.tracking_issue(RepoId(1)).await.expect("issue"),
+        Some(12)
+    );
+    assert_eq!(store.tracking_issue(RepoId(3)).await.expect("issue"), None);
+}

@@ -24,6 +24,11 @@ async fn installations_keep_the_installation_store_contract() {
 }
 
 #[tokio::test]
+async fn schedules_keep_the_schedule_registry_contract() {
+    store_contract::schedule_registry_contract(&fresh_store("ota-store").await.0).await;
+}
+
+#[tokio::test]
 async fn the_audit_log_keeps_the_audit_log_contract() {
     store_contract::audit_log_contract(&fresh_store("ota-store").await.0).await;
 }

@@ -362,6 +362,49 @@ async fn pull_requests_and_branches_are_read() {
 }
 
 #[tokio::test]
+async fn a_repository_is_described_and_an_issue_is_opened_once_per_call() {
+    let (fake, client) = start().await;
+    fake.set_repository(REPO, 1_296_269, "trunk", true);
+    fake.set_pull_request(REPO, pull(4, Some(REPO)));
+    let repo = scope(REPO);
+
+    let info = client.repository(&repo).await.expect("repository");
+    assert_eq!(info.id, shared::ids::RepoId(1_296_269));
+    assert_eq!(info.default_branch, "trunk");
+    assert!(info.private);
+    assert!(matches!(
+        client.repository(&scope("octocat/gone")).await,
+        Err(GitHubError::NotFound(_))
+    ));
+
+    let issue = shared::ports::NewIssue {
+        title: "Ollama Turbo Agent: scheduled runs".to_owned(),
+        body: "Reports of the scheduled runs.".to_owned(),
+        labels: vec!["automation:scheduled".to_owned()],
+    };
+    let number = client.open_issue(&repo, &issue).await.expect("issue");
+    assert_eq!(number, 5, "after the pull request #4: one sequence");
+    assert_eq!(
+        fake.opened_issues(REPO),
+        [(5, "Ollama Turbo Agent: scheduled runs".to_owned())]
+    );
+    assert_eq!(fake.labels(REPO, 5), ["automation:scheduled"]);
+    let sent = fake.requests_to(Route::CreateIssue);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].body.as_ref().map(|body| body["body"].clone()),
+        Some(json!("Reports of the scheduled runs."))
+    );
+    // GitHub cannot tell a repeated issue apart: a failure is not retried.
+    fake.inject(Route::CreateIssue, 1, Fault::Status(502));
+    assert!(client.open_issue(&repo, &issue).await.is_err());
+    assert_eq!(fake.requests_to(Route::CreateIssue).len(), 2);
+    assert_eq!(fake.opened_issues(REPO).len(), 1);
+    fake.take_unexpected();
+    fake.assert_nothing_unexpected();
+}
+
+#[tokio::test]
 async fn a_github_enterprise_server_base_path_is_kept() {
     let fake = FakeGitHub::start_at("/api/v3").await;
     let client = fake.client();

@@ -156,3 +156,57 @@ async fn a_policy_that_allows_only_comments_denies_a_scheduled_job() {
     assert_eq!(audit[0].decision, "denied");
     assert_eq!(audit[0].policy.as_deref(), Some("comments-only"));
 }
+
+#[tokio::test]
+async fn a_scheduled_read_only_task_reports_on_one_tracking_issue_opened_once() {
+    use shared::ports::ScheduleRegistry;
+    let harness = PolicyHarness::start().await;
+    let first = request(schedule(), &["review", "docs"]);
+    let second = request(schedule(), &["review"]);
+
+    process_ok(&harness, &first).await;
+    process_ok(&harness, &second).await;
+
+    let opened = harness.github.opened_issues(REPO);
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    let (number, title) = &opened[0];
+    assert_eq!(title, "Ollama Turbo Agent: scheduled runs");
+    assert_eq!(
+        harness.github.labels(REPO, *number),
+        ["automation:scheduled"]
+    );
+    assert_eq!(
+        harness
+            .store
+            .tracking_issue(first.repository.id)
+            .await
+            .expect("store"),
+        Some(*number)
+    );
+    let trigger_of = |request: &Request, index: usize| {
+        let harness = &harness;
+        let id = JobId::for_trigger(&request.id, index);
+        async move {
+            harness
+                .store
+                .job(&id)
+                .await
+                .expect("store")
+                .expect("a job")
+                .trigger
+        }
+    };
+    assert_eq!(
+        trigger_of(&first, 0).await,
+        Trigger::Tracking { number: *number }
+    );
+    assert_eq!(
+        trigger_of(&second, 0).await,
+        Trigger::Tracking { number: *number }
+    );
+    // A task that changes code opens its own pull request: no thread.
+    assert_eq!(trigger_of(&first, 1).await, Trigger::Request);
+    // Nothing is said on the tracking issue until a job ends.
+    assert!(harness.github.comments(REPO, *number).is_empty());
+    assert!(harness.github.unexpected().is_empty());
+}

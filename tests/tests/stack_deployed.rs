@@ -9,12 +9,16 @@
 //! (and key, and the runner image's tag `scripts/deploy` sets): a job asks for the stack's
 //! own GPU Ollama service, which ECS starts (played by test support, see
 //! `tests/src/deployed/gpu.rs`), waits in line until it is healthy, and runs against it
-//! by its Cloud Map name.
+//! by its Cloud Map name. And a schedule: registered by the policy function from a push of
+//! the config, fired by the scheduler function on its EventBridge rule, its job a pull
+//! request.
 
 use e2e::delivery::Delivery;
 use e2e::deployed::{Models, RUNNER_IMAGE_TAG, StackWorld};
+use e2e::git_server::DEFAULT_BRANCH;
 use e2e::ota_server::{PR, REPO, pr_comment};
 use e2e::runner_world::REFACTORED;
+use e2e::serve_events::push_payload;
 use serde_json::json;
 
 /// The refactor's check: passes once the model's rewrite is in.
@@ -180,6 +184,77 @@ async fn a_stack_from_the_template_takes_an_ollama_comment_to_an_opened_pull_req
     }
     github.assert_nothing_unexpected();
     eprintln!("whole path in {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_pushed_schedule_fires_through_the_scheduler_function_and_opens_a_pull_request() {
+    use shared::ports::ScheduleRegistry;
+    let world = StackWorld::start(CHECK).await;
+    let scheduler = world.env("SchedulerFunction");
+    assert_eq!(scheduler["JOBS_TABLE"], world.stack.output("JobsTableName"));
+    assert_eq!(
+        scheduler["INTAKE_QUEUE_URL"],
+        world.stack.output("IntakeQueueUrl")
+    );
+    world.fakes.script_quick_refactor();
+    let fakes = &world.fakes;
+    let config = format!(
+        "{}  triggers:\n    schedule:\n      cron: \"0 3 * * *\"\n      tasks: [refactor]\n",
+        e2e::runner_world::config_with_command(CHECK)
+    );
+    for git_ref in ["", DEFAULT_BRANCH] {
+        fakes
+            .github
+            .set_file(REPO, git_ref, ".ollama-turbo.yml", config.as_str());
+    }
+    let before = fakes
+        .git
+        .commit(REPO, DEFAULT_BRANCH, &[("base.txt", "base\n")], "Base");
+    let after = fakes.git.commit(
+        REPO,
+        DEFAULT_BRANCH,
+        &[(".ollama-turbo.yml", config.as_str())],
+        "Schedule the refactor",
+    );
+    let secret = world.webhook_secret().await;
+    let payload = push_payload(&before, &after, &[".ollama-turbo.yml"], false);
+    let (status, body) = world.post(&Delivery::json("push", &payload, &secret)).await;
+    assert_eq!(status, 202, "{body}");
+    world.pump().await;
+
+    let registry = ota_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&world.aws),
+        world.stack.output("JobsTableName"),
+    );
+    let repo = shared::ids::RepoId(186_853_002);
+    let entry = registry
+        .schedule(repo)
+        .await
+        .expect("the registry")
+        .expect("the schedule registered by the policy function");
+    assert_eq!(entry.cron, "0 3 * * *");
+    // Its time has come (as a night passing would have it).
+    let due = shared::ports::ScheduleEntry {
+        next_fire_ms: Some(shared::clock::now_ms() - 1_000),
+        ..entry
+    };
+    registry.put_schedule(&due).await.expect("the registry");
+
+    world.fire_schedule("SchedulerFunctionTick").await;
+    let pull = world
+        .pump_until("the scheduled pull request", || {
+            fakes.github.opened_pulls(REPO).into_iter().next()
+        })
+        .await;
+    assert_eq!(pull.base, DEFAULT_BRANCH);
+    assert_eq!(fakes.git.show(REPO, &pull.head, "src/lib.rs"), REFACTORED);
+    let fired = registry.schedule(repo).await.expect("get").expect("entry");
+    assert!(fired.last_fired_ms.is_some(), "{fired:?}");
+    // The next tick finds nothing due.
+    world.fire_schedule("SchedulerFunctionTick").await;
+    world.pump().await;
+    assert_eq!(fakes.github.opened_pulls(REPO).len(), 1);
+    fakes.github.assert_nothing_unexpected();
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! under. The one place that spells the key strings; `docs/storage.md` describes the same
 //! layout for people, and the tests below pin it.
 
-use shared::ids::{InstallationId, RepoFullName};
+use shared::ids::{InstallationId, RepoFullName, RepoId};
 use shared::job::{JobId, Wait};
 
 /// The table's partition key attribute.
@@ -35,6 +35,12 @@ pub(crate) const RATE_SK: &str = "RATE";
 pub(crate) const SLOTS_PK: &str = "SLOTS";
 /// The sort key of the runner slots.
 pub(crate) const SLOTS_SK: &str = "SLOTS";
+
+/// The partition key of the schedule registry: one partition, one item per repository
+/// with a schedule, so a tick reads only the repositories that have one.
+pub(crate) const SCHEDULES_PK: &str = "SCHEDULES";
+/// The sort key of a repository's tracking issue (under [`tracking_pk`]).
+pub(crate) const TRACKING_SK: &str = "TRACKING";
 
 /// Every number in a sort key is zero-padded to this width (`u64::MAX` has 20 digits),
 /// so that the string order DynamoDB sorts by is the numeric order.
@@ -79,6 +85,18 @@ pub(crate) fn policy_sk(name: &str) -> String {
     format!("{POLICY_PREFIX}{name}")
 }
 
+/// A repository's schedule in the [`SCHEDULES_PK`] partition, by the repository's id
+/// (which a rename keeps).
+pub(crate) fn schedule_sk(repo: RepoId) -> String {
+    format!("{REPO_PREFIX}{:0NUMBER_WIDTH$}", repo.0)
+}
+
+/// The partition of a repository's tracking issue, apart from its schedule, which it
+/// outlives.
+pub(crate) fn tracking_pk(repo: RepoId) -> String {
+    format!("TRACKING#{}", repo.0)
+}
+
 pub(crate) fn audit_pk(installation: InstallationId) -> String {
     format!("AUDIT#{installation}")
 }
@@ -113,6 +131,10 @@ mod tests {
             "00000001700000000000#j0123456789abcdef0123"
         );
         assert_eq!(installation_pk(InstallationId(42)), "INST#42");
+        assert_eq!(SCHEDULES_PK, "SCHEDULES");
+        assert_eq!(schedule_sk(RepoId(1296269)), "REPO#00000000000001296269");
+        assert_eq!(tracking_pk(RepoId(1296269)), "TRACKING#1296269");
+        assert_eq!(TRACKING_SK, "TRACKING");
         assert_eq!(repo_sk(&repo), "REPO#octo-org/hello-world");
         assert_eq!(policy_sk("default"), "POLICY#default");
         assert_eq!(audit_pk(InstallationId(42)), "AUDIT#42");

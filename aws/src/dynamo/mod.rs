@@ -15,6 +15,7 @@ mod operator;
 
 pub use operator::MAX_PREFIX_MATCHES;
 mod rate;
+mod schedules;
 mod slots;
 
 use crate::describe;

@@ -6,7 +6,8 @@
 //! only ([`guard`], with the [`OperatorToken`] printed at start as a sign-in link), and
 //! slow clients are cut off ([`listener`], [`body`]). The dashboard (`ota-web`, signed
 //! in with GitHub) serves the jobs ([`dashboard`]), and its settings page rotates the
-//! App's webhook secret and key ([`rotation`]).
+//! App's webhook secret and key ([`rotation`]). The [`ticker`] fires the repositories'
+//! schedules.
 
 mod body;
 mod dashboard;
@@ -17,6 +18,7 @@ mod operator_token;
 mod rotation;
 mod routes;
 mod runner_token;
+mod ticker;
 
 pub use guard::{Gate, KnownHosts, SESSION_COOKIE};
 pub use operator_token::{OperatorToken, TOKEN_FILE, TOKEN_VARIABLE, TokenSource};
@@ -216,6 +218,11 @@ impl Server {
             AppIdentity::from_slug(Some(&settings.slug)),
         );
         tokio::spawn(engine.run());
+        tokio::spawn(ticker::run(
+            db.clone(),
+            self.inbox.clone(),
+            Duration::from_secs(self.args.schedule_tick_seconds),
+        ));
         tokio::spawn(intake_worker::run(db, self.inbox.clone(), stage));
         tracing::info!(app_id = settings.app_id.0, slug = %settings.slug, from = %settings.source, "GitHub App configured; processing deliveries");
         if let Ok(mut app) = self.app.write() {

@@ -24,6 +24,7 @@ mod lock;
 mod rate;
 mod record;
 mod runners;
+mod schedules;
 mod slots;
 pub mod waits;
 

@@ -191,3 +191,23 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     cause TEXT,
     at_ms INTEGER NOT NULL
 );
+
+-- The schedule registry: the repositories whose config on the default branch has a
+-- schedule, the entry as JSON, and when it fires next (NULL: never again), which a tick
+-- looks up by index instead of reading every schedule.
+CREATE TABLE IF NOT EXISTS schedules (
+    repo_id INTEGER PRIMARY KEY,
+    installation INTEGER NOT NULL,
+    next_fire_ms INTEGER,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schedules_due ON schedules (next_fire_ms)
+    WHERE next_fire_ms IS NOT NULL;
+CREATE INDEX IF NOT EXISTS schedules_installation ON schedules (installation);
+
+-- The issue each repository's scheduled read-only runs report on, once opened; kept when
+-- the schedule goes, so a schedule written again reports on the same issue.
+CREATE TABLE IF NOT EXISTS tracking_issues (
+    repo_id INTEGER PRIMARY KEY,
+    number INTEGER NOT NULL
+);

@@ -742,11 +742,14 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         earlier: Option<&Earlier>,
     ) -> Result<String, Failure> {
         let review = report.review.clone().unwrap_or_default();
-        let Some(number) = job.trigger.number() else {
-            return Ok(format!(
-                "Review (no pull request to post it on): {}",
-                summary.trim()
-            ));
+        // A review goes on the pull request it is about; one without (a schedule's, on the
+        // default branch) is told whole in the summary, which the report posts.
+        let Some(number) = job
+            .trigger
+            .number()
+            .filter(|_| job.trigger.on_pull_request())
+        else {
+            return Ok(review_without_pull_request(job, &review, summary));
         };
         let said_before =
             |comment: &InlineComment| {
@@ -903,6 +906,31 @@ struct Work<'a> {
     checkout: &'a Checkout,
     report: &'a AgentReport,
     summary: &'a str,
+}
+
+/// A review with no pull request to post it on, as text: what it says and each comment with
+/// the line it is about (the agent's own summary when it submitted no review).
+fn review_without_pull_request(
+    job: &JobRecord,
+    review: &crate::agent::Review,
+    summary: &str,
+) -> String {
+    let short = job.commit.as_str().get(..7).unwrap_or(job.commit.as_str());
+    let said = if review.summary.trim().is_empty() {
+        summary.trim()
+    } else {
+        review.summary.trim()
+    };
+    let mut text = format!("Review of `{}` at `{short}`: {said}", base_branch(job));
+    for comment in &review.comments {
+        text.push_str(&format!(
+            "\n- `{}:{}`: {}",
+            comment.path,
+            comment.line,
+            comment.body.trim()
+        ));
+    }
+    text
 }
 
 /// The branch the job came from, which the pull request goes into.

@@ -33,6 +33,7 @@ mod resolve_triggers;
 mod sampling;
 mod suggest;
 mod task;
+mod timezone;
 mod yaml;
 
 #[cfg(test)]
@@ -65,6 +66,7 @@ pub use sampling::{MAX_TEMPERATURE, MAX_TOP_K, Sampling, Think};
 pub use task::{
     BuiltinTask, MAX_TASK_NAME_CHARS, RESERVED_TASK_NAMES, TaskConfig, TaskName, TaskNameError,
 };
+pub use timezone::ScheduleZone;
 
 use limits::{CURRENT_VERSION, MAX_FILE_BYTES};
 

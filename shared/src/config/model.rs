@@ -7,6 +7,7 @@ use super::branch::BranchPattern;
 use super::cron::CronSchedule;
 use super::paths::PathFilter;
 use super::task::TaskName;
+use super::timezone::ScheduleZone;
 
 /// `automation.triggers`: which events start which tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -199,12 +200,24 @@ impl CiFailedTrigger {
     }
 }
 
-/// A cron schedule. Accepted and checked, but not acted on yet.
+/// A cron schedule: its tasks start on the default branch head at each of its times.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScheduleTrigger {
     pub enabled: bool,
     pub cron: Option<CronSchedule>,
+    /// The zone `cron`'s times are read in (`timezone`); UTC by default.
+    pub timezone: ScheduleZone,
     pub tasks: Vec<TaskName>,
+}
+
+impl ScheduleTrigger {
+    /// The cron and tasks to register when the schedule is on and has both.
+    pub fn active(&self) -> Option<(&CronSchedule, &[TaskName])> {
+        match &self.cron {
+            Some(cron) if self.enabled && !self.tasks.is_empty() => Some((cron, &self.tasks)),
+            _ => None,
+        }
+    }
 }
 
 /// `automation.approval`: whether a job waits for `/approve`, and from whom.

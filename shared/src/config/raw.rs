@@ -143,6 +143,7 @@ pub(super) struct RawCiFailed {
 pub(super) struct RawSchedule {
     pub enabled: Option<Spanned<bool>>,
     pub cron: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
     pub tasks: Option<RawTaskList>,
 }
 

@@ -21,6 +21,7 @@ use super::raw::{RawTaskList, RawTriggers};
 use super::resolve::Tasks;
 use super::suggest::did_you_mean;
 use super::task::TaskName;
+use super::timezone::ScheduleZone;
 
 /// Where the triggers live, the start of every field path reported here.
 const FIELD: &str = "automation.triggers";
@@ -185,9 +186,25 @@ impl Checker {
                     None
                 }
             };
+            let timezone = match schedule.timezone {
+                Some(name) => match ScheduleZone::parse(&name.value) {
+                    Ok(zone) => zone,
+                    Err(message) => {
+                        self.invalid(
+                            &name.referenced,
+                            &format!("{field}.timezone"),
+                            message,
+                            None,
+                        );
+                        ScheduleZone::utc()
+                    }
+                },
+                None => ScheduleZone::utc(),
+            };
             triggers.schedule = ScheduleTrigger {
                 enabled,
                 cron,
+                timezone,
                 tasks: self.trigger_tasks(
                     schedule.tasks,
                     enabled,

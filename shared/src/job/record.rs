@@ -38,6 +38,9 @@ pub enum Trigger {
     /// A request from outside GitHub (a schedule, an operator): no conversation to answer
     /// in; the check run on the commit reports it.
     Request,
+    /// A schedule's read-only task (a review with no pull request): its result goes to the
+    /// App's tracking issue of the repository's scheduled runs, issue `number`.
+    Tracking { number: u64 },
 }
 
 impl Trigger {
@@ -47,7 +50,8 @@ impl Trigger {
             Self::Comment { number, .. }
             | Self::PullRequest { number }
             | Self::Issue { number }
-            | Self::CiFailed { number, .. } => Some(*number),
+            | Self::CiFailed { number, .. }
+            | Self::Tracking { number } => Some(*number),
             Self::CheckRun { .. } | Self::Push | Self::Cli | Self::Request => None,
         }
     }
@@ -59,7 +63,9 @@ impl Trigger {
                 on_pull_request, ..
             } => *on_pull_request,
             Self::PullRequest { .. } | Self::CheckRun { .. } | Self::CiFailed { .. } => true,
-            Self::Issue { .. } | Self::Push | Self::Cli | Self::Request => false,
+            Self::Issue { .. } | Self::Tracking { .. } | Self::Push | Self::Cli | Self::Request => {
+                false
+            }
         }
     }
 }

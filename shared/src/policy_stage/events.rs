@@ -32,6 +32,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         match envelope.action.as_deref() {
             Some("deleted") => {
                 self.store.remove_installation(id).await?;
+                let removed = self.store.remove_installation_schedules(id).await?;
+                if removed > 0 {
+                    tracing::info!(
+                        installation = id.0,
+                        removed,
+                        "schedules removed with the installation"
+                    );
+                }
                 tracing::info!(installation = id.0, "installation removed");
                 return Ok(());
             }
@@ -56,6 +64,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .await?;
         self.store
             .remove_repositories(id, &names(&installation.repositories_removed))
+            .await?;
+        self.schedules_removed(&installation.repositories_removed)
+            .await?;
+        self.schedules_installed(id, &installation.repositories_added)
             .await?;
         if installation.repositories_truncated {
             tracing::warn!(
@@ -137,6 +149,13 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         };
         if push.deleted {
             return Ok(());
+        }
+        if branch == default_branch(envelope)
+            && super::schedules::changes_config(push)
+            && let Some(repository) = &envelope.repository
+        {
+            self.refresh_schedule(scope.installation, repository)
+                .await?;
         }
         let Some(config) = self.config_or_log(envelope, &scope).await? else {
             return Ok(());

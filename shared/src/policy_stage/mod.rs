@@ -16,6 +16,7 @@ pub mod operations;
 mod paths;
 mod request;
 mod run;
+pub mod schedules;
 mod voice;
 
 use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig, config_from_file};
@@ -23,15 +24,22 @@ use crate::envelope::{Envelope, Subject};
 use crate::inbound::Inbound;
 use crate::policy_stage::operations::{OperationError, record};
 use crate::ports::{
-    AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, StoreError,
+    AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, ScheduleRegistry,
+    StoreError,
 };
 use crate::ports::{GitHub, GitHubError, RepoScope};
 use crate::ports::{Workflow, WorkflowError};
 use crate::webhook::intake::AppIdentity;
 
 /// Every record the stage reads and writes.
-pub trait Store: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter {}
-impl<T: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter> Store for T {}
+pub trait Store:
+    JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter + ScheduleRegistry
+{
+}
+impl<T> Store for T where
+    T: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter + ScheduleRegistry
+{
+}
 
 /// Jobs one user may start per hour in one installation, unless a policy says otherwise.
 pub const DEFAULT_USER_JOBS_PER_HOUR: u32 = 20;

@@ -73,11 +73,19 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 permission: Permission::None,
                 command: trigger.as_str().to_owned(),
             };
+            // A schedule's read-only task has no pull request to answer on: it reports on
+            // the repository's tracking issue.
+            let thread = match (&request.source, config.task(task.as_str())) {
+                (RequestSource::Schedule { .. }, Some(spec)) if !spec.deliverable.edits_code() => {
+                    Some(self.tracking_thread(&scope, request.repository.id).await?)
+                }
+                _ => None,
+            };
             let target = Target {
                 commit: commit.clone(),
                 git_ref: branch.clone(),
                 from_fork: false,
-                thread: None,
+                thread,
             };
             // Nobody to answer: a request has no thread.
             self.start_job(&requester, &scope, &config, ask, target, &mut Voice::Direct)

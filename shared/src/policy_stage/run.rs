@@ -453,6 +453,9 @@ fn trigger_of(kind: TriggerKind, fix_attempt: u32, thread: Option<&ThreadRef>) -
                 number: thread.number,
             },
         },
+        (TriggerKind::Schedule, Some(thread)) => Trigger::Tracking {
+            number: thread.number,
+        },
         (_, Some(thread)) if thread.on_pull_request => Trigger::PullRequest {
             number: thread.number,
         },

@@ -2,7 +2,7 @@
 //! per-repository installation tokens, retries) lives in the `ota-github` crate; tests
 //! point it at a fake GitHub server.
 
-use crate::ids::{CommitSha, InstallationId, RepoFullName};
+use crate::ids::{CommitSha, InstallationId, RepoFullName, RepoId};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::time::Duration;
@@ -414,6 +414,39 @@ pub trait GitHub: Send + Sync {
         number: u64,
         label: &str,
     ) -> impl Future<Output = Result<(), GitHubError>> + Send;
+
+    /// The repository as GitHub describes it (`GET /repos/{owner}/{repo}`): what an
+    /// installation event leaves out, such as its default branch.
+    fn repository(
+        &self,
+        scope: &RepoScope,
+    ) -> impl Future<Output = Result<RepositoryInfo, GitHubError>> + Send;
+
+    /// Opens an issue with `labels` and returns its number (`POST
+    /// /repos/{owner}/{repo}/issues`). GitHub has no way to open an issue once only, so
+    /// it is sent once, never retried: the caller keeps the number and asks again only
+    /// when it has none.
+    fn open_issue(
+        &self,
+        scope: &RepoScope,
+        issue: &NewIssue,
+    ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
+}
+
+/// What [`GitHub::repository`] tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryInfo {
+    pub id: RepoId,
+    pub default_branch: String,
+    pub private: bool,
+}
+
+/// An issue to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIssue {
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
 }
 
 /// Whose changed files [`GitHub::changed_paths`] lists.

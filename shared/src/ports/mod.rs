@@ -14,6 +14,7 @@ mod launcher;
 mod policies;
 mod queue;
 mod rate;
+mod schedules;
 mod secrets;
 mod slots;
 mod store_error;
@@ -30,6 +31,7 @@ pub use launcher::*;
 pub use policies::*;
 pub use queue::*;
 pub use rate::*;
+pub use schedules::*;
 pub use secrets::*;
 pub use slots::*;
 pub use store_error::*;
@@ -69,6 +71,7 @@ mod tests {
             include_str!("policies.rs"),
             include_str!("queue.rs"),
             include_str!("rate.rs"),
+            include_str!("schedules.rs"),
             include_str!("secrets.rs"),
             include_str!("slots.rs"),
             include_str!("store_error.rs"),

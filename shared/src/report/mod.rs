@@ -277,9 +277,13 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
         job: &JobRecord,
         change: LabelChange,
     ) -> Result<(), ReportError> {
+        // The tracking issue is shared by every scheduled run: no one job's labels.
         let Some(number) = job.trigger.number() else {
             return Ok(());
         };
+        if matches!(job.trigger, crate::job::Trigger::Tracking { .. }) {
+            return Ok(());
+        }
         for label in change.remove {
             self.github.remove_label(scope, number, label).await?;
         }

@@ -46,6 +46,7 @@ enum Handler {
     Policy(policy_function::Stage),
     Dispatch(dispatch_function::Stage, dispatch_function::ReportQueue),
     Report(report_function::Stage),
+    Scheduler(scheduler_function::Scheduler),
 }
 
 /// A queue a function takes its batches from, per the stack's event source mapping.
@@ -217,7 +218,7 @@ impl StackWorld {
                     dispatch_function::handle_batch(stage, reports, event).await
                 }
                 Some(Handler::Report(stage)) => report_function::handle_batch(stage, event).await,
-                Some(Handler::Webhook(_)) | None => {
+                Some(Handler::Webhook(_) | Handler::Scheduler(_)) | None => {
                     panic!("{} takes no SQS batches", mapping.function)
                 }
             };
@@ -228,7 +229,8 @@ impl StackWorld {
     }
 
     /// EventBridge fires the scheduled rule `logical_id` once: its target's input sent to
-    /// its target queue, as the stack wired them.
+    /// its target queue, or its target function (on its alias) invoked, as the stack
+    /// wired them.
     pub async fn fire_schedule(&self, logical_id: &str) {
         let events = aws_sdk_eventbridge::Client::new(&self.aws);
         let rule = self.stack.physical(logical_id);
@@ -243,6 +245,10 @@ impl StackWorld {
             "the rule {rule} has no target"
         );
         for target in targets.targets() {
+            if let Some(function) = lambda_target(target.arn()) {
+                self.invoke_scheduled(function).await;
+                continue;
+            }
             let queue = target.arn().rsplit(':').next().unwrap_or_default();
             let url = self
                 .sqs
@@ -260,6 +266,23 @@ impl StackWorld {
                 .send()
                 .await
                 .expect("SendMessage as EventBridge");
+        }
+    }
+
+    /// The function named `name` invoked by a schedule, as Lambda would run it.
+    async fn invoke_scheduled(&self, name: &str) {
+        let logical = self
+            .handlers
+            .keys()
+            .find(|logical| self.stack.physical(logical) == name)
+            .unwrap_or_else(|| panic!("a schedule invokes {name}, which the stack does not have"));
+        match self.handlers.get(logical) {
+            Some(Handler::Scheduler(scheduler)) => {
+                scheduler_function::handle(scheduler, shared::clock::now_ms())
+                    .await
+                    .unwrap_or_else(|err| panic!("the scheduler's tick failed: {err}"));
+            }
+            _ => panic!("a schedule invokes {logical}, which takes no scheduled invocation"),
         }
     }
 
@@ -355,6 +378,14 @@ async fn build_handler(
             let reports = dispatch_function::build_reports(&settings, aws);
             (Handler::Dispatch(stage, reports), Some(desk))
         }
+        Some("ota-scheduler") => {
+            let settings = scheduler_function::Settings::from_env(var)
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
+            (
+                Handler::Scheduler(scheduler_function::build(&settings, aws)),
+                None,
+            )
+        }
         Some("ota-report") => {
             let settings = report_function::Settings::from_env(var)
                 .unwrap_or_else(|problem| misconfigured(problem.to_string()));
@@ -405,4 +436,10 @@ async fn mappings(
         }
     }
     mappings
+}
+
+/// The function name of a Lambda target's ARN (`arn:…:function:NAME` or `…:NAME:ALIAS`).
+fn lambda_target(arn: &str) -> Option<&str> {
+    let (_, after) = arn.split_once(":function:")?;
+    after.split(':').next()
 }

@@ -151,7 +151,8 @@ pub const RESOURCE_TYPES: &[(&str, Handling)] = &[
         Handling::StandIn(
             "FunctionName",
             "moto lacks aliases; what names the alias (event source mappings, the URL) gets \
-             the function, whose code is the same",
+             the function, whose code is the same; a rule's target, which must be an ARN \
+             (CloudFormation's `Ref` of an alias is its ARN), the function's ARN",
         ),
     ),
     ("AWS::AutoScaling::AutoScalingGroup", Handling::Creates),
@@ -364,6 +365,7 @@ pub fn plan(
     // Made after the stack, in the order of their references to one another.
     plan.after = in_dependency_order(std::mem::take(&mut plan.after))?;
     for (name, with) in &stand_ins {
+        rule_targets_by_arn(&mut template, name, with);
         intrinsics::stand_in(&mut template, name, with)?;
         // What test support makes through the APIs may name the alias too (the URL).
         for (_, _, properties) in plan.before.iter_mut().chain(plan.after.iter_mut()) {
@@ -439,6 +441,30 @@ pub fn plan(
     }
     plan.template = template;
     Ok(plan)
+}
+
+/// A rule's targets that name `alias` (`Ref`, an ARN in CloudFormation) name the ARN of
+/// the function standing in for it (`with`, a `Ref` of the function, is its name).
+fn rule_targets_by_arn(template: &mut Value, alias: &str, with: &Value) {
+    let Some(function) = with["Ref"].as_str().map(str::to_owned) else {
+        return;
+    };
+    let Some(resources) = template["Resources"].as_object_mut() else {
+        return;
+    };
+    for resource in resources.values_mut() {
+        if resource["Type"] != "AWS::Events::Rule" {
+            continue;
+        }
+        let Some(targets) = resource["Properties"]["Targets"].as_array_mut() else {
+            continue;
+        };
+        for target in targets {
+            if target["Arn"] == json!({ "Ref": alias }) {
+                target["Arn"] = json!({ "Fn::GetAtt": [function, "Arn"] });
+            }
+        }
+    }
 }
 
 /// Replaces, in moto's copy, every reference to `name` by what was made for it.
@@ -677,12 +703,19 @@ mod tests {
             "Live": {"Type": "AWS::Lambda::Alias", "Properties": {"FunctionName": {"Ref": "Fn"}}},
             "Esm": {"Type": "AWS::Lambda::EventSourceMapping",
                     "Properties": {"FunctionName": {"Ref": "Live"}}},
+            "Tick": {"Type": "AWS::Events::Rule",
+                     "Properties": {"Targets": [{"Id": "t", "Arn": {"Ref": "Live"}}]}},
         }});
         let plan = plan(template, "s", &BTreeMap::new(), &BTreeMap::new()).expect("planned");
         assert!(plan.template["Resources"].get("Live").is_none());
         assert_eq!(
             plan.template["Resources"]["Esm"]["Properties"]["FunctionName"],
             json!({"Ref": "Fn"})
+        );
+        // A rule's target is an ARN, as CloudFormation's `Ref` of an alias is.
+        assert_eq!(
+            plan.template["Resources"]["Tick"]["Properties"]["Targets"][0]["Arn"],
+            json!({"Fn::GetAtt": ["Fn", "Arn"]})
         );
     }
 

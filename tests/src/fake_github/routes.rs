@@ -66,6 +66,8 @@ pub(crate) enum RepoOp {
     Issue { number: u64 },
     PullFiles { number: u64 },
     Compare { basehead: String },
+    Repository,
+    CreateIssue,
 }
 
 impl Call {
@@ -106,6 +108,8 @@ impl RepoOp {
             Self::Issue { .. } => Route::Issue,
             Self::PullFiles { .. } => Route::PullFiles,
             Self::Compare { .. } => Route::Compare,
+            Self::Repository => Route::Repository,
+            Self::CreateIssue => Route::CreateIssue,
         }
     }
 
@@ -137,6 +141,8 @@ impl RepoOp {
             Self::Issue { .. } => Endpoint::GetIssue,
             Self::PullFiles { .. } => Endpoint::ListPullFiles,
             Self::Compare { .. } => Endpoint::Compare,
+            Self::Repository => Endpoint::GetRepository,
+            Self::CreateIssue => Endpoint::CreateIssue,
         }
     }
 }
@@ -181,6 +187,8 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
                     basehead: (*basehead).to_owned(),
                 },
                 ("GET", ["issues", n]) => RepoOp::Issue { number: number(n)? },
+                ("GET", []) => RepoOp::Repository,
+                ("POST", ["issues"]) => RepoOp::CreateIssue,
                 ("GET", ["pulls"]) => RepoOp::ListPulls,
                 ("POST", ["pulls"]) => RepoOp::CreatePull,
                 ("GET", ["pulls", n, "reviews"]) => RepoOp::ListReviews { number: number(n)? },
@@ -523,6 +531,20 @@ fn repo_call(
             }
         }
         RepoOp::CreateCheckRun => create_check_run(state, repo, body),
+        RepoOp::Repository => match state.repositories.get(repo) {
+            Some((id, default_branch, private)) => Answer::json(
+                200,
+                json!({
+                    "id": id,
+                    "name": repo.rsplit('/').next().unwrap_or(repo),
+                    "full_name": repo,
+                    "default_branch": default_branch,
+                    "private": private,
+                }),
+            ),
+            None => Answer::error(404, "Not Found"),
+        },
+        RepoOp::CreateIssue => create_issue(state, repo, body),
         RepoOp::ListPulls => super::pulls::list(state, repo, query),
         RepoOp::CreatePull => super::pulls::create(state, repo, body),
         RepoOp::ListReviews { number } => super::pulls::reviews(state, repo, *number),
@@ -637,6 +659,54 @@ fn repo_call(
             )
         }
     }
+}
+
+/// `POST /repos/{o}/{r}/issues`: a title is required; the number is the repository's next
+/// (issues and pull requests share one sequence), and unknown labels are created.
+fn create_issue(state: &mut State, repo: &str, body: Option<&Value>) -> Answer {
+    let Some(title) = body.and_then(|body| body["title"].as_str()) else {
+        return Answer::refuse(422, "Invalid request", "an issue without a title");
+    };
+    let text = body
+        .and_then(|body| body["body"].as_str())
+        .unwrap_or_default();
+    if let Some(refused) = super::limits::body("Issue", text) {
+        return refused;
+    }
+    let taken = state
+        .issues
+        .keys()
+        .chain(state.pulls.keys())
+        .chain(state.labels.keys())
+        .filter(|(r, _)| r == repo)
+        .map(|(_, number)| *number)
+        .chain(
+            state
+                .comments
+                .iter()
+                .filter(|c| c.repo == repo)
+                .map(|c| c.issue),
+        );
+    let number = taken.max().unwrap_or(0) + 1;
+    state.issues.insert(
+        (repo.to_owned(), number),
+        (title.to_owned(), text.to_owned()),
+    );
+    state
+        .opened_issues
+        .push((repo.to_owned(), number, title.to_owned()));
+    if let Some(Value::Array(labels)) = body.map(|body| &body["labels"]) {
+        let names = labels.iter().filter_map(|l| l.as_str().map(str::to_owned));
+        state
+            .labels
+            .entry((repo.to_owned(), number))
+            .or_default()
+            .extend(names);
+    }
+    Answer::json(
+        201,
+        json!({ "number": number, "title": title, "body": text, "state": "open" }),
+    )
 }
 
 /// Adds to the issue's labels, as `POST .../labels` does (GitHub creates unknown labels).

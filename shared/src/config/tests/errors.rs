@@ -362,6 +362,21 @@ automation:
 }
 
 #[test]
+fn a_schedules_time_zone_must_be_an_iana_name() {
+    let (found_place, message) = one(
+        "automation:\n  triggers:\n    schedule:\n      cron: \"0 3 * * 1\"\n      timezone: Europe/Berlyn\n      tasks: [deps]\n",
+    );
+    assert_eq!(
+        found_place,
+        place(5, "automation.triggers.schedule.timezone")
+    );
+    assert!(
+        message.contains("`Europe/Berlyn` is not a time zone of the IANA database"),
+        "{message}"
+    );
+}
+
+#[test]
 fn open_pr_and_push_direct_both_true_is_an_error() {
     let text = "automation:\n  output:\n    open_pr: true\n    push_direct: true\n";
     let (found_place, message) = one(text);

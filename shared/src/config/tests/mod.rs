@@ -142,12 +142,11 @@ fn the_complete_example_in_the_docs_resolves_as_described() {
     assert_eq!(names(t.push.tasks_for("release/2.0", "main")), ["fix"]);
     assert!(t.push.tasks_for("feature/x", "main").is_empty());
     assert!(!t.check_suite.enabled && t.check_suite.tasks_for_rerequested().is_empty());
-    assert!(!t.schedule.enabled);
     assert_eq!(names(t.tasks_for_label("ollama:fix")), ["fix"]);
-    assert_eq!(
-        t.schedule.cron.as_ref().map(CronSchedule::as_str),
-        Some("0 3 * * 1")
-    );
+    let (cron, tasks) = t.schedule.active().expect("the schedule is on");
+    assert_eq!(cron.as_str(), "0 3 * * 1");
+    assert_eq!(names(tasks), ["deps"]);
+    assert_eq!(t.schedule.timezone.name(), "Europe/Berlin");
 
     let refactor = config.task("refactor").expect("built-in");
     assert_eq!(refactor.command.as_deref(), Some("cargo test --workspace"));
