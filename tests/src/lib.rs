@@ -7,6 +7,7 @@
 pub mod agent_harness;
 pub mod aws;
 pub mod browser;
+pub mod control_plane_contract;
 pub mod dashboard_client;
 pub mod delivery;
 pub mod deploy_script;

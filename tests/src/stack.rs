@@ -151,6 +151,35 @@ impl StackWorld {
             .expect("start the execution");
     }
 
+    /// The dashboard's control plane on the stack: its table, state machine, runners' log
+    /// group and dead-letter queues, as the dashboard function is given them.
+    pub async fn control_plane(&self) -> ota_aws::DynamoControlPlane {
+        let config = config().await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let dead_letters = ota_aws::DEAD_LETTER_QUEUES
+            .iter()
+            .map(|spec| ota_aws::DeadLetterSource {
+                name: spec.name.to_owned(),
+                queue: ota_aws::DeadLetterQueue::new(sqs.clone(), self.output(spec.output)),
+                holds_jobs: spec.holds_jobs(),
+            })
+            .collect();
+        ota_aws::DynamoControlPlane::new(
+            self.store.clone(),
+            self.workflow.clone(),
+            ota_aws::RunnerLogReader::new(
+                aws_sdk_cloudwatchlogs::Client::new(&config),
+                self.runner_log_group(),
+            ),
+            dead_letters,
+        )
+    }
+
+    /// The runners' log group's name.
+    pub fn runner_log_group(&self) -> &str {
+        self.stack.physical("RunnerLogGroup")
+    }
+
     /// The URL of the stack's queue `logical_id` (a queue's physical id).
     pub fn queue_url(&self, logical_id: &str) -> String {
         self.stack.physical(logical_id).to_owned()

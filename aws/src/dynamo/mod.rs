@@ -11,8 +11,10 @@ mod audit;
 mod installations;
 mod jobs;
 mod keys;
+mod listing;
 mod operator;
 
+pub use listing::{MAX_PAGE, READ_BUDGET};
 pub use operator::MAX_PREFIX_MATCHES;
 mod rate;
 mod slots;

@@ -1,14 +1,15 @@
-//! What only the operator's `ota --stack` asks of the table: the newest jobs, jobs by an
-//! id prefix, a job's audit entries, and removing a policy. The listings are `Scan`s of
-//! the whole table (it has no index by time): fine for an operator's occasional look,
-//! never called by the functions, whose roles are not granted `Scan` or `DeleteItem`.
+//! What the operator's `ota --stack` and the dashboard ask of the table beyond the ports:
+//! the newest jobs and jobs by an id prefix (`Scan`s of the whole table, fine for an
+//! operator's occasional look and never called by the functions, whose roles are not
+//! granted `Scan`), a job's audit entries, and replacing an installation's policies.
 
 use super::keys::{self, PK, SK};
 use super::{DynamoStore, Item, decode, key, string, unavailable};
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use shared::ids::InstallationId;
 use shared::job::{JobId, JobRecord, JobStatus};
-use shared::ports::{AuditEntry, JobStore, StoreError};
+use shared::policy::InstallationPolicy;
+use shared::ports::{AuditEntry, JobStore, PolicyStore, StoreError};
 
 /// How many jobs [`DynamoStore::jobs_by_prefix`] returns at most, as the local store does:
 /// a prefix names one job, a handful when it is ambiguous.
@@ -121,6 +122,27 @@ impl DynamoStore {
             .into_iter()
             .filter(|entry| entry.job.as_ref() == Some(job))
             .collect())
+    }
+
+    /// Makes the installation's policies exactly `policies`: stores each, then removes the
+    /// others. Returns the names removed.
+    pub async fn replace_policies(
+        &self,
+        installation: InstallationId,
+        policies: &[InstallationPolicy],
+    ) -> Result<Vec<String>, StoreError> {
+        let before = self.policies(installation).await?;
+        for policy in policies {
+            self.put_policy(policy).await?;
+        }
+        let mut removed = Vec::new();
+        for old in before {
+            if !policies.iter().any(|policy| policy.name == old.name) {
+                self.remove_policy(installation, &old.name).await?;
+                removed.push(old.name);
+            }
+        }
+        Ok(removed)
     }
 
     /// Removes the installation's policy `name`; removing one that is not there is fine.

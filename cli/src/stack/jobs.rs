@@ -11,7 +11,7 @@ use crate::commands::{
 };
 use ota_aws::DynamoStore;
 use shared::clock::now_ms;
-use shared::job::{JobRecord, Timeouts};
+use shared::job::JobRecord;
 use shared::policy_stage::operations;
 use std::process::ExitCode;
 
@@ -67,10 +67,7 @@ pub(super) async fn retry_job(
     old: &JobRecord,
 ) -> anyhow::Result<operations::Retried> {
     let workflow = stack.workflow()?;
-    let timeouts = workflow
-        .execution_input(&old.id)
-        .await?
-        .map_or(Timeouts::DEFAULT, |input| input.timeouts);
+    let timeouts = workflow.retry_timeouts(&old.id).await?;
     let origin = operator(old, "ota retry");
     Ok(operations::retry(store, &workflow, old, &origin, timeouts).await?)
 }

@@ -8,6 +8,7 @@
 //! by name, and does only what is missing.
 
 mod comment;
+pub mod dashboard;
 mod events;
 mod labels;
 mod manage;
