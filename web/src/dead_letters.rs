@@ -35,14 +35,14 @@ struct DeadLettersPage {
 }
 
 /// The owner, or the refusal a user gets.
-fn owner(viewer: &Viewer) -> Result<(), Refusal> {
-    match viewer {
-        Viewer::Operator(_) => Ok(()),
-        Viewer::User { .. } => Err(Refusal::NotFound(
-            "Dead letters are for the server's owner, who signs in with the link `ota serve` printed."
-                .to_owned(),
-        )),
+fn owner<C>(web: &Web<C>, viewer: &Viewer) -> Result<(), Refusal> {
+    if viewer.is_owner(web) {
+        return Ok(());
     }
+    Err(Refusal::NotFound(
+        "Dead letters are for the server's owner, who signs in with the link `ota serve` printed."
+            .to_owned(),
+    ))
 }
 
 /// `GET /dead-letters`.
@@ -51,7 +51,7 @@ pub async fn list<C: ControlPlane>(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let viewer = viewer(&web, &headers)?;
-    owner(&viewer)?;
+    owner(&web, &viewer)?;
     let rows = web
         .plane
         .dead_letters(PAGE_SIZE)
@@ -80,7 +80,7 @@ pub async fn act<C: ControlPlane>(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let viewer = viewer(&web, &headers)?;
-    owner(&viewer)?;
+    owner(&web, &viewer)?;
     check_csrf(&web, &viewer, &body)?;
     let action = match action.as_str() {
         "retry" => DeadLetterAction::Retry,

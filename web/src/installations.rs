@@ -18,7 +18,7 @@ use shared::ids::InstallationId;
 use shared::job::JobRecord;
 use shared::policy::{parse_policy_file, render_policy_file};
 use shared::policy_stage::{DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR};
-use shared::ports::{ControlPlane, DashboardActor, InstallationView, JobFilter};
+use shared::ports::{ControlPlane, InstallationView, JobFilter};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -234,7 +234,7 @@ async fn render<C: ControlPlane>(
                 )
             })
             .collect(),
-        editable: matches!(viewer, Viewer::Operator(_)),
+        editable: viewer.is_owner(web),
         text,
         problem,
         usage,
@@ -262,7 +262,7 @@ pub async fn set_policies<C: ControlPlane>(
 ) -> Result<Response, Refusal> {
     let viewer = viewer(&web, &headers)?;
     let view = find(&web, &viewer, &raw).await?;
-    if !matches!(viewer, Viewer::Operator(_)) {
+    if !viewer.is_owner(&web) {
         return Err(Refusal::Forbidden(
             "Only the server's owner edits an installation's policies here.".to_owned(),
         ));
@@ -281,7 +281,7 @@ pub async fn set_policies<C: ControlPlane>(
     match parse_policy_file(&text, InstallationId(view.record.id.0)) {
         Ok(policies) => {
             web.plane
-                .set_policies(view.record.id, policies, &DashboardActor::Operator)
+                .set_policies(view.record.id, policies, &viewer.actor())
                 .await?;
             tracing::info!(
                 installation = view.record.id.0,

@@ -154,19 +154,15 @@ pub async fn callback<C: ControlPlane>(
                 .into_response();
         }
     };
-    let Some(id) = random_id() else {
+    let expires = now + ms(SESSION_LIFETIME);
+    let session = UserSession {
+        login: login.clone(),
+        token,
+        expires_at_ms: expires,
+    };
+    let Some(id) = web.sessions.open(session, now) else {
         return Refusal::Unavailable("No randomness for the session.".into()).into_response();
     };
-    let expires = now + ms(SESSION_LIFETIME);
-    web.sessions.insert(
-        id.clone(),
-        UserSession {
-            login: login.clone(),
-            token,
-            expires_at_ms: expires,
-        },
-        now,
-    );
     tracing::info!(%login, "signed in with GitHub");
     let session = set_cookie(
         SESSION_COOKIE,

@@ -46,6 +46,9 @@ enum Handler {
     Policy(policy_function::Stage),
     Dispatch(dispatch_function::Stage, dispatch_function::ReportQueue),
     Report(report_function::Stage),
+    /// The dashboard serves pages, no queue: its page tests serve it on a socket of
+    /// their own (`crate::dashboard_stack`); here its settings are only read.
+    Dashboard,
 }
 
 /// A queue a function takes its batches from, per the stack's event source mapping.
@@ -217,7 +220,7 @@ impl StackWorld {
                     dispatch_function::handle_batch(stage, reports, event).await
                 }
                 Some(Handler::Report(stage)) => report_function::handle_batch(stage, event).await,
-                Some(Handler::Webhook(_)) | None => {
+                Some(Handler::Webhook(_) | Handler::Dashboard) | None => {
                     panic!("{} takes no SQS batches", mapping.function)
                 }
             };
@@ -293,7 +296,7 @@ impl StackWorld {
 }
 
 /// `GetFunctionConfiguration`'s environment, with what Lambda's runtime adds.
-async fn environment(lambda: &aws_sdk_lambda::Client, function: &str) -> Env {
+pub async fn environment(lambda: &aws_sdk_lambda::Client, function: &str) -> Env {
     let configuration = lambda
         .get_function_configuration()
         .function_name(function)
@@ -362,6 +365,11 @@ async fn build_handler(
                 .await
                 .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             (Handler::Report(stage), None)
+        }
+        Some("ota-dashboard") => {
+            dashboard_function::Settings::from_env(var)
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
+            (Handler::Dashboard, None)
         }
         other => panic!(
             "a function of the stack is built from {other:?}, which tests/src/deployed does \
