@@ -3,7 +3,7 @@
 //! GitHub's OAuth web flow hop by hop (the server, GitHub's authorize page, the callback),
 //! as a browser would. Pages read as text, for assertions and `insta` snapshots.
 
-use crate::fake_github::{MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET};
+use crate::fake_github::{FakeGitHub, MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET};
 use crate::ota_server::{OtaServer, ServeWorld};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -21,10 +21,16 @@ pub fn oauth_environment(world: &ServeWorld) -> Vec<(String, String)> {
 
 /// A client signed in with GitHub as `login`, the fake's OAuth pages approving.
 pub async fn signed_in(world: &ServeWorld, server: &OtaServer, login: &str) -> DashboardClient {
-    world.github.sign_in_as(login);
-    let client = DashboardClient::new(server);
+    signed_in_at(&world.github, &server.url, login).await
+}
+
+/// A client of the dashboard at `base` signed in through `github` as `login`.
+pub async fn signed_in_at(github: &FakeGitHub, base: &str, login: &str) -> DashboardClient {
+    github.sign_in_as(login);
+    let client = DashboardClient::at(base);
     let back = client.sign_in_with_github().await;
     assert_eq!(back.status, 303, "{login} could not sign in: {back:?}");
+    assert_eq!(back.location.as_deref(), Some("/jobs"));
     client
 }
 
@@ -101,8 +107,13 @@ pub struct DashboardClient {
 
 impl DashboardClient {
     pub fn new(server: &OtaServer) -> Self {
+        Self::at(&server.url)
+    }
+
+    /// A browser of the dashboard at `base` (`http://HOST:PORT`).
+    pub fn at(base: &str) -> Self {
         Self {
-            base: server.url.clone(),
+            base: base.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder()
                 // Browsers always send one (and GitHub refuses requests without).
                 .user_agent("Mozilla/5.0 (X11; Linux x86_64) ota-dashboard-test")

@@ -9,6 +9,7 @@ pub mod aws;
 pub mod browser;
 pub mod control_plane_contract;
 pub mod dashboard_client;
+pub mod dashboard_stack;
 pub mod delivery;
 pub mod deploy_script;
 pub mod deployed;

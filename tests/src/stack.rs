@@ -47,6 +47,11 @@ pub struct StackWorld {
 
 impl StackWorld {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Self::start`] with more of the template's parameters.
+    pub async fn start_with(more: &[(&str, String)]) -> Self {
         execute_state_machines();
         let config = config().await;
         let name = unique("ota-stack");
@@ -59,6 +64,7 @@ impl StackWorld {
             ("RunnerImage", crate::deployed::RUNNER_IMAGE.to_owned()),
         ]
         .into_iter()
+        .chain(more.iter().cloned())
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
         let stack = stack::create(&config, &name, &parameters)

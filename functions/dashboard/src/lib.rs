@@ -52,7 +52,7 @@ pub struct Settings {
     /// `DASHBOARD_OWNERS`: GitHub logins of the server's owners (comma-separated; may be
     /// empty: then nobody has the owner's pages).
     pub owners: Vec<String>,
-    /// `DASHBOARD_URL`: where browsers reach the dashboard; without it, the function's
+    /// `DASHBOARD_PUBLIC_URL`: where browsers reach the dashboard; without it, the function's
     /// own URL (asked of Lambda at start, for `AWS_LAMBDA_FUNCTION_NAME`).
     pub public_url: Option<String>,
     /// `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda.
@@ -67,11 +67,13 @@ impl Settings {
                 .iter()
                 .map(|spec| (spec.name, env.required(spec.env), spec.holds_jobs()))
                 .collect();
-            let public_url = env.optional("DASHBOARD_URL");
+            let public_url = env.optional("DASHBOARD_PUBLIC_URL");
             if let Some(url) = &public_url
                 && !(url.starts_with("https://") || url.starts_with("http://"))
             {
-                env.problem(format!("DASHBOARD_URL must be an http(s) URL, not {url:?}"));
+                env.problem(format!(
+                    "DASHBOARD_PUBLIC_URL must be an http(s) URL, not {url:?}"
+                ));
             }
             Self {
                 table: env.required("JOBS_TABLE"),
@@ -166,13 +168,13 @@ pub async fn read_session_key(arn: &str, aws: &SdkConfig) -> Result<SessionKey, 
     ))
 }
 
-/// Where browsers reach the dashboard: `DASHBOARD_URL`, else the function's own URL on
+/// Where browsers reach the dashboard: `DASHBOARD_PUBLIC_URL`, else the function's own URL on
 /// its live alias.
 pub async fn public_url(settings: &Settings, aws: &SdkConfig) -> Result<String, ConfigError> {
     if let Some(url) = &settings.public_url {
         return Ok(url.trim_end_matches('/').to_owned());
     }
-    let problem = |what: String| ConfigError::new("DASHBOARD_URL", what);
+    let problem = |what: String| ConfigError::new("DASHBOARD_PUBLIC_URL", what);
     let Some(function) = &settings.function_name else {
         return Err(problem(
             "not set, and AWS_LAMBDA_FUNCTION_NAME is not either (not running in Lambda)"
@@ -304,7 +306,7 @@ mod tests {
 
     #[test]
     fn names_every_missing_or_invalid_setting() {
-        let err = Settings::from_env(env(&[("DASHBOARD_URL", "dashboard.example")]))
+        let err = Settings::from_env(env(&[("DASHBOARD_PUBLIC_URL", "dashboard.example")]))
             .expect_err("incomplete");
         for expected in [
             "JOBS_TABLE is not set",
@@ -314,7 +316,7 @@ mod tests {
             "JOB_DLQ_URL is not set",
             "OAUTH_CLIENT_SECRET_ARN is not set",
             "SESSION_KEY_SECRET_ARN is not set",
-            "DASHBOARD_URL must be an http(s) URL",
+            "DASHBOARD_PUBLIC_URL must be an http(s) URL",
         ] {
             assert!(err.contains(expected), "{expected}: {err}");
         }

@@ -61,8 +61,8 @@ impl ConfigError {
                 "give the stack's DashboardSessionKey secret a random value of 32 characters \
                  or more (the stack generates one; redeploy if it was removed)"
             }
-            "DASHBOARD_URL" => {
-                "deploy with DashboardUrl=<https URL> (a domain of your own in front of the \
+            "DASHBOARD_PUBLIC_URL" => {
+                "deploy with DashboardPublicUrl=<https URL> (a domain of your own in front of the \
                  function), or leave it empty for the function's own URL"
             }
             _ => "the stack's template sets these: redeploy the stack with scripts/deploy",
