@@ -279,9 +279,55 @@ async fn the_owner_edits_a_policy_and_the_change_is_audited() {
     let text = audit.text();
     assert!(text.contains("dashboard policy set"), "{text}");
     assert!(text.contains(OWNER), "the owner is named: {text}");
-    // The owner's dead letters page: the stack's queues, empty.
+    // The owner's dead letters: the stack's queues. A job the workflow set aside is
+    // handled again from the page, as `ota dlq redrive jobs` does.
     let letters = owner.get("/dead-letters").await;
     assert_eq!(letters.status, 200, "{letters:?}");
+    assert!(
+        letters.text().contains("No dead letters."),
+        "{}",
+        letters.text()
+    );
+    let dead = world.job(JobStatus::DeadLettered, false).await;
+    let jobs_dlq = world.output("JobDeadLetterQueueUrl").to_owned();
+    world
+        .sqs
+        .send_message()
+        .queue_url(&jobs_dlq)
+        .message_body(
+            serde_json::json!({
+                "job": dead.id.as_str(),
+                "error": { "Error": "Dispatch.NoCapacity", "Cause": "no free slot" },
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("send to moto");
+    let letters = owner.get("/dead-letters").await;
+    let text = letters.text();
+    assert!(
+        text.contains(&format!(
+            "jobs: job {} · Dispatch.NoCapacity: no free slot",
+            dead.id
+        )),
+        "{text}"
+    );
+    let action = letters
+        .body
+        .split("action=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|action| action.ends_with("/retry"))
+        .expect("the retry form")
+        .to_owned();
+    let csrf = letters.csrf().expect("csrf");
+    let retried = owner.post(&action, &[("csrf", &csrf)]).await;
+    assert_eq!(retried.status, 303, "{retried:?}");
+    assert!(world.peek(&jobs_dlq).await.is_empty(), "the letter is gone");
+    let again = owner.post(&action, &[("csrf", &csrf)]).await;
+    assert_eq!(again.status, 409, "{again:?}");
+    let letters = owner.get("/dead-letters").await;
     assert!(
         letters.text().contains("No dead letters."),
         "{}",

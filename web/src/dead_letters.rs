@@ -40,8 +40,7 @@ fn owner<C>(web: &Web<C>, viewer: &Viewer) -> Result<(), Refusal> {
         return Ok(());
     }
     Err(Refusal::NotFound(
-        "Dead letters are for the server's owner, who signs in with the link `ota serve` printed."
-            .to_owned(),
+        "Dead letters are for the server's owner.".to_owned(),
     ))
 }
 
