@@ -408,3 +408,31 @@ async fn dead_letters_are_listed_retried_and_discarded() {
             .expect("unknown queue")
     );
 }
+
+#[tokio::test]
+async fn a_rare_filter_reads_a_bounded_page_and_reads_on_from_its_cursor() {
+    use futures_util::StreamExt;
+    let (store, plane) = listing_plane().await;
+    // The one match is older than a page's whole read budget of other jobs.
+    let rare = e2e::store_contract::job_on("rare/repo", e2e::store_contract::comment_on(1), 1);
+    store.create_job(&rare).await.expect("create");
+    let others: Vec<_> = (0..ota_aws::READ_BUDGET as u64)
+        .map(|at| e2e::store_contract::job(1_000 + at))
+        .collect();
+    futures_util::stream::iter(others.iter().map(|job| store.create_job(job)))
+        .buffer_unordered(16)
+        .for_each(|created| async move {
+            created.expect("create");
+        })
+        .await;
+    let filter = shared::ports::JobFilter {
+        repo: Some(shared::ids::RepoFullName::new("rare/repo")),
+        ..shared::ports::JobFilter::default()
+    };
+    let first = plane.jobs(&filter, None, 10).await.expect("page");
+    assert!(first.jobs.is_empty(), "the budget ends the page first");
+    let next = first.next.expect("a cursor where it stopped");
+    let second = plane.jobs(&filter, Some(&next), 10).await.expect("page");
+    assert_eq!(second.jobs, [rare]);
+    assert_eq!(second.next, None);
+}
