@@ -44,6 +44,9 @@ pub struct Page {
     /// `Content-Type` and `Content-Disposition`, when given.
     pub content_type: Option<String>,
     pub content_disposition: Option<String>,
+    /// `X-Frame-Options` and `Cache-Control`, when given.
+    pub frame_options: Option<String>,
+    pub cache_control: Option<String>,
     pub body: String,
 }
 
@@ -171,6 +174,8 @@ impl DashboardClient {
         };
         let content_type = header("content-type");
         let content_disposition = header("content-disposition");
+        let frame_options = header("x-frame-options");
+        let cache_control = header("cache-control");
         let set_cookies: Vec<String> = response
             .headers()
             .get_all("set-cookie")
@@ -200,6 +205,8 @@ impl DashboardClient {
             set_cookies,
             content_type,
             content_disposition,
+            frame_options,
+            cache_control,
             body: response.text().await.unwrap_or_default(),
         }
     }

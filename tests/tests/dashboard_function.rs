@@ -102,6 +102,9 @@ async fn users_see_their_repositories_jobs_filter_them_and_act_only_with_write_a
             jobs.text()
         );
     }
+    // Pages are not framed by other sites nor cached.
+    assert_eq!(jobs.frame_options.as_deref(), Some("DENY"));
+    assert_eq!(jobs.cache_control.as_deref(), Some("no-store"));
     let filtered = reader.get("/jobs?status=awaiting_approval").await;
     assert_eq!(filtered.status, 200, "{filtered:?}");
     assert!(filtered.body.contains(&format!("/jobs/{}", waiting.id)));
