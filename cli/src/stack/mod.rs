@@ -4,11 +4,13 @@
 //! `AWS_ENDPOINT_URL` come from the usual chain (`AWS_PROFILE`, `AWS_REGION`, ...).
 //! `jobs`, `job`, `approve`, `cancel` and `retry` ([`jobs`]) run the same operations as
 //! on one machine, with the store and workflow the policy function uses; `dlq`
-//! ([`dlq`]), `policy` ([`policy`]) and `secrets` ([`secrets`]) exist only here.
+//! ([`dlq`]), `policy` ([`policy`]), `secrets` ([`secrets`]) and `reindex` ([`reindex`])
+//! exist only here.
 
 pub mod dlq;
 pub mod jobs;
 pub mod policy;
+pub mod reindex;
 pub mod secrets;
 
 use anyhow::Context;
