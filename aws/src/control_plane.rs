@@ -68,12 +68,13 @@ impl DynamoControlPlane {
         self.dead_letters.iter().find(|source| source.name == name)
     }
 
-    /// Retries the job `letter` holds and deletes the letter; a job that cannot be retried
-    /// leaves it in the queue and is a conflict naming its status.
+    /// Retries the job `letter` holds for `actor` and deletes the letter; a job that cannot
+    /// be retried leaves it in the queue and is a conflict naming its status.
     async fn retry_dead_job(
         &self,
         source: &DeadLetterSource,
         letter: &DeadLetter,
+        actor: &DashboardActor,
     ) -> Result<(), StoreError> {
         let job = match dead_letter_job(&letter.body) {
             Some(id) => self.store.job(&id).await?,
@@ -86,9 +87,7 @@ impl DynamoControlPlane {
                 dead_letter_summary(&letter.body)
             )));
         };
-        let outcome = self
-            .act(job.clone(), JobAction::Retry, &DashboardActor::Operator)
-            .await?;
+        let outcome = self.act(job.clone(), JobAction::Retry, actor).await?;
         match outcome {
             ActionOutcome::Retried(_) | ActionOutcome::Done(_) => {
                 source.queue.delete(letter).await.map_err(queue_error)
@@ -210,6 +209,7 @@ impl ControlPlane for DynamoControlPlane {
         &self,
         id: &str,
         action: DeadLetterAction,
+        actor: &DashboardActor,
     ) -> Result<bool, StoreError> {
         let Some((name, message_id)) = id.split_once(ID_SEPARATOR) else {
             return Ok(false);
@@ -228,7 +228,7 @@ impl ControlPlane for DynamoControlPlane {
         match action {
             DeadLetterAction::Discard => source.queue.delete(&letter).await.map_err(queue_error)?,
             DeadLetterAction::Retry if source.holds_jobs => {
-                self.retry_dead_job(source, &letter).await?;
+                self.retry_dead_job(source, &letter, actor).await?;
             }
             DeadLetterAction::Retry => {
                 // SQS redrives a whole queue, not one message: every event waiting there

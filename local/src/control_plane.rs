@@ -123,6 +123,8 @@ impl ControlPlane for LocalControlPlane {
         &self,
         id: &str,
         action: DeadLetterAction,
+        // A delivery handled again is not a job action: nothing names who asked.
+        _actor: &DashboardActor,
     ) -> Result<bool, StoreError> {
         match action {
             DeadLetterAction::Retry => self.db.redeliver_dead(id, now_ms()).await,

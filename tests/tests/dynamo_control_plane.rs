@@ -361,6 +361,7 @@ async fn dead_letters_are_listed_retried_and_discarded() {
     // Looking leaves them in place.
     assert_eq!(plane.dead_letters(10).await.expect("list").len(), 2);
 
+    let owner = DashboardActor::User("the-owner".to_owned());
     let id_of = |prefix: &str| {
         letters
             .iter()
@@ -370,7 +371,7 @@ async fn dead_letters_are_listed_retried_and_discarded() {
     };
     assert!(
         plane
-            .dead_letter_act(&id_of("jobs:"), DeadLetterAction::Retry)
+            .dead_letter_act(&id_of("jobs:"), DeadLetterAction::Retry, &owner)
             .await
             .expect("retry")
     );
@@ -386,24 +387,37 @@ async fn dead_letters_are_listed_retried_and_discarded() {
         .expect("the retry's job");
     assert_eq!(new.commit, job.commit);
     assert!(world.execution_status(&new.id).await.is_some());
+    let retried_by = plane
+        .audit(
+            &AuditFilter {
+                actor: Some("the-owner".to_owned()),
+                ..AuditFilter::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .expect("audit");
+    assert_eq!(retried_by.entries.len(), 1, "the owner is named");
+    assert_eq!(retried_by.entries[0].command, "dashboard retry");
 
     assert!(
         plane
-            .dead_letter_act(&id_of("approvals:"), DeadLetterAction::Discard)
+            .dead_letter_act(&id_of("approvals:"), DeadLetterAction::Discard, &owner)
             .await
             .expect("discard")
     );
     assert!(world.peek(&approvals_dlq).await.is_empty());
     assert!(
         !plane
-            .dead_letter_act(&id_of("approvals:"), DeadLetterAction::Discard)
+            .dead_letter_act(&id_of("approvals:"), DeadLetterAction::Discard, &owner)
             .await
             .expect("again"),
         "gone already"
     );
     assert!(
         !plane
-            .dead_letter_act("nowhere:1", DeadLetterAction::Discard)
+            .dead_letter_act("nowhere:1", DeadLetterAction::Discard, &owner)
             .await
             .expect("unknown queue")
     );

@@ -90,7 +90,11 @@ pub async fn act<C: ControlPlane>(
             )));
         }
     };
-    if web.plane.dead_letter_act(&id, action).await? {
+    if web
+        .plane
+        .dead_letter_act(&id, action, &viewer.actor())
+        .await?
+    {
         tracing::info!(delivery = %id, action = action.as_str(), "the owner acted on a dead letter");
         Ok(see_other("/dead-letters"))
     } else {

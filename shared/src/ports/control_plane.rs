@@ -256,12 +256,13 @@ pub trait ControlPlane: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<DeadLetterView>, StoreError>> + Send;
 
-    /// Does `action` to the dead letter `id`; `false` when there is no such dead letter
-    /// (any more).
+    /// Does `action` to the dead letter `id` for `actor` (the owner; named in the audit
+    /// entry of a job it retries); `false` when there is no such dead letter (any more).
     fn dead_letter_act(
         &self,
         id: &str,
         action: DeadLetterAction,
+        actor: &DashboardActor,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Does `action` to `job` for `actor`, writing the audit entry.
