@@ -337,3 +337,49 @@ async fn the_owner_edits_a_policy_and_the_change_is_audited() {
         letters.text()
     );
 }
+
+#[tokio::test]
+async fn the_oauth_client_and_session_key_are_read_from_their_secrets_and_never_quoted() {
+    let aws = e2e::aws::config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let read = |value: &'static str| {
+        let (secrets, aws) = (secrets.clone(), aws.clone());
+        async move {
+            let arn = e2e::aws::secret(&secrets, &e2e::unique("ota-oauth"), value).await;
+            dashboard_function::read_oauth_client(&arn, &aws).await
+        }
+    };
+    // A stack just deployed: not filled in yet, so nobody can sign in (and the page says so).
+    assert!(read(" ").await.expect("empty").is_none());
+    assert!(
+        read(r#"{"client_id":"","client_secret":""}"#)
+            .await
+            .expect("blank")
+            .is_none()
+    );
+    let app = read(r#"{"client_id":"Iv1.abc","client_secret":"s3cr3t-value"}"#)
+        .await
+        .expect("read")
+        .expect("filled in");
+    assert_eq!(app.client_id, "Iv1.abc");
+    let wrong = read(r#"{"client_id":"Iv1.abc","clientsecret":"s3cr3t-value"}"#)
+        .await
+        .expect_err("a field missing");
+    assert_eq!(wrong.setting, "OAUTH_CLIENT_SECRET_ARN");
+    assert!(!wrong.to_string().contains("s3cr3t"), "{wrong}");
+    let not_json = read("s3cr3t-value").await.expect_err("not JSON");
+    assert!(not_json.problem.contains("not JSON"), "{not_json}");
+    assert!(!not_json.to_string().contains("s3cr3t"), "{not_json}");
+
+    let short = e2e::aws::secret(&secrets, &e2e::unique("ota-key"), "too-short").await;
+    let err = dashboard_function::read_session_key(&short, &aws)
+        .await
+        .expect_err("short");
+    assert!(!err.to_string().contains("too-short"), "{err}");
+    let long = e2e::aws::secret(&secrets, &e2e::unique("ota-key"), &"k".repeat(64)).await;
+    assert!(
+        dashboard_function::read_session_key(&long, &aws)
+            .await
+            .is_ok()
+    );
+}

@@ -97,7 +97,7 @@ impl IntoResponse for Refusal {
             Self::SignIn { browser: false } => (
                 StatusCode::UNAUTHORIZED,
                 "Sign in first".to_owned(),
-                "This page is for signed-in users. Sign in with GitHub at /signin/github, or send the operator's token as `Authorization: Bearer`.".to_owned(),
+                "This page is for signed-in users. Sign in with GitHub at /signin/github (or, with `ota serve`, send the operator's token as `Authorization: Bearer`).".to_owned(),
             ),
             Self::NotFound(text) => (StatusCode::NOT_FOUND, "Not found".to_owned(), text),
             Self::Forbidden(text) => (StatusCode::FORBIDDEN, "Not allowed".to_owned(), text),
