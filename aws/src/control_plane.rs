@@ -131,7 +131,7 @@ impl ControlPlane for DynamoControlPlane {
         let Some(job) = self.store.job(id).await? else {
             return Ok(None);
         };
-        let audit = self.store.audit_for_job(job.installation, id).await?;
+        let audit = self.store.audit_for_job(&job).await?;
         let approvable = job.status == JobStatus::AwaitingApproval
             && self.store.task_token(id, Wait::Approval).await?.is_some();
         let log = match self.logs.tail(&job).await {

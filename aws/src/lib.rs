@@ -22,7 +22,9 @@ pub use dead_letters::{
     DEAD_LETTER_QUEUES, DeadLetter, DeadLetterError, DeadLetterQueue, DeadLetterQueueSpec, Depth,
     JOB_DLQ_OUTPUT, dead_letter_job, dead_letter_summary,
 };
-pub use dynamo::{DynamoStore, MAX_PAGE, MAX_PREFIX_MATCHES, READ_BUDGET, Reindexed};
+pub use dynamo::{
+    AUDIT_LEEWAY_MS, DynamoStore, MAX_PAGE, MAX_PREFIX_MATCHES, READ_BUDGET, Reindexed,
+};
 pub use ecs::{EcsLauncher, RunnerLogs, RunnerTasks, console_log_stream, console_log_url};
 pub use gpu_service::{EcsGpuService, GpuServiceTarget};
 pub use logs::{LOG_TAIL_LINES, RunnerLogReader};

@@ -118,6 +118,11 @@ async fn a_job_s_page_has_its_attempts_audit_and_runner_log() {
     other.job = None;
     other.command = "/ollama refactor".to_owned();
     world.store.append(&other).await.expect("audit");
+    // The page reads the log from a minute before the job on, not the whole partition.
+    let mut long_before = entry.clone();
+    long_before.at_ms = job.created_at_ms - 2 * ota_aws::AUDIT_LEEWAY_MS;
+    long_before.command = "/ollama refactor (an older job's)".to_owned();
+    world.store.append(&long_before).await.expect("audit");
 
     let detail = plane
         .job_detail(&job.id)

@@ -15,7 +15,7 @@ mod listing;
 mod operator;
 
 pub use listing::{MAX_PAGE, READ_BUDGET};
-pub use operator::{MAX_PREFIX_MATCHES, Reindexed};
+pub use operator::{AUDIT_LEEWAY_MS, MAX_PREFIX_MATCHES, Reindexed};
 mod rate;
 mod slots;
 

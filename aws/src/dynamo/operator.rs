@@ -19,6 +19,10 @@ pub struct Reindexed {
     pub installations: usize,
 }
 
+/// How long before a job's creation its audit entries may be stamped: the decision that
+/// made it is written by another process, whose clock may be a little behind.
+pub const AUDIT_LEEWAY_MS: u64 = 60_000;
+
 /// How many jobs [`DynamoStore::jobs_by_prefix`] returns at most, as the local store does:
 /// a prefix names one job, a handful when it is ambiguous.
 pub const MAX_PREFIX_MATCHES: usize = 50;
@@ -107,14 +111,21 @@ impl DynamoStore {
         Ok(jobs)
     }
 
-    /// The audit entries about `job` in its installation's log, oldest first.
-    pub async fn audit_for_job(
-        &self,
-        installation: InstallationId,
-        job: &JobId,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
+    /// The audit entries about `job` in its installation's log, oldest first. Only the
+    /// entries from [`AUDIT_LEEWAY_MS`] before the job's creation on are read: the
+    /// decision that made it and everything done to it after.
+    pub async fn audit_for_job(&self, job: &JobRecord) -> Result<Vec<AuditEntry>, StoreError> {
+        let since = keys::time_bound(job.created_at_ms.saturating_sub(AUDIT_LEEWAY_MS));
+        let installation = job.installation;
+        let job = &job.id;
         let query = self
-            .partition_query("#pk = :pk", PK, keys::audit_pk(installation))
+            .partition_query(
+                "#pk = :pk AND #sk >= :since",
+                PK,
+                keys::audit_pk(installation),
+            )
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":since", string(since))
             .filter_expression("contains(#record, :job)")
             .expression_attribute_names("#record", super::RECORD)
             .expression_attribute_values(":job", string(job.as_str()))

@@ -31,7 +31,7 @@ pub async fn jobs(stack: &Stack, args: JobsArgs) -> anyhow::Result<ExitCode> {
 pub async fn job(stack: &Stack, args: JobArgs) -> anyhow::Result<ExitCode> {
     let store = stack.store()?;
     let job = find(&store, &args.id).await?;
-    let audit = store.audit_for_job(job.installation, &job.id).await?;
+    let audit = store.audit_for_job(&job).await?;
     print!("{}", commands::job_details(&job, &audit, now_ms()));
     Ok(ExitCode::SUCCESS)
 }
