@@ -383,3 +383,95 @@ async fn the_oauth_client_and_session_key_are_read_from_their_secrets_and_never_
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn a_job_s_log_streams_from_its_runner_s_cloudwatch_stream() {
+    let dashboard = DashboardStack::start().await;
+    let world = &dashboard.world;
+    let mut job = world.job(JobStatus::Dispatching, false).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&e2e::aws::config().await);
+    let group = world.runner_log_group().to_owned();
+    let stream = "runner/runner/feedc0de";
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name(stream)
+        .send()
+        .await
+        .expect("stream");
+    let put = |lines: &'static [&'static str]| {
+        let (logs, group) = (logs.clone(), group.clone());
+        async move {
+            let now = i64::try_from(shared::clock::now_ms()).expect("ms");
+            let events = lines
+                .iter()
+                .map(|line| {
+                    aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                        .timestamp(now)
+                        .message(*line)
+                        .build()
+                        .expect("event")
+                })
+                .collect();
+            logs.put_log_events()
+                .log_group_name(&group)
+                .log_stream_name(stream)
+                .set_log_events(Some(events))
+                .send()
+                .await
+                .expect("events");
+        }
+    };
+    put(&["cloning the repository"]).await;
+    let before = job.status;
+    job.move_to(JobStatus::Running, shared::clock::now_ms())
+        .expect("run");
+    job.log = Some(ota_aws::console_log_url(e2e::aws::REGION, &group, stream));
+    world.store.update_job(&job, before).await.expect("update");
+    dashboard
+        .github
+        .let_user_reach("reader", INSTALLATION, REPO, "read");
+    let reader = dashboard.signed_in("reader").await;
+    let page = reader.get(&format!("/jobs/{}", job.id)).await;
+    assert!(
+        page.text().contains("cloning the repository"),
+        "{}",
+        page.text()
+    );
+
+    // The stream sends what the runner writes next, then the job's end.
+    let watch = tokio::spawn({
+        let watcher = dashboard.browser();
+        watcher.set_cookie(
+            "ota_session",
+            &reader.cookie("ota_session").expect("a session"),
+        );
+        let path = format!("/jobs/{}/log/stream?from=1", job.id);
+        async move {
+            watcher
+                .events(&path, std::time::Duration::from_secs(30))
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    put(&["calling the model", "opened the pull request"]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let mut done = job.clone();
+    done.move_to(JobStatus::Succeeded, shared::clock::now_ms())
+        .expect("succeed");
+    world
+        .store
+        .update_job(&done, JobStatus::Running)
+        .await
+        .expect("update");
+    let (status, events) = watch.await.expect("the stream");
+    assert_eq!(status, 200);
+    assert!(
+        events.contains("event: lines\ndata: calling the model\ndata: opened the pull request"),
+        "{events}"
+    );
+    assert!(
+        !events.contains("cloning"),
+        "the page had it already: {events}"
+    );
+    assert!(events.contains("event: end\ndata: succeeded"), "{events}");
+}
