@@ -92,6 +92,29 @@ pub fn console_log_url(region: &str, group: &str, stream: &str) -> String {
     )
 }
 
+/// The log group and stream a link of [`console_log_url`] names, as the job record keeps
+/// it: where the dashboard reads the runner's log back. `None` for any other text.
+pub fn console_log_stream(url: &str) -> Option<(String, String)> {
+    let unescape = |text: &str| -> Option<String> {
+        let mut bytes = Vec::new();
+        let mut rest = text.as_bytes();
+        while let Some((&first, tail)) = rest.split_first() {
+            if let Some(hex) = tail.strip_prefix(b"25").filter(|_| first == b'$') {
+                let digits = std::str::from_utf8(hex.get(..2)?).ok()?;
+                bytes.push(u8::from_str_radix(digits, 16).ok()?);
+                rest = hex.get(2..)?;
+            } else {
+                bytes.push(first);
+                rest = tail;
+            }
+        }
+        String::from_utf8(bytes).ok()
+    };
+    let (_, fragment) = url.split_once("#logsV2:log-groups/log-group/")?;
+    let (group, stream) = fragment.split_once("/log-events/")?;
+    Some((unescape(group)?, unescape(stream)?))
+}
+
 /// How an ECS call failed, before each port names it: ECS answered with an error code, the
 /// request could not be made, or no answer came. Each carries the sentence to report.
 pub(crate) enum EcsFailure {
@@ -276,6 +299,23 @@ impl TaskLauncher for EcsLauncher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_link_names_its_group_and_stream_again() {
+        let url = console_log_url("eu-west-1", "/ota/runner", "runner/runner/0123abcd");
+        assert_eq!(
+            console_log_stream(&url),
+            Some((
+                "/ota/runner".to_owned(),
+                "runner/runner/0123abcd".to_owned()
+            ))
+        );
+        assert_eq!(console_log_stream("/var/log/job.log"), None);
+        assert_eq!(
+            console_log_stream("x#logsV2:log-groups/log-group/a$25Z/log-events/b"),
+            None
+        );
+    }
 
     #[test]
     fn log_links_escape_like_the_console() {

@@ -5,20 +5,29 @@
 
 pub mod asl;
 mod cloudformation;
+mod control_plane;
 mod dead_letters;
 mod dynamo;
 mod ecs;
 pub mod emf;
 mod gpu_service;
+mod logs;
 mod secrets_manager;
 mod sqs;
 mod step_functions;
 
 pub use cloudformation::{StackError, StackOutputs};
-pub use dead_letters::{DeadLetter, DeadLetterError, DeadLetterQueue, Depth};
-pub use dynamo::{DynamoStore, MAX_PREFIX_MATCHES};
-pub use ecs::{EcsLauncher, RunnerLogs, RunnerTasks, console_log_url};
+pub use control_plane::{DeadLetterSource, DynamoControlPlane};
+pub use dead_letters::{
+    DEAD_LETTER_QUEUES, DeadLetter, DeadLetterError, DeadLetterQueue, DeadLetterQueueSpec, Depth,
+    JOB_DLQ_OUTPUT, dead_letter_job, dead_letter_summary,
+};
+pub use dynamo::{
+    AUDIT_LEEWAY_MS, DynamoStore, MAX_PAGE, MAX_PREFIX_MATCHES, READ_BUDGET, Reindexed,
+};
+pub use ecs::{EcsLauncher, RunnerLogs, RunnerTasks, console_log_stream, console_log_url};
 pub use gpu_service::{EcsGpuService, GpuServiceTarget};
+pub use logs::{LOG_TAIL_LINES, RunnerLogReader};
 pub use secrets_manager::SecretsManagerSecret;
 pub use sqs::SqsEventQueue;
 pub use step_functions::{START_REQUEST_FIELD, StateMachineArnError, StepFunctionsWorkflow};

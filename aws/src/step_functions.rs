@@ -4,7 +4,7 @@
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
-use shared::job::{JobError, JobId, TaskToken};
+use shared::job::{JobError, JobId, TaskToken, Timeouts};
 use shared::ports::{Started, Workflow, WorkflowError, WorkflowInput};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -92,6 +92,15 @@ impl StepFunctionsWorkflow {
         serde_json::from_str(&input).map(Some).map_err(|err| {
             WorkflowError::Rejected(format!("the execution's input is not a job's: {err}"))
         })
+    }
+
+    /// The timeouts `job`'s execution ran with, for its retry; the defaults when Step
+    /// Functions no longer knows it (executions are kept 90 days).
+    pub async fn retry_timeouts(&self, job: &JobId) -> Result<Timeouts, WorkflowError> {
+        Ok(self
+            .execution_input(job)
+            .await?
+            .map_or(Timeouts::DEFAULT, |input| input.timeouts))
     }
 }
 

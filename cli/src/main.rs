@@ -49,6 +49,9 @@ enum Command {
     /// A deployed stack's secrets (with --stack).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Once after updating a stack from a version without the dashboard: index what it
+    /// recorded before, so the dashboard lists it (with --stack).
+    Reindex,
     /// One runner, as `ota serve` starts it for a job (not for direct use).
     #[command(hide = true)]
     Runner(RunnerArgs),
@@ -75,7 +78,7 @@ fn stack_of(cli: &mut Cli, source: Option<ValueSource>) -> Result<Option<String>
     );
     match (cli.stack.take(), local_only) {
         (Some(_), true) if source == Some(ValueSource::CommandLine) => {
-            Err("--stack is for jobs, job, approve, cancel, retry, dlq, policy and secrets; serve and run work on this machine".to_owned())
+            Err("--stack is for jobs, job, approve, cancel, retry, dlq, policy, secrets and reindex; serve and run work on this machine".to_owned())
         }
         (_, true) => Ok(None),
         (stack, false) => Ok(stack.filter(|name| !name.trim().is_empty())),
@@ -126,9 +129,11 @@ fn main() -> ExitCode {
             Command::Cancel(args) => commands::cancel(args).await,
             Command::Retry(args) => commands::retry(args).await,
             Command::Runner(args) => child::run(args).await,
-            Command::Dlq(_) | Command::Policy(_) | Command::Secrets(_) => Err(anyhow::anyhow!(
-                "dlq, policy and secrets work on a deployed stack: give --stack NAME (or set OTA_STACK)"
-            )),
+            Command::Dlq(_) | Command::Policy(_) | Command::Secrets(_) | Command::Reindex => {
+                Err(anyhow::anyhow!(
+                    "dlq, policy, secrets and reindex work on a deployed stack: give --stack NAME (or set OTA_STACK)"
+                ))
+            }
         }
     });
     match result {
@@ -152,6 +157,7 @@ async fn on_stack(name: &str, command: Command) -> anyhow::Result<ExitCode> {
         Command::Dlq(command) => stack::dlq::run(&stack, command).await,
         Command::Policy(command) => stack::policy::run(&stack, command).await,
         Command::Secrets(command) => stack::secrets::run(&stack, command).await,
+        Command::Reindex => stack::reindex::run(&stack).await,
         Command::Serve(_) | Command::Run(_) | Command::Runner(_) => Err(anyhow::anyhow!(
             "serve and run work on this machine, not on a stack"
         )),

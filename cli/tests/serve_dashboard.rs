@@ -2,7 +2,7 @@
 //! SQLite store and engine, and the fake GitHub's OAuth web flow: signing in, what each
 //! user may see and do (as GitHub says), every refusal, and the actions carried out.
 
-use e2e::dashboard_client::{DashboardClient, oauth_environment};
+use e2e::dashboard_client::{DashboardClient, oauth_environment, signed_in};
 use e2e::fake_github::{MANIFEST_CLIENT_SECRET, Route};
 use e2e::ota_server::{
     INSTALLATION, JOB_TIMEOUT, OtaServer, REPO, ServeWorld, eventually, first_job_id,
@@ -36,16 +36,6 @@ fn serve(world: &ServeWorld) -> OtaServer {
         &oauth_environment(world),
         &["--retry-interval-seconds", "1"],
     )
-}
-
-/// A browser signed in with GitHub as `login`.
-async fn signed_in(world: &ServeWorld, server: &OtaServer, login: &str) -> DashboardClient {
-    world.github.sign_in_as(login);
-    let browser = DashboardClient::new(server);
-    let back = browser.sign_in_with_github().await;
-    assert_eq!(back.status, 303, "{back:?}");
-    assert_eq!(back.location.as_deref(), Some("/jobs"));
-    browser
 }
 
 /// Every `YYYY-MM-DD HH:MM UTC` of the page becomes `[time]`.

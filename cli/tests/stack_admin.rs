@@ -1,9 +1,9 @@
-//! `ota --stack NAME dlq | policy | secrets` on the stack created from `template.yaml` in
+//! `ota --stack NAME dlq | policy | secrets | reindex` on the stack created from `template.yaml` in
 //! moto (`e2e::stack::StackWorld`): dead letters summarized without their tokens and the
 //! jobs' ones redriven as retries, installation policies refused when wrong and
 //! round-tripped when right, the App's private key checked before it is stored, and
 //! the event queues' dead letters moved back by SQS's redrive (played in front of moto by
-//! `e2e::sqs_redrive`).
+//! `e2e::sqs_redrive`), and what an older version recorded indexed for the dashboard.
 
 use e2e::redact::Redact;
 use e2e::stack::{INSTALLATION, StackWorld};
@@ -344,4 +344,85 @@ async fn dlq_redrive_moves_event_dead_letters_back_to_their_queues() {
         all.stdout
     );
     assert_eq!(world.peek(&world.queue_url("DispatchQueue")).await, [sweep]);
+}
+
+#[tokio::test]
+async fn reindex_puts_what_an_older_stack_recorded_into_the_dashboard_s_index() {
+    use shared::ports::{AuditLog, ControlPlane, InstallationStore, JobFilter};
+    let world = StackWorld::start().await;
+    let plane = world.control_plane().await;
+    let job = world.job(JobStatus::Queued, false).await;
+    let entry = e2e::store_contract::audit_entry(INSTALLATION, 1_000, "/ollama refactor");
+    world.store.append(&entry).await.expect("audit");
+    world
+        .store
+        .upsert_installation(&e2e::store_contract::installation(
+            INSTALLATION,
+            "octo-org",
+            false,
+        ))
+        .await
+        .expect("installation");
+    // As a version without the index wrote them: no by-time attributes.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&e2e::aws::config().await);
+    let table = world.output("JobsTableName").to_owned();
+    let scan = dynamodb
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("scan");
+    let mut stripped = 0;
+    for item in scan.items.unwrap_or_default() {
+        if !item.contains_key("GSI2PK") {
+            continue;
+        }
+        dynamodb
+            .update_item()
+            .table_name(&table)
+            .key("PK", item["PK"].clone())
+            .key("SK", item["SK"].clone())
+            .update_expression("REMOVE GSI2PK, GSI2SK")
+            .send()
+            .await
+            .expect("strip");
+        stripped += 1;
+    }
+    assert_eq!(stripped, 3);
+    let all = JobFilter::default();
+    assert!(
+        plane
+            .jobs(&all, None, 10)
+            .await
+            .expect("jobs")
+            .jobs
+            .is_empty()
+    );
+    assert!(
+        plane
+            .installations()
+            .await
+            .expect("installations")
+            .is_empty()
+    );
+
+    let ran = world.ota(OTA, &["reindex"], "");
+    assert!(ran.success, "{ran:?}");
+    assert_eq!(
+        ran.stdout,
+        "Indexed 1 job, 1 audit entry and 1 installation for the dashboard.\n"
+    );
+    let listed = plane.jobs(&all, None, 10).await.expect("jobs");
+    assert_eq!(listed.jobs, [job]);
+    let audit = plane
+        .audit(&shared::ports::AuditFilter::default(), None, 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit.entries, [entry]);
+    assert_eq!(plane.installations().await.expect("installations").len(), 1);
+    let again = world.ota(OTA, &["reindex"], "");
+    assert_eq!(
+        again.stdout,
+        "Indexed 0 jobs, 0 audit entries and 0 installations for the dashboard.\n"
+    );
 }

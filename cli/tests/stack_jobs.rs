@@ -198,6 +198,6 @@ async fn a_stack_that_does_not_exist_is_a_clear_error() {
     assert!(!no_stack.success);
     assert_eq!(
         no_stack.stderr,
-        "ota: dlq, policy and secrets work on a deployed stack: give --stack NAME (or set OTA_STACK)\n"
+        "ota: dlq, policy, secrets and reindex work on a deployed stack: give --stack NAME (or set OTA_STACK)\n"
     );
 }

@@ -320,3 +320,13 @@ pub(crate) fn repo_path(scope: &RepoScope, rest: &str) -> String {
         encode(scope.repo.name())
     )
 }
+
+/// The GitHub host's root (its web pages and git remotes) for a REST API root: `https://github.com` for github.com's API,
+/// `https://HOST` for a GitHub Enterprise Server's `https://HOST/api/v3`.
+pub fn web_base_url(api_url: &str) -> String {
+    let api = api_url.trim_end_matches('/');
+    if let Some(rest) = api.strip_prefix("https://api.") {
+        return format!("https://{rest}");
+    }
+    api.strip_suffix("/api/v3").unwrap_or(api).to_owned()
+}

@@ -27,7 +27,7 @@ mod transport;
 
 pub use app::{GitHubApp, KeyCheckError};
 pub use broker::{BrokerFuture, TokenBroker};
-pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient, user_agent};
+pub use client::{ClientOptions, DEFAULT_BASE_URL, GitHubClient, user_agent, web_base_url};
 pub use credentials::{AppCredentials, AppKey, JWT_BACKDATE, JWT_LIFETIME, SetupError};
 pub use endpoints::{Endpoint, Needs};
 pub use retry::RetryPolicy;

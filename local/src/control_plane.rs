@@ -9,20 +9,16 @@ use shared::clock::now_ms;
 use shared::ids::InstallationId;
 use shared::job::{JobId, JobRecord, JobStatus, Timeouts, Wait};
 use shared::policy::InstallationPolicy;
-use shared::policy_stage::operations::{self, Actor, Approved, Cancelled, Origin, Retried};
+use shared::policy_stage::dashboard;
 use shared::ports::{
-    ActionOutcome, AttemptView, AuditEntry, AuditFilter, AuditLog, AuditPage, ControlPlane,
-    DashboardActor, DeadLetterAction, DeadLetterView, InstallationStore, InstallationView,
-    JobAction, JobDetail, JobFilter, JobPage, JobStore, PolicyStore, RepoScope, StoreError,
+    ActionOutcome, AttemptView, AuditFilter, AuditPage, ControlPlane, DashboardActor,
+    DeadLetterAction, DeadLetterView, InstallationStore, InstallationView, JobAction, JobDetail,
+    JobFilter, JobPage, JobStore, PolicyStore, StoreError,
 };
 use std::io::{Read, Seek, SeekFrom};
 
 /// The most of a log the job page shows: its end, the part a reader wants.
 pub const LOG_TAIL_BYTES: u64 = 64 * 1024;
-
-/// The server's owner, signed in to the dashboard, in jobs and the audit log:
-/// `local:dashboard`.
-pub const OPERATOR_NAME: &str = "dashboard";
 
 /// The dashboard's view of the local store and engine.
 #[derive(Clone)]
@@ -58,13 +54,6 @@ fn log_tail(path: &str) -> Vec<String> {
         lines.remove(0);
     }
     lines
-}
-
-fn failed(err: operations::OperationError) -> StoreError {
-    match err {
-        operations::OperationError::Store(err) => err,
-        other => StoreError::Unavailable(other.to_string()),
-    }
 }
 
 impl ControlPlane for LocalControlPlane {
@@ -109,34 +98,7 @@ impl ControlPlane for LocalControlPlane {
         actor: &DashboardActor,
     ) -> Result<(), StoreError> {
         self.db.replace_policies(id, &policies).await?;
-        let names: Vec<&str> = policies.iter().map(|policy| policy.name.as_str()).collect();
-        let at_ms = now_ms();
-        self.db
-            .append(&AuditEntry {
-                installation: id,
-                repo: None,
-                at_ms,
-                delivery: format!("dashboard-{at_ms}"),
-                actor: match actor {
-                    DashboardActor::User(login) => login.clone(),
-                    DashboardActor::Operator => Actor::operator(OPERATOR_NAME).name().to_owned(),
-                },
-                command: "dashboard policy set".to_owned(),
-                decision: "accepted".to_owned(),
-                reason: if names.is_empty() {
-                    "no policies: the defaults apply".to_owned()
-                } else {
-                    format!(
-                        "{} polic{}: {}",
-                        names.len(),
-                        if names.len() == 1 { "y" } else { "ies" },
-                        names.join(", ")
-                    )
-                },
-                policy: None,
-                job: None,
-            })
-            .await
+        dashboard::record_policies_set(&self.db, id, &policies, actor, now_ms()).await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetterView>, StoreError> {
@@ -161,6 +123,8 @@ impl ControlPlane for LocalControlPlane {
         &self,
         id: &str,
         action: DeadLetterAction,
+        // A delivery handled again is not a job action: nothing names who asked.
+        _actor: &DashboardActor,
     ) -> Result<bool, StoreError> {
         match action {
             DeadLetterAction::Retry => self.db.redeliver_dead(id, now_ms()).await,
@@ -208,74 +172,57 @@ impl ControlPlane for LocalControlPlane {
         action: JobAction,
         actor: &DashboardActor,
     ) -> Result<ActionOutcome, StoreError> {
-        let origin = Origin {
-            actor: match actor {
-                DashboardActor::User(login) => Actor::Web(login.clone()),
-                DashboardActor::Operator => Actor::operator(OPERATOR_NAME),
-            },
-            command: format!("dashboard {}", action.as_str()),
-            delivery: None,
-            scope: RepoScope {
-                installation: job.installation,
-                repo: job.repo.clone(),
-            },
-            clock: now_ms,
+        let id = job.id.clone();
+        let timeouts = async move {
+            Ok(self
+                .db
+                .execution_timeouts(&id)
+                .await?
+                .unwrap_or(Timeouts::DEFAULT))
         };
-        let db = &self.db;
-        let workflow = &self.workflow;
-        Ok(match action {
-            JobAction::Approve => {
-                match operations::approve(db, workflow, job, &origin)
-                    .await
-                    .map_err(failed)?
-                {
-                    Approved::Approved(_) => ActionOutcome::Done("Approved; it runs next.".into()),
-                    Approved::NotWaiting(job) => ActionOutcome::NotPossible(format!(
-                        "The job is {}, not waiting for an approval.",
-                        job.status
-                    )),
-                    Approved::NotReady(_) => ActionOutcome::NotPossible(
-                        "The job has not reached its approval wait yet; try again in a moment."
-                            .into(),
-                    ),
-                    Approved::Raced(job) => ActionOutcome::NotPossible(format!(
-                        "The job changed meanwhile; it is {} now.",
-                        job.status
-                    )),
-                    Approved::WindowOver(_) => ActionOutcome::NotPossible(
-                        "The approval wait is over (expired or cancelled).".into(),
-                    ),
-                }
-            }
-            JobAction::Cancel => {
-                match operations::cancel(db, workflow, job, &origin)
-                    .await
-                    .map_err(failed)?
-                {
-                    Cancelled::Stopped(_) => ActionOutcome::Done(
-                        "Cancelling: its runner is stopped and the cancellation reported.".into(),
-                    ),
-                    Cancelled::AlreadyFinished(job) => {
-                        ActionOutcome::NotPossible(format!("The job is already {}.", job.status))
-                    }
-                }
-            }
-            JobAction::Retry => {
-                let timeouts = db
-                    .execution_timeouts(&job.id)
-                    .await?
-                    .unwrap_or(Timeouts::DEFAULT);
-                match operations::retry(db, workflow, &job, &origin, timeouts)
-                    .await
-                    .map_err(failed)?
-                {
-                    Retried::Started(new) => ActionOutcome::Retried(new.id),
-                    Retried::NotRetryable(old) => ActionOutcome::NotPossible(format!(
-                        "The job is {}; only a failed, cancelled, expired or dead-lettered job can be retried.",
-                        old.status
-                    )),
-                }
-            }
-        })
+        dashboard::act(
+            &self.db,
+            &self.workflow,
+            job,
+            action,
+            actor,
+            now_ms,
+            timeouts,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::database;
+    use e2e::control_plane_contract;
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+
+    fn plane(db: &Database) -> LocalControlPlane {
+        LocalControlPlane::new(
+            db.clone(),
+            LocalWorkflow::new(db.clone(), Arc::new(Notify::new())),
+        )
+    }
+
+    #[tokio::test]
+    async fn job_listings_keep_the_contract() {
+        let (_dir, db) = database();
+        control_plane_contract::job_listing_contract(&db, &plane(&db)).await;
+    }
+
+    #[tokio::test]
+    async fn audit_listings_keep_the_contract() {
+        let (_dir, db) = database();
+        control_plane_contract::audit_listing_contract(&db, &plane(&db)).await;
+    }
+
+    #[tokio::test]
+    async fn installations_keep_the_contract() {
+        let (_dir, db) = database();
+        control_plane_contract::installations_contract(&db, &plane(&db)).await;
     }
 }

@@ -159,7 +159,8 @@ pub fn closed_port() -> u16 {
 }
 
 /// Creates the store's table as `docs/storage.md` (and `template.yaml`) define it: `PK`/`SK`
-/// strings, the `GSI1` jobs-by-thread index projecting everything, TTL on `expires_at`.
+/// strings, the `GSI1` jobs-by-thread index and the `GSI2` by-time index projecting
+/// everything, TTL on `expires_at`.
 /// Returns the table's name.
 pub async fn jobs_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String {
     use aws_sdk_dynamodb::types::{
@@ -191,6 +192,17 @@ pub async fn jobs_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String
         )
         .build()
         .expect("index");
+    let time_index = GlobalSecondaryIndex::builder()
+        .index_name("GSI2")
+        .key_schema(key("GSI2PK", KeyType::Hash))
+        .key_schema(key("GSI2SK", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index");
     client
         .create_table()
         .table_name(name)
@@ -199,9 +211,12 @@ pub async fn jobs_table(client: &aws_sdk_dynamodb::Client, name: &str) -> String
         .attribute_definitions(attribute("SK"))
         .attribute_definitions(attribute("GSI1PK"))
         .attribute_definitions(attribute("GSI1SK"))
+        .attribute_definitions(attribute("GSI2PK"))
+        .attribute_definitions(attribute("GSI2SK"))
         .key_schema(key("PK", KeyType::Hash))
         .key_schema(key("SK", KeyType::Range))
         .global_secondary_indexes(thread_index)
+        .global_secondary_indexes(time_index)
         .send()
         .await
         .expect("create table in moto");

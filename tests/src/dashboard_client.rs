@@ -4,8 +4,8 @@
 //! as a browser would. Pages read as text, for assertions and `insta` snapshots.
 
 use crate::fake_github::{
-    APP_ID, MANIFEST_APP_NAME, MANIFEST_APP_SLUG, MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET,
-    PRIVATE_KEY_PEM,
+    APP_ID, FakeGitHub, MANIFEST_APP_NAME, MANIFEST_APP_SLUG, MANIFEST_CLIENT_ID,
+    MANIFEST_CLIENT_SECRET, PRIVATE_KEY_PEM,
 };
 use crate::ota_server::{OtaServer, SECRET, ServeWorld};
 use std::collections::BTreeMap;
@@ -47,10 +47,16 @@ pub fn stored_app_environment(world: &ServeWorld) -> Vec<(String, String)> {
 
 /// A client signed in with GitHub as `login`, the fake's OAuth pages approving.
 pub async fn signed_in(world: &ServeWorld, server: &OtaServer, login: &str) -> DashboardClient {
-    world.github.sign_in_as(login);
-    let client = DashboardClient::new(server);
+    signed_in_at(&world.github, &server.url, login).await
+}
+
+/// A client of the dashboard at `base` signed in through `github` as `login`.
+pub async fn signed_in_at(github: &FakeGitHub, base: &str, login: &str) -> DashboardClient {
+    github.sign_in_as(login);
+    let client = DashboardClient::at(base);
     let back = client.sign_in_with_github().await;
     assert_eq!(back.status, 303, "{login} could not sign in: {back:?}");
+    assert_eq!(back.location.as_deref(), Some("/jobs"));
     client
 }
 
@@ -64,6 +70,9 @@ pub struct Page {
     /// `Content-Type` and `Content-Disposition`, when given.
     pub content_type: Option<String>,
     pub content_disposition: Option<String>,
+    /// `X-Frame-Options` and `Cache-Control`, when given.
+    pub frame_options: Option<String>,
+    pub cache_control: Option<String>,
     pub body: String,
 }
 
@@ -127,8 +136,13 @@ pub struct DashboardClient {
 
 impl DashboardClient {
     pub fn new(server: &OtaServer) -> Self {
+        Self::at(&server.url)
+    }
+
+    /// A browser of the dashboard at `base` (`http://HOST:PORT`).
+    pub fn at(base: &str) -> Self {
         Self {
-            base: server.url.clone(),
+            base: base.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder()
                 // Browsers always send one (and GitHub refuses requests without).
                 .user_agent("Mozilla/5.0 (X11; Linux x86_64) ota-dashboard-test")
@@ -186,6 +200,8 @@ impl DashboardClient {
         };
         let content_type = header("content-type");
         let content_disposition = header("content-disposition");
+        let frame_options = header("x-frame-options");
+        let cache_control = header("cache-control");
         let set_cookies: Vec<String> = response
             .headers()
             .get_all("set-cookie")
@@ -215,6 +231,8 @@ impl DashboardClient {
             set_cookies,
             content_type,
             content_disposition,
+            frame_options,
+            cache_control,
             body: response.text().await.unwrap_or_default(),
         }
     }

@@ -7,7 +7,9 @@
 pub mod agent_harness;
 pub mod aws;
 pub mod browser;
+pub mod control_plane_contract;
 pub mod dashboard_client;
+pub mod dashboard_stack;
 pub mod delivery;
 pub mod deploy_script;
 pub mod deployed;

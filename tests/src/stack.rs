@@ -47,6 +47,11 @@ pub struct StackWorld {
 
 impl StackWorld {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Self::start`] with more of the template's parameters.
+    pub async fn start_with(more: &[(&str, String)]) -> Self {
         execute_state_machines();
         let config = config().await;
         let name = unique("ota-stack");
@@ -59,6 +64,7 @@ impl StackWorld {
             ("RunnerImage", crate::deployed::RUNNER_IMAGE.to_owned()),
         ]
         .into_iter()
+        .chain(more.iter().cloned())
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
         let stack = stack::create(&config, &name, &parameters)
@@ -149,6 +155,35 @@ impl StackWorld {
             })
             .await
             .expect("start the execution");
+    }
+
+    /// The dashboard's control plane on the stack: its table, state machine, runners' log
+    /// group and dead-letter queues, as the dashboard function is given them.
+    pub async fn control_plane(&self) -> ota_aws::DynamoControlPlane {
+        let config = config().await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let dead_letters = ota_aws::DEAD_LETTER_QUEUES
+            .iter()
+            .map(|spec| ota_aws::DeadLetterSource {
+                name: spec.name.to_owned(),
+                queue: ota_aws::DeadLetterQueue::new(sqs.clone(), self.output(spec.output)),
+                holds_jobs: spec.holds_jobs(),
+            })
+            .collect();
+        ota_aws::DynamoControlPlane::new(
+            self.store.clone(),
+            self.workflow.clone(),
+            ota_aws::RunnerLogReader::new(
+                aws_sdk_cloudwatchlogs::Client::new(&config),
+                self.runner_log_group(),
+            ),
+            dead_letters,
+        )
+    }
+
+    /// The runners' log group's name.
+    pub fn runner_log_group(&self) -> &str {
+        self.stack.physical("RunnerLogGroup")
     }
 
     /// The URL of the stack's queue `logical_id` (a queue's physical id).

@@ -35,14 +35,13 @@ struct DeadLettersPage {
 }
 
 /// The owner, or the refusal a user gets.
-fn owner(viewer: &Viewer) -> Result<(), Refusal> {
-    match viewer {
-        Viewer::Operator(_) => Ok(()),
-        Viewer::User { .. } => Err(Refusal::NotFound(
-            "Dead letters are for the server's owner, who signs in with the link `ota serve` printed."
-                .to_owned(),
-        )),
+fn owner<C>(web: &Web<C>, viewer: &Viewer) -> Result<(), Refusal> {
+    if viewer.is_owner(web) {
+        return Ok(());
     }
+    Err(Refusal::NotFound(
+        "Dead letters are for the server's owner.".to_owned(),
+    ))
 }
 
 /// `GET /dead-letters`.
@@ -51,7 +50,7 @@ pub async fn list<C: ControlPlane>(
     headers: HeaderMap,
 ) -> Result<Response, Refusal> {
     let viewer = viewer(&web, &headers)?;
-    owner(&viewer)?;
+    owner(&web, &viewer)?;
     let rows = web
         .plane
         .dead_letters(PAGE_SIZE)
@@ -80,7 +79,7 @@ pub async fn act<C: ControlPlane>(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let viewer = viewer(&web, &headers)?;
-    owner(&viewer)?;
+    owner(&web, &viewer)?;
     check_csrf(&web, &viewer, &body)?;
     let action = match action.as_str() {
         "retry" => DeadLetterAction::Retry,
@@ -91,7 +90,11 @@ pub async fn act<C: ControlPlane>(
             )));
         }
     };
-    if web.plane.dead_letter_act(&id, action).await? {
+    if web
+        .plane
+        .dead_letter_act(&id, action, &viewer.actor())
+        .await?
+    {
         tracing::info!(delivery = %id, action = action.as_str(), "the owner acted on a dead letter");
         Ok(see_other("/dead-letters"))
     } else {

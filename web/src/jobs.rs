@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::ids::RepoFullName;
 use shared::job::{JobId, JobStatus};
-use shared::ports::{ActionOutcome, ControlPlane, DashboardActor, JobAction, JobFilter};
+use shared::ports::{ActionOutcome, ControlPlane, JobAction, JobFilter};
 use std::sync::Arc;
 
 /// Jobs on one page of the listing.
@@ -208,10 +208,7 @@ pub async fn act<C: ControlPlane>(
             action.as_str()
         )));
     }
-    let actor = match &viewer {
-        Viewer::Operator(_) => DashboardActor::Operator,
-        Viewer::User { session, .. } => DashboardActor::User(session.login.clone()),
-    };
+    let actor = viewer.actor();
     tracing::info!(viewer = %viewer.name(), job = %id, action = action.as_str(), "a job action from the dashboard");
     match web.plane.act(detail.job, action, &actor).await? {
         ActionOutcome::Done(_) => Ok(see_other(&format!("/jobs/{id}"))),

@@ -29,7 +29,8 @@ pub use session::{SESSION_COOKIE, SessionKey, Sessions};
 
 use access::AccessCache;
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use shared::ports::{AppSecrets, ControlPlane};
 use std::sync::Arc;
@@ -68,9 +69,19 @@ pub struct Web<C> {
     pub secure_cookies: bool,
     /// Unix milliseconds now.
     pub clock: fn() -> u64,
+    /// GitHub logins of the server's owners: signed in with GitHub, they are the owner
+    /// (on AWS, where there is no operator's token). Empty for `ota serve`.
+    pub owners: Vec<String>,
 }
 
 impl<C> Web<C> {
+    /// Whether `login` is one of [`Web::owners`] (GitHub logins are case-insensitive).
+    pub fn is_owner_login(&self, login: &str) -> bool {
+        self.owners
+            .iter()
+            .any(|owner| owner.eq_ignore_ascii_case(login))
+    }
+
     /// The OAuth callback's URL, as registered on the App.
     pub fn callback_url(&self) -> String {
         format!(
@@ -79,6 +90,24 @@ impl<C> Web<C> {
             signin::CALLBACK_PATH
         )
     }
+}
+
+/// Pages are not framed by other sites (a framed form could be clicked blindly) nor
+/// cached (unless they say otherwise: the dashboard's script). Every embedding server
+/// sends its responses through this.
+pub fn hardened(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page with a stricter policy of its own (the dashboard's) keeps it; it forbids
+    // framing too.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
+    // A static asset says how long it may be cached; nothing else is.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The dashboard's routes: `GET /jobs`, `GET /jobs/{id}`, `POST /jobs/{id}/{action}`,

@@ -32,8 +32,9 @@ pub fn script_path() -> String {
 const POLL: Duration = Duration::from_secs(1);
 
 /// A stream ends after this long; the browser's `EventSource` then reconnects, which
-/// checks the viewer's access again.
-const MAX_STREAM: Duration = Duration::from_secs(15 * 60);
+/// checks the viewer's access again. Ten minutes: well within the dashboard function's
+/// 15-minute limit on AWS, where a stream cut by the limit would count as a failure.
+const MAX_STREAM: Duration = Duration::from_secs(10 * 60);
 
 /// `GET /assets/live-log-….js`.
 pub async fn script() -> Response {
@@ -51,9 +52,35 @@ pub async fn script() -> Response {
 }
 
 struct Progress {
-    sent: usize,
+    /// Lines the page already shows (`from`), until the first look.
+    shown: usize,
+    /// The tail as last looked at: new lines are what follows it.
+    last: Option<Vec<String>>,
     ended: bool,
     polls: u64,
+}
+
+/// How many of `tail`'s first lines `last` already ended with: the longest end of
+/// `last` that `tail` starts with. A tail that grew keeps all of `last`; one that moved
+/// on (its oldest lines dropped, as the stores keep only a log's end) keeps part; one
+/// that shares nothing (a new attempt's log) none.
+fn overlap(last: &[String], tail: &[String]) -> usize {
+    (1..=last.len().min(tail.len()))
+        .rev()
+        .find(|&k| last[last.len() - k..] == tail[..k])
+        .unwrap_or(0)
+}
+
+/// The lines of `tail` not sent yet, and what to compare the next tail with.
+fn fresh_lines(progress: &mut Progress, tail: Vec<String>) -> Vec<String> {
+    let from = match &progress.last {
+        // The first look: the page showed the first `shown` lines of the tail then.
+        None => progress.shown.min(tail.len()),
+        Some(last) => overlap(last, &tail),
+    };
+    let fresh = tail[from..].to_vec();
+    progress.last = Some(tail);
+    fresh
 }
 
 /// `GET /jobs/{id}/log/stream?from=N`.
@@ -76,7 +103,8 @@ pub async fn log_stream<C: ControlPlane + 'static>(
         .unwrap_or(0);
     let max_polls = MAX_STREAM.as_secs() / POLL.as_secs().max(1);
     let start = Progress {
-        sent: from,
+        shown: from,
+        last: None,
         ended: false,
         polls: 0,
     };
@@ -100,13 +128,10 @@ pub async fn log_stream<C: ControlPlane + 'static>(
                         return Some((Ok::<_, Infallible>(event), progress));
                     }
                 };
-                // The page shows the log's tail: when the tail moved on, start over.
-                if detail.log.len() < progress.sent {
-                    progress.sent = 0;
-                }
-                if detail.log.len() > progress.sent {
-                    let lines = detail.log[progress.sent..].join("\n");
-                    progress.sent = detail.log.len();
+                // The stores give the log's tail: what is new is what follows the last one.
+                let fresh = fresh_lines(&mut progress, detail.log);
+                if !fresh.is_empty() {
+                    let lines = fresh.join("\n");
                     return Some((Ok(Event::default().event("lines").data(lines)), progress));
                 }
                 if detail.job.status.is_terminal() {
@@ -125,4 +150,41 @@ pub async fn log_stream<C: ControlPlane + 'static>(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn new_lines_follow_the_last_tail_even_once_it_moves_on() {
+        let mut progress = Progress {
+            shown: 2,
+            last: None,
+            ended: false,
+            polls: 0,
+        };
+        assert_eq!(fresh_lines(&mut progress, lines("a b c")), lines("c"));
+        assert!(fresh_lines(&mut progress, lines("a b c")).is_empty());
+        assert_eq!(fresh_lines(&mut progress, lines("a b c d")), lines("d"));
+        // A tail of four lines moving on: the oldest drop out, the new ones follow.
+        assert_eq!(fresh_lines(&mut progress, lines("c d e f")), lines("e f"));
+        assert_eq!(fresh_lines(&mut progress, lines("f g h i")), lines("g h i"));
+        // Nothing in common (another attempt's log): all of it.
+        assert_eq!(fresh_lines(&mut progress, lines("x y")), lines("x y"));
+        // A page that showed more than there is now.
+        let mut late = Progress {
+            shown: 9,
+            last: None,
+            ended: false,
+            polls: 0,
+        };
+        assert!(fresh_lines(&mut late, lines("a b")).is_empty());
+        assert_eq!(overlap(&lines("x a b"), &lines("a b c")), 2);
+        assert_eq!(overlap(&lines("a b"), &lines("b a b c")), 1);
+    }
 }

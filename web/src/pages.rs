@@ -49,9 +49,12 @@ pub struct Frame {
 impl Frame {
     pub(crate) fn new<C>(web: &Web<C>, viewer: &Viewer) -> Self {
         Self {
-            owner: matches!(viewer, Viewer::Operator(_)),
+            owner: viewer.is_owner(web),
             who: match viewer {
                 Viewer::Operator(_) => "the server's owner (operator token)".to_owned(),
+                Viewer::User { session, .. } if viewer.is_owner(web) => {
+                    format!("@{} (the server's owner)", session.login)
+                }
                 Viewer::User { session, .. } => format!("@{}", session.login),
             },
             csrf: viewer.csrf_binding().map(|binding| web.key.csrf(&binding)),

@@ -1,10 +1,15 @@
-//! Signed-in browsers. A session is a random id the server keeps with the user's login
-//! and GitHub token (the token never leaves the server); the browser holds the id in a
-//! cookie signed with the server's session key (HMAC-SHA256) and bounded by an expiry,
-//! `HttpOnly`, `SameSite=Lax`, `Secure` behind HTTPS. Each session has its CSRF token,
-//! derived from the key and the id, that every form carries back.
+//! Signed-in browsers. On one server (`ota serve`) a session is a random id the server
+//! keeps with the user's login and GitHub token (the token never leaves the server).
+//! Where requests are served by many short-lived processes that share nothing (the
+//! dashboard function on AWS), the session is sealed instead: its login, token and expiry
+//! encrypted and authenticated (ChaCha20-Poly1305, with a key derived from the session
+//! key) into the id itself, which only this server's key opens. Either way the browser
+//! holds the id in a cookie signed with the server's session key (HMAC-SHA256) and
+//! bounded by an expiry, `HttpOnly`, `SameSite=Lax`, `Secure` behind HTTPS. Each session
+//! has its CSRF token, derived from the key and the id, that every form carries back.
 
 use hmac::{Hmac, Mac};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -80,6 +85,16 @@ impl SessionKey {
             }
             Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
         }
+    }
+
+    /// A key of its own for `purpose`, derived from this one.
+    fn derive(&self, purpose: &str) -> [u8; 32] {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
+            return [0; 32];
+        };
+        mac.update(b"derive|");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     fn mac(&self, parts: &[&str]) -> String {
@@ -168,15 +183,79 @@ impl std::fmt::Debug for UserSession {
     }
 }
 
-/// The sessions this server holds.
-#[derive(Default)]
+/// The sessions this server holds, or opens from their sealed ids.
 pub struct Sessions {
-    sessions: Mutex<HashMap<String, UserSession>>,
+    store: Store,
 }
 
+enum Store {
+    Memory(Mutex<HashMap<String, UserSession>>),
+    Sealed(Box<LessSafeKey>),
+}
+
+impl Default for Sessions {
+    /// Sessions kept in this process (`ota serve`).
+    fn default() -> Self {
+        Self {
+            store: Store::Memory(Mutex::default()),
+        }
+    }
+}
+
+/// The purpose the sealing key is derived for.
+const SEAL_PURPOSE: &str = "session-seal";
+
 impl Sessions {
+    /// Sessions sealed into their ids with a key derived from `key`: nothing is kept, so
+    /// any process with the same key opens them. Signing out clears the browser's cookie;
+    /// a copy of it taken before would hold until it expires.
+    pub fn sealed(key: &SessionKey) -> Self {
+        let bytes = key.derive(SEAL_PURPOSE);
+        let store = UnboundKey::new(&CHACHA20_POLY1305, &bytes)
+            .map(|key| Store::Sealed(Box::new(LessSafeKey::new(key))))
+            // A 32-byte key always fits ChaCha20-Poly1305; kept in memory otherwise.
+            .unwrap_or_else(|_| Store::Memory(Mutex::default()));
+        Self { store }
+    }
+
+    /// Starts `session`; returns the id the cookie carries (`None` without randomness).
+    pub fn open(&self, session: UserSession, now_ms: u64) -> Option<String> {
+        match &self.store {
+            Store::Memory(_) => {
+                let id = random_id()?;
+                self.insert(id.clone(), session, now_ms);
+                Some(id)
+            }
+            Store::Sealed(key) => {
+                let mut nonce = [0u8; NONCE_LEN];
+                getrandom::fill(&mut nonce).ok()?;
+                let mut sealed = format!(
+                    "{}\n{}\n{}\n{}",
+                    session.expires_at_ms,
+                    session.user_id,
+                    session.login,
+                    session.token.expose_secret()
+                )
+                .into_bytes();
+                key.seal_in_place_append_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(SEAL_PURPOSE.as_bytes()),
+                    &mut sealed,
+                )
+                .ok()?;
+                let mut id = hex::encode(nonce);
+                id.push_str(&hex::encode(sealed));
+                Some(id)
+            }
+        }
+    }
+
+    /// Keeps `session` under `id` (sessions kept in this process only).
     pub fn insert(&self, id: String, session: UserSession, now_ms: u64) {
-        if let Ok(mut sessions) = self.sessions.lock() {
+        let Store::Memory(sessions) = &self.store else {
+            return;
+        };
+        if let Ok(mut sessions) = sessions.lock() {
             sessions.retain(|_, kept| kept.expires_at_ms > now_ms);
             if sessions.len() >= MAX_SESSIONS
                 && let Some(oldest) = sessions
@@ -190,19 +269,45 @@ impl Sessions {
         }
     }
 
+    /// The live session of `id`, if there is one.
     pub fn get(&self, id: &str, now_ms: u64) -> Option<UserSession> {
-        let sessions = self.sessions.lock().ok()?;
-        sessions
-            .get(id)
-            .filter(|session| session.expires_at_ms > now_ms)
-            .cloned()
+        let session = match &self.store {
+            Store::Memory(sessions) => sessions.lock().ok()?.get(id).cloned()?,
+            Store::Sealed(key) => unseal(key, id)?,
+        };
+        (session.expires_at_ms > now_ms).then_some(session)
     }
 
     pub fn remove(&self, id: &str) {
-        if let Ok(mut sessions) = self.sessions.lock() {
+        if let Store::Memory(sessions) = &self.store
+            && let Ok(mut sessions) = sessions.lock()
+        {
             sessions.remove(id);
         }
     }
+}
+
+/// The session sealed into `id`; `None` for anything this key did not seal.
+fn unseal(key: &LessSafeKey, id: &str) -> Option<UserSession> {
+    let bytes = hex::decode(id).ok()?;
+    let (nonce, sealed) = bytes.split_at_checked(NONCE_LEN)?;
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut sealed = sealed.to_vec();
+    let plain = key
+        .open_in_place(nonce, Aad::from(SEAL_PURPOSE.as_bytes()), &mut sealed)
+        .ok()?;
+    let text = std::str::from_utf8(plain).ok()?;
+    let mut parts = text.splitn(4, '\n');
+    let expires_at_ms = parts.next()?.parse().ok()?;
+    let user_id = parts.next()?.parse().ok()?;
+    let login = parts.next()?.to_owned();
+    let token = SecretString::from(parts.next()?.to_owned());
+    Some(UserSession {
+        login,
+        user_id,
+        token,
+        expires_at_ms,
+    })
 }
 
 /// A `Set-Cookie` value: `HttpOnly`, `SameSite=Lax`, `Secure` when asked; an empty value
@@ -253,6 +358,36 @@ mod tests {
         assert!(key.csrf_matches("abc", &key.csrf("abc")));
         assert!(!key.csrf_matches("abd", &key.csrf("abc")));
         assert!(!key.csrf_matches("abc", ""));
+    }
+
+    #[test]
+    fn sealed_sessions_open_with_their_key_only_and_until_they_expire() {
+        let key = SessionKey::from_bytes([7; 32]);
+        let sessions = Sessions::sealed(&key);
+        let session = UserSession {
+            login: "octocat".to_owned(),
+            user_id: 583_231,
+            token: SecretString::from("ghu_secret-token".to_owned()),
+            expires_at_ms: 2_000,
+        };
+        let id = sessions.open(session, 1_000).expect("sealed");
+        assert!(!id.contains("secret") && !id.contains("octocat"), "{id}");
+        let opened = Sessions::sealed(&key)
+            .get(&id, 1_999)
+            .expect("opens anywhere");
+        assert_eq!(opened.login, "octocat");
+        assert_eq!(opened.user_id, 583_231);
+        assert_eq!(opened.token.expose_secret(), "ghu_secret-token");
+        assert!(sessions.get(&id, 2_000).is_none(), "expired");
+        let other = Sessions::sealed(&SessionKey::from_bytes([8; 32]));
+        assert!(other.get(&id, 1_000).is_none(), "another key");
+        let mut forged = id.into_bytes();
+        let last = forged.len() - 1;
+        forged[last] = if forged[last] == b'0' { b'1' } else { b'0' };
+        let forged = String::from_utf8(forged).expect("hex");
+        assert!(sessions.get(&forged, 1_000).is_none(), "tampered");
+        assert!(sessions.get("not hex", 1_000).is_none());
+        assert!(Sessions::default().get("abc", 1_000).is_none());
     }
 
     #[test]

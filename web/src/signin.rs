@@ -50,7 +50,7 @@ pub async fn start<C: ControlPlane>(State(web): State<Arc<Web<C>>>) -> Response 
             pages::message(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in with GitHub is not set up",
-                "This server knows no OAuth client id and secret for its GitHub App yet (the setup stores them; or set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). The server's owner can sign in with the link `ota serve` printed.",
+                "This server knows no OAuth client id and secret for its GitHub App yet. With `ota serve`, the setup stores them (or set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET), and the server's owner can sign in with the link `ota serve` printed; on AWS, put them in the stack's DashboardOAuthClient secret (docs/deploy.md, \"The dashboard\").",
             ),
         )
             .into_response();
@@ -154,20 +154,16 @@ pub async fn callback<C: ControlPlane>(
                 .into_response();
         }
     };
-    let Some(id) = random_id() else {
+    let expires = now + ms(SESSION_LIFETIME);
+    let session = UserSession {
+        login: user.login.clone(),
+        user_id: user.id,
+        token,
+        expires_at_ms: expires,
+    };
+    let Some(id) = web.sessions.open(session, now) else {
         return Refusal::Unavailable("No randomness for the session.".into()).into_response();
     };
-    let expires = now + ms(SESSION_LIFETIME);
-    web.sessions.insert(
-        id.clone(),
-        UserSession {
-            login: user.login.clone(),
-            user_id: user.id,
-            token,
-            expires_at_ms: expires,
-        },
-        now,
-    );
     tracing::info!(login = %user.login, "signed in with GitHub");
     let session = set_cookie(
         SESSION_COOKIE,

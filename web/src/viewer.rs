@@ -9,7 +9,7 @@ use crate::session::{SESSION_COOKIE, UserSession, cookie};
 use crate::{OperatorSignIn, Web};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use shared::ports::StoreError;
+use shared::ports::{DashboardActor, StoreError};
 use std::sync::Arc;
 
 /// The purpose a session cookie is signed for.
@@ -26,6 +26,24 @@ impl Viewer {
         match self {
             Self::Operator(_) => "the server's owner".to_owned(),
             Self::User { session, .. } => session.login.clone(),
+        }
+    }
+
+    /// Whether this is the server's owner: signed in with the operator's token, or a
+    /// GitHub user the server names as an owner ([`Web::owners`]). The owner sees every
+    /// repository and has the owner's pages (policies, dead letters).
+    pub fn is_owner<C>(&self, web: &Web<C>) -> bool {
+        match self {
+            Self::Operator(_) => true,
+            Self::User { session, .. } => web.is_owner_login(&session.login),
+        }
+    }
+
+    /// Who acts, in jobs and the audit log: the user by login, or the operator.
+    pub fn actor(&self) -> DashboardActor {
+        match self {
+            Self::Operator(_) => DashboardActor::Operator,
+            Self::User { session, .. } => DashboardActor::User(session.login.clone()),
         }
     }
 
@@ -79,7 +97,7 @@ impl IntoResponse for Refusal {
             Self::SignIn { browser: false } => (
                 StatusCode::UNAUTHORIZED,
                 "Sign in first".to_owned(),
-                "This page is for signed-in users. Sign in with GitHub at /signin/github, or send the operator's token as `Authorization: Bearer`.".to_owned(),
+                "This page is for signed-in users. Sign in with GitHub at /signin/github (or, with `ota serve`, send the operator's token as `Authorization: Bearer`).".to_owned(),
             ),
             Self::NotFound(text) => (StatusCode::NOT_FOUND, "Not found".to_owned(), text),
             Self::Forbidden(text) => (StatusCode::FORBIDDEN, "Not allowed".to_owned(), text),
@@ -128,11 +146,14 @@ pub fn viewer<C>(web: &Web<C>, headers: &HeaderMap) -> Result<Viewer, Refusal> {
         })
 }
 
-/// What the viewer reaches: `None` for the operator (everything).
+/// What the viewer reaches: `None` for the owner (everything).
 pub async fn reach<C>(web: &Arc<Web<C>>, viewer: &Viewer) -> Result<Option<Arc<Reach>>, Refusal> {
     let Viewer::User { id, session } = viewer else {
         return Ok(None);
     };
+    if viewer.is_owner(web) {
+        return Ok(None);
+    }
     match web
         .access
         .reach(&web.github, &session.login, &session.token, (web.clock)())

@@ -3,7 +3,7 @@
 //! the entry, so appending the same entry again (a redelivered batch) leaves one copy and
 //! nothing is ever overwritten.
 
-use super::keys::{self, PK};
+use super::keys::{self, GSI2PK, GSI2SK, PK};
 use super::{DynamoStore, RECORD, TYPE, conditional_failure, decode, key, string};
 use sha2::{Digest, Sha256};
 use shared::ids::InstallationId;
@@ -24,7 +24,9 @@ impl AuditLog for DynamoStore {
             &entry.delivery,
             digest.get(..DIGEST_HEX_LEN).unwrap_or(&digest),
         );
-        let mut item = key(keys::audit_pk(entry.installation), sk);
+        let mut item = key(keys::audit_pk(entry.installation), sk.clone());
+        item.insert(GSI2PK.to_owned(), string(keys::AUDIT_LIST_PK));
+        item.insert(GSI2SK.to_owned(), string(sk));
         item.insert(TYPE.to_owned(), string("audit"));
         item.insert(RECORD.to_owned(), string(json));
         let sent = self

@@ -2,7 +2,7 @@
 //! repositories and its policies share the partition `INST#<id>`, so that everything kept
 //! for an installation is one query away and goes with it when it is removed.
 
-use super::keys::{self, PK, SK};
+use super::keys::{self, GSI2PK, GSI2SK, PK, SK};
 use super::{
     DynamoStore, Item, RECORD, TYPE, decode, encode, key, string, string_attribute, unavailable,
 };
@@ -78,6 +78,11 @@ impl InstallationStore for DynamoStore {
             keys::INSTALLATION_SK,
         );
         item.insert(TYPE.to_owned(), string("installation"));
+        item.insert(GSI2PK.to_owned(), string(keys::INSTALLATIONS_LIST_PK));
+        item.insert(
+            GSI2SK.to_owned(),
+            string(keys::installation_list_sk(installation.id)),
+        );
         item.insert(
             RECORD.to_owned(),
             encode("installation record", installation)?,

@@ -2,7 +2,7 @@
 //! beside it under `TOKEN#<wait>`, and the jobs-by-thread index for `jobs_for_thread`.
 //! Creation and updates are conditional writes, so two writers racing cannot both win.
 
-use super::keys::{self, GSI1PK, GSI1SK, PK};
+use super::keys::{self, GSI1PK, GSI1SK, GSI2PK, GSI2SK, PK};
 use super::{
     DynamoStore, Item, RECORD, TYPE, conditional_failure, decode, encode, key, string,
     string_attribute, unavailable,
@@ -25,6 +25,12 @@ impl DynamoStore {
         item.insert(TYPE.to_owned(), string("job"));
         item.insert(STATUS.to_owned(), string(job.status.as_str()));
         item.insert(RECORD.to_owned(), encode("job record", job)?);
+        // Every job is in the by-time index, under its thread's sort key (time, then id).
+        item.insert(GSI2PK.to_owned(), string(keys::JOBS_LIST_PK));
+        item.insert(
+            GSI2SK.to_owned(),
+            string(keys::thread_sk(job.created_at_ms, &job.id)),
+        );
         if let Some(number) = job.trigger.number() {
             item.insert(
                 GSI1PK.to_owned(),

@@ -15,6 +15,22 @@ pub(crate) const GSI1PK: &str = "GSI1PK";
 pub(crate) const GSI1SK: &str = "GSI1SK";
 /// The index that lists the jobs of one issue or pull request, newest first.
 pub(crate) const THREAD_INDEX: &str = "GSI1";
+/// The partition key of the by-time index.
+pub(crate) const GSI2PK: &str = "GSI2PK";
+/// The sort key of the by-time index: a time (or an id) zero-padded, then what makes it
+/// unique.
+pub(crate) const GSI2SK: &str = "GSI2SK";
+/// The index that lists every job, every audit entry and every installation, in one
+/// partition each ([`JOBS_LIST_PK`], [`AUDIT_LIST_PK`], [`INSTALLATIONS_LIST_PK`]),
+/// newest (or highest id) last. One partition per kind: a partition takes 1,000 writes a
+/// second, far beyond the jobs and audit entries of a GitHub App.
+pub(crate) const TIME_INDEX: &str = "GSI2";
+/// The by-time index's partition of the jobs.
+pub(crate) const JOBS_LIST_PK: &str = "JOBS";
+/// The by-time index's partition of the audit entries, every installation's.
+pub(crate) const AUDIT_LIST_PK: &str = "AUDIT";
+/// The by-time index's partition of the installations, by id.
+pub(crate) const INSTALLATIONS_LIST_PK: &str = "INSTALLATIONS";
 /// The attribute DynamoDB's TTL reads (epoch seconds): rate counters expire by it.
 pub(crate) const EXPIRES_AT: &str = "expires_at";
 
@@ -70,6 +86,24 @@ pub(crate) fn thread_pk(repo: &RepoFullName, number: u64) -> String {
 
 pub(crate) fn thread_sk(created_at_ms: u64, id: &JobId) -> String {
     format!("{created_at_ms:0NUMBER_WIDTH$}#{}", id.as_str())
+}
+
+/// The sort key of an installation in the by-time index: its id, padded.
+pub(crate) fn installation_list_sk(id: InstallationId) -> String {
+    format!("{:0NUMBER_WIDTH$}", id.0)
+}
+
+/// The by-time index's sort key that everything at or after `at_ms` sorts at or above
+/// (and everything before it below).
+pub(crate) fn time_bound(at_ms: u64) -> String {
+    format!("{at_ms:0NUMBER_WIDTH$}")
+}
+
+/// Whether `raw` has the shape of a by-time sort key: a padded number, `#`, the rest.
+pub(crate) fn is_time_sk(raw: &str) -> bool {
+    raw.split_once('#').is_some_and(|(at, rest)| {
+        at.len() == NUMBER_WIDTH && at.bytes().all(|byte| byte.is_ascii_digit()) && !rest.is_empty()
+    })
 }
 
 pub(crate) fn installation_pk(id: InstallationId) -> String {
@@ -135,6 +169,13 @@ mod tests {
         assert_eq!(schedule_sk(RepoId(1296269)), "REPO#00000000000001296269");
         assert_eq!(tracking_pk(RepoId(1296269)), "TRACKING#1296269");
         assert_eq!(TRACKING_SK, "TRACKING");
+        assert_eq!(
+            installation_list_sk(InstallationId(42)),
+            "00000000000000000042"
+        );
+        assert_eq!(time_bound(5), "00000000000000000005");
+        assert!(is_time_sk(&thread_sk(5, &id)));
+        assert!(!is_time_sk("5#j1") && !is_time_sk("00000000000000000005#"));
         assert_eq!(repo_sk(&repo), "REPO#octo-org/hello-world");
         assert_eq!(policy_sk("default"), "POLICY#default");
         assert_eq!(audit_pk(InstallationId(42)), "AUDIT#42");

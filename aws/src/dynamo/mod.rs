@@ -11,9 +11,11 @@ mod audit;
 mod installations;
 mod jobs;
 mod keys;
+mod listing;
 mod operator;
 
-pub use operator::MAX_PREFIX_MATCHES;
+pub use listing::{MAX_PAGE, READ_BUDGET};
+pub use operator::{AUDIT_LEEWAY_MS, MAX_PREFIX_MATCHES, Reindexed};
 mod rate;
 mod schedules;
 mod slots;

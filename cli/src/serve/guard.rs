@@ -233,21 +233,9 @@ pub(super) fn sign_in_required(wrong_token: bool) -> Response {
     response
 }
 
-/// Pages are not framed by other sites (a framed setup form could be clicked blindly)
-/// nor cached (unless they say otherwise: the dashboard's script).
-pub(super) fn hardened(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    // A page with a stricter policy of its own (the dashboard's) keeps it; it forbids
-    // framing too.
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static("frame-ancestors 'none'"));
-    // A static asset says how long it may be cached; nothing else is.
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    response
+/// Pages are not framed by other sites nor cached ([`ota_web::hardened`]).
+pub(super) fn hardened(response: Response) -> Response {
+    ota_web::hardened(response)
 }
 
 fn page(status: StatusCode, title: &str, text: &str) -> Response {

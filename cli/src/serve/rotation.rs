@@ -14,10 +14,10 @@
 use super::Server;
 use crate::setup::AppFile;
 use ota_github::{GitHubApp, KeyCheckError};
-use ota_local::control_plane::OPERATOR_NAME;
 use secrecy::SecretString;
 use shared::clock::now_ms;
 use shared::ids::InstallationId;
+use shared::policy_stage::dashboard::OPERATOR_NAME;
 use shared::policy_stage::operations::Actor;
 use shared::ports::{
     AppSecrets, AuditEntry, AuditLog, DashboardActor, RotationError, SecretError, SecretPlace,

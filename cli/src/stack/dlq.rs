@@ -9,10 +9,8 @@
 use super::jobs::retry_job;
 use super::{DEAD_LETTER_QUEUES, DeadLetterQueueSpec, Stack};
 use anyhow::bail;
-use ota_aws::DeadLetterQueue;
-use serde_json::Value;
+use ota_aws::{DeadLetterQueue, dead_letter_job, dead_letter_summary};
 use shared::clock::now_ms;
-use shared::job::JobId;
 use shared::policy_stage::operations::Retried;
 use shared::ports::JobStore;
 use shared::report::text::format_duration;
@@ -26,8 +24,6 @@ const LISTED_PER_QUEUE: usize = 20;
 /// retry's few calls; a message left behind (its job could not be retried) shows again
 /// after it.
 const REDRIVE_VISIBILITY_SECONDS: i32 = 60;
-/// The longest error cause a summary shows.
-const CAUSE_CHARS: usize = 100;
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum DlqCommand {
@@ -70,7 +66,7 @@ async fn list(stack: &Stack) -> anyhow::Result<ExitCode> {
                 || "?".to_owned(),
                 |at| format!("{} ago", format_duration(now.saturating_sub(at))),
             );
-            let _ = writeln!(out, "  {age:<12} {}", summary(&letter.body));
+            let _ = writeln!(out, "  {age:<12} {}", dead_letter_summary(&letter.body));
         }
         if depth.in_flight > 0 {
             let _ = writeln!(
@@ -82,51 +78,6 @@ async fn list(stack: &Stack) -> anyhow::Result<ExitCode> {
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// What a dead letter is about, from the fields that say so: the job, the delivery or
-/// request, the event, the kind of message, the error's name and the start of its cause.
-/// Everything else (task tokens among it) is left out.
-pub fn summary(body: &str) -> String {
-    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(body) else {
-        return format!("not JSON ({} bytes)", body.len());
-    };
-    let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
-    let mut parts = Vec::new();
-    if let Some(job) = text(fields.get("job")) {
-        parts.push(format!("job {job}"));
-    }
-    if let Some(delivery) = text(fields.get("delivery")) {
-        parts.push(format!("delivery {delivery}"));
-    }
-    if let Some(request) = text(fields.get("request").and_then(|r| r.get("id"))) {
-        parts.push(format!("request {request}"));
-    }
-    if let Some(event) = text(fields.get("event")) {
-        match text(fields.get("action")) {
-            Some(action) => parts.push(format!("{event}.{action}")),
-            None => parts.push(event),
-        }
-    }
-    if let Some(kind) = text(fields.get("kind")) {
-        parts.push(format!("kind {kind}"));
-    }
-    if let Some(error) = fields.get("error") {
-        let name = text(error.get("Error")).unwrap_or_else(|| "error".to_owned());
-        match text(error.get("Cause")) {
-            Some(cause) => {
-                let cut: String = cause.chars().take(CAUSE_CHARS).collect();
-                let more = if cut.len() < cause.len() { "…" } else { "" };
-                parts.push(format!("{name}: {cut}{more}"));
-            }
-            None => parts.push(name),
-        }
-    }
-    if parts.is_empty() {
-        let keys: Vec<&str> = fields.keys().map(String::as_str).collect();
-        return format!("unrecognised message with fields {}", keys.join(", "));
-    }
-    parts.join(" · ")
 }
 
 /// The queues `name` picks: one by name, or every queue.
@@ -189,14 +140,10 @@ async fn retry_dead_jobs(stack: &Stack, queue: &DeadLetterQueue) -> anyhow::Resu
             break;
         }
         for letter in fresh {
-            let job = serde_json::from_str::<Value>(&letter.body)
-                .ok()
-                .and_then(|body| body.get("job").and_then(Value::as_str).map(str::to_owned))
-                .and_then(|id| JobId::parse(&id).ok());
-            let Some(id) = job else {
+            let Some(id) = dead_letter_job(&letter.body) else {
                 println!(
                     "jobs: left a message that names no job ({})",
-                    summary(&letter.body)
+                    dead_letter_summary(&letter.body)
                 );
                 left_behind += 1;
                 continue;
@@ -228,36 +175,6 @@ async fn retry_dead_jobs(stack: &Stack, queue: &DeadLetterQueue) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_summary_names_what_a_message_is_about_and_never_its_token() {
-        assert_eq!(
-            summary(
-                r#"{"job":"j0123456789abcdef0123","error":{"Error":"Dispatch.NoCapacity","Cause":"no endpoint"},"execution":"arn:x"}"#
-            ),
-            "job j0123456789abcdef0123 · Dispatch.NoCapacity: no endpoint"
-        );
-        let approval = summary(r#"{"kind":"approval","job":"j1","token":"SECRET-TOKEN"}"#);
-        assert_eq!(approval, "job j1 · kind approval");
-        let dispatch = summary(r#"{"job":"j1","token":"SECRET-TOKEN","retry":0,"timeouts":{}}"#);
-        assert!(!dispatch.contains("SECRET"), "{dispatch}");
-        assert_eq!(
-            summary(
-                r#"{"version":1,"delivery":"d-1","event":"issue_comment","action":"created","sender":{}}"#
-            ),
-            "delivery d-1 · issue_comment.created"
-        );
-        assert_eq!(summary("oops"), "not JSON (4 bytes)");
-        assert_eq!(
-            summary(r#"{"token":"SECRET"}"#),
-            "unrecognised message with fields token"
-        );
-        let long = format!(
-            r#"{{"job":"j1","error":{{"Error":"E","Cause":"{}"}}}}"#,
-            "x".repeat(300)
-        );
-        assert!(summary(&long).ends_with("x…"));
-    }
 
     #[test]
     fn an_unknown_queue_is_refused_with_the_names() {

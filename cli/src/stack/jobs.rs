@@ -11,7 +11,7 @@ use crate::commands::{
 };
 use ota_aws::DynamoStore;
 use shared::clock::now_ms;
-use shared::job::{JobRecord, Timeouts};
+use shared::job::JobRecord;
 use shared::policy_stage::operations;
 use std::process::ExitCode;
 
@@ -31,7 +31,7 @@ pub async fn jobs(stack: &Stack, args: JobsArgs) -> anyhow::Result<ExitCode> {
 pub async fn job(stack: &Stack, args: JobArgs) -> anyhow::Result<ExitCode> {
     let store = stack.store()?;
     let job = find(&store, &args.id).await?;
-    let audit = store.audit_for_job(job.installation, &job.id).await?;
+    let audit = store.audit_for_job(&job).await?;
     print!("{}", commands::job_details(&job, &audit, now_ms()));
     Ok(ExitCode::SUCCESS)
 }
@@ -67,10 +67,7 @@ pub(super) async fn retry_job(
     old: &JobRecord,
 ) -> anyhow::Result<operations::Retried> {
     let workflow = stack.workflow()?;
-    let timeouts = workflow
-        .execution_input(&old.id)
-        .await?
-        .map_or(Timeouts::DEFAULT, |input| input.timeouts);
+    let timeouts = workflow.retry_timeouts(&old.id).await?;
     let origin = operator(old, "ota retry");
     Ok(operations::retry(store, &workflow, old, &origin, timeouts).await?)
 }

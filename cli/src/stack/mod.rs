@@ -4,15 +4,18 @@
 //! `AWS_ENDPOINT_URL` come from the usual chain (`AWS_PROFILE`, `AWS_REGION`, ...).
 //! `jobs`, `job`, `approve`, `cancel` and `retry` ([`jobs`]) run the same operations as
 //! on one machine, with the store and workflow the policy function uses; `dlq`
-//! ([`dlq`]), `policy` ([`policy`]) and `secrets` ([`secrets`]) exist only here.
+//! ([`dlq`]), `policy` ([`policy`]), `secrets` ([`secrets`]) and `reindex` ([`reindex`])
+//! exist only here.
 
 pub mod dlq;
 pub mod jobs;
 pub mod policy;
+pub mod reindex;
 pub mod secrets;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
+pub use ota_aws::{DEAD_LETTER_QUEUES, DeadLetterQueueSpec};
 use ota_aws::{
     DeadLetterQueue, DynamoStore, SecretsManagerSecret, StackOutputs, StepFunctionsWorkflow,
 };
@@ -21,56 +24,6 @@ use ota_aws::{
 pub const TABLE_OUTPUT: &str = "JobsTableName";
 /// The output that names the job state machine.
 pub const STATE_MACHINE_OUTPUT: &str = "JobStateMachineArn";
-/// The output that names the jobs' dead-letter queue (its messages are jobs, not events).
-pub const JOB_DLQ_OUTPUT: &str = "JobDeadLetterQueueUrl";
-
-/// The dead-letter queues of a stack, by the name `ota dlq` gives them, with their output
-/// and what lands there.
-pub const DEAD_LETTER_QUEUES: [DeadLetterQueueSpec; 5] = [
-    DeadLetterQueueSpec {
-        name: "intake",
-        output: "IntakeDeadLetterQueueUrl",
-        what: "deliveries and requests the policy function kept failing on",
-    },
-    DeadLetterQueueSpec {
-        name: "approvals",
-        output: "ApprovalsDeadLetterQueueUrl",
-        what: "approval waits the report function could not record",
-    },
-    DeadLetterQueueSpec {
-        name: "dispatch",
-        output: "DispatchDeadLetterQueueUrl",
-        what: "dispatches the dispatch function kept failing on",
-    },
-    DeadLetterQueueSpec {
-        name: "report",
-        output: "ReportDeadLetterQueueUrl",
-        what: "reports the report function kept failing on",
-    },
-    DeadLetterQueueSpec {
-        name: "jobs",
-        output: JOB_DLQ_OUTPUT,
-        what: "jobs the workflow set aside",
-    },
-];
-
-/// One dead-letter queue of the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeadLetterQueueSpec {
-    /// Its name on the command line (`ota dlq redrive intake`).
-    pub name: &'static str,
-    /// The stack output holding its URL.
-    pub output: &'static str,
-    pub what: &'static str,
-}
-
-impl DeadLetterQueueSpec {
-    /// The jobs' queue: its messages are redriven by retrying their jobs.
-    pub fn holds_jobs(&self) -> bool {
-        self.output == JOB_DLQ_OUTPUT
-    }
-}
-
 /// The secrets `ota secrets set` writes, by their name on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SecretName {

@@ -58,18 +58,10 @@ async fn set(stack: &Stack, installation: InstallationId, file: &Path) -> anyhow
             file.display()
         )
     })?;
-    let store = stack.store()?;
-    let before = store.policies(installation).await?;
-    for policy in &policies {
-        store.put_policy(policy).await?;
-    }
-    let mut removed = Vec::new();
-    for old in before {
-        if !policies.iter().any(|policy| policy.name == old.name) {
-            store.remove_policy(installation, &old.name).await?;
-            removed.push(old.name);
-        }
-    }
+    let removed = stack
+        .store()?
+        .replace_policies(installation, &policies)
+        .await?;
     let names: Vec<&str> = policies.iter().map(|policy| policy.name.as_str()).collect();
     println!(
         "Installation {installation} has {} {}{}{}.",

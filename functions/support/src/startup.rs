@@ -52,6 +52,19 @@ impl ConfigError {
                 "give the stack's WebhookSecret a value (ota --stack NAME secrets set) and \
                  paste it into the App's webhook settings"
             }
+            "OAUTH_CLIENT_SECRET_ARN" => {
+                "put the App's client id and a client secret (the App's settings page) in the \
+                 stack's DashboardOAuthClient secret as {\"client_id\": ..., \
+                 \"client_secret\": ...} (docs/deploy.md, \"The dashboard\")"
+            }
+            "SESSION_KEY_SECRET_ARN" => {
+                "give the stack's DashboardSessionKey secret a random value of 32 characters \
+                 or more (the stack generates one; redeploy if it was removed)"
+            }
+            "DASHBOARD_PUBLIC_URL" => {
+                "deploy with DashboardPublicUrl=<https URL> (a domain of your own in front of the \
+                 function), or leave it empty for the function's own URL"
+            }
             _ => "the stack's template sets these: redeploy the stack with scripts/deploy",
         }
     }

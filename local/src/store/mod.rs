@@ -37,4 +37,4 @@ pub use runners::{LOST_WITH_SERVER, RunnerRecords, RunningRunner};
 pub use waits::{Answer, OpenWait};
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

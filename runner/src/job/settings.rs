@@ -39,15 +39,8 @@ pub struct RunnerEnv {
     pub git_base_url: String,
 }
 
-/// The Git host's root for a REST API root: `https://github.com` for github.com's API,
-/// `https://HOST` for a GitHub Enterprise Server's `https://HOST/api/v3`.
-pub fn git_base_url(api_url: &str) -> String {
-    let api = api_url.trim_end_matches('/');
-    if let Some(rest) = api.strip_prefix("https://api.") {
-        return format!("https://{rest}");
-    }
-    api.strip_suffix("/api/v3").unwrap_or(api).to_owned()
-}
+/// The Git host's root for a REST API root (one definition, in `ota-github`).
+pub use ota_github::web_base_url as git_base_url;
 
 impl RunnerEnv {
     /// Reads the settings through `var`, naming every missing or invalid one.

@@ -9,6 +9,7 @@
 
 mod ci_failed;
 mod comment;
+pub mod dashboard;
 mod events;
 mod labels;
 mod manage;

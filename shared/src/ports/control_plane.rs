@@ -2,8 +2,9 @@
 //! filter, one job with its attempts, audit entries and log lines, a page of the audit
 //! log by a filter, and the actions a
 //! person may take on a job (approve, cancel, retry). SQLite implements it on one machine
-//! (`ota-local`); a DynamoDB one can serve the same dashboard on AWS. Who may see or do
-//! what is the caller's decision, made before it calls.
+//! (`ota-local`), DynamoDB, Step Functions, CloudWatch Logs and SQS on AWS (`ota-aws`'s
+//! `DynamoControlPlane`); both keep `e2e::control_plane_contract`. Who may see or do what
+//! is the caller's decision, made before it calls.
 
 use super::{AuditEntry, InstallationPolicy, InstallationRecord, StoreError};
 use crate::ids::{InstallationId, RepoFullName};
@@ -23,6 +24,30 @@ pub struct JobFilter {
     pub since_ms: Option<u64>,
     /// Created before (Unix milliseconds).
     pub until_ms: Option<u64>,
+}
+
+impl JobFilter {
+    /// Whether `job` is one the filter selects: repositories by name in any case, the
+    /// requester in any case, times by creation (a store may narrow by these first).
+    pub fn matches(&self, job: &JobRecord) -> bool {
+        let repo = job.repo.as_str();
+        self.repos.as_ref().is_none_or(|repos| {
+            repos
+                .iter()
+                .any(|allowed| allowed.as_str().eq_ignore_ascii_case(repo))
+        }) && self
+            .repo
+            .as_ref()
+            .is_none_or(|wanted| wanted.as_str().eq_ignore_ascii_case(repo))
+            && self.task.as_ref().is_none_or(|task| *task == job.task)
+            && self.status.is_none_or(|status| status == job.status)
+            && self
+                .requester
+                .as_ref()
+                .is_none_or(|requester| requester.eq_ignore_ascii_case(&job.requester))
+            && self.since_ms.is_none_or(|since| job.created_at_ms >= since)
+            && self.until_ms.is_none_or(|until| job.created_at_ms < until)
+    }
 }
 
 /// One page of a listing, newest first, and where the next one starts.
@@ -49,6 +74,31 @@ pub struct AuditFilter {
     pub since_ms: Option<u64>,
     /// Before (Unix milliseconds).
     pub until_ms: Option<u64>,
+}
+
+impl AuditFilter {
+    /// Whether `entry` is one the filter selects: repositories by name in any case (an
+    /// entry about no repository only when `repos` is `None`), the actor in any case.
+    pub fn matches(&self, entry: &AuditEntry) -> bool {
+        let repo = entry.repo.as_ref().map(RepoFullName::as_str);
+        let same = |wanted: &RepoFullName| {
+            repo.is_some_and(|repo| wanted.as_str().eq_ignore_ascii_case(repo))
+        };
+        self.repos
+            .as_ref()
+            .is_none_or(|repos| repos.iter().any(same))
+            && self.repo.as_ref().is_none_or(same)
+            && self
+                .actor
+                .as_ref()
+                .is_none_or(|actor| actor.eq_ignore_ascii_case(&entry.actor))
+            && self
+                .decision
+                .as_ref()
+                .is_none_or(|decision| *decision == entry.decision)
+            && self.since_ms.is_none_or(|since| entry.at_ms >= since)
+            && self.until_ms.is_none_or(|until| entry.at_ms < until)
+    }
 }
 
 /// One page of the audit log, newest first, and where the next one starts.
@@ -206,12 +256,13 @@ pub trait ControlPlane: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<DeadLetterView>, StoreError>> + Send;
 
-    /// Does `action` to the dead letter `id`; `false` when there is no such dead letter
-    /// (any more).
+    /// Does `action` to the dead letter `id` for `actor` (the owner; named in the audit
+    /// entry of a job it retries); `false` when there is no such dead letter (any more).
     fn dead_letter_act(
         &self,
         id: &str,
         action: DeadLetterAction,
+        actor: &DashboardActor,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Does `action` to `job` for `actor`, writing the audit entry.

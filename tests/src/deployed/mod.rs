@@ -47,6 +47,9 @@ enum Handler {
     Dispatch(dispatch_function::Stage, dispatch_function::ReportQueue),
     Report(report_function::Stage),
     Scheduler(scheduler_function::Scheduler),
+    /// The dashboard serves pages, no queue: its page tests serve it on a socket of
+    /// their own (`crate::dashboard_stack`); here its settings are only read.
+    Dashboard,
 }
 
 /// A queue a function takes its batches from, per the stack's event source mapping.
@@ -218,7 +221,7 @@ impl StackWorld {
                     dispatch_function::handle_batch(stage, reports, event).await
                 }
                 Some(Handler::Report(stage)) => report_function::handle_batch(stage, event).await,
-                Some(Handler::Webhook(_) | Handler::Scheduler(_)) | None => {
+                Some(Handler::Webhook(_) | Handler::Scheduler(_) | Handler::Dashboard) | None => {
                     panic!("{} takes no SQS batches", mapping.function)
                 }
             };
@@ -316,7 +319,7 @@ impl StackWorld {
 }
 
 /// `GetFunctionConfiguration`'s environment, with what Lambda's runtime adds.
-async fn environment(lambda: &aws_sdk_lambda::Client, function: &str) -> Env {
+pub async fn environment(lambda: &aws_sdk_lambda::Client, function: &str) -> Env {
     let configuration = lambda
         .get_function_configuration()
         .function_name(function)
@@ -393,6 +396,11 @@ async fn build_handler(
                 .await
                 .unwrap_or_else(|problem| misconfigured(problem.to_string()));
             (Handler::Report(stage), None)
+        }
+        Some("ota-dashboard") => {
+            dashboard_function::Settings::from_env(var)
+                .unwrap_or_else(|problem| misconfigured(problem.to_string()));
+            (Handler::Dashboard, None)
         }
         other => panic!(
             "a function of the stack is built from {other:?}, which tests/src/deployed does \

@@ -243,7 +243,19 @@ async fn create_in_moto(
     plan: &Plan,
     parameters: &BTreeMap<String, String>,
 ) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), String> {
-    let cloudformation = aws_sdk_cloudformation::Client::new(aws);
+    // Moto makes every resource within `CreateStack` itself: under load the call takes
+    // longer than the product's two-second attempt timeout, after which the SDK would
+    // send it again and find the stack it just made.
+    let patient = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(120))
+        .operation_timeout(std::time::Duration::from_secs(120))
+        .build();
+    let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+        aws_sdk_cloudformation::config::Builder::from(aws)
+            .timeout_config(patient)
+            .build(),
+    );
     let mut create = cloudformation
         .create_stack()
         .stack_name(name)
