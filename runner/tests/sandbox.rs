@@ -139,6 +139,12 @@ async fn a_command_has_no_network_unless_the_operator_opts_in() {
     host.network = Network::Host;
     let run = self::run(dir.path(), &connect_script(port), &host).await;
     assert!(run.output.contains("CONNECTED"), "{}", run.output);
+    // The listener's thread marks the connection after accepting it, which may come a
+    // moment after the command printed that it connected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !reached.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert!(reached.load(Ordering::SeqCst));
 }
 

@@ -71,7 +71,9 @@ mod tests {
         };
         assert_eq!(
             known,
-            ["deps", "docs", "fix", "lint", "refactor", "review", "test"]
+            [
+                "deps", "docs", "fix", "lint", "refactor", "resolve", "review", "test"
+            ]
         );
     }
 
