@@ -77,7 +77,8 @@ impl GitHubClient {
         let (call, marker) = (&call, &marker);
         self.retry
             .run("comment", |_attempt| async move {
-                if let Some(id) = self.find_comment(scope, number, marker, started).await? {
+                let since = Some(started - LOOKBACK);
+                if let Some(id) = self.find_comment(scope, number, marker, since).await? {
                     tracing::info!(repo = %scope.repo, issue = number, comment = id, "the comment exists already");
                     return Ok(id);
                 }
@@ -87,25 +88,62 @@ impl GitHubClient {
             .await
     }
 
-    /// A comment on issue `number` carrying `marker`, among those updated in the
-    /// [`LOOKBACK`] before `started`.
+    /// Writes `body` into the App's comment on issue `number` that carries `marker`,
+    /// posting it the first time: one comment kept up to date instead of a new one each
+    /// time. Returns the comment's id. The search covers the whole thread (such a
+    /// comment lives as long as its pull request), up to [`MAX_PAGES`] pages.
+    pub async fn upsert_comment(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let marker = marker_line(marker);
+        let text = with_marker(body, &marker);
+        if let Some(id) = self.find_comment(scope, number, &marker, None).await? {
+            let call = Call::post(
+                Endpoint::UpdateIssueComment,
+                repo_path(scope, &format!("issues/comments/{id}")),
+                json!({ "body": text }),
+            );
+            // Writing the same body twice is harmless.
+            self.retry
+                .run("update comment", |_| self.send(scope, &call))
+                .await?;
+            return Ok(id);
+        }
+        let call = Call::post(
+            Endpoint::CreateIssueComment,
+            repo_path(scope, &format!("issues/{number}/comments")),
+            json!({ "body": text }),
+        );
+        let reply = self.send(scope, &call).await?;
+        Ok(reply.json::<CreatedJson>(&call)?.id)
+    }
+
+    /// A comment on issue `number` carrying `marker`: among those updated since `since`
+    /// when given, else among all.
     async fn find_comment(
         &self,
         scope: &RepoScope,
         number: u64,
         marker: &str,
-        started: SystemTime,
+        since: Option<SystemTime>,
     ) -> Result<Option<u64>, GitHubError> {
-        let since =
-            DateTime::<Utc>::from(started - LOOKBACK).to_rfc3339_opts(SecondsFormat::Secs, true);
+        let since = since
+            .map(|since| DateTime::<Utc>::from(since).to_rfc3339_opts(SecondsFormat::Secs, true));
         for page in 1..=MAX_PAGES {
-            let call = Call::new(
+            let mut call = Call::new(
                 Endpoint::ListIssueComments,
                 repo_path(scope, &format!("issues/{number}/comments")),
-            )
-            .query("since", since.as_str())
-            .query("per_page", PER_PAGE.to_string())
-            .query("page", page.to_string());
+            );
+            if let Some(since) = &since {
+                call = call.query("since", since.as_str());
+            }
+            let call = call
+                .query("per_page", PER_PAGE.to_string())
+                .query("page", page.to_string());
             let comments: Vec<CommentJson> = self.send(scope, &call).await?.json(&call)?;
             if let Some(comment) = comments.iter().find(|comment| comment.is_ours(marker)) {
                 return Ok(Some(comment.id));

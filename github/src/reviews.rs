@@ -1,14 +1,11 @@
 //! What an incremental review needs: the App's last review of a pull request (the head it
-//! reviewed and the inline comments it made), the diff since that head, and the summary
-//! comment kept up to date in place.
+//! reviewed and the inline comments it made) and the diff since that head.
 
 use crate::api::{PullFileJson, diff_text};
 use crate::client::{GitHubClient, repo_path};
-use crate::comments::with_marker;
 use crate::endpoints::Endpoint;
 use crate::transport::{Call, encode};
 use serde::Deserialize;
-use serde_json::json;
 use shared::ids::CommitSha;
 use shared::ports::{GitHubError, RepoScope, marker_line};
 
@@ -46,24 +43,6 @@ struct CompareJson {
     status: String,
     #[serde(default)]
     files: Vec<PullFileJson>,
-}
-
-#[derive(Deserialize)]
-struct CommentJson {
-    id: u64,
-    body: Option<String>,
-    user: Option<UserJson>,
-}
-
-#[derive(Deserialize)]
-struct UserJson {
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-#[derive(Deserialize)]
-struct CreatedJson {
-    id: u64,
 }
 
 /// Whether a review's body carries a job's review marker (`job:<id>:review`).
@@ -155,71 +134,5 @@ impl GitHubClient {
             .await?;
         let compared = reply.json::<CompareJson>(&call)?;
         Ok((compared.status == "ahead").then(|| diff_text(&compared.files)))
-    }
-
-    /// Writes `body` into the App's comment on issue `number` that carries `marker`,
-    /// posting it the first time: one comment kept up to date instead of a new one each
-    /// time. Returns the comment's id.
-    pub async fn upsert_comment(
-        &self,
-        scope: &RepoScope,
-        number: u64,
-        marker: &str,
-        body: &str,
-    ) -> Result<u64, GitHubError> {
-        let marker = marker_line(marker);
-        let text = with_marker(body, &marker);
-        if let Some(id) = self.find_own_comment(scope, number, &marker).await? {
-            let call = Call::post(
-                Endpoint::UpdateIssueComment,
-                repo_path(scope, &format!("issues/comments/{id}")),
-                json!({ "body": text }),
-            );
-            // Writing the same body twice is harmless.
-            self.retry
-                .run("update comment", |_| self.send(scope, &call))
-                .await?;
-            return Ok(id);
-        }
-        let call = Call::post(
-            Endpoint::CreateIssueComment,
-            repo_path(scope, &format!("issues/{number}/comments")),
-            json!({ "body": text }),
-        );
-        let reply = self.send(scope, &call).await?;
-        Ok(reply.json::<CreatedJson>(&call)?.id)
-    }
-
-    /// The bot's comment on issue `number` carrying `marker`, over the whole thread (a
-    /// summary lives as long as its pull request).
-    async fn find_own_comment(
-        &self,
-        scope: &RepoScope,
-        number: u64,
-        marker: &str,
-    ) -> Result<Option<u64>, GitHubError> {
-        for page in 1..=MAX_PAGES {
-            let call = Call::new(
-                Endpoint::ListIssueComments,
-                repo_path(scope, &format!("issues/{number}/comments")),
-            )
-            .query("per_page", PER_PAGE.to_string())
-            .query("page", page.to_string());
-            let comments: Vec<CommentJson> = self.send(scope, &call).await?.json(&call)?;
-            let found = comments.iter().find(|comment| {
-                comment.user.as_ref().is_some_and(|user| user.kind == "Bot")
-                    && comment
-                        .body
-                        .as_deref()
-                        .is_some_and(|body| body.contains(marker))
-            });
-            if let Some(comment) = found {
-                return Ok(Some(comment.id));
-            }
-            if comments.len() < PER_PAGE {
-                break;
-            }
-        }
-        Ok(None)
     }
 }

@@ -251,23 +251,7 @@ impl Checkout {
                 branch: branch.to_owned(),
             });
         }
-        let refspec = format!("{}:{remote_ref}", head.as_str());
-        match git
-            .run(
-                &["push", "--quiet", "--porcelain", "origin", &refspec],
-                Some(auth),
-                None,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if err.reason.contains("rejected") || err.reason.contains("fetch first") => {
-                Err(PushError::BranchTaken {
-                    branch: branch.to_owned(),
-                })
-            }
-            Err(err) => Err(err.into()),
-        }
+        self.push_head(branch, head, auth).await
     }
 
     /// Merges `branch` of the remote into the checkout without committing (the `resolve`
@@ -346,9 +330,20 @@ impl Checkout {
         head: &CommitSha,
         auth: &GitAuth,
     ) -> Result<(), PushError> {
-        let git = self.git(Vec::new());
+        self.push_head(branch, head, auth).await
+    }
+
+    /// `git push` of `head` to `branch`, never forced: a refusal because the branch is
+    /// not an ancestor of `head` (it exists, or moved) is [`PushError::BranchTaken`].
+    async fn push_head(
+        &self,
+        branch: &str,
+        head: &CommitSha,
+        auth: &GitAuth,
+    ) -> Result<(), PushError> {
         let refspec = format!("{}:refs/heads/{branch}", head.as_str());
-        match git
+        match self
+            .git(Vec::new())
             .run(
                 &["push", "--quiet", "--porcelain", "origin", &refspec],
                 Some(auth),
