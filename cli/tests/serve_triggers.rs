@@ -209,6 +209,33 @@ async fn a_push_of_only_ignored_paths_starts_nothing_and_one_touching_code_start
 }
 
 #[tokio::test]
+async fn a_push_that_creates_the_default_branch_starts_its_task_without_a_comparison() {
+    let world = push_world("paths", r#"["src/**"]"#).await;
+    world.script_quick_refactor();
+    let server = world.serve(OTA, &["--retry-interval-seconds", "1"]);
+    let head = world.git.commit(
+        REPO,
+        DEFAULT_BRANCH,
+        &[("src/extra.rs", "pub fn extra() {}\n")],
+        "First",
+    );
+
+    // The first push of a repository: the branch is created, `before` is all zeros, and
+    // GitHub's payload lists no files to trust for a new branch.
+    let mut push = pushed(&"0".repeat(40), &head, &[], false);
+    let mut payload: serde_json::Value = serde_json::from_slice(&push.body).expect("json");
+    payload["created"] = json!(true);
+    push = Delivery::json("push", &payload, SECRET);
+    assert_eq!(server.post(&push).await.0, 202);
+    world.opened_pull(&server).await;
+    assert_eq!(job_count(&world), 1, "{}", world.job_list(OTA));
+    assert!(
+        world.github.requests_to(Route::Compare).is_empty(),
+        "a branch compared with itself says nothing"
+    );
+}
+
+#[tokio::test]
 async fn a_rewritten_branch_is_compared_through_the_api() {
     let world = push_world("paths", r#"["src/**"]"#).await;
     world.script_quick_refactor();

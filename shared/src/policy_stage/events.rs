@@ -167,23 +167,36 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .to_vec();
         // A new branch is compared with the default branch; a push to an existing one
         // (forced or not) with what the branch was before.
-        let base = if push.created || push.before.as_str().bytes().all(|b| b == b'0') {
+        let created = push.created || push.before.as_str().bytes().all(|b| b == b'0');
+        let base = if created {
             default_branch(envelope)
         } else {
             push.before.as_str().to_owned()
         };
-        let change = ChangeSet::Compare {
-            base,
-            head: push.after.clone(),
-        };
         let filter = &config.triggers.push.paths;
-        let known = push.changed_paths.clone();
-        if tasks.is_empty()
-            || !self
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        if created && branch == default_branch(envelope) && filter.is_set() {
+            // The default branch itself was just created: there is nothing to compare it
+            // with, every file of it is new, so the filter cannot rule the push out.
+            tracing::info!(
+                delivery = %envelope.delivery,
+                repo = %scope.repo,
+                "the default branch was created by this push; its paths filter admits it"
+            );
+        } else {
+            let change = ChangeSet::Compare {
+                base,
+                head: push.after.clone(),
+            };
+            let known = push.changed_paths.clone();
+            if !self
                 .paths_admit(envelope, &scope, filter, known, change)
                 .await?
-        {
-            return Ok(());
+            {
+                return Ok(());
+            }
         }
         let target = Target {
             commit: push.after.clone(),
