@@ -8,7 +8,7 @@ use memchr::memmem;
 
 use super::error::ToolError;
 use super::read::{MAX_FILE_BYTES, load_text};
-use super::similar::hint_for;
+use super::similar::{hint_for, unique_whitespace_match};
 use super::workspace::Workspace;
 
 /// The result of a successful `edit_file`.
@@ -26,6 +26,9 @@ pub struct EditOutcome {
     pub removed: bool,
     /// Whether the texts were matched with `\r\n` line endings, as the file uses.
     pub crlf: bool,
+    /// Whether the old text matched only with the whitespace at the ends of its lines
+    /// ignored (exactly one place did), and the new text was indented as the file is.
+    pub loose: bool,
 }
 
 /// The result of a successful `write_file`.
@@ -66,10 +69,24 @@ impl Workspace {
             }
         }
         match found.as_slice() {
-            [] => Err(ToolError::EditNoMatch {
-                hint: hint_for(&String::from_utf8_lossy(&content), &old),
-                path: rel,
-            }),
+            [] => {
+                // Only a file that is UTF-8 throughout is rewritten from its text.
+                let loose = std::str::from_utf8(&content).ok().and_then(|text| {
+                    unique_whitespace_match(text, &old).map(|window| (text, window))
+                });
+                match loose {
+                    Some((text, window)) => {
+                        let (outcome, edited) = loose_edit(text, window, &old, &new, &rel);
+                        fs::write(&resolved.abs, &edited)
+                            .map_err(|err| ToolError::io(&rel, err))?;
+                        Ok(outcome)
+                    }
+                    None => Err(ToolError::EditNoMatch {
+                        hint: hint_for(&String::from_utf8_lossy(&content), &old),
+                        path: rel,
+                    }),
+                }
+            }
             [offset] => {
                 let offset = *offset;
                 let mut edited = Vec::with_capacity(content.len() + new.len());
@@ -84,6 +101,7 @@ impl Workspace {
                     new_end_line: start_line + extra_lines(&new),
                     removed: new.is_empty(),
                     crlf,
+                    loose: false,
                     path: rel,
                 })
             }
@@ -172,8 +190,91 @@ impl fmt::Display for EditOutcome {
         if self.crlf {
             f.write_str(" (the file uses \\r\\n line endings, which were kept)")?;
         }
+        if self.loose {
+            f.write_str(
+                ". The old text matched only with whitespace ignored (at one place, so the \
+                 edit was made there) and the new text was indented as those lines are: \
+                 read the lines back if the indentation matters",
+            )?;
+        }
         Ok(())
     }
+}
+
+/// Replaces the `window` of lines `(first, count)` of `text` that `old` matches with
+/// whitespace ignored by `new`, indented as the file's first line of the window is rather
+/// than as `old`'s, with the file's line endings. Returns the outcome and the new content.
+fn loose_edit(
+    text: &str,
+    (first, count): (usize, usize),
+    old: &str,
+    new: &str,
+    rel: &str,
+) -> (EditOutcome, Vec<u8>) {
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+        .collect();
+    let begin = starts[first];
+    // The window's last line ends before its terminator, which stays.
+    let last_start = starts[first + count - 1];
+    let last_end = text[last_start..]
+        .find('\n')
+        .map_or(text.len(), |at| last_start + at);
+    let last_end = if text[..last_end].ends_with('\r') {
+        last_end - 1
+    } else {
+        last_end
+    };
+    // Line `i` of the file without its terminator.
+    let line_at = |i: usize| {
+        let end = starts.get(i + 1).map_or(text.len(), |next| next - 1);
+        text[starts[i]..end]
+            .strip_suffix('\r')
+            .unwrap_or(&text[starts[i]..end])
+    };
+    let crlf = text[begin..]
+        .find('\n')
+        .is_some_and(|at| text[..begin + at].ends_with('\r'));
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    // The first line of `old` with text, and the file's line it matched.
+    let (offset, old_first) = old
+        .lines()
+        .enumerate()
+        .find(|(_, line)| !line.trim().is_empty())
+        .unwrap_or((0, ""));
+    let file_line = line_at(first + offset.min(count - 1));
+    let file_indent = &file_line[..indent(file_line)];
+    let old_indent = &old_first[..indent(old_first)];
+    let new = new.strip_suffix('\n').unwrap_or(new);
+    let reindented: Vec<String> = new
+        .split('\n')
+        .map(|line| {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.trim().is_empty() {
+                String::new()
+            } else if let Some(rest) = line.strip_prefix(old_indent) {
+                format!("{file_indent}{rest}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    let joined = reindented.join(if crlf { "\r\n" } else { "\n" });
+    let mut edited = Vec::with_capacity(text.len() + joined.len());
+    edited.extend_from_slice(&text.as_bytes()[..begin]);
+    edited.extend_from_slice(joined.as_bytes());
+    edited.extend_from_slice(&text.as_bytes()[last_end..]);
+    let start_line = first + 1;
+    let outcome = EditOutcome {
+        path: rel.to_owned(),
+        start_line,
+        old_end_line: first + count,
+        new_end_line: start_line + reindented.len().saturating_sub(1),
+        removed: new.is_empty(),
+        crlf,
+        loose: true,
+    };
+    (outcome, edited)
 }
 
 impl fmt::Display for WriteOutcome {
@@ -253,18 +354,60 @@ mod tests {
     }
 
     #[test]
-    fn not_found_points_out_whitespace_differences() {
-        let (_dir, ws) = workspace_with(&[("src/main.rs", MAIN)]);
-        let old = "let x = 1;\nprintln!(\"{x}\");";
-        let err = ws.edit_file("src/main.rs", old, "").unwrap_err();
-        let text = err.to_string();
+    fn a_unique_match_but_for_whitespace_is_applied_indented_as_the_file_is() {
+        let (dir, ws) = workspace_with(&[("src/main.rs", MAIN)]);
+        let old = "let x = 1;\n  println!(\"{x}\");";
+        let new = "let x = 2;\nlet y = x + 1;\nprintln!(\"{y}\");\n";
+        let outcome = ws.edit_file("src/main.rs", old, new).unwrap();
+        assert!(outcome.loose);
+        assert_eq!((outcome.start_line, outcome.old_end_line), (2, 3));
+        assert_eq!(outcome.new_end_line, 4);
+        let text = outcome.to_string();
         assert!(
-            text.contains("Lines 2-3 match except for whitespace"),
+            text.contains("matched only with whitespace ignored"),
             "{text}"
         );
-        assert!(
-            text.ends_with("2\t    let x = 1;\n3\t    println!(\"{x}\");\n"),
-            "{text}"
+        assert_eq!(
+            fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+            "fn main() {\n    let x = 2;\n    let y = x + 1;\n    println!(\"{y}\");\n}\n",
+            "written without indentation, like old: every line gets the file's"
+        );
+
+        // Written with old's own (wrong) indentation, every line moves to the file's.
+        let (dir, ws) = workspace_with(&[("src/main.rs", MAIN)]);
+        let old = "  let x = 1;\n  println!(\"{x}\");\n";
+        let new = "  let x = 2;\n  println!(\"{x}\");\n";
+        ws.edit_file("src/main.rs", old, new).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("src/main.rs")).unwrap(),
+            "fn main() {\n    let x = 2;\n    println!(\"{x}\");\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_loose_match_keeps_crlf_line_endings() {
+        let (dir, ws) = workspace_with(&[("win.txt", "a {\r\n    one\r\n    two\r\n}\r\n")]);
+        let outcome = ws.edit_file("win.txt", "one\ntwo", "uno\ndos").unwrap();
+        assert!(outcome.loose && outcome.crlf);
+        assert_eq!(
+            fs::read_to_string(dir.path().join("win.txt")).unwrap(),
+            "a {\r\n    uno\r\n    dos\r\n}\r\n"
+        );
+    }
+
+    #[test]
+    fn whitespace_only_matches_in_two_places_are_pointed_out_not_applied() {
+        let twice = "fn a() {\n    let x = 1;\n}\nfn b() {\n  let x = 1;\n}\n";
+        let (dir, ws) = workspace_with(&[("src/lib.rs", twice)]);
+        let err = ws
+            .edit_file("src/lib.rs", "let x = 1; ", "let x = 2;")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("match except for whitespace"), "{text}");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("src/lib.rs")).unwrap(),
+            twice,
+            "nothing written"
         );
     }
 

@@ -88,15 +88,36 @@ fn lines(text: &str) -> Vec<&str> {
 
 /// The first window where every line equals the wanted one once trimmed.
 fn whitespace_match(file: &[&str], wanted: &[&str]) -> Option<usize> {
-    if wanted.len() > file.len() {
-        return None;
-    }
-    (0..=file.len() - wanted.len()).find(|&start| {
+    whitespace_windows(file, wanted).next()
+}
+
+/// Every window (its first line, 0-based) where each line equals the wanted one once
+/// trimmed.
+fn whitespace_windows<'a>(
+    file: &'a [&str],
+    wanted: &'a [&str],
+) -> impl Iterator<Item = usize> + 'a {
+    let last = (file.len() + 1).checked_sub(wanted.len().max(1));
+    (0..last.unwrap_or(0)).filter(move |&start| {
         wanted
             .iter()
             .enumerate()
             .all(|(i, w)| file[start + i].trim() == w.trim())
     })
+}
+
+/// The lines of `content` that `old` matches when whitespace at the ends of each line is
+/// ignored, as `(first, count)` (0-based), when exactly one such window exists; an edit can
+/// then land there safely.
+pub(crate) fn unique_whitespace_match(content: &str, old: &str) -> Option<(usize, usize)> {
+    let file = lines(content);
+    let wanted = lines(old);
+    if wanted.is_empty() || wanted.iter().all(|l| l.trim().is_empty()) {
+        return None;
+    }
+    let mut windows = whitespace_windows(&file, &wanted);
+    let first = windows.next()?;
+    windows.next().is_none().then_some((first, wanted.len()))
 }
 
 /// The character bigrams of the trimmed line, packed and sorted, for [`dice`].
