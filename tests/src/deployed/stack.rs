@@ -270,23 +270,41 @@ async fn create_in_moto(
                 .build(),
         );
     }
-    create.send().await.map_err(|err| {
-        format!(
-            "CreateStack: {}",
-            aws_sdk_cloudformation::error::DisplayErrorContext(err)
-        )
-    })?;
-    let stack = cloudformation
-        .describe_stacks()
-        .stack_name(name)
-        .send()
-        .await
-        .map_err(|err| format!("DescribeStacks: {err}"))?
-        .stacks
-        .unwrap_or_default()
-        .into_iter()
-        .next()
-        .ok_or("DescribeStacks: no stack")?;
+    match create.send().await {
+        Ok(_) => {}
+        // The name is this test's alone: a stack of that name is the one an earlier
+        // attempt of this very call made before the SDK gave up on its answer (a dropped
+        // connection under load is retried), so it is waited for like ours.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|service| service.is_already_exists_exception()) => {}
+        Err(err) => {
+            return Err(format!(
+                "CreateStack: {}",
+                aws_sdk_cloudformation::error::DisplayErrorContext(err)
+            ));
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let stack = loop {
+        let stack = cloudformation
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .map_err(|err| format!("DescribeStacks: {err}"))?
+            .stacks
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .ok_or("DescribeStacks: no stack")?;
+        let creating = stack.stack_status == Some(StackStatus::CreateInProgress);
+        if !creating || std::time::Instant::now() > deadline {
+            break stack;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
     if stack.stack_status != Some(StackStatus::CreateComplete) {
         return Err(format!(
             "the stack is {:?}: {:?}",
