@@ -40,6 +40,9 @@ enum Command {
     Cancel(JobArgs),
     /// Run a failed, cancelled, expired or dead-lettered job again, as a new job.
     Retry(JobArgs),
+    /// Run one task on many repositories of an installation, a few at a time, and
+    /// summarize what came of each.
+    Bulk(commands::bulk::BulkArgs),
     /// A deployed stack's dead-letter queues (with --stack).
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -78,7 +81,7 @@ fn stack_of(cli: &mut Cli, source: Option<ValueSource>) -> Result<Option<String>
     );
     match (cli.stack.take(), local_only) {
         (Some(_), true) if source == Some(ValueSource::CommandLine) => {
-            Err("--stack is for jobs, job, approve, cancel, retry, dlq, policy, secrets and reindex; serve and run work on this machine".to_owned())
+            Err("--stack is for jobs, job, approve, cancel, retry, bulk, dlq, policy, secrets and reindex; serve and run work on this machine".to_owned())
         }
         (_, true) => Ok(None),
         (stack, false) => Ok(stack.filter(|name| !name.trim().is_empty())),
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             Command::Approve(args) => commands::approve(args).await,
             Command::Cancel(args) => commands::cancel(args).await,
             Command::Retry(args) => commands::retry(args).await,
+            Command::Bulk(args) => commands::bulk(args).await,
             Command::Runner(args) => child::run(args).await,
             Command::Dlq(_) | Command::Policy(_) | Command::Secrets(_) | Command::Reindex => {
                 Err(anyhow::anyhow!(
@@ -154,6 +158,7 @@ async fn on_stack(name: &str, command: Command) -> anyhow::Result<ExitCode> {
         Command::Approve(args) => stack::jobs::approve(&stack, args).await,
         Command::Cancel(args) => stack::jobs::cancel(&stack, args).await,
         Command::Retry(args) => stack::jobs::retry(&stack, args).await,
+        Command::Bulk(args) => stack::bulk::run(&stack, args).await,
         Command::Dlq(command) => stack::dlq::run(&stack, command).await,
         Command::Policy(command) => stack::policy::run(&stack, command).await,
         Command::Secrets(command) => stack::secrets::run(&stack, command).await,

@@ -7,7 +7,7 @@
 //! is `{"version": 1, "request": {…}}`. A consumer tells them apart by the `request` key.
 
 use crate::envelope::{ENVELOPE_VERSION, Envelope, Repository};
-use crate::ids::{DeliveryId, InstallationId};
+use crate::ids::{DeliveryId, InstallationId, RepoFullName, RepoId};
 use serde::{Deserialize, Serialize};
 
 /// One message for the policy stage.
@@ -26,13 +26,47 @@ pub struct Request {
     pub id: DeliveryId,
     pub source: RequestSource,
     pub installation: InstallationId,
-    pub repository: Repository,
+    pub repository: RequestRepository,
     /// The tasks to run, one job each, in this order; each must be a built-in task or
     /// one of the repository's config.
     pub tasks: Vec<String>,
     /// Instructions for every task; empty for none.
     #[serde(default)]
     pub text: String,
+}
+
+/// The repository a request is for: its name, and what else the requester knew of it.
+/// A schedule's registry knows its id and default branch; an operator naming
+/// repositories of an installation knows their names only, and the policy stage asks
+/// GitHub for the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRepository {
+    pub full_name: RepoFullName,
+    #[serde(default)]
+    pub id: Option<RepoId>,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+}
+
+impl RequestRepository {
+    /// A repository known by its name only.
+    pub fn named(full_name: RepoFullName) -> Self {
+        Self {
+            full_name,
+            id: None,
+            default_branch: None,
+        }
+    }
+}
+
+impl From<Repository> for RequestRepository {
+    fn from(repository: Repository) -> Self {
+        Self {
+            full_name: repository.full_name,
+            id: Some(repository.id),
+            default_branch: repository.default_branch,
+        }
+    }
 }
 
 /// Who asked.
@@ -54,6 +88,9 @@ impl RequestSource {
         }
     }
 }
+
+/// The longest SQS FIFO message group id.
+const MESSAGE_GROUP_MAX_CHARS: usize = 128;
 
 /// A request as the queue carries it.
 #[derive(Serialize, Deserialize)]
@@ -105,7 +142,16 @@ impl Inbound {
     pub fn ordering_key(&self) -> String {
         match self {
             Self::Delivery(envelope) => envelope.ordering_key(),
-            Self::Request(request) => format!("repo-{}", request.repository.id),
+            Self::Request(request) => match request.repository.id {
+                Some(id) => format!("repo-{id}"),
+                // The name, where the id is not known: the same repository's requests
+                // stay in order among themselves. Cut to SQS's 128 characters (GitHub
+                // names are ASCII); two long names sharing a group only share an order.
+                None => format!("repo-{}", request.repository.full_name)
+                    .chars()
+                    .take(MESSAGE_GROUP_MAX_CHARS)
+                    .collect(),
+            },
         }
     }
 }
@@ -136,7 +182,6 @@ impl From<Envelope> for Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{RepoFullName, RepoId};
 
     fn request() -> Request {
         Request {
@@ -150,7 +195,8 @@ mod tests {
                 full_name: RepoFullName::new("octo-org/app"),
                 default_branch: Some("main".to_owned()),
                 private: true,
-            },
+            }
+            .into(),
             tasks: vec!["docs".to_owned()],
             text: String::new(),
         }
@@ -164,6 +210,31 @@ mod tests {
         assert_eq!(Inbound::from_queue_message(&body), Ok(inbound.clone()));
         assert_eq!(inbound.ordering_key(), "repo-42");
         assert_eq!(inbound.id().as_str(), "schedule-0-202612021000");
+    }
+
+    #[test]
+    fn a_request_for_a_repository_known_by_name_keeps_its_order_by_name() {
+        let mut request = request();
+        request.repository = RequestRepository::named(RepoFullName::new("octo-org/app"));
+        let inbound = Inbound::Request(request);
+        let body = inbound.to_queue_message().expect("json");
+        assert_eq!(Inbound::from_queue_message(&body), Ok(inbound.clone()));
+        assert_eq!(inbound.ordering_key(), "repo-octo-org/app");
+        let mut long = self::request();
+        long.repository =
+            RequestRepository::named(RepoFullName::new(format!("o/{}", "r".repeat(200))));
+        assert_eq!(Inbound::Request(long).ordering_key().len(), 128);
+    }
+
+    #[test]
+    fn a_request_queued_before_names_were_enough_still_reads() {
+        // What a schedule queued when the repository was always complete.
+        let body = r#"{"version":1,"request":{"id":"s-1","source":{"kind":"schedule","cron":"0 3 * * *"},"installation":7,"repository":{"id":42,"full_name":"octo-org/app","default_branch":"main","private":true},"tasks":["docs"]}}"#;
+        let Ok(Inbound::Request(request)) = Inbound::from_queue_message(body) else {
+            panic!("not a request");
+        };
+        assert_eq!(request.repository.id, Some(RepoId(42)));
+        assert_eq!(request.repository.default_branch.as_deref(), Some("main"));
     }
 
     #[test]

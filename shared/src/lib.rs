@@ -3,6 +3,7 @@
 //! The core is plain types and pure functions; I/O lives behind the small traits in
 //! [`ports`], implemented for AWS in the `ota-aws` crate and locally by `ota`.
 
+pub mod bulk;
 pub mod clock;
 pub mod command;
 pub mod config;

@@ -22,7 +22,8 @@ fn request(source: RequestSource, tasks: &[&str]) -> Request {
             full_name: RepoFullName::new(REPO),
             default_branch: Some(DEFAULT_BRANCH.to_owned()),
             private: false,
-        },
+        }
+        .into(),
         tasks: tasks.iter().map(|task| (*task).to_owned()).collect(),
         text: "keep the README current".to_owned(),
     }
@@ -178,7 +179,12 @@ async fn a_scheduled_read_only_task_reports_on_one_tracking_issue_opened_once() 
     assert_eq!(
         harness
             .store
-            .tracking_issue(first.repository.id)
+            .tracking_issue(
+                first
+                    .repository
+                    .id
+                    .expect("a schedule knows its repository's id")
+            )
             .await
             .expect("store"),
         Some(*number)
@@ -209,4 +215,60 @@ async fn a_scheduled_read_only_task_reports_on_one_tracking_issue_opened_once() 
     // Nothing is said on the tracking issue until a job ends.
     assert!(harness.github.comments(REPO, *number).is_empty());
     assert!(harness.github.unexpected().is_empty());
+}
+
+#[tokio::test]
+async fn a_request_naming_only_its_repository_runs_on_the_default_branch_github_names() {
+    let harness = PolicyHarness::start().await;
+    harness
+        .github
+        .set_repository(REPO, 1_296_269, DEFAULT_BRANCH, false);
+    let mut named = request(
+        RequestSource::Operator {
+            login: "local:alice".to_owned(),
+        },
+        &["docs"],
+    );
+    named.repository = shared::inbound::RequestRepository::named(RepoFullName::new(REPO));
+
+    process_ok(&harness, &named).await;
+
+    let job = harness
+        .store
+        .job(&JobId::for_trigger(&named.id, 0))
+        .await
+        .expect("store")
+        .expect("a job");
+    assert_eq!(job.git_ref, DEFAULT_BRANCH);
+    assert_eq!(job.commit.as_str(), DEFAULT_BRANCH_HEAD);
+    assert_eq!(job.requester, "local:alice");
+
+    // A repository GitHub does not show the installation: refused in the audit log.
+    let mut elsewhere = request(
+        RequestSource::Operator {
+            login: "local:alice".to_owned(),
+        },
+        &["docs"],
+    );
+    elsewhere.repository =
+        shared::inbound::RequestRepository::named(RepoFullName::new("octo-org/gone"));
+    process_ok(&harness, &elsewhere).await;
+    assert_eq!(
+        harness
+            .store
+            .job(&JobId::for_trigger(&elsewhere.id, 0))
+            .await
+            .expect("store"),
+        None
+    );
+    let audit = harness.audit().await;
+    let refused = audit
+        .iter()
+        .find(|entry| entry.delivery == elsewhere.id.as_str())
+        .expect("the refusal's entry");
+    assert_eq!(refused.decision, "invalid");
+    assert_eq!(
+        refused.reason,
+        format!("octo-org/gone is not a repository installation {INSTALLATION} can reach")
+    );
 }

@@ -49,7 +49,7 @@ async fn a_due_schedule_is_queued_once_as_a_request_and_the_others_wait() {
         "{}",
         request.id
     );
-    assert_eq!(request.repository.id, RepoId(1));
+    assert_eq!(request.repository.id, Some(RepoId(1)));
     assert_eq!(request.tasks, ["deps"]);
     assert_eq!(
         request.source,

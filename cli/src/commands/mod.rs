@@ -4,6 +4,8 @@
 //! here they are only rendered as terminal lines. The running `ota serve` acts on what
 //! they write within a moment; with no server running, it acts on it when it starts.
 
+pub mod bulk;
+
 use crate::settings::DataDir;
 use anyhow::{Context, anyhow, bail};
 use ota_local::engine::LocalWorkflow;
@@ -81,11 +83,8 @@ pub(crate) fn pick(reference: &str, mut jobs: Vec<JobRecord>) -> anyhow::Result<
 
 /// Who acts, for the job and the audit log: the operator at this machine, trusted.
 pub(crate) fn operator(job: &JobRecord, command: &str) -> Origin {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "operator".to_owned());
     Origin {
-        actor: Actor::operator(&user),
+        actor: Actor::operator(&operator_user()),
         command: command.to_owned(),
         delivery: None,
         scope: RepoScope {
@@ -94,6 +93,21 @@ pub(crate) fn operator(job: &JobRecord, command: &str) -> Origin {
         },
         clock: now_ms,
     }
+}
+
+/// The operator's user name on this machine.
+pub(crate) fn operator_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "operator".to_owned())
+}
+
+/// `ota bulk` on this machine: its requests go into the inbox `ota serve` handles.
+pub async fn bulk(args: bulk::BulkArgs) -> anyhow::Result<ExitCode> {
+    let db = open(&args.data_dir)?;
+    let inbox = db.inbox().context("opening the inbox")?;
+    let run = args.run(Actor::operator(&operator_user()).name().to_owned());
+    bulk::bulk(&db, &inbox, &run, "this machine's `ota serve`").await
 }
 
 fn thread(job: &JobRecord) -> String {

@@ -7,6 +7,7 @@
 //! ([`dlq`]), `policy` ([`policy`]), `secrets` ([`secrets`]) and `reindex` ([`reindex`])
 //! exist only here.
 
+pub mod bulk;
 pub mod dlq;
 pub mod jobs;
 pub mod policy;

@@ -30,11 +30,17 @@ impl InstallationPolicy {
     }
 
     pub fn matches(&self, repo: &RepoFullName) -> bool {
-        glob_match(
-            self.repo_pattern.to_ascii_lowercase().as_bytes(),
-            repo.as_str().to_ascii_lowercase().as_bytes(),
-        )
+        repo_pattern_matches(&self.repo_pattern, repo)
     }
+}
+
+/// Whether `repo` matches `pattern` (`acme/*`, `acme/api-?`), in any case: `*` matches
+/// any run of characters except `/`, `?` one character except `/`.
+pub fn repo_pattern_matches(pattern: &str, repo: &RepoFullName) -> bool {
+    glob_match(
+        pattern.to_ascii_lowercase().as_bytes(),
+        repo.as_str().to_ascii_lowercase().as_bytes(),
+    )
 }
 
 /// The most specific policy whose pattern matches `repo`; on a tie, the first by name so

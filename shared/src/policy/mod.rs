@@ -14,4 +14,4 @@ pub use decide::{
 pub use file::{
     MAX_NAME_LEN, MAX_POLICIES, PolicyFileError, parse_policy_file, render_policy_file,
 };
-pub use installation::{InstallationPolicy, TriggerKind, matching_policy};
+pub use installation::{InstallationPolicy, TriggerKind, matching_policy, repo_pattern_matches};

@@ -1,7 +1,7 @@
 //! Requests from outside GitHub — a schedule's tick, an operator's run — on the default
 //! branch head: each task is decided, limited, recorded, reported and started as any other
 //! job is ([`PolicyStage::start_job`]). A request nobody can act on (an invalid config, an
-//! unknown task, no default branch) leaves an `invalid` entry in the audit log, which is
+//! unknown task, a repository the installation cannot reach) leaves an `invalid` entry in the audit log, which is
 //! where the operator who asked looks.
 
 use super::comment::known_tasks;
@@ -14,7 +14,7 @@ use crate::job::JobId;
 use crate::policy::TriggerKind;
 use crate::ports::AuditEntry;
 use crate::ports::Workflow;
-use crate::ports::{GitHub, Permission, RepoScope};
+use crate::ports::{GitHub, GitHubError, Permission, RepoScope};
 
 impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     pub(super) async fn requested(&self, request: &Request) -> Result<(), StageError> {
@@ -35,18 +35,29 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             policy: None,
             job: None,
         };
-        let Some(branch) = request.repository.default_branch.clone() else {
-            return self
-                .audit(refuse("the request names no default branch".to_owned()))
-                .await;
+        // What the requester did not know of the repository, GitHub tells; a repository
+        // it does not show this installation is not one to run on.
+        let (repo_id, branch) = match (request.repository.id, &request.repository.default_branch) {
+            (Some(id), Some(branch)) => (id, branch.clone()),
+            _ => match self.github.repository(&scope).await {
+                Ok(info) => (info.id, info.default_branch),
+                Err(GitHubError::NotFound(_)) => {
+                    let reason = format!(
+                        "{} is not a repository installation {} can reach",
+                        scope.repo, scope.installation
+                    );
+                    return self.audit(refuse(reason)).await;
+                }
+                Err(err) => return Err(err.into()),
+            },
         };
         let config = match self.load_config(&scope, &branch).await? {
             Ok(config) => config,
             Err(errors) => {
-                let reason = format!(
-                    ".ollama-turbo.yml on {branch} is invalid ({} problems)",
-                    errors.problems().len()
-                );
+                let reason = match errors.problems().len() {
+                    1 => format!(".ollama-turbo.yml on {branch} is invalid (1 problem)"),
+                    n => format!(".ollama-turbo.yml on {branch} is invalid ({n} problems)"),
+                };
                 return self.audit(refuse(reason)).await;
             }
         };
@@ -77,7 +88,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             // the repository's tracking issue.
             let thread = match (&request.source, config.task(task.as_str())) {
                 (RequestSource::Schedule { .. }, Some(spec)) if !spec.deliverable.edits_code() => {
-                    Some(self.tracking_thread(&scope, request.repository.id).await?)
+                    Some(self.tracking_thread(&scope, repo_id).await?)
                 }
                 _ => None,
             };

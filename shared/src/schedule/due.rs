@@ -119,7 +119,7 @@ pub fn request_for(entry: &ScheduleEntry, fire: Fire) -> Result<Request, String>
             cron: entry.cron.clone(),
         },
         installation: entry.installation,
-        repository: entry.repository.clone(),
+        repository: entry.repository.clone().into(),
         tasks: entry.tasks.clone(),
         text: String::new(),
     })

@@ -241,7 +241,7 @@ mod tests {
                 login: "local:alice".to_owned(),
             },
             installation: shared::ids::InstallationId(42),
-            repository,
+            repository: repository.into(),
             tasks: vec!["docs".to_owned()],
             text: String::new(),
         });
