@@ -214,6 +214,7 @@ fn file_tool(ws: &Workspace, tool: ToolName, map: &Map<String, Value>, start: &s
         ToolName::Search => search(ws, map, start),
         ToolName::EditFile => edit_file(ws, map),
         ToolName::WriteFile => write_file(ws, map),
+        ToolName::UndoEdit => undo_edit(ws, map),
         _ => Err(ToolOutcome::error("this tool can't run here")),
     };
     result.unwrap_or_else(|outcome| outcome)
@@ -308,6 +309,16 @@ fn write_file(ws: &Workspace, map: &Map<String, Value>) -> Step {
     let path = args.string("path")?;
     let content = args.string("content")?;
     let outcome = ws.write_file(path, content).map_err(tool_error)?;
+    Ok(ToolOutcome::ok(
+        outcome.to_string(),
+        Effect::Changed(outcome.path),
+    ))
+}
+
+fn undo_edit(ws: &Workspace, map: &Map<String, Value>) -> Step {
+    let args = Args::new("undo_edit", &["path"], map);
+    let path = args.string("path")?;
+    let outcome = ws.undo_edit(path).map_err(tool_error)?;
     Ok(ToolOutcome::ok(
         outcome.to_string(),
         Effect::Changed(outcome.path),

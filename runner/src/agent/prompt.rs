@@ -25,7 +25,7 @@ pub(crate) fn system_prompt(spec: &TaskSpec) -> String {
     ];
     if spec.tools.edit {
         rules.push(
-            "Change files only with edit_file (one exact replacement, text copied from read_file output) or write_file (a whole file). Keep the change focused on the task; do not reformat unrelated code.",
+            "Change files only with edit_file (one exact replacement, text copied from read_file output) or write_file (a whole file). Keep the change focused on the task; do not reformat unrelated code. When an edit breaks a file, undo_edit puts it back as it was before that edit.",
         );
     }
     if spec.tools.run_command {

@@ -76,6 +76,16 @@ fn definition(tool: ToolName, commands: &[String]) -> Value {
             }),
             &["path", "content"],
         ),
+        ToolName::UndoEdit => (
+            "Put a file back as it was before your last edit_file or write_file of it (a file \
+             write_file created is removed). Call it again to go further back. Use it when an \
+             edit broke the file, rather than repairing it by hand."
+                .into(),
+            json!({
+                "path": {"type": "string", "description": "File path relative to the repository root."}
+            }),
+            &["path"],
+        ),
         ToolName::RunCommand => (
             format!(
                 "Run one of the repository's configured commands in the repository root and \

@@ -14,18 +14,20 @@ pub enum ToolName {
     Search,
     EditFile,
     WriteFile,
+    UndoEdit,
     RunCommand,
     Finish,
     SubmitReview,
 }
 
 impl ToolName {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::ListFiles,
         Self::ReadFile,
         Self::Search,
         Self::EditFile,
         Self::WriteFile,
+        Self::UndoEdit,
         Self::RunCommand,
         Self::Finish,
         Self::SubmitReview,
@@ -38,6 +40,7 @@ impl ToolName {
             Self::Search => "search",
             Self::EditFile => "edit_file",
             Self::WriteFile => "write_file",
+            Self::UndoEdit => "undo_edit",
             Self::RunCommand => "run_command",
             Self::Finish => "finish",
             Self::SubmitReview => "submit_review",
@@ -62,7 +65,7 @@ impl ToolName {
 /// task delivers ([`ToolPolicy::new`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ToolPolicy {
-    /// `edit_file` and `write_file`.
+    /// `edit_file`, `write_file` and `undo_edit`.
     pub edit: bool,
     /// `run_command`, for the task's configured commands.
     pub run_command: bool,
@@ -84,7 +87,7 @@ impl ToolPolicy {
     pub fn allows(&self, tool: ToolName) -> bool {
         match tool {
             ToolName::ListFiles | ToolName::ReadFile | ToolName::Search => true,
-            ToolName::EditFile | ToolName::WriteFile => self.edit,
+            ToolName::EditFile | ToolName::WriteFile | ToolName::UndoEdit => self.edit,
             ToolName::RunCommand => self.run_command,
             ToolName::Finish | ToolName::SubmitReview => self.ending == tool,
         }

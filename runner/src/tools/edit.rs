@@ -9,6 +9,7 @@ use memchr::memmem;
 use super::error::ToolError;
 use super::read::{MAX_FILE_BYTES, load_text};
 use super::similar::{hint_for, unique_whitespace_match};
+use super::syntax::{SyntaxProblem, broken_by_edit};
 use super::workspace::Workspace;
 
 /// The result of a successful `edit_file`.
@@ -29,6 +30,8 @@ pub struct EditOutcome {
     /// Whether the old text matched only with the whitespace at the ends of its lines
     /// ignored (exactly one place did), and the new text was indented as the file is.
     pub loose: bool,
+    /// The file's first syntax error, when it parsed before the edit and does not now.
+    pub syntax: Option<SyntaxProblem>,
 }
 
 /// The result of a successful `write_file`.
@@ -42,6 +45,8 @@ pub struct WriteOutcome {
     pub lines: usize,
     /// How many bytes were written.
     pub bytes: usize,
+    /// The file's first syntax error, when it parsed before (or is new) and does not now.
+    pub syntax: Option<SyntaxProblem>,
 }
 
 impl Workspace {
@@ -76,9 +81,11 @@ impl Workspace {
                 });
                 match loose {
                     Some((text, window)) => {
-                        let (outcome, edited) = loose_edit(text, window, &old, &new, &rel);
+                        let (mut outcome, edited) = loose_edit(text, window, &old, &new, &rel);
                         fs::write(&resolved.abs, &edited)
                             .map_err(|err| ToolError::io(&rel, err))?;
+                        outcome.syntax = broken_by_edit(&rel, Some(&content), &edited);
+                        self.history().record(&rel, Some(content));
                         Ok(outcome)
                     }
                     None => Err(ToolError::EditNoMatch {
@@ -95,6 +102,8 @@ impl Workspace {
                 edited.extend_from_slice(&content[offset + old.len()..]);
                 fs::write(&resolved.abs, &edited).map_err(|err| ToolError::io(&rel, err))?;
                 let start_line = line_of(&content, offset);
+                let syntax = broken_by_edit(&rel, Some(&content), &edited);
+                self.history().record(&rel, Some(content));
                 Ok(EditOutcome {
                     start_line,
                     old_end_line: start_line + extra_lines(&old),
@@ -102,6 +111,7 @@ impl Workspace {
                     removed: new.is_empty(),
                     crlf,
                     loose: false,
+                    syntax,
                     path: rel,
                 })
             }
@@ -129,6 +139,16 @@ impl Workspace {
             });
         }
         let created = !resolved.exists();
+        // What the file held, for undo_edit and to tell whether this write broke its syntax.
+        // A file too large to load is overwritten without being kept.
+        let before = if created {
+            None
+        } else {
+            fs::metadata(&resolved.abs)
+                .ok()
+                .filter(|meta| meta.len() <= MAX_FILE_BYTES)
+                .and_then(|_| fs::read(&resolved.abs).ok())
+        };
         if let Some(parent) = resolved.abs.parent() {
             fs::create_dir_all(parent).map_err(|err| match err.kind() {
                 io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists => {
@@ -140,11 +160,19 @@ impl Workspace {
             })?;
         }
         fs::write(&resolved.abs, content).map_err(|err| ToolError::io(&rel, err))?;
+        let kept = created || before.is_some();
+        let syntax = kept
+            .then(|| broken_by_edit(&rel, before.as_deref(), content.as_bytes()))
+            .flatten();
+        if kept {
+            self.history().record(&rel, before);
+        }
         Ok(WriteOutcome {
             path: rel,
             created,
             lines: content.lines().count(),
             bytes: content.len(),
+            syntax,
         })
     }
 }
@@ -197,7 +225,34 @@ impl fmt::Display for EditOutcome {
                  read the lines back if the indentation matters",
             )?;
         }
+        if let Some(problem) = &self.syntax {
+            broke(f, &self.path, problem, false)?;
+        }
         Ok(())
+    }
+}
+
+/// The warning that follows an edit's result when the edit broke the file's syntax.
+fn broke(
+    f: &mut fmt::Formatter<'_>,
+    path: &str,
+    problem: &SyntaxProblem,
+    created: bool,
+) -> fmt::Result {
+    let language = problem.language;
+    if created {
+        write!(
+            f,
+            "\nWarning: `{path}` does not parse as {language} ({problem}). Fix it with \
+             another edit, or call undo_edit to remove the file"
+        )
+    } else {
+        write!(
+            f,
+            "\nWarning: `{path}` no longer parses as {language} after this edit ({problem}); \
+             it did before. Fix it with another edit, or call undo_edit to put the file back \
+             as it was"
+        )
     }
 }
 
@@ -273,6 +328,7 @@ fn loose_edit(
         removed: new.is_empty(),
         crlf,
         loose: true,
+        syntax: None,
     };
     (outcome, edited)
 }
@@ -284,7 +340,11 @@ impl fmt::Display for WriteOutcome {
             f,
             "{verb} `{}` ({} lines, {} bytes)",
             self.path, self.lines, self.bytes
-        )
+        )?;
+        if let Some(problem) = &self.syntax {
+            broke(f, &self.path, problem, self.created)?;
+        }
+        Ok(())
     }
 }
 
@@ -528,5 +588,28 @@ mod tests {
         assert!(ws.edit_file("link.txt", "safe", "pwned").is_err());
         assert_eq!(fs::read_to_string(&target).unwrap(), "safe");
         assert!(!outside.path().join("new.txt").exists());
+    }
+
+    #[test]
+    fn a_write_that_breaks_a_file_says_where_and_a_broken_file_is_not_blamed_on_it() {
+        let (_dir, ws) = workspace_with(&[("src/main.rs", MAIN), ("src/old.rs", "fn (\n")]);
+        let new = ws.write_file("src/new.py", "def f(:\n    pass\n").unwrap();
+        assert_eq!(
+            new.to_string(),
+            "created `src/new.py` (2 lines, 17 bytes)\nWarning: `src/new.py` does not parse \
+             as Python (line 1, column 7: missing `)`). Fix it with another edit, or call \
+             undo_edit to remove the file"
+        );
+        let overwrite = ws.write_file("src/main.rs", "fn main() {\n").unwrap();
+        assert!(
+            overwrite
+                .syntax
+                .as_ref()
+                .is_some_and(|problem| problem.line == 1),
+            "{overwrite}"
+        );
+        // It did not parse before either: not this write's doing.
+        let old = ws.write_file("src/old.rs", "fn ) {\n").unwrap();
+        assert_eq!(old.syntax, None);
     }
 }

@@ -95,6 +95,10 @@ pub enum ToolError {
         count: usize,
         lines: Vec<usize>,
     },
+    /// `undo_edit` was asked of a file no edit of this task changed (or whose edits were
+    /// all undone).
+    #[error("there is no edit of `{path}` in this task to undo")]
+    NothingToUndo { path: String },
     /// The file system failed; not something the model caused.
     #[error("could not access `{path}`: {source}")]
     Io {

@@ -1,4 +1,5 @@
-//! The repository tools the model calls: map, list, read, search, edit and write files in the clone.
+//! The repository tools the model calls: map, list, read, search, edit, write and undo
+//! edits of files in the clone. An edit that breaks a file's syntax says so ([`SyntaxProblem`]).
 //!
 //! Everything goes through a [`Workspace`] rooted at the clone. Paths from the model are
 //! untrusted: each one is resolved by [`Workspace`] against the root, refusing absolute paths,
@@ -31,7 +32,9 @@ mod repo_map;
 mod search;
 mod search_sink;
 mod similar;
+mod syntax;
 mod tree;
+mod undo;
 mod walk;
 mod workspace;
 
@@ -50,4 +53,6 @@ pub use search::{
     SearchOptions, SearchResults,
 };
 pub use search_sink::{FileMatches, FoundLine};
+pub use syntax::SyntaxProblem;
+pub use undo::{MAX_UNDO_BYTES, UndoOutcome};
 pub use workspace::Workspace;

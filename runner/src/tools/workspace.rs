@@ -2,14 +2,18 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::error::ToolError;
 use super::path::{ResolvedPath, resolve};
+use super::undo::History;
 
-/// The repository clone the tools work in. Cheap to clone; holds only the canonical root.
+/// The repository clone the tools work in. Cheap to clone: the canonical root, and what the
+/// task's edits replaced (shared by the clones, for `undo_edit`).
 #[derive(Debug, Clone)]
 pub struct Workspace {
     root: PathBuf,
+    history: Arc<Mutex<History>>,
 }
 
 impl Workspace {
@@ -20,7 +24,18 @@ impl Workspace {
         if !root.is_dir() {
             return Err(ToolError::NotADirectory { path: shown });
         }
-        Ok(Workspace { root })
+        Ok(Workspace {
+            root,
+            history: Arc::default(),
+        })
+    }
+
+    /// What the task's edits replaced. A panic while it was held leaves it as it was between
+    /// two whole changes, so a poisoned lock is taken as it is.
+    pub(crate) fn history(&self) -> MutexGuard<'_, History> {
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The canonical root directory.
