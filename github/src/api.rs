@@ -11,10 +11,10 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 use shared::ids::CommitSha;
 use shared::ports::{
-    ChangeSet, ChangedPaths, CheckRunUpdate, FailedCheck, GitHub, GitHubError, MAX_CONTENTS_BYTES,
-    MAX_THREAD_DIFF_CHARS, NewCheckRun, NewIssue, NewPullRequest, NewReview, OpenedPullRequest,
-    Permission, PullRequestInfo, Reaction, ReactionTarget, RepoFile, RepoScope, RepositoryInfo,
-    ThreadText,
+    ChangeSet, ChangedPaths, CheckRunUpdate, FailedCheck, GitHub, GitHubError, HeadCheck,
+    MAX_CONTENTS_BYTES, MAX_THREAD_DIFF_CHARS, MergeOutcome, NewCheckRun, NewIssue, NewPullRequest,
+    NewReview, OpenedPullRequest, Permission, PullRequestInfo, PullReview, Reaction,
+    ReactionTarget, RepoFile, RepoScope, RepositoryInfo, ThreadText,
 };
 
 /// The roles GitHub names in `role_name`; anything else is a custom role.
@@ -70,6 +70,15 @@ struct PullJson {
     state: String,
     head: BranchJson,
     base: BranchJson,
+    /// `null` for a deleted user.
+    user: Option<UserJson>,
+    #[serde(default)]
+    merged: bool,
+}
+
+#[derive(Deserialize)]
+struct UserJson {
+    login: String,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +109,8 @@ impl PullJson {
             base_ref: self.base.git_ref,
             from_fork,
             state: self.state,
+            author: self.user.map(|user| user.login).unwrap_or_default(),
+            merged: self.merged,
         }
     }
 }
@@ -398,6 +409,32 @@ impl GitHub for GitHubClient {
         review: &NewReview,
     ) -> Result<u64, GitHubError> {
         self.post_review(scope, number, marker, review).await
+    }
+
+    async fn reviews(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+    ) -> Result<Vec<PullReview>, GitHubError> {
+        self.list_reviews(scope, number).await
+    }
+
+    async fn head_checks(
+        &self,
+        scope: &RepoScope,
+        sha: &CommitSha,
+    ) -> Result<Option<Vec<HeadCheck>>, GitHubError> {
+        self.list_head_checks(scope, sha).await
+    }
+
+    async fn merge_pull_request(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        head: &CommitSha,
+        method: &str,
+    ) -> Result<MergeOutcome, GitHubError> {
+        self.merge_pull(scope, number, head, method).await
     }
 }
 

@@ -85,6 +85,17 @@ pub(crate) fn classify(
     }
 }
 
+/// The HTTP status of a [`GitHubError::Rejected`] made by [`classify`] (whose detail
+/// reads `<label> answered <status>: …`): for the few calls whose 4xx answers are
+/// outcomes rather than errors, such as a merge GitHub refuses for now.
+pub(crate) fn rejected_status(error: &GitHubError) -> Option<u16> {
+    let GitHubError::Rejected(detail) = error else {
+        return None;
+    };
+    let (_, rest) = detail.split_once(" answered ")?;
+    rest.split_once(':')?.0.parse().ok()
+}
+
 /// How long GitHub asked to wait: `retry-after` (seconds), or, when the quota is spent,
 /// until `x-ratelimit-reset` (epoch seconds).
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
@@ -149,6 +160,20 @@ mod tests {
             &SecretString::from("ghs_secret"),
             UNIX_EPOCH + Duration::from_secs(1_000),
         )
+    }
+
+    #[test]
+    fn a_refusals_status_is_read_back_from_its_detail() {
+        let not_mergeable = run(405, &[], r#"{"message":"Pull Request is not mergeable"}"#);
+        assert_eq!(rejected_status(&not_mergeable), Some(405));
+        let moved = run(
+            409,
+            &[],
+            r#"{"message":"Head branch was modified. Review and try the merge again."}"#,
+        );
+        assert_eq!(rejected_status(&moved), Some(409));
+        assert_eq!(rejected_status(&run(404, &[], "{}")), None);
+        assert_eq!(rejected_status(&run(502, &[], "{}")), None);
     }
 
     #[test]

@@ -273,7 +273,20 @@ impl GitHubClient {
     /// permission set. A cached token GitHub refuses (revoked, permissions changed) is
     /// forgotten and the call made once more with a fresh one.
     pub(crate) async fn send(&self, scope: &RepoScope, call: &Call) -> Result<Reply, GitHubError> {
-        if !self.permissions.allows(call.endpoint) {
+        self.send_with(scope, call, &self.permissions).await
+    }
+
+    /// [`Self::send`] with a token of `permissions` instead of the client's set: for the
+    /// one call the stages make with more than their everyday token
+    /// ([`crate::endpoints::MERGE_CALLS`]), so that the policy and report stages' tokens
+    /// stay without `contents: write`.
+    pub(crate) async fn send_with(
+        &self,
+        scope: &RepoScope,
+        call: &Call,
+        permissions: &TokenPermissions,
+    ) -> Result<Reply, GitHubError> {
+        if !permissions.allows(call.endpoint) {
             // GitHub would answer 403 "Resource not accessible by integration": say which
             // permission is missing instead.
             return Err(GitHubError::Forbidden(format!(
@@ -282,7 +295,7 @@ impl GitHubClient {
                 call.endpoint.needs()
             )));
         }
-        let (token, cached) = self.token(scope, &self.permissions).await?;
+        let (token, cached) = self.token(scope, permissions).await?;
         match self
             .transport
             .send(call, Scheme::Token, token.secret())
@@ -290,8 +303,8 @@ impl GitHubClient {
         {
             Err(GitHubError::Unauthorized(reason)) if cached => {
                 tracing::info!(repo = %scope.repo, %reason, "cached installation token refused; minting another");
-                self.tokens.forget(scope, &self.permissions);
-                let (token, _) = self.token(scope, &self.permissions).await?;
+                self.tokens.forget(scope, permissions);
+                let (token, _) = self.token(scope, permissions).await?;
                 self.transport
                     .send(call, Scheme::Token, token.secret())
                     .await

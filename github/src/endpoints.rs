@@ -77,6 +77,8 @@ pub enum Endpoint {
     ListCheckRunAnnotations,
     ListPulls,
     CreatePull,
+    /// The policy stage merges the App's approved pull requests (`output.merge`).
+    MergePull,
     ListReviews,
     CreateReview,
     /// The inline comments of a pull request's reviews (a review repeats none of them).
@@ -115,7 +117,7 @@ const CHECKS_WRITE: &[(&str, Access)] = &[("checks", Access::Write)];
 const MEMBERS_READ: &[(&str, Access)] = &[("members", Access::Read)];
 
 impl Endpoint {
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 33] = [
         Self::ManifestConversion,
         Self::CreateInstallationToken,
         Self::CollaboratorPermission,
@@ -140,6 +142,7 @@ impl Endpoint {
         Self::ListCheckRunAnnotations,
         Self::ListPulls,
         Self::CreatePull,
+        Self::MergePull,
         Self::ListReviews,
         Self::CreateReview,
         Self::ListReviewComments,
@@ -204,6 +207,7 @@ impl Endpoint {
             ),
             Self::ListPulls => ("GET", "/repos/{owner}/{repo}/pulls"),
             Self::CreatePull => ("POST", "/repos/{owner}/{repo}/pulls"),
+            Self::MergePull => ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
             Self::ListReviews => ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
             Self::CreateReview => ("POST", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
             Self::ListReviewComments => {
@@ -234,7 +238,8 @@ impl Endpoint {
             Self::CollaboratorPermission | Self::GetRepository => Needs::AnyOf(METADATA_READ),
             Self::GetContents => Needs::AnyOf(FILE_READ),
             Self::GetBranch | Self::Compare | Self::GitFetch => Needs::AnyOf(CONTENTS_READ),
-            Self::GitPush => Needs::AnyOf(CONTENTS_WRITE),
+            // "Merge a pull request": "Contents" repository permissions (write).
+            Self::GitPush | Self::MergePull => Needs::AnyOf(CONTENTS_WRITE),
             Self::GetPull
             | Self::ListPullFiles
             | Self::ListPulls
@@ -283,8 +288,10 @@ impl Endpoint {
 /// What the policy and report stages call: roles, the config file, branch heads, pull
 /// requests and the files a change touches, reactions, comments (and the search for one
 /// posted before), check runs, labels, a repository's default branch and the tracking
-/// issue of its scheduled runs.
+/// issue of its scheduled runs; and, for `output.merge`, a pull request's reviews and its
+/// head's check runs (the merge itself is [`MERGE_CALLS`]).
 pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
+    Endpoint::ListReviews,
     Endpoint::CollaboratorPermission,
     Endpoint::GetRepository,
     Endpoint::CreateIssue,
@@ -306,6 +313,11 @@ pub const POLICY_AND_REPORT_CALLS: &[Endpoint] = &[
     Endpoint::AddLabels,
     Endpoint::RemoveLabel,
 ];
+
+/// What the policy stage calls with a token of its own, minted for the call: the merge of
+/// `output.merge`, which takes `contents: write`, more than the stages' everyday token
+/// ([`POLICY_AND_REPORT_CALLS`]) has.
+pub const MERGE_CALLS: &[Endpoint] = &[Endpoint::MergePull];
 
 /// What the dashboard calls with a signed-in user's token (a user-to-server token holds
 /// no more than the App was granted, so the App must ask for these too): whether the

@@ -17,6 +17,7 @@ mod credentials;
 pub mod endpoints;
 mod issues;
 mod labels;
+mod merge;
 mod pulls;
 mod retry;
 mod review_lines;

@@ -3,7 +3,7 @@
 //! reuses one until shortly before it expires.
 
 use crate::endpoints::{
-    DASHBOARD_USER_CALLS, Endpoint, Needs, POLICY_AND_REPORT_CALLS, runner_calls,
+    DASHBOARD_USER_CALLS, Endpoint, MERGE_CALLS, Needs, POLICY_AND_REPORT_CALLS, runner_calls,
 };
 use secrecy::SecretString;
 use serde::Serialize;
@@ -70,6 +70,12 @@ impl TokenPermissions {
     /// [`crate::endpoints::POLICY_AND_REPORT_CALLS`].
     pub fn policy_and_report() -> Self {
         Self::for_calls(POLICY_AND_REPORT_CALLS)
+    }
+
+    /// What the policy stage's merge needs ([`crate::endpoints::MERGE_CALLS`]): `contents:
+    /// write`, in a token minted for the merge alone.
+    pub fn merge() -> Self {
+        Self::for_calls(MERGE_CALLS)
     }
 
     /// What the App needs for the dashboard's calls with a user's token
@@ -246,6 +252,14 @@ mod tests {
         for call in POLICY_AND_REPORT_CALLS {
             assert!(policy.allows(*call), "policy and report: {call:?}");
         }
+        for call in MERGE_CALLS {
+            assert!(TokenPermissions::merge().allows(*call), "merge: {call:?}");
+        }
+        assert_eq!(
+            policy.get("contents"),
+            Some(Access::Read),
+            "the stages' everyday token pushes and merges nothing"
+        );
         for deliverable in Deliverable::ALL {
             let set = TokenPermissions::to_deliver(deliverable);
             for call in runner_calls(deliverable) {

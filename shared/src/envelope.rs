@@ -199,6 +199,30 @@ pub struct Comment {
     /// The PR's head and base, when the payload carries them (review events do; an
     /// `issue_comment` on a PR does not, and the consumer looks the PR up).
     pub pull_request: Option<PullRequestRefs>,
+    /// What a submitted review decided ([`CommentSource::Review`] only); boxed, as most
+    /// comments have none.
+    #[serde(default)]
+    pub review: Option<Box<ReviewVerdict>>,
+}
+
+/// What a submitted review decided, for `output.merge`: the approval, of which commit,
+/// on whose pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewVerdict {
+    /// `approved`, `changes_requested` or `commented`, lowercase as the webhook sends it.
+    pub state: String,
+    /// The commit reviewed (`review.commit_id`); `None` when GitHub no longer has it.
+    pub commit: Option<CommitSha>,
+    /// Who wrote the review (`review.user.login`).
+    pub reviewer: String,
+    /// Who opened the pull request (`pull_request.user.login`).
+    pub pull_request_author: String,
+}
+
+impl ReviewVerdict {
+    pub fn is_approval(&self) -> bool {
+        self.state.eq_ignore_ascii_case("approved")
+    }
 }
 
 /// How much of a comment body travels in the envelope. GitHub allows 65,536 characters,

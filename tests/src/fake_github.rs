@@ -115,6 +115,8 @@ pub enum Route {
     CreatePull,
     /// `GET /repos/{o}/{r}/pulls/{n}/reviews`
     ListReviews,
+    /// `PUT /repos/{o}/{r}/pulls/{n}/merge`
+    MergePull,
     /// `POST /repos/{o}/{r}/pulls/{n}/reviews`
     CreateReview,
     /// `GET /repos/{o}/{r}/issues/{n}`
@@ -304,7 +306,39 @@ pub struct FakePull {
     pub head_repo: Option<String>,
 }
 
-pub use pulls::{FakeOpenedPull, FakeReview};
+pub use pulls::{FakeMerge, FakeOpenedPull, FakeReview, FakeUserReview};
+
+/// The author of a pull request a test set up, unless it says otherwise
+/// ([`FakeGitHub::set_pull_author`]).
+pub const DEFAULT_PULL_AUTHOR: &str = "Codertocat";
+
+/// A check run of another App (CI) on a commit, as a test sets it up.
+#[derive(Debug, Clone)]
+pub struct FakeHeadRun {
+    pub name: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    /// Once completed: `success`, `failure`, `neutral`, `skipped`, ...
+    pub conclusion: Option<String>,
+}
+
+impl FakeHeadRun {
+    pub fn completed(name: &str, conclusion: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            status: "completed".to_owned(),
+            conclusion: Some(conclusion.to_owned()),
+        }
+    }
+
+    pub fn in_progress(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            status: "in_progress".to_owned(),
+            conclusion: None,
+        }
+    }
+}
 
 /// A file of a comparison: its name and, when a test gave one, its patch.
 pub(crate) type ComparedFile = (String, Option<String>);
@@ -347,6 +381,19 @@ pub(crate) struct State {
     pub(crate) labels: BTreeMap<(String, u64), std::collections::BTreeSet<String>>,
     pub(crate) opened_pulls: Vec<FakeOpenedPull>,
     pub(crate) reviews: Vec<FakeReview>,
+    /// Reviews people submitted, in order.
+    pub(crate) user_reviews: Vec<FakeUserReview>,
+    /// Who opened each pull request of [`Self::pulls`], when not [`DEFAULT_PULL_AUTHOR`].
+    pub(crate) pull_authors: BTreeMap<(String, u64), String>,
+    /// Pull requests GitHub would not merge now (branch protection, a conflict).
+    pub(crate) unmergeable: std::collections::BTreeSet<(String, u64)>,
+    /// The merges made, in order.
+    pub(crate) merges: Vec<FakeMerge>,
+    /// The merge methods each repository allows, when a test narrowed them (GitHub
+    /// allows all three unless a repository turned some off).
+    pub(crate) merge_methods: BTreeMap<String, Vec<String>>,
+    /// Other Apps' check runs on a commit, by repository and sha, each with its id.
+    pub(crate) head_runs: BTreeMap<(String, String), Vec<(u64, FakeHeadRun)>>,
     /// Codes of the App Manifest flow not yet exchanged: each works once.
     pub(crate) manifest_codes: std::collections::BTreeSet<String>,
     pub(crate) faults: Vec<(Route, u32, Fault)>,
@@ -582,6 +629,81 @@ impl FakeGitHub {
         self.state()
             .pulls
             .insert((repo.to_owned(), pull.number), pull);
+    }
+
+    /// Pull request `number` was opened by `login` (by [`DEFAULT_PULL_AUTHOR`] unless
+    /// this says otherwise).
+    pub fn set_pull_author(&self, repo: &str, number: u64, login: &str) {
+        self.state()
+            .pull_authors
+            .insert((repo.to_owned(), number), login.to_owned());
+    }
+
+    /// `login` submitted a review of pull request `number` at commit `commit`, with
+    /// `state` as the REST API lists it (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`).
+    /// Returns its id.
+    pub fn add_user_review(
+        &self,
+        repo: &str,
+        number: u64,
+        login: &str,
+        state: &str,
+        commit: &str,
+    ) -> u64 {
+        let mut guard = self.state();
+        let id = guard.next_id();
+        guard.user_reviews.push(FakeUserReview {
+            id,
+            repo: repo.to_owned(),
+            number,
+            login: login.to_owned(),
+            state: state.to_owned(),
+            commit_id: commit.to_owned(),
+        });
+        id
+    }
+
+    /// Whether GitHub would merge pull request `number` now: `false` plays branch
+    /// protection or a conflict (405 "Pull Request is not mergeable").
+    pub fn set_mergeable(&self, repo: &str, number: u64, mergeable: bool) {
+        let key = (repo.to_owned(), number);
+        let mut state = self.state();
+        if mergeable {
+            state.unmergeable.remove(&key);
+        } else {
+            state.unmergeable.insert(key);
+        }
+    }
+
+    /// The merge methods `repo` allows (`merge`, `squash`, `rebase`): the repository's
+    /// "Allow merge commits", "Allow squash merging" and "Allow rebase merging".
+    pub fn set_merge_methods(&self, repo: &str, allowed: &[&str]) {
+        self.state().merge_methods.insert(
+            repo.to_owned(),
+            allowed.iter().map(|method| (*method).to_owned()).collect(),
+        );
+    }
+
+    /// The check runs of other Apps (CI) on commit `sha`, replacing any set before.
+    pub fn set_head_runs(&self, repo: &str, sha: &str, runs: &[FakeHeadRun]) {
+        let mut state = self.state();
+        let runs = runs
+            .iter()
+            .map(|run| (state.next_id(), run.clone()))
+            .collect();
+        state
+            .head_runs
+            .insert((repo.to_owned(), sha.to_owned()), runs);
+    }
+
+    /// The merges made on `repo`, in order.
+    pub fn merges(&self, repo: &str) -> Vec<FakeMerge> {
+        self.state()
+            .merges
+            .iter()
+            .filter(|merge| merge.repo == repo)
+            .cloned()
+            .collect()
     }
 
     /// A comment someone else wrote; returns its id.

@@ -154,3 +154,38 @@ pub fn check_suite_completed(suite: u64, conclusion: &str, head: &str, author: &
     }
     Delivery::json("check_suite", &payload, SECRET)
 }
+
+/// `reviewer` submitted a review of pull request #2 at commit `commit` with `state`
+/// (`approved`, `commented`, `changes_requested`, lowercase as webhooks send it), the pull
+/// request's head being `head` and its author `author` (GitHub's `pull_request_review`
+/// `submitted` example, as the App receives it).
+pub fn review_submitted(
+    state: &str,
+    reviewer: &str,
+    commit: &str,
+    head: &str,
+    author: &str,
+) -> Delivery {
+    let mut payload = fixtures::as_app_delivery(
+        fixtures::example("pull_request_review", Some("submitted")),
+        INSTALLATION,
+    );
+    payload["installation"]["id"] = json!(INSTALLATION);
+    payload["repository"]["default_branch"] = json!(DEFAULT_BRANCH);
+    payload["sender"]["login"] = json!(reviewer);
+    let review = &mut payload["review"];
+    review["state"] = json!(state);
+    review["commit_id"] = json!(commit);
+    review["body"] = Value::Null;
+    review["user"]["login"] = json!(reviewer);
+    let pull = &mut payload["pull_request"];
+    pull["number"] = json!(crate::ota_server::PR);
+    pull["head"]["sha"] = json!(head);
+    pull["head"]["ref"] = json!(PR_BRANCH);
+    pull["base"]["ref"] = json!(DEFAULT_BRANCH);
+    pull["user"]["login"] = json!(author);
+    if author.ends_with("[bot]") {
+        pull["user"]["type"] = json!("Bot");
+    }
+    Delivery::json("pull_request_review", &payload, SECRET)
+}

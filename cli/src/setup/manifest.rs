@@ -18,6 +18,7 @@ pub fn app_permissions() -> BTreeMap<String, Access> {
     let mut permissions = BTreeMap::new();
     for needed in [
         TokenPermissions::policy_and_report(),
+        TokenPermissions::merge(),
         TokenPermissions::runner(),
         TokenPermissions::dashboard_user(),
     ] {

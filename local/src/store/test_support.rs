@@ -54,6 +54,7 @@ pub(crate) fn envelope(delivery: &DeliveryId, repo_id: Option<u64>) -> Envelope 
             body: "/ollama refactor extract the retry loop into a helper".to_owned(),
             body_truncated: false,
             pull_request: None,
+            review: None,
         }),
     }
 }

@@ -57,8 +57,8 @@ pub use error::{ConfigErrors, Position, Problem, ProblemKind};
 pub use fetched::config_from_file;
 pub use model::{
     Approval, CheckSuiteTrigger, CiFailedTrigger, CommentTrigger, DEFAULT_CI_FIX_ATTEMPTS,
-    LabelTrigger, MAX_CI_FIX_ATTEMPTS, OutputMode, PrAction, PrOpenedTrigger, PushTrigger,
-    ScheduleTrigger, Triggers,
+    LabelTrigger, MAX_CI_FIX_ATTEMPTS, MergeMethod, MergeWhen, OutputMode, PrAction,
+    PrOpenedTrigger, PushTrigger, ScheduleTrigger, Triggers,
 };
 pub use paths::{PathFilter, PathPattern};
 pub use report::config_errors_comment;
@@ -85,6 +85,11 @@ pub struct RepoConfig {
     /// checks failed pushes its fix onto the pull request's branch (same repository only)
     /// instead of opening a pull request against it.
     pub push_to_pr_branch: bool,
+    /// `automation.output.merge`: whether the App merges its own pull requests once
+    /// approved by someone with write access and their checks passed.
+    pub merge: MergeWhen,
+    /// `automation.output.merge_method`: how it merges them.
+    pub merge_method: MergeMethod,
     /// Built-in and custom tasks; read through [`RepoConfig::task`].
     tasks: BTreeMap<TaskName, TaskConfig>,
 }
@@ -98,6 +103,8 @@ impl Default for RepoConfig {
             approval: Approval::default(),
             output: OutputMode::default(),
             push_to_pr_branch: false,
+            merge: MergeWhen::default(),
+            merge_method: MergeMethod::default(),
             tasks: resolve::builtin_tasks(),
         }
     }

@@ -245,6 +245,65 @@ pub enum OutputMode {
     BranchOnly,
 }
 
+/// `automation.output.merge`: whether the App merges its own pull requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergeWhen {
+    /// Never (the default): a person merges.
+    #[default]
+    Never,
+    /// Once someone with write access approved the pull request's head and its checks
+    /// passed (`after_approval`).
+    AfterApproval,
+}
+
+impl MergeWhen {
+    /// The values as written in the file.
+    pub const NAMES: [&'static str; 2] = ["never", "after_approval"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "never" => Some(Self::Never),
+            "after_approval" => Some(Self::AfterApproval),
+            _ => None,
+        }
+    }
+}
+
+/// `automation.output.merge_method`: how the App merges, as GitHub's merge endpoint takes
+/// it (`merge_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MergeMethod {
+    /// A merge commit: GitHub's own default, and allowed unless a repository turned it
+    /// off, so the default here too.
+    #[default]
+    Merge,
+    Squash,
+    Rebase,
+}
+
+impl MergeMethod {
+    /// The values as written in the file.
+    pub const NAMES: [&'static str; 3] = ["merge", "squash", "rebase"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "merge" => Some(Self::Merge),
+            "squash" => Some(Self::Squash),
+            "rebase" => Some(Self::Rebase),
+            _ => None,
+        }
+    }
+
+    /// The name GitHub's API and the file use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Merge => "merge",
+            Self::Squash => "squash",
+            Self::Rebase => "rebase",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -226,6 +226,8 @@ pub(super) struct RawOutput {
     pub open_pr: Option<Spanned<bool>>,
     pub push_direct: Option<Spanned<bool>>,
     pub push_to_pr_branch: Option<Spanned<bool>>,
+    pub merge: Option<Spanned<String>>,
+    pub merge_method: Option<Spanned<String>>,
 }
 
 /// A `timeout` as written: a number (seconds) or text (`30m`), parsed by validation so

@@ -14,7 +14,7 @@ use super::limits::{
     CURRENT_VERSION, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TIMEOUT, MAX_DESCRIPTION_CHARS,
     MAX_TASKS,
 };
-use super::model::{Approval, OutputMode};
+use super::model::{Approval, MergeMethod, MergeWhen, OutputMode};
 use super::paths::task_directory;
 use super::raw::{
     Entries, RawApproval, RawConfig, RawDefaults, RawOutput, RawTask, RawTriggerSpec, RawTriggers,
@@ -56,6 +56,7 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
     let approval = approval(automation.approval.unwrap_or_default());
     let output = automation.output.unwrap_or_default();
     let push_to_pr_branch = output.push_to_pr_branch.as_ref().is_some_and(|v| v.value);
+    let (merge, merge_method) = check.merge(&output);
     let output = check.output(output);
     if !check.problems.is_empty() {
         return Err(check.problems);
@@ -66,6 +67,8 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
         approval,
         output,
         push_to_pr_branch,
+        merge,
+        merge_method,
         tasks,
     })
 }
@@ -313,6 +316,51 @@ impl Checker {
             }
             _ if open_pr == Some(false) => OutputMode::BranchOnly,
             _ => OutputMode::PullRequest,
+        }
+    }
+}
+
+impl Checker {
+    /// `merge` and `merge_method`, each one of its few names.
+    fn merge(&mut self, raw: &RawOutput) -> (MergeWhen, MergeMethod) {
+        let merge = raw.merge.as_ref().map_or(MergeWhen::default(), |value| {
+            let name = value.value.trim();
+            MergeWhen::from_name(name).unwrap_or_else(|| {
+                self.invalid(
+                    &value.referenced,
+                    "automation.output.merge",
+                    format!("`{name}` is not a merge setting"),
+                    Some(&one_of(name, &MergeWhen::NAMES)),
+                );
+                MergeWhen::default()
+            })
+        });
+        let method = raw
+            .merge_method
+            .as_ref()
+            .map_or(MergeMethod::default(), |value| {
+                let name = value.value.trim();
+                MergeMethod::from_name(name).unwrap_or_else(|| {
+                    self.invalid(
+                        &value.referenced,
+                        "automation.output.merge_method",
+                        format!("`{name}` is not a merge method"),
+                        Some(&one_of(name, &MergeMethod::NAMES)),
+                    );
+                    MergeMethod::default()
+                })
+            });
+        (merge, method)
+    }
+}
+
+/// The hint for a value that is not one of `names`: the closest, or all of them.
+fn one_of(value: &str, names: &[&str]) -> String {
+    match did_you_mean(value, names.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => {
+            let listed: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            format!("write one of {}", listed.join(", "))
         }
     }
 }

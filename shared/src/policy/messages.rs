@@ -3,6 +3,8 @@
 //! at `/ollama help`.
 
 use super::decide::{ApprovalReason, ApprovalRefusal, Denial, short_sha};
+use crate::config::MergeMethod;
+use crate::ids::CommitSha;
 use crate::job::{JobRecord, JobStatus};
 use crate::ports::Permission;
 
@@ -71,6 +73,22 @@ pub fn ci_fix_gave_up_comment(attempts: u32, head: &str) -> String {
         "The checks still fail on {short} after {attempts} fix attempt(s) in a row, so no \
          further fix starts on its own. Push a fix, or comment `/ollama fix` to ask for \
          another attempt."
+    )
+}
+
+/// `output.merge: after_approval`: the App merged its own pull request.
+pub fn merged_comment(approvers: &[String], method: MergeMethod, head: &CommitSha) -> String {
+    let how = match method {
+        MergeMethod::Merge => "with a merge commit",
+        MergeMethod::Squash => "as one squashed commit",
+        MergeMethod::Rebase => "by rebasing its commits",
+    };
+    let who: Vec<String> = approvers.iter().map(|login| format!("@{login}")).collect();
+    format!(
+        "Merged {how}: {} approved {} and its checks passed \
+         (`automation.output.merge: after_approval`).",
+        who.join(", "),
+        short_sha(head)
     )
 }
 

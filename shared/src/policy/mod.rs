@@ -5,6 +5,7 @@
 mod decide;
 mod file;
 mod installation;
+pub mod merge;
 pub mod messages;
 
 pub use decide::{

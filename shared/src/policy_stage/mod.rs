@@ -13,6 +13,7 @@ pub mod dashboard;
 mod events;
 mod labels;
 mod manage;
+mod merge;
 pub mod operations;
 mod paths;
 mod request;
@@ -158,11 +159,20 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             Subject::Installation(installation) => {
                 self.installation_changed(envelope, installation).await
             }
-            Subject::Comment(comment) => self.comment_created(envelope, comment).await,
+            Subject::Comment(comment) => {
+                self.comment_created(envelope, comment).await?;
+                match &comment.review {
+                    Some(review) => self.review_submitted(envelope, comment, review).await,
+                    None => Ok(()),
+                }
+            }
             Subject::PullRequest(pr) => self.pull_request_changed(envelope, pr).await,
             Subject::Push(push) => self.pushed(envelope, push).await,
             Subject::CheckSuite(suite) => match envelope.action.as_deref() {
-                Some("completed") => self.check_suite_completed(envelope, suite).await,
+                Some("completed") => {
+                    self.check_suite_completed(envelope, suite).await?;
+                    self.check_suite_passed(envelope, suite).await
+                }
                 _ => self.check_suite_rerequested(envelope, suite).await,
             },
             Subject::CheckRun(run) => self.check_run_rerequested(envelope, run).await,

@@ -56,7 +56,54 @@ pub struct PullRequestInfo {
     pub base_ref: String,
     /// The head lives in another repository than the base.
     pub from_fork: bool,
+    /// `open` or `closed` (a merged pull request is `closed` and [`Self::merged`]).
     pub state: String,
+    /// Who opened it (`user.login`); empty when GitHub names no one (a deleted user).
+    pub author: String,
+    pub merged: bool,
+}
+
+/// One review of a pull request as GitHub lists them (oldest first), for `output.merge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullReview {
+    /// The reviewer's login; empty when GitHub names no one (a deleted user).
+    pub reviewer: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`, `PENDING`.
+    pub state: String,
+    /// The commit reviewed; `None` when GitHub no longer has it.
+    pub commit: Option<CommitSha>,
+}
+
+/// How many of a pull request's reviews [`GitHub::reviews`] reads: five pages of GitHub's
+/// largest, far more than any pull request the App opens gets.
+pub const MAX_PULL_REVIEWS: usize = 500;
+
+/// One check run on a commit (the latest of its name), for `output.merge`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadCheck {
+    pub name: String,
+    /// `queued`, `in_progress`, `completed`, ...
+    pub status: String,
+    /// Once `completed`: `success`, `failure`, `neutral`, `skipped`, ...
+    pub conclusion: Option<String>,
+    /// The slug of the App that made it (`github-actions`), when GitHub says.
+    pub app_slug: Option<String>,
+}
+
+/// How many check runs of a commit [`GitHub::head_checks`] reads: more than that and the
+/// merge waits (a commit with that many checks is not one the App decides on alone).
+pub const MAX_HEAD_CHECKS: usize = 300;
+
+/// What [`GitHub::merge_pull_request`] came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// GitHub merged it (200); the merge commit.
+    Merged { sha: CommitSha },
+    /// GitHub refused for now (405: not mergeable, e.g. branch protection or a conflict),
+    /// with its message.
+    NotMergeable(String),
+    /// The head is no longer the commit given (409), with GitHub's message.
+    HeadMoved(String),
 }
 
 /// A check run of a failed suite, for the `ci_failed` trigger's task text.
@@ -431,6 +478,35 @@ pub trait GitHub: Send + Sync {
         scope: &RepoScope,
         issue: &NewIssue,
     ) -> impl Future<Output = Result<u64, GitHubError>> + Send;
+
+    /// The reviews of pull request `number`, oldest first, at most [`MAX_PULL_REVIEWS`]
+    /// (`GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews`).
+    fn reviews(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+    ) -> impl Future<Output = Result<Vec<PullReview>, GitHubError>> + Send;
+
+    /// The latest check run of each name on commit `sha`, at most [`MAX_HEAD_CHECKS`];
+    /// `None` when it has more (`GET /repos/{owner}/{repo}/commits/{ref}/check-runs`).
+    fn head_checks(
+        &self,
+        scope: &RepoScope,
+        sha: &CommitSha,
+    ) -> impl Future<Output = Result<Option<Vec<HeadCheck>>, GitHubError>> + Send;
+
+    /// Merges pull request `number` with GitHub's `method` (`merge`, `squash` or
+    /// `rebase`), only while its head is `head`
+    /// (`PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge`). A refusal GitHub documents
+    /// (405 not mergeable, 409 head moved) is an outcome, not an error. Safe to repeat:
+    /// a merged pull request is not merged again (GitHub refuses with 405).
+    fn merge_pull_request(
+        &self,
+        scope: &RepoScope,
+        number: u64,
+        head: &CommitSha,
+        method: &str,
+    ) -> impl Future<Output = Result<MergeOutcome, GitHubError>> + Send;
 }
 
 /// What [`GitHub::repository`] tells.

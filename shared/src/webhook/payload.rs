@@ -144,6 +144,9 @@ struct RawReview {
     id: u64,
     body: Option<String>,
     author_association: Option<AuthorAssociation>,
+    state: Option<String>,
+    commit_id: Option<String>,
+    user: Option<RawAccount>,
 }
 
 #[derive(Deserialize)]
@@ -257,6 +260,7 @@ impl RawPayload {
                     body,
                     body_truncated,
                     pull_request: None,
+                    review: None,
                 })
             }
             EventName::PullRequestReviewComment => {
@@ -272,12 +276,25 @@ impl RawPayload {
                     body,
                     body_truncated,
                     pull_request: Some(pr.refs()),
+                    review: None,
                 })
             }
             EventName::PullRequestReview => {
                 let pr = self.pull_request.ok_or(missing("pull_request"))?;
                 let review = self.review.ok_or(missing("review"))?;
                 let (body, body_truncated) = cap_body(review.body.unwrap_or_default());
+                let verdict = ReviewVerdict {
+                    state: review.state.unwrap_or_default().to_ascii_lowercase(),
+                    commit: review.commit_id.map(CommitSha::new),
+                    reviewer: review
+                        .user
+                        .map_or_else(|| sender.login.clone(), |user| user.login),
+                    pull_request_author: pr
+                        .user
+                        .as_ref()
+                        .map(|user| user.login.clone())
+                        .unwrap_or_default(),
+                };
                 Subject::Comment(Comment {
                     source: CommentSource::Review,
                     id: review.id,
@@ -287,6 +304,7 @@ impl RawPayload {
                     body,
                     body_truncated,
                     pull_request: Some(pr.refs()),
+                    review: Some(Box::new(verdict)),
                 })
             }
             EventName::Issues => {
@@ -526,6 +544,37 @@ mod tests {
             }
             other => panic!("unexpected subject {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_submitted_review_carries_its_verdict_commit_and_the_pull_requests_author() {
+        // The fields GitHub's `pull_request_review` `submitted` example carries.
+        let json = br#"{"action":"submitted","sender":{"id":2,"login":"octocat","type":"User"},
+            "review":{"id":7,"body":null,"state":"approved","author_association":"MEMBER",
+              "commit_id":"ec26c3e57ca3a959ca5aad62de7213c562f8c821",
+              "user":{"id":2,"login":"octocat","type":"User"}},
+            "pull_request":{"number":2,"user":{"id":3,"login":"ota[bot]","type":"Bot"},
+              "head":{"sha":"ec26c3e57ca3a959ca5aad62de7213c562f8c821","ref":"x","repo":null},
+              "base":{"sha":"b","ref":"main","repo":null}}}"#;
+        let envelope =
+            normalize(EventName::PullRequestReview, delivery(), json).expect("valid review");
+        let Subject::Comment(comment) = envelope.subject else {
+            panic!("a review is a comment source");
+        };
+        let verdict = *comment.review.expect("a verdict");
+        assert!(verdict.is_approval());
+        assert_eq!(verdict.reviewer, "octocat");
+        assert_eq!(verdict.pull_request_author, "ota[bot]");
+        assert_eq!(
+            verdict.commit.as_ref().map(CommitSha::as_str),
+            Some("ec26c3e57ca3a959ca5aad62de7213c562f8c821")
+        );
+        // The REST API's uppercase states read the same.
+        let upper = ReviewVerdict {
+            state: "APPROVED".to_owned(),
+            ..verdict
+        };
+        assert!(upper.is_approval());
     }
 
     #[test]

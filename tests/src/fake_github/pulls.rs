@@ -34,6 +34,103 @@ pub struct FakeReview {
     pub fields: serde_json::Map<String, Value>,
 }
 
+/// A review a person submitted (see [`super::FakeGitHub::add_user_review`]).
+#[derive(Debug, Clone)]
+pub struct FakeUserReview {
+    pub id: u64,
+    pub repo: String,
+    pub number: u64,
+    pub login: String,
+    /// As the REST API lists it: `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`.
+    pub state: String,
+    pub commit_id: String,
+}
+
+/// A merge the client asked for and GitHub made.
+#[derive(Debug, Clone)]
+pub struct FakeMerge {
+    pub repo: String,
+    pub number: u64,
+    /// The head that was merged.
+    pub head: String,
+    /// `merge`, `squash` or `rebase`.
+    pub method: String,
+    /// The merge commit the fake made up.
+    pub sha: String,
+}
+
+/// `PUT pulls/{n}/merge`, refusing what GitHub documents it refuses ("Merge a pull
+/// request", REST API docs): 405 "Pull Request is not mergeable" for a pull request that
+/// is closed, merged, or that branch protection or a conflict holds back, and 405 "…
+/// are not allowed on this repository." for a method the repository turned off; 409 when `sha`
+/// is given and is not the head; 422 for a `merge_method` GitHub does not know (also
+/// checked against the OpenAPI description before this runs).
+pub(crate) fn merge(state: &mut State, repo: &str, number: u64, body: Option<&Value>) -> Answer {
+    let key = (repo.to_owned(), number);
+    let Some(pull) = state.pulls.get(&key).cloned() else {
+        return Answer::error(404, "Not Found");
+    };
+    let method = body
+        .and_then(|body| body["merge_method"].as_str())
+        .unwrap_or("merge")
+        .to_owned();
+    if !["merge", "squash", "rebase"].contains(&method.as_str()) {
+        return Answer::refuse(422, "Validation Failed", format!("merge_method {method:?}"));
+    }
+    if let Some(allowed) = state.merge_methods.get(repo)
+        && !allowed.contains(&method)
+    {
+        let what = match method.as_str() {
+            "merge" => "Merge commits",
+            "squash" => "Squash merges",
+            _ => "Rebase merges",
+        };
+        return Answer::refuse(
+            405,
+            &format!("{what} are not allowed on this repository."),
+            format!("merging #{number} with {method}, which {repo} does not allow"),
+        );
+    }
+    let merged = state
+        .merges
+        .iter()
+        .any(|merge| merge.repo == repo && merge.number == number);
+    if pull.state != "open" || merged || state.unmergeable.contains(&key) {
+        return Answer::refuse(
+            405,
+            "Pull Request is not mergeable",
+            format!("merging #{number}, which is closed, merged or held back"),
+        );
+    }
+    if let Some(sha) = body.and_then(|body| body["sha"].as_str())
+        && sha != pull.head_sha
+    {
+        return Answer::refuse(
+            409,
+            "Head branch was modified. Review and try the merge again.",
+            format!(
+                "merging #{number} at {sha}, whose head is {}",
+                pull.head_sha
+            ),
+        );
+    }
+    let sha = format!("{:040x}", state.next_id());
+    state.merges.push(FakeMerge {
+        repo: repo.to_owned(),
+        number,
+        head: pull.head_sha.clone(),
+        method,
+        sha: sha.clone(),
+    });
+    if let Some(pull) = state.pulls.get_mut(&key) {
+        "closed".clone_into(&mut pull.state);
+    }
+    Answer::json(
+        200,
+        json!({ "sha": sha, "merged": true, "message": "Pull Request successfully merged" }),
+    )
+}
+
 fn pull_json(pull: &FakeOpenedPull) -> Value {
     json!({
         "number": pull.number,
@@ -99,12 +196,54 @@ pub(crate) fn create(state: &mut State, repo: &str, body: Option<&Value>) -> Ans
     Answer::json(201, answer)
 }
 
-pub(crate) fn reviews(state: &State, repo: &str, number: u64) -> Answer {
-    let reviews: Vec<Value> = state
+/// The App's reviews and people's, oldest first, paged as GitHub pages them (`per_page`
+/// at most 100, `page` from 1).
+pub(crate) fn reviews(
+    state: &State,
+    repo: &str,
+    number: u64,
+    query: &BTreeMap<String, String>,
+) -> Answer {
+    let per_page = query
+        .get("per_page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let page = query
+        .get("page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
+    let mut reviews: Vec<(u64, Value)> = state
         .reviews
         .iter()
         .filter(|review| review.repo == repo && review.number == number)
-        .map(review_json)
+        .map(|review| (review.id, review_json(review)))
+        .chain(
+            state
+                .user_reviews
+                .iter()
+                .filter(|review| review.repo == repo && review.number == number)
+                .map(|review| {
+                    (
+                        review.id,
+                        json!({
+                            "id": review.id,
+                            "body": "",
+                            "commit_id": review.commit_id,
+                            "state": review.state,
+                            "user": { "login": review.login, "type": "User" },
+                        }),
+                    )
+                }),
+        )
+        .collect();
+    reviews.sort_by_key(|(id, _)| *id);
+    let reviews: Vec<Value> = reviews
+        .into_iter()
+        .map(|(_, review)| review)
+        .skip((page - 1) * per_page)
+        .take(per_page)
         .collect();
     Answer::json(200, Value::Array(reviews))
 }

@@ -19,6 +19,9 @@ use std::time::SystemTime;
 /// GitHub's contents API leaves out the content of files over 1 MB.
 const MAX_CONTENT_BYTES: usize = 1024 * 1024;
 
+/// The App id of GitHub Actions, whose check runs play CI.
+const CI_APP_ID: u64 = 15368;
+
 /// The reactions GitHub accepts.
 const REACTIONS: [&str; 8] = [
     "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
@@ -62,6 +65,7 @@ pub(crate) enum RepoOp {
     ListPulls,
     CreatePull,
     ListReviews { number: u64 },
+    MergePull { number: u64 },
     CreateReview { number: u64 },
     Issue { number: u64 },
     PullFiles { number: u64 },
@@ -104,6 +108,7 @@ impl RepoOp {
             Self::ListPulls => Route::ListPulls,
             Self::CreatePull => Route::CreatePull,
             Self::ListReviews { .. } => Route::ListReviews,
+            Self::MergePull { .. } => Route::MergePull,
             Self::CreateReview { .. } => Route::CreateReview,
             Self::Issue { .. } => Route::Issue,
             Self::PullFiles { .. } => Route::PullFiles,
@@ -137,6 +142,7 @@ impl RepoOp {
             Self::ListPulls => Endpoint::ListPulls,
             Self::CreatePull => Endpoint::CreatePull,
             Self::ListReviews { .. } => Endpoint::ListReviews,
+            Self::MergePull { .. } => Endpoint::MergePull,
             Self::CreateReview { .. } => Endpoint::CreateReview,
             Self::Issue { .. } => Endpoint::GetIssue,
             Self::PullFiles { .. } => Endpoint::ListPullFiles,
@@ -192,6 +198,7 @@ pub(crate) fn parse(method: &Method, segments: &[String]) -> Option<Call> {
                 ("GET", ["pulls"]) => RepoOp::ListPulls,
                 ("POST", ["pulls"]) => RepoOp::CreatePull,
                 ("GET", ["pulls", n, "reviews"]) => RepoOp::ListReviews { number: number(n)? },
+                ("PUT", ["pulls", n, "merge"]) => RepoOp::MergePull { number: number(n)? },
                 ("POST", ["pulls", n, "reviews"]) => RepoOp::CreateReview { number: number(n)? },
                 ("POST", ["issues", "comments", id, "reactions"]) => {
                     RepoOp::IssueCommentReaction { id: number(id)? }
@@ -409,12 +416,22 @@ fn repo_call(
             Some(sha) => Answer::json(200, json!({ "name": name, "commit": { "sha": sha } })),
             None => Answer::error(404, "Branch not found"),
         },
-        RepoOp::PullRequest { number } => match state.pulls.get(&(repo_key, *number)) {
+        RepoOp::PullRequest { number } => match state.pulls.get(&(repo_key.clone(), *number)) {
             Some(pull) => Answer::json(
                 200,
                 json!({
                     "number": pull.number,
                     "state": pull.state,
+                    "user": {
+                        "login": state
+                            .pull_authors
+                            .get(&(repo_key, *number))
+                            .map_or(super::DEFAULT_PULL_AUTHOR, String::as_str),
+                    },
+                    "merged": state
+                        .merges
+                        .iter()
+                        .any(|merge| merge.repo == repo && merge.number == *number),
                     "head": {
                         "sha": pull.head_sha,
                         "ref": pull.head_ref,
@@ -547,7 +564,8 @@ fn repo_call(
         RepoOp::CreateIssue => create_issue(state, repo, body),
         RepoOp::ListPulls => super::pulls::list(state, repo, query),
         RepoOp::CreatePull => super::pulls::create(state, repo, body),
-        RepoOp::ListReviews { number } => super::pulls::reviews(state, repo, *number),
+        RepoOp::ListReviews { number } => super::pulls::reviews(state, repo, *number, query),
+        RepoOp::MergePull { number } => super::pulls::merge(state, repo, *number, body),
         RepoOp::CreateReview { number } => super::pulls::review(state, repo, *number, body),
         RepoOp::UpdateCheckRun { id } => {
             let Some(Value::Object(fields)) = body else {
@@ -590,7 +608,7 @@ fn repo_call(
                         "status": "completed",
                         "conclusion": run.conclusion,
                         "check_suite": { "id": suite },
-                        "app": { "id": 15368, "slug": "github-actions" },
+                        "app": { "id": CI_APP_ID, "slug": "github-actions" },
                         "output": {
                             "title": run.title,
                             "summary": run.summary,
@@ -639,24 +657,55 @@ fn repo_call(
         }
         RepoOp::ListCheckRuns { sha } => {
             let wanted_app = query.get("app_id").map(String::as_str);
-            if wanted_app.is_some_and(|app| app != APP_ID.to_string()) {
-                return Answer::json(200, json!({ "total_count": 0, "check_runs": [] }));
-            }
-            let runs: Vec<Value> = state
+            let ours = wanted_app.is_none_or(|app| app == APP_ID.to_string());
+            let ci = wanted_app.is_none_or(|app| app == CI_APP_ID.to_string());
+            let named = |name: &Value| {
+                query
+                    .get("check_name")
+                    .is_none_or(|wanted| *name == json!(wanted))
+            };
+            let own_runs = state
                 .check_runs
                 .iter()
+                .filter(|_| ours)
                 .filter(|run| run.repo == repo && run.fields["head_sha"] == json!(sha))
-                .filter(|run| {
-                    query
-                        .get("check_name")
-                        .is_none_or(|name| run.fields["name"] == json!(name))
-                })
-                .map(check_run_json)
+                .filter(|run| named(&run.fields["name"]))
+                .map(check_run_json);
+            let ci_runs = state
+                .head_runs
+                .get(&(repo_key, sha.clone()))
+                .into_iter()
+                .flatten()
+                .filter(|_| ci)
+                .filter(|(_, run)| named(&json!(run.name)))
+                .map(|(id, run)| {
+                    json!({
+                        "id": id,
+                        "name": run.name,
+                        "head_sha": sha,
+                        "status": run.status,
+                        "conclusion": run.conclusion,
+                        "app": { "id": CI_APP_ID, "slug": "github-actions" },
+                    })
+                });
+            let all: Vec<Value> = own_runs.chain(ci_runs).collect();
+            // Paged as GitHub pages them: `per_page` at most 100, `page` from 1.
+            let per_page = query
+                .get("per_page")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(30)
+                .clamp(1, 100);
+            let page = query
+                .get("page")
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(1)
+                .max(1);
+            let runs: Vec<&Value> = all
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
                 .collect();
-            Answer::json(
-                200,
-                json!({ "total_count": runs.len(), "check_runs": runs }),
-            )
+            Answer::json(200, json!({ "total_count": all.len(), "check_runs": runs }))
         }
     }
 }
@@ -889,6 +938,6 @@ fn create_check_run(state: &mut State, repo: &str, body: Option<&Value>) -> Answ
 fn check_run_json(run: &FakeCheckRun) -> Value {
     let mut value = Value::Object(run.fields.clone());
     value["id"] = json!(run.id);
-    value["app"] = json!({ "id": APP_ID });
+    value["app"] = json!({ "id": APP_ID, "slug": MANIFEST_APP_SLUG });
     value
 }

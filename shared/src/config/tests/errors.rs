@@ -385,6 +385,41 @@ fn open_pr_and_push_direct_both_true_is_an_error() {
 }
 
 #[test]
+fn unknown_merge_settings_are_named_with_the_values_there_are() {
+    let (found_place, message) = one("automation:\n  output:\n    merge: after_aproval\n");
+    assert_eq!(found_place, place(3, "automation.output.merge"));
+    assert!(
+        message.contains("`after_aproval` is not a merge setting"),
+        "{message}"
+    );
+    assert!(
+        message.contains("did you mean `after_approval`?"),
+        "{message}"
+    );
+
+    let (found_place, message) = one("automation:\n  output:\n    merge: always\n");
+    assert_eq!(found_place, place(3, "automation.output.merge"));
+    assert!(
+        message.contains("write one of `never`, `after_approval`"),
+        "{message}"
+    );
+
+    let text =
+        "automation:\n  output:\n    merge: after_approval\n    merge_method: fast-forward\n";
+    let (found_place, message) = one(text);
+    assert_eq!(found_place, place(4, "automation.output.merge_method"));
+    assert!(
+        message.contains("`fast-forward` is not a merge method"),
+        "{message}"
+    );
+    assert!(message.contains("`merge`, `squash`, `rebase`"), "{message}");
+
+    let (found_place, message) = one("automation:\n  output:\n    merge: true\n");
+    assert_eq!(found_place, place(3, "automation.output.merge"));
+    assert!(message.contains("after_approval"), "{message}");
+}
+
+#[test]
 fn only_version_1_is_read() {
     assert!(RepoConfig::parse("version: 1\n").is_ok());
     for bad in ["2", "0", "-1"] {

@@ -448,6 +448,37 @@ automation:
 }
 
 #[test]
+fn merge_is_off_unless_asked_for_and_merges_with_a_merge_commit_by_default() {
+    let default = RepoConfig::default();
+    assert_eq!(default.merge, MergeWhen::Never);
+    assert_eq!(default.merge_method, MergeMethod::Merge);
+    let plain = parse("automation:\n  output:\n    open_pr: true\n");
+    assert_eq!(
+        (plain.merge, plain.merge_method),
+        (MergeWhen::Never, MergeMethod::Merge)
+    );
+
+    let on = parse("automation:\n  output:\n    merge: after_approval\n");
+    assert_eq!(
+        (on.merge, on.merge_method),
+        (MergeWhen::AfterApproval, MergeMethod::Merge)
+    );
+    for (name, method) in [
+        ("merge", MergeMethod::Merge),
+        ("squash", MergeMethod::Squash),
+        ("rebase", MergeMethod::Rebase),
+    ] {
+        let config = parse(&format!(
+            "automation:\n  output:\n    merge: after_approval\n    merge_method: {name}\n"
+        ));
+        assert_eq!(config.merge_method, method);
+        assert_eq!(method.as_str(), name);
+    }
+    let off = parse("automation:\n  output:\n    merge: never\n    merge_method: squash\n");
+    assert_eq!(off.merge, MergeWhen::Never);
+}
+
+#[test]
 fn ci_failed_takes_tasks_paths_and_max_attempts() {
     let config = parse(
         "\
