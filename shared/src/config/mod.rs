@@ -22,8 +22,10 @@ mod duration;
 mod encoding;
 mod error;
 mod fetched;
+mod layers;
 pub mod limits;
 mod model;
+mod overrides;
 mod paths;
 mod raw;
 mod report;
@@ -53,13 +55,15 @@ pub use branch::BranchPattern;
 pub use cron::CronSchedule;
 pub use deliverable::Deliverable;
 pub use duration::format_duration;
-pub use error::{ConfigErrors, Position, Problem, ProblemKind};
-pub use fetched::config_from_file;
+pub use error::{ConfigErrors, ConfigFile, Position, Problem, ProblemKind};
+pub use fetched::{base_from_file, config_from_file, layered_config_from_file};
+pub use layers::{AllowedOverrides, BaseFile, ConfigLayers};
 pub use model::{
     Approval, CheckSuiteTrigger, CiFailedTrigger, CommentTrigger, DEFAULT_CI_FIX_ATTEMPTS,
     LabelTrigger, MAX_CI_FIX_ATTEMPTS, OutputMode, PrAction, PrOpenedTrigger, PushTrigger,
     ScheduleTrigger, Triggers,
 };
+pub use overrides::check_override_path;
 pub use paths::{PathFilter, PathPattern};
 pub use report::config_errors_comment;
 pub use sampling::{MAX_TEMPERATURE, MAX_TOP_K, Sampling, Think};
@@ -87,6 +91,9 @@ pub struct RepoConfig {
     pub push_to_pr_branch: bool,
     /// Built-in and custom tasks; read through [`RepoConfig::task`].
     tasks: BTreeMap<TaskName, TaskConfig>,
+    /// What the repository's file was read with (the organisation's defaults, the keys it
+    /// may set): a job carries them to the runner, which reads the file again.
+    layers: ConfigLayers,
 }
 
 impl Default for RepoConfig {
@@ -99,6 +106,7 @@ impl Default for RepoConfig {
             output: OutputMode::default(),
             push_to_pr_branch: false,
             tasks: resolve::builtin_tasks(),
+            layers: ConfigLayers::default(),
         }
     }
 }
@@ -106,23 +114,44 @@ impl Default for RepoConfig {
 impl RepoConfig {
     /// Parses and checks the text of a `.ollama-turbo.yml`.
     pub fn parse(text: &str) -> Result<Self, ConfigErrors> {
+        Self::parse_layered(text, &ConfigLayers::default())
+    }
+
+    /// Parses and checks the text of a repository's `.ollama-turbo.yml` over `layers`: the
+    /// organisation's defaults it extends, and the keys it may set. Each problem names
+    /// the file it is in.
+    pub fn parse_layered(text: &str, layers: &ConfigLayers) -> Result<Self, ConfigErrors> {
         if text.len() > MAX_FILE_BYTES {
             return Err(too_large(text.len()));
         }
-        let raw = yaml::parse_raw(text).map_err(|problem| ConfigErrors::new(vec![problem]))?;
-        resolve::resolve(raw).map_err(ConfigErrors::new)
+        if let Some(base) = &layers.base
+            && base.text.len() > MAX_FILE_BYTES
+        {
+            return Err(too_large(base.text.len()).in_file(&ConfigFile::Base(base.repo.clone())));
+        }
+        layers::parse_layered(text, layers)
     }
 
     /// [`RepoConfig::parse`] for the file's bytes as fetched: checks the size before
     /// anything else, then that the bytes are UTF-8 (a UTF-8 byte-order mark is allowed
     /// and skipped; a UTF-16 one is named, and other bytes are placed by line and column).
     pub fn parse_bytes(bytes: &[u8]) -> Result<Self, ConfigErrors> {
+        Self::parse_bytes_layered(bytes, &ConfigLayers::default())
+    }
+
+    /// [`RepoConfig::parse_bytes`] over `layers`, as [`RepoConfig::parse_layered`].
+    pub fn parse_bytes_layered(bytes: &[u8], layers: &ConfigLayers) -> Result<Self, ConfigErrors> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(too_large(bytes.len()));
         }
         let text =
             encoding::utf8_text(bytes).map_err(|problem| ConfigErrors::new(vec![problem]))?;
-        Self::parse(text)
+        Self::parse_layered(text, layers)
+    }
+
+    /// What the file was read with: the organisation's defaults and the keys it may set.
+    pub fn layers(&self) -> &ConfigLayers {
+        &self.layers
     }
 
     /// The task called `name`, built-in or custom, with every setting resolved.

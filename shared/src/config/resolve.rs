@@ -67,6 +67,7 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
         output,
         push_to_pr_branch,
         tasks,
+        layers: super::ConfigLayers::default(),
     })
 }
 
