@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::suggest::did_you_mean;
 use crate::ids::RepoFullName;
+use crate::job::AllowedOverrides;
 
 /// A place in the file, both 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -20,8 +21,9 @@ pub struct Position {
 pub enum ConfigFile {
     #[default]
     Repository,
-    /// The base file, in this repository (`acme/.github`).
-    Base(RepoFullName),
+    /// The base file, in this repository (`acme/.github`); boxed to keep [`Problem`],
+    /// which is passed by value, small.
+    Base(Box<RepoFullName>),
 }
 
 impl fmt::Display for ConfigFile {
@@ -84,13 +86,12 @@ pub enum ProblemKind {
         message: String,
         hint: Option<String>,
     },
-    /// The repository's file sets a key that the installation policy `policy` does not
-    /// list in its `allowed_overrides`.
-    #[error("{}", not_allowed(key, policy, allowed))]
+    /// The repository's file sets a key that the installation policy's `allowed_overrides`
+    /// do not list (boxed: a problem is passed by value, and this is its largest kind).
+    #[error("{}", not_allowed(key, &overrides.policy, &overrides.paths))]
     NotAllowed {
         key: String,
-        policy: String,
-        allowed: Vec<String>,
+        overrides: Box<AllowedOverrides>,
     },
 }
 

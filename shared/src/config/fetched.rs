@@ -5,9 +5,9 @@
 use super::RepoConfig;
 use super::encoding::utf8_text;
 use super::error::{ConfigErrors, ConfigFile, ProblemKind};
-use super::layers::{BaseFile, ConfigLayers};
 use super::limits::MAX_FILE_BYTES;
 use crate::ids::RepoFullName;
+use crate::job::{BaseFile, ConfigLayers};
 use crate::ports::RepoFile;
 
 /// The configuration that `file`, read from `branch`, holds. A missing file is the
@@ -24,7 +24,7 @@ pub fn base_from_file(
     file: RepoFile,
     repo: &RepoFullName,
 ) -> Result<Option<BaseFile>, ConfigErrors> {
-    let in_base = |errors: ConfigErrors| errors.in_file(&ConfigFile::Base(repo.clone()));
+    let in_base = |errors: ConfigErrors| errors.in_file(&ConfigFile::Base(Box::new(repo.clone())));
     match file {
         RepoFile::Found(bytes) => {
             if bytes.len() > MAX_FILE_BYTES {

@@ -14,7 +14,6 @@
 //!   and so does any repository `triggers` over a base written as a list;
 //! - `automation.tasks`: merged by task name, and a task both files define, key by key.
 
-use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 use super::RepoConfig;
@@ -23,43 +22,7 @@ use super::raw::{
     Entries, RawApproval, RawAutomation, RawConfig, RawDefaults, RawOutput, RawTask,
     RawTriggerSpec, RawTriggers,
 };
-use crate::ids::RepoFullName;
-
-/// What a repository's file is read with besides itself. The default (no base, no
-/// limits) reads the file alone, as before organisation defaults existed. A job carries
-/// it (`JobRecord::config_layers`) so that the runner, which cannot read the `.github`
-/// repository, rebuilds the configuration the policy stage judged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigLayers {
-    /// The organisation's defaults, when the account's `.github` repository has them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base: Option<BaseFile>,
-    /// The matching installation policy's `allowed_overrides`, when it sets them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub overrides: Option<AllowedOverrides>,
-}
-
-impl ConfigLayers {
-    /// Nothing besides the repository's file.
-    pub fn is_empty(&self) -> bool {
-        self.base.is_none() && self.overrides.is_none()
-    }
-}
-
-/// The base file: its repository (`acme/.github`) and text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BaseFile {
-    pub repo: RepoFullName,
-    pub text: String,
-}
-
-/// The keys a repository may set, and the policy that says so.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AllowedOverrides {
-    pub policy: String,
-    /// Key paths, each allowing every key below it (see `check_override_path`).
-    pub paths: Vec<String>,
-}
+use crate::job::ConfigLayers;
 
 /// Which file a merged value came from, by the key path it is at: the longest path that
 /// is a prefix of a problem's field decides; a field under none is the repository's.
@@ -122,7 +85,7 @@ impl Origins {
 pub(super) fn parse_layered(text: &str, layers: &ConfigLayers) -> Result<RepoConfig, ConfigErrors> {
     let repo = super::yaml::parse_raw(text).map_err(|problem| ConfigErrors::new(vec![problem]));
     let base = layers.base.as_ref().map(|base| {
-        let file = ConfigFile::Base(base.repo.clone());
+        let file = ConfigFile::Base(Box::new(base.repo.clone()));
         let raw = super::yaml::parse_raw(&base.text)
             .map_err(|problem| ConfigErrors::new(vec![problem]).in_file(&file));
         (file, raw)
@@ -131,7 +94,7 @@ pub(super) fn parse_layered(text: &str, layers: &ConfigLayers) -> Result<RepoCon
     let forbidden = layers
         .overrides
         .as_ref()
-        .map(|overrides| super::overrides::forbidden(&repo, &overrides.policy, &overrides.paths))
+        .map(|overrides| super::overrides::forbidden(&repo, overrides))
         .unwrap_or_default();
     let (merged, origins, base_file) = match base {
         Some((file, raw)) => {

@@ -51,13 +51,13 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
     yaml::options()
 }
 
+pub use crate::job::{AllowedOverrides, BaseFile, ConfigLayers};
 pub use branch::BranchPattern;
 pub use cron::CronSchedule;
 pub use deliverable::Deliverable;
 pub use duration::format_duration;
 pub use error::{ConfigErrors, ConfigFile, Position, Problem, ProblemKind};
 pub use fetched::{base_from_file, config_from_file, layered_config_from_file};
-pub use layers::{AllowedOverrides, BaseFile, ConfigLayers};
 pub use model::{
     Approval, CheckSuiteTrigger, CiFailedTrigger, CommentTrigger, DEFAULT_CI_FIX_ATTEMPTS,
     LabelTrigger, MAX_CI_FIX_ATTEMPTS, OutputMode, PrAction, PrOpenedTrigger, PushTrigger,
@@ -76,6 +76,11 @@ use limits::{CURRENT_VERSION, MAX_FILE_BYTES};
 
 /// Where the file lives, at the root of the repository's default branch.
 pub const CONFIG_FILE_NAME: &str = ".ollama-turbo.yml";
+
+/// The repository of an account whose [`CONFIG_FILE_NAME`] holds the organisation's
+/// defaults: GitHub's own name for an account's repository of shared files (its default
+/// community health files live there), so organisations already have and guard it.
+pub const ORG_CONFIG_REPO: &str = ".github";
 
 /// A repository's checked configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +132,9 @@ impl RepoConfig {
         if let Some(base) = &layers.base
             && base.text.len() > MAX_FILE_BYTES
         {
-            return Err(too_large(base.text.len()).in_file(&ConfigFile::Base(base.repo.clone())));
+            return Err(
+                too_large(base.text.len()).in_file(&ConfigFile::Base(Box::new(base.repo.clone())))
+            );
         }
         layers::parse_layered(text, layers)
     }

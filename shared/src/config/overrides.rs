@@ -10,6 +10,7 @@ use super::check::position;
 use super::error::{ConfigFile, Position, Problem, ProblemKind, backticked};
 use super::raw::{RawConfig, RawTriggerSpec};
 use super::task::TaskName;
+use crate::job::AllowedOverrides;
 
 /// The trigger sections of `automation.triggers`: each is set whole.
 pub const TRIGGER_KEYS: [&str; 7] = [
@@ -167,20 +168,19 @@ pub(super) fn allows(allowed: &[String], key: &str) -> bool {
     })
 }
 
-/// A problem for every key `raw` (the repository's file) sets that the policy `policy`'s
-/// `allowed` does not let it set.
-pub(super) fn forbidden(raw: &RawConfig, policy: &str, allowed: &[String]) -> Vec<Problem> {
+/// A problem for every key `raw` (the repository's file) sets that `overrides` (a
+/// policy's `allowed_overrides`) do not let it set.
+pub(super) fn forbidden(raw: &RawConfig, overrides: &AllowedOverrides) -> Vec<Problem> {
     written_keys(raw)
         .into_iter()
-        .filter(|(key, _)| !allows(allowed, key))
+        .filter(|(key, _)| !allows(&overrides.paths, key))
         .map(|(key, position)| Problem {
             file: ConfigFile::Repository,
             position,
             field: key.clone(),
             kind: ProblemKind::NotAllowed {
                 key,
-                policy: policy.to_owned(),
-                allowed: allowed.to_vec(),
+                overrides: Box::new(overrides.clone()),
             },
         })
         .collect()

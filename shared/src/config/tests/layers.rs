@@ -173,7 +173,7 @@ fn each_problem_names_its_file_and_line() {
         [
             (ConfigFile::Repository, 3, "automation.defaults.max_tokens"),
             (
-                ConfigFile::Base(RepoFullName::new("acme/.github")),
+                ConfigFile::Base(Box::new(RepoFullName::new("acme/.github"))),
                 4,
                 "automation.tasks.changelog.timeout"
             ),
@@ -198,7 +198,7 @@ fn each_problem_names_its_file_and_line() {
     let found = problems("", &base("automation: [\n"));
     assert_eq!(
         found[0].file,
-        ConfigFile::Base(RepoFullName::new("acme/.github"))
+        ConfigFile::Base(Box::new(RepoFullName::new("acme/.github")))
     );
 }
 
