@@ -360,6 +360,9 @@ pub(crate) struct State {
     pub(crate) missing_refs: std::collections::BTreeSet<(String, String)>,
     /// Repositories without any commit.
     pub(crate) empty_repositories: std::collections::BTreeSet<String>,
+    /// The repositories (names, without the owner) an installation may reach, for one
+    /// installed on selected repositories only; an installation not here reaches all.
+    pub(crate) selected_repositories: BTreeMap<u64, std::collections::BTreeSet<String>>,
     pub(crate) pulls: BTreeMap<(String, u64), FakePull>,
     /// Title and body of issues and pull requests, by number.
     pub(crate) issues: BTreeMap<(String, u64), (String, String)>,
@@ -564,6 +567,18 @@ impl FakeGitHub {
     /// contents read.
     pub fn set_empty_repository(&self, repo: &str) {
         self.state().empty_repositories.insert(repo.to_owned());
+    }
+
+    /// `installation` is installed on these repositories only (GitHub's "Only select
+    /// repositories"): a token asked for any other answers 422, as GitHub does.
+    pub fn select_repositories(&self, installation: u64, repos: &[&str]) {
+        let names = repos
+            .iter()
+            .map(|repo| repo.rsplit('/').next().unwrap_or(repo).to_owned())
+            .collect();
+        self.state()
+            .selected_repositories
+            .insert(installation, names);
     }
 
     /// The title and body of issue (or pull request) `number`.

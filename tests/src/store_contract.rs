@@ -8,7 +8,10 @@
 use crate::unique;
 use shared::envelope::CommentSource;
 use shared::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
-use shared::job::{Approval, JobId, JobRecord, JobRequest, JobStatus, TaskToken, Trigger, Wait};
+use shared::job::{
+    AllowedOverrides, Approval, BaseFile, ConfigLayers, JobId, JobRecord, JobRequest, JobStatus,
+    TaskToken, Trigger, Wait,
+};
 use shared::policy::{InstallationPolicy, TriggerKind};
 use shared::ports::{
     AuditEntry, AuditLog, Created, InstallationRecord, InstallationStore, JobStore, PolicyStore,
@@ -62,7 +65,8 @@ pub fn installation(id: u64, account: &str, suspended: bool) -> InstallationReco
     }
 }
 
-/// A policy allowing comments, with approval, at most 5 jobs per user and hour.
+/// A policy allowing comments, with approval, at most 5 jobs per user and hour, and
+/// repositories to set only their tasks over the organisation's defaults.
 pub fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolicy {
     InstallationPolicy {
         installation: InstallationId(installation),
@@ -75,6 +79,7 @@ pub fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolic
         allow_hosted_model: None,
         user_jobs_per_hour: Some(5),
         installation_jobs_per_hour: None,
+        allowed_overrides: Some(vec!["automation.tasks".to_owned()]),
     }
 }
 
@@ -108,7 +113,18 @@ pub async fn job_store_contract<S: JobStore>(store: &S) {
 }
 
 async fn creating_a_job_twice_keeps_the_first<S: JobStore>(store: &S) {
-    let first = job(1_000);
+    let mut first = job(1_000);
+    // What its config was read with is kept with it, for the runner.
+    first.config_layers = ConfigLayers {
+        base: Some(BaseFile {
+            repo: RepoFullName::new("octo-org/.github"),
+            text: "version: 1\nautomation:\n  tasks:\n    tidy:\n      prompt: Tidy.\n".to_owned(),
+        }),
+        overrides: Some(AllowedOverrides {
+            policy: "default".to_owned(),
+            paths: vec!["automation.tasks".to_owned()],
+        }),
+    };
     assert_eq!(store.create_job(&first).await, Ok(Created::New));
 
     let mut again = first.clone();

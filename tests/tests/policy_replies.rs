@@ -29,6 +29,7 @@ async fn user_limit(harness: &PolicyHarness, per_hour: u32) {
             allow_hosted_model: None,
             user_jobs_per_hour: Some(per_hour),
             installation_jobs_per_hour: None,
+            allowed_overrides: None,
         })
         .await
         .expect("policy");

@@ -144,6 +144,7 @@ async fn a_policy_that_allows_only_comments_denies_a_scheduled_job() {
             allow_hosted_model: None,
             user_jobs_per_hour: None,
             installation_jobs_per_hour: None,
+            allowed_overrides: None,
         })
         .await
         .expect("policy");

@@ -55,12 +55,25 @@ async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_work
     );
     assert!(harness.github.unexpected().is_empty());
 
-    // The config was read from the default branch, not from the pull request.
-    let reads = harness.github.requests_to(Route::Contents);
+    // The config was read from the default branch, not from the pull request, over the
+    // organisation's defaults (`.github` has none here).
+    let (defaults, reads): (Vec<_>, Vec<_>) = harness
+        .github
+        .requests_to(Route::Contents)
+        .into_iter()
+        .partition(|read| read.path.contains("/.github/"));
     assert_eq!(reads.len(), 1);
     assert_eq!(
         reads[0].query.get("ref").map(String::as_str),
         Some(DEFAULT_BRANCH)
+    );
+    assert_eq!(defaults.len(), 1, "{defaults:?}");
+    assert!(
+        defaults[0]
+            .path
+            .ends_with("/.github/contents/.ollama-turbo.yml"),
+        "{}",
+        defaults[0].path
     );
 
     let audit = harness.audit().await;
@@ -73,6 +86,27 @@ async fn an_accepted_command_records_the_job_acknowledges_it_and_starts_its_work
         let agent = request.user_agent.unwrap_or_default();
         assert!(agent.ends_with(&slug), "{agent}");
     }
+}
+
+#[tokio::test]
+async fn a_task_of_the_organisation_s_defaults_is_accepted_and_its_job_carries_them() {
+    let harness = PolicyHarness::start().await;
+    let defaults = "version: 1\nautomation:\n  tasks:\n    tidy:\n      prompt: Tidy up.\n";
+    harness
+        .github
+        .set_file("Codertocat/.github", "", ".ollama-turbo.yml", defaults);
+
+    harness.comment("Codertocat", "/ollama tidy the loop").await;
+
+    let jobs = harness.jobs(PR).await;
+    assert_eq!(jobs.len(), 1, "{:?}", harness.comments(PR));
+    assert_eq!(jobs[0].task, "tidy");
+    // Stored with the organisation's file, for the runner, which cannot read it.
+    let base = jobs[0].config_layers.base.as_ref().expect("the base");
+    assert_eq!(base.repo.as_str(), "Codertocat/.github");
+    assert_eq!(base.text, defaults);
+    assert!(jobs[0].config_layers.overrides.is_none());
+    assert!(harness.github.unexpected().is_empty());
 }
 
 #[tokio::test]
@@ -264,6 +298,7 @@ async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
             allow_hosted_model: None,
             user_jobs_per_hour: Some(1),
             installation_jobs_per_hour: None,
+            allowed_overrides: None,
         })
         .await
         .expect("policy");

@@ -264,6 +264,7 @@ async fn without_a_hosted_model_a_job_waits_for_the_gpu_while_others_overflow() 
             allow_hosted_model: Some(true),
             user_jobs_per_hour: None,
             installation_jobs_per_hour: None,
+            allowed_overrides: None,
         })
         .await
         .expect("put the policy");

@@ -216,6 +216,7 @@ async fn a_full_gpu_spills_over_to_the_hosted_service_when_the_policy_allows() {
             allow_hosted_model: Some(true),
             user_jobs_per_hour: None,
             installation_jobs_per_hour: None,
+            allowed_overrides: None,
         })
         .await
         .expect("policy");

@@ -10,7 +10,9 @@ use crate::tools::Workspace;
 use crate::workspace::{Checkout, GitAuth, GitError, Identity, PushError, Remote};
 use ota_github::{GitHubClient, PreviousReview};
 use shared::clock::now_ms;
-use shared::config::{BuiltinTask, CONFIG_FILE_NAME, Deliverable, OutputMode, config_from_file};
+use shared::config::{
+    BuiltinTask, CONFIG_FILE_NAME, Deliverable, OutputMode, layered_config_from_file,
+};
 use shared::dispatch::{RunOutput, TestRun, runner_started};
 use shared::job::{JobError, JobId, JobRecord, TaskToken, Trigger, Wait};
 use shared::metrics::{self, Metric};
@@ -239,7 +241,9 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             .file(scope, CONFIG_FILE_NAME, "")
             .await
             .map_err(|err| Failure::github("reading .ollama-turbo.yml", &err))?;
-        let config = config_from_file(file, "").map_err(|errors| {
+        // Over what the policy stage read it with (the organisation's defaults, which this
+        // token cannot read, and the keys the repository may set), as the job carries them.
+        let config = layered_config_from_file(file, "", &job.config_layers).map_err(|errors| {
             Failure::new(
                 JobError::RunnerBadConfig,
                 format!("{CONFIG_FILE_NAME} on the default branch is invalid: {errors}"),

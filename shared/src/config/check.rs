@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::duration::{format_duration, parse_duration};
-use super::error::{Position, Problem, ProblemKind};
+use super::error::{ConfigFile, Position, Problem, ProblemKind};
 use super::limits::{MAX_MODEL_NAME_CHARS, MAX_TIMEOUT, MAX_TOKENS_CAP};
 use super::raw::RawDuration;
 
@@ -33,6 +33,7 @@ impl Checker {
         hint: Option<&str>,
     ) {
         self.problems.push(Problem {
+            file: ConfigFile::Repository,
             position: position(at),
             field: field.to_owned(),
             kind: ProblemKind::Invalid {

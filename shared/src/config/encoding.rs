@@ -22,6 +22,7 @@ pub(super) fn utf8_text(bytes: &[u8]) -> Result<&str, Problem> {
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
         Problem {
+            file: super::error::ConfigFile::Repository,
             position: Some(Position {
                 line: line as u64,
                 column: column as u64,

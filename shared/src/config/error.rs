@@ -1,9 +1,12 @@
-//! What can be wrong with a `.ollama-turbo.yml`: each problem with its line and column,
-//! the dotted path of the key (`automation.tasks.refactor.timeout`) and the reason.
+//! What can be wrong with a `.ollama-turbo.yml`: each problem with the file it is in (the
+//! repository's own, or the organisation's defaults it extends), its line and column, the
+//! dotted path of the key (`automation.tasks.refactor.timeout`) and the reason.
 
 use std::fmt;
 
 use super::suggest::did_you_mean;
+use crate::ids::RepoFullName;
+use crate::job::AllowedOverrides;
 
 /// A place in the file, both 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -12,9 +15,32 @@ pub struct Position {
     pub column: u64,
 }
 
+/// Which `.ollama-turbo.yml` a problem is in: the repository's own, or the organisation's
+/// defaults (the file of the account's `.github` repository) that it extends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConfigFile {
+    #[default]
+    Repository,
+    /// The base file, in this repository (`acme/.github`); boxed to keep [`Problem`],
+    /// which is passed by value, small.
+    Base(Box<RepoFullName>),
+}
+
+impl fmt::Display for ConfigFile {
+    /// `.ollama-turbo.yml`, or `acme/.github: .ollama-turbo.yml` for the base.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Repository => f.write_str(super::CONFIG_FILE_NAME),
+            Self::Base(repo) => write!(f, "{repo}: {}", super::CONFIG_FILE_NAME),
+        }
+    }
+}
+
 /// One thing wrong with the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The file it is in.
+    pub file: ConfigFile,
     /// Where, when known (a file that is too big has no position).
     pub position: Option<Position>,
     /// Dotted path of the key, like `automation.tasks.refactor.timeout`; list items are
@@ -60,6 +86,25 @@ pub enum ProblemKind {
         message: String,
         hint: Option<String>,
     },
+    /// The repository's file sets a key that the installation policy's `allowed_overrides`
+    /// do not list (boxed: a problem is passed by value, and this is its largest kind).
+    #[error("{}", not_allowed(key, &overrides.policy, &overrides.paths))]
+    NotAllowed {
+        key: String,
+        overrides: Box<AllowedOverrides>,
+    },
+}
+
+fn not_allowed(key: &str, policy: &str, allowed: &[String]) -> String {
+    let may = if allowed.is_empty() {
+        "no key at all".to_owned()
+    } else {
+        backticked(allowed)
+    };
+    format!(
+        "the installation policy `{policy}` does not let a repository set `{key}`; its \
+         `allowed_overrides` let a repository set {may}"
+    )
 }
 
 impl ProblemKind {
@@ -93,6 +138,11 @@ impl ProblemKind {
             Self::UnknownValue { value, expected } => Some(suggestion(value, expected, "values")),
             Self::WrongType { .. } => None,
             Self::Invalid { hint, .. } => hint.clone(),
+            Self::NotAllowed { .. } => Some(
+                "remove the key, so the organisation's defaults apply, or ask the App's \
+                 operator to allow it"
+                    .to_owned(),
+            ),
         }
     }
 }
@@ -140,6 +190,7 @@ pub(super) fn backticked<S: AsRef<str>>(items: &[S]) -> String {
 impl Problem {
     pub fn whole_file(kind: ProblemKind) -> Self {
         Self {
+            file: ConfigFile::Repository,
             position: None,
             field: String::new(),
             kind,
@@ -156,7 +207,12 @@ impl Problem {
 }
 
 impl fmt::Display for Problem {
+    /// `line 4, column 7, field `x`: reason (hint)`, the base's problems prefixed with its
+    /// file (`acme/.github: .ollama-turbo.yml, line 4, …`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ConfigFile::Base(_) = self.file {
+            write!(f, "{}, ", self.file)?;
+        }
         f.write_str(&self.place())?;
         if !self.field.is_empty() {
             write!(f, ", field `{}`", self.field)?;
@@ -193,15 +249,23 @@ impl ConfigErrors {
         Self::new(vec![Problem::whole_file(kind)])
     }
 
-    /// Sorts `problems` into file order (whole-file problems first). Callers pass at least
-    /// one problem.
+    /// Sorts `problems` into file order (the repository's file first, whole-file problems
+    /// first in each). Callers pass at least one problem.
     pub(super) fn new(mut problems: Vec<Problem>) -> Self {
-        problems.sort_by_key(|problem| problem.position);
+        problems.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
         Self { problems }
     }
 
     pub fn problems(&self) -> &[Problem] {
         &self.problems
+    }
+
+    /// The same problems, each said to be in `file`.
+    pub(super) fn in_file(mut self, file: &ConfigFile) -> Self {
+        for problem in &mut self.problems {
+            problem.file = file.clone();
+        }
+        self
     }
 }
 
@@ -212,6 +276,7 @@ mod tests {
     #[test]
     fn problems_read_as_sentences() {
         let problem = Problem {
+            file: ConfigFile::Repository,
             position: Some(Position { line: 4, column: 7 }),
             field: "automation.tasks.refactor.timout".to_owned(),
             kind: ProblemKind::UnknownKey {
@@ -250,6 +315,7 @@ mod tests {
     #[test]
     fn errors_are_sorted_into_file_order() {
         let at = |line| Problem {
+            file: ConfigFile::Repository,
             position: Some(Position { line, column: 1 }),
             field: String::new(),
             kind: ProblemKind::Syntax {

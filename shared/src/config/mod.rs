@@ -22,8 +22,10 @@ mod duration;
 mod encoding;
 mod error;
 mod fetched;
+mod layers;
 pub mod limits;
 mod model;
+mod overrides;
 mod paths;
 mod raw;
 mod report;
@@ -49,17 +51,19 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
     yaml::options()
 }
 
+pub use crate::job::{AllowedOverrides, BaseFile, ConfigLayers};
 pub use branch::BranchPattern;
 pub use cron::CronSchedule;
 pub use deliverable::Deliverable;
 pub use duration::format_duration;
-pub use error::{ConfigErrors, Position, Problem, ProblemKind};
-pub use fetched::config_from_file;
+pub use error::{ConfigErrors, ConfigFile, Position, Problem, ProblemKind};
+pub use fetched::{base_from_file, config_from_file, layered_config_from_file};
 pub use model::{
     Approval, CheckSuiteTrigger, CiFailedTrigger, CommentTrigger, DEFAULT_CI_FIX_ATTEMPTS,
     LabelTrigger, MAX_CI_FIX_ATTEMPTS, MergeMethod, MergeWhen, OutputMode, PrAction,
     PrOpenedTrigger, PushTrigger, ScheduleTrigger, Triggers,
 };
+pub use overrides::check_override_path;
 pub use paths::{PathFilter, PathPattern};
 pub use report::config_errors_comment;
 pub use sampling::{MAX_TEMPERATURE, MAX_TOP_K, Sampling, Think};
@@ -72,6 +76,11 @@ use limits::{CURRENT_VERSION, MAX_FILE_BYTES};
 
 /// Where the file lives, at the root of the repository's default branch.
 pub const CONFIG_FILE_NAME: &str = ".ollama-turbo.yml";
+
+/// The repository of an account whose [`CONFIG_FILE_NAME`] holds the organisation's
+/// defaults: GitHub's own name for an account's repository of shared files (its default
+/// community health files live there), so organisations already have and guard it.
+pub const ORG_CONFIG_REPO: &str = ".github";
 
 /// A repository's checked configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +101,9 @@ pub struct RepoConfig {
     pub merge_method: MergeMethod,
     /// Built-in and custom tasks; read through [`RepoConfig::task`].
     tasks: BTreeMap<TaskName, TaskConfig>,
+    /// What the repository's file was read with (the organisation's defaults, the keys it
+    /// may set): a job carries them to the runner, which reads the file again.
+    layers: ConfigLayers,
 }
 
 impl Default for RepoConfig {
@@ -106,6 +118,7 @@ impl Default for RepoConfig {
             merge: MergeWhen::default(),
             merge_method: MergeMethod::default(),
             tasks: resolve::builtin_tasks(),
+            layers: ConfigLayers::default(),
         }
     }
 }
@@ -113,23 +126,46 @@ impl Default for RepoConfig {
 impl RepoConfig {
     /// Parses and checks the text of a `.ollama-turbo.yml`.
     pub fn parse(text: &str) -> Result<Self, ConfigErrors> {
+        Self::parse_layered(text, &ConfigLayers::default())
+    }
+
+    /// Parses and checks the text of a repository's `.ollama-turbo.yml` over `layers`: the
+    /// organisation's defaults it extends, and the keys it may set. Each problem names
+    /// the file it is in.
+    pub fn parse_layered(text: &str, layers: &ConfigLayers) -> Result<Self, ConfigErrors> {
         if text.len() > MAX_FILE_BYTES {
             return Err(too_large(text.len()));
         }
-        let raw = yaml::parse_raw(text).map_err(|problem| ConfigErrors::new(vec![problem]))?;
-        resolve::resolve(raw).map_err(ConfigErrors::new)
+        if let Some(base) = &layers.base
+            && base.text.len() > MAX_FILE_BYTES
+        {
+            return Err(
+                too_large(base.text.len()).in_file(&ConfigFile::Base(Box::new(base.repo.clone())))
+            );
+        }
+        layers::parse_layered(text, layers)
     }
 
     /// [`RepoConfig::parse`] for the file's bytes as fetched: checks the size before
     /// anything else, then that the bytes are UTF-8 (a UTF-8 byte-order mark is allowed
     /// and skipped; a UTF-16 one is named, and other bytes are placed by line and column).
     pub fn parse_bytes(bytes: &[u8]) -> Result<Self, ConfigErrors> {
+        Self::parse_bytes_layered(bytes, &ConfigLayers::default())
+    }
+
+    /// [`RepoConfig::parse_bytes`] over `layers`, as [`RepoConfig::parse_layered`].
+    pub fn parse_bytes_layered(bytes: &[u8], layers: &ConfigLayers) -> Result<Self, ConfigErrors> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(too_large(bytes.len()));
         }
         let text =
             encoding::utf8_text(bytes).map_err(|problem| ConfigErrors::new(vec![problem]))?;
-        Self::parse(text)
+        Self::parse_layered(text, layers)
+    }
+
+    /// What the file was read with: the organisation's defaults and the keys it may set.
+    pub fn layers(&self) -> &ConfigLayers {
+        &self.layers
     }
 
     /// The task called `name`, built-in or custom, with every setting resolved.

@@ -330,3 +330,94 @@ impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for Entries
         deserializer.deserialize_map(EntriesVisitor(PhantomData))
     }
 }
+
+/// A key the file writes and where its value is.
+pub(super) type Written<'a> = (&'static str, &'a serde_saphyr::Location);
+
+/// The keys of `fields` that are written (`Some`), with their values' positions.
+fn written<'a>(
+    fields: impl IntoIterator<Item = (&'static str, Option<&'a serde_saphyr::Location>)>,
+) -> Vec<Written<'a>> {
+    fields
+        .into_iter()
+        .filter_map(|(key, at)| at.map(|at| (key, at)))
+        .collect()
+}
+
+fn at<T>(value: &Option<Spanned<T>>) -> Option<&serde_saphyr::Location> {
+    value.as_ref().map(|value| &value.referenced)
+}
+
+impl RawTriggers {
+    /// The trigger sections written, in [`super::overrides::TRIGGER_KEYS`] order.
+    pub fn written(&self) -> Vec<Written<'_>> {
+        written([
+            ("comment", at(&self.comment)),
+            ("pr_opened", at(&self.pr_opened)),
+            ("push", at(&self.push)),
+            ("check_suite", at(&self.check_suite)),
+            ("ci_failed", at(&self.ci_failed)),
+            ("schedule", at(&self.schedule)),
+            ("labeled", at(&self.labeled)),
+        ])
+    }
+}
+
+impl RawDefaults {
+    pub fn written(&self) -> Vec<Written<'_>> {
+        written([
+            ("model", at(&self.model)),
+            ("hosted_model", at(&self.hosted_model)),
+            ("max_tokens", at(&self.max_tokens)),
+            ("timeout", at(&self.timeout)),
+            ("think", at(&self.think)),
+            ("temperature", at(&self.temperature)),
+            ("top_p", at(&self.top_p)),
+            ("top_k", at(&self.top_k)),
+            ("seed", at(&self.seed)),
+        ])
+    }
+}
+
+impl RawTask {
+    pub fn written(&self) -> Vec<Written<'_>> {
+        written([
+            ("description", at(&self.description)),
+            ("prompt", at(&self.prompt)),
+            ("command", at(&self.command)),
+            ("model", at(&self.model)),
+            ("hosted_model", at(&self.hosted_model)),
+            ("max_tokens", at(&self.max_tokens)),
+            ("timeout", at(&self.timeout)),
+            ("auto_fix", at(&self.auto_fix)),
+            ("directory", at(&self.directory)),
+            ("think", at(&self.think)),
+            ("temperature", at(&self.temperature)),
+            ("top_p", at(&self.top_p)),
+            ("top_k", at(&self.top_k)),
+            ("seed", at(&self.seed)),
+        ])
+    }
+}
+
+impl RawApproval {
+    pub fn written(&self) -> Vec<Written<'_>> {
+        written([
+            ("required", at(&self.required)),
+            ("maintainers_only", at(&self.maintainers_only)),
+            ("allow_self_approval", at(&self.allow_self_approval)),
+        ])
+    }
+}
+
+impl RawOutput {
+    pub fn written(&self) -> Vec<Written<'_>> {
+        written([
+            ("open_pr", at(&self.open_pr)),
+            ("push_direct", at(&self.push_direct)),
+            ("push_to_pr_branch", at(&self.push_to_pr_branch)),
+            ("merge", at(&self.merge)),
+            ("merge_method", at(&self.merge_method)),
+        ])
+    }
+}

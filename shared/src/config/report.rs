@@ -2,10 +2,12 @@
 //! pull-request comment or a check run's output.
 
 use super::CONFIG_FILE_NAME;
-use super::error::{ConfigErrors, ProblemKind};
+use super::error::{ConfigErrors, ConfigFile, ProblemKind};
 
 /// Lists each problem as `line N, column C, field X: reason` with what to do about it;
 /// a file that could not be read at all (too large, not UTF-8, no branch) says so first.
+/// When some problems are in the organisation's defaults (the `.github` repository's
+/// file), the problems are listed under the file they are in.
 pub fn config_errors_comment(errors: &ConfigErrors) -> String {
     let problems = errors.problems();
     let count = match problems.len() {
@@ -13,12 +15,30 @@ pub fn config_errors_comment(errors: &ConfigErrors) -> String {
         n => format!("{n} problems"),
     };
     let unreadable = problems.iter().all(|problem| problem.kind.is_unreadable());
-    let mut out = if unreadable {
+    let layered = problems
+        .iter()
+        .any(|problem| matches!(problem.file, ConfigFile::Base(_)));
+    let mut out = if layered {
+        let what = if unreadable {
+            "could not be read".to_owned()
+        } else {
+            format!("has {count}")
+        };
+        format!(
+            "**The configuration {what}**, so nothing was started. This repository's \
+             `{CONFIG_FILE_NAME}` extends the organisation's defaults.\n"
+        )
+    } else if unreadable {
         format!("**`{CONFIG_FILE_NAME}` could not be read**, so nothing was started.\n\n")
     } else {
         format!("**`{CONFIG_FILE_NAME}` has {count}**, so nothing was started.\n\n")
     };
+    let mut file = None;
     for problem in problems {
+        if layered && file != Some(&problem.file) {
+            file = Some(&problem.file);
+            out.push_str(&file_heading(&problem.file));
+        }
         // A file that could not be read has no place to name but a line, if that.
         if unreadable && problem.position.is_none() {
             out.push_str(&format!("- {}", capitalized(&problem.kind.to_string())));
@@ -39,6 +59,8 @@ pub fn config_errors_comment(errors: &ConfigErrors) -> String {
         .any(|problem| matches!(problem.kind, ProblemKind::NoSuchBranch { .. }))
     {
         "Once the default branch exists and has a commit, comment again."
+    } else if layered {
+        "Fix the files on their default branches and try again."
     } else {
         "Fix the file on the default branch and try again."
     };
@@ -50,6 +72,16 @@ pub fn config_errors_comment(errors: &ConfigErrors) -> String {
          tasks.\n",
     );
     out
+}
+
+/// The line that opens a file's problems in a layered configuration's message.
+fn file_heading(file: &ConfigFile) -> String {
+    match file {
+        ConfigFile::Repository => format!("\nIn this repository's `{CONFIG_FILE_NAME}`:\n"),
+        ConfigFile::Base(repo) => {
+            format!("\nIn `{CONFIG_FILE_NAME}` of `{repo}`, the organisation's defaults:\n")
+        }
+    }
 }
 
 /// `text` with its first letter in upper case, to open a list item.

@@ -70,6 +70,7 @@ pub(super) fn resolve(raw: RawConfig) -> Result<RepoConfig, Vec<Problem>> {
         merge,
         merge_method,
         tasks,
+        layers: super::ConfigLayers::default(),
     })
 }
 

@@ -21,7 +21,7 @@ use serde_saphyr::{
     DuplicateKeyPolicy, Error, Location, MessageFormatter, Spanned, UserMessageFormatter,
 };
 
-use super::error::{Position, Problem, ProblemKind};
+use super::error::{ConfigFile, Position, Problem, ProblemKind};
 use super::raw::{Entries, RawConfig};
 
 /// Parses `text` into the raw, unvalidated configuration. The caller has checked its size.
@@ -154,6 +154,7 @@ fn problem_from(text: &str, error: &Error, path: Option<&Path>) -> Problem {
         },
     };
     Problem {
+        file: ConfigFile::Repository,
         position,
         field,
         kind,

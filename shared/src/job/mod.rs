@@ -10,6 +10,7 @@
 mod credential;
 mod error;
 mod id;
+mod layers;
 mod machine;
 mod record;
 mod retry;
@@ -22,6 +23,7 @@ pub use id::{
     BRANCH_PREFIX, JOB_ID_HEX_LEN, JOB_ID_LEN, JOB_ID_PREFIX, JOB_ID_SHORT_LEN, JobId, JobIdError,
     JobRef, MAX_BRANCH_TASK_LEN,
 };
+pub use layers::{AllowedOverrides, BaseFile, ConfigLayers};
 pub use machine::{
     APPROVAL_EXPIRED_CAUSE, APPROVAL_REPORTED_ERRORS, AfterError, Catcher, Caught, Ending, Errors,
     JOB_MACHINE, Machine, RUN_REPORTED_ERRORS, RUN_TIMED_OUT_CAUSE, ReportKind, STATES_ALL,

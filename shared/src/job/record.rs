@@ -4,6 +4,7 @@
 
 use super::error::{JobError, status_after_error};
 use super::id::JobId;
+use super::layers::ConfigLayers;
 use super::status::{JobStatus, TransitionError};
 use crate::envelope::CommentSource;
 use crate::ids::{CommitSha, DeliveryId, InstallationId, RepoFullName};
@@ -221,6 +222,13 @@ pub struct JobRecord {
     /// hosted service only with one (see `may_use_hosted` in the dispatch module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_model: Option<String>,
+    /// What the repository's `.ollama-turbo.yml` was read with when the job was decided:
+    /// the organisation's defaults (the `.github` repository's file) and the keys the
+    /// installation policy lets it set. The runner's token reaches the job's repository
+    /// only, so it rebuilds the same configuration from these. Empty (and left out) when
+    /// the file was read alone, as in records written before organisation defaults.
+    #[serde(default, skip_serializing_if = "ConfigLayers::is_empty")]
+    pub config_layers: ConfigLayers,
 }
 
 impl JobRecord {
@@ -261,6 +269,7 @@ impl JobRecord {
             check_run_id: None,
             runner_grant: None,
             hosted_model: None,
+            config_layers: ConfigLayers::default(),
         }
     }
 

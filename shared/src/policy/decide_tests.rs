@@ -32,6 +32,7 @@ fn policy(name: &str) -> InstallationPolicy {
         allow_hosted_model: None,
         user_jobs_per_hour: None,
         installation_jobs_per_hour: None,
+        allowed_overrides: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! field and the reason — so nothing half-right is ever stored.
 
 use super::installation::InstallationPolicy;
+use crate::config::check_override_path;
 use crate::ids::InstallationId;
 use crate::job::MAX_RUNTIME;
 use serde_json::{Map, Value};
@@ -146,6 +147,7 @@ fn known_fields() -> BTreeSet<&'static str> {
         "allow_hosted_model",
         "user_jobs_per_hour",
         "installation_jobs_per_hour",
+        "allowed_overrides",
     ]
     .into_iter()
     .collect()
@@ -206,6 +208,14 @@ fn check(policy: &InstallationPolicy) -> Result<(), (&'static str, String)> {
     {
         return Err(("allowed_users", format!("{bad:?} is not a GitHub login")));
     }
+    if let Some(bad) = policy
+        .allowed_overrides
+        .iter()
+        .flatten()
+        .find_map(|path| check_override_path(path).err())
+    {
+        return Err(("allowed_overrides", bad));
+    }
     let max = MAX_RUNTIME.as_secs();
     if let Some(seconds) = policy.max_runtime_seconds
         && (seconds == 0 || seconds > max)
@@ -246,7 +256,7 @@ mod tests {
 
     #[test]
     fn a_file_round_trips() {
-        let text = "policies:\n  - name: api-repos\n    repo_pattern: octo-org/api-*\n    allowed_triggers: [comment, pr_opened]\n    allowed_users: [octocat]\n    require_approval: true\n    max_runtime_seconds: 1200\n  - name: everything\n    repo_pattern: '*/*'\n    user_jobs_per_hour: 5\n";
+        let text = "policies:\n  - name: api-repos\n    repo_pattern: octo-org/api-*\n    allowed_triggers: [comment, pr_opened]\n    allowed_users: [octocat]\n    allowed_overrides: [automation.tasks, automation.triggers.pr_opened]\n    require_approval: true\n    max_runtime_seconds: 1200\n  - name: everything\n    repo_pattern: '*/*'\n    user_jobs_per_hour: 5\n";
         let policies = parse_policy_file(text, INSTALLATION).expect("valid");
         assert_eq!(policies.len(), 2);
         assert_eq!(policies[0].installation, INSTALLATION);
@@ -263,7 +273,7 @@ mod tests {
     fn each_mistake_names_its_field_and_reason() {
         assert_eq!(
             error("policies:\n  - name: a\n    repo_pattern: o/r\n    require_aproval: true\n"),
-            "policies[0].require_aproval: unknown field; expected one of `allow_hosted_model`, `allowed_triggers`, `allowed_users`, `installation_jobs_per_hour`, `max_runtime_seconds`, `name`, `repo_pattern`, `require_approval`, `user_jobs_per_hour`"
+            "policies[0].require_aproval: unknown field; expected one of `allow_hosted_model`, `allowed_overrides`, `allowed_triggers`, `allowed_users`, `installation_jobs_per_hour`, `max_runtime_seconds`, `name`, `repo_pattern`, `require_approval`, `user_jobs_per_hour`"
         );
         assert_eq!(
             error("policies:\n  - name: a\n    repo_pattern: octo-org\n"),
@@ -288,6 +298,12 @@ mod tests {
         assert_eq!(
             error("policies:\n  - name: a\n    installation: 1\n    repo_pattern: o/r\n"),
             "policies[0].installation: 1 is not installation 4242, which the command names; leave it out"
+        );
+        assert_eq!(
+            error(
+                "policies:\n  - name: a\n    repo_pattern: o/r\n    allowed_overrides: [automation.tasks, automation.output.openpr]\n"
+            ),
+            "policies[0].allowed_overrides: `automation.output.openpr`: unknown key `openpr` of `automation.output`; expected one of `open_pr`, `push_direct`, `push_to_pr_branch`, `merge`, `merge_method`"
         );
         assert_eq!(
             error("rules: []\n"),

@@ -103,6 +103,7 @@ mod tests {
             allow_hosted_model: None,
             user_jobs_per_hour: None,
             installation_jobs_per_hour: None,
+            allowed_overrides: None,
         }
     }
 

@@ -21,9 +21,14 @@ mod run;
 pub mod schedules;
 mod voice;
 
-use crate::config::{CONFIG_FILE_NAME, ConfigErrors, RepoConfig, config_from_file};
+use crate::config::{
+    AllowedOverrides, BaseFile, CONFIG_FILE_NAME, ConfigErrors, ConfigLayers, ORG_CONFIG_REPO,
+    RepoConfig, base_from_file, layered_config_from_file,
+};
 use crate::envelope::{Envelope, Subject};
+use crate::ids::RepoFullName;
 use crate::inbound::Inbound;
+use crate::policy::matching_policy;
 use crate::policy_stage::operations::{OperationError, record};
 use crate::ports::{
     AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, ScheduleRegistry,
@@ -182,9 +187,11 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     }
 
     /// The repository's configuration from its default branch — never from a pull
-    /// request's head, which must not be able to loosen the rules that judge it. A file
-    /// that cannot be read (too large, not UTF-8, no such branch) is a problem to report
-    /// like an invalid one; only a missing file means the defaults.
+    /// request's head, which must not be able to loosen the rules that judge it — over
+    /// the organisation's defaults (see [`PolicyStage::org_defaults`]) and within the
+    /// keys the matching installation policy lets it set. A file that cannot be read (too
+    /// large, not UTF-8, no such branch) is a problem to report like an invalid one; only
+    /// a missing file means the defaults (the organisation's, when there are some).
     async fn load_config(
         &self,
         scope: &RepoScope,
@@ -194,7 +201,61 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .github
             .file(scope, CONFIG_FILE_NAME, default_branch)
             .await?;
-        Ok(config_from_file(file, default_branch))
+        let base = match self.org_defaults(scope).await? {
+            Ok(base) => base,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        let policies = self.store.policies(scope.installation).await?;
+        let overrides = matching_policy(&policies, &scope.repo).and_then(|policy| {
+            policy
+                .allowed_overrides
+                .as_ref()
+                .map(|paths| AllowedOverrides {
+                    policy: policy.name.clone(),
+                    paths: paths.clone(),
+                })
+        });
+        let layers = ConfigLayers { base, overrides };
+        Ok(layered_config_from_file(file, default_branch, &layers))
+    }
+
+    /// The organisation's defaults: `.ollama-turbo.yml` on the default branch of the
+    /// account's `.github` repository, read with the installation. The App may not be
+    /// installed on that repository (GitHub then refuses the token: 422), the repository
+    /// or the file may not exist: each means no defaults, which a log line says. A file
+    /// there that cannot be read is a problem in that file.
+    async fn org_defaults(
+        &self,
+        scope: &RepoScope,
+    ) -> Result<Result<Option<BaseFile>, ConfigErrors>, StageError> {
+        let repo = RepoFullName::new(format!("{}/{ORG_CONFIG_REPO}", scope.repo.owner()));
+        // The `.github` repository's own file is read once, as its own.
+        if repo.as_str().eq_ignore_ascii_case(scope.repo.as_str()) {
+            return Ok(Ok(None));
+        }
+        let base_scope = RepoScope {
+            installation: scope.installation,
+            repo: repo.clone(),
+        };
+        match self.github.file(&base_scope, CONFIG_FILE_NAME, "").await {
+            Ok(file) => {
+                let base = base_from_file(file, &repo);
+                if let Ok(None) = base {
+                    tracing::info!(repo = %scope.repo, defaults = %repo, "no organisation defaults: {repo} has no {CONFIG_FILE_NAME}");
+                }
+                Ok(base)
+            }
+            Err(error) if error.is_transient() => Err(error.into()),
+            Err(error) => {
+                tracing::info!(
+                    repo = %scope.repo,
+                    defaults = %repo,
+                    %error,
+                    "no organisation defaults: {repo} could not be read (is the App installed on it?)"
+                );
+                Ok(Ok(None))
+            }
+        }
     }
 
     async fn audit(&self, entry: AuditEntry) -> Result<(), StageError> {
@@ -242,6 +303,7 @@ mod limits_tests {
             allow_hosted_model: None,
             user_jobs_per_hour: user,
             installation_jobs_per_hour: installation,
+            allowed_overrides: None,
         }
     }
 

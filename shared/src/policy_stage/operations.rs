@@ -233,7 +233,7 @@ pub async fn retry<S: JobStore + AuditLog, W: Workflow>(
     let now = (origin.clock)();
     let delivery = DeliveryId::parse(&format!("{RETRY_DELIVERY_PREFIX}{}-{now}", old.id))?;
     let id = JobId::for_command(&delivery, 0);
-    let record = JobRecord::new(
+    let mut record = JobRecord::new(
         JobRequest {
             id: id.clone(),
             delivery,
@@ -250,6 +250,9 @@ pub async fn retry<S: JobStore + AuditLog, W: Workflow>(
         },
         now,
     );
+    // Read with the same organisation defaults and limits as the job it repeats: the
+    // runner cannot read them itself.
+    record.config_layers = old.config_layers.clone();
     store.create_job(&record).await?;
     workflow
         .start(&WorkflowInput {

@@ -275,6 +275,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         job.hosted_model = config
             .task(&ask.task)
             .and_then(|task| task.hosted_model.clone());
+        job.config_layers = config.layers().clone();
         if !reasons.is_empty() {
             job.move_to(JobStatus::AwaitingApproval, now)
                 .map_err(|err| StageError::Store(StoreError::Corrupt(err.to_string())))?;

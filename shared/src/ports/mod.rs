@@ -92,6 +92,7 @@ mod tests {
             include_str!("../job/mod.rs"),
             include_str!("../job/error.rs"),
             include_str!("../job/id.rs"),
+            include_str!("../job/layers.rs"),
             include_str!("../job/machine.rs"),
             include_str!("../job/record.rs"),
             include_str!("../job/retry.rs"),

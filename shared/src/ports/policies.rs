@@ -54,6 +54,11 @@ pub struct InstallationPolicy {
     /// Jobs per installation per hour, overriding the default.
     #[serde(default)]
     pub installation_jobs_per_hour: Option<u32>,
+    /// The keys of `.ollama-turbo.yml` a repository may set over the organisation's
+    /// defaults, as dotted key paths (`automation.tasks`, `automation.triggers.pr_opened`),
+    /// each allowing every key below it. `None`: every key.
+    #[serde(default)]
+    pub allowed_overrides: Option<Vec<String>>,
 }
 
 pub trait PolicyStore: Send + Sync {

@@ -338,6 +338,18 @@ fn mint(state: &mut State, installation: u64, body: Option<&Value>) -> Answer {
             "token not scoped to repositories",
         );
     };
+    // "Create an installation access token for an app" answers 422 when a repository
+    // named is not one the installation can reach (GitHub's message, quoted e.g. in
+    // tibdex/github-app-token#105).
+    if let Some(selected) = state.selected_repositories.get(&installation)
+        && let Some(outside) = repositories.iter().find(|name| !selected.contains(*name))
+    {
+        return Answer::refuse(
+            422,
+            "There is at least one repository that does not exist or is not accessible to the parent installation.",
+            format!("a token for {outside}, which installation {installation} does not reach"),
+        );
+    }
     let mut permissions = BTreeMap::new();
     match body.get("permissions") {
         None => {

@@ -3,6 +3,7 @@
 
 mod errors;
 mod hostile;
+mod layers;
 mod task_settings;
 mod triggers;
 
