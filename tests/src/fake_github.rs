@@ -415,6 +415,24 @@ impl State {
     }
 }
 
+/// A list's page as GitHub reads it from the query: `per_page` from 1 to 100 (30 when
+/// not given or not a number), `page` from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Paging {
+    pub per_page: usize,
+    pub page: usize,
+}
+
+impl Paging {
+    pub(crate) fn from_query(query: &BTreeMap<String, String>) -> Self {
+        let number = |key: &str| query.get(key).and_then(|n| n.parse::<usize>().ok());
+        Self {
+            per_page: number("per_page").unwrap_or(30).clamp(1, 100),
+            page: number("page").unwrap_or(1).max(1),
+        }
+    }
+}
+
 /// The running fake. Dropping it stops the server.
 pub struct FakeGitHub {
     addr: SocketAddr,

@@ -2,7 +2,7 @@
 //! request per head branch, as GitHub enforces) and their JSON.
 
 use super::server::Answer;
-use super::{BOT_LOGIN, State};
+use super::{BOT_LOGIN, Paging, State};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -204,16 +204,7 @@ pub(crate) fn reviews(
     number: u64,
     query: &BTreeMap<String, String>,
 ) -> Answer {
-    let per_page = query
-        .get("per_page")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(30)
-        .clamp(1, 100);
-    let page = query
-        .get("page")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
+    let Paging { per_page, page } = Paging::from_query(query);
     let mut reviews: Vec<(u64, Value)> = state
         .reviews
         .iter()
@@ -310,16 +301,7 @@ pub(crate) fn review_comments(
     number: u64,
     query: &std::collections::BTreeMap<String, String>,
 ) -> Answer {
-    let per_page = query
-        .get("per_page")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(30)
-        .clamp(1, 100);
-    let page = query
-        .get("page")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
+    let Paging { per_page, page } = Paging::from_query(query);
     let comments: Vec<Value> = state
         .reviews
         .iter()

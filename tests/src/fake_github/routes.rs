@@ -6,7 +6,7 @@ use super::server::Answer;
 use super::{
     APP_ID, BOT_LOGIN, DEFAULT_TOKEN_LIFETIME, FakeCheckRun, FakeComment, FakeReaction, GRANTED,
     MANIFEST_APP_NAME, MANIFEST_APP_SLUG, MANIFEST_CLIENT_ID, MANIFEST_CLIENT_SECRET,
-    MANIFEST_WEBHOOK_SECRET, MintedToken, PRIVATE_KEY_PEM, Route, State,
+    MANIFEST_WEBHOOK_SECRET, MintedToken, PRIVATE_KEY_PEM, Paging, Route, State,
 };
 use axum::http::Method;
 use base64::Engine;
@@ -702,16 +702,7 @@ fn repo_call(
                 });
             let all: Vec<Value> = own_runs.chain(ci_runs).collect();
             // Paged as GitHub pages them: `per_page` at most 100, `page` from 1.
-            let per_page = query
-                .get("per_page")
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(30)
-                .clamp(1, 100);
-            let page = query
-                .get("page")
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(1)
-                .max(1);
+            let Paging { per_page, page } = Paging::from_query(query);
             let runs: Vec<&Value> = all
                 .iter()
                 .skip((page - 1) * per_page)
@@ -900,16 +891,7 @@ fn list_comments(
         Some(Ok(since)) => Some(SystemTime::from(since)),
         Some(Err(_)) => return Answer::refuse(422, "Invalid since", "since is not a timestamp"),
     };
-    let per_page = query
-        .get("per_page")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(30)
-        .clamp(1, 100);
-    let page = query
-        .get("page")
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(1)
-        .max(1);
+    let Paging { per_page, page } = Paging::from_query(query);
     let comments: Vec<Value> = state
         .comments
         .iter()
