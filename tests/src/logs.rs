@@ -1,7 +1,10 @@
 //! Captures what the code under test logs, as the JSON lines the Lambda would print.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
+
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata, Subscriber, span};
 
 #[derive(Clone, Default)]
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
@@ -49,9 +52,53 @@ impl CapturedLogs {
         &self,
         filter: tracing_subscriber::EnvFilter,
     ) -> impl tracing::Subscriber + Send + Sync + use<> {
+        keep_callsites_undecided();
         let buffer = self.clone();
         ota_aws::emf::subscriber(filter, move || buffer.clone(), true)
     }
+}
+
+/// Installs [`Undecided`] as the global subscriber, once per test binary.
+///
+/// A test captures its logs with a subscriber scoped to its own future, while other tests
+/// run on other threads with none. A log statement first reached on one of those threads,
+/// while a test's subscriber is being set up on another, can have its interest cached as
+/// "never", and then the test's subscriber never sees it (a line the test waits for is
+/// missing only when the machine is busy). With a global subscriber that never decides,
+/// every log statement asks the subscriber in force each time it runs.
+fn keep_callsites_undecided() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Only fails if a global subscriber is already set, which then decides instead.
+        let _ = tracing::subscriber::set_global_default(Undecided);
+    });
+}
+
+/// A subscriber that records nothing and caches no decision about any log statement.
+struct Undecided;
+
+impl Subscriber for Undecided {
+    fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::sometimes()
+    }
+
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        false
+    }
+
+    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+        span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+
+    fn event(&self, _: &Event<'_>) {}
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
 }
 
 impl Write for CapturedLogs {
