@@ -112,6 +112,11 @@ async fn a_refactor_session_reads_searches_edits_and_finishes() {
     assert!(task.starts_with("# Task: refactor\n"), "{task}");
     assert!(task.contains("Rename old_name to next_number."), "{task}");
     assert!(task.contains("Repository map: 2 files"), "{task}");
+    // The map shows the definition main.rs calls, as its line of source.
+    assert!(
+        task.contains("src/lib.rs\n  1: pub fn old_name(x: u32) -> u32 {\n"),
+        "{task}"
+    );
 
     // The model sees each result of its calls, and its own calls echoed as objects.
     let second = &calls[1];

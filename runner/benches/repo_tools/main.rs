@@ -134,10 +134,14 @@ fn main() {
         });
     };
 
+    let map_without_symbols = RepoMapLimits {
+        symbols: false,
+        ..RepoMapLimits::default()
+    };
     measure(
         "repo_map (walk, tree, languages, README, commands; rendered)",
         &mut || {
-            let map = ws.repo_map(RepoMapLimits::default()).expect("repo_map");
+            let map = ws.repo_map(map_without_symbols).expect("repo_map");
             let text = map.render();
             format!("{} files, {} chars", map.total_files, text.len())
         },
@@ -171,6 +175,28 @@ fn main() {
         &mut || search(tree_gen::REGEX, PatternKind::Regex),
         &["-n", tree_gen::REGEX, "."],
     );
+
+    // The same map with its definitions: the parsing has no ripgrep counterpart.
+    let (ours, _) = compare(
+        runs,
+        &mut || {
+            let map = ws.repo_map(RepoMapLimits::default()).expect("repo_map");
+            let text = map.render();
+            format!(
+                "{} files, {} parsed, {} chars",
+                map.total_files,
+                map.symbols.files_read,
+                text.len()
+            )
+        },
+        None,
+    );
+    rows.push(Row {
+        operation: "repo_map with definitions (tree-sitter tags; no rg counterpart)",
+        ours,
+        rg_command: String::new(),
+        rg: None,
+    });
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     print_table(&rows, runs, load.trim());

@@ -32,6 +32,7 @@ mod repo_map;
 mod search;
 mod search_sink;
 mod similar;
+mod symbols;
 mod syntax;
 mod tree;
 mod undo;
@@ -53,6 +54,7 @@ pub use search::{
     SearchOptions, SearchResults,
 };
 pub use search_sink::{FileMatches, FoundLine};
+pub use symbols::{Definition, Symbols};
 pub use syntax::SyntaxProblem;
 pub use undo::{MAX_UNDO_BYTES, UndoOutcome};
 pub use workspace::Workspace;

@@ -1,5 +1,6 @@
 //! `repo_map`: a compact overview of the repository for the start of the prompt — languages,
-//! build and test commands, the directory tree and the head of the README — within a size cap.
+//! build and test commands, the directory tree, the definitions the rest of the code uses
+//! most (`symbols`) and the head of the README — within a size cap.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,6 +10,7 @@ use super::commands::{DetectedCommand, detect_commands};
 use super::error::ToolError;
 use super::languages::language_of;
 use super::read::{clip_line, is_binary, split_lines};
+use super::symbols::{Symbols, rank};
 use super::tree::DirNode;
 use super::walk::collect_files;
 use super::workspace::Workspace;
@@ -34,6 +36,8 @@ pub struct RepoMapLimits {
     pub readme_lines: usize,
     /// The most characters the rendered map may have.
     pub max_chars: usize,
+    /// Whether to parse the files for their definitions (`symbols`).
+    pub symbols: bool,
 }
 
 impl Default for RepoMapLimits {
@@ -45,6 +49,7 @@ impl Default for RepoMapLimits {
             max_entries_per_dir: 20,
             readme_lines: 30,
             max_chars: 12_000,
+            symbols: true,
         }
     }
 }
@@ -66,7 +71,7 @@ pub struct ReadmeHead {
 }
 
 /// The repository map. `Display` renders it within `limits.max_chars`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RepoMap {
     /// How many files the walk admitted.
     pub total_files: usize,
@@ -77,6 +82,8 @@ pub struct RepoMap {
     /// Commands suggested by the root files.
     pub commands: Vec<DetectedCommand>,
     pub readme: Option<ReadmeHead>,
+    /// Definitions ranked by how much the rest of the code uses them.
+    pub symbols: Symbols,
     tree: DirNode,
     limits: RepoMapLimits,
 }
@@ -148,12 +155,18 @@ impl Workspace {
             })
         });
 
+        let symbols = if limits.symbols {
+            rank(self.root(), &files)
+        } else {
+            Symbols::default()
+        };
         Ok(RepoMap {
             total_files: files.len(),
             languages,
             files_with_language,
             commands,
             readme,
+            symbols,
             tree,
             limits,
         })
@@ -171,13 +184,15 @@ fn readme_name(root_files: &[String]) -> Option<&str> {
 }
 
 impl RepoMap {
-    /// The map as text within `limits.max_chars`: the tree loses depth first, then lines, and
-    /// the README gets at most a quarter of the budget.
+    /// The map as text within `limits.max_chars`: the README gets at most a quarter of the
+    /// budget and the definitions a third, and the tree what is left (it loses depth first,
+    /// then lines).
     pub fn render(&self) -> String {
         let max = self.limits.max_chars;
         let mut out = self.header();
         let readme = self.readme_section(max / 4);
-        let budget = max.saturating_sub(out.len() + readme.len());
+        let symbols = self.symbols.render(max / 3);
+        let budget = max.saturating_sub(out.len() + readme.len() + symbols.len());
 
         let mut tree_text = String::new();
         for depth in (1..=self.limits.max_depth.max(1)).rev() {
@@ -190,6 +205,7 @@ impl RepoMap {
             tree_text = self.tree_section(1, budget);
         }
         out.push_str(&tree_text);
+        out.push_str(&symbols);
         out.push_str(&readme);
         if out.len() > max {
             let cut = (0..=max)
@@ -347,6 +363,11 @@ mod tests {
              .gitignore\n\
              Cargo.toml\n\
              README.md\n\
+             Definitions, most used across files first (line: source; from tree-sitter tags):\n\
+             core/src/lib.rs\n\
+             \x20 1: pub fn f() {}\n\
+             core/src/util.rs\n\
+             \x20 1: pub fn g() {}\n\
              README.md (first 4 of 4 lines):\n\
              # Demo\n\
              \n\

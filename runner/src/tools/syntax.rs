@@ -32,34 +32,100 @@ impl fmt::Display for SyntaxProblem {
     }
 }
 
-/// The grammar for the relative path `rel`, by its extension, with the language's name.
-fn grammar_for(rel: &str) -> Option<(&'static str, Language)> {
-    let name = rel.rsplit('/').next().unwrap_or(rel);
-    let (stem, ext) = name.rsplit_once('.')?;
-    if stem.is_empty() {
-        return None;
+/// The tree-sitter grammars the tools parse with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Grammar {
+    Rust,
+    Python,
+    JavaScript,
+    TypeScript,
+    Tsx,
+    Go,
+}
+
+impl Grammar {
+    /// The grammar for the relative path `rel`, by its extension.
+    pub(crate) fn for_path(rel: &str) -> Option<Self> {
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let (stem, ext) = name.rsplit_once('.')?;
+        if stem.is_empty() {
+            return None;
+        }
+        Some(match ext.to_ascii_lowercase().as_str() {
+            "rs" => Self::Rust,
+            "py" | "pyi" => Self::Python,
+            "js" | "mjs" | "cjs" | "jsx" => Self::JavaScript,
+            "ts" | "mts" | "cts" => Self::TypeScript,
+            "tsx" => Self::Tsx,
+            "go" => Self::Go,
+            _ => return None,
+        })
     }
-    Some(match ext.to_ascii_lowercase().as_str() {
-        "rs" => ("Rust", tree_sitter_rust::LANGUAGE.into()),
-        "py" | "pyi" => ("Python", tree_sitter_python::LANGUAGE.into()),
-        "js" | "mjs" | "cjs" | "jsx" => ("JavaScript", tree_sitter_javascript::LANGUAGE.into()),
-        "ts" | "mts" | "cts" => (
-            "TypeScript",
-            tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
-        ),
-        "tsx" => ("TypeScript", tree_sitter_typescript::LANGUAGE_TSX.into()),
-        "go" => ("Go", tree_sitter_go::LANGUAGE.into()),
-        _ => return None,
-    })
+
+    /// The language's name, as the model is told it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Rust => "Rust",
+            Self::Python => "Python",
+            Self::JavaScript => "JavaScript",
+            Self::TypeScript | Self::Tsx => "TypeScript",
+            Self::Go => "Go",
+        }
+    }
+
+    pub(crate) fn language(self) -> Language {
+        match self {
+            Self::Rust => tree_sitter_rust::LANGUAGE.into(),
+            Self::Python => tree_sitter_python::LANGUAGE.into(),
+            Self::JavaScript => tree_sitter_javascript::LANGUAGE.into(),
+            Self::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
+            Self::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
+            Self::Go => tree_sitter_go::LANGUAGE.into(),
+        }
+    }
+
+    /// The grammar's tag queries (definitions and references), as its crate ships them.
+    /// TypeScript's add only what JavaScript's lack, so both are used for it; Rust's get
+    /// the references they miss.
+    pub(crate) fn tags_query(self) -> String {
+        match self {
+            // Rust's capture only calls of a bare name; code reaches most of its items
+            // through paths (`config::parse`) and names types, so those count too.
+            Self::Rust => format!("{}\n{RUST_PATH_REFERENCES}", tree_sitter_rust::TAGS_QUERY),
+            Self::Python => tree_sitter_python::TAGS_QUERY.to_owned(),
+            Self::JavaScript => tree_sitter_javascript::TAGS_QUERY.to_owned(),
+            Self::TypeScript | Self::Tsx => format!(
+                "{}\n{}",
+                tree_sitter_javascript::TAGS_QUERY,
+                tree_sitter_typescript::TAGS_QUERY
+            ),
+            Self::Go => tree_sitter_go::TAGS_QUERY.to_owned(),
+        }
+    }
+}
+
+/// References the Rust grammar's tag queries leave out: calls through a path, and the
+/// names of types wherever they are used.
+const RUST_PATH_REFERENCES: &str = "
+(call_expression
+    function: (scoped_identifier
+        name: (identifier) @name)) @reference.call
+
+(type_identifier) @name @reference.type
+";
+
+/// A parser set to `grammar`.
+pub(crate) fn parser_for(grammar: Grammar) -> Option<Parser> {
+    let mut parser = Parser::new();
+    parser.set_language(&grammar.language()).ok()?;
+    Some(parser)
 }
 
 /// The first syntax error of `source`, the content of `rel`, when its language has a
 /// grammar here; `None` when it parses, or cannot be parsed here.
 pub fn first_problem(rel: &str, source: &[u8]) -> Option<SyntaxProblem> {
-    let (language, grammar) = grammar_for(rel)?;
-    let mut parser = Parser::new();
-    parser.set_language(&grammar).ok()?;
-    let tree = parser.parse(source, None)?;
+    let grammar = Grammar::for_path(rel)?;
+    let tree = parser_for(grammar)?.parse(source, None)?;
     let root = tree.root_node();
     if !root.has_error() {
         return None;
@@ -75,7 +141,7 @@ pub fn first_problem(rel: &str, source: &[u8]) -> Option<SyntaxProblem> {
         .count()
         + 1;
     Some(SyntaxProblem {
-        language,
+        language: grammar.name(),
         line: at.row + 1,
         column,
         what: describe(node, source),
