@@ -66,7 +66,8 @@ pub fn installation(id: u64, account: &str, suspended: bool) -> InstallationReco
 }
 
 /// A policy allowing comments, with approval, at most 5 jobs per user and hour, and
-/// repositories to set only their tasks over the organisation's defaults.
+/// repositories to set only their tasks over the organisation's defaults, and at most
+/// 2,000,000 tokens a day.
 pub fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolicy {
     InstallationPolicy {
         installation: InstallationId(installation),
@@ -80,6 +81,10 @@ pub fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolic
         user_jobs_per_hour: Some(5),
         installation_jobs_per_hour: None,
         allowed_overrides: Some(vec!["automation.tasks".to_owned()]),
+        token_budget: Some(shared::policy::TokenBudget {
+            per_day: Some(2_000_000),
+            per_month: None,
+        }),
     }
 }
 

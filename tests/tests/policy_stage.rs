@@ -299,6 +299,7 @@ async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
             user_jobs_per_hour: Some(1),
             installation_jobs_per_hour: None,
             allowed_overrides: None,
+            token_budget: None,
         })
         .await
         .expect("policy");

@@ -304,6 +304,7 @@ mod limits_tests {
             user_jobs_per_hour: user,
             installation_jobs_per_hour: installation,
             allowed_overrides: None,
+            token_budget: None,
         }
     }
 
