@@ -229,4 +229,10 @@ mod tests {
         let (_dir, db) = database();
         control_plane_contract::installations_contract(&db, &plane(&db)).await;
     }
+
+    #[tokio::test]
+    async fn tokens_used_keep_the_contract() {
+        let (_dir, db) = database();
+        control_plane_contract::tokens_used_contract(&db, &plane(&db)).await;
+    }
 }
