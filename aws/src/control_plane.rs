@@ -19,7 +19,7 @@ use shared::policy_stage::dashboard;
 use shared::ports::{
     ActionOutcome, AttemptView, AuditFilter, AuditPage, ControlPlane, DashboardActor,
     DeadLetterAction, DeadLetterView, InstallationStore, InstallationView, JobAction, JobDetail,
-    JobFilter, JobPage, JobStore, PolicyStore, StoreError,
+    JobFilter, JobPage, JobStore, PolicyStore, StoreError, TokenLedger, TokensUsed,
 };
 
 /// How long a dead letter being handled stays hidden from other receivers: time for a
@@ -192,6 +192,10 @@ impl ControlPlane for DynamoControlPlane {
     ) -> Result<(), StoreError> {
         self.store.replace_policies(id, &policies).await?;
         dashboard::record_policies_set(&self.store, id, &policies, actor, now_ms()).await
+    }
+
+    async fn tokens_used(&self, id: InstallationId) -> Result<TokensUsed, StoreError> {
+        self.store.tokens_used(id, now_ms()).await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetterView>, StoreError> {

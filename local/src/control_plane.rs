@@ -13,7 +13,7 @@ use shared::policy_stage::dashboard;
 use shared::ports::{
     ActionOutcome, AttemptView, AuditFilter, AuditPage, ControlPlane, DashboardActor,
     DeadLetterAction, DeadLetterView, InstallationStore, InstallationView, JobAction, JobDetail,
-    JobFilter, JobPage, JobStore, PolicyStore, StoreError,
+    JobFilter, JobPage, JobStore, PolicyStore, StoreError, TokenLedger, TokensUsed,
 };
 use std::io::{Read, Seek, SeekFrom};
 
@@ -99,6 +99,10 @@ impl ControlPlane for LocalControlPlane {
     ) -> Result<(), StoreError> {
         self.db.replace_policies(id, &policies).await?;
         dashboard::record_policies_set(&self.db, id, &policies, actor, now_ms()).await
+    }
+
+    async fn tokens_used(&self, id: InstallationId) -> Result<TokensUsed, StoreError> {
+        self.db.tokens_used(id, now_ms()).await
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetterView>, StoreError> {
@@ -224,5 +228,11 @@ mod tests {
     async fn installations_keep_the_contract() {
         let (_dir, db) = database();
         control_plane_contract::installations_contract(&db, &plane(&db)).await;
+    }
+
+    #[tokio::test]
+    async fn tokens_used_keep_the_contract() {
+        let (_dir, db) = database();
+        control_plane_contract::tokens_used_contract(&db, &plane(&db)).await;
     }
 }

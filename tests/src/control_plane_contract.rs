@@ -1,5 +1,5 @@
 //! The contract of the dashboard's listings (`shared::ports::ControlPlane`'s `jobs`,
-//! `audit` and `installations`), written once and checked against both implementations:
+//! `audit`, `installations` and `tokens_used`), written once and checked against both implementations:
 //! the DynamoDB one against moto (`tests/dynamo_control_plane.rs`) and the SQLite one of
 //! `ota serve` (its unit tests). Each wants a store nobody else writes to; `store` is the
 //! store under `plane`, used to write what the listings then read.
@@ -9,8 +9,42 @@ use shared::ids::{InstallationId, RepoFullName};
 use shared::job::JobStatus;
 use shared::ports::{
     AuditFilter, AuditLog, AuditPage, ControlPlane, InstallationStore, JobFilter, JobPage,
-    JobStore, StoreError,
+    JobStore, StoreError, TokenLedger, TokensUsed,
 };
+
+/// The tokens the installation's jobs used now (the plane reads the clock): what the
+/// store counted for today, this month, and that installation only.
+pub async fn tokens_used_contract<S: TokenLedger, C: ControlPlane>(store: &S, plane: &C) {
+    let installation = InstallationId(77);
+    assert_eq!(
+        plane.tokens_used(installation).await,
+        Ok(TokensUsed::default())
+    );
+    let delivery = shared::ids::DeliveryId::parse(&crate::unique("delivery")).expect("delivery");
+    let job = shared::job::JobId::for_command(&delivery, 0);
+    let now = shared::clock::now_ms();
+    assert_eq!(
+        store.add_tokens(installation, &job, 4_321, now).await,
+        Ok(true)
+    );
+    // Far in the past: another day and month, not shown.
+    let old = shared::job::JobId::for_command(&delivery, 1);
+    assert_eq!(
+        store.add_tokens(installation, &old, 1_000, 1_000_000).await,
+        Ok(true)
+    );
+    assert_eq!(
+        plane.tokens_used(installation).await,
+        Ok(TokensUsed {
+            day: 4_321,
+            month: 4_321
+        })
+    );
+    assert_eq!(
+        plane.tokens_used(InstallationId(78)).await,
+        Ok(TokensUsed::default())
+    );
+}
 
 fn times(page: &JobPage) -> Vec<u64> {
     page.jobs.iter().map(|job| job.created_at_ms).collect()

@@ -1,7 +1,7 @@
 //! The contract of the store ports (`shared::ports`'s `JobStore`, `InstallationStore`,
-//! `PolicyStore`, `AuditLog` and `RateLimiter`), written once and checked against every
-//! implementation: the DynamoDB store against moto (`tests/dynamo_store.rs`,
-//! `tests/dynamo_rate_limit.rs`) and the SQLite store of `ota serve` (its unit tests).
+//! `PolicyStore`, `AuditLog`, `RateLimiter` and `TokenLedger`), written once and checked
+//! against every implementation: the DynamoDB store against moto (`tests/dynamo_store.rs`,
+//! `tests/dynamo_rate_limit.rs`, `tests/dynamo_token_ledger.rs`) and the SQLite store of `ota serve` (its unit tests).
 //! What only one implementation can show (its stored items, its own queries) stays in
 //! that implementation's tests. Each contract wants a store nobody else writes to.
 
@@ -15,7 +15,7 @@ use shared::job::{
 use shared::policy::{InstallationPolicy, TriggerKind};
 use shared::ports::{
     AuditEntry, AuditLog, Created, InstallationRecord, InstallationStore, JobStore, PolicyStore,
-    RateDecision, RateLimiter, StoreError,
+    RateDecision, RateLimiter, StoreError, TokenLedger, TokensUsed,
 };
 use std::time::Duration;
 
@@ -66,7 +66,8 @@ pub fn installation(id: u64, account: &str, suspended: bool) -> InstallationReco
 }
 
 /// A policy allowing comments, with approval, at most 5 jobs per user and hour, and
-/// repositories to set only their tasks over the organisation's defaults.
+/// repositories to set only their tasks over the organisation's defaults, and at most
+/// 2,000,000 tokens a day.
 pub fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolicy {
     InstallationPolicy {
         installation: InstallationId(installation),
@@ -80,6 +81,10 @@ pub fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolic
         user_jobs_per_hour: Some(5),
         installation_jobs_per_hour: None,
         allowed_overrides: Some(vec!["automation.tasks".to_owned()]),
+        token_budget: Some(shared::policy::TokenBudget {
+            per_day: Some(2_000_000),
+            per_month: None,
+        }),
     }
 }
 
@@ -520,6 +525,92 @@ pub async fn rate_limiter_contract<S: RateLimiter>(store: &S) {
         Ok(RateDecision::Limited {
             retry_at_ms: window_end
         })
+    );
+}
+
+/// 2026-12-31 22:00 UTC: two hours before a new day, month and year.
+pub const TOKENS_AT: u64 = 1_798_754_400_000;
+
+/// A job id of its own.
+fn token_job() -> JobId {
+    let delivery = DeliveryId::parse(&unique("delivery")).expect("delivery id");
+    JobId::for_command(&delivery, 0)
+}
+
+/// Tokens count per installation in the UTC day and month of the job's end, each job
+/// once; a new day starts the day's count from zero, a new month the month's.
+pub async fn token_ledger_contract<S: TokenLedger>(store: &S) {
+    let installation = InstallationId(42);
+    let used = |day, month| Ok(TokensUsed { day, month });
+    assert_eq!(store.tokens_used(installation, TOKENS_AT).await, used(0, 0));
+
+    // 2026-12-30: the day before.
+    let earlier = TOKENS_AT - 86_400_000;
+    let first = token_job();
+    assert_eq!(
+        store.add_tokens(installation, &first, 700, earlier).await,
+        Ok(true)
+    );
+    let second = token_job();
+    assert_eq!(
+        store
+            .add_tokens(installation, &second, 1_500, TOKENS_AT)
+            .await,
+        Ok(true)
+    );
+    // The same job's end handled again (a redelivery), even at another time: no change.
+    assert_eq!(
+        store
+            .add_tokens(installation, &second, 1_500, TOKENS_AT)
+            .await,
+        Ok(false)
+    );
+    assert_eq!(
+        store
+            .add_tokens(installation, &first, 700, TOKENS_AT + 60_000)
+            .await,
+        Ok(false)
+    );
+    assert_eq!(
+        store.tokens_used(installation, TOKENS_AT + 3_600_000).await,
+        used(1_500, 2_200)
+    );
+    assert_eq!(
+        store.tokens_used(installation, earlier).await,
+        used(700, 2_200)
+    );
+    // Other installations count apart.
+    assert_eq!(
+        store.tokens_used(InstallationId(43), TOKENS_AT).await,
+        used(0, 0)
+    );
+    assert_eq!(
+        store
+            .add_tokens(InstallationId(43), &token_job(), 5, TOKENS_AT)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(
+        store.tokens_used(installation, TOKENS_AT).await,
+        used(1_500, 2_200)
+    );
+
+    // 2027-01-01 00:00 UTC: a new day and a new month.
+    let new_year = TOKENS_AT + 2 * 3_600_000;
+    assert_eq!(store.tokens_used(installation, new_year).await, used(0, 0));
+    assert_eq!(
+        store
+            .add_tokens(installation, &token_job(), 40, new_year)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(
+        store.tokens_used(installation, new_year).await,
+        used(40, 40)
+    );
+    assert_eq!(
+        store.tokens_used(installation, new_year - 1).await,
+        used(1_500, 2_200)
     );
 }
 

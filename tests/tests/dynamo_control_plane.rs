@@ -51,6 +51,12 @@ async fn installations_keep_the_contract() {
 }
 
 #[tokio::test]
+async fn tokens_used_keep_the_contract() {
+    let (store, plane) = listing_plane().await;
+    control_plane_contract::tokens_used_contract(&store, &plane).await;
+}
+
+#[tokio::test]
 async fn a_job_s_page_has_its_attempts_audit_and_runner_log() {
     let world = StackWorld::start().await;
     let plane = world.control_plane().await;

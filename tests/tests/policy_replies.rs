@@ -30,6 +30,7 @@ async fn user_limit(harness: &PolicyHarness, per_hour: u32) {
             user_jobs_per_hour: Some(per_hour),
             installation_jobs_per_hour: None,
             allowed_overrides: None,
+            token_budget: None,
         })
         .await
         .expect("policy");

@@ -145,6 +145,7 @@ async fn a_policy_that_allows_only_comments_denies_a_scheduled_job() {
             user_jobs_per_hour: None,
             installation_jobs_per_hour: None,
             allowed_overrides: None,
+            token_budget: None,
         })
         .await
         .expect("policy");

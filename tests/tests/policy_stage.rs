@@ -299,6 +299,7 @@ async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
             user_jobs_per_hour: Some(1),
             installation_jobs_per_hour: None,
             allowed_overrides: None,
+            token_budget: None,
         })
         .await
         .expect("policy");
@@ -318,6 +319,83 @@ async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
     let audit = harness.audit().await;
     assert_eq!(audit[0].decision, "rate_limited");
     assert_eq!(audit[0].policy.as_deref(), Some("tight"));
+}
+
+/// On AWS too (the stage over DynamoDB): a job starts while the month's budget is not
+/// reached; once the counted tokens reach it, the next command starts nothing, and the
+/// reply says which budget, how much of how much, and when it resets.
+#[tokio::test]
+async fn a_spent_month_token_budget_starts_no_job_and_says_when_it_resets() {
+    use shared::ids::DeliveryId;
+    use shared::policy::{InstallationPolicy, TokenBudget};
+    use shared::ports::{BudgetPeriod, BudgetWindow, PolicyStore, TokenLedger};
+    let harness = PolicyHarness::start().await;
+    harness
+        .store
+        .put_policy(&InstallationPolicy {
+            installation: InstallationId(INSTALLATION),
+            name: "monthly".to_owned(),
+            repo_pattern: "Codertocat/*".to_owned(),
+            allowed_triggers: None,
+            allowed_users: None,
+            require_approval: None,
+            max_runtime_seconds: None,
+            allow_hosted_model: None,
+            user_jobs_per_hour: None,
+            installation_jobs_per_hour: None,
+            allowed_overrides: None,
+            token_budget: Some(TokenBudget {
+                per_day: None,
+                per_month: Some(50_000),
+            }),
+        })
+        .await
+        .expect("policy");
+    let ended_job = |n: usize| {
+        let delivery = DeliveryId::parse(&e2e::unique("delivery")).expect("delivery id");
+        JobId::for_command(&delivery, n)
+    };
+    let now = shared::clock::now_ms();
+    let installation = InstallationId(INSTALLATION);
+    harness
+        .store
+        .add_tokens(installation, &ended_job(0), 49_999, now)
+        .await
+        .expect("count");
+
+    harness.comment("Codertocat", "/ollama docs").await;
+    assert_eq!(harness.jobs(PR).await.len(), 1, "one token left: it starts");
+
+    harness
+        .store
+        .add_tokens(installation, &ended_job(1), 1, now)
+        .await
+        .expect("count");
+    harness.comment("Codertocat", "/ollama test").await;
+    assert_eq!(harness.jobs(PR).await.len(), 1);
+    assert_eq!(harness.execution_names().await.len(), 1);
+    let month = BudgetWindow::containing(BudgetPeriod::Month, now);
+    let next = BudgetWindow::containing(BudgetPeriod::Month, month.end_ms);
+    let reply = harness.last_comment();
+    assert!(
+        reply.contains(&format!(
+            "have used 50,000 of the 50,000 tokens its monthly budget allows (UTC month {}; \
+             `token_budget.per_month` of the installation policy `monthly`). The budget \
+             resets at {}-01 00:00 UTC.",
+            month.label, next.label
+        )),
+        "{reply}"
+    );
+    let audit = harness.audit().await;
+    assert_eq!(audit[0].decision, "over_budget");
+    assert_eq!(audit[0].policy.as_deref(), Some("monthly"));
+    assert!(
+        audit[0]
+            .reason
+            .starts_with("token_budget.per_month: 50000 of 50000 tokens used in "),
+        "{}",
+        audit[0].reason
+    );
 }
 
 #[tokio::test]

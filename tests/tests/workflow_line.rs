@@ -265,6 +265,7 @@ async fn without_a_hosted_model_a_job_waits_for_the_gpu_while_others_overflow() 
             user_jobs_per_hour: None,
             installation_jobs_per_hour: None,
             allowed_overrides: None,
+            token_budget: None,
         })
         .await
         .expect("put the policy");

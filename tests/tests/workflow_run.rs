@@ -1,6 +1,7 @@
 //! The job workflow without approval, run by moto from `statemachine/job.asl.json`, with
 //! the real dispatch and report handlers on its queues: a job that succeeds, a duplicate
-//! answer, a permanent failure, and `/cancel` while the runner runs.
+//! answer, a permanent failure, `/cancel` while the runner runs, and a job's tokens
+//! counted once for its installation.
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use e2e::workflow::actors::TEST_TIMEOUTS;
@@ -120,6 +121,51 @@ async fn a_job_runs_and_is_reported_on_github() {
         ]
     );
     assert!(!format!("{overrides:?}").contains(token.expose()));
+}
+
+/// The tokens a job used are added to its installation's counters of the UTC day and
+/// month it ended in, by the report Lambda; the report of its end delivered again (SQS
+/// delivers at least once) counts nothing twice.
+#[tokio::test]
+async fn a_job_s_tokens_count_once_even_when_its_end_is_reported_again() {
+    use e2e::workflow::actors::run_output;
+    use shared::ports::{TokenLedger, TokensUsed};
+    use shared::report::{Incoming, WorkflowReport};
+
+    let harness = Harness::start().await;
+    let id = harness.start_job(false, TEST_TIMEOUTS).await;
+    harness
+        .pump_until(&id, "the runner's dispatch", |job| {
+            job.status == JobStatus::Dispatching
+        })
+        .await;
+    let token = harness.runner_starts(&id, 1).await;
+    harness.runner_succeeds(&token).await.expect("answer");
+    let job = harness.finished_job(&id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    let ended = job.completed_at_ms.expect("the job ended");
+    // 12,000 prompt and 3,400 completion tokens, as the runner reported them.
+    let counted = TokensUsed {
+        day: 15_400,
+        month: 15_400,
+    };
+    assert_eq!(
+        harness.store.tokens_used(job.installation, ended).await,
+        Ok(counted)
+    );
+
+    harness
+        .reporter
+        .handle(Incoming::Workflow(WorkflowReport::Succeeded {
+            job: id.clone(),
+            run: run_output(),
+        }))
+        .await
+        .expect("the same report again");
+    assert_eq!(
+        harness.store.tokens_used(job.installation, ended).await,
+        Ok(counted)
+    );
 }
 
 /// GitHub counts a check run's output in bytes: a long non-ASCII summary (34,000 `é`,

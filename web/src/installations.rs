@@ -24,7 +24,7 @@ use shared::policy::{InstallationPolicy, matching_policy, parse_policy_file, ren
 use shared::policy_stage::{
     DEFAULT_INSTALLATION_JOBS_PER_HOUR, DEFAULT_USER_JOBS_PER_HOUR, EffectiveLimits,
 };
-use shared::ports::{ControlPlane, DashboardActor, InstallationView, JobFilter};
+use shared::ports::{ControlPlane, DashboardActor, InstallationView, JobFilter, TokensUsed};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -41,6 +41,10 @@ struct Usage {
     last_hour: usize,
     last_day: usize,
     tokens_last_day: u64,
+    /// The tokens the installation's jobs used today and this month (UTC), as the token
+    /// budgets count them.
+    tokens_today: String,
+    tokens_this_month: String,
     /// Jobs asked for in the last hour, by requester, most first.
     requesters: Vec<(String, usize)>,
     installation_limit: u32,
@@ -58,11 +62,20 @@ struct LimitRow {
     policy: String,
     user: String,
     installation: String,
+    /// The policy's `token_budget`, and how much of it is used.
+    tokens_per_day: String,
+    tokens_per_month: String,
 }
 
 impl LimitRow {
-    fn new(repo: &RepoFullName, policies: &[InstallationPolicy]) -> Self {
+    fn new(repo: &RepoFullName, policies: &[InstallationPolicy], used: TokensUsed) -> Self {
         let policy = matching_policy(policies, repo);
+        let budget = policy.and_then(|policy| policy.token_budget);
+        let of_budget = |limit: Option<u64>, used: u64| match limit {
+            Some(limit) if used >= limit => format!("{used} of {limit} (spent)"),
+            Some(limit) => format!("{used} of {limit}"),
+            None => format!("{used} (no budget)"),
+        };
         let limits = EffectiveLimits::of(policy);
         let shown = |(value, from): (u32, Option<&str>)| match from {
             Some(name) => format!("{value} (policy {name})"),
@@ -73,6 +86,8 @@ impl LimitRow {
             policy: policy.map_or_else(|| "none".to_owned(), |policy| policy.name.clone()),
             user: shown(limits.user),
             installation: shown(limits.installation),
+            tokens_per_day: of_budget(budget.and_then(|budget| budget.per_day), used.day),
+            tokens_per_month: of_budget(budget.and_then(|budget| budget.per_month), used.month),
         }
     }
 }
@@ -84,10 +99,11 @@ impl Usage {
         capped: bool,
         repos: &[RepoFullName],
         policies: &[InstallationPolicy],
+        used: TokensUsed,
     ) -> Self {
         let limits: Vec<LimitRow> = repos
             .iter()
-            .map(|repo| LimitRow::new(repo, policies))
+            .map(|repo| LimitRow::new(repo, policies, used))
             .collect();
         let mut user_limits: Vec<&str> = limits.iter().map(|row| row.user.as_str()).collect();
         user_limits.sort_unstable();
@@ -118,6 +134,8 @@ impl Usage {
                 .filter_map(|job| job.result.as_ref().and_then(|result| result.tokens))
                 .map(|tokens| tokens.prompt + tokens.completion)
                 .sum(),
+            tokens_today: used.day.to_string(),
+            tokens_this_month: used.month.to_string(),
             requesters,
             installation_limit: DEFAULT_INSTALLATION_JOBS_PER_HOUR,
             user_limit: DEFAULT_USER_JOBS_PER_HOUR,
@@ -319,7 +337,8 @@ async fn render<C: ControlPlane>(
     let web_url = web.github.web_url.trim_end_matches('/');
     let now = (web.clock)();
     let (jobs, capped) = recent_jobs(web, view, now).await?;
-    let usage = Usage::of(&jobs, now, capped, &view.repos, &policies);
+    let used = web.plane.tokens_used(view.record.id).await?;
+    let usage = Usage::of(&jobs, now, capped, &view.repos, &policies, used);
     Ok(InstallationPage {
         frame: Frame::new(web, viewer),
         id: view.record.id.0,

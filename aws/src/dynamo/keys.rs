@@ -45,6 +45,10 @@ pub(crate) const REPO_PREFIX: &str = "REPO#";
 pub(crate) const POLICY_PREFIX: &str = "POLICY#";
 /// The sort key of a rate counter: one item per key and window, so the sort key is fixed.
 pub(crate) const RATE_SK: &str = "RATE";
+/// The sort key of a token counter: one item per installation and window.
+pub(crate) const TOKENS_SK: &str = "TOKENS";
+/// The sort key of the mark that a job's tokens were counted.
+pub(crate) const TOKEN_CHARGE_SK: &str = "CHARGE";
 
 /// The partition key of the runner slots (one item for the whole deployment: the caps
 /// are global, and the item is small and written once per dispatch and per job end).
@@ -142,6 +146,18 @@ pub(crate) fn audit_sk(at_ms: u64, delivery: &str, digest: &str) -> String {
     format!("{at_ms:0NUMBER_WIDTH$}#{delivery}#{digest}")
 }
 
+/// An installation's token counter of a UTC day (`day`, `2026-12-03`) or month
+/// (`month`, `2026-12`).
+pub(crate) fn tokens_pk(installation: InstallationId, period: &str, label: &str) -> String {
+    format!("TOKENS#{installation}#{period}#{label}")
+}
+
+/// The mark that a job's tokens were counted: a partition of its own, apart from the
+/// job's (`JOB#…`), which listings by id prefix read.
+pub(crate) fn token_charge_pk(job: &JobId) -> String {
+    format!("TOKENCHARGE#{}", job.as_str())
+}
+
 /// The window's length is part of the key: an hourly and a per-minute limit on the same
 /// key have windows that start at the same instant, and must not share a counter.
 pub(crate) fn rate_pk(key: &str, window_ms: u64, window_start_ms: u64) -> String {
@@ -178,6 +194,11 @@ mod tests {
         assert!(!is_time_sk("5#j1") && !is_time_sk("00000000000000000005#"));
         assert_eq!(repo_sk(&repo), "REPO#octo-org/hello-world");
         assert_eq!(policy_sk("default"), "POLICY#default");
+        assert_eq!(
+            tokens_pk(InstallationId(42), "day", "2026-12-03"),
+            "TOKENS#42#day#2026-12-03"
+        );
+        assert_eq!(token_charge_pk(&id), "TOKENCHARGE#j0123456789abcdef0123");
         assert_eq!(audit_pk(InstallationId(42)), "AUDIT#42");
         assert_eq!(audit_sk(5, "d-1", "abcd"), "00000000000000000005#d-1#abcd");
         assert_eq!(

@@ -19,6 +19,7 @@ pub use operator::{AUDIT_LEEWAY_MS, MAX_PREFIX_MATCHES, Reindexed};
 mod rate;
 mod schedules;
 mod slots;
+mod tokens;
 
 use crate::describe;
 use aws_sdk_dynamodb::Client;

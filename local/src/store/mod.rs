@@ -1,13 +1,13 @@
 //! The embedded store of `ota serve`: one SQLite database in the data directory holding
 //! what DynamoDB, SQS and Step Functions hold on AWS — jobs and their task tokens,
-//! installations, policies, the audit log, rate-limit counters, runner slots, the inbox of
+//! installations, policies, the audit log, rate-limit and token counters, runner slots, the inbox of
 //! accepted deliveries, and the engine's executions, waits, runner processes and dead
 //! letters. The `ota` commands and the runner child processes open the same file;
 //! SQLite's WAL mode lets them read while one writes. Every SQL statement of the project
 //! is in this module, and every table in `schema.sql`.
 //!
 //! [`Database`] implements the domain's store ports (`shared::ports`'s `JobStore`,
-//! `InstallationStore`, `PolicyStore`, `AuditLog`, `RateLimiter`, and
+//! `InstallationStore`, `PolicyStore`, `AuditLog`, `RateLimiter`, `TokenLedger`, and
 //! `shared::ports::SlotStore`) with the semantics of the DynamoDB store
 //! (`docs/storage.md`), and the statements the engine runs ([`executions`], [`waits`]);
 //! [`Inbox`] implements `shared::ports::EventQueue`; [`RunnerRecords`] keeps the runner
@@ -26,6 +26,7 @@ mod record;
 mod runners;
 mod schedules;
 mod slots;
+mod tokens;
 pub mod waits;
 
 pub use db::{DATABASE_FILE, Database};

@@ -81,6 +81,28 @@ CREATE TABLE IF NOT EXISTS rate_counters (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS rate_counters_by_expiry ON rate_counters (expires_at_ms);
 
+-- The tokens an installation's jobs used, per UTC day (`period` 'day', `window_label`
+-- '2026-12-03') and per UTC month ('month', '2026-12'); what installation policies'
+-- `token_budget` is checked against. Rows are kept (a handful per installation a month).
+CREATE TABLE IF NOT EXISTS token_counters (
+    installation INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    window_label TEXT NOT NULL,
+    tokens INTEGER NOT NULL,
+    PRIMARY KEY (installation, period, window_label)
+) WITHOUT ROWID;
+-- The jobs whose tokens were added to `token_counters`, one row each: a job's tokens are
+-- counted once, in the same transaction as the counters, however often its end is
+-- handled. Deleted a while after the month of the job's end (`expires_at_ms`).
+CREATE TABLE IF NOT EXISTS token_charges (
+    job TEXT PRIMARY KEY,
+    installation INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS token_charges_by_expiry ON token_charges (expires_at_ms);
+
 -- The runner slots: one row for the whole deployment, written with a version check.
 CREATE TABLE IF NOT EXISTS runner_slots (
     id INTEGER PRIMARY KEY CHECK (id = 1),

@@ -33,6 +33,7 @@ fn policy(name: &str) -> InstallationPolicy {
         user_jobs_per_hour: None,
         installation_jobs_per_hour: None,
         allowed_overrides: None,
+        token_budget: None,
     }
 }
 

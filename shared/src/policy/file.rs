@@ -148,6 +148,7 @@ fn known_fields() -> BTreeSet<&'static str> {
         "user_jobs_per_hour",
         "installation_jobs_per_hour",
         "allowed_overrides",
+        "token_budget",
     ]
     .into_iter()
     .collect()
@@ -239,6 +240,26 @@ fn check(policy: &InstallationPolicy) -> Result<(), (&'static str, String)> {
             ));
         }
     }
+    if let Some(budget) = &policy.token_budget {
+        if budget.per_day.is_none() && budget.per_month.is_none() {
+            return Err((
+                "token_budget",
+                "sets no budget; give `per_day`, `per_month` or both (tokens, a positive number)"
+                    .to_owned(),
+            ));
+        }
+        for (field, value) in [
+            ("token_budget.per_day", budget.per_day),
+            ("token_budget.per_month", budget.per_month),
+        ] {
+            if value == Some(0) {
+                return Err((
+                    field,
+                    "0 would refuse every job; to stop jobs, set `allowed_triggers: []`".to_owned(),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -256,11 +277,19 @@ mod tests {
 
     #[test]
     fn a_file_round_trips() {
-        let text = "policies:\n  - name: api-repos\n    repo_pattern: octo-org/api-*\n    allowed_triggers: [comment, pr_opened]\n    allowed_users: [octocat]\n    allowed_overrides: [automation.tasks, automation.triggers.pr_opened]\n    require_approval: true\n    max_runtime_seconds: 1200\n  - name: everything\n    repo_pattern: '*/*'\n    user_jobs_per_hour: 5\n";
+        let text = "policies:\n  - name: api-repos\n    repo_pattern: octo-org/api-*\n    allowed_triggers: [comment, pr_opened]\n    allowed_users: [octocat]\n    allowed_overrides: [automation.tasks, automation.triggers.pr_opened]\n    require_approval: true\n    max_runtime_seconds: 1200\n  - name: everything\n    repo_pattern: '*/*'\n    user_jobs_per_hour: 5\n    token_budget: {per_day: 2000000, per_month: 40000000}\n";
         let policies = parse_policy_file(text, INSTALLATION).expect("valid");
         assert_eq!(policies.len(), 2);
         assert_eq!(policies[0].installation, INSTALLATION);
         assert_eq!(policies[0].max_runtime_seconds, Some(1200));
+        assert_eq!(
+            policies[1].token_budget,
+            Some(crate::ports::TokenBudget {
+                per_day: Some(2_000_000),
+                per_month: Some(40_000_000)
+            })
+        );
+        assert_eq!(policies[0].token_budget, None);
         let rendered = render_policy_file(&policies);
         assert!(!rendered.contains("installation"), "{rendered}");
         assert_eq!(
@@ -273,7 +302,7 @@ mod tests {
     fn each_mistake_names_its_field_and_reason() {
         assert_eq!(
             error("policies:\n  - name: a\n    repo_pattern: o/r\n    require_aproval: true\n"),
-            "policies[0].require_aproval: unknown field; expected one of `allow_hosted_model`, `allowed_overrides`, `allowed_triggers`, `allowed_users`, `installation_jobs_per_hour`, `max_runtime_seconds`, `name`, `repo_pattern`, `require_approval`, `user_jobs_per_hour`"
+            "policies[0].require_aproval: unknown field; expected one of `allow_hosted_model`, `allowed_overrides`, `allowed_triggers`, `allowed_users`, `installation_jobs_per_hour`, `max_runtime_seconds`, `name`, `repo_pattern`, `require_approval`, `token_budget`, `user_jobs_per_hour`"
         );
         assert_eq!(
             error("policies:\n  - name: a\n    repo_pattern: octo-org\n"),
@@ -304,6 +333,37 @@ mod tests {
                 "policies:\n  - name: a\n    repo_pattern: o/r\n    allowed_overrides: [automation.tasks, automation.output.openpr]\n"
             ),
             "policies[0].allowed_overrides: `automation.output.openpr`: unknown key `openpr` of `automation.output`; expected one of `open_pr`, `push_direct`, `push_to_pr_branch`, `merge`, `merge_method`"
+        );
+        let budget = |value: &str| {
+            error(&format!(
+                "policies:\n  - name: a\n    repo_pattern: o/r\n    token_budget: {value}\n"
+            ))
+        };
+        assert_eq!(
+            budget("{per_day: 0}"),
+            "policies[0].token_budget.per_day: 0 would refuse every job; to stop jobs, set `allowed_triggers: []`"
+        );
+        assert_eq!(
+            budget("{per_day: 10, per_month: 0}"),
+            "policies[0].token_budget.per_month: 0 would refuse every job; to stop jobs, set `allowed_triggers: []`"
+        );
+        assert_eq!(
+            budget("{}"),
+            "policies[0].token_budget: sets no budget; give `per_day`, `per_month` or both (tokens, a positive number)"
+        );
+        assert_eq!(
+            budget("{per_week: 10}"),
+            "policies[0].token_budget.per_week: unknown field `per_week`, expected `per_day` or `per_month`"
+        );
+        assert!(
+            budget("{per_day: -5}").starts_with("policies[0].token_budget.per_day: "),
+            "{}",
+            budget("{per_day: -5}")
+        );
+        assert!(
+            budget("{per_day: lots}").starts_with("policies[0].token_budget.per_day: "),
+            "{}",
+            budget("{per_day: lots}")
         );
         assert_eq!(
             error("rules: []\n"),

@@ -104,6 +104,7 @@ mod tests {
             user_jobs_per_hour: None,
             installation_jobs_per_hour: None,
             allowed_overrides: None,
+            token_budget: None,
         }
     }
 

@@ -2,11 +2,13 @@
 //! wording is easy to find and is checked by tests. User errors say what to do and point
 //! at `/ollama help`.
 
+use super::budget::BudgetSpent;
 use super::decide::{ApprovalReason, ApprovalRefusal, Denial, short_sha};
 use crate::config::MergeMethod;
 use crate::ids::CommitSha;
 use crate::job::{JobRecord, JobStatus};
-use crate::ports::Permission;
+use crate::ports::{BudgetPeriod, BudgetWindow, Permission};
+use crate::report::text::thousands;
 
 const HELP_POINTER: &str = "Comment `/ollama help` to see what I can do.";
 
@@ -102,6 +104,32 @@ pub fn rate_limited_comment(login: &str, scope: &str, limit: u32, retry_in_minut
         retry_in_minutes.max(1),
         if retry_in_minutes > 1 { "s" } else { "" }
     )
+}
+
+/// A job is not started: the installation's token budget for the day or month is spent.
+pub fn budget_spent_comment(login: &str, policy: &str, spent: &BudgetSpent) -> String {
+    let (adjective, period) = match spent.period {
+        BudgetPeriod::Day => ("daily", "day"),
+        BudgetPeriod::Month => ("monthly", "month"),
+    };
+    format!(
+        "@{login}, I can't start that job: this installation's jobs have used {} of the {} \
+         tokens its {adjective} budget allows (UTC {period} {}; `token_budget.per_{period}` \
+         of the installation policy `{policy}`). The budget resets at {}. Jobs already \
+         running go on. Ask again after the reset, or ask the App's operator to raise the \
+         budget.",
+        thousands(spent.used),
+        thousands(spent.budget),
+        spent.window.label,
+        utc_minute(spent.resets_at_ms()),
+    )
+}
+
+/// `2026-12-04 00:00 UTC`.
+pub(crate) fn utc_minute(ms: u64) -> String {
+    let day = BudgetWindow::containing(BudgetPeriod::Day, ms);
+    let in_day = (ms - day.start_ms) / 60_000;
+    format!("{} {:02}:{:02} UTC", day.label, in_day / 60, in_day % 60)
 }
 
 pub fn approved_comment(job: &JobRecord, approver: &str) -> String {
@@ -208,4 +236,54 @@ fn lowercase_first(text: &str) -> String {
         .next()
         .map(|first| first.to_lowercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::budget_spent;
+    use crate::ports::{TokenBudget, TokensUsed};
+
+    /// 2026-12-03 10:00 UTC.
+    const NOW: u64 = 1_796_292_000_000;
+
+    #[test]
+    fn times_are_told_to_the_minute_in_utc() {
+        assert_eq!(utc_minute(NOW + 61_000), "2026-12-03 10:01 UTC");
+        assert_eq!(utc_minute(NOW - 10 * 3_600_000), "2026-12-03 00:00 UTC");
+    }
+
+    #[test]
+    fn the_spent_budget_comment_says_which_how_much_and_when_it_resets() {
+        let budget = TokenBudget {
+            per_day: Some(2_000_000),
+            per_month: Some(40_000_000),
+        };
+        let day = budget_spent(
+            Some(&budget),
+            TokensUsed {
+                day: 2_000_150,
+                month: 9_000_000,
+            },
+            NOW,
+        )
+        .expect("spent");
+        insta::assert_snapshot!(
+            "budget_spent_day",
+            budget_spent_comment("octocat", "everything", &day)
+        );
+        let month = budget_spent(
+            Some(&budget),
+            TokensUsed {
+                day: 10,
+                month: 40_000_000,
+            },
+            NOW,
+        )
+        .expect("spent");
+        insta::assert_snapshot!(
+            "budget_spent_month",
+            budget_spent_comment("octocat", "everything", &month)
+        );
+    }
 }

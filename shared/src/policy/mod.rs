@@ -2,12 +2,15 @@
 //! limits, decided by pure functions over plain data. The policy stage that carries the
 //! decisions out, and the operations on a job, are in [`crate::policy_stage`].
 
+mod budget;
 mod decide;
 mod file;
 mod installation;
 pub mod merge;
 pub mod messages;
 
+pub use crate::ports::TokenBudget;
+pub use budget::{BudgetSpent, budget_spent};
 pub use decide::{
     ApprovalReason, ApprovalRefusal, Denial, MIN_REQUEST_ROLE, RunDecision, RunRequest,
     approver_role, decide_approval, decide_run, may_give, needed_role, short_sha,

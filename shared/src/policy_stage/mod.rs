@@ -1,6 +1,6 @@
 //! The policy stage: one normalized event in, the decisions carried out. It parses
 //! commands, loads `.ollama-turbo.yml` from the default branch, checks permissions,
-//! installation policies and rate limits, records jobs and starts their workflows, and
+//! installation policies, token budgets and rate limits, records jobs and starts their workflows, and
 //! answers on GitHub. Handlers are grouped by area, as in the files below.
 //!
 //! Every step is safe to repeat: a message processed twice (a redelivery, or a retry
@@ -32,7 +32,7 @@ use crate::policy::matching_policy;
 use crate::policy_stage::operations::{OperationError, record};
 use crate::ports::{
     AuditEntry, AuditLog, InstallationStore, JobStore, PolicyStore, RateLimiter, ScheduleRegistry,
-    StoreError,
+    StoreError, TokenLedger,
 };
 use crate::ports::{GitHub, GitHubError, RepoScope};
 use crate::ports::{Workflow, WorkflowError};
@@ -40,11 +40,17 @@ use crate::webhook::intake::AppIdentity;
 
 /// Every record the stage reads and writes.
 pub trait Store:
-    JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter + ScheduleRegistry
+    JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter + ScheduleRegistry + TokenLedger
 {
 }
 impl<T> Store for T where
-    T: JobStore + InstallationStore + PolicyStore + AuditLog + RateLimiter + ScheduleRegistry
+    T: JobStore
+        + InstallationStore
+        + PolicyStore
+        + AuditLog
+        + RateLimiter
+        + ScheduleRegistry
+        + TokenLedger
 {
 }
 
@@ -304,6 +310,7 @@ mod limits_tests {
             user_jobs_per_hour: user,
             installation_jobs_per_hour: installation,
             allowed_overrides: None,
+            token_budget: None,
         }
     }
 

@@ -1,4 +1,4 @@
-//! Starting a job: decide, check the rate limits, record the job, acknowledge on GitHub
+//! Starting a job: decide, check the token budget and the rate limits, record the job, acknowledge on GitHub
 //! (👀 on the comment, a queued check run on the pull request's head) and start its
 //! workflow. The acknowledgements and the start are repeated safely when an event is
 //! processed again.
@@ -13,11 +13,12 @@ use crate::job::{
     MAX_QUEUE, Timeouts, Trigger,
 };
 use crate::policy::messages::{
-    approval_requested_comment, check_run_name, denied_comment, rate_limited_comment,
+    approval_requested_comment, budget_spent_comment, check_run_name, denied_comment,
+    rate_limited_comment,
 };
 use crate::policy::{
-    InstallationPolicy, RunDecision, RunRequest, TriggerKind, approver_role, decide_run,
-    matching_policy,
+    BudgetSpent, InstallationPolicy, RunDecision, RunRequest, TriggerKind, approver_role,
+    budget_spent, decide_run, matching_policy,
 };
 use crate::policy_stage::operations::update_racing;
 use crate::ports::{AuditEntry, Created, RateDecision, StoreError};
@@ -227,6 +228,35 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             }
         };
 
+        // Before the rate limits, so a job refused here uses none of the hour's.
+        if let Some(spent) = self.budget_spent(scope, policy).await? {
+            if let Some(thread) = thread {
+                let name = policy.map_or("", |policy| policy.name.as_str());
+                voice
+                    .say(
+                        &self.github,
+                        scope,
+                        thread.number,
+                        &format!("job:{}:over-budget", ask.job),
+                        budget_spent_comment(requester, name, &spent),
+                    )
+                    .await?;
+            }
+            return self
+                .audit(audit(
+                    "over_budget",
+                    format!(
+                        "token_budget.per_{}: {} of {} tokens used in {}; resets at {}",
+                        spent.period.as_str(),
+                        spent.used,
+                        spent.budget,
+                        spent.window.label,
+                        crate::policy::messages::utc_minute(spent.resets_at_ms())
+                    ),
+                ))
+                .await;
+        }
+
         if let Some((scope_word, limit, retry_at_ms)) =
             self.rate_limited(scope, requester, policy).await?
         {
@@ -402,6 +432,21 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         };
         self.github.react(scope, target, reaction).await?;
         Ok(())
+    }
+
+    /// The policy's token budget that is spent, if any: the installation's counters of
+    /// the current UTC day and month are read only when the policy sets a budget.
+    async fn budget_spent(
+        &self,
+        scope: &RepoScope,
+        policy: Option<&InstallationPolicy>,
+    ) -> Result<Option<BudgetSpent>, StageError> {
+        let Some(budget) = policy.and_then(|policy| policy.token_budget.as_ref()) else {
+            return Ok(None);
+        };
+        let now = (self.clock)();
+        let used = self.store.tokens_used(scope.installation, now).await?;
+        Ok(budget_spent(Some(budget), used, now))
     }
 
     /// `Some((who, limit, retry_at))` when the user or the installation is over its limit.

@@ -6,7 +6,7 @@
 //! `DynamoControlPlane`); both keep `e2e::control_plane_contract`. Who may see or do what
 //! is the caller's decision, made before it calls.
 
-use super::{AuditEntry, InstallationPolicy, InstallationRecord, StoreError};
+use super::{AuditEntry, InstallationPolicy, InstallationRecord, StoreError, TokensUsed};
 use crate::ids::{InstallationId, RepoFullName};
 use crate::job::{JobId, JobRecord, JobStatus};
 use std::future::Future;
@@ -249,6 +249,13 @@ pub trait ControlPlane: Send + Sync {
         policies: Vec<InstallationPolicy>,
         actor: &DashboardActor,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The tokens the installation's jobs used in the current UTC day and month, as its
+    /// token budgets count them.
+    fn tokens_used(
+        &self,
+        id: InstallationId,
+    ) -> impl Future<Output = Result<TokensUsed, StoreError>> + Send;
 
     /// The newest dead letters, at most `limit`.
     fn dead_letters(

@@ -18,6 +18,7 @@ mod schedules;
 mod secrets;
 mod slots;
 mod store_error;
+mod tokens;
 mod workflow;
 
 pub use app_secrets::*;
@@ -35,6 +36,7 @@ pub use schedules::*;
 pub use secrets::*;
 pub use slots::*;
 pub use store_error::*;
+pub use tokens::*;
 pub use workflow::*;
 
 #[cfg(test)]

@@ -59,6 +59,22 @@ pub struct InstallationPolicy {
     /// each allowing every key below it. `None`: every key.
     #[serde(default)]
     pub allowed_overrides: Option<Vec<String>>,
+    /// The most tokens the installation's jobs may use per UTC day and month, counted
+    /// over all its repositories; checked when a job on a repository this policy
+    /// matches would start. `None`: no cap.
+    #[serde(default)]
+    pub token_budget: Option<TokenBudget>,
+}
+
+/// An installation policy's `token_budget`: the tokens (prompt and completion) the
+/// installation's jobs may use per UTC day and per UTC month. An unset one is no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBudget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_day: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_month: Option<u64>,
 }
 
 pub trait PolicyStore: Send + Sync {

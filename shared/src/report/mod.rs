@@ -1,7 +1,9 @@
 //! The report stage: what users see of a job once the policy stage accepted it. It keeps
 //! the approval wait's token for `/approve`, moves the check run from queued to in
 //! progress to completed, posts the summary comment, sets the `automation:*` labels,
-//! finishes the job in the store (through the lifecycle's conditional moves), takes it
+//! finishes the job in the store (through the lifecycle's conditional moves), adds the
+//! tokens it used to its installation's counters of the day and month (once per job,
+//! keyed on its id, so a redelivered end counts nothing twice), takes it
 //! out of the line for a runner slot and stops any runner left behind (whose exit frees
 //! the slot).
 //!
@@ -22,7 +24,7 @@ use crate::job::{ErrorReport, JobError, JobId, JobRecord, JobResult, JobStatus, 
 use crate::metrics::{self, Metric};
 use crate::ports::SlotStore;
 use crate::ports::{CheckRunUpdate, CheckStatus, GitHub, GitHubError, RepoScope};
-use crate::ports::{JobStore, StoreError};
+use crate::ports::{JobStore, StoreError, TokenLedger};
 use crate::ports::{LaunchError, TaskLauncher};
 use text::LabelChange;
 
@@ -30,8 +32,8 @@ use text::LabelChange;
 const CONFLICT_ATTEMPTS: usize = 3;
 
 /// Every record the stage reads and writes.
-pub trait Store: JobStore + SlotStore {}
-impl<T: JobStore + SlotStore> Store for T {}
+pub trait Store: JobStore + SlotStore + TokenLedger {}
+impl<T: JobStore + SlotStore + TokenLedger> Store for T {}
 
 pub struct Reporter<G, S, L> {
     pub github: G,
@@ -190,6 +192,8 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
     ) -> Result<(), ReportError> {
         let target = outcome.status();
         let (job, ours) = self.settle(id, &outcome, source).await?;
+        // Whichever message handles the end, every time: the ledger counts a job once.
+        self.count_tokens(&job).await?;
         // A finished job leaves the line. Its slot is freed when its runner exits (the
         // launcher's news of it); only a job left with no runner frees it here.
         capacity::withdraw(&self.store, &job.id).await?;
@@ -269,6 +273,28 @@ impl<G: GitHub, S: Store, L: TaskLauncher> Reporter<G, S, L> {
             }
         }
         Err(StoreError::Unavailable(format!("job {id} kept changing")).into())
+    }
+
+    /// Adds the tokens the job used to its installation's counters of the UTC day and
+    /// month it ended in. Keyed on the job's id: a repeat (a redelivered report, or this
+    /// message tried again after a later step failed) adds nothing.
+    async fn count_tokens(&self, job: &JobRecord) -> Result<(), ReportError> {
+        let Some(tokens) = job.result.as_ref().and_then(|result| result.tokens) else {
+            return Ok(());
+        };
+        let total = tokens.prompt.saturating_add(tokens.completion);
+        if total == 0 {
+            return Ok(());
+        }
+        let at_ms = job.completed_at_ms.unwrap_or_else(|| (self.clock)());
+        let counted = self
+            .store
+            .add_tokens(job.installation, &job.id, total, at_ms)
+            .await?;
+        if counted {
+            tracing::info!(job = %job.id, installation = %job.installation, tokens = total, "counted the job's tokens");
+        }
+        Ok(())
     }
 
     async fn relabel(

@@ -314,7 +314,7 @@ pub fn format_duration(ms: u64) -> String {
 }
 
 /// `12345678` as `12,345,678`.
-fn thousands(n: u64) -> String {
+pub(crate) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
