@@ -7,10 +7,11 @@
 use super::StoreError;
 use crate::ids::InstallationId;
 use crate::job::JobId;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
 use std::future::Future;
 use std::time::Duration;
-
-const DAY_MS: u64 = 86_400_000;
 
 /// How long counters and the marks of counted jobs are kept after their window (for a
 /// mark: the month of the job's end) is over. Long past any redelivery of a job's end.
@@ -47,29 +48,25 @@ pub struct BudgetWindow {
 impl BudgetWindow {
     /// The UTC day or month of `period` that contains `at_ms`.
     pub fn containing(period: BudgetPeriod, at_ms: u64) -> Self {
-        let day = i64::try_from(at_ms / DAY_MS).unwrap_or(i64::MAX / 2);
-        let (year, month, date) = civil_from_days(day);
-        let day_ms = |days: i64| u64::try_from(days).unwrap_or(0).saturating_mul(DAY_MS);
-        match period {
-            BudgetPeriod::Day => Self {
-                period,
-                label: format!("{year:04}-{month:02}-{date:02}"),
-                start_ms: day_ms(day),
-                end_ms: day_ms(day + 1),
-            },
+        let at = i64::try_from(at_ms)
+            .ok()
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            .unwrap_or(Timestamp::MAX);
+        let date = TimeZone::UTC.to_datetime(at).date();
+        let (start, end, label) = match period {
+            BudgetPeriod::Day => (date, date.tomorrow().ok(), date.strftime("%Y-%m-%d")),
             BudgetPeriod::Month => {
-                let (next_year, next_month) = if month == 12 {
-                    (year + 1, 1)
-                } else {
-                    (year, month + 1)
-                };
-                Self {
-                    period,
-                    label: format!("{year:04}-{month:02}"),
-                    start_ms: day_ms(days_from_civil(year, month, 1)),
-                    end_ms: day_ms(days_from_civil(next_year, next_month, 1)),
-                }
+                let first = date.first_of_month();
+                let next = first.checked_add(1.month()).ok();
+                (first, next, date.strftime("%Y-%m"))
             }
+        };
+        Self {
+            period,
+            label: label.to_string(),
+            start_ms: start_ms(start),
+            // The last day jiff knows ends its window.
+            end_ms: end.map_or(u64::MAX, start_ms),
         }
     }
 
@@ -119,34 +116,20 @@ pub trait TokenLedger: Send + Sync {
     ) -> impl Future<Output = Result<TokensUsed, StoreError>> + Send;
 }
 
-/// Days since 1970-01-01 of the civil date `y-m-d` (Howard Hinnant's algorithms).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of `days` since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+/// The start of the UTC day `date`, in Unix milliseconds.
+fn start_ms(date: Date) -> u64 {
+    TimeZone::UTC
+        .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .ok()
+        .and_then(|day| u64::try_from(day.as_millisecond()).ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DAY_MS: u64 = 86_400_000;
 
     /// 2026-12-31 23:59:59.999 UTC.
     const NEW_YEAR_S_EVE: u64 = 1_798_761_599_999;
