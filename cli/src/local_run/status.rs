@@ -90,6 +90,7 @@ impl Status {
                 format!("Ollama cut the prompt to {kept} tokens; trimming old tool outputs")
             }
             ProgressKind::Done { outcome } => format!("agent {outcome}"),
+            ProgressKind::Candidate { number, of } => format!("candidate {number} of {of}"),
         };
     }
 

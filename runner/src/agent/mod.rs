@@ -35,6 +35,7 @@
 //! fails, the model gets the output instead of finishing, and iterates within the budgets.
 
 mod args;
+pub mod candidates;
 mod command;
 mod context;
 mod dispatch;

@@ -44,6 +44,8 @@ pub enum ProgressKind {
     PromptTruncated { sent_at_least: usize, kept: usize },
     /// The run ended (see the report for how).
     Done { outcome: String },
+    /// Best-of-N: candidate `number` of `of` starts, from the job's commit.
+    Candidate { number: usize, of: usize },
 }
 
 /// One event, with where the run stands.

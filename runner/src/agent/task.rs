@@ -130,6 +130,9 @@ pub struct TaskSpec {
     /// (`directory` in the config), relative to the repository root; empty for the root.
     pub directory: String,
     pub tools: ToolPolicy,
+    /// Best-of-N: how many candidates the runner makes ([`super::candidates`]); 1 for one
+    /// run.
+    pub candidates: usize,
 }
 
 impl TaskSpec {
@@ -170,6 +173,7 @@ impl TaskSpec {
             directory: config.directory.clone().unwrap_or_default(),
             tools: ToolPolicy::new(deliverable, !commands.is_empty()),
             commands,
+            candidates: usize::from(config.candidates.max(1)),
         }
     }
 }

@@ -102,6 +102,9 @@ pub(crate) fn describe(event: &Progress) -> String {
             "Ollama kept {kept} of at least {sent_at_least} prompt tokens (the model's context is smaller than asked); trimming old tool outputs"
         ),
         ProgressKind::Done { outcome } => format!("agent {outcome}"),
+        ProgressKind::Candidate { number, of } => {
+            format!("candidate {number} of {of}: starting from the job's commit")
+        }
     };
     format!(
         "[{:02}:{:02}] turn {}: {what}",

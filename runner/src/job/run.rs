@@ -2,6 +2,7 @@
 
 use super::live::feed_check_run;
 use super::text::{commit_message, pull_request_body, pull_request_title};
+use crate::agent::candidates::{Candidates, Selection};
 use crate::agent::{
     Agent, AgentReport, AgentSettings, BudgetKind, Outcome, ProgressSink, TaskInput, TaskSpec,
 };
@@ -305,7 +306,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         } else {
             None
         };
-        let report = self
+        let (report, selection) = self
             .run_agent(
                 job,
                 &scope,
@@ -334,7 +335,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             model: spec.model.clone(),
             endpoint: self.endpoint,
             tokens: report.tokens,
-            details: Some(details(&report)),
+            details: Some(details(&report, selection.as_ref())),
         };
         match &report.outcome {
             Outcome::Finished { summary } => {
@@ -349,6 +350,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                             checkout: &checkout,
                             report: &report,
                             summary,
+                            candidates: selection.as_ref(),
                         };
                         match publish {
                             Publish::OntoBranch => {
@@ -539,7 +541,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         checkout: &Checkout,
         earlier: Option<&Earlier>,
         resolving: Option<&Resolving>,
-    ) -> Result<AgentReport, Failure> {
+    ) -> Result<(AgentReport, Option<Selection>), Failure> {
         let workspace = Workspace::new(checkout.root()).map_err(|err| {
             Failure::new(
                 JobError::RunnerFailed,
@@ -572,9 +574,31 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             pr_diff,
         };
         let (sink, events) = ProgressSink::channel();
+        // Best-of-N for a change made from the job's commit; `resolve` works on a merge in
+        // progress, which one run settles.
+        let candidates = if resolving.is_none() && spec.deliverable == Deliverable::PullRequest {
+            spec.candidates
+        } else {
+            1
+        };
         let agent_run = async {
             // The agent (and with it the sink) is dropped when the run ends, which closes
             // the channel and ends the check-run feed.
+            if candidates > 1 {
+                let runs = Candidates {
+                    client: &self.ollama,
+                    workspace: &workspace,
+                    spec,
+                    settings: &self.agent,
+                    progress: sink,
+                    count: candidates,
+                };
+                return runs
+                    .run(&input)
+                    .await
+                    .map(|best| (best.report, Some(best.selection)))
+                    .map_err(|err| Failure::new(JobError::RunnerFailed, err.to_string()));
+            }
             let agent = Agent {
                 client: &self.ollama,
                 workspace: &workspace,
@@ -582,7 +606,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
                 settings: &self.agent,
                 progress: sink,
             };
-            agent.run(&input).await
+            Ok((agent.run(&input).await, None))
         };
         let feed = feed_check_run(
             &self.github,
@@ -593,8 +617,8 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             events,
             self.live_update_interval,
         );
-        let (report, _tail) = tokio::join!(agent_run, feed);
-        Ok(report)
+        let (ran, _tail) = tokio::join!(agent_run, feed);
+        ran
     }
 
     /// Commits the changes on the job's branch and pushes it; `None` when nothing changed.
@@ -642,6 +666,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             checkout,
             report,
             summary,
+            ..
         } = *work;
         let message = commit_message(job, summary, false);
         let Some(branch) = self.publish(job, scope, checkout, &message).await? else {
@@ -652,7 +677,7 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             head: branch.clone(),
             base: base_branch(job),
             title: pull_request_title(job),
-            body: pull_request_body(job, report, summary, &output.model),
+            body: pull_request_body(job, report, summary, &output.model, work.candidates),
         };
         let opened = self
             .github
@@ -910,6 +935,8 @@ struct Work<'a> {
     checkout: &'a Checkout,
     report: &'a AgentReport,
     summary: &'a str,
+    /// Best-of-N's candidates, when the task made several.
+    candidates: Option<&'a Selection>,
 }
 
 /// A review with no pull request to post it on, as text: what it says and each comment with
@@ -946,7 +973,7 @@ fn base_branch(job: &JobRecord) -> String {
 }
 
 /// The longer account for the check run: outcome, files, last command, numbers.
-fn details(report: &AgentReport) -> String {
+fn details(report: &AgentReport, candidates: Option<&Selection>) -> String {
     let mut text = format!(
         "Outcome: {}\nTurns: {}\nTime: {} s\n",
         report.outcome.label(),
@@ -961,6 +988,9 @@ fn details(report: &AgentReport) -> String {
     }
     if let Some(run) = &report.last_command {
         text.push_str(&format!("\nLast command:\n{run}\n"));
+    }
+    if let Some(selection) = candidates {
+        text.push_str(&format!("\nCandidates:\n{}", selection.markdown()));
     }
     text
 }

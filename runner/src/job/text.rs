@@ -2,6 +2,7 @@
 //! named functions so that their wording is tested and easy to find. None of it ever holds
 //! a credential: it is made from the job record and the agent's report only.
 
+use crate::agent::candidates::Selection;
 use crate::agent::{AgentReport, CommandRun};
 use shared::job::JobRecord;
 use std::time::Duration;
@@ -70,12 +71,14 @@ fn test_line(run: &CommandRun) -> String {
 }
 
 /// The pull request's body: what changed and why, the tests run and their result, the
-/// model, the tokens and the time, and the job's id.
+/// candidates tried and why this one was kept (best-of-N), the model, the tokens and the
+/// time, and the job's id.
 pub fn pull_request_body(
     job: &JobRecord,
     report: &AgentReport,
     summary: &str,
     model: &str,
+    candidates: Option<&Selection>,
 ) -> String {
     let mut body = String::new();
     body.push_str(&format!(
@@ -104,6 +107,11 @@ pub fn pull_request_body(
     match &report.last_command {
         Some(run) => body.push_str(&format!("{}\n\n", test_line(run))),
         None => body.push_str("No test command was run.\n\n"),
+    }
+    if let Some(selection) = candidates {
+        body.push_str("## Candidates\n\n");
+        body.push_str(&selection.markdown());
+        body.push('\n');
     }
     body.push_str("## Run\n\n");
     body.push_str(&format!(

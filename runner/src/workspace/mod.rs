@@ -13,6 +13,8 @@
 
 mod checkout;
 mod git;
+mod snapshot;
 
 pub use checkout::{Checkout, Identity, PushError};
 pub use git::{GitAuth, GitError, GitIoError, Remote, output as git_output};
+pub use snapshot::{Snapshot, Snapshots};

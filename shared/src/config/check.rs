@@ -7,7 +7,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::duration::{format_duration, parse_duration};
 use super::error::{ConfigFile, Position, Problem, ProblemKind};
-use super::limits::{MAX_MODEL_NAME_CHARS, MAX_TIMEOUT, MAX_TOKENS_CAP};
+use super::limits::{MAX_CANDIDATES, MAX_MODEL_NAME_CHARS, MAX_TIMEOUT, MAX_TOKENS_CAP};
 use super::raw::RawDuration;
 
 /// Collects problems while the configuration is resolved.
@@ -109,6 +109,22 @@ impl Checker {
                          serves can use"
                     ),
                     Some("check for an extra zero; 16384 is a good start"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A number of candidates: 1 to [`MAX_CANDIDATES`].
+    pub fn candidates(&mut self, value: &Spanned<i64>, field: &str) -> Option<u8> {
+        match u8::try_from(value.value) {
+            Ok(n) if (1..=MAX_CANDIDATES).contains(&n) => Some(n),
+            _ => {
+                self.invalid(
+                    &value.referenced,
+                    field,
+                    format!("`{}` is not from 1 to {MAX_CANDIDATES}", value.value),
+                    Some("each candidate is a whole run of the task; 3 is a good start"),
                 );
                 None
             }

@@ -327,6 +327,8 @@ fn merge_task(repo: RawTask, base: RawTask, origins: &mut Origins, path: &str) -
         timeout: origins.pick(&at("timeout"), repo.timeout, base.timeout),
         auto_fix: origins.pick(&at("auto_fix"), repo.auto_fix, base.auto_fix),
         directory: origins.pick(&at("directory"), repo.directory, base.directory),
+        candidates: origins.pick(&at("candidates"), repo.candidates, base.candidates),
+        plan: origins.pick(&at("plan"), repo.plan, base.plan),
         think: origins.pick(&at("think"), repo.think, base.think),
         temperature: origins.pick(&at("temperature"), repo.temperature, base.temperature),
         top_p: origins.pick(&at("top_p"), repo.top_p, base.top_p),

@@ -66,3 +66,8 @@ pub const MAX_PATH_PATTERNS: usize = 32;
 /// Longest path pattern. Repository paths are rarely longer than a few hundred
 /// characters; a longer pattern is pasted by mistake and costs matching time.
 pub const MAX_PATH_PATTERN_CHARS: usize = 1024;
+
+/// Most candidates a task may ask for (`candidates`): published best-of-N gains on coding
+/// benchmarks level off by five attempts, and each candidate costs a whole run's tokens
+/// and time.
+pub const MAX_CANDIDATES: u8 = 5;

@@ -35,7 +35,7 @@ pub const DEFAULT_KEYS: [&str; 9] = [
     "seed",
 ];
 /// The keys of one task of `automation.tasks`.
-pub const TASK_KEYS: [&str; 14] = [
+pub const TASK_KEYS: [&str; 16] = [
     "description",
     "prompt",
     "command",
@@ -45,6 +45,8 @@ pub const TASK_KEYS: [&str; 14] = [
     "timeout",
     "auto_fix",
     "directory",
+    "candidates",
+    "plan",
     "think",
     "temperature",
     "top_p",
@@ -272,11 +274,12 @@ mod tests {
     /// A value of the type `key` is read as.
     fn value_of(key: &str) -> &'static str {
         match key {
-            "max_tokens" | "top_k" | "seed" => "1",
+            "max_tokens" | "top_k" | "seed" | "candidates" => "1",
             "temperature" | "top_p" => "0.5",
             "timeout" => "30m",
             "think"
             | "auto_fix"
+            | "plan"
             | "required"
             | "maintainers_only"
             | "allow_self_approval"

@@ -198,6 +198,8 @@ impl Checker {
                     timeout: DEFAULT_TIMEOUT,
                     auto_fix: false,
                     directory: None,
+                    candidates: 1,
+                    plan: false,
                 };
                 defaults.apply(&mut custom);
                 custom
@@ -292,6 +294,36 @@ impl Checker {
                 Err(message) => {
                     self.invalid(&value.referenced, &field("directory"), message, None);
                 }
+            }
+        }
+        if let Some(value) = raw.candidates {
+            let key = field("candidates");
+            if let Some(candidates) = self.candidates(&value, &key) {
+                if candidates > 1 && !task.deliverable.edits_code() {
+                    self.invalid(
+                        &value.referenced,
+                        &key,
+                        format!("`{}` makes no changes to choose between", task.name),
+                        Some("remove `candidates` from this task"),
+                    );
+                } else {
+                    task.candidates = candidates;
+                }
+            }
+        }
+        if let Some(value) = raw.plan {
+            if value.value && !task.deliverable.edits_code() {
+                self.invalid(
+                    &value.referenced,
+                    &field("plan"),
+                    format!(
+                        "`{}` changes no code, so there is no plan to approve",
+                        task.name
+                    ),
+                    Some("remove `plan` from this task"),
+                );
+            } else {
+                task.plan = value.value;
             }
         }
     }

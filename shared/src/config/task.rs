@@ -230,6 +230,12 @@ pub struct TaskConfig {
     /// without a path and `command` start in this directory, relative to the repository
     /// root; `None` for the root.
     pub directory: Option<String>,
+    /// How many candidate changes the runner makes from the same start before it keeps
+    /// one (best-of-N): 1 makes one attempt.
+    pub candidates: u8,
+    /// Whether the job first explores read-only and posts a plan, which `/approve`
+    /// applies and `/ollama revise` re-plans.
+    pub plan: bool,
 }
 
 impl TaskConfig {
@@ -259,6 +265,8 @@ impl TaskConfig {
             timeout: task.default_timeout(),
             auto_fix: task.default_auto_fix(),
             directory: None,
+            candidates: 1,
+            plan: false,
         }
     }
 }

@@ -517,6 +517,8 @@ fn problems_keep_their_kind_for_callers() {
                 "timeout",
                 "auto_fix",
                 "directory",
+                "candidates",
+                "plan",
                 "think",
                 "temperature",
                 "top_p",

@@ -173,3 +173,50 @@ automation:
         "{message}"
     );
 }
+
+#[test]
+fn candidates_and_plan_are_for_tasks_that_change_code() {
+    let config = parse(
+        "\
+automation:
+  tasks:
+    fix:
+      candidates: 3
+      plan: true
+",
+    );
+    let fix = config.task("fix").expect("built-in");
+    assert_eq!((fix.candidates, fix.plan), (3, true));
+    let refactor = config.task("refactor").expect("built-in");
+    assert_eq!(
+        (refactor.candidates, refactor.plan),
+        (1, false),
+        "the defaults"
+    );
+
+    assert_eq!(
+        places(
+            "\
+automation:
+  tasks:
+    fix:
+      candidates: 0
+    test:
+      candidates: 6
+    review:
+      candidates: 2
+      plan: true
+"
+        ),
+        [
+            place(4, "automation.tasks.fix.candidates"),
+            place(6, "automation.tasks.test.candidates"),
+            place(8, "automation.tasks.review.candidates"),
+            place(9, "automation.tasks.review.plan"),
+        ]
+    );
+    let (_, message) = one("automation:\n  tasks:\n    fix:\n      candidates: 9\n");
+    assert!(message.contains("`9` is not from 1 to 5"), "{message}");
+    let (_, message) = one("automation:\n  tasks:\n    review:\n      plan: true\n");
+    assert!(message.contains("there is no plan to approve"), "{message}");
+}
