@@ -145,6 +145,24 @@ impl TaskSpec {
         Ok(workspace.resolve_dir(&self.directory)?.abs)
     }
 
+    /// The first step of a task with `plan: true`: the same task, explored read-only and
+    /// ended with a plan (`finish`'s summary) instead of a change. One run; no command.
+    pub fn for_planning(&self) -> Self {
+        let mut spec = self.clone();
+        spec.instructions = format!(
+            "{PLAN_INSTRUCTIONS}\n\nThe task the plan is for: {}",
+            self.instructions
+        );
+        spec.tools = ToolPolicy {
+            edit: false,
+            run_command: false,
+            ending: ToolName::Finish,
+        };
+        spec.auto_fix = false;
+        spec.candidates = 1;
+        spec
+    }
+
     /// The spec of a configured task: its template (a built-in one's, or the generic one of
     /// a repository's own task) and its policy.
     pub fn from_config(config: &TaskConfig) -> Self {
@@ -177,6 +195,16 @@ impl TaskSpec {
         }
     }
 }
+
+/// What a planning run is told: explore, change nothing, end with a plan a maintainer
+/// can approve.
+const PLAN_INSTRUCTIONS: &str = "Plan the change; do not make it. You can read the code but \
+     not change it. Explore until you know exactly what to change, then call finish with the \
+     plan as the summary, in Markdown with these sections: **Files** (each file you will \
+     change or add, and how: name the functions and types), **Steps** (in order), **Risks** \
+     (what could break, what you are unsure of) and **Checks** (how the change will be \
+     verified). A maintainer reads the plan and approves it or asks for changes; a later run \
+     carries it out. Keep it short and specific.";
 
 /// The instructions of each task.
 fn template(task: Option<BuiltinTask>) -> &'static str {

@@ -15,7 +15,7 @@ use shared::config::{
     BuiltinTask, CONFIG_FILE_NAME, Deliverable, OutputMode, layered_config_from_file,
 };
 use shared::dispatch::{RunOutput, TestRun, runner_started};
-use shared::job::{JobError, JobId, JobRecord, TaskToken, Trigger, Wait};
+use shared::job::{JobError, JobId, JobRecord, PlanStep, TaskToken, Trigger, Wait, plan_text};
 use shared::metrics::{self, Metric};
 use shared::ports::EndpointKind;
 use shared::ports::{GitHub, GitHubError, InlineComment, NewPullRequest, NewReview, RepoScope};
@@ -277,7 +277,10 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             installation: job.installation,
             repo: job.repo.clone(),
         };
-        let (spec, mut publish, builtin) = self.task_spec(job, &scope).await?;
+        let (mut spec, mut publish, builtin) = self.task_spec(job, &scope).await?;
+        if job.is_plan() {
+            spec = spec.for_planning();
+        }
         if spec.tools.run_command
             && let Some(reason) = self.agent.sandbox.unavailable()
         {
@@ -338,6 +341,11 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             details: Some(details(&report, selection.as_ref())),
         };
         match &report.outcome {
+            Outcome::Finished { summary } if job.is_plan() => {
+                // The plan is the job's result: the report posts it for approval.
+                output.summary = plan_text(summary);
+                Ok(output)
+            }
             Outcome::Finished { summary } => {
                 match spec.deliverable {
                     Deliverable::Review => {
@@ -565,6 +573,12 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
             let note = resolving.note();
             request = Some(match request {
                 Some(asked) => format!("{note}\n\n{asked}"),
+                None => note,
+            });
+        }
+        if let Some(note) = job.plan.as_ref().and_then(plan_note) {
+            request = Some(match request {
+                Some(asked) => format!("{asked}\n\n{note}"),
                 None => note,
             });
         }
@@ -973,6 +987,30 @@ fn base_branch(job: &JobRecord) -> String {
 }
 
 /// The longer account for the check run: outcome, files, last command, numbers.
+/// What the agent is told of the plan it revises or carries out.
+fn plan_note(step: &PlanStep) -> Option<String> {
+    match step {
+        PlanStep::Draft {
+            previous: Some(previous),
+            notes,
+            ..
+        } => Some(format!(
+            "You planned this task before. Your plan was:\n\n{previous}\n\nA maintainer asks \
+             you to plan it again: {}\nWrite the revised plan, whole.",
+            notes.as_deref().unwrap_or("improve it.")
+        )),
+        PlanStep::Draft { .. } => None,
+        PlanStep::Apply {
+            approved_by, text, ..
+        } => Some(format!(
+            "@{approved_by} approved this plan for the task; carry it out:\n\n{text}\n\nFollow \
+             the plan. Where you must depart from it (it missed something, or a step is wrong), \
+             do what the task needs and end your summary with a section **Departures from the \
+             plan** saying where and why; when you followed it, say so there."
+        )),
+    }
+}
+
 fn details(report: &AgentReport, candidates: Option<&Selection>) -> String {
     let mut text = format!(
         "Outcome: {}\nTurns: {}\nTime: {} s\n",

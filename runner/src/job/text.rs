@@ -4,7 +4,7 @@
 
 use crate::agent::candidates::Selection;
 use crate::agent::{AgentReport, CommandRun};
-use shared::job::JobRecord;
+use shared::job::{JobRecord, PlanStep};
 use std::time::Duration;
 
 /// The trailer linking a commit to its job.
@@ -85,6 +85,15 @@ pub fn pull_request_body(
         "Opened by Ollama Turbo Agent for @{}'s `/ollama {}` request.\n\n",
         job.requester, job.task
     ));
+    if let Some(PlanStep::Apply {
+        plan, approved_by, ..
+    }) = &job.plan
+    {
+        body.push_str(&format!(
+            "It carries out the plan of job `{plan}`, approved by @{approved_by}; the summary \
+             says where it departed from the plan.\n\n"
+        ));
+    }
     let request = job.params.trim();
     if !request.is_empty() {
         body.push_str("## Request\n\n");

@@ -28,4 +28,7 @@ pub enum CommandError {
     /// A job reference that is not a job id.
     #[error("`{found}` is not a job id")]
     InvalidJobRef { command: CommandKind, found: String },
+    /// A command that takes text (`/ollama revise`) with none after it.
+    #[error("`{command}` needs text after it")]
+    MissingText { command: CommandKind },
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! /ollama <task> [free text]      /ollama help      /ollama status
 //! /approve [job]                  /cancel [job]     /retry [job]
+//! /ollama revise <notes>
 //! ```
 //!
 //! The words, arguments and constructors of each command come from
@@ -69,6 +70,8 @@ fn parse_arguments(
         Takes::Nothing(build) => no_arguments(kind, rest).map(|()| build()),
         Takes::Job(build) => parse_job(kind, rest).map(build),
         Takes::Task(build) => parse_task(kind, rest, tasks).map(|(task, text)| build(task, text)),
+        Takes::Text(_) if rest.is_empty() => Err(CommandError::MissingText { command: kind }),
+        Takes::Text(build) => Ok(build(rest.to_owned())),
     }
 }
 

@@ -113,10 +113,15 @@ fn explain(error: &CommandError) -> String {
                 code_span(command.words()),
                 code_span(command.usage())
             ),
-            Takes::Task(_) => {
+            Takes::Task(_) | Takes::Text(_) => {
                 format!("write {} alone on its line.", code_span(command.usage()))
             }
         },
+        CommandError::MissingText { command } => format!(
+            "{} needs text after it on the same line: {}.",
+            code_span(command.words()),
+            code_span(command.usage())
+        ),
         CommandError::InvalidJobRef { command, found } => format!(
             "{} is not a job id. {} takes the id the bot's comments show (letters, digits \
              and `-`), or nothing for the latest job on this issue or pull request.",

@@ -432,6 +432,7 @@ fn every_description_holds_together() {
             Takes::Nothing(build) => build(),
             Takes::Job(build) => build(None),
             Takes::Task(build) => build(TaskName::new("fix").expect("a task name"), String::new()),
+            Takes::Text(build) => build("notes".to_owned()),
         };
         assert_eq!(built.kind(), kind);
     }

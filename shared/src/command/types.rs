@@ -25,6 +25,9 @@ pub enum Command {
     Cancel { job: Option<JobRef> },
     /// `/retry [job]`: run a failed or cancelled job again.
     Retry { job: Option<JobRef> },
+    /// `/ollama revise <notes>`: plan the latest plan on the thread again, following the
+    /// notes.
+    Revise { notes: String },
 }
 
 impl Command {
@@ -36,6 +39,7 @@ impl Command {
             Self::Approve { .. } => CommandKind::Approve,
             Self::Cancel { .. } => CommandKind::Cancel,
             Self::Retry { .. } => CommandKind::Retry,
+            Self::Revise { .. } => CommandKind::Revise,
         }
     }
 }
@@ -51,18 +55,20 @@ pub enum CommandKind {
     Approve,
     Cancel,
     Retry,
+    Revise,
 }
 
 impl CommandKind {
     /// Every kind, in the order the help text lists them: listing a kind here is what lets
     /// the parser find it and puts it on the help page.
-    pub const ALL: [CommandKind; 6] = [
+    pub const ALL: [CommandKind; 7] = [
         Self::Run,
         Self::Help,
         Self::Status,
         Self::Approve,
         Self::Cancel,
         Self::Retry,
+        Self::Revise,
     ];
 
     /// Everything about the command that is not its handler: the one place a new command
@@ -95,7 +101,8 @@ impl CommandKind {
             Self::Approve => CommandSpec {
                 words: "/approve",
                 usage: "/approve [job]",
-                help: "start a job that is waiting for a maintainer's approval.",
+                help: "start a job that is waiting for a maintainer's approval, or apply the \
+                       latest plan.",
                 takes: Takes::Job(|job| Command::Approve { job }),
                 needs: Needs::Approver,
             },
@@ -112,6 +119,14 @@ impl CommandKind {
                 help: "start a failed or cancelled job again.",
                 takes: Takes::Job(|job| Command::Retry { job }),
                 needs: Needs::RequesterOrApprover,
+            },
+            Self::Revise => CommandSpec {
+                words: "/ollama revise",
+                usage: "/ollama revise <notes>",
+                help: "plan the latest plan on this issue or pull request again, following \
+                       the notes written after it on the same line.",
+                takes: Takes::Text(|notes| Command::Revise { notes }),
+                needs: Needs::Requester,
             },
         }
     }
@@ -153,6 +168,8 @@ pub enum Takes {
     Job(fn(Option<JobRef>) -> Command),
     /// A task, then free text to the end of the line.
     Task(fn(TaskName, String) -> Command),
+    /// Free text to the end of the line, which must not be empty.
+    Text(fn(String) -> Command),
 }
 
 /// Who may give a command. [`crate::policy::needed_role`] says which role each stands

@@ -16,7 +16,8 @@ pub const MAX_TASK_NAME_CHARS: usize = 32;
 
 /// Words of the `/ollama` command grammar that are not tasks. A task with one of these
 /// names could never be started, because the command would mean something else.
-pub const RESERVED_TASK_NAMES: &[&str] = &["help", "approve", "cancel", "retry", "status"];
+pub const RESERVED_TASK_NAMES: &[&str] =
+    &["help", "approve", "cancel", "retry", "status", "revise"];
 
 /// A valid task name: a lowercase letter, then lowercase letters, digits, `-` or `_`, at
 /// most [`MAX_TASK_NAME_CHARS`] long, and not one of [`RESERVED_TASK_NAMES`].

@@ -29,7 +29,10 @@ pub use machine::{
     JOB_MACHINE, Machine, RUN_REPORTED_ERRORS, RUN_TIMED_OUT_CAUSE, ReportKind, STATES_ALL,
     STATES_HEARTBEAT_TIMEOUT, State, StateKind, StateName, after_error,
 };
-pub use record::{Approval, ErrorReport, JobRecord, JobRequest, JobResult, TokenUsage, Trigger};
+pub use record::{
+    Approval, ErrorReport, JobRecord, JobRequest, JobResult, MAX_PLAN_CHARS, PlanStep, TokenUsage,
+    Trigger, plan_text,
+};
 pub use retry::{
     APPROVAL_TIMEOUT, BACKOFF_RATE, HEARTBEAT_INTERVAL, HEARTBEAT_TIMEOUT, Jitter, MAX_QUEUE,
     MAX_RETRIES, MAX_RETRY_DELAY, MAX_RUNTIME, RETRY_INTERVAL, RetryPolicy, Timeouts,

@@ -71,6 +71,56 @@ impl Trigger {
     }
 }
 
+/// A job's part in plan, approve, apply (a task with `plan: true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum PlanStep {
+    /// The job explores read-only and ends with a plan (its result's summary), which
+    /// `/approve` applies and `/ollama revise` plans again.
+    Draft {
+        /// The plan this one replaces, for `/ollama revise`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revises: Option<JobId>,
+        /// What the reviser asked to change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<String>,
+        /// The plan being revised, as it was posted: the runner reads no other job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
+    },
+    /// The job carries out the plan job `plan` made (`text`, as it was posted), approved
+    /// by `approved_by`.
+    Apply {
+        plan: JobId,
+        approved_by: String,
+        text: String,
+    },
+}
+
+/// The most characters of a plan a job carries: far more than a readable plan, and well
+/// within a stored record's size.
+pub const MAX_PLAN_CHARS: usize = 20_000;
+
+/// `text` cut to [`MAX_PLAN_CHARS`].
+pub fn plan_text(text: &str) -> String {
+    text.trim().chars().take(MAX_PLAN_CHARS).collect()
+}
+
+impl PlanStep {
+    /// A first plan.
+    pub fn draft() -> Self {
+        Self::Draft {
+            revises: None,
+            notes: None,
+            previous: None,
+        }
+    }
+
+    pub fn is_draft(&self) -> bool {
+        matches!(self, Self::Draft { .. })
+    }
+}
+
 /// Whether the job needs `/approve`, and the approval once given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
@@ -229,6 +279,9 @@ pub struct JobRecord {
     /// the file was read alone, as in records written before organisation defaults.
     #[serde(default, skip_serializing_if = "ConfigLayers::is_empty")]
     pub config_layers: ConfigLayers,
+    /// The job's step in plan, approve, apply; `None` for a job that just runs its task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanStep>,
 }
 
 impl JobRecord {
@@ -270,6 +323,7 @@ impl JobRecord {
             runner_grant: None,
             hosted_model: None,
             config_layers: ConfigLayers::default(),
+            plan: None,
         }
     }
 
@@ -306,6 +360,11 @@ impl JobRecord {
             message: message.into(),
         });
         Ok(to)
+    }
+
+    /// Whether the job makes a plan (and changes nothing).
+    pub fn is_plan(&self) -> bool {
+        self.plan.as_ref().is_some_and(PlanStep::is_draft)
     }
 
     /// The branch this job pushes to.

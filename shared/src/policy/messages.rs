@@ -238,6 +238,23 @@ fn lowercase_first(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// `/approve` of a plan that a job applies already.
+pub fn plan_already_applied_comment(login: &str, plan: &JobRecord, applying: &JobRecord) -> String {
+    format!(
+        "@{login}, the plan of job `{}` is already approved: job `{}` applies it ({}).",
+        plan.id, applying.id, applying.status
+    )
+}
+
+/// `/approve` of a plan that `/ollama revise` replaced.
+pub fn plan_superseded_comment(login: &str, plan: &JobRecord, revision: &JobRecord) -> String {
+    format!(
+        "@{login}, the plan of job `{}` was revised: job `{}` plans it again. Approve that \
+         plan once it is posted.",
+        plan.id, revision.id
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,6 +107,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 permission: Permission::None,
                 command: format!("ci_failed {short} (attempt {attempt})"),
                 fix_attempt: attempt,
+                plan: None,
             };
             let target = Target {
                 commit: suite.head_sha.clone(),

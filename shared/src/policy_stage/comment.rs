@@ -188,6 +188,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                     params: text.clone(),
                     permission,
                     command: context.source.to_owned(),
+                    plan: None,
                 };
                 self.run(envelope, scope, context.config, thread, ask, voice)
                     .await
@@ -195,6 +196,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             Command::Approve { job } => self.approve(context, job.as_ref(), commenter, voice).await,
             Command::Cancel { job } => self.cancel(context, job.as_ref(), commenter, voice).await,
             Command::Retry { job } => self.retry(context, job.as_ref(), commenter, voice).await,
+            Command::Revise { notes } => self.revise(context, notes, commenter, voice).await,
         }
     }
 }

@@ -283,6 +283,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             params: old.params.clone(),
             permission,
             command: format!("re-run of {}", old.id),
+            plan: old.plan.clone(),
         };
         let target = Target {
             commit: run.head_sha.clone(),
@@ -315,6 +316,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 // Triggers are not judged by the sender's role; forks need approval.
                 permission: Permission::None,
                 command: command.to_owned(),
+                plan: None,
             };
             self.run_on(
                 envelope,

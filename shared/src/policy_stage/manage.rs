@@ -74,18 +74,25 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             ..
         } = *context;
         let login = &envelope.sender.login;
+        let thread_jobs = self.thread_jobs(context).await?;
         let Some(job) = self
             .find_job(
                 context,
                 reference,
-                "waiting for an approval",
+                "waiting for an approval, or a plan to apply",
                 voice,
-                |job| job.status == JobStatus::AwaitingApproval,
+                |job| {
+                    job.status == JobStatus::AwaitingApproval
+                        || super::plans::open_plan(job, &thread_jobs)
+                },
             )
             .await?
         else {
             return Ok(());
         };
+        if job.is_plan() && job.status != JobStatus::AwaitingApproval {
+            return self.apply_plan(context, job, commenter, voice).await;
+        }
         let permission = commenter.permission(&self.github, scope, login).await?;
         let current_head = match &job.trigger {
             Trigger::Comment {
@@ -215,6 +222,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             params: old.params,
             permission,
             command: context.source.to_owned(),
+            plan: old.plan,
         };
         let CommandContext {
             envelope,
@@ -335,7 +343,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     }
 
     /// Answers the command in `context` (once, however often its event is processed).
-    async fn reply(
+    pub(super) async fn reply(
         &self,
         context: &CommandContext<'_>,
         what: &str,
@@ -382,7 +390,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
     }
 
     /// Who gives the command in `context`, for the operations on jobs.
-    fn origin(&self, context: &CommandContext<'_>) -> Origin {
+    pub(super) fn origin(&self, context: &CommandContext<'_>) -> Origin {
         Origin {
             actor: Actor::User(context.envelope.sender.login.clone()),
             command: context.source.to_owned(),

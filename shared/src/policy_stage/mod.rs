@@ -16,6 +16,7 @@ mod manage;
 mod merge;
 pub mod operations;
 mod paths;
+mod plans;
 mod request;
 mod run;
 pub mod schedules;

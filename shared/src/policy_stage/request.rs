@@ -83,6 +83,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 params: request.text.clone(),
                 permission: Permission::None,
                 command: trigger.as_str().to_owned(),
+                plan: None,
             };
             // A schedule's read-only task has no pull request to answer on: it reports on
             // the repository's tracking issue.

@@ -10,7 +10,7 @@ use crate::envelope::{AccountKind, Comment, CommentSource, Envelope};
 use crate::ids::{CommitSha, DeliveryId};
 use crate::job::{
     APPROVAL_TIMEOUT, Approval, HEARTBEAT_TIMEOUT, JobId, JobRecord, JobRequest, JobStatus,
-    MAX_QUEUE, Timeouts, Trigger,
+    MAX_QUEUE, PlanStep, Timeouts, Trigger,
 };
 use crate::policy::messages::{
     approval_requested_comment, budget_spent_comment, check_run_name, denied_comment,
@@ -97,6 +97,9 @@ pub(super) struct Ask {
     pub command: String,
     /// For `ci_failed`: which fix attempt in a row this is (0 for every other trigger).
     pub fix_attempt: u32,
+    /// The job's step in plan, approve, apply, when the command sets it (`/approve` of a
+    /// plan, `/ollama revise`); otherwise a task with `plan: true` starts with a draft.
+    pub plan: Option<PlanStep>,
 }
 
 impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
@@ -306,6 +309,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .task(&ask.task)
             .and_then(|task| task.hosted_model.clone());
         job.config_layers = config.layers().clone();
+        job.plan = ask.plan.clone().or_else(|| {
+            config
+                .task(&ask.task)
+                .is_some_and(|task| task.plan)
+                .then(PlanStep::draft)
+        });
         if !reasons.is_empty() {
             job.move_to(JobStatus::AwaitingApproval, now)
                 .map_err(|err| StageError::Store(StoreError::Corrupt(err.to_string())))?;

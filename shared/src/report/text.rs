@@ -4,7 +4,7 @@
 
 use crate::dispatch::RunOutput;
 use crate::github_text::CHECK_TEXT;
-use crate::job::{JobError, JobId, JobRecord, JobStatus};
+use crate::job::{JobError, JobId, JobRecord, JobStatus, PlanStep};
 use crate::ports::{CheckConclusion, CheckOutput};
 
 /// On an issue or pull request while one of its jobs runs.
@@ -104,6 +104,7 @@ pub fn queued_output(job: &JobRecord, reason: &str) -> CheckOutput {
 /// The check run once the job finished; `run` is the runner's output when it succeeded.
 pub fn finished_output(job: &JobRecord, run: Option<&RunOutput>) -> CheckOutput {
     let title = match job.status {
+        JobStatus::Succeeded if job.is_plan() => "Plan ready: /approve to carry it out".to_owned(),
         JobStatus::Succeeded => match pull_request_number(job) {
             Some(number) => format!("Done: pull request #{number}"),
             None => "Done".to_owned(),
@@ -152,13 +153,36 @@ pub fn finished_comment(job: &JobRecord, run: Option<&RunOutput>) -> String {
 
 pub fn succeeded_comment(job: &JobRecord, run: Option<&RunOutput>) -> String {
     let result = job.result.clone().unwrap_or_default();
-    let mut text = format!("**Job `{}` (`{}`) is done.**", job.id, job.task);
-    match &result.pull_request_url {
-        Some(url) => text.push_str(&format!(" Pull request: {url}")),
-        None => text.push_str(" It needed no pull request."),
+    let mut text = if job.is_plan() {
+        format!(
+            "**Job `{}` (`{}`) made a plan.** Nothing is changed yet.",
+            job.id, job.task
+        )
+    } else {
+        let mut text = format!("**Job `{}` (`{}`) is done.**", job.id, job.task);
+        match &result.pull_request_url {
+            Some(url) => text.push_str(&format!(" Pull request: {url}")),
+            None => text.push_str(" It needed no pull request."),
+        }
+        text
+    };
+    if let Some(PlanStep::Apply {
+        plan, approved_by, ..
+    }) = &job.plan
+    {
+        text.push_str(&format!(
+            " It carried out the plan of job `{plan}`, approved by @{approved_by}."
+        ));
     }
     if let Some(summary) = result.summary.as_deref().filter(|s| !s.trim().is_empty()) {
         text.push_str(&format!("\n\n{}", summary.trim()));
+    }
+    if job.is_plan() {
+        text.push_str(&format!(
+            "\n\nTo carry out this plan, reply `/approve {}`. To plan again, reply \
+             `/ollama revise` and what to change, on one line.",
+            job.id
+        ));
     }
     text.push_str("\n\n| | |\n| --- | --- |\n");
     let tests = run.map(|run| run.tests.as_slice()).unwrap_or_default();
@@ -177,7 +201,9 @@ pub fn succeeded_comment(job: &JobRecord, run: Option<&RunOutput>) -> String {
             .collect::<Vec<_>>()
             .join(" · ")
     };
-    text.push_str(&format!("| Tests | {tests} |\n"));
+    if !job.is_plan() {
+        text.push_str(&format!("| Tests | {tests} |\n"));
+    }
     if let Some(run) = run {
         let on = run
             .endpoint
