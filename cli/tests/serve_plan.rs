@@ -212,3 +212,61 @@ async fn revise_without_a_plan_says_there_is_none() {
     );
     assert!(job_ids(&world).is_empty());
 }
+
+/// An installation policy's `plan_first` makes a task plan first in a repository whose
+/// config does not ask for it.
+#[tokio::test]
+async fn an_installation_policy_can_have_a_task_plan_first() {
+    use e2e::dashboard_client::oauth_environment;
+    use e2e::ota_server::INSTALLATION;
+    use e2e::policy::installation_event;
+
+    let plain = format!(
+        "version: 1\nautomation:\n  defaults:\n    model: {TASK_MODEL}\n  tasks:\n    refactor:\n      command: \"true\"\n"
+    );
+    let world = ServeWorld::new(&[("src/lib.rs", LIB)], &plain).await;
+    let server = OtaServer::start_with(OTA, world.data_dir(), &oauth_environment(&world), &[]);
+    let created = Delivery::json("installation", &installation_event("created"), SECRET);
+    assert_eq!(server.post(&created).await.0, 202);
+    let page = format!("/installations/{INSTALLATION}");
+    let deadline = std::time::Instant::now() + JOB_TIMEOUT;
+    loop {
+        let (_, list) = server.get("/installations").await;
+        if list.contains(&format!("href=\"{page}\"")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no installation: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let policies = "policies:\n  - name: careful\n    repo_pattern: \"Codertocat/*\"\n    plan_first: [refactor]\n";
+    let (status, _, body) = server
+        .post_as_operator(&format!("{page}/policies"), &[("policies", policies)])
+        .await;
+    assert_eq!(status, 303, "{body}");
+
+    world.ollama.push(ChatReply::finish(PLAN));
+    assert_eq!(server.post(&refactor_request("Codertocat")).await.0, 202);
+    nth_job_succeeded(&world, &server, 0).await;
+    let posted = world
+        .comment_containing(&server, "the plan", "made a plan")
+        .await;
+    assert!(posted.body.contains(PLAN), "{}", posted.body);
+    assert_eq!(
+        world.ollama.calls()[0].tool_names(),
+        ["list_files", "read_file", "search", "finish"]
+    );
+    assert!(world.github.opened_pulls(REPO).is_empty());
+
+    // Someone who may not approve jobs may not approve a plan either.
+    world.github.set_role(REPO, "triager", "triage");
+    comment(&server, "triager", "/approve").await;
+    let refusal = world
+        .comment_containing(&server, "the refusal", "can approve it")
+        .await;
+    assert!(refusal.body.starts_with("@triager"), "{}", refusal.body);
+    assert!(refusal.body.contains("write role"), "{}", refusal.body);
+    assert_eq!(job_ids(&world).len(), 1, "nothing started");
+}

@@ -85,6 +85,7 @@ pub fn policy(installation: u64, name: &str, pattern: &str) -> InstallationPolic
             per_day: Some(2_000_000),
             per_month: None,
         }),
+        plan_first: Some(vec!["refactor".to_owned()]),
     }
 }
 

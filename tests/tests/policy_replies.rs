@@ -31,6 +31,7 @@ async fn user_limit(harness: &PolicyHarness, per_hour: u32) {
             installation_jobs_per_hour: None,
             allowed_overrides: None,
             token_budget: None,
+            plan_first: None,
         })
         .await
         .expect("policy");

@@ -146,6 +146,7 @@ async fn a_policy_that_allows_only_comments_denies_a_scheduled_job() {
             installation_jobs_per_hour: None,
             allowed_overrides: None,
             token_budget: None,
+            plan_first: None,
         })
         .await
         .expect("policy");

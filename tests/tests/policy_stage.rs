@@ -300,6 +300,7 @@ async fn the_rate_limit_stops_a_user_and_says_when_to_try_again() {
             installation_jobs_per_hour: None,
             allowed_overrides: None,
             token_budget: None,
+            plan_first: None,
         })
         .await
         .expect("policy");
@@ -348,6 +349,7 @@ async fn a_spent_month_token_budget_starts_no_job_and_says_when_it_resets() {
                 per_day: None,
                 per_month: Some(50_000),
             }),
+            plan_first: None,
         })
         .await
         .expect("policy");

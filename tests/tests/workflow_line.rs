@@ -266,6 +266,7 @@ async fn without_a_hosted_model_a_job_waits_for_the_gpu_while_others_overflow() 
             installation_jobs_per_hour: None,
             allowed_overrides: None,
             token_budget: None,
+            plan_first: None,
         })
         .await
         .expect("put the policy");

@@ -218,6 +218,7 @@ async fn a_full_gpu_spills_over_to_the_hosted_service_when_the_policy_allows() {
             installation_jobs_per_hour: None,
             allowed_overrides: None,
             token_budget: None,
+            plan_first: None,
         })
         .await
         .expect("policy");

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
+use ota_runner::agent::candidates::{Candidates, Selection};
 use ota_runner::agent::{
     Agent, AgentReport, AgentSettings, CommandRun, CommandSandbox, Progress, ProgressSink,
     TaskInput, TaskSpec,
@@ -128,15 +129,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let summary = RunSummary {
         task: spec.name.clone(),
         model: spec.model.clone(),
-        ending: ended.ending,
-        last_message: ended.last_message,
+        ending: ended.ending.clone(),
+        last_message: ended.last_message.clone(),
         tokens: ended.tokens,
         turns: ended.turns,
         elapsed: ended.elapsed,
-        tests: ended.tests,
+        tests: ended.tests.clone(),
         kept,
     };
     print!("{}", report::summary_text(&summary));
+    if let Some(selection) = &ended.candidates {
+        print!("\nCandidates:\n\n{}", selection.markdown());
+    }
     Ok(exit)
 }
 
@@ -178,6 +182,8 @@ struct AgentEnd {
     turns: u32,
     elapsed: Duration,
     tests: Option<CommandRun>,
+    /// Best-of-N's candidates, when the task made several.
+    candidates: Option<Selection>,
 }
 
 impl LocalJob<'_> {
@@ -199,22 +205,57 @@ impl LocalJob<'_> {
         };
         let (channel, events) = ProgressSink::channel();
         let display = tokio::spawn(status::show(events, StatusMode::for_stderr()));
-        let agent = Agent {
-            client: self.client,
-            workspace: self.workspace,
-            spec: self.spec,
-            settings: &settings,
-            progress: ProgressSink::fan_out([channel, recorder]),
+        let progress = ProgressSink::fan_out([channel, recorder]);
+        let work = async move {
+            if self.spec.candidates > 1 {
+                let runs = Candidates {
+                    client: self.client,
+                    workspace: self.workspace,
+                    spec: self.spec,
+                    settings: &settings,
+                    progress,
+                    count: self.spec.candidates,
+                };
+                return runs
+                    .run(&input)
+                    .await
+                    .map(|best| (best.report, Some(best.selection)));
+            }
+            let agent = Agent {
+                client: self.client,
+                workspace: self.workspace,
+                spec: self.spec,
+                settings: &settings,
+                progress,
+            };
+            Ok((agent.run(&input).await, None))
         };
         let report = tokio::select! {
-            report = agent.run(&input) => Some(report),
+            report = work => Some(report),
             () = interrupted() => None,
         };
-        // Dropping the agent closes the channel, which ends the display.
-        drop(agent);
+        // The agent (and its sink) is gone once the run ended, which ends the display.
         let _ = display.await;
         match report {
-            Some(report) => self.agent_end(report),
+            Some(Ok((report, candidates))) => {
+                let (mut end, exit) = self.agent_end(report);
+                end.candidates = candidates;
+                (end, exit)
+            }
+            Some(Err(err)) => {
+                let end = AgentEnd {
+                    ending: Ending::Stopped {
+                        why: err.to_string(),
+                    },
+                    last_message: None,
+                    tokens: TokenUsage::default(),
+                    turns: 0,
+                    elapsed: Duration::ZERO,
+                    tests: None,
+                    candidates: None,
+                };
+                (end, ExitCode::FAILURE)
+            }
             None => {
                 eprintln!("ota: interrupted; keeping what the agent changed so far");
                 let last = last.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -227,6 +268,7 @@ impl LocalJob<'_> {
                     turns: last.as_ref().map_or(0, |p| p.turn),
                     elapsed: last.as_ref().map(|p| p.elapsed).unwrap_or_default(),
                     tests: None,
+                    candidates: None,
                 };
                 (end, ExitCode::from(INTERRUPTED_EXIT_CODE))
             }
@@ -246,6 +288,7 @@ impl LocalJob<'_> {
             turns: report.turns,
             elapsed: report.elapsed,
             tests: report.last_command,
+            candidates: None,
         };
         (end, exit)
     }

@@ -34,6 +34,7 @@ fn policy(name: &str) -> InstallationPolicy {
         installation_jobs_per_hour: None,
         allowed_overrides: None,
         token_budget: None,
+        plan_first: None,
     }
 }
 

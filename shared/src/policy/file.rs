@@ -149,6 +149,7 @@ fn known_fields() -> BTreeSet<&'static str> {
         "installation_jobs_per_hour",
         "allowed_overrides",
         "token_budget",
+        "plan_first",
     ]
     .into_iter()
     .collect()
@@ -216,6 +217,17 @@ fn check(policy: &InstallationPolicy) -> Result<(), (&'static str, String)> {
         .find_map(|path| check_override_path(path).err())
     {
         return Err(("allowed_overrides", bad));
+    }
+    if let Some(bad) = policy
+        .plan_first
+        .iter()
+        .flatten()
+        .find(|name| name.as_str() != "*" && crate::config::TaskName::new(name).is_err())
+    {
+        return Err((
+            "plan_first",
+            format!("{bad:?} is not a task name; list task names, or `*` for every task"),
+        ));
     }
     let max = MAX_RUNTIME.as_secs();
     if let Some(seconds) = policy.max_runtime_seconds
@@ -302,7 +314,7 @@ mod tests {
     fn each_mistake_names_its_field_and_reason() {
         assert_eq!(
             error("policies:\n  - name: a\n    repo_pattern: o/r\n    require_aproval: true\n"),
-            "policies[0].require_aproval: unknown field; expected one of `allow_hosted_model`, `allowed_overrides`, `allowed_triggers`, `allowed_users`, `installation_jobs_per_hour`, `max_runtime_seconds`, `name`, `repo_pattern`, `require_approval`, `token_budget`, `user_jobs_per_hour`"
+            "policies[0].require_aproval: unknown field; expected one of `allow_hosted_model`, `allowed_overrides`, `allowed_triggers`, `allowed_users`, `installation_jobs_per_hour`, `max_runtime_seconds`, `name`, `plan_first`, `repo_pattern`, `require_approval`, `token_budget`, `user_jobs_per_hour`"
         );
         assert_eq!(
             error("policies:\n  - name: a\n    repo_pattern: octo-org\n"),
@@ -333,6 +345,12 @@ mod tests {
                 "policies:\n  - name: a\n    repo_pattern: o/r\n    allowed_overrides: [automation.tasks, automation.output.openpr]\n"
             ),
             "policies[0].allowed_overrides: `automation.output.openpr`: unknown key `openpr` of `automation.output`; expected one of `open_pr`, `push_direct`, `push_to_pr_branch`, `merge`, `merge_method`"
+        );
+        assert_eq!(
+            error(
+                "policies:\n  - name: a\n    repo_pattern: o/r\n    plan_first: [refactor, Big Ones]\n"
+            ),
+            "policies[0].plan_first: \"Big Ones\" is not a task name; list task names, or `*` for every task"
         );
         let budget = |value: &str| {
             error(&format!(

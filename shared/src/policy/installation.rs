@@ -105,6 +105,7 @@ mod tests {
             installation_jobs_per_hour: None,
             allowed_overrides: None,
             token_budget: None,
+            plan_first: None,
         }
     }
 

@@ -312,6 +312,7 @@ mod limits_tests {
             installation_jobs_per_hour: installation,
             allowed_overrides: None,
             token_budget: None,
+            plan_first: None,
         }
     }
 

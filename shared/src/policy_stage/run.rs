@@ -312,7 +312,10 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         job.plan = ask.plan.clone().or_else(|| {
             config
                 .task(&ask.task)
-                .is_some_and(|task| task.plan)
+                .filter(|task| task.deliverable.edits_code())
+                .is_some_and(|task| {
+                    task.plan || policy.is_some_and(|policy| policy.plans_first(&ask.task))
+                })
                 .then(PlanStep::draft)
         });
         if !reasons.is_empty() {

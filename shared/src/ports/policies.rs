@@ -64,6 +64,21 @@ pub struct InstallationPolicy {
     /// matches would start. `None`: no cap.
     #[serde(default)]
     pub token_budget: Option<TokenBudget>,
+    /// Tasks whose jobs start with a plan to approve (plan, approve, apply) whatever the
+    /// repository's config says: task names, or `*` for every task that changes code.
+    /// `None`: as the repository's config says.
+    #[serde(default)]
+    pub plan_first: Option<Vec<String>>,
+}
+
+impl InstallationPolicy {
+    /// Whether jobs of `task` (one that changes code) start with a plan under this policy.
+    pub fn plans_first(&self, task: &str) -> bool {
+        self.plan_first
+            .iter()
+            .flatten()
+            .any(|name| name == "*" || name == task)
+    }
 }
 
 /// An installation policy's `token_budget`: the tokens (prompt and completion) the
