@@ -11,12 +11,12 @@
 //! code 0 when the agent finished, 1 when it stopped before (or could not start), 130
 //! when interrupted with Ctrl-C.
 
-mod errors;
-mod ollama;
-mod repo;
-mod report;
-mod status;
-mod task;
+pub(crate) mod errors;
+pub(crate) mod ollama;
+pub(crate) mod repo;
+pub(crate) mod report;
+pub(crate) mod status;
+pub(crate) mod task;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,13 +70,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = task::config_at_head(&repo).await?;
     let spec = task::choose(&config, &args.task, args.model.as_deref())?;
     if spec.tools.run_command {
-        let sandbox = CommandSandbox::from_process_env();
-        if let Some(reason) = sandbox.unavailable() {
-            return Err(RunError::NoSandbox { reason }.into());
-        }
-        for (_, line) in sandbox.describe().into_iter().filter(|(warn, _)| *warn) {
-            eprintln!("ota: {line}");
-        }
+        usable_sandbox()?;
     }
     let ollama = ollama::connect(|name| std::env::var(name).ok()).await?;
     ollama::check_model(&ollama.client, &spec.model).await?;
@@ -140,6 +134,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(exit)
 }
 
+/// The command sandbox of this machine, when one works; what it does not enforce is said
+/// on stderr.
+pub(crate) fn usable_sandbox() -> Result<CommandSandbox, RunError> {
+    let sandbox = CommandSandbox::from_process_env();
+    if let Some(reason) = sandbox.unavailable() {
+        return Err(RunError::NoSandbox { reason });
+    }
+    for (_, line) in sandbox.describe().into_iter().filter(|(warn, _)| *warn) {
+        eprintln!("ota: {line}");
+    }
+    Ok(sandbox)
+}
+
 /// Says on stderr what is about to run, where, and with which model and server.
 fn announce(repo: &LocalRepo, spec: &TaskSpec, ollama: &Connection, branch: &str) {
     let at = match repo.branch() {
@@ -197,22 +204,20 @@ impl LocalJob<'_> {
                 *last.lock().unwrap_or_else(PoisonError::into_inner) = Some(event.clone());
             })
         };
-        let (channel, events) = ProgressSink::channel();
-        let display = tokio::spawn(status::show(events, StatusMode::for_stderr()));
-        let agent = Agent {
-            client: self.client,
-            workspace: self.workspace,
-            spec: self.spec,
-            settings: &settings,
-            progress: ProgressSink::fan_out([channel, recorder]),
-        };
-        let report = tokio::select! {
-            report = agent.run(&input) => Some(report),
-            () = interrupted() => None,
-        };
-        // Dropping the agent closes the channel, which ends the display.
-        drop(agent);
-        let _ = display.await;
+        let report = run_with_status(
+            |progress| Agent {
+                client: self.client,
+                workspace: self.workspace,
+                spec: self.spec,
+                settings: &settings,
+                progress,
+            },
+            &input,
+            Some(recorder),
+            StatusMode::for_stderr(),
+            String::new(),
+        )
+        .await;
         match report {
             Some(report) => self.agent_end(report),
             None => {
@@ -276,8 +281,31 @@ impl LocalJob<'_> {
     }
 }
 
+/// Runs the agent `make` builds around a progress sink on `input`, with its live status on
+/// stderr (each line after `label`), until it ends, or Ctrl-C (`None`). `observer` sees
+/// every event too.
+pub(crate) async fn run_with_status<'a>(
+    make: impl FnOnce(ProgressSink) -> Agent<'a>,
+    input: &TaskInput,
+    observer: Option<ProgressSink>,
+    mode: StatusMode,
+    label: String,
+) -> Option<AgentReport> {
+    let (channel, events) = ProgressSink::channel();
+    let display = tokio::spawn(status::show(events, mode, label));
+    let agent = make(ProgressSink::fan_out([channel].into_iter().chain(observer)));
+    let report = tokio::select! {
+        report = agent.run(input) => Some(report),
+        () = interrupted() => None,
+    };
+    // Dropping the agent closes the channel, which ends the display.
+    drop(agent);
+    let _ = display.await;
+    report
+}
+
 /// Resolves on Ctrl-C; never, when the signal can't be watched.
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
