@@ -1,0 +1,149 @@
+//! One trial: one model on one task. The task's repository is made ready in a directory
+//! of its own, the agent's task is chosen as `ota run` chooses it (the repository's
+//! `.ollama-turbo.yml` at its commit, so the visible test command is the repository's),
+//! the agent works on the request with its status on stderr, and the hidden check judges
+//! what it left. The agent never sees the check: its files arrive after the agent ends.
+
+use std::path::PathBuf;
+
+use ota_runner::agent::{Agent, AgentSettings, Outcome, TaskInput, TaskSpec};
+use ota_runner::ollama::OllamaClient;
+use ota_runner::tools::Workspace;
+use tokio::time::Instant;
+
+use super::check::{self, Verdict};
+use super::checkout;
+use super::results::{Status, TrialResult};
+use super::suite::EvalTask;
+use crate::local_run::repo::LocalRepo;
+use crate::local_run::report::Ending;
+use crate::local_run::status::StatusMode;
+use crate::local_run::{run_with_status, task};
+
+/// What every trial of a run shares.
+pub struct Trial<'a> {
+    pub client: &'a OllamaClient,
+    /// The agent's settings; its sandbox runs the setup and the check too.
+    pub settings: &'a AgentSettings,
+    pub model: &'a str,
+    /// Where the task's repository goes; must not exist yet.
+    pub dir: PathBuf,
+    /// The trial's place among all, before each status line.
+    pub label: String,
+    pub status: StatusMode,
+}
+
+impl Trial<'_> {
+    /// Runs the trial; `None` when Ctrl-C stopped it.
+    pub async fn run(self, task: &EvalTask) -> Option<TrialResult> {
+        let started = Instant::now();
+        let mut result = TrialResult {
+            task: task.id.clone(),
+            language: task.language.clone(),
+            kind: task.kind,
+            model: self.model.to_owned(),
+            status: Status::Unsolved,
+            agent: None,
+            tokens: Default::default(),
+            turns: 0,
+            agent_time: Default::default(),
+            wall_time: Default::default(),
+            check: None,
+        };
+        let outcome = self.attempt(task, &mut result).await;
+        result.wall_time = started.elapsed();
+        match outcome {
+            Attempt::Interrupted => None,
+            Attempt::Failed(reason) => {
+                result.status = Status::Error(reason);
+                Some(result)
+            }
+            Attempt::Checked => Some(result),
+        }
+    }
+
+    async fn attempt(&self, task: &EvalTask, result: &mut TrialResult) -> Attempt {
+        let sandbox = &self.settings.sandbox;
+        if let Err(err) = checkout::prepare(task, &self.dir, sandbox).await {
+            return Attempt::Failed(format!("the repository could not be prepared: {err}"));
+        }
+        let spec = match self.spec(task).await {
+            Ok(spec) => spec,
+            Err(reason) => return Attempt::Failed(reason),
+        };
+        let workspace = match Workspace::new(&self.dir) {
+            Ok(workspace) => workspace,
+            Err(err) => return Attempt::Failed(format!("the repository is unusable: {err}")),
+        };
+        let input = TaskInput {
+            request: Some(task.request.clone()),
+            issue: None,
+            pr_diff: None,
+        };
+        let report = run_with_status(
+            |progress| Agent {
+                client: self.client,
+                workspace: &workspace,
+                spec: &spec,
+                settings: self.settings,
+                progress,
+            },
+            &input,
+            None,
+            self.status,
+            self.label.clone(),
+        )
+        .await;
+        let Some(report) = report else {
+            return Attempt::Interrupted;
+        };
+        let ending = Ending::of(&report.outcome, spec.timeout);
+        result.tokens = report.tokens;
+        result.turns = report.turns;
+        result.agent_time = report.elapsed;
+        result.agent = Some(ending.clone());
+        if let (true, Ending::Stopped { why }) = (failed_on_the_model(&report.outcome), &ending) {
+            return Attempt::Failed(format!("the agent's run failed: {why}"));
+        }
+        let checked = check::run(&task.check, &self.dir, sandbox).await;
+        result.status = match checked.verdict {
+            Verdict::Passed => Status::Solved,
+            Verdict::Failed => Status::Unsolved,
+            Verdict::CouldNotRun(reason) => Status::CheckNotRun(reason),
+        };
+        result.check = checked.run;
+        Attempt::Checked
+    }
+
+    /// The agent's task as the repository configures it, with the trial's model.
+    async fn spec(&self, task: &EvalTask) -> Result<TaskSpec, String> {
+        let repo = LocalRepo::open(&self.dir)
+            .await
+            .map_err(|err| format!("the repository is unusable: {err}"))?;
+        let config = task::config_at_head(&repo)
+            .await
+            .map_err(|err| format!("the task could not start: {err}"))?;
+        task::choose(&config, &task.agent_task, Some(self.model))
+            .map_err(|err| format!("the task could not start: {err}"))
+    }
+}
+
+/// How far a trial got.
+enum Attempt {
+    /// The check judged the agent's work (or could not run).
+    Checked,
+    /// It stopped before the check, for this reason.
+    Failed(String),
+    Interrupted,
+}
+
+/// Whether the run ended because the model could not be used (Ollama unreachable, the
+/// model refused or unreadable): then there is no work of the model's to check.
+fn failed_on_the_model(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::ModelUnavailable { .. }
+            | Outcome::ModelRejected { .. }
+            | Outcome::UnreadableReplies { .. }
+    )
+}
