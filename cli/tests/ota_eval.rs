@@ -4,7 +4,7 @@
 //! to in the JSON, the table and summary the user reads, that the agent never saw a
 //! hidden check, and that nothing is left in the temporary directory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use e2e::fake_ollama::{ChatReply, FakeOllama, Reply};
@@ -13,15 +13,14 @@ use e2e::git_server::git;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+mod support;
+use support::Ran;
+
 const MODEL: &str = "qwen3-coder:30b";
 const SMALL_MODEL: &str = "small-coder:7b";
-
-/// `chunks` as the task asks for it.
-const CHUNKS_SOLVED: &str = "\"\"\"Splitting work into batches of a fixed size.\"\"\"\n\n\n\
-def chunks(items, size):\n    \
-    \"\"\"The items in lists of `size`, in order; the last one may be shorter.\"\"\"\n    \
-    if size < 1:\n        raise ValueError(\"size must be at least 1\")\n    \
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]\n";
+/// Sent to Ollama, and never to be printed, written to the results, or handed to a task's
+/// commands.
+const API_KEY: &str = "sk-eval-test-key-do-not-print";
 
 /// `chunks` keeping the last chunk, but still looping forever on a size of 0.
 const CHUNKS_HALF_FIXED: &str = "\"\"\"Splitting work into batches of a fixed size.\"\"\"\n\n\n\
@@ -31,72 +30,33 @@ def chunks(items, size):\n    \
     result.append(list(items[start:start + size]))\n        start += size\n    \
     return result\n";
 
-/// src/units.ts with the TSDoc comments the task asks for.
-const UNITS_DOCUMENTED: &str = r#"const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-/**
- * Formats a number of bytes in the largest binary unit that keeps it at 1 or more.
- * @param bytes - the number of bytes
- * @param digits - the digits after the decimal point, for KiB and larger
- * @returns the size with its unit, such as `1.5 KiB`
- */
-export function formatBytes(bytes: number, digits = 1): string {
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < BYTE_UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
+/// A file of a built-in task as its reference solution leaves it: what a model that
+/// solves the task writes.
+fn solved(task: &str, path: &str) -> String {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("eval-suite")
+        .join(task);
+    let dir = tempfile::tempdir().expect("tmp dir");
+    let file = dir.path().join(path);
+    std::fs::create_dir_all(file.parent().expect("a parent")).expect("mkdir");
+    std::fs::copy(suite.join("repo").join(path), &file).expect("the task's file");
+    let solution = suite.join("solution.patch");
+    git(
+        dir.path(),
+        &[
+            "apply",
+            &format!("--include={path}"),
+            solution.to_str().expect("UTF-8"),
+        ],
+    );
+    std::fs::read_to_string(file).expect("the solved file")
 }
-
-/**
- * Reads a size such as `512 B` or `1.5 MiB`.
- * @param text - the size, a number and a binary unit
- * @returns the number of bytes, or `undefined` when the text is not a size
- */
-export function parseBytes(text: string): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i)?B\s*$/.exec(text);
-  if (!match) {
-    return undefined;
-  }
-  const power = match[2] ? "KMGT".indexOf(match[2][0]) + 1 : 0;
-  return Math.round(Number(match[1]) * 1024 ** power);
-}
-
-/**
- * Converts degrees Celsius to degrees Fahrenheit.
- * @param celsius - the temperature in degrees Celsius
- * @returns the temperature in degrees Fahrenheit
- */
-export function celsiusToFahrenheit(celsius: number): number {
-  return (celsius * 9) / 5 + 32;
-}
-
-/**
- * Limits a value to a range.
- * @param value - the value to limit
- * @param min - the smallest value allowed
- * @param max - the largest value allowed
- * @returns `min` below it, `max` above it, else `value`
- */
-export function clamp(value: number, min: number, max: number): number {
-  return Math.min(Math.max(value, min), max);
-}
-"#;
 
 /// A temporary directory for the run's files (so that anything left shows) and one for
 /// the test's own.
 struct Eval {
     tmp: TempDir,
     work: TempDir,
-}
-
-/// What the binary did.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
 }
 
 impl Eval {
@@ -117,7 +77,7 @@ impl Eval {
             .arg("eval")
             .args(args)
             .env("OLLAMA_HOST", host)
-            .env_remove("OLLAMA_API_KEY")
+            .env("OLLAMA_API_KEY", API_KEY)
             .env("TMPDIR", self.tmp.path())
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -128,16 +88,19 @@ impl Eval {
             .output()
             .await
             .expect("run ota");
-        Ran {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        Ran::from(output).never_showing(API_KEY)
     }
 
-    fn results(&self) -> Value {
-        let text = std::fs::read_to_string(self.json_path()).expect("the JSON results");
-        serde_json::from_str(&text).expect("valid JSON")
+    /// Runs `ota eval <args> --json <file>`, which must succeed, and returns its results.
+    async fn run_ok(&self, host: &str, args: &[&str]) -> (Ran, Value) {
+        let json = self.json_path();
+        let mut args = args.to_vec();
+        args.extend(["--json", json.to_str().expect("a UTF-8 path")]);
+        let ran = self.run(host, &args).await;
+        ran.assert_code(0);
+        let text = std::fs::read_to_string(json).expect("the JSON results");
+        assert!(!text.contains(API_KEY));
+        (ran, serde_json::from_str(&text).expect("valid JSON"))
     }
 
     /// Nothing of the run is left in the temporary directory.
@@ -147,18 +110,6 @@ impl Eval {
             .map(|entry| entry.map(|e| e.file_name()))
             .collect();
         assert!(left.is_empty(), "temporary files left: {left:?}");
-    }
-}
-
-impl Ran {
-    fn assert_code(&self, code: i32) {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
     }
 }
 
@@ -232,7 +183,7 @@ async fn the_built_in_suite_runs_end_to_end() {
         .push(ChatReply::read_file("batching.py"))
         .push(ChatReply::call(
             "write_file",
-            json!({"path": "batching.py", "content": CHUNKS_SOLVED}),
+            json!({"path": "batching.py", "content": solved("py-chunks-edge-cases", "batching.py")}),
         ))
         .push(ChatReply::finish("Kept the last chunk; sizes below 1 raise."))
         // py-slugify-tests: gives up without writing a test.
@@ -261,20 +212,12 @@ async fn the_built_in_suite_runs_end_to_end() {
         // ts-units-docs: solved.
         .push(ChatReply::call(
             "write_file",
-            json!({"path": "src/units.ts", "content": UNITS_DOCUMENTED}),
+            json!({"path": "src/units.ts", "content": solved("ts-units-docs", "src/units.ts")}),
         ))
         .push(ChatReply::finish("Documented every exported function."));
-    let json = eval.json_path();
 
-    let ran = eval
-        .run(
-            &ollama.host(),
-            &["--json", json.to_str().expect("a UTF-8 path")],
-        )
-        .await;
+    let (ran, results) = eval.run_ok(&ollama.host(), &[]).await;
 
-    ran.assert_code(0);
-    let results = eval.results();
     let expected: Vec<(String, String)> = [
         ("go-stack-tests", untouched_needing("go")),
         ("go-truncate-runes", untouched_needing("go")),
@@ -375,12 +318,12 @@ async fn two_models_get_a_table_each() {
         // qwen3-coder:30b solves both.
         .push(ChatReply::call(
             "write_file",
-            json!({"path": "batching.py", "content": CHUNKS_SOLVED}),
+            json!({"path": "batching.py", "content": solved("py-chunks-edge-cases", "batching.py")}),
         ))
         .push(ChatReply::finish("Fixed both bugs."))
         .push(ChatReply::call(
             "write_file",
-            json!({"path": "src/units.ts", "content": UNITS_DOCUMENTED}),
+            json!({"path": "src/units.ts", "content": solved("ts-units-docs", "src/units.ts")}),
         ))
         .push(ChatReply::finish("Documented."))
         // small-coder:7b fixes half of one (the visible tests still pass) and gives up on
@@ -392,24 +335,19 @@ async fn two_models_get_a_table_each() {
         .push(ChatReply::finish("Kept the last chunk."))
         .push(ChatReply::text("Which functions?"))
         .push(ChatReply::text("I'll stop."));
-    let json = eval.json_path();
 
-    let ran = eval
-        .run(
+    let (ran, results) = eval
+        .run_ok(
             &ollama.host(),
             &[
                 "--model",
                 &format!("{MODEL},{SMALL_MODEL}"),
                 "--task",
                 "py-chunks-edge-cases,ts-units-docs",
-                "--json",
-                json.to_str().expect("a UTF-8 path"),
             ],
         )
         .await;
 
-    ran.assert_code(0);
-    let results = eval.results();
     assert_eq!(
         statuses(&results),
         [
@@ -479,7 +417,8 @@ async fn a_jsonl_suite_clones_its_repositories_and_applies_the_hidden_test_patch
             "repo": "calc",
             "commit": commit,
             "setup": "printf done > .setup-done",
-            "check": "test -f .setup-done && python3 -m unittest discover -s tests -t .",
+            // The setup ran, the key is not in the check's environment, the tests pass.
+            "check": "test -f .setup-done && ! env | grep -q OLLAMA_API_KEY && python3 -m unittest discover -s tests -t .",
             "check_patch": patch,
             "requires": ["python3"]
         })
@@ -505,21 +444,11 @@ async fn a_jsonl_suite_clones_its_repositories_and_applies_the_hidden_test_patch
         .push(ChatReply::finish("add adds."))
         // calc-refused: Ollama refuses the key.
         .push(Reply::error(401, "unauthorized"));
-    let json = eval.json_path();
 
-    let ran = eval
-        .run(
-            &ollama.host(),
-            &[
-                suite.to_str().expect("UTF-8"),
-                "--json",
-                json.to_str().expect("UTF-8"),
-            ],
-        )
+    let (ran, results) = eval
+        .run_ok(&ollama.host(), &[suite.to_str().expect("UTF-8")])
         .await;
 
-    ran.assert_code(0);
-    let results = eval.results();
     assert_eq!(
         statuses(&results),
         [
