@@ -127,6 +127,7 @@ pub async fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 result = trial.run(task) => result,
                 () = interrupted() => None,
             };
+            progress::clear(status);
             let Some(result) = result else {
                 report.interrupted = true;
                 break 'models;

@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use super::results::Status;
-use crate::local_run::status::{StatusMode, clock};
+use crate::local_run::status::{StatusMode, clock, redraw};
+
+/// The longest command shown in a phase line: a longer one would wrap on a terminal, and a
+/// wrapped line can't be redrawn in place.
+const MAX_COMMAND_CHARS: usize = 48;
 
 /// Cells of the bar: enough to see it move over a dozen tasks, short enough to leave the
 /// status line its room.
@@ -27,6 +31,28 @@ fn bar(done: usize, total: usize) -> String {
         .unwrap_or(0)
         .min(BAR_CELLS);
     format!("[{}{}]", "█".repeat(filled), "░".repeat(BAR_CELLS - filled))
+}
+
+/// What a trial does outside the agent's run (preparing the repository, the check), which
+/// can take a while: after the label, redrawn on a terminal, a line of its own in a log.
+pub fn phase(mode: StatusMode, label: &str, what: &str) {
+    let what = if what.chars().count() > MAX_COMMAND_CHARS {
+        let cut: String = what.chars().take(MAX_COMMAND_CHARS - 1).collect();
+        format!("{cut}…")
+    } else {
+        what.to_owned()
+    };
+    match mode {
+        StatusMode::Terminal => redraw(&format!("{label}{what}")),
+        StatusMode::Plain => eprintln!("ota: {label}{what}"),
+    }
+}
+
+/// Clears the terminal's line before a line that stays.
+pub fn clear(mode: StatusMode) {
+    if mode == StatusMode::Terminal {
+        redraw("");
+    }
 }
 
 /// `[3/12] rust-page-ranges with qwen3-coder:30b: solved (0:42)`, when a trial is over.

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::check::{self, Verdict};
 use super::checkout;
+use super::progress;
 use super::results::{Status, TrialResult};
 use super::suite::EvalTask;
 use crate::local_run::repo::LocalRepo;
@@ -64,6 +65,7 @@ impl Trial<'_> {
 
     async fn attempt(&self, task: &EvalTask, result: &mut TrialResult) -> Attempt {
         let sandbox = &self.settings.sandbox;
+        progress::phase(self.status, &self.label, "preparing the repository");
         if let Err(err) = checkout::prepare(task, &self.dir, sandbox).await {
             return Attempt::Failed(format!("the repository could not be prepared: {err}"));
         }
@@ -105,6 +107,11 @@ impl Trial<'_> {
         if let (true, Ending::Stopped { why }) = (failed_on_the_model(&report.outcome), &ending) {
             return Attempt::Failed(format!("the agent's run failed: {why}"));
         }
+        progress::phase(
+            self.status,
+            &self.label,
+            &format!("checking: {}", task.check.command),
+        );
         let checked = check::run(&task.check, &self.dir, sandbox).await;
         result.status = match checked.verdict {
             Verdict::Passed => Status::Solved,

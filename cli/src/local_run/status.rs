@@ -150,7 +150,8 @@ pub async fn show(mut events: UnboundedReceiver<Progress>, mode: StatusMode, lab
     }
 }
 
-fn redraw(line: &str) {
+/// Replaces the terminal's status line with `line` (an empty one clears it).
+pub(crate) fn redraw(line: &str) {
     let mut stderr = std::io::stderr().lock();
     // A closed stderr is no reason to stop the run.
     let _ = write!(stderr, "{CLEAR_LINE}{line}");
