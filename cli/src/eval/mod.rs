@@ -214,17 +214,35 @@ fn models(given: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(models)
 }
 
+/// How many random names the run's directory may try: one clash is already rare.
+const RUN_DIR_ATTEMPTS: u32 = 8;
+
 /// The run's temporary directory, one directory per trial below it.
 struct RunDir {
     path: PathBuf,
 }
 
 impl RunDir {
+    /// A new directory of its own: another run's is never shared.
     fn create() -> anyhow::Result<Self> {
-        let path = std::env::temp_dir().join(format!("ota-eval-{:08x}", fastrand::u32(..)));
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("creating the directory {}", path.display()))?;
-        Ok(Self { path })
+        let temp = std::env::temp_dir();
+        let mut attempt = 0;
+        loop {
+            let path = temp.join(format!("ota-eval-{:08x}", fastrand::u32(..)));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(Self { path }),
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::AlreadyExists
+                        && attempt < RUN_DIR_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                Err(err) => {
+                    return Err(err)
+                        .with_context(|| format!("creating the directory {}", path.display()));
+                }
+            }
+        }
     }
 
     /// Removes it, or says where the repositories are.

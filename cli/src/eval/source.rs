@@ -62,8 +62,16 @@ fn read_tree(dir: &Path, prefix: &str, tree: &mut FileTree) -> Result<(), SuiteE
             continue;
         }
         let relative = format!("{prefix}{name}");
-        if path.is_dir() {
+        let kind = entry.file_type().map_err(|err| unreadable(&path, err))?;
+        if kind.is_dir() {
             read_tree(&path, &format!("{relative}/"), tree)?;
+        } else if kind.is_symlink() && path.is_dir() {
+            // A link may lead back up the tree; a task's files are its own.
+            return Err(SuiteError::new(
+                path.display().to_string(),
+                None,
+                "is a link to a directory, which a suite may not hold; copy the files instead",
+            ));
         } else {
             let content = std::fs::read(&path).map_err(|err| unreadable(&path, err))?;
             tree.insert(relative, content);
