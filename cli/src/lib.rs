@@ -3,13 +3,15 @@
 //! engine that follows the job lifecycle, runners as child processes (started as
 //! `ota runner`, [`child`]) — and serves the webhook ([`serve`]), the setup flow
 //! ([`setup`]) and a status page ([`pages`]). `ota run` runs one task on a local checkout
-//! ([`local_run`]); `ota jobs` and friends work on the local database ([`commands`]), or
+//! ([`local_run`]), and `ota eval` runs it on a suite of tasks with hidden checks to
+//! measure models ([`eval`]); `ota jobs` and friends work on the local database ([`commands`]), or
 //! with `--stack NAME` on a deployed stack ([`stack`]), which `dlq`, `policy` and
 //! `secrets` operate too.
 
 pub mod browser;
 pub mod child;
 pub mod commands;
+pub mod eval;
 pub mod local_run;
 pub mod pages;
 pub mod serve;

@@ -4,6 +4,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use ota::child::{self, RunnerArgs};
 use ota::commands::{self, JobArgs, JobsArgs};
+use ota::eval::{self, EvalArgs};
 use ota::local_run::{self, RunArgs};
 use ota::serve;
 use ota::settings::ServeArgs;
@@ -30,6 +31,9 @@ enum Command {
     Serve(ServeArgs),
     /// Run one task on a local checkout and leave the result on a new branch.
     Run(RunArgs),
+    /// Run the agent on a suite of tasks with hidden checks, and report what each model
+    /// solved and at what cost.
+    Eval(EvalArgs),
     /// List the newest jobs.
     Jobs(JobsArgs),
     /// Show one job.
@@ -72,16 +76,16 @@ fn init_logs(default: &str, ansi: bool) {
         .init();
 }
 
-/// The stack to operate, if any: `--stack` or `OTA_STACK`. `serve`, `run` and `runner`
-/// work on this machine only: an explicit `--stack` is refused, `OTA_STACK` ignored.
+/// The stack to operate, if any: `--stack` or `OTA_STACK`. `serve`, `run`, `eval` and
+/// `runner` work on this machine only: an explicit `--stack` is refused, `OTA_STACK` ignored.
 fn stack_of(cli: &mut Cli, source: Option<ValueSource>) -> Result<Option<String>, String> {
     let local_only = matches!(
         cli.command,
-        Command::Serve(_) | Command::Run(_) | Command::Runner(_)
+        Command::Serve(_) | Command::Run(_) | Command::Eval(_) | Command::Runner(_)
     );
     match (cli.stack.take(), local_only) {
         (Some(_), true) if source == Some(ValueSource::CommandLine) => {
-            Err("--stack is for jobs, job, approve, cancel, retry, bulk, dlq, policy, secrets and reindex; serve and run work on this machine".to_owned())
+            Err("--stack is for jobs, job, approve, cancel, retry, bulk, dlq, policy, secrets and reindex; serve, run and eval work on this machine".to_owned())
         }
         (_, true) => Ok(None),
         (stack, false) => Ok(stack.filter(|name| !name.trim().is_empty())),
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await,
             Command::Run(args) => local_run::run(args).await,
+            Command::Eval(args) => eval::eval(args).await,
             Command::Jobs(args) => commands::jobs(args).await,
             Command::Job(args) => commands::job(args).await,
             Command::Approve(args) => commands::approve(args).await,
@@ -163,8 +168,8 @@ async fn on_stack(name: &str, command: Command) -> anyhow::Result<ExitCode> {
         Command::Policy(command) => stack::policy::run(&stack, command).await,
         Command::Secrets(command) => stack::secrets::run(&stack, command).await,
         Command::Reindex => stack::reindex::run(&stack).await,
-        Command::Serve(_) | Command::Run(_) | Command::Runner(_) => Err(anyhow::anyhow!(
-            "serve and run work on this machine, not on a stack"
-        )),
+        Command::Serve(_) | Command::Run(_) | Command::Eval(_) | Command::Runner(_) => Err(
+            anyhow::anyhow!("serve, run and eval work on this machine, not on a stack"),
+        ),
     }
 }

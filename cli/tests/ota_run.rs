@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use e2e::fake_ollama::{ChatReply, FAKE_VERSION, FakeOllama, Reply};
@@ -13,6 +13,9 @@ use e2e::fake_ollama_models::FakeModel;
 use e2e::git_server::git;
 use serde_json::json;
 use tempfile::TempDir;
+
+mod support;
+use support::Ran;
 
 const AUTH_BEFORE: &str = "pub fn check(token: &str) -> bool {\n    token.len() > 0\n}\n";
 const AUTH_AFTER: &str =
@@ -87,17 +90,17 @@ impl Checkout {
     }
 
     /// Runs `ota run --repo <repo> <args>` against Ollama at `host`.
-    async fn ota_run(&self, host: &str, args: &[&str]) -> Run {
+    async fn ota_run(&self, host: &str, args: &[&str]) -> Ran {
         self.ota_run_in(self.path(), host, args).await
     }
 
-    async fn ota_run_in(&self, repo: &Path, host: &str, args: &[&str]) -> Run {
+    async fn ota_run_in(&self, repo: &Path, host: &str, args: &[&str]) -> Ran {
         let output = self
             .command(repo, host, args)
             .output()
             .await
             .expect("run ota");
-        Run::from(output)
+        Ran::from(output).never_showing(API_KEY)
     }
 
     /// `ota run --repo <repo> <args>`, with output captured.
@@ -120,36 +123,6 @@ impl Checkout {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         command
-    }
-}
-
-/// What the binary did.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(output: Output) -> Self {
-        Self {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-}
-
-impl Run {
-    fn assert_code(&self, code: i32) {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "stdout:\n{}\nstderr:\n{}",
-            self.stdout,
-            self.stderr
-        );
-        assert!(!self.stdout.contains(API_KEY) && !self.stderr.contains(API_KEY));
     }
 }
 
@@ -538,7 +511,7 @@ async fn ctrl_c_stops_the_run_and_keeps_the_work_so_far() {
         .expect("a running child");
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("send SIGINT");
 
-    let run = Run::from(child.wait_with_output().await.expect("ota ends"));
+    let run = Ran::from(child.wait_with_output().await.expect("ota ends")).never_showing(API_KEY);
 
     run.assert_code(130);
     assert!(

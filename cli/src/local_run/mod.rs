@@ -11,12 +11,12 @@
 //! code 0 when the agent finished, 1 when it stopped before (or could not start), 130
 //! when interrupted with Ctrl-C.
 
-mod errors;
-mod ollama;
-mod repo;
-mod report;
-mod status;
-mod task;
+pub(crate) mod errors;
+pub(crate) mod ollama;
+pub(crate) mod repo;
+pub(crate) mod report;
+pub(crate) mod status;
+pub(crate) mod task;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use ota_runner::agent::candidates::{Candidates, Selection};
+use ota_runner::agent::candidates::{Candidates, CandidatesError, Selection};
 use ota_runner::agent::{
     Agent, AgentReport, AgentSettings, CommandRun, CommandSandbox, Progress, ProgressSink,
     TaskInput, TaskSpec,
@@ -71,13 +71,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = task::config_at_head(&repo).await?;
     let spec = task::choose(&config, &args.task, args.model.as_deref())?;
     if spec.tools.run_command {
-        let sandbox = CommandSandbox::from_process_env();
-        if let Some(reason) = sandbox.unavailable() {
-            return Err(RunError::NoSandbox { reason }.into());
-        }
-        for (_, line) in sandbox.describe().into_iter().filter(|(warn, _)| *warn) {
-            eprintln!("ota: {line}");
-        }
+        usable_sandbox()?;
     }
     let ollama = ollama::connect(|name| std::env::var(name).ok()).await?;
     ollama::check_model(&ollama.client, &spec.model).await?;
@@ -144,6 +138,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(exit)
 }
 
+/// The command sandbox of this machine, when one works; what it does not enforce is said
+/// on stderr.
+pub(crate) fn usable_sandbox() -> Result<CommandSandbox, RunError> {
+    let sandbox = CommandSandbox::from_process_env();
+    if let Some(reason) = sandbox.unavailable() {
+        return Err(RunError::NoSandbox { reason });
+    }
+    for (_, line) in sandbox.describe().into_iter().filter(|(warn, _)| *warn) {
+        eprintln!("ota: {line}");
+    }
+    Ok(sandbox)
+}
+
 /// Says on stderr what is about to run, where, and with which model and server.
 fn announce(repo: &LocalRepo, spec: &TaskSpec, ollama: &Connection, branch: &str) {
     let at = match repo.branch() {
@@ -203,39 +210,22 @@ impl LocalJob<'_> {
                 *last.lock().unwrap_or_else(PoisonError::into_inner) = Some(event.clone());
             })
         };
-        let (channel, events) = ProgressSink::channel();
-        let display = tokio::spawn(status::show(events, StatusMode::for_stderr()));
-        let progress = ProgressSink::fan_out([channel, recorder]);
-        let work = async move {
-            if self.spec.candidates > 1 {
-                let runs = Candidates {
-                    client: self.client,
-                    workspace: self.workspace,
-                    spec: self.spec,
-                    settings: &settings,
+        let report = run_with_status(
+            |progress| {
+                run_task(
+                    self.client,
+                    self.workspace,
+                    self.spec,
+                    &settings,
+                    &input,
                     progress,
-                    count: self.spec.candidates,
-                };
-                return runs
-                    .run(&input)
-                    .await
-                    .map(|best| (best.report, Some(best.selection)));
-            }
-            let agent = Agent {
-                client: self.client,
-                workspace: self.workspace,
-                spec: self.spec,
-                settings: &settings,
-                progress,
-            };
-            Ok((agent.run(&input).await, None))
-        };
-        let report = tokio::select! {
-            report = work => Some(report),
-            () = interrupted() => None,
-        };
-        // The agent (and its sink) is gone once the run ended, which ends the display.
-        let _ = display.await;
+                )
+            },
+            Some(recorder),
+            StatusMode::for_stderr(),
+            String::new(),
+        )
+        .await;
         match report {
             Some(Ok((report, candidates))) => {
                 let (mut end, exit) = self.agent_end(report);
@@ -319,8 +309,66 @@ impl LocalJob<'_> {
     }
 }
 
+/// Runs the agent `make` builds around a progress sink on `input`, with its live status on
+/// stderr (each line after `label`), until it ends, or Ctrl-C (`None`). `observer` sees
+/// every event too.
+pub(crate) async fn run_with_status<T, F: Future<Output = T>>(
+    make: impl FnOnce(ProgressSink) -> F,
+    observer: Option<ProgressSink>,
+    mode: StatusMode,
+    label: String,
+) -> Option<T> {
+    let (channel, events) = ProgressSink::channel();
+    let display = tokio::spawn(status::show(events, mode, label));
+    let work = make(ProgressSink::fan_out([channel].into_iter().chain(observer)));
+    let ended = tokio::select! {
+        ended = work => Some(ended),
+        () = interrupted() => None,
+    };
+    // The run (and with it every copy of the sink) is gone: the channel is closed, which
+    // ends the display.
+    let _ = display.await;
+    ended
+}
+
+/// A task's run on `workspace`: one run of the agent, or best-of-N when the task asks for
+/// candidates ([`Candidates`]).
+pub(crate) async fn run_task(
+    client: &OllamaClient,
+    workspace: &Workspace,
+    spec: &TaskSpec,
+    settings: &AgentSettings,
+    input: &TaskInput,
+    progress: ProgressSink,
+) -> Result<(AgentReport, Option<Selection>), CandidatesError> {
+    {
+        if spec.candidates > 1 {
+            let runs = Candidates {
+                client,
+                workspace,
+                spec,
+                settings,
+                progress,
+                count: spec.candidates,
+            };
+            return runs
+                .run(input)
+                .await
+                .map(|best| (best.report, Some(best.selection)));
+        }
+        let agent = Agent {
+            client,
+            workspace,
+            spec,
+            settings,
+            progress,
+        };
+        Ok((agent.run(input).await, None))
+    }
+}
+
 /// Resolves on Ctrl-C; never, when the signal can't be watched.
-async fn interrupted() {
+pub(crate) async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }

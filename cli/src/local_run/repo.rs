@@ -34,14 +34,15 @@ pub struct GitFailure {
     pub reason: String,
 }
 
-/// One git invocation in a directory.
-struct Git<'a> {
+/// One git invocation in a directory (`ota eval` prepares its tasks' repositories with it
+/// too).
+pub(crate) struct Git<'a> {
     dir: &'a Path,
     env: Vec<(&'static str, &'static str)>,
 }
 
 impl<'a> Git<'a> {
-    fn in_dir(dir: &'a Path) -> Self {
+    pub(crate) fn in_dir(dir: &'a Path) -> Self {
         Self {
             dir,
             env: Vec::new(),
@@ -50,7 +51,7 @@ impl<'a> Git<'a> {
 
     /// Commits by the agent, never signed (a signing prompt would stall the run, and the
     /// commit is the agent's, not the user's).
-    fn as_agent(dir: &'a Path) -> Self {
+    pub(crate) fn as_agent(dir: &'a Path) -> Self {
         Self {
             dir,
             env: vec![
@@ -63,7 +64,7 @@ impl<'a> Git<'a> {
     }
 
     /// Runs `git args`, feeding `input` on stdin; the exit status and raw stdout.
-    async fn output(
+    pub(crate) async fn output(
         &self,
         args: &[&str],
         input: Option<&str>,
@@ -85,7 +86,7 @@ impl<'a> Git<'a> {
             .await
             .map_err(|err| match err {
                 GitIoError::Start(err) => failed(format!(
-                    "could not start git ({err}); `ota run` needs git installed and on PATH"
+                    "could not start git ({err}); `ota` needs git installed and on PATH"
                 )),
                 other => failed(other.to_string()),
             })?;
@@ -94,11 +95,11 @@ impl<'a> Git<'a> {
     }
 
     /// Runs `git args` and returns its stdout; a failure carries git's error output.
-    async fn run(&self, args: &[&str]) -> Result<Vec<u8>, GitFailure> {
+    pub(crate) async fn run(&self, args: &[&str]) -> Result<Vec<u8>, GitFailure> {
         self.run_with_input(args, None).await
     }
 
-    async fn run_with_input(
+    pub(crate) async fn run_with_input(
         &self,
         args: &[&str],
         input: Option<&str>,
@@ -119,7 +120,7 @@ impl<'a> Git<'a> {
     }
 
     /// [`Self::run`], as trimmed text.
-    async fn text(&self, args: &[&str]) -> Result<String, GitFailure> {
+    pub(crate) async fn text(&self, args: &[&str]) -> Result<String, GitFailure> {
         let stdout = self.run(args).await?;
         Ok(String::from_utf8_lossy(&stdout).trim().to_owned())
     }

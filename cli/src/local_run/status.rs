@@ -19,6 +19,9 @@ const TICK: Duration = Duration::from_secs(1);
 /// line can't be redrawn in place.
 const MAX_ACTIVITY_CHARS: usize = 48;
 
+/// The shortest activity text next to a long label: still says what is going on.
+const MIN_ACTIVITY_CHARS: usize = 16;
+
 /// `\r` back to the start of the line, then ANSI "erase the whole line".
 const CLEAR_LINE: &str = "\r\x1b[2K";
 
@@ -113,10 +116,15 @@ impl Status {
     }
 }
 
-/// Shows `events` on stderr until the channel closes (the agent is done); on a terminal
-/// the line is cleared at the end, so what follows starts on a clean line.
-pub async fn show(mut events: UnboundedReceiver<Progress>, mode: StatusMode) {
+/// Shows `events` on stderr, each line after `label` (where the run stands among others,
+/// for `ota eval`), until the channel closes (the agent is done); on a terminal the line
+/// is cleared at the end, so what follows starts on a clean line.
+pub async fn show(mut events: UnboundedReceiver<Progress>, mode: StatusMode, label: String) {
     let started = Instant::now();
+    // The label takes its room from the activity, so the line still fits.
+    let max_activity = MAX_ACTIVITY_CHARS
+        .saturating_sub(label.chars().count())
+        .max(MIN_ACTIVITY_CHARS);
     let mut status = Status {
         activity: "starting".to_owned(),
         ..Status::default()
@@ -129,12 +137,12 @@ pub async fn show(mut events: UnboundedReceiver<Progress>, mode: StatusMode) {
                 let Some(event) = event else { break };
                 status.apply(&event);
                 match mode {
-                    StatusMode::Terminal => redraw(&status.line(started.elapsed(), Some(MAX_ACTIVITY_CHARS))),
-                    StatusMode::Plain => eprintln!("ota: {}", status.line(event.elapsed, None)),
+                    StatusMode::Terminal => redraw(&format!("{label}{}", status.line(started.elapsed(), Some(max_activity)))),
+                    StatusMode::Plain => eprintln!("ota: {label}{}", status.line(event.elapsed, None)),
                 }
             }
             _ = ticks.tick(), if mode == StatusMode::Terminal => {
-                redraw(&status.line(started.elapsed(), Some(MAX_ACTIVITY_CHARS)));
+                redraw(&format!("{label}{}", status.line(started.elapsed(), Some(max_activity))));
             }
         }
     }
@@ -143,7 +151,8 @@ pub async fn show(mut events: UnboundedReceiver<Progress>, mode: StatusMode) {
     }
 }
 
-fn redraw(line: &str) {
+/// Replaces the terminal's status line with `line` (an empty one clears it).
+pub(crate) fn redraw(line: &str) {
     let mut stderr = std::io::stderr().lock();
     // A closed stderr is no reason to stop the run.
     let _ = write!(stderr, "{CLEAR_LINE}{line}");
