@@ -22,13 +22,14 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State as Shared;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -288,6 +289,11 @@ pub struct ChatCall {
     pub body: Value,
     /// What the fake did with the prompt, for a model it has.
     pub fitted: Option<Fitted>,
+    /// When the handler had the whole request, and when it handed the answer to the
+    /// connection (`None` if it refused the call): the fake's own share of a call, for a
+    /// client that wants its time apart from the server's (`runner/benches/agent_overhead`).
+    pub received: Instant,
+    pub answered: Option<Instant>,
 }
 
 impl ChatCall {
@@ -355,6 +361,12 @@ impl FakeOllama {
             .await
             .expect("bind the fake Ollama");
         let addr = listener.local_addr().expect("fake Ollama address");
+        // Ollama is a Go server, and Go turns Nagle's algorithm off on every TCP connection
+        // (`net.TCPConn.SetNoDelay`: "The default is true (no delay)"). Left on, a streamed
+        // answer's second write waits for the client's delayed ACK: 40 ms on Linux.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let app = Router::new().fallback(handle).with_state(state.clone());
         let server = tokio::spawn(async move {
             // Ends when the test drops the fake (the task is aborted).
@@ -434,7 +446,8 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (reply, flood_sent) = {
+    let received = Instant::now();
+    let (reply, flood_sent, index) = {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         let unexpected = |why: &str| Unexpected {
             method: method.to_string(),
@@ -469,6 +482,8 @@ async fn handle(
                 .map(str::to_owned),
             body: json,
             fitted: None,
+            received,
+            answered: None,
         });
         let fitted = match chat_model(&state, state.calls.last()) {
             Ok(fitted) => fitted,
@@ -482,9 +497,11 @@ async fn handle(
                 reply.count_prompt(fitted.prompt_tokens);
                 state.in_flight += 1;
                 state.most_in_flight = state.most_in_flight.max(state.in_flight);
+                let index = state.calls.len() - 1;
                 (
-                    reply.for_request(&state.calls[state.calls.len() - 1].body),
+                    reply.for_request(&state.calls[index].body),
                     state.flood_sent.clone(),
+                    index,
                 )
             }
             None => {
@@ -497,6 +514,7 @@ async fn handle(
     let response = reply.into_response(flood_sent).await;
     let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
     state.in_flight = state.in_flight.saturating_sub(1);
+    state.calls[index].answered = Some(Instant::now());
     response
 }
 

@@ -2,11 +2,20 @@
 //! scripted 20-turn job: Ollama reuses its KV cache for that prefix, so this is the share
 //! of the prompt it does not evaluate again. Prints the figure `docs/benchmarks.md` records.
 //!
+//! The fixed part of every prompt is the runner's own: the system prompt and the tool
+//! definitions of a `fix` task with a command, and a first message built by the runner's
+//! `task_prompt` around a repository map at its size limit. They change as the prompts are
+//! worded, so they are taken from the code rather than written down as sizes here.
+//!
 //! `cargo bench -p ota-runner --bench kv_prefix` (options after `--`: `--turns N`,
 //! `--num-ctx N`).
 
-use ota_runner::agent::{ContextWindow, Transcript};
+use ota_runner::agent::{
+    ContextWindow, TaskInput, TaskSpec, Transcript, definitions, system_prompt, task_prompt,
+};
 use ota_runner::ollama::{Message, WireFunction, WireToolCall};
+use ota_runner::tools::RepoMapLimits;
+use shared::config::{BuiltinTask, TaskConfig};
 
 /// What the scripted job reads each turn: sizes of file contents, search results and
 /// command output, in bytes (a deterministic spread from 600 bytes to 14 KB).
@@ -29,13 +38,37 @@ fn main() {
     let num_ctx = value("--num-ctx", 32_768) as u32;
     let window = ContextWindow::new(num_ctx, 4096);
 
-    // A system prompt, a task message with the repository map, the tool definitions.
+    // The runner's system prompt and tool definitions for a `fix` task with a command, and
+    // its first message around a map as long as the map may be.
+    let mut config = TaskConfig::builtin(BuiltinTask::Fix);
+    config.command = Some("cargo test".to_owned());
+    let spec = TaskSpec::from_config(&config);
+    let tools_bytes = serde_json::to_string(&definitions(&spec)).map_or(0, |t| t.len());
+    let map_line = "crates/parser/src/token_stream.rs: pub fn next_token(&mut self)\n";
+    let map: String = map_line
+        .repeat(RepoMapLimits::default().max_chars / map_line.len())
+        .chars()
+        .take(RepoMapLimits::default().max_chars)
+        .collect();
+    let input = TaskInput {
+        request: Some("the parser panics on an empty input; make it return an error".to_owned()),
+        issue: Some(format!(
+            "Parser panics on empty input\n\n{}",
+            "Steps to reproduce, what was expected, and a backtrace. ".repeat(16)
+        )),
+        pr_diff: None,
+    };
+    let system = system_prompt(&spec);
+    let first = task_prompt(&spec, &input, &map, window.prompt_budget() * 3 / 4);
+    println!(
+        "system prompt {} bytes, tool definitions {tools_bytes} bytes ({} tools), first message {} bytes",
+        system.len(),
+        spec.tools.tools().len(),
+        first.len()
+    );
     let mut transcript = Transcript::new(
-        vec![
-            Message::system("s".repeat(6_000)),
-            Message::user("u".repeat(12_000)),
-        ],
-        8_000,
+        vec![Message::system(system), Message::user(first)],
+        tools_bytes,
     );
     let mut previous: Option<Vec<String>> = None;
     let (mut whole_prefix, mut compared, mut trims) = (0, 0, 0);
@@ -60,7 +93,7 @@ fn main() {
             shares.push(repeated as f64 / total as f64);
         }
         // The server's count: a quarter of the bytes, as code tokenizes.
-        let bytes: usize = 8_000 + sent.iter().map(String::len).sum::<usize>();
+        let bytes: usize = tools_bytes + sent.iter().map(String::len).sum::<usize>();
         transcript.observe((bytes / 4) as u64, window, true);
         previous = Some(sent);
         let call = WireToolCall {

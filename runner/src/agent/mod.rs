@@ -57,7 +57,7 @@ pub use dispatch::{MAX_REVIEW_COMMENTS, MAX_TOOL_RESULT_CHARS, Review, ReviewCom
 pub use outcome::{AgentReport, BudgetKind, Outcome, thought_past_budget_text};
 pub use output::{HeadTail, head_and_tail};
 pub use progress::{Progress, ProgressKind, ProgressSink};
-pub use prompt::TaskInput;
+pub use prompt::{TaskInput, system_prompt, task_prompt};
 pub use run::{
     Agent, AgentSettings, DEFAULT_KEEP_ALIVE, DEFAULT_MAX_JOB_TOKENS,
     DEFAULT_MAX_TOOL_OUTPUT_CHARS, DEFAULT_MAX_TURNS, DEFAULT_NUM_CTX,

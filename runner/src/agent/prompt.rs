@@ -18,7 +18,7 @@ pub struct TaskInput {
 }
 
 /// The rules every task shares.
-pub(crate) fn system_prompt(spec: &TaskSpec) -> String {
+pub fn system_prompt(spec: &TaskSpec) -> String {
     let mut rules = vec![
         "Paths are relative to the repository root.",
         "Look before you change anything: use search, list_files and read_file to find and understand the code involved.",
@@ -53,12 +53,7 @@ pub(crate) fn system_prompt(spec: &TaskSpec) -> String {
 
 /// The first message: the task and everything known about it. Long texts (the issue, the
 /// diff) are cut to `max_chars` each, keeping their start and end.
-pub(crate) fn task_prompt(
-    spec: &TaskSpec,
-    input: &TaskInput,
-    repo_map: &str,
-    max_chars: usize,
-) -> String {
+pub fn task_prompt(spec: &TaskSpec, input: &TaskInput, repo_map: &str, max_chars: usize) -> String {
     let mut out = format!("# Task: {}\n\n{}\n", spec.name, spec.instructions);
     if let Some(repo) = &spec.repo_instructions {
         out.push_str(&format!(
