@@ -24,6 +24,7 @@
 mod commands;
 mod edit;
 mod error;
+mod file_cache;
 mod languages;
 mod list;
 mod path;

@@ -11,6 +11,7 @@ use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder};
 use ignore::WalkState;
 
 use super::error::ToolError;
+use super::file_cache::FileCache;
 use super::read::clip_line;
 use super::search_sink::{FileMatches, FileSink};
 use super::walk::{GlobFilter, relative, walker};
@@ -122,6 +123,7 @@ impl Workspace {
             .binary_detection(BinaryDetection::quit(b'\x00'));
         let job = Job {
             root: self.root(),
+            cache: self.file_cache(),
             matcher,
             builder,
             filter,
@@ -181,6 +183,7 @@ fn build_matcher(pattern: &str, options: &SearchOptions) -> Result<RegexMatcher,
 /// One search's shared state: what every walker thread needs.
 struct Job<'a> {
     root: &'a Path,
+    cache: &'a FileCache,
     matcher: RegexMatcher,
     builder: SearcherBuilder,
     filter: Option<GlobFilter>,
@@ -202,7 +205,8 @@ impl Job<'_> {
                 }
                 let rel = relative(self.root, entry.path());
                 if self.filter.as_ref().is_none_or(|f| f.matches(&rel)) {
-                    self.search_file(&mut searcher, &matcher, entry.path(), rel);
+                    let meta = entry.metadata().ok();
+                    self.search_file(&mut searcher, &matcher, entry.path(), meta, rel);
                 }
                 WalkState::Continue
             })
@@ -211,7 +215,8 @@ impl Job<'_> {
 
     fn search_one(&self, path: &Path, rel: String) {
         let mut searcher = self.builder.build();
-        self.search_file(&mut searcher, &self.matcher, path, rel);
+        let meta = std::fs::metadata(path).ok();
+        self.search_file(&mut searcher, &self.matcher, path, meta, rel);
     }
 
     fn search_file(
@@ -219,11 +224,18 @@ impl Job<'_> {
         searcher: &mut Searcher,
         matcher: &RegexMatcher,
         path: &Path,
+        meta: Option<std::fs::Metadata>,
         rel: String,
     ) {
         let mut sink = FileSink::new(self.per_file_cap, MAX_SEARCH_LINE_CHARS);
-        // A file that can't be read (permissions, vanished) is skipped, as ripgrep does.
-        if searcher.search_path(matcher, path, &mut sink).is_ok() && sink.matches() > 0 {
+        // The kept contents when current; a file too big to keep is searched on disk. A
+        // file that can't be read (permissions, vanished) is skipped, as ripgrep does.
+        let searched = match meta.map(|meta| self.cache.contents(path, &meta)) {
+            Some(Ok(Some(contents))) => searcher.search_slice(matcher, &contents, &mut sink),
+            Some(Err(_)) => return,
+            Some(Ok(None)) | None => searcher.search_path(matcher, path, &mut sink),
+        };
+        if searched.is_ok() && sink.matches() > 0 {
             let found = sink.into_matches(rel);
             self.collector
                 .lock()
@@ -367,6 +379,26 @@ mod tests {
              src/b.rs:2: // TODO later\n"
         );
         assert_eq!(results.total_matches, 3);
+    }
+
+    #[test]
+    fn kept_contents_are_searched_and_a_change_is_seen() {
+        let (dir, ws) = workspace_with(&[("a.rs", "fn alpha() {}\n"), ("b.rs", "fn beta() {}\n")]);
+        let settled = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        for name in ["a.rs", "b.rs"] {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(name))
+                .unwrap();
+            file.set_modified(settled).unwrap();
+        }
+        assert_eq!(ws.search("fn ", &literal()).unwrap().total_matches, 2);
+        assert_eq!(ws.file_cache().bytes(), 27, "both files kept");
+        // The same length, written now: the kept copy is not used.
+        write(&dir, "a.rs", b"fn gamma() {}\n");
+        let found = ws.search("gamma", &literal()).unwrap();
+        assert_eq!(found.to_string(), "a.rs:1: fn gamma() {}\n");
+        assert_eq!(ws.search("alpha", &literal()).unwrap().total_matches, 0);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::error::ToolError;
+use super::file_cache::FileCache;
 use super::path::{ResolvedPath, resolve};
 use super::undo::History;
 
@@ -14,6 +15,8 @@ use super::undo::History;
 pub struct Workspace {
     root: PathBuf,
     history: Arc<Mutex<History>>,
+    /// File contents kept between searches (see the `file_cache` module).
+    contents: Arc<FileCache>,
 }
 
 impl Workspace {
@@ -27,6 +30,7 @@ impl Workspace {
         Ok(Workspace {
             root,
             history: Arc::default(),
+            contents: Arc::default(),
         })
     }
 
@@ -36,6 +40,11 @@ impl Workspace {
         self.history
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The file contents kept between searches.
+    pub(crate) fn file_cache(&self) -> &FileCache {
+        &self.contents
     }
 
     /// The canonical root directory.
