@@ -6,13 +6,9 @@
 //! without the App on the `.github` repository (GitHub refuses the token, 422), the
 //! repository's own file applies alone. A redelivered event starts no second job.
 
-use e2e::dashboard_client::oauth_environment;
 use e2e::delivery::Delivery;
 use e2e::fake_github::Route;
-use e2e::ota_server::{
-    INSTALLATION, JOB_TIMEOUT, OtaServer, PR, REPO, SECRET, ServeWorld, pr_comment,
-};
-use e2e::policy::installation_event;
+use e2e::ota_server::{INSTALLATION, PR, REPO, SECRET, ServeWorld, pr_comment};
 use e2e::redact::Redact;
 use e2e::runner_world::{LIB, REFACTORED, TASK_MODEL};
 
@@ -137,22 +133,7 @@ async fn a_key_the_policy_does_not_let_the_repository_set_is_answered_with_its_l
     world
         .github
         .set_file(ORG_REPO, "", ".ollama-turbo.yml", org_defaults());
-    let server = OtaServer::start_with(OTA, world.data_dir(), &oauth_environment(&world), &[]);
-    let created = Delivery::json("installation", &installation_event("created"), SECRET);
-    assert_eq!(server.post(&created).await.0, 202);
-    let page = format!("/installations/{INSTALLATION}");
-    let deadline = std::time::Instant::now() + JOB_TIMEOUT;
-    loop {
-        let (_, list) = server.get("/installations").await;
-        if list.contains(&format!("href=\"{page}\"")) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no installation: {list}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (server, page) = world.serve_installed(OTA, &[]).await;
 
     // A path that is no key of the file is refused when the policy is written.
     let wrong = "policies:\n  - name: tasks-only\n    repo_pattern: \"Codertocat/*\"\n    allowed_overrides: [automation.taks]\n";

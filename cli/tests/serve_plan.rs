@@ -217,30 +217,11 @@ async fn revise_without_a_plan_says_there_is_none() {
 /// config does not ask for it.
 #[tokio::test]
 async fn an_installation_policy_can_have_a_task_plan_first() {
-    use e2e::dashboard_client::oauth_environment;
-    use e2e::ota_server::INSTALLATION;
-    use e2e::policy::installation_event;
-
     let plain = format!(
         "version: 1\nautomation:\n  defaults:\n    model: {TASK_MODEL}\n  tasks:\n    refactor:\n      command: \"true\"\n"
     );
     let world = ServeWorld::new(&[("src/lib.rs", LIB)], &plain).await;
-    let server = OtaServer::start_with(OTA, world.data_dir(), &oauth_environment(&world), &[]);
-    let created = Delivery::json("installation", &installation_event("created"), SECRET);
-    assert_eq!(server.post(&created).await.0, 202);
-    let page = format!("/installations/{INSTALLATION}");
-    let deadline = std::time::Instant::now() + JOB_TIMEOUT;
-    loop {
-        let (_, list) = server.get("/installations").await;
-        if list.contains(&format!("href=\"{page}\"")) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no installation: {list}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (server, page) = world.serve_installed(OTA, &[]).await;
     let policies = "policies:\n  - name: careful\n    repo_pattern: \"Codertocat/*\"\n    plan_first: [refactor]\n";
     let (status, _, body) = server
         .post_as_operator(&format!("{page}/policies"), &[("policies", policies)])

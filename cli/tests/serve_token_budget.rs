@@ -5,14 +5,10 @@
 //! it was used and when it resets; the audit log and the dashboard's installation page say
 //! so too.
 
-use e2e::dashboard_client::oauth_environment;
-use e2e::delivery::Delivery;
 use e2e::fake_ollama::ChatReply;
 use e2e::ota_server::{
-    INSTALLATION, JOB_TIMEOUT, OtaServer, PR, REPO, SECRET, ServeWorld, eventually, first_job_id,
-    refactor_request,
+    JOB_TIMEOUT, PR, REPO, ServeWorld, eventually, first_job_id, refactor_request,
 };
-use e2e::policy::installation_event;
 use e2e::redact::Redact;
 use serde_json::json;
 use shared::ports::{BudgetPeriod, BudgetWindow};
@@ -46,27 +42,9 @@ async fn a_spent_day_budget_refuses_the_next_job_with_a_comment_saying_when_it_r
             .with_counts(1_200, 300),
         )
         .push(ChatReply::finish("Extracted the retry loop.").with_counts(1_400, 100));
-    let server = OtaServer::start_with(
-        OTA,
-        world.data_dir(),
-        &oauth_environment(&world),
-        &["--retry-interval-seconds", "1"],
-    );
-    let created = Delivery::json("installation", &installation_event("created"), SECRET);
-    assert_eq!(server.post(&created).await.0, 202);
-    let page = format!("/installations/{INSTALLATION}");
-    let deadline = std::time::Instant::now() + JOB_TIMEOUT;
-    loop {
-        let (_, list) = server.get("/installations").await;
-        if list.contains(&format!("href=\"{page}\"")) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no installation: {list}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let (server, page) = world
+        .serve_installed(OTA, &["--retry-interval-seconds", "1"])
+        .await;
     let (status, _, body) = server
         .post_as_operator(&format!("{page}/policies"), &[("policies", POLICIES)])
         .await;

@@ -196,6 +196,31 @@ impl ServeWorld {
     }
 
     /// Starts `ota serve` (the binary at `program`) with [`Self::environment`] and `args`.
+    /// A server with the dashboard's sign-in, on which the App has been installed (an
+    /// `installation.created` delivery), once its installation page is listed; with the
+    /// page's path, where an operator writes the installation's policies.
+    pub async fn serve_installed(&self, program: &str, args: &[&str]) -> (OtaServer, String) {
+        let environment = crate::dashboard_client::oauth_environment(self);
+        let server = OtaServer::start_with(program, self.data_dir(), &environment, args);
+        let created = Delivery::json(
+            "installation",
+            &crate::policy::installation_event("created"),
+            SECRET,
+        );
+        assert_eq!(server.post(&created).await.0, 202);
+        let page = format!("/installations/{INSTALLATION}");
+        let deadline = Instant::now() + JOB_TIMEOUT;
+        loop {
+            let (_, list) = server.get("/installations").await;
+            if list.contains(&format!("href=\"{page}\"")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no installation: {list}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (server, page)
+    }
+
     pub fn serve(&self, program: &str, args: &[&str]) -> OtaServer {
         OtaServer::start(program, self.data_dir(), &self.environment(), args)
     }

@@ -154,19 +154,7 @@ impl Checkout {
                 None,
             )
             .await?;
-        let mut paths = Vec::new();
-        let mut entries = status.split('\0').filter(|entry| !entry.is_empty());
-        while let Some(entry) = entries.next() {
-            let (code, path) = entry.split_at(entry.len().min(3));
-            paths.push(path.to_owned());
-            // A rename is followed by its original path.
-            if code.starts_with('R') || code.starts_with('C') {
-                entries.next();
-            }
-        }
-        paths.sort();
-        paths.dedup();
-        Ok(paths)
+        Ok(status_paths(&status))
     }
 
     /// Commits every change on a new branch `branch` with `message`, as `identity`.
@@ -360,6 +348,23 @@ impl Checkout {
             Err(err) => Err(err.into()),
         }
     }
+}
+
+/// The paths `git status --porcelain=v1 -z` lists (new, changed, deleted), sorted.
+pub(super) fn status_paths(status: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut entries = status.split('\0').filter(|entry| !entry.is_empty());
+    while let Some(entry) = entries.next() {
+        let (code, path) = entry.split_at(entry.len().min(3));
+        paths.push(path.to_owned());
+        // A rename is followed by its original path.
+        if code.starts_with('R') || code.starts_with('C') {
+            entries.next();
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 #[cfg(test)]

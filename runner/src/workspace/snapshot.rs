@@ -8,6 +8,7 @@
 //! (build outputs such as `target/`) are neither kept nor removed: a candidate's build
 //! cache speeds up the next one's tests, and nothing ignored is ever committed.
 
+use super::checkout::status_paths;
 use super::git::{Git, GitError, Remote};
 use crate::tools::is_git_name;
 use std::path::{Path, PathBuf};
@@ -64,18 +65,8 @@ impl Snapshots {
                 None,
             )
             .await?;
-        let mut paths = Vec::new();
-        let mut entries = status.split('\0').filter(|entry| !entry.is_empty());
-        while let Some(entry) = entries.next() {
-            let (code, path) = entry.split_at(entry.len().min(3));
-            paths.push(path.to_owned());
-            if code.starts_with('R') || code.starts_with('C') {
-                entries.next();
-            }
-        }
+        let mut paths = status_paths(&status);
         paths.retain(|path| !path.split('/').any(is_git_name));
-        paths.sort();
-        paths.dedup();
         if paths.is_empty() {
             return Ok(None);
         }

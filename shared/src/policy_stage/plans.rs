@@ -16,7 +16,7 @@ use crate::policy::messages::{
     plan_superseded_comment,
 };
 use crate::policy::{TriggerKind, may_give, needed_role};
-use crate::ports::{GitHub, Workflow};
+use crate::ports::{GitHub, Permission, Workflow};
 
 /// How many of a thread's jobs are looked through for plans.
 const THREAD_JOBS: usize = 100;
@@ -25,6 +25,26 @@ const THREAD_JOBS: usize = 100;
 /// one of `jobs` (the thread's).
 pub(super) fn open_plan(job: &JobRecord, jobs: &[JobRecord]) -> bool {
     job.is_plan() && job.status == JobStatus::Succeeded && follow_up(job, jobs).is_none()
+}
+
+/// The commenter's request for the job that follows `plan` as `step`: the plan's task and
+/// instructions, on the thread's code as it is now.
+fn follow_up_ask(
+    context: &CommandContext<'_>,
+    plan: &JobRecord,
+    permission: Permission,
+    step: PlanStep,
+) -> Ask {
+    Ask {
+        fix_attempt: 0,
+        job: JobId::for_command(&context.envelope.delivery, context.index),
+        trigger: TriggerKind::Comment,
+        task: plan.task.clone(),
+        params: plan.params.clone(),
+        permission,
+        command: context.source.to_owned(),
+        plan: Some(step),
+    }
 }
 
 /// The plan `job` posted (its summary), as a job that follows it carries it.
@@ -100,20 +120,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
                 ))
                 .await;
         }
-        let ask = Ask {
-            fix_attempt: 0,
-            job: JobId::for_command(&envelope.delivery, context.index),
-            trigger: TriggerKind::Comment,
-            task: plan.task.clone(),
-            params: plan.params.clone(),
-            permission,
-            command: context.source.to_owned(),
-            plan: Some(PlanStep::Apply {
-                plan: plan.id.clone(),
-                approved_by: login.clone(),
-                text: posted_plan(&plan),
-            }),
+        let step = PlanStep::Apply {
+            plan: plan.id.clone(),
+            approved_by: login.clone(),
+            text: posted_plan(&plan),
         };
+        let ask = follow_up_ask(context, &plan, permission, step);
         self.run(envelope, scope, config, thread, ask, voice).await
     }
 
@@ -139,20 +151,12 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             return self.reply(context, "revise", reply, voice).await;
         };
         let permission = commenter.permission(&self.github, scope, login).await?;
-        let ask = Ask {
-            fix_attempt: 0,
-            job: JobId::for_command(&envelope.delivery, context.index),
-            trigger: TriggerKind::Comment,
-            task: plan.task.clone(),
-            params: plan.params.clone(),
-            permission,
-            command: context.source.to_owned(),
-            plan: Some(PlanStep::Draft {
-                revises: Some(plan.id.clone()),
-                notes: Some(plan_text(notes)),
-                previous: Some(posted_plan(plan)),
-            }),
+        let step = PlanStep::Draft {
+            revises: Some(plan.id.clone()),
+            notes: Some(plan_text(notes)),
+            previous: Some(posted_plan(plan)),
         };
+        let ask = follow_up_ask(context, plan, permission, step);
         self.run(envelope, scope, config, thread, ask, voice).await
     }
 }
