@@ -51,13 +51,21 @@ pub struct Candidate {
     /// The task's command on its change; `None` when the task has no command or the
     /// candidate did not finish.
     pub check: Option<CommandRun>,
+    /// Whether the task has a command to check candidates with.
+    pub has_command: bool,
     pub tokens: TokenUsage,
     pub turns: u32,
 }
 
 impl Candidate {
+    /// Whether it passed the task's command; with no command, every candidate does. A
+    /// check that could not run (the command's directory is gone) is no pass.
     fn passed(&self) -> bool {
-        self.check.as_ref().is_none_or(CommandRun::succeeded)
+        if self.has_command {
+            self.check.as_ref().is_some_and(CommandRun::succeeded)
+        } else {
+            true
+        }
     }
 
     /// How it compares: finished first, then passed, then with a change, then the
@@ -265,6 +273,7 @@ impl Candidates<'_> {
             );
             let ends_series = !finished && !might_do_better(&report.outcome);
             candidates.push(Candidate {
+                has_command: !self.spec.commands.is_empty(),
                 number,
                 outcome: report.outcome.label(),
                 finished,
