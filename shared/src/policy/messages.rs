@@ -246,6 +246,16 @@ pub fn plan_already_applied_comment(login: &str, plan: &JobRecord, applying: &Jo
     )
 }
 
+/// `/approve` of a plan by someone without the approver's role: the plan's requester
+/// alone may not approve it, since it starts a job that changes code.
+pub fn plan_approval_refused_comment(login: &str, plan: &JobRecord, needs: Permission) -> String {
+    format!(
+        "@{login}, only someone with the {needs} role can approve it: the plan of job `{}` \
+         starts a job that changes code.",
+        plan.id
+    )
+}
+
 /// `/approve` of a plan that `/ollama revise` replaced.
 pub fn plan_superseded_comment(login: &str, plan: &JobRecord, revision: &JobRecord) -> String {
     format!(

@@ -91,7 +91,9 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             return Ok(());
         };
         if job.is_plan() && job.status != JobStatus::AwaitingApproval {
-            return self.apply_plan(context, job, commenter, voice).await;
+            return self
+                .apply_plan(context, job, &thread_jobs, commenter, voice)
+                .await;
         }
         let permission = commenter.permission(&self.github, scope, login).await?;
         let current_head = match &job.trigger {

@@ -9,10 +9,10 @@ use super::comment::{CommandContext, Commenter};
 use super::run::Ask;
 use super::voice::Voice;
 use super::{PolicyStage, StageError, Store};
-use crate::command::{CommandKind, Needs};
+use crate::command::CommandKind;
 use crate::job::{JobId, JobRecord, JobStatus, PlanStep, plan_text};
 use crate::policy::messages::{
-    job_not_found_comment, not_allowed_to_manage_comment, plan_already_applied_comment,
+    job_not_found_comment, plan_already_applied_comment, plan_approval_refused_comment,
     plan_superseded_comment,
 };
 use crate::policy::{TriggerKind, may_give, needed_role};
@@ -80,12 +80,14 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             .await?)
     }
 
-    /// `/approve` of the plan job `plan`: a job that carries it out, unless it is applied
-    /// or revised already, or the commenter may not approve.
+    /// `/approve` of the plan job `plan`: a job that carries it out, unless one of `jobs`
+    /// (the thread's, as `/approve` read them) applies or revises it already, or the
+    /// commenter may not approve.
     pub(super) async fn apply_plan(
         &self,
         context: &CommandContext<'_>,
         plan: JobRecord,
+        jobs: &[JobRecord],
         commenter: &mut Commenter,
         voice: &mut Voice,
     ) -> Result<(), StageError> {
@@ -97,8 +99,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
             ..
         } = *context;
         let login = &envelope.sender.login;
-        let jobs = self.thread_jobs(context).await?;
-        if let Some(next) = follow_up(&plan, &jobs) {
+        if let Some(next) = follow_up(&plan, jobs) {
             let reply = match next.plan {
                 Some(PlanStep::Apply { .. }) => plan_already_applied_comment(login, &plan, next),
                 _ => plan_superseded_comment(login, &plan, next),
@@ -108,8 +109,7 @@ impl<G: GitHub, S: Store, W: Workflow> PolicyStage<G, S, W> {
         let permission = commenter.permission(&self.github, scope, login).await?;
         let needs = CommandKind::Approve.spec().needs;
         if !may_give(needs, login, permission, None, config) {
-            let role = needed_role(Needs::Approver, config);
-            let reply = not_allowed_to_manage_comment(login, "approve", &plan, role);
+            let reply = plan_approval_refused_comment(login, &plan, needed_role(needs, config));
             self.reply(context, "approve", reply, voice).await?;
             let origin = self.origin(context);
             return self
