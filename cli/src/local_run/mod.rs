@@ -24,10 +24,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
-use ota_runner::agent::candidates::{Candidates, CandidatesError, Selection};
+use ota_runner::agent::candidates::Selection;
+pub(crate) use ota_runner::agent::candidates::run_task;
 use ota_runner::agent::{
-    Agent, AgentReport, AgentSettings, CommandRun, CommandSandbox, Progress, ProgressSink,
-    TaskInput, TaskSpec,
+    AgentReport, AgentSettings, CommandRun, CommandSandbox, Progress, ProgressSink, TaskInput,
+    TaskSpec,
 };
 use ota_runner::ollama::OllamaClient;
 use ota_runner::tools::Workspace;
@@ -329,42 +330,6 @@ pub(crate) async fn run_with_status<T, F: Future<Output = T>>(
     // ends the display.
     let _ = display.await;
     ended
-}
-
-/// A task's run on `workspace`: one run of the agent, or best-of-N when the task asks for
-/// candidates ([`Candidates`]).
-pub(crate) async fn run_task(
-    client: &OllamaClient,
-    workspace: &Workspace,
-    spec: &TaskSpec,
-    settings: &AgentSettings,
-    input: &TaskInput,
-    progress: ProgressSink,
-) -> Result<(AgentReport, Option<Selection>), CandidatesError> {
-    {
-        if spec.candidates > 1 {
-            let runs = Candidates {
-                client,
-                workspace,
-                spec,
-                settings,
-                progress,
-                count: spec.candidates,
-            };
-            return runs
-                .run(input)
-                .await
-                .map(|best| (best.report, Some(best.selection)));
-        }
-        let agent = Agent {
-            client,
-            workspace,
-            spec,
-            settings,
-            progress,
-        };
-        Ok((agent.run(input).await, None))
-    }
 }
 
 /// Resolves on Ctrl-C; never, when the signal can't be watched.

@@ -470,6 +470,40 @@ impl Candidates<'_> {
     }
 }
 
+/// A task's run on `workspace`: one run of the agent, or best-of-N when the spec asks for
+/// candidates. The one call the runner, `ota run` and `ota eval` make.
+pub async fn run_task(
+    client: &OllamaClient,
+    workspace: &Workspace,
+    spec: &TaskSpec,
+    settings: &AgentSettings,
+    input: &TaskInput,
+    progress: ProgressSink,
+) -> Result<(AgentReport, Option<Selection>), CandidatesError> {
+    if spec.candidates > 1 {
+        let runs = Candidates {
+            client,
+            workspace,
+            spec,
+            settings,
+            progress,
+            count: spec.candidates,
+        };
+        return runs
+            .run(input)
+            .await
+            .map(|best| (best.report, Some(best.selection)));
+    }
+    let agent = Agent {
+        client,
+        workspace,
+        spec,
+        settings,
+        progress,
+    };
+    Ok((agent.run(input).await, None))
+}
+
 /// Whether another candidate could end better than one that ended with `outcome`: not
 /// when the model is unavailable or refused, or the job's token budget (shared by all
 /// candidates) ran out. A candidate's share of the time running out leaves the next one

@@ -2,9 +2,9 @@
 
 use super::live::feed_check_run;
 use super::text::{commit_message, pull_request_body, pull_request_title};
-use crate::agent::candidates::{Candidates, Selection};
+use crate::agent::candidates::{Selection, run_task};
 use crate::agent::{
-    Agent, AgentReport, AgentSettings, BudgetKind, Outcome, ProgressSink, TaskInput, TaskSpec,
+    AgentReport, AgentSettings, BudgetKind, Outcome, ProgressSink, TaskInput, TaskSpec,
 };
 use crate::ollama::OllamaClient;
 use crate::tools::Workspace;
@@ -590,37 +590,16 @@ impl<S: JobStore, W: Workflow> Runner<S, W> {
         let (sink, events) = ProgressSink::channel();
         // Best-of-N for a change made from the job's commit; `resolve` works on a merge in
         // progress, which one run settles.
-        let candidates = if resolving.is_none() && spec.deliverable == Deliverable::PullRequest {
-            spec.candidates
-        } else {
-            1
-        };
+        let mut spec = spec.clone();
+        if resolving.is_some() || spec.deliverable != Deliverable::PullRequest {
+            spec.candidates = 1;
+        }
+        // The run (and with it the sink) is dropped when it ends, which closes the channel
+        // and ends the check-run feed.
         let agent_run = async {
-            // The agent (and with it the sink) is dropped when the run ends, which closes
-            // the channel and ends the check-run feed.
-            if candidates > 1 {
-                let runs = Candidates {
-                    client: &self.ollama,
-                    workspace: &workspace,
-                    spec,
-                    settings: &self.agent,
-                    progress: sink,
-                    count: candidates,
-                };
-                return runs
-                    .run(&input)
-                    .await
-                    .map(|best| (best.report, Some(best.selection)))
-                    .map_err(|err| Failure::new(JobError::RunnerFailed, err.to_string()));
-            }
-            let agent = Agent {
-                client: &self.ollama,
-                workspace: &workspace,
-                spec,
-                settings: &self.agent,
-                progress: sink,
-            };
-            Ok((agent.run(&input).await, None))
+            run_task(&self.ollama, &workspace, &spec, &self.agent, &input, sink)
+                .await
+                .map_err(|err| Failure::new(JobError::RunnerFailed, err.to_string()))
         };
         let feed = feed_check_run(
             &self.github,
